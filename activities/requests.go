@@ -1,0 +1,178 @@
+// Package activities holds every side effect of dsar's workflows, as
+// methods on structs that carry their dependencies. Each activity is
+// idempotent, keyed by request ID and step, so Temporal may retry it freely.
+package activities
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/dsar-project/dsar/internal/auth"
+	"github.com/dsar-project/dsar/internal/domain"
+	"github.com/dsar-project/dsar/internal/mail"
+	"github.com/dsar-project/dsar/internal/metrics"
+	"github.com/dsar-project/dsar/internal/store"
+)
+
+// Error types the workflows see as non-retryable application errors.
+const (
+	ErrTypeInvalidTransition = "InvalidTransition"
+	ErrTypeMailRejected      = "MailRejected"
+	ErrTypeNotFound          = "NotFound"
+)
+
+// StatusLinkLifetime is how long a status link in an email keeps working.
+const StatusLinkLifetime = 365 * 24 * time.Hour
+
+// Requests are the activities of the SubjectRequest workflow.
+type Requests struct {
+	Store        *store.Store
+	Mail         mail.Sender
+	Templates    *mail.Renderer
+	Metrics      *metrics.Email
+	BaseURL      string // public URL for links in emails
+	Organisation string // name shown in emails
+	Now          func() time.Time
+	Log          *slog.Logger
+}
+
+// StatusChange moves a request to a new status.
+type StatusChange struct {
+	RequestID string
+	To        domain.Status
+	Actor     string
+	Reason    string
+}
+
+// SetStatus records a status change and its audit entry. Repeating a change
+// already made does nothing.
+func (a *Requests) SetStatus(ctx context.Context, c StatusChange) error {
+	_, err := a.Store.Transition(ctx, store.Transition{
+		RequestID: c.RequestID, To: c.To, Actor: c.Actor, Reason: c.Reason, At: a.Now(),
+	})
+	return classify(err)
+}
+
+// Email asks for one email of a request's workflow. Step names the
+// workflow step; it is the idempotency key together with the request ID,
+// and defaults to the template kind.
+type Email struct {
+	RequestID string
+	Kind      mail.Kind
+	Step      string
+	// VerifyLinkExpires, when set, adds a fresh single-use verification
+	// link that expires then.
+	VerifyLinkExpires time.Time
+}
+
+// SendEmail renders and sends one email, at most once per request and
+// step. Links are minted here, inside the activity, so no token ever
+// enters workflow history.
+func (a *Requests) SendEmail(ctx context.Context, e Email) error {
+	step := e.Step
+	if step == "" {
+		step = string(e.Kind)
+	}
+	sent, err := a.Store.EmailSent(ctx, e.RequestID, step)
+	if err != nil {
+		return err
+	}
+	if sent {
+		return nil
+	}
+	r, err := a.Store.GetRequest(ctx, e.RequestID)
+	if err != nil {
+		return classify(err)
+	}
+	now := a.Now()
+	statusToken, err := a.mintToken(ctx, r.ID, store.PurposeStatus, now.Add(StatusLinkLifetime))
+	if err != nil {
+		return err
+	}
+	data := mail.Data{
+		Organisation: a.Organisation,
+		Name:         r.Name,
+		RequestID:    r.ID,
+		TypeLabel:    r.Type.Label(),
+		ReceivedAt:   formatTime(r.ReceivedAt),
+		DueAt:        formatDate(r.DueAt),
+		StatusLink:   a.BaseURL + "/status/" + statusToken,
+		Reason:       r.DecisionReason,
+	}
+	if !e.VerifyLinkExpires.IsZero() {
+		token, err := a.mintToken(ctx, r.ID, store.PurposeVerify, e.VerifyLinkExpires)
+		if err != nil {
+			return err
+		}
+		data.Link = a.BaseURL + "/verify/" + token
+		data.LinkExpires = formatTime(e.VerifyLinkExpires)
+	}
+	subject, text, html, err := a.Templates.Render(e.Kind, data)
+	if err != nil {
+		return temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeMailRejected, err)
+	}
+	providerID, err := a.Mail.Send(ctx, mail.Message{
+		To: r.Email, ToName: r.Name, Subject: subject, Text: text, HTML: html,
+		RequestID: r.ID, Step: step,
+	})
+	if err != nil {
+		a.Metrics.Failed.WithLabelValues(string(e.Kind)).Inc()
+		a.Log.Warn("email not sent", "request_id", r.ID, "step", step, "error", err)
+		if errors.Is(err, mail.ErrPermanent) {
+			_ = a.Store.Audit(ctx, store.AuditEvent{RequestID: r.ID, Actor: store.ActorSystem,
+				Action: "email_failed", Detail: step + ": " + err.Error(), At: now})
+			return temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeMailRejected, err)
+		}
+		return err
+	}
+	a.Metrics.Sent.WithLabelValues(string(e.Kind)).Inc()
+	if err := a.Store.RecordEmailSent(ctx, store.SentEmail{RequestID: r.ID, Step: step, ProviderID: providerID, SentAt: now}); err != nil {
+		return err
+	}
+	return a.Store.Audit(ctx, store.AuditEvent{RequestID: r.ID, Actor: store.ActorSystem,
+		Action: "email_sent", Detail: step, At: now})
+}
+
+// IsVerified reports whether the request's identity was verified. The
+// workflow asks before expiring a request, in case the signal from the
+// verification page never arrived.
+func (a *Requests) IsVerified(ctx context.Context, requestID string) (bool, error) {
+	r, err := a.Store.GetRequest(ctx, requestID)
+	if err != nil {
+		return false, classify(err)
+	}
+	return r.VerifiedAt != nil, nil
+}
+
+func (a *Requests) mintToken(ctx context.Context, requestID string, purpose store.TokenPurpose, expires time.Time) (string, error) {
+	token, hash, err := auth.NewToken()
+	if err != nil {
+		return "", err
+	}
+	err = a.Store.AddToken(ctx, &store.RequestToken{
+		RequestID: requestID, Purpose: purpose, Hash: hash, ExpiresAt: expires, CreatedAt: a.Now(),
+	})
+	return token, err
+}
+
+// classify turns store errors that retrying cannot fix into non-retryable
+// application errors with a type name the workflow can check.
+func classify(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, store.ErrInvalidTransition):
+		return temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeInvalidTransition, err)
+	case errors.Is(err, store.ErrNotFound):
+		return temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeNotFound, err)
+	}
+	return err
+}
+
+func formatTime(t time.Time) string { return t.UTC().Format("2 January 2006, 15:04 MST") }
+func formatDate(t time.Time) string { return t.UTC().Format("2 January 2006") }
+

@@ -1,0 +1,226 @@
+// Package config reads dsar's settings from the environment into one typed
+// struct, validates them at start and prints them with secrets redacted.
+package config
+
+import (
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/mail"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// Config is every setting dsar reads. It is built once by Load and passed
+// down; nothing reads the environment after start.
+type Config struct {
+	Addr              string        // DSAR_ADDR: where the web server listens
+	BaseURL           string        // DSAR_BASE_URL: public URL used in email links
+	DataDir           string        // DSAR_DATA_DIR: embedded databases and files
+	DatabaseURL       string        // DSAR_DATABASE_URL: PostgreSQL; empty means embedded SQLite
+	TemporalAddress   string        // TEMPORAL_ADDRESS: host:port of the Temporal frontend
+	TemporalNamespace string        // TEMPORAL_NAMESPACE
+	TaskQueue         string        // DSAR_TASK_QUEUE
+	SendGridAPIKey    string        // SENDGRID_API_KEY: empty means the dev outbox
+	SendGridAPIURL    string        // SENDGRID_API_URL: base URL of the SendGrid API
+	MailFrom          string        // DSAR_MAIL_FROM: sender address of every email
+	MailFromName      string        // DSAR_MAIL_FROM_NAME
+	SecretKey         string        // DSAR_SECRET_KEY: encrypts Temporal payloads and packages
+	VerifyTTL         time.Duration // DSAR_VERIFY_TTL: how long a verification link is valid
+	LogLevel          string        // DSAR_LOG_LEVEL: debug, info, warn, error
+	DevMode           bool          // set by `dsar dev`, not by the environment
+}
+
+// Defaults used when a variable is unset.
+const (
+	DefaultAddr              = "127.0.0.1:8080"
+	DefaultDataDir           = ".dsar"
+	DefaultTemporalAddress   = "127.0.0.1:7233"
+	DefaultTemporalNamespace = "default"
+	DefaultTaskQueue         = "dsar"
+	DefaultSendGridAPIURL    = "https://api.sendgrid.com"
+	DefaultMailFrom          = "privacy@example.com"
+	DefaultMailFromName      = "Privacy team"
+	DefaultVerifyTTL         = 7 * 24 * time.Hour
+	DefaultLogLevel          = "info"
+
+	// minSecretKeyLen keeps the encryption key from being guessable.
+	minSecretKeyLen = 32
+)
+
+// ErrInvalid wraps every validation failure so callers can tell a bad
+// setting from an I/O error.
+var ErrInvalid = errors.New("invalid configuration")
+
+// Load reads the configuration from getenv (os.Getenv in production; a map
+// in tests). A variable NAME may instead be given as NAME_FILE, the path of a
+// file holding the value, which suits container secrets.
+func Load(getenv func(string) string) (*Config, error) {
+	var problems []string
+	get := func(name, def string) string {
+		v, err := lookup(getenv, name)
+		if err != nil {
+			problems = append(problems, err.Error())
+		}
+		if v == "" {
+			return def
+		}
+		return v
+	}
+	c := &Config{
+		Addr:              get("DSAR_ADDR", DefaultAddr),
+		DataDir:           get("DSAR_DATA_DIR", DefaultDataDir),
+		DatabaseURL:       get("DSAR_DATABASE_URL", ""),
+		TemporalAddress:   get("TEMPORAL_ADDRESS", DefaultTemporalAddress),
+		TemporalNamespace: get("TEMPORAL_NAMESPACE", DefaultTemporalNamespace),
+		TaskQueue:         get("DSAR_TASK_QUEUE", DefaultTaskQueue),
+		SendGridAPIKey:    get("SENDGRID_API_KEY", ""),
+		SendGridAPIURL:    strings.TrimRight(get("SENDGRID_API_URL", DefaultSendGridAPIURL), "/"),
+		MailFrom:          get("DSAR_MAIL_FROM", DefaultMailFrom),
+		MailFromName:      get("DSAR_MAIL_FROM_NAME", DefaultMailFromName),
+		SecretKey:         get("DSAR_SECRET_KEY", ""),
+		LogLevel:          strings.ToLower(get("DSAR_LOG_LEVEL", DefaultLogLevel)),
+	}
+	c.BaseURL = strings.TrimRight(get("DSAR_BASE_URL", "http://"+c.Addr), "/")
+	c.VerifyTTL = DefaultVerifyTTL
+	if v := get("DSAR_VERIFY_TTL", ""); v != "" {
+		d, err := time.ParseDuration(v)
+		switch {
+		case err != nil:
+			problems = append(problems, fmt.Sprintf("DSAR_VERIFY_TTL: %q is not a duration (use e.g. 168h)", v))
+		case d < time.Minute:
+			problems = append(problems, fmt.Sprintf("DSAR_VERIFY_TTL: %s is shorter than one minute", d))
+		default:
+			c.VerifyTTL = d
+		}
+	}
+	if len(problems) > 0 {
+		return nil, fmt.Errorf("%w:\n  %s", ErrInvalid, strings.Join(problems, "\n  "))
+	}
+	return c, nil
+}
+
+func lookup(getenv func(string) string, name string) (string, error) {
+	v := getenv(name)
+	file := getenv(name + "_FILE")
+	switch {
+	case v != "" && file != "":
+		return "", fmt.Errorf("%s and %s_FILE are both set; set one", name, name)
+	case file != "":
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return "", fmt.Errorf("%s_FILE: %v", name, err)
+		}
+		return strings.TrimSpace(string(b)), nil
+	}
+	return strings.TrimSpace(v), nil
+}
+
+// Validate checks the settings a process needs. dev relaxes the rules that
+// exist for production safety (a secret key may be generated).
+func (c *Config) Validate() error {
+	var problems []string
+	add := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
+
+	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+		add("DSAR_ADDR: %q is not host:port", c.Addr)
+	}
+	if u, err := url.Parse(c.BaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		add("DSAR_BASE_URL: %q is not an http(s) URL", c.BaseURL)
+	}
+	if c.DatabaseURL != "" && !strings.HasPrefix(c.DatabaseURL, "postgres://") && !strings.HasPrefix(c.DatabaseURL, "postgresql://") {
+		add("DSAR_DATABASE_URL: must be a postgres:// URL (leave it empty for the embedded SQLite database)")
+	}
+	if c.DataDir == "" {
+		add("DSAR_DATA_DIR: must not be empty")
+	}
+	if _, _, err := net.SplitHostPort(c.TemporalAddress); err != nil {
+		add("TEMPORAL_ADDRESS: %q is not host:port", c.TemporalAddress)
+	}
+	if c.TemporalNamespace == "" {
+		add("TEMPORAL_NAMESPACE: must not be empty")
+	}
+	if u, err := url.Parse(c.SendGridAPIURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		add("SENDGRID_API_URL: %q is not an http(s) URL", c.SendGridAPIURL)
+	}
+	if a, err := mail.ParseAddress(c.MailFrom); err != nil || a.Name != "" {
+		add("DSAR_MAIL_FROM: %q is not a plain email address", c.MailFrom)
+	}
+	if len(c.SecretKey) < minSecretKeyLen {
+		add("DSAR_SECRET_KEY: must be at least %d characters (e.g. `openssl rand -base64 48`)", minSecretKeyLen)
+	}
+	if !c.DevMode && c.SendGridAPIKey == "" {
+		add("SENDGRID_API_KEY: must be set outside `dsar dev` (the dev outbox does not deliver mail)")
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		add("DSAR_LOG_LEVEL: %q is not one of debug, info, warn, error", c.LogLevel)
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("%w:\n  %s", ErrInvalid, strings.Join(problems, "\n  "))
+	}
+	return nil
+}
+
+// UsesOutbox reports whether email goes to the database outbox instead of
+// SendGrid.
+func (c *Config) UsesOutbox() bool { return c.SendGridAPIKey == "" }
+
+// SQLitePath is the embedded app database used when DatabaseURL is empty.
+func (c *Config) SQLitePath() string { return filepath.Join(c.DataDir, "dsar.db") }
+
+// TemporalDBPath is the embedded Temporal server's database in dev.
+func (c *Config) TemporalDBPath() string { return filepath.Join(c.DataDir, "temporal.db") }
+
+// Print writes the configuration as NAME=value lines with secrets redacted.
+func (c *Config) Print(w io.Writer) {
+	rows := []struct{ name, value string }{
+		{"DSAR_ADDR", c.Addr},
+		{"DSAR_BASE_URL", c.BaseURL},
+		{"DSAR_DATA_DIR", c.DataDir},
+		{"DSAR_DATABASE_URL", redactURL(c.DatabaseURL)},
+		{"TEMPORAL_ADDRESS", c.TemporalAddress},
+		{"TEMPORAL_NAMESPACE", c.TemporalNamespace},
+		{"DSAR_TASK_QUEUE", c.TaskQueue},
+		{"SENDGRID_API_KEY", redact(c.SendGridAPIKey)},
+		{"SENDGRID_API_URL", c.SendGridAPIURL},
+		{"DSAR_MAIL_FROM", c.MailFrom},
+		{"DSAR_MAIL_FROM_NAME", c.MailFromName},
+		{"DSAR_SECRET_KEY", redact(c.SecretKey)},
+		{"DSAR_VERIFY_TTL", c.VerifyTTL.String()},
+		{"DSAR_LOG_LEVEL", c.LogLevel},
+	}
+	for _, r := range rows {
+		fmt.Fprintf(w, "%s=%s\n", r.name, r.value)
+	}
+}
+
+func redact(secret string) string {
+	if secret == "" {
+		return "(unset)"
+	}
+	// A short fingerprint lets an operator compare two deployments' keys
+	// without revealing either.
+	sum := sha256.Sum256([]byte(secret))
+	return fmt.Sprintf("(redacted, sha256:%x)", sum[:4])
+}
+
+func redactURL(raw string) string {
+	if raw == "" {
+		return "(unset: embedded SQLite)"
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(redacted: unparseable URL)"
+	}
+	if _, ok := u.User.Password(); ok {
+		u.User = url.UserPassword(u.User.Username(), "REDACTED")
+	}
+	return u.String()
+}

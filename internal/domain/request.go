@@ -1,0 +1,254 @@
+// Package domain holds dsar's vocabulary and rules as pure functions: request
+// types and statuses, which status may follow which, due dates, and the
+// validation of a new request. Nothing here does I/O.
+package domain
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"net/mail"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// RequestType is the right a requester exercises.
+type RequestType string
+
+const (
+	TypeAccess     RequestType = "access"
+	TypeCorrection RequestType = "correction"
+	TypeDeletion   RequestType = "deletion"
+	TypeExport     RequestType = "export"
+)
+
+// RequestTypes lists every type in the order the form shows them.
+var RequestTypes = []RequestType{TypeAccess, TypeCorrection, TypeDeletion, TypeExport}
+
+// Valid reports whether t is a known type.
+func (t RequestType) Valid() bool {
+	for _, k := range RequestTypes {
+		if t == k {
+			return true
+		}
+	}
+	return false
+}
+
+// Label is the type as a requester reads it.
+func (t RequestType) Label() string {
+	switch t {
+	case TypeAccess:
+		return "Access my data"
+	case TypeCorrection:
+		return "Correct my data"
+	case TypeDeletion:
+		return "Delete my data"
+	case TypeExport:
+		return "Export my data"
+	}
+	return string(t)
+}
+
+// Status is where a request stands.
+type Status string
+
+const (
+	StatusReceived          Status = "received"           // stored; workflow not yet started
+	StatusVerifying         Status = "verifying"          // waiting for the requester to prove their identity
+	StatusExpiredUnverified Status = "expired_unverified" // identity never proven in time
+	StatusInReview          Status = "in_review"          // verified; waiting for an officer
+	StatusCompleted         Status = "completed"          // approved and fulfilled
+	StatusDenied            Status = "denied"             // refused with a reason
+)
+
+// Statuses lists every status in workflow order.
+var Statuses = []Status{StatusReceived, StatusVerifying, StatusExpiredUnverified, StatusInReview, StatusCompleted, StatusDenied}
+
+// Valid reports whether s is a known status.
+func (s Status) Valid() bool {
+	for _, k := range Statuses {
+		if s == k {
+			return true
+		}
+	}
+	return false
+}
+
+// Final reports whether no further transition can follow s.
+func (s Status) Final() bool {
+	return s == StatusExpiredUnverified || s == StatusCompleted || s == StatusDenied
+}
+
+// Label is the status as a requester reads it.
+func (s Status) Label() string {
+	switch s {
+	case StatusReceived:
+		return "Received"
+	case StatusVerifying:
+		return "Waiting for you to confirm your email address"
+	case StatusExpiredUnverified:
+		return "Closed: email address not confirmed in time"
+	case StatusInReview:
+		return "Being reviewed by our privacy team"
+	case StatusCompleted:
+		return "Completed"
+	case StatusDenied:
+		return "Declined"
+	}
+	return string(s)
+}
+
+var transitions = map[Status][]Status{
+	StatusReceived:  {StatusVerifying},
+	StatusVerifying: {StatusInReview, StatusExpiredUnverified},
+	StatusInReview:  {StatusCompleted, StatusDenied},
+}
+
+// CanTransition reports whether a request may move from one status to another.
+func CanTransition(from, to Status) bool {
+	for _, s := range transitions[from] {
+		if s == to {
+			return true
+		}
+	}
+	return false
+}
+
+// ResponsePeriod is the time the law gives to answer a request. Regimes with
+// their own periods come with the deadline rules; until then every request
+// has thirty calendar days.
+const ResponsePeriod = 30 * 24 * time.Hour
+
+// DueAt is when the answer to a request received at receivedAt is due.
+func DueAt(receivedAt time.Time) time.Time { return receivedAt.Add(ResponsePeriod) }
+
+// VerificationReminderAt is when, after the verification email, a reminder
+// goes out: two days before the link expires, or half way for short links.
+func VerificationReminderAt(ttl time.Duration) time.Duration {
+	if ttl > 4*24*time.Hour {
+		return ttl - 2*24*time.Hour
+	}
+	return ttl / 2
+}
+
+// Correction is one value a requester asks to change.
+type Correction struct {
+	Field string `json:"field"`
+	Value string `json:"value"`
+}
+
+// NewRequest is what a requester submits.
+type NewRequest struct {
+	Type        RequestType  `json:"type"`
+	Email       string       `json:"email"`
+	Name        string       `json:"name"`
+	Details     string       `json:"details"`
+	Corrections []Correction `json:"corrections"`
+}
+
+// Limits on free text, so a form cannot be used to store arbitrary blobs.
+const (
+	MaxNameLen        = 200
+	MaxDetailsLen     = 5000
+	MaxCorrections    = 20
+	MaxFieldLen       = 100
+	MaxValueLen       = 1000
+	maxEmailAddrBytes = 254
+)
+
+// ValidationError lists what is wrong with input, field by field.
+type ValidationError struct {
+	Fields map[string]string
+}
+
+func (e *ValidationError) Error() string {
+	parts := make([]string, 0, len(e.Fields))
+	for _, k := range slices.Sorted(maps.Keys(e.Fields)) {
+		parts = append(parts, k+": "+e.Fields[k])
+	}
+	return "invalid input: " + strings.Join(parts, "; ")
+}
+
+// Normalize trims the request and lower-cases the email's domain, then
+// validates it. It returns a *ValidationError when anything is wrong.
+func (r *NewRequest) Normalize() error {
+	r.Type = RequestType(strings.ToLower(strings.TrimSpace(string(r.Type))))
+	r.Email = strings.TrimSpace(r.Email)
+	r.Name = strings.TrimSpace(r.Name)
+	r.Details = strings.TrimSpace(r.Details)
+	var kept []Correction
+	for _, c := range r.Corrections {
+		c.Field, c.Value = strings.TrimSpace(c.Field), strings.TrimSpace(c.Value)
+		if c.Field != "" || c.Value != "" {
+			kept = append(kept, c)
+		}
+	}
+	r.Corrections = kept
+
+	errs := map[string]string{}
+	if !r.Type.Valid() {
+		errs["type"] = "choose one of access, correction, deletion, export"
+	}
+	if email, err := NormalizeEmail(r.Email); err != nil {
+		errs["email"] = err.Error()
+	} else {
+		r.Email = email
+	}
+	switch {
+	case r.Name == "":
+		errs["name"] = "enter your name"
+	case utf8.RuneCountInString(r.Name) > MaxNameLen:
+		errs["name"] = fmt.Sprintf("use at most %d characters", MaxNameLen)
+	}
+	if utf8.RuneCountInString(r.Details) > MaxDetailsLen {
+		errs["details"] = fmt.Sprintf("use at most %d characters", MaxDetailsLen)
+	}
+	switch {
+	case r.Type == TypeCorrection && len(r.Corrections) == 0:
+		errs["corrections"] = "say which value to correct and what it should be"
+	case r.Type != TypeCorrection && len(r.Corrections) > 0 && r.Type.Valid():
+		errs["corrections"] = "corrections belong only to a correction request"
+	case len(r.Corrections) > MaxCorrections:
+		errs["corrections"] = fmt.Sprintf("at most %d corrections in one request", MaxCorrections)
+	}
+	for i, c := range r.Corrections {
+		key := fmt.Sprintf("corrections[%d]", i)
+		switch {
+		case c.Field == "":
+			errs[key+".field"] = "say which value to correct"
+		case utf8.RuneCountInString(c.Field) > MaxFieldLen:
+			errs[key+".field"] = fmt.Sprintf("use at most %d characters", MaxFieldLen)
+		}
+		switch {
+		case c.Value == "":
+			errs[key+".value"] = "give the correct value"
+		case utf8.RuneCountInString(c.Value) > MaxValueLen:
+			errs[key+".value"] = fmt.Sprintf("use at most %d characters", MaxValueLen)
+		}
+	}
+	if len(errs) > 0 {
+		return &ValidationError{Fields: errs}
+	}
+	return nil
+}
+
+// NormalizeEmail checks that s is one plain address and lower-cases its
+// domain (the local part is case-sensitive by the standard).
+func NormalizeEmail(s string) (string, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return "", fmt.Errorf("enter your email address")
+	}
+	a, err := mail.ParseAddress(s)
+	if err != nil || a.Name != "" || a.Address != s || len(s) > maxEmailAddrBytes {
+		return "", fmt.Errorf("enter an email address like name@example.com")
+	}
+	at := strings.LastIndexByte(s, '@')
+	domain := strings.ToLower(s[at+1:])
+	if !strings.Contains(domain, ".") {
+		return "", fmt.Errorf("enter an email address like name@example.com")
+	}
+	return s[:at+1] + domain, nil
+}

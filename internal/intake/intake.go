@@ -1,0 +1,159 @@
+// Package intake takes a new request from the web, stores it and starts its
+// workflow, and recovers requests whose workflow could not be started or
+// signalled while Temporal was unreachable. A request is stored before it
+// is acknowledged, so nothing is lost when Temporal is down.
+package intake
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+
+	"github.com/dsar-project/dsar/activities"
+	"github.com/dsar-project/dsar/internal/auth"
+	"github.com/dsar-project/dsar/internal/domain"
+	"github.com/dsar-project/dsar/internal/store"
+	"github.com/dsar-project/dsar/workflows"
+)
+
+// startTimeout bounds how long a requester waits on Temporal at intake;
+// past it the request is kept and started by recovery.
+const startTimeout = 5 * time.Second
+
+// Service stores and starts requests.
+type Service struct {
+	Store     *store.Store
+	Temporal  client.Client
+	TaskQueue string
+	VerifyTTL time.Duration
+	Now       func() time.Time
+	Log       *slog.Logger
+}
+
+// Receipt is what the requester is shown after submitting.
+type Receipt struct {
+	Request     *store.Request
+	StatusToken string // for the status link on the receipt page
+}
+
+// Submit validates and stores a request, then starts its workflow. A
+// *domain.ValidationError means nothing was stored. If Temporal cannot be
+// reached the request is still stored and the receipt returned; recovery
+// starts it later.
+func (s *Service) Submit(ctx context.Context, nr domain.NewRequest) (*Receipt, error) {
+	if err := nr.Normalize(); err != nil {
+		return nil, err
+	}
+	id, err := auth.NewRequestID()
+	if err != nil {
+		return nil, err
+	}
+	token, hash, err := auth.NewToken()
+	if err != nil {
+		return nil, err
+	}
+	now := s.Now().UTC().Truncate(time.Second)
+	r := &store.Request{
+		ID: id, Type: nr.Type, Status: domain.StatusReceived,
+		Email: nr.Email, Name: nr.Name, Details: nr.Details, Corrections: nr.Corrections,
+		ReceivedAt: now, DueAt: domain.DueAt(now),
+	}
+	statusToken := &store.RequestToken{
+		Purpose: store.PurposeStatus, Hash: hash,
+		ExpiresAt: now.Add(activities.StatusLinkLifetime), CreatedAt: now,
+	}
+	if err := s.Store.CreateRequest(ctx, r, statusToken); err != nil {
+		return nil, fmt.Errorf("intake: %w", err)
+	}
+	if err := s.Start(ctx, r); err != nil {
+		s.Log.Warn("request stored; workflow start deferred", "request_id", r.ID, "error", err)
+	}
+	return &Receipt{Request: r, StatusToken: token}, nil
+}
+
+// Start starts a stored request's workflow. Starting twice is harmless:
+// the workflow ID is the request's, and an existing workflow counts as
+// started.
+func (s *Service) Start(ctx context.Context, r *store.Request) error {
+	ctx, cancel := context.WithTimeout(ctx, startTimeout)
+	defer cancel()
+	_, err := s.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID:                       workflows.SubjectRequestWorkflowID(r.ID),
+		TaskQueue:                s.TaskQueue,
+		WorkflowIDReusePolicy:    enums.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+		WorkflowIDConflictPolicy: enums.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+	}, workflows.SubjectRequest, workflows.SubjectRequestInput{RequestID: r.ID, VerifyTTL: s.VerifyTTL})
+	var started *serviceerror.WorkflowExecutionAlreadyStarted
+	if err != nil && !errors.As(err, &started) {
+		return fmt.Errorf("intake: start workflow: %w", err)
+	}
+	return s.Store.MarkWorkflowStarted(ctx, r.ID, s.Now())
+}
+
+// SignalVerified tells a request's workflow that its identity was verified.
+// The verification is already in the database; a lost signal is resent by
+// Recover.
+func (s *Service) SignalVerified(ctx context.Context, requestID, actor string) error {
+	ctx, cancel := context.WithTimeout(ctx, startTimeout)
+	defer cancel()
+	err := s.Temporal.SignalWorkflow(ctx, workflows.SubjectRequestWorkflowID(requestID), "",
+		workflows.SignalIdentityVerified, workflows.IdentityVerified{Actor: actor})
+	if err != nil {
+		return fmt.Errorf("intake: signal verified: %w", err)
+	}
+	return nil
+}
+
+// Recover starts the workflows of stored requests that have none and
+// re-sends verification signals that did not arrive. It returns how many
+// requests it moved on.
+func (s *Service) Recover(ctx context.Context) (int, error) {
+	moved := 0
+	unstarted, err := s.Store.UnstartedRequests(ctx, 500)
+	if err != nil {
+		return 0, err
+	}
+	for i := range unstarted {
+		if err := s.Start(ctx, &unstarted[i]); err != nil {
+			return moved, err // Temporal still down: try again next round
+		}
+		moved++
+	}
+	waiting, err := s.Store.VerifiedButWaiting(ctx, s.Now().Add(-time.Minute), 500)
+	if err != nil {
+		return moved, err
+	}
+	for _, r := range waiting {
+		if err := s.SignalVerified(ctx, r.ID, r.VerifiedBy); err != nil {
+			return moved, err
+		}
+		moved++
+	}
+	return moved, nil
+}
+
+// RunRecovery calls Recover every interval until ctx ends.
+func (s *Service) RunRecovery(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		n, err := s.Recover(ctx)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			s.Log.Warn("recovery incomplete; will retry", "error", err, "recovered", n)
+		case n > 0:
+			s.Log.Info("recovered requests", "count", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}

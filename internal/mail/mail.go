@@ -1,0 +1,32 @@
+// Package mail renders dsar's emails from embedded templates and sends them
+// through SendGrid, or keeps them in the database outbox during development.
+package mail
+
+import (
+	"context"
+	"errors"
+)
+
+// Message is one email to one person. Every message has a text and an HTML
+// part.
+type Message struct {
+	To      string
+	ToName  string
+	Subject string
+	Text    string
+	HTML    string
+	// RequestID and Step say which request and workflow step the email
+	// belongs to; the outbox shows them and SendGrid carries them as
+	// custom args for bounce handling.
+	RequestID string
+	Step      string
+}
+
+// Sender delivers a message and returns the provider's message ID, if any.
+type Sender interface {
+	Send(ctx context.Context, m Message) (providerID string, err error)
+}
+
+// ErrPermanent marks a failure that retrying will not fix (a rejected
+// request, a bad API key): the caller should stop and report it.
+var ErrPermanent = errors.New("permanent mail failure")

@@ -1,0 +1,28 @@
+package mail
+
+import (
+	"context"
+	"strconv"
+	"time"
+
+	"github.com/dsar-project/dsar/internal/store"
+)
+
+// Outbox keeps email in the database instead of delivering it. dsar dev uses
+// it when no SendGrid key is set; the dev pages list what it holds.
+type Outbox struct {
+	Store *store.Store
+	Now   func() time.Time
+}
+
+// Send stores the message.
+func (o *Outbox) Send(ctx context.Context, m Message) (string, error) {
+	msg := &store.OutboxMessage{
+		RequestID: m.RequestID, Step: m.Step, Recipient: m.To,
+		Subject: m.Subject, TextBody: m.Text, HTMLBody: m.HTML, CreatedAt: o.Now(),
+	}
+	if err := o.Store.AddOutboxMessage(ctx, msg); err != nil {
+		return "", err
+	}
+	return "outbox-" + strconv.FormatInt(msg.ID, 10), nil
+}

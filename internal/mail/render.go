@@ -1,0 +1,108 @@
+package mail
+
+import (
+	"bytes"
+	"embed"
+	"fmt"
+	htmltemplate "html/template"
+	"strings"
+	texttemplate "text/template"
+)
+
+// Kind names an email template. Each kind has templates/<kind>.txt, which
+// defines "subject" and "body", and templates/<kind>.html, which defines
+// "content" for the shared HTML layout.
+type Kind string
+
+const (
+	KindAcknowledgement      Kind = "acknowledgement"
+	KindVerification         Kind = "verification"
+	KindVerificationReminder Kind = "verification_reminder"
+	KindExpiredUnverified    Kind = "expired_unverified"
+	KindVerified             Kind = "verified"
+	KindCompleted            Kind = "completed"
+	KindDenied               Kind = "denied"
+)
+
+// Kinds lists every template; Renderer parses them all at start.
+var Kinds = []Kind{
+	KindAcknowledgement, KindVerification, KindVerificationReminder,
+	KindExpiredUnverified, KindVerified, KindCompleted, KindDenied,
+}
+
+// Data is what the templates may show.
+type Data struct {
+	Organisation string
+	Name         string
+	RequestID    string
+	TypeLabel    string
+	ReceivedAt   string
+	DueAt        string
+	Link         string // the action link of this email (verify, status)
+	LinkExpires  string
+	StatusLink   string
+	Reason       string
+}
+
+//go:embed templates
+var templateFiles embed.FS
+
+type pair struct {
+	text *texttemplate.Template
+	html *htmltemplate.Template
+}
+
+// Renderer turns a kind and data into a message. Templates are parsed once;
+// a missing or broken template fails NewRenderer, not a send.
+type Renderer struct {
+	kinds map[Kind]pair
+}
+
+// NewRenderer parses every template.
+func NewRenderer() (*Renderer, error) {
+	layout, err := htmltemplate.ParseFS(templateFiles, "templates/layout.html")
+	if err != nil {
+		return nil, fmt.Errorf("mail: layout: %w", err)
+	}
+	r := &Renderer{kinds: map[Kind]pair{}}
+	for _, k := range Kinds {
+		text, err := texttemplate.ParseFS(templateFiles, "templates/"+string(k)+".txt")
+		if err != nil {
+			return nil, fmt.Errorf("mail: template %s: %w", k, err)
+		}
+		for _, name := range []string{"subject", "body"} {
+			if text.Lookup(name) == nil {
+				return nil, fmt.Errorf("mail: template %s.txt defines no %q", k, name)
+			}
+		}
+		html, err := htmltemplate.Must(layout.Clone()).ParseFS(templateFiles, "templates/"+string(k)+".html")
+		if err != nil {
+			return nil, fmt.Errorf("mail: template %s: %w", k, err)
+		}
+		r.kinds[k] = pair{text: text, html: html}
+	}
+	return r, nil
+}
+
+// Render builds the subject and both parts of an email.
+func (r *Renderer) Render(k Kind, d Data) (subject, text, html string, err error) {
+	p, ok := r.kinds[k]
+	if !ok {
+		return "", "", "", fmt.Errorf("mail: no template %q", k)
+	}
+	var sb, tb, hb bytes.Buffer
+	if err := p.text.ExecuteTemplate(&sb, "subject", d); err != nil {
+		return "", "", "", fmt.Errorf("mail: %s subject: %w", k, err)
+	}
+	if err := p.text.ExecuteTemplate(&tb, "body", d); err != nil {
+		return "", "", "", fmt.Errorf("mail: %s text: %w", k, err)
+	}
+	subject = strings.TrimSpace(sb.String())
+	if err := p.html.ExecuteTemplate(&hb, "layout.html", struct {
+		Subject string
+		Data
+	}{subject, d}); err != nil {
+		return "", "", "", fmt.Errorf("mail: %s html: %w", k, err)
+	}
+	return subject, strings.TrimSpace(tb.String()) + "\n", hb.String(), nil
+}

@@ -1,0 +1,87 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// Role is what an officer may do.
+type Role string
+
+const (
+	RoleAdmin   Role = "admin"   // manages officers and acts on requests
+	RoleOfficer Role = "officer" // acts on requests
+	RoleViewer  Role = "viewer"  // reads only
+)
+
+// Valid reports whether r is a known role.
+func (r Role) Valid() bool { return r == RoleAdmin || r == RoleOfficer || r == RoleViewer }
+
+// CanAct reports whether the role may change a request.
+func (r Role) CanAct() bool { return r == RoleAdmin || r == RoleOfficer }
+
+// Officer is a member of the privacy team.
+type Officer struct {
+	ID           int64
+	Email        string
+	Role         Role
+	PasswordHash string
+	CreatedAt    time.Time
+}
+
+// APIToken is an officer's bearer token for the JSON API, stored hashed.
+type APIToken struct {
+	ID         int64
+	OfficerID  int64
+	Hash       string
+	CreatedAt  time.Time
+	LastUsedAt *time.Time
+}
+
+// CreateOfficer adds an officer; an email already taken returns ErrConflict.
+func (s *Store) CreateOfficer(ctx context.Context, o *Officer) error {
+	o.CreatedAt = o.CreatedAt.UTC()
+	if err := s.db.WithContext(ctx).Create(o).Error; err != nil {
+		return notFound(err, "create officer "+o.Email)
+	}
+	return nil
+}
+
+// OfficerByEmail finds an officer.
+func (s *Store) OfficerByEmail(ctx context.Context, email string) (*Officer, error) {
+	var o Officer
+	if err := s.db.WithContext(ctx).Take(&o, "email = ?", email).Error; err != nil {
+		return nil, notFound(err, "officer")
+	}
+	return &o, nil
+}
+
+// CountOfficers reports how many officers exist.
+func (s *Store) CountOfficers(ctx context.Context) (int64, error) {
+	var n int64
+	if err := s.db.WithContext(ctx).Model(&Officer{}).Count(&n).Error; err != nil {
+		return 0, fmt.Errorf("store: count officers: %w", err)
+	}
+	return n, nil
+}
+
+// AddAPIToken stores an officer's token hash.
+func (s *Store) AddAPIToken(ctx context.Context, t *APIToken) error {
+	t.CreatedAt = t.CreatedAt.UTC()
+	if err := s.db.WithContext(ctx).Create(t).Error; err != nil {
+		return notFound(err, "add API token")
+	}
+	return nil
+}
+
+// OfficerByTokenHash finds the officer a bearer token belongs to.
+func (s *Store) OfficerByTokenHash(ctx context.Context, hash string) (*Officer, error) {
+	var o Officer
+	err := s.db.WithContext(ctx).Joins("JOIN api_tokens ON api_tokens.officer_id = officers.id").
+		Where("api_tokens.hash = ?", hash).Take(&o).Error
+	if err != nil {
+		return nil, notFound(err, "officer by token")
+	}
+	return &o, nil
+}

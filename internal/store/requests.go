@@ -1,0 +1,238 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/dsar-project/dsar/internal/domain"
+)
+
+// Request is a data-subject request as stored.
+type Request struct {
+	ID                string
+	Type              domain.RequestType
+	Status            domain.Status
+	Email             string
+	Name              string
+	Details           string
+	Corrections       []domain.Correction `gorm:"serializer:json"`
+	ReceivedAt        time.Time
+	DueAt             time.Time
+	VerifiedAt        *time.Time
+	VerifiedBy        string
+	ClosedAt          *time.Time
+	DecisionReason    string
+	WorkflowStartedAt *time.Time
+	UpdatedAt         time.Time
+}
+
+// AuditEvent is one line of a request's history.
+type AuditEvent struct {
+	ID        int64     `json:"-"`
+	RequestID string    `json:"-"`
+	Actor     string    `json:"actor"`
+	Action    string    `json:"action"`
+	Detail    string    `json:"detail,omitempty"`
+	At        time.Time `json:"at"`
+}
+
+// Actors that are not officers.
+const (
+	ActorRequester = "requester"
+	ActorSystem    = "system"
+)
+
+// CreateRequest stores a new request with its first audit entry and the
+// status link token handed to the requester on the receipt.
+func (s *Store) CreateRequest(ctx context.Context, r *Request, statusToken *RequestToken) error {
+	r.ReceivedAt = r.ReceivedAt.UTC()
+	r.DueAt = r.DueAt.UTC()
+	r.UpdatedAt = r.ReceivedAt
+	if r.Corrections == nil {
+		r.Corrections = []domain.Correction{}
+	}
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := tx.Create(r).Error; err != nil {
+			return err
+		}
+		if statusToken != nil {
+			statusToken.RequestID = r.ID
+			if err := tx.Create(statusToken).Error; err != nil {
+				return err
+			}
+		}
+		return tx.Create(&AuditEvent{RequestID: r.ID, Actor: ActorRequester, Action: "received",
+			Detail: string(r.Type) + " request submitted", At: r.ReceivedAt}).Error
+	})
+	if err != nil {
+		return notFound(err, "create request")
+	}
+	return nil
+}
+
+// GetRequest loads one request.
+func (s *Store) GetRequest(ctx context.Context, id string) (*Request, error) {
+	var r Request
+	if err := s.db.WithContext(ctx).Take(&r, "id = ?", id).Error; err != nil {
+		return nil, notFound(err, "request "+id)
+	}
+	return &r, nil
+}
+
+// RequestFilter narrows ListRequests. Zero fields match everything.
+type RequestFilter struct {
+	Status domain.Status
+	Type   domain.RequestType
+	Limit  int
+	Offset int
+}
+
+// ListRequests returns requests, soonest due first.
+func (s *Store) ListRequests(ctx context.Context, f RequestFilter) ([]Request, error) {
+	q := s.db.WithContext(ctx).Model(&Request{})
+	if f.Status != "" {
+		q = q.Where("status = ?", f.Status)
+	}
+	if f.Type != "" {
+		q = q.Where("type = ?", f.Type)
+	}
+	if f.Limit <= 0 || f.Limit > 500 {
+		f.Limit = 100
+	}
+	var rs []Request
+	if err := q.Order("due_at, id").Limit(f.Limit).Offset(f.Offset).Find(&rs).Error; err != nil {
+		return nil, fmt.Errorf("store: list requests: %w", err)
+	}
+	return rs, nil
+}
+
+// MarkWorkflowStarted records that the request's workflow exists, so the
+// start is not retried.
+func (s *Store) MarkWorkflowStarted(ctx context.Context, id string, at time.Time) error {
+	err := s.db.WithContext(ctx).Model(&Request{}).
+		Where("id = ? AND workflow_started_at IS NULL", id).
+		Update("workflow_started_at", at.UTC()).Error
+	if err != nil {
+		return fmt.Errorf("store: mark workflow started: %w", err)
+	}
+	return nil
+}
+
+// UnstartedRequests lists stored requests whose workflow was never started
+// (Temporal was unreachable at intake), oldest first.
+func (s *Store) UnstartedRequests(ctx context.Context, limit int) ([]Request, error) {
+	var rs []Request
+	err := s.db.WithContext(ctx).Where("workflow_started_at IS NULL").
+		Order("received_at").Limit(limit).Find(&rs).Error
+	if err != nil {
+		return nil, fmt.Errorf("store: unstarted requests: %w", err)
+	}
+	return rs, nil
+}
+
+// Transition is one status change with who made it and why.
+type Transition struct {
+	RequestID string
+	To        domain.Status
+	Actor     string
+	Reason    string // kept as the decision reason when To is denied
+	At        time.Time
+}
+
+// Transition moves a request to a new status and audits it. Repeating a
+// transition already made is a no-op that reports changed=false, so a
+// retried activity does no harm. A move the rules forbid returns
+// ErrInvalidTransition.
+func (s *Store) Transition(ctx context.Context, t Transition) (changed bool, err error) {
+	at := t.At.UTC()
+	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		var r Request
+		if err := tx.Select("id", "status").Take(&r, "id = ?", t.RequestID).Error; err != nil {
+			return err
+		}
+		if r.Status == t.To {
+			return nil
+		}
+		if !domain.CanTransition(r.Status, t.To) {
+			return fmt.Errorf("%w: %s to %s", ErrInvalidTransition, r.Status, t.To)
+		}
+		updates := map[string]any{"status": t.To, "updated_at": at}
+		if t.To.Final() {
+			updates["closed_at"] = at
+		}
+		if t.To == domain.StatusDenied {
+			updates["decision_reason"] = t.Reason
+		}
+		// The status condition makes a concurrent change lose cleanly.
+		res := tx.Model(&Request{}).Where("id = ? AND status = ?", r.ID, r.Status).Updates(updates)
+		if res.Error != nil {
+			return res.Error
+		}
+		if res.RowsAffected != 1 {
+			return fmt.Errorf("%w: %s changed concurrently", ErrInvalidTransition, r.ID)
+		}
+		changed = true
+		detail := string(r.Status) + " → " + string(t.To)
+		return tx.Create(&AuditEvent{RequestID: r.ID, Actor: t.Actor, Action: "status", Detail: detail, At: at}).Error
+	})
+	if err != nil {
+		if errors.Is(err, ErrInvalidTransition) {
+			return false, fmt.Errorf("store: %w", err)
+		}
+		return false, notFound(err, "transition request "+t.RequestID)
+	}
+	return changed, nil
+}
+
+// Audit appends an entry to a request's history.
+func (s *Store) Audit(ctx context.Context, e AuditEvent) error {
+	e.At = e.At.UTC()
+	if err := s.db.WithContext(ctx).Create(&e).Error; err != nil {
+		return fmt.Errorf("store: audit: %w", err)
+	}
+	return nil
+}
+
+// Timeline returns a request's audit entries, oldest first.
+func (s *Store) Timeline(ctx context.Context, requestID string) ([]AuditEvent, error) {
+	var es []AuditEvent
+	if err := s.db.WithContext(ctx).Where("request_id = ?", requestID).Order("id").Find(&es).Error; err != nil {
+		return nil, fmt.Errorf("store: timeline: %w", err)
+	}
+	return es, nil
+}
+
+// StatusCount is the number of requests of one type in one status.
+type StatusCount struct {
+	Type   domain.RequestType
+	Status domain.Status
+	Count  int64
+}
+
+// CountRequests counts requests by type and status, for metrics.
+func (s *Store) CountRequests(ctx context.Context) ([]StatusCount, error) {
+	var cs []StatusCount
+	err := s.db.WithContext(ctx).Model(&Request{}).Select("type, status, COUNT(*) AS count").
+		Group("type, status").Order("type, status").Scan(&cs).Error
+	if err != nil {
+		return nil, fmt.Errorf("store: count requests: %w", err)
+	}
+	return cs, nil
+}
+
+// VerifiedButWaiting lists requests verified before `before` whose workflow
+// still waits for verification: the signal from the verification page was
+// lost and must be sent again.
+func (s *Store) VerifiedButWaiting(ctx context.Context, before time.Time, limit int) ([]Request, error) {
+	var rs []Request
+	err := s.db.WithContext(ctx).Where("status = ? AND verified_at IS NOT NULL AND verified_at < ?", domain.StatusVerifying, before.UTC()).
+		Order("verified_at").Limit(limit).Find(&rs).Error
+	if err != nil {
+		return nil, fmt.Errorf("store: verified but waiting: %w", err)
+	}
+	return rs, nil
+}

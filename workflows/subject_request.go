@@ -1,0 +1,280 @@
+// Package workflows holds dsar's deterministic workflow code. Side effects
+// live in package activities; workflows carry request IDs, never a
+// person's data.
+package workflows
+
+import (
+	"errors"
+	"fmt"
+	"time"
+	"unicode/utf8"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/dsar-project/dsar/activities"
+	"github.com/dsar-project/dsar/internal/domain"
+	"github.com/dsar-project/dsar/internal/mail"
+	"github.com/dsar-project/dsar/internal/store"
+)
+
+// Names the web and API use to talk to a running SubjectRequest.
+const (
+	// SignalIdentityVerified tells the workflow the requester proved their
+	// identity (the verification page already recorded it in the database).
+	SignalIdentityVerified = "identity-verified"
+	// UpdateReview carries an officer's decision and answers with the
+	// resulting status, or refuses it through the validator.
+	UpdateReview = "review"
+	// QueryStatus answers the workflow's current status.
+	QueryStatus = "status"
+)
+
+// MaxReasonLen bounds a denial reason, which is emailed to the requester.
+const MaxReasonLen = 2000
+
+// SubjectRequestWorkflowID is the workflow ID of a request: one workflow
+// per request, so starting twice is harmless.
+func SubjectRequestWorkflowID(requestID string) string { return "request/" + requestID }
+
+// SubjectRequestInput starts a request's workflow.
+type SubjectRequestInput struct {
+	RequestID string
+	// VerifyTTL is how long the requester has to verify their identity.
+	VerifyTTL time.Duration
+}
+
+// SubjectRequestResult is the request's final status.
+type SubjectRequestResult struct {
+	Status domain.Status
+}
+
+// IdentityVerified is the payload of SignalIdentityVerified.
+type IdentityVerified struct {
+	Actor string
+}
+
+// Decision is an officer's answer to a request in review.
+type Decision string
+
+const (
+	Approve Decision = "approve"
+	Deny    Decision = "deny"
+)
+
+// ReviewDecision is the argument of UpdateReview.
+type ReviewDecision struct {
+	Decision Decision
+	Reason   string // required to deny; the requester reads it
+	Actor    string // the officer, for the audit trail
+}
+
+// ReviewResult is what UpdateReview answers once the decision is carried
+// out and the requester emailed.
+type ReviewResult struct {
+	Status domain.Status
+}
+
+// Activity options. Database steps retry quickly; email retries back off
+// to ten minutes so a provider outage delays mail instead of losing it.
+var (
+	storeActivity = workflow.ActivityOptions{
+		StartToCloseTimeout: 30 * time.Second,
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute,
+		},
+	}
+	emailActivity = workflow.ActivityOptions{
+		StartToCloseTimeout: time.Minute,
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval: 5 * time.Second, BackoffCoefficient: 2, MaximumInterval: 10 * time.Minute,
+		},
+	}
+)
+
+// subjectRequest is the state of one running request.
+type subjectRequest struct {
+	in       SubjectRequestInput
+	status   domain.Status
+	verified *IdentityVerified
+	decision *ReviewDecision
+}
+
+// SubjectRequest runs a data-subject request from acknowledgement to its
+// final answer: acknowledge, verify the requester's identity (with a
+// reminder and a deadline), wait for an officer's decision, and tell the
+// requester the outcome. Every status is written to the database, which the
+// API and dashboard read.
+func SubjectRequest(ctx workflow.Context, in SubjectRequestInput) (SubjectRequestResult, error) {
+	w := &subjectRequest{in: in, status: domain.StatusReceived}
+	if err := w.register(ctx); err != nil {
+		return SubjectRequestResult{}, err
+	}
+	if err := w.run(ctx); err != nil {
+		return SubjectRequestResult{Status: w.status}, err
+	}
+	// Let a review update finish answering before the workflow closes.
+	if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) }); err != nil {
+		return SubjectRequestResult{Status: w.status}, err
+	}
+	return SubjectRequestResult{Status: w.status}, nil
+}
+
+func (w *subjectRequest) register(ctx workflow.Context) error {
+	if err := workflow.SetQueryHandler(ctx, QueryStatus, func() (domain.Status, error) { return w.status, nil }); err != nil {
+		return err
+	}
+	return workflow.SetUpdateHandlerWithOptions(ctx, UpdateReview, w.review, workflow.UpdateHandlerOptions{
+		Validator: w.validateReview,
+	})
+}
+
+func (w *subjectRequest) run(ctx workflow.Context) error {
+	if err := w.email(ctx, mail.KindAcknowledgement, time.Time{}); err != nil {
+		return err
+	}
+	verified, err := w.verifyIdentity(ctx)
+	if err != nil || !verified {
+		return err
+	}
+	if err := w.setStatus(ctx, domain.StatusInReview, store.ActorSystem, ""); err != nil {
+		return err
+	}
+	if err := w.email(ctx, mail.KindVerified, time.Time{}); err != nil {
+		return err
+	}
+	if err := workflow.Await(ctx, func() bool { return w.decision != nil }); err != nil {
+		return err
+	}
+	return w.decide(ctx, *w.decision)
+}
+
+// verifyIdentity sends the verification link, reminds once, and waits until
+// the requester verifies or the link expires. It reports false when the
+// request expired unverified (already recorded and emailed).
+func (w *subjectRequest) verifyIdentity(ctx workflow.Context) (bool, error) {
+	verifyBy := workflow.Now(ctx).Add(w.in.VerifyTTL)
+	if err := w.email(ctx, mail.KindVerification, verifyBy); err != nil {
+		return false, err
+	}
+	if err := w.setStatus(ctx, domain.StatusVerifying, store.ActorSystem, ""); err != nil {
+		return false, err
+	}
+
+	signals := workflow.GetSignalChannel(ctx, SignalIdentityVerified)
+	timerCtx, cancelTimers := workflow.WithCancel(ctx)
+	defer cancelTimers()
+	reminder := workflow.NewTimer(timerCtx, domain.VerificationReminderAt(w.in.VerifyTTL))
+	expiry := workflow.NewTimer(timerCtx, w.in.VerifyTTL)
+	expired := false
+
+	sel := workflow.NewSelector(ctx)
+	sel.AddReceive(signals, func(c workflow.ReceiveChannel, _ bool) {
+		var v IdentityVerified
+		c.Receive(ctx, &v)
+		w.verified = &v
+	})
+	var reminderErr error
+	sel.AddFuture(reminder, func(f workflow.Future) {
+		if f.Get(ctx, nil) == nil {
+			reminderErr = w.email(ctx, mail.KindVerificationReminder, verifyBy)
+		}
+	})
+	sel.AddFuture(expiry, func(workflow.Future) { expired = true })
+	for w.verified == nil && !expired {
+		sel.Select(ctx)
+		if reminderErr != nil {
+			return false, reminderErr
+		}
+	}
+	if w.verified != nil {
+		return true, nil
+	}
+
+	// The verification page records the verification before it signals;
+	// if the signal was lost, the database still knows.
+	var inDatabase bool
+	if err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, storeActivity), requests.IsVerified, w.in.RequestID).Get(ctx, &inDatabase); err != nil {
+		return false, err
+	}
+	if inDatabase {
+		w.verified = &IdentityVerified{Actor: store.ActorRequester}
+		return true, nil
+	}
+	if err := w.setStatus(ctx, domain.StatusExpiredUnverified, store.ActorSystem, "verification link expired"); err != nil {
+		return false, err
+	}
+	return false, w.email(ctx, mail.KindExpiredUnverified, time.Time{})
+}
+
+func (w *subjectRequest) validateReview(d ReviewDecision) error {
+	switch {
+	case w.status != domain.StatusInReview:
+		return fmt.Errorf("request is %s, not awaiting review", w.status)
+	case w.decision != nil:
+		return errors.New("request was already decided")
+	case d.Decision != Approve && d.Decision != Deny:
+		return fmt.Errorf("decision must be %q or %q", Approve, Deny)
+	case d.Decision == Deny && d.Reason == "":
+		return errors.New("a denial needs a reason; the requester will read it")
+	case utf8.RuneCountInString(d.Reason) > MaxReasonLen:
+		return fmt.Errorf("reason is longer than %d characters", MaxReasonLen)
+	case d.Actor == "":
+		return errors.New("the deciding officer is required")
+	}
+	return nil
+}
+
+// review accepts the decision and answers once it is carried out.
+func (w *subjectRequest) review(ctx workflow.Context, d ReviewDecision) (ReviewResult, error) {
+	w.decision = &d
+	if err := workflow.Await(ctx, func() bool { return w.status.Final() }); err != nil {
+		return ReviewResult{}, err
+	}
+	return ReviewResult{Status: w.status}, nil
+}
+
+func (w *subjectRequest) decide(ctx workflow.Context, d ReviewDecision) error {
+	status, kind := domain.StatusCompleted, mail.KindCompleted
+	if d.Decision == Deny {
+		status, kind = domain.StatusDenied, mail.KindDenied
+	}
+	if err := w.setStatus(ctx, status, d.Actor, d.Reason); err != nil {
+		return err
+	}
+	return w.email(ctx, kind, time.Time{})
+}
+
+// requests is the nil receiver through which activities are named; the
+// worker registers a real one.
+var requests *activities.Requests
+
+func (w *subjectRequest) setStatus(ctx workflow.Context, to domain.Status, actor, reason string) error {
+	ctx = workflow.WithActivityOptions(ctx, storeActivity)
+	err := workflow.ExecuteActivity(ctx, requests.SetStatus, activities.StatusChange{
+		RequestID: w.in.RequestID, To: to, Actor: actor, Reason: reason,
+	}).Get(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("set status %s: %w", to, err)
+	}
+	w.status = to
+	return nil
+}
+
+// email sends one email. A rejected email (a bad address, say) is audited
+// by the activity and does not stop the request: an officer can still act.
+func (w *subjectRequest) email(ctx workflow.Context, kind mail.Kind, verifyLinkExpires time.Time) error {
+	ctx = workflow.WithActivityOptions(ctx, emailActivity)
+	err := workflow.ExecuteActivity(ctx, requests.SendEmail, activities.Email{
+		RequestID: w.in.RequestID, Kind: kind, VerifyLinkExpires: verifyLinkExpires,
+	}).Get(ctx, nil)
+	var appErr *temporal.ApplicationError
+	if errors.As(err, &appErr) && appErr.Type() == activities.ErrTypeMailRejected {
+		workflow.GetLogger(ctx).Warn("email rejected; continuing", "kind", kind)
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("email %s: %w", kind, err)
+	}
+	return nil
+}
