@@ -175,4 +175,3 @@ func classify(err error) error {
 
 func formatTime(t time.Time) string { return t.UTC().Format("2 January 2006, 15:04 MST") }
 func formatDate(t time.Time) string { return t.UTC().Format("2 January 2006") }
-

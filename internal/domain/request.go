@@ -6,8 +6,8 @@ package domain
 import (
 	"fmt"
 	"maps"
-	"slices"
 	"net/mail"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
