@@ -32,8 +32,8 @@ func NewSendGrid(apiKey, baseURL, from, fromName string) *SendGrid {
 }
 
 // Send posts the message to /v3/mail/send. SendGrid answers 202 on success.
-// 429 and 5xx come back as plain errors so the caller's retry policy tries
-// again; any other status wraps ErrPermanent. The SDK's own retry helper is
+// 429, 5xx and a refused API key come back as plain errors so the caller's
+// retry policy tries again; any other status wraps ErrPermanent. The SDK's own retry helper is
 // not used: it retries only 429 and hides other failures behind a nil error.
 func (s *SendGrid) Send(ctx context.Context, m Message) (string, error) {
 	v3 := sgmail.NewV3Mail()
@@ -63,6 +63,10 @@ func (s *SendGrid) Send(ctx context.Context, m Message) (string, error) {
 		return "", nil
 	case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500:
 		return "", fmt.Errorf("mail: sendgrid answered %d, will retry", resp.StatusCode)
+	case resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden:
+		// A bad or unprivileged API key is the operator's to fix; retrying
+		// means the email still goes out once they have.
+		return "", fmt.Errorf("mail: sendgrid refused the API key (%d); check SENDGRID_API_KEY", resp.StatusCode)
 	default:
 		// The body names the offending field; it holds no message content.
 		return "", fmt.Errorf("%w: sendgrid answered %d: %.300s", ErrPermanent, resp.StatusCode, resp.Body)

@@ -1,0 +1,231 @@
+package web
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/dsar-project/dsar/internal/auth"
+	"github.com/dsar-project/dsar/internal/domain"
+	"github.com/dsar-project/dsar/internal/store"
+	"github.com/dsar-project/dsar/workflows"
+)
+
+// requestCreated is the answer to POST /api/v1/requests.
+type requestCreated struct {
+	ID         string             `json:"id"`
+	Type       domain.RequestType `json:"type"`
+	Status     domain.Status      `json:"status"`
+	ReceivedAt time.Time          `json:"received_at"`
+	DueAt      time.Time          `json:"due_at"`
+}
+
+func (s *Server) apiSubmit(c echo.Context) error {
+	var nr domain.NewRequest
+	if err := bindJSON(c, &nr); err != nil {
+		return err
+	}
+	receipt, err := s.intake.Submit(c.Request().Context(), nr)
+	if err != nil {
+		return err
+	}
+	r := receipt.Request
+	return c.JSON(http.StatusCreated, requestCreated{ID: r.ID, Type: r.Type, Status: r.Status, ReceivedAt: r.ReceivedAt, DueAt: r.DueAt})
+}
+
+// bindJSON decodes a JSON body strictly: unknown fields and trailing data
+// are errors, so a misspelt field is not silently dropped.
+func bindJSON(c echo.Context, v any) error {
+	if ct := c.Request().Header.Get(echo.HeaderContentType); !strings.HasPrefix(ct, echo.MIMEApplicationJSON) {
+		return echo.NewHTTPError(http.StatusUnsupportedMediaType, "send a JSON body with Content-Type: application/json")
+	}
+	dec := json.NewDecoder(c.Request().Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, "malformed JSON: "+err.Error())
+	}
+	if dec.More() {
+		return echo.NewHTTPError(http.StatusBadRequest, "malformed JSON: data after the object")
+	}
+	return nil
+}
+
+// officerRequest is a request as officers see it.
+type officerRequest struct {
+	ID             string              `json:"id"`
+	Type           domain.RequestType  `json:"type"`
+	Status         domain.Status       `json:"status"`
+	Email          string              `json:"email"`
+	Name           string              `json:"name"`
+	Details        string              `json:"details,omitempty"`
+	Corrections    []domain.Correction `json:"corrections,omitempty"`
+	ReceivedAt     time.Time           `json:"received_at"`
+	DueAt          time.Time           `json:"due_at"`
+	VerifiedAt     *time.Time          `json:"verified_at,omitempty"`
+	VerifiedBy     string              `json:"verified_by,omitempty"`
+	ClosedAt       *time.Time          `json:"closed_at,omitempty"`
+	DecisionReason string              `json:"decision_reason,omitempty"`
+	Timeline       []store.AuditEvent  `json:"timeline,omitempty"`
+}
+
+func toOfficerRequest(r *store.Request) officerRequest {
+	return officerRequest{
+		ID: r.ID, Type: r.Type, Status: r.Status, Email: r.Email, Name: r.Name, Details: r.Details,
+		Corrections: r.Corrections, ReceivedAt: r.ReceivedAt, DueAt: r.DueAt, VerifiedAt: r.VerifiedAt,
+		VerifiedBy: r.VerifiedBy, ClosedAt: r.ClosedAt, DecisionReason: r.DecisionReason,
+	}
+}
+
+func (s *Server) apiListRequests(c echo.Context) error {
+	f := store.RequestFilter{Status: domain.Status(c.QueryParam("status")), Type: domain.RequestType(c.QueryParam("type"))}
+	errs := map[string]string{}
+	if f.Status != "" && !f.Status.Valid() {
+		errs["status"] = "unknown status"
+	}
+	if f.Type != "" && !f.Type.Valid() {
+		errs["type"] = "unknown type"
+	}
+	for name, dst := range map[string]*int{"limit": &f.Limit, "offset": &f.Offset} {
+		if v := c.QueryParam(name); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 0 {
+				errs[name] = "must be a whole number, 0 or more"
+			}
+			*dst = n
+		}
+	}
+	if len(errs) > 0 {
+		return &domain.ValidationError{Fields: errs}
+	}
+	rs, err := s.store.ListRequests(c.Request().Context(), f)
+	if err != nil {
+		return err
+	}
+	out := make([]officerRequest, len(rs))
+	for i := range rs {
+		out[i] = toOfficerRequest(&rs[i])
+	}
+	return c.JSON(http.StatusOK, map[string]any{"requests": out})
+}
+
+func (s *Server) apiGetRequest(c echo.Context) error {
+	ctx := c.Request().Context()
+	r, err := s.store.GetRequest(ctx, c.Param("id"))
+	if err != nil {
+		return err
+	}
+	out := toOfficerRequest(r)
+	if out.Timeline, err = s.store.Timeline(ctx, r.ID); err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, out)
+}
+
+func (s *Server) apiApprove(c echo.Context) error {
+	return s.decide(c, workflows.ReviewDecision{Decision: workflows.Approve})
+}
+
+func (s *Server) apiDeny(c echo.Context) error {
+	var body struct {
+		Reason string `json:"reason"`
+	}
+	if err := bindJSON(c, &body); err != nil {
+		return err
+	}
+	body.Reason = strings.TrimSpace(body.Reason)
+	if body.Reason == "" {
+		return &domain.ValidationError{Fields: map[string]string{"reason": "a denial needs a reason; the requester will read it"}}
+	}
+	return s.decide(c, workflows.ReviewDecision{Decision: workflows.Deny, Reason: body.Reason})
+}
+
+// decisionWait is how long the API waits for a decision to be carried out
+// before answering 202 and letting it finish in the background.
+const decisionWait = 20 * time.Second
+
+// decide sends an officer's decision to the request's workflow. The
+// workflow's validator answers at once; a refused decision is a 409 with
+// the reason, an accepted one answers with the new status once recorded.
+func (s *Server) decide(c echo.Context, d workflows.ReviewDecision) error {
+	ctx := c.Request().Context()
+	r, err := s.store.GetRequest(ctx, c.Param("id"))
+	if err != nil {
+		return err
+	}
+	d.Actor = officerFrom(c).Email
+	handle, err := s.temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
+		WorkflowID:   workflows.SubjectRequestWorkflowID(r.ID),
+		UpdateName:   workflows.UpdateReview,
+		Args:         []any{d},
+		WaitForStage: client.WorkflowUpdateStageAccepted,
+	})
+	if err != nil {
+		return decisionError(err, r)
+	}
+	waitCtx, cancel := context.WithTimeout(ctx, decisionWait)
+	defer cancel()
+	var res workflows.ReviewResult
+	if err := handle.Get(waitCtx, &res); err != nil {
+		if waitCtx.Err() != nil {
+			return c.JSON(http.StatusAccepted, map[string]string{"id": r.ID, "status": "processing"})
+		}
+		return decisionError(err, r)
+	}
+	return c.JSON(http.StatusOK, map[string]any{"id": r.ID, "status": res.Status})
+}
+
+func decisionError(err error, r *store.Request) error {
+	var appErr *temporal.ApplicationError
+	var notFound *serviceerror.NotFound
+	switch {
+	case errors.As(err, &appErr):
+		return echo.NewHTTPError(http.StatusConflict, appErr.Message())
+	case errors.As(err, &notFound):
+		return echo.NewHTTPError(http.StatusConflict, "request "+r.ID+" is "+string(r.Status)+" and no longer open")
+	}
+	return echo.NewHTTPError(http.StatusServiceUnavailable, "the workflow service is unavailable; try again shortly").SetInternal(err)
+}
+
+// requireOfficer authenticates the bearer token of the officer API.
+func (s *Server) requireOfficer(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		token, ok := strings.CutPrefix(c.Request().Header.Get(echo.HeaderAuthorization), "Bearer ")
+		if !ok || !auth.ValidTokenShape(token) {
+			c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Bearer realm="dsar"`)
+			return echo.NewHTTPError(http.StatusUnauthorized, "a valid API token is required (Authorization: Bearer TOKEN)")
+		}
+		o, err := s.store.OfficerByTokenHash(c.Request().Context(), auth.HashToken(token))
+		if errors.Is(err, store.ErrNotFound) {
+			c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Bearer realm="dsar", error="invalid_token"`)
+			return echo.NewHTTPError(http.StatusUnauthorized, "a valid API token is required (Authorization: Bearer TOKEN)")
+		}
+		if err != nil {
+			return err
+		}
+		c.Set(officerKey, o)
+		return next(c)
+	}
+}
+
+const officerKey = "officer"
+
+func officerFrom(c echo.Context) *store.Officer { return c.Get(officerKey).(*store.Officer) }
+
+// requireActor refuses viewers: they may read requests but not act.
+func requireActor(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if !officerFrom(c).Role.CanAct() {
+			return echo.NewHTTPError(http.StatusForbidden, "your role may read requests but not act on them")
+		}
+		return next(c)
+	}
+}

@@ -1,0 +1,75 @@
+package web
+
+import (
+	"bytes"
+	"embed"
+	"fmt"
+	"html/template"
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v4"
+)
+
+//go:embed templates
+var templateFiles embed.FS
+
+// pageFiles names each page and the template file that holds its
+// "content"; every page shares templates/layout.html.
+var pageFiles = map[string]string{
+	"form":    "templates/form.html",
+	"receipt": "templates/receipt.html",
+	"verify":  "templates/verify.html",
+	"status":  "templates/status.html",
+	"outbox":  "templates/outbox.html",
+	"error":   "templates/error.html",
+}
+
+type pages struct {
+	byName map[string]*template.Template
+}
+
+var templateFuncs = template.FuncMap{
+	"date":     func(t time.Time) string { return t.UTC().Format("2 January 2006") },
+	"datetime": func(t time.Time) string { return t.UTC().Format("2 January 2006, 15:04 MST") },
+}
+
+func parsePages() (*pages, error) {
+	layout, err := template.New("layout.html").Funcs(templateFuncs).ParseFS(templateFiles, "templates/layout.html")
+	if err != nil {
+		return nil, fmt.Errorf("web: layout: %w", err)
+	}
+	p := &pages{byName: map[string]*template.Template{}}
+	for name, file := range pageFiles {
+		t, err := template.Must(layout.Clone()).ParseFS(templateFiles, file)
+		if err != nil {
+			return nil, fmt.Errorf("web: page %s: %w", name, err)
+		}
+		p.byName[name] = t
+	}
+	return p, nil
+}
+
+// render writes a page. It renders into a buffer first so a template error
+// becomes a clean 500, not half a page.
+func (s *Server) render(c echo.Context, code int, name string, data any) error {
+	t, ok := s.pages.byName[name]
+	if !ok {
+		return fmt.Errorf("web: no page %q", name)
+	}
+	var buf bytes.Buffer
+	if err := t.ExecuteTemplate(&buf, "layout.html", data); err != nil {
+		return fmt.Errorf("web: render %s: %w", name, err)
+	}
+	return c.HTMLBlob(code, buf.Bytes())
+}
+
+type errorPage struct {
+	Title   string
+	Message string
+}
+
+// errNotFoundPage is shown for links that do not (or no longer) work, with
+// one message for unknown, used and expired alike where telling them
+// apart would help a guesser.
+var errNotFoundPage = echo.NewHTTPError(http.StatusNotFound, "This link does not work. It may have expired or been mistyped.")

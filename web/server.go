@@ -1,0 +1,212 @@
+// Package web is dsar's HTTP face: the public request pages, the JSON API
+// for integrators and officers, the dev outbox, health checks and metrics.
+package web
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.temporal.io/sdk/client"
+
+	"github.com/dsar-project/dsar/internal/config"
+	"github.com/dsar-project/dsar/internal/domain"
+	"github.com/dsar-project/dsar/internal/intake"
+	"github.com/dsar-project/dsar/internal/store"
+)
+
+//go:embed static
+var staticFiles embed.FS
+
+// Server holds what the handlers need.
+type Server struct {
+	cfg      *config.Config
+	store    *store.Store
+	temporal client.Client
+	intake   *intake.Service
+	pages    *pages
+	gatherer prometheus.Gatherer
+	now      func() time.Time
+	log      *slog.Logger
+}
+
+// Deps are the server's collaborators.
+type Deps struct {
+	Config   *config.Config
+	Store    *store.Store
+	Temporal client.Client
+	Intake   *intake.Service
+	Metrics  prometheus.Gatherer
+	Now      func() time.Time
+	Log      *slog.Logger
+}
+
+// New builds the server and parses its templates; a broken template fails
+// here, at start.
+func New(d Deps) (*Server, error) {
+	p, err := parsePages()
+	if err != nil {
+		return nil, err
+	}
+	return &Server{
+		cfg: d.Config, store: d.Store, temporal: d.Temporal, intake: d.Intake,
+		pages: p, gatherer: d.Metrics, now: d.Now, log: d.Log,
+	}, nil
+}
+
+// Handler returns the Echo instance with every route.
+func (s *Server) Handler() *echo.Echo {
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.HTTPErrorHandler = s.handleError
+	// Behind a proxy, set DSAR_BASE_URL; client addresses come from the
+	// connection, not from headers anyone can send.
+	e.IPExtractor = echo.ExtractIPDirect()
+	s.routes(e)
+	return e
+}
+
+// routes declares every route in one place.
+func (s *Server) routes(e *echo.Echo) {
+	e.Use(middleware.Recover(), s.securityHeaders, s.accessLog)
+	e.Use(middleware.BodyLimit("64K"))
+
+	e.GET("/healthz", s.healthz)
+	e.GET("/readyz", s.readyz)
+	e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(s.gatherer, promhttp.HandlerOpts{})))
+	e.StaticFS("/static", echo.MustSubFS(staticFiles, "static"))
+
+	// Public pages.
+	e.GET("/", s.showForm)
+	e.POST("/requests", s.submitForm)
+	e.GET("/verify/:token", s.verify)
+	e.GET("/status/:token", s.status)
+
+	api := e.Group("/api/v1")
+	api.GET("/openapi.json", s.openAPI)
+	api.POST("/requests", s.apiSubmit)
+
+	officer := api.Group("/officer", s.requireOfficer)
+	officer.GET("/requests", s.apiListRequests)
+	officer.GET("/requests/:id", s.apiGetRequest)
+	officer.POST("/requests/:id/approve", s.apiApprove, requireActor)
+	officer.POST("/requests/:id/deny", s.apiDeny, requireActor)
+
+	if s.cfg.DevMode {
+		e.GET("/dev/outbox", s.outboxPage)
+		api.GET("/dev/outbox", s.apiOutbox)
+	}
+}
+
+func (s *Server) healthz(c echo.Context) error {
+	return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
+}
+
+// readyz reports ready only when the database and Temporal both answer.
+func (s *Server) readyz(c echo.Context) error {
+	ctx, cancel := context.WithTimeout(c.Request().Context(), 3*time.Second)
+	defer cancel()
+	checks := map[string]string{"database": "ok", "temporal": "ok"}
+	ready := true
+	if err := s.store.Ping(ctx); err != nil {
+		checks["database"], ready = "unreachable", false
+	}
+	if _, err := s.temporal.CheckHealth(ctx, &client.CheckHealthRequest{}); err != nil {
+		checks["temporal"], ready = "unreachable", false
+	}
+	code := http.StatusOK
+	if !ready {
+		code = http.StatusServiceUnavailable
+	}
+	return c.JSON(code, checks)
+}
+
+// securityHeaders keeps pages from being framed, sniffed or leaking their
+// token-bearing URLs through the Referer header, and allows no inline
+// script.
+func (s *Server) securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		h := c.Response().Header()
+		h.Set("Content-Security-Policy", "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'; base-uri 'none'")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "no-referrer")
+		if c.Request().TLS != nil || c.Request().Header.Get("X-Forwarded-Proto") == "https" {
+			h.Set("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+		}
+		return next(c)
+	}
+}
+
+// accessLog logs each request by route pattern, never the raw path: paths
+// carry tokens.
+func (s *Server) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		start := time.Now()
+		err := next(c)
+		if err != nil {
+			c.Error(err)
+		}
+		s.log.Info("http", "method", c.Request().Method, "route", c.Path(),
+			"status", c.Response().Status, "duration_ms", time.Since(start).Milliseconds())
+		return nil
+	}
+}
+
+// apiError is the JSON body of every API error.
+type apiError struct {
+	Error  string            `json:"error"`
+	Fields map[string]string `json:"fields,omitempty"`
+}
+
+// handleError maps errors to status codes: validation → 400, not found →
+// 404, Echo's own errors keep their code, anything else is a 500 whose
+// detail stays in the log.
+func (s *Server) handleError(err error, c echo.Context) {
+	if c.Response().Committed {
+		return
+	}
+	code, body := http.StatusInternalServerError, apiError{Error: "internal error"}
+	var verr *domain.ValidationError
+	var herr *echo.HTTPError
+	switch {
+	case errors.As(err, &verr):
+		code, body = http.StatusBadRequest, apiError{Error: "invalid input", Fields: verr.Fields}
+	case errors.Is(err, store.ErrNotFound):
+		code, body = http.StatusNotFound, apiError{Error: "not found"}
+	case errors.As(err, &herr):
+		code = herr.Code
+		body.Error = http.StatusText(code)
+		if msg, ok := herr.Message.(string); ok {
+			body.Error = msg
+		}
+	default:
+		s.log.Error("request failed", "route", c.Path(), "error", err)
+	}
+	if isAPI(c) {
+		_ = c.JSON(code, body)
+		return
+	}
+	_ = s.render(c, code, "error", errorPage{Title: http.StatusText(code), Message: body.Error})
+}
+
+func isAPI(c echo.Context) bool {
+	p := c.Request().URL.Path
+	return len(p) >= 5 && p[:5] == "/api/"
+}
+
+//go:embed openapi.json
+var openAPIDocument []byte
+
+// openAPI serves the API's description; a test keeps it in step with the
+// routes.
+func (s *Server) openAPI(c echo.Context) error {
+	return c.Blob(http.StatusOK, echo.MIMEApplicationJSON, openAPIDocument)
+}
