@@ -30,6 +30,7 @@ type Config struct {
 	SendGridAPIURL    string        // SENDGRID_API_URL: base URL of the SendGrid API
 	MailFrom          string        // DSAR_MAIL_FROM: sender address of every email
 	MailFromName      string        // DSAR_MAIL_FROM_NAME
+	Organisation      string        // DSAR_ORGANISATION: the controller's name in emails and pages
 	SecretKey         string        // DSAR_SECRET_KEY: encrypts Temporal payloads and packages
 	VerifyTTL         time.Duration // DSAR_VERIFY_TTL: how long a verification link is valid
 	LogLevel          string        // DSAR_LOG_LEVEL: debug, info, warn, error
@@ -46,6 +47,7 @@ const (
 	DefaultSendGridAPIURL    = "https://api.sendgrid.com"
 	DefaultMailFrom          = "privacy@example.com"
 	DefaultMailFromName      = "Privacy team"
+	DefaultOrganisation      = "Example Organisation"
 	DefaultVerifyTTL         = 7 * 24 * time.Hour
 	DefaultLogLevel          = "info"
 
@@ -83,6 +85,7 @@ func Load(getenv func(string) string) (*Config, error) {
 		SendGridAPIURL:    strings.TrimRight(get("SENDGRID_API_URL", DefaultSendGridAPIURL), "/"),
 		MailFrom:          get("DSAR_MAIL_FROM", DefaultMailFrom),
 		MailFromName:      get("DSAR_MAIL_FROM_NAME", DefaultMailFromName),
+		Organisation:      get("DSAR_ORGANISATION", DefaultOrganisation),
 		SecretKey:         get("DSAR_SECRET_KEY", ""),
 		LogLevel:          strings.ToLower(get("DSAR_LOG_LEVEL", DefaultLogLevel)),
 	}
@@ -192,6 +195,7 @@ func (c *Config) Print(w io.Writer) {
 		{"SENDGRID_API_URL", c.SendGridAPIURL},
 		{"DSAR_MAIL_FROM", c.MailFrom},
 		{"DSAR_MAIL_FROM_NAME", c.MailFromName},
+		{"DSAR_ORGANISATION", c.Organisation},
 		{"DSAR_SECRET_KEY", redact(c.SecretKey)},
 		{"DSAR_VERIFY_TTL", c.VerifyTTL.String()},
 		{"DSAR_LOG_LEVEL", c.LogLevel},

@@ -1,0 +1,234 @@
+// Command dsar runs the data subject request system.
+//
+//	dsar dev              everything in one process, on embedded defaults
+//	dsar serve            the web server (production)
+//	dsar worker           the Temporal worker (production)
+//	dsar migrate          apply database migrations and exit
+//	dsar config           print the configuration, secrets redacted
+//	dsar officer add      create an officer (password on stdin)
+//	dsar officer token    mint an API token for an officer
+//
+// Settings come from the environment; see docs/configuration.md.
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/dsar-project/dsar/internal/app"
+	"github.com/dsar-project/dsar/internal/config"
+	"github.com/dsar-project/dsar/internal/store"
+)
+
+const usage = `dsar: data subject requests, end to end.
+
+Usage:
+  dsar dev                                 run everything in one process (embedded Temporal, SQLite, dev outbox)
+  dsar serve                               run the web server
+  dsar worker                              run the Temporal worker
+  dsar migrate                             apply database migrations
+  dsar config                              print the configuration with secrets redacted
+  dsar officer add [-role R] EMAIL         create an officer; reads the password from stdin
+  dsar officer token EMAIL                 print a new API token for an officer
+
+Settings are environment variables; see docs/configuration.md.
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "dsar:", err)
+		os.Exit(1)
+	}
+}
+
+// errUsage asks run's caller to print the usage.
+var errUsage = errors.New("see `dsar help`")
+
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return errUsage
+	}
+	cmd, args := args[0], args[1:]
+	if cmd == "help" || cmd == "-h" || cmd == "--help" {
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	cfg, err := config.Load(os.Getenv)
+	if err != nil {
+		return err
+	}
+	if cmd == "dev" {
+		if err := app.PrepareDev(cfg); err != nil {
+			return err
+		}
+	}
+	if cmd == "config" {
+		cfg.Print(stdout)
+		if err := cfg.Validate(); err != nil {
+			fmt.Fprintln(stderr, err)
+		}
+		return nil
+	}
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	log := newLogger(cfg, stderr, cmd == "dev")
+
+	switch cmd {
+	case "dev":
+		return app.RunDev(ctx, cfg, log, stdout)
+	case "serve":
+		return serve(ctx, cfg, log)
+	case "worker":
+		return runWorker(ctx, cfg, log)
+	case "migrate":
+		a, err := app.Open(ctx, cfg, log, true)
+		if err != nil {
+			return err
+		}
+		a.Close()
+		fmt.Fprintln(stdout, "database is up to date")
+		return nil
+	case "officer":
+		return officer(ctx, cfg, log, args, stdin, stdout)
+	}
+	fmt.Fprint(stderr, usage)
+	return fmt.Errorf("unknown command %q", cmd)
+}
+
+// newLogger logs JSON for machines in production and readable text in dev.
+func newLogger(cfg *config.Config, w io.Writer, dev bool) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.LogLevel)) // validated already
+	opts := &slog.HandlerOptions{Level: level}
+	if dev {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+// serve runs the web server and the recovery loop that starts requests
+// kept while Temporal was unreachable. Migrations are `dsar migrate`'s job
+// in production, so replicas never race to apply them.
+func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
+	a, err := app.Open(ctx, cfg, log, false)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	ln, err := app.Listen(cfg.Addr)
+	if err != nil {
+		return err
+	}
+	srv, err := a.NewWebServer()
+	if err != nil {
+		return err
+	}
+	go a.Intake.RunRecovery(ctx, app.RecoveryInterval)
+	log.Info("web server listening", "addr", ln.Addr().String(), "base_url", cfg.BaseURL)
+	return app.Serve(ctx, srv, ln)
+}
+
+func runWorker(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
+	a, err := app.Open(ctx, cfg, log, false)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	w, err := a.NewWorker()
+	if err != nil {
+		return err
+	}
+	if err := w.Start(); err != nil {
+		return fmt.Errorf("worker: %w", err)
+	}
+	log.Info("worker started", "temporal", cfg.TemporalAddress, "namespace", cfg.TemporalNamespace, "task_queue", cfg.TaskQueue)
+	<-ctx.Done()
+	w.Stop()
+	return nil
+}
+
+func officer(ctx context.Context, cfg *config.Config, log *slog.Logger, args []string, stdin io.Reader, stdout io.Writer) error {
+	if len(args) == 0 {
+		return errors.New("officer: say `add` or `token`")
+	}
+	sub, args := args[0], args[1:]
+	fs := flag.NewFlagSet("officer "+sub, flag.ContinueOnError)
+	role := fs.String("role", string(store.RoleOfficer), "admin, officer or viewer")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return fmt.Errorf("officer %s: give exactly one email address", sub)
+	}
+	email := strings.ToLower(strings.TrimSpace(fs.Arg(0)))
+	a, err := app.Open(ctx, cfg, log, false)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	now := time.Now().UTC()
+
+	switch sub {
+	case "add":
+		if !store.Role(*role).Valid() {
+			return fmt.Errorf("officer add: role %q is not admin, officer or viewer", *role)
+		}
+		password, err := readPassword(stdin)
+		if err != nil {
+			return err
+		}
+		token, err := app.CreateOfficer(ctx, a.Store, email, store.Role(*role), password, now)
+		if errors.Is(err, store.ErrConflict) {
+			return fmt.Errorf("officer add: %s already exists", email)
+		}
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "created %s (%s)\nAPI token: %s\n", email, *role, token)
+		return nil
+	case "token":
+		o, err := a.Store.OfficerByEmail(ctx, email)
+		if errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("officer token: no officer %s (create one with `dsar officer add`)", email)
+		}
+		if err != nil {
+			return err
+		}
+		token, err := app.NewAPIToken(ctx, a.Store, o.ID, now)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(stdout, token)
+		return nil
+	}
+	return fmt.Errorf("officer: unknown subcommand %q (say `add` or `token`)", sub)
+}
+
+// minPasswordLen is the shortest officer password accepted.
+const minPasswordLen = 12
+
+func readPassword(r io.Reader) (string, error) {
+	line, err := bufio.NewReader(r).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return "", fmt.Errorf("reading the password from stdin: %w", err)
+	}
+	p := strings.TrimRight(line, "\r\n")
+	if len(p) < minPasswordLen {
+		return "", fmt.Errorf("officer add: give a password of at least %d characters on stdin", minPasswordLen)
+	}
+	return p, nil
+}

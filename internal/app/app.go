@@ -1,0 +1,164 @@
+// Package app wires dsar's parts together from a Config: the database, the
+// Temporal client, the mail sender, the worker and the web server. The
+// commands in cmd/dsar and the end-to-end tests build the system the same
+// way, through here.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/worker"
+
+	"github.com/dsar-project/dsar/activities"
+	"github.com/dsar-project/dsar/internal/config"
+	"github.com/dsar-project/dsar/internal/intake"
+	"github.com/dsar-project/dsar/internal/mail"
+	"github.com/dsar-project/dsar/internal/metrics"
+	"github.com/dsar-project/dsar/internal/store"
+	"github.com/dsar-project/dsar/internal/temporalclient"
+	"github.com/dsar-project/dsar/web"
+	"github.com/dsar-project/dsar/workflows"
+)
+
+// RecoveryInterval is how often a web process looks for requests whose
+// workflow could not be started or signalled.
+const RecoveryInterval = 30 * time.Second
+
+// App is one process's share of dsar.
+type App struct {
+	Config   *config.Config
+	Store    *store.Store
+	Temporal client.Client
+	Intake   *intake.Service
+	Registry *prometheus.Registry
+	Now      func() time.Time
+	Log      *slog.Logger
+}
+
+// Open connects to the database (running migrations when migrate is true)
+// and creates a Temporal client that dials on first use, so a web process
+// starts and keeps requests even while Temporal is down.
+func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, migrate bool) (*App, error) {
+	st, err := store.Open(ctx, cfg.DatabaseURL, cfg.SQLitePath())
+	if err != nil {
+		return nil, err
+	}
+	if migrate {
+		n, err := st.Migrate(ctx)
+		if err != nil {
+			st.Close()
+			return nil, err
+		}
+		if n > 0 {
+			log.Info("migrations applied", "count", n)
+		}
+	}
+	tc, err := temporalclient.New(temporalclient.Options{
+		HostPort: cfg.TemporalAddress, Namespace: cfg.TemporalNamespace,
+		SecretKey: cfg.SecretKey, Logger: log,
+	})
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	reg := prometheus.NewRegistry()
+	metrics.RegisterRequests(reg, st, log)
+	now := func() time.Time { return time.Now().UTC() }
+	return &App{
+		Config: cfg, Store: st, Temporal: tc, Registry: reg, Now: now, Log: log,
+		Intake: &intake.Service{
+			Store: st, Temporal: tc, TaskQueue: cfg.TaskQueue, VerifyTTL: cfg.VerifyTTL, Now: now, Log: log,
+		},
+	}, nil
+}
+
+// Close releases the Temporal client and the database.
+func (a *App) Close() {
+	a.Temporal.Close()
+	if err := a.Store.Close(); err != nil {
+		a.Log.Warn("closing the database", "error", err)
+	}
+}
+
+// Sender is where email goes: SendGrid when a key is set, otherwise the
+// database outbox that `dsar dev` shows.
+func (a *App) Sender() mail.Sender {
+	if a.Config.UsesOutbox() {
+		return &mail.Outbox{Store: a.Store, Now: a.Now}
+	}
+	return mail.NewSendGrid(a.Config.SendGridAPIKey, a.Config.SendGridAPIURL, a.Config.MailFrom, a.Config.MailFromName)
+}
+
+// NewWorker returns a worker with every workflow and activity registered.
+// Run it with Start/Stop or Run.
+func (a *App) NewWorker() (worker.Worker, error) {
+	templates, err := mail.NewRenderer()
+	if err != nil {
+		return nil, err
+	}
+	w := worker.New(a.Temporal, a.Config.TaskQueue, worker.Options{})
+	w.RegisterWorkflow(workflows.SubjectRequest)
+	w.RegisterActivity(&activities.Requests{
+		Store: a.Store, Mail: a.Sender(), Templates: templates, Metrics: metrics.NewEmail(a.Registry),
+		BaseURL: a.Config.BaseURL, Organisation: a.Config.Organisation, Now: a.Now, Log: a.Log,
+	})
+	return w, nil
+}
+
+// NewWebServer returns the HTTP server for the public pages and the API.
+func (a *App) NewWebServer() (*http.Server, error) {
+	s, err := web.New(web.Deps{
+		Config: a.Config, Store: a.Store, Temporal: a.Temporal, Intake: a.Intake,
+		Metrics: a.Registry, Now: a.Now, Log: a.Log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &http.Server{
+		Handler:           s.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(a.Log.Handler(), slog.LevelWarn),
+	}, nil
+}
+
+// Serve runs srv on ln until ctx ends, then drains in-flight requests for
+// up to ten seconds.
+func Serve(ctx context.Context, srv *http.Server, ln net.Listener) error {
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("web server: %w", err)
+	case <-ctx.Done():
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("web server shutdown: %w", err)
+	}
+	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// Listen opens the web server's address with a clear message when it is
+// taken.
+func Listen(addr string) (net.Listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("cannot listen on %s (is another dsar running? set DSAR_ADDR): %w", addr, err)
+	}
+	return ln, nil
+}

@@ -1,0 +1,221 @@
+package app
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/dsar-project/dsar/internal/auth"
+	"github.com/dsar-project/dsar/internal/config"
+	"github.com/dsar-project/dsar/internal/devtemporal"
+	"github.com/dsar-project/dsar/internal/store"
+)
+
+// DevOfficerEmail is the first officer `dsar dev` creates.
+const DevOfficerEmail = "officer@example.com"
+
+// Files `dsar dev` keeps in the data directory.
+const (
+	devSecretFile      = "secret.key"
+	devCredentialsFile = "officer-credentials.txt"
+)
+
+// PrepareDev fills in what `dsar dev` may generate: a secret key, kept in
+// the data directory so payloads written by one run can be read by the
+// next. Call it before cfg.Validate.
+func PrepareDev(cfg *config.Config) error {
+	cfg.DevMode = true
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return fmt.Errorf("data directory: %w", err)
+	}
+	if cfg.SecretKey != "" {
+		return nil
+	}
+	path := filepath.Join(cfg.DataDir, devSecretFile)
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		raw := make([]byte, 48)
+		if _, err := rand.Read(raw); err != nil {
+			return err
+		}
+		b = []byte(base64.RawURLEncoding.EncodeToString(raw))
+		if err := os.WriteFile(path, b, 0o600); err != nil {
+			return fmt.Errorf("writing the dev secret key: %w", err)
+		}
+	} else if err != nil {
+		return fmt.Errorf("reading the dev secret key: %w", err)
+	}
+	cfg.SecretKey = strings.TrimSpace(string(b))
+	return nil
+}
+
+// RunDev runs the whole system in one process until ctx ends: an embedded
+// Temporal server persisted under the data directory, the worker, the web
+// server and the recovery loop. It prints where to go to out.
+func RunDev(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Writer) error {
+	ln, err := Listen(cfg.Addr)
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
+
+	log.Info("starting the embedded Temporal server", "address", cfg.TemporalAddress)
+	ts, err := devtemporal.Start(devtemporal.Options{
+		Address: cfg.TemporalAddress, DatabaseFile: cfg.TemporalDBPath(),
+		Namespace: cfg.TemporalNamespace, Logger: log,
+	})
+	if err != nil {
+		return fmt.Errorf("embedded Temporal server (set TEMPORAL_ADDRESS if %s is taken): %w", cfg.TemporalAddress, err)
+	}
+	defer func() {
+		if err := ts.Stop(); err != nil {
+			log.Warn("stopping the embedded Temporal server", "error", err)
+		}
+	}()
+	cfg.TemporalAddress = ts.Address()
+
+	a, err := Open(ctx, cfg, log, true)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+
+	creds, err := a.devOfficer(ctx)
+	if err != nil {
+		return err
+	}
+	w, err := a.NewWorker()
+	if err != nil {
+		return err
+	}
+	if err := w.Start(); err != nil {
+		return fmt.Errorf("worker: %w", err)
+	}
+	defer w.Stop()
+	srv, err := a.NewWebServer()
+	if err != nil {
+		return err
+	}
+	go a.Intake.RunRecovery(ctx, RecoveryInterval)
+
+	printDevBanner(out, cfg, creds)
+	return Serve(ctx, srv, ln)
+}
+
+// devCredentials are the first officer's, shown at every dev start.
+type devCredentials struct {
+	Email, Password, Token string
+}
+
+// devOfficer creates the first officer on a fresh database and keeps the
+// credentials in the data directory (dev only; production creates officers
+// with `dsar officer add`). Later runs read them back to print them again.
+func (a *App) devOfficer(ctx context.Context) (devCredentials, error) {
+	path := filepath.Join(a.Config.DataDir, devCredentialsFile)
+	if _, err := a.Store.OfficerByEmail(ctx, DevOfficerEmail); err == nil {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return devCredentials{Email: DevOfficerEmail}, nil // created elsewhere; nothing to show
+		}
+		return parseDevCredentials(string(b)), nil
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return devCredentials{}, err
+	}
+	password, err := randomPassword()
+	if err != nil {
+		return devCredentials{}, err
+	}
+	c := devCredentials{Email: DevOfficerEmail, Password: password}
+	if c.Token, err = CreateOfficer(ctx, a.Store, c.Email, store.RoleAdmin, password, a.Now()); err != nil {
+		return devCredentials{}, err
+	}
+	body := fmt.Sprintf("email=%s\npassword=%s\ntoken=%s\n", c.Email, c.Password, c.Token)
+	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+		return devCredentials{}, fmt.Errorf("writing dev credentials: %w", err)
+	}
+	return c, nil
+}
+
+func parseDevCredentials(s string) devCredentials {
+	var c devCredentials
+	for _, line := range strings.Split(s, "\n") {
+		k, v, _ := strings.Cut(line, "=")
+		switch k {
+		case "email":
+			c.Email = v
+		case "password":
+			c.Password = v
+		case "token":
+			c.Token = v
+		}
+	}
+	return c
+}
+
+// CreateOfficer adds an officer with a password and returns a new API
+// token for them.
+func CreateOfficer(ctx context.Context, st *store.Store, email string, role store.Role, password string, now time.Time) (string, error) {
+	hash, err := auth.HashPassword(password)
+	if err != nil {
+		return "", err
+	}
+	o := &store.Officer{Email: email, Role: role, PasswordHash: hash, CreatedAt: now}
+	if err := st.CreateOfficer(ctx, o); err != nil {
+		return "", err
+	}
+	return NewAPIToken(ctx, st, o.ID, now)
+}
+
+// NewAPIToken mints an API token for an officer; only its hash is stored.
+func NewAPIToken(ctx context.Context, st *store.Store, officerID int64, now time.Time) (string, error) {
+	token, hash, err := auth.NewToken()
+	if err != nil {
+		return "", err
+	}
+	if err := st.AddAPIToken(ctx, &store.APIToken{OfficerID: officerID, Hash: hash, CreatedAt: now}); err != nil {
+		return "", err
+	}
+	return token, nil
+}
+
+func randomPassword() (string, error) {
+	b := make([]byte, 15)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	return base64.RawURLEncoding.EncodeToString(b), nil
+}
+
+func printDevBanner(out io.Writer, cfg *config.Config, c devCredentials) {
+	base := cfg.BaseURL
+	fmt.Fprintf(out, `
+dsar is running (development mode: email goes to the outbox below, not to anyone).
+
+  Request form    %[1]s/
+  Officer API     %[1]s/api/v1/officer/requests   (described at %[1]s/api/v1/openapi.json)
+  Dev outbox      %[1]s/dev/outbox
+  Temporal        %[2]s, namespace %[3]s
+  Data            %[4]s
+
+`, base, cfg.TemporalAddress, cfg.TemporalNamespace, cfg.DataDir)
+	if c.Token != "" {
+		fmt.Fprintf(out, `First officer (admin), kept in %[5]s:
+  email     %[1]s
+  password  %[2]s
+  API token %[3]s
+
+Try:  curl -H 'Authorization: Bearer %[3]s' %[4]s/api/v1/officer/requests
+
+`, c.Email, c.Password, c.Token, base, filepath.Join(cfg.DataDir, devCredentialsFile))
+	}
+	fmt.Fprintln(out, "Press Ctrl-C to stop; open requests carry on at the next start.")
+}
