@@ -1,0 +1,448 @@
+// Package e2e runs dsar on its real parts: the Temporal server from
+// go.temporal.io/server (embedded, in memory), PostgreSQL, the SendGrid
+// client talking to a local server that speaks SendGrid's API, and the web
+// server over HTTP. Every test that needs a live Temporal server lives here,
+// so the server is linked into one test binary only.
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/dsar-project/dsar/internal/app"
+	"github.com/dsar-project/dsar/internal/config"
+	"github.com/dsar-project/dsar/internal/devtemporal"
+	"github.com/dsar-project/dsar/internal/domain"
+	"github.com/dsar-project/dsar/internal/pgtest"
+	"github.com/dsar-project/dsar/internal/sendgridtest"
+	"github.com/dsar-project/dsar/internal/store"
+	"github.com/dsar-project/dsar/workflows"
+)
+
+const sendGridKey = "SG.local-test-key"
+
+var (
+	temporalOnce sync.Once
+	temporalAddr string
+	temporalErr  error
+)
+
+// temporalServer starts one embedded Temporal server for the package; each
+// test uses its own task queue and database.
+func temporalServer(t *testing.T) string {
+	t.Helper()
+	temporalOnce.Do(func() {
+		var s *devtemporal.Server
+		s, temporalErr = devtemporal.Start(devtemporal.Options{
+			Address: "127.0.0.1:0", Namespace: "default",
+			Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		})
+		if temporalErr == nil {
+			temporalAddr = s.Address()
+		}
+	})
+	if temporalErr != nil {
+		t.Fatalf("embedded Temporal server: %v", temporalErr)
+	}
+	return temporalAddr
+}
+
+// system is one running dsar: worker and web server on a fresh database.
+type system struct {
+	t        *testing.T
+	base     string
+	app      *app.App
+	sendgrid *sendgridtest.Server
+	token    string // an officer's API token
+}
+
+func newSystem(t *testing.T) *system {
+	t.Helper()
+	addr := temporalServer(t)
+	sg := sendgridtest.New(sendGridKey)
+	t.Cleanup(sg.Close)
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := "http://" + ln.Addr().String()
+	env := map[string]string{
+		"DSAR_ADDR":          ln.Addr().String(),
+		"DSAR_BASE_URL":      base,
+		"DSAR_DATA_DIR":      t.TempDir(),
+		"DSAR_DATABASE_URL":  pgtest.NewDatabase(t),
+		"TEMPORAL_ADDRESS":   addr,
+		"TEMPORAL_NAMESPACE": "default",
+		"DSAR_TASK_QUEUE":    "e2e-" + strings.ReplaceAll(t.Name(), "/", "-"),
+		"SENDGRID_API_KEY":   sendGridKey,
+		"SENDGRID_API_URL":   sg.URL,
+		"DSAR_MAIL_FROM":     "privacy@example.org",
+		"DSAR_SECRET_KEY":    "e2e-secret-key-that-is-long-enough-0123456789",
+	}
+	cfg, err := config.Load(func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	ctx, cancel := context.WithCancel(context.Background())
+	a, err := app.Open(ctx, cfg, log, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := a.NewWorker()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Start(); err != nil {
+		t.Fatal(err)
+	}
+	srv, err := a.NewWebServer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- app.Serve(ctx, srv, ln) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-served; err != nil {
+			t.Errorf("web server: %v", err)
+		}
+		w.Stop()
+		a.Close()
+	})
+	token, err := app.CreateOfficer(ctx, a.Store, "officer@example.org", store.RoleOfficer, "correct horse battery", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &system{t: t, base: base, app: a, sendgrid: sg, token: token}
+}
+
+// call makes an HTTP request and decodes a JSON answer into out.
+func (s *system) call(method, path, token string, body any, out any) int {
+	s.t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			s.t.Fatal(err)
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, s.base+path, rd)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	if out != nil {
+		if err := json.Unmarshal(raw, out); err != nil {
+			s.t.Fatalf("%s %s: %d %s: %v", method, path, resp.StatusCode, raw, err)
+		}
+	}
+	return resp.StatusCode
+}
+
+// page fetches an HTML page and returns its status and body.
+func (s *system) page(url string) (int, string) {
+	s.t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return resp.StatusCode, string(b)
+}
+
+type created struct {
+	ID     string `json:"id"`
+	Status string `json:"status"`
+	DueAt  string `json:"due_at"`
+}
+
+func (s *system) submit(email, name, typ string) created {
+	s.t.Helper()
+	var c created
+	code := s.call("POST", "/api/v1/requests", "", map[string]any{
+		"type": typ, "email": email, "name": name, "details": "everything you hold",
+	}, &c)
+	if code != http.StatusCreated || c.ID == "" {
+		s.t.Fatalf("submit: %d %+v", code, c)
+	}
+	return c
+}
+
+// waitMail waits until SendGrid has received the step's email for the
+// request and returns it.
+func (s *system) waitMail(requestID, step string) sendgridtest.Mail {
+	s.t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		for _, m := range s.sendgrid.Mails() {
+			if m.RequestID == requestID && m.Step == step {
+				return m
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	s.t.Fatalf("no %q email for %s; SendGrid received %d: %+v", step, requestID, len(s.sendgrid.Mails()), steps(s.sendgrid.Mails()))
+	return sendgridtest.Mail{}
+}
+
+// waitStatus waits until the officer API reports the status.
+func (s *system) waitStatus(requestID, status string) {
+	s.t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	var got struct{ Status string }
+	for time.Now().Before(deadline) {
+		s.call("GET", "/api/v1/officer/requests/"+requestID, s.token, nil, &got)
+		if got.Status == status {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	s.t.Fatalf("request %s is %q, want %q", requestID, got.Status, status)
+}
+
+func steps(ms []sendgridtest.Mail) []string {
+	var out []string
+	for _, m := range ms {
+		out = append(out, m.RequestID+":"+m.Step)
+	}
+	return out
+}
+
+var (
+	verifyLink = regexp.MustCompile(`https?://\S+/verify/[A-Za-z0-9_-]+`)
+	statusLink = regexp.MustCompile(`https?://\S+/status/[A-Za-z0-9_-]+`)
+)
+
+func TestRequestFromFormToCompletion(t *testing.T) {
+	s := newSystem(t)
+	r := s.submit("ada@example.com", "Ada Lovelace", "access")
+
+	ack := s.waitMail(r.ID, "acknowledgement")
+	if ack.To != "ada@example.com" || ack.From != "privacy@example.org" || !strings.Contains(ack.Subject, r.ID) {
+		t.Errorf("acknowledgement: to %q from %q subject %q", ack.To, ack.From, ack.Subject)
+	}
+	if ack.HTML == "" || ack.Text == "" {
+		t.Error("acknowledgement lacks a text or an HTML part")
+	}
+	verification := s.waitMail(r.ID, "verification")
+	link := verifyLink.FindString(verification.Text)
+	if link == "" {
+		t.Fatalf("verification email has no link:\n%s", verification.Text)
+	}
+	if !strings.HasPrefix(link, s.base+"/verify/") {
+		t.Errorf("verification link %q does not use DSAR_BASE_URL %q", link, s.base)
+	}
+	s.waitStatus(r.ID, "verifying")
+
+	code, body := s.page(link)
+	if code != http.StatusOK || !strings.Contains(body, "your email address is confirmed") {
+		t.Fatalf("verify: %d\n%s", code, body)
+	}
+	if code, _ := s.page(link); code != http.StatusConflict {
+		t.Errorf("second use of the verification link: %d, want 409", code)
+	}
+	s.waitMail(r.ID, "verified")
+	s.waitStatus(r.ID, "in_review")
+
+	var decided struct{ ID, Status string }
+	if code := s.call("POST", "/api/v1/officer/requests/"+r.ID+"/approve", s.token, nil, &decided); code != http.StatusOK || decided.Status != "completed" {
+		t.Fatalf("approve: %d %+v", code, decided)
+	}
+	done := s.waitMail(r.ID, "completed")
+	if !strings.Contains(done.Subject, r.ID) {
+		t.Errorf("completion subject %q lacks the reference", done.Subject)
+	}
+	var again map[string]any
+	if code := s.call("POST", "/api/v1/officer/requests/"+r.ID+"/approve", s.token, nil, &again); code != http.StatusConflict {
+		t.Errorf("second approval: %d %v, want 409", code, again)
+	}
+
+	// The requester's status page, from the link in the last email.
+	code, body = s.page(statusLink.FindString(done.Text))
+	if code != http.StatusOK || !strings.Contains(body, "Completed") || !strings.Contains(body, r.ID) {
+		t.Errorf("status page: %d\n%s", code, body)
+	}
+
+	// Exactly one email per step, in order.
+	got := steps(s.sendgrid.Mails())
+	want := []string{r.ID + ":acknowledgement", r.ID + ":verification", r.ID + ":verified", r.ID + ":completed"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("emails sent: %v, want %v", got, want)
+	}
+}
+
+func TestDenialStatesReasonAndRightToComplain(t *testing.T) {
+	s := newSystem(t)
+	r := s.submit("grace@example.com", "Grace Hopper", "deletion")
+	link := verifyLink.FindString(s.waitMail(r.ID, "verification").Text)
+
+	var refused map[string]any
+	if code := s.call("POST", "/api/v1/officer/requests/"+r.ID+"/deny", s.token, map[string]string{"reason": "too early"}, &refused); code != http.StatusConflict {
+		t.Errorf("deny before verification: %d %v, want 409", code, refused)
+	}
+	if code, _ := s.page(link); code != http.StatusOK {
+		t.Fatalf("verify: %d", code)
+	}
+	s.waitStatus(r.ID, "in_review")
+
+	var bad struct{ Fields map[string]string }
+	if code := s.call("POST", "/api/v1/officer/requests/"+r.ID+"/deny", s.token, map[string]string{"reason": "  "}, &bad); code != http.StatusBadRequest || bad.Fields["reason"] == "" {
+		t.Errorf("deny without a reason: %d %+v", code, bad)
+	}
+	reason := "We must keep your invoices for seven years under tax law."
+	var decided struct{ Status string }
+	if code := s.call("POST", "/api/v1/officer/requests/"+r.ID+"/deny", s.token, map[string]string{"reason": reason}, &decided); code != http.StatusOK || decided.Status != "denied" {
+		t.Fatalf("deny: %d %+v", code, decided)
+	}
+	m := s.waitMail(r.ID, "denied")
+	for _, part := range []string{m.Text, m.HTML} {
+		if !strings.Contains(part, "seven years under tax law") || !strings.Contains(strings.ToLower(part), "supervisory authority") {
+			t.Errorf("denial email lacks the reason or the right to complain:\n%s", part)
+		}
+	}
+}
+
+func TestSendGridOutageDelaysButNeverDuplicates(t *testing.T) {
+	s := newSystem(t)
+	s.sendgrid.FailNext(2, http.StatusServiceUnavailable)
+	r := s.submit("alan@example.com", "Alan Turing", "export")
+	s.waitMail(r.ID, "verification")
+	if n := s.sendgrid.Attempts(); n < 4 {
+		t.Errorf("SendGrid saw %d attempts; the two failures should have been retried", n)
+	}
+	got := steps(s.sendgrid.Mails())
+	want := []string{r.ID + ":acknowledgement", r.ID + ":verification"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("emails delivered: %v, want %v", got, want)
+	}
+}
+
+func TestRequestKeptWhileTemporalIsDown(t *testing.T) {
+	s := newSystem(t)
+	// A second intake whose Temporal is unreachable, as when the cluster
+	// is down: the requester still gets a receipt and the row is kept.
+	dead, err := client.NewLazyClient(client.Options{HostPort: "127.0.0.1:1", Namespace: "default"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dead.Close()
+	down := *s.app.Intake
+	down.Temporal = dead
+	receipt, err := (&down).Submit(context.Background(), newRequest("mary@example.com", "Mary Somerville"))
+	if err != nil {
+		t.Fatalf("submit while Temporal is down: %v", err)
+	}
+	id := receipt.Request.ID
+	stored, err := s.app.Store.GetRequest(context.Background(), id)
+	if err != nil || stored.Status != "received" {
+		t.Fatalf("stored request: %+v, %v", stored, err)
+	}
+	if len(s.sendgrid.Mails()) != 0 {
+		t.Errorf("emails sent before the workflow started: %v", steps(s.sendgrid.Mails()))
+	}
+
+	// Temporal is back: recovery starts the workflow, once.
+	for range 2 {
+		if _, err := s.app.Intake.Recover(context.Background()); err != nil {
+			t.Fatalf("recover: %v", err)
+		}
+	}
+	s.waitMail(id, "verification")
+	s.waitStatus(id, "verifying")
+	if got := steps(s.sendgrid.Mails()); len(got) != 2 {
+		t.Errorf("emails after recovery: %v, want acknowledgement and verification once each", got)
+	}
+}
+
+func TestTemporalHistoryHoldsNoPersonalData(t *testing.T) {
+	s := newSystem(t)
+	const email, name = "sophie@example.com", "Sophie Germain"
+	var r created
+	if code := s.call("POST", "/api/v1/requests", "", map[string]any{
+		"type": "correction", "email": email, "name": name, "details": "everything you hold",
+		"corrections": []map[string]string{{"field": "postal address", "value": "11 Rue Savoie, Paris"}},
+	}, &r); code != http.StatusCreated {
+		t.Fatalf("submit: %d", code)
+	}
+	s.waitMail(r.ID, "verification")
+
+	// Read the history as Temporal stores it: no codec.
+	raw, err := client.Dial(client.Options{HostPort: temporalServer(t), Namespace: "default",
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	it := raw.GetWorkflowHistory(context.Background(), workflows.SubjectRequestWorkflowID(r.ID), "", false, enums.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	events := 0
+	for it.HasNext() {
+		ev, err := it.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		events++
+		b, err := proto.Marshal(ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, secret := range []string{email, name, "everything you hold", "Rue Savoie"} {
+			if bytes.Contains(b, []byte(secret)) {
+				t.Errorf("history event %d (%s) holds %q in clear", ev.EventId, ev.EventType, secret)
+			}
+		}
+		if bytes.Contains(b, []byte(r.ID)) && ev.EventType == enums.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED {
+			// The request ID is in the workflow ID, by design; the
+			// input payload itself must be encrypted.
+			in := ev.GetWorkflowExecutionStartedEventAttributes().GetInput().GetPayloads()
+			if len(in) == 0 || string(in[0].Metadata["encoding"]) == "json/plain" {
+				t.Errorf("workflow input is not encrypted: %v", in)
+			}
+		}
+	}
+	if events < 5 {
+		t.Errorf("read %d history events; the test would prove nothing", events)
+	}
+}
+
+func newRequest(email, name string) domain.NewRequest {
+	return domain.NewRequest{Type: domain.TypeAccess, Email: email, Name: name}
+}
