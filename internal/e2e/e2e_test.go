@@ -14,6 +14,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -21,6 +23,8 @@ import (
 	"time"
 
 	"go.temporal.io/api/enums/v1"
+	historypb "go.temporal.io/api/history/v1"
+	"go.temporal.io/api/temporalproto"
 	"go.temporal.io/sdk/client"
 	"google.golang.org/protobuf/proto"
 
@@ -35,6 +39,10 @@ import (
 )
 
 const sendGridKey = "SG.local-test-key"
+
+// TestSecretKey encrypts the payloads of the histories recorded for
+// workflows/testdata; the replay test there uses the same key.
+const TestSecretKey = "e2e-secret-key-that-is-long-enough-0123456789"
 
 var (
 	temporalOnce sync.Once
@@ -93,7 +101,7 @@ func newSystem(t *testing.T) *system {
 		"SENDGRID_API_KEY":   sendGridKey,
 		"SENDGRID_API_URL":   sg.URL,
 		"DSAR_MAIL_FROM":     "privacy@example.org",
-		"DSAR_SECRET_KEY":    "e2e-secret-key-that-is-long-enough-0123456789",
+		"DSAR_SECRET_KEY":    TestSecretKey,
 	}
 	cfg, err := config.Load(func(k string) string { return env[k] })
 	if err != nil {
@@ -302,11 +310,40 @@ func TestRequestFromFormToCompletion(t *testing.T) {
 		t.Errorf("status page: %d\n%s", code, body)
 	}
 
+	s.recordHistory(r.ID, "subject_request_completed.json")
+
 	// Exactly one email per step, in order.
 	got := steps(s.sendgrid.Mails())
 	want := []string{r.ID + ":acknowledgement", r.ID + ":verification", r.ID + ":verified", r.ID + ":completed"}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("emails sent: %v, want %v", got, want)
+	}
+}
+
+// recordHistory writes the request's workflow history to
+// workflows/testdata when DSAR_RECORD_HISTORIES is set, for the replay test
+// there to check that workflow changes stay compatible with running
+// requests. Its payloads are encrypted with this package's test key.
+func (s *system) recordHistory(requestID, file string) {
+	s.t.Helper()
+	if os.Getenv("DSAR_RECORD_HISTORIES") == "" {
+		return
+	}
+	it := s.app.Temporal.GetWorkflowHistory(context.Background(), workflows.SubjectRequestWorkflowID(requestID), "", false, enums.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	var h historypb.History
+	for it.HasNext() {
+		ev, err := it.Next()
+		if err != nil {
+			s.t.Fatal(err)
+		}
+		h.Events = append(h.Events, ev)
+	}
+	b, err := temporalproto.CustomJSONMarshalOptions{Indent: "  "}.Marshal(&h)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join("..", "..", "workflows", "testdata", file), append(b, '\n'), 0o644); err != nil {
+		s.t.Fatal(err)
 	}
 }
 
@@ -334,6 +371,8 @@ func TestDenialStatesReasonAndRightToComplain(t *testing.T) {
 		t.Fatalf("deny: %d %+v", code, decided)
 	}
 	m := s.waitMail(r.ID, "denied")
+	s.waitStatus(r.ID, "denied")
+	s.recordHistory(r.ID, "subject_request_denied.json")
 	for _, part := range []string{m.Text, m.HTML} {
 		if !strings.Contains(part, "seven years under tax law") || !strings.Contains(strings.ToLower(part), "supervisory authority") {
 			t.Errorf("denial email lacks the reason or the right to complain:\n%s", part)
