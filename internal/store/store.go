@@ -20,7 +20,7 @@ import (
 
 	// The modernc driver is pure Go and registers itself as "sqlite"; the
 	// embedded Temporal server uses the same one.
-	_ "modernc.org/sqlite"
+	moderncsqlite "modernc.org/sqlite"
 )
 
 // Errors callers check with errors.Is.
@@ -122,8 +122,24 @@ func notFound(err error, what string) error {
 	if errors.Is(err, gorm.ErrRecordNotFound) {
 		return fmt.Errorf("store: %s: %w", what, ErrNotFound)
 	}
-	if errors.Is(err, gorm.ErrDuplicatedKey) {
+	if errors.Is(err, gorm.ErrDuplicatedKey) || isUniqueViolation(err) {
 		return fmt.Errorf("store: %s: %w", what, ErrConflict)
 	}
 	return fmt.Errorf("store: %s: %w", what, err)
+}
+
+// SQLite's extended result codes for a violated UNIQUE or PRIMARY KEY
+// constraint. GORM's SQLite dialect translates only the cgo driver's
+// errors, so modernc's are recognised here.
+const (
+	sqliteConstraintPrimaryKey = 1555
+	sqliteConstraintUnique     = 2067
+)
+
+func isUniqueViolation(err error) bool {
+	var se *moderncsqlite.Error
+	if errors.As(err, &se) {
+		return se.Code() == sqliteConstraintUnique || se.Code() == sqliteConstraintPrimaryKey
+	}
+	return false
 }

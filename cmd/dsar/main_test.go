@@ -1,0 +1,128 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/dsar-project/dsar/internal/auth"
+	"github.com/dsar-project/dsar/internal/store"
+)
+
+// env points dsar at a fresh embedded database with valid production
+// settings.
+func env(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	for k, v := range map[string]string{
+		"DSAR_DATA_DIR":     dir,
+		"DSAR_DATABASE_URL": "",
+		"DSAR_SECRET_KEY":   "a-test-secret-key-of-enough-length-0123",
+		"SENDGRID_API_KEY":  "SG.secret-sendgrid-key",
+	} {
+		t.Setenv(k, v)
+	}
+	return dir
+}
+
+func dsar(t *testing.T, stdin string, args ...string) (string, string, error) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	err := run(context.Background(), args, strings.NewReader(stdin), &out, &errOut)
+	return out.String(), errOut.String(), err
+}
+
+func TestConfigRedactsSecrets(t *testing.T) {
+	env(t)
+	t.Setenv("DSAR_DATABASE_URL", "postgres://dsar:hunter2-password@db:5432/dsar")
+	out, _, err := dsar(t, "", "config")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, secret := range []string{"hunter2-password", "a-test-secret-key", "SG.secret-sendgrid-key"} {
+		if strings.Contains(out, secret) {
+			t.Errorf("config printed %q:\n%s", secret, out)
+		}
+	}
+	for _, want := range []string{"DSAR_ADDR=127.0.0.1:8080", "DSAR_VERIFY_TTL=168h0m0s", "DSAR_DATABASE_URL=postgres://dsar:REDACTED@db:5432/dsar"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("config lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestInvalidConfigStopsWithEveryProblem(t *testing.T) {
+	env(t)
+	t.Setenv("DSAR_SECRET_KEY", "short")
+	t.Setenv("DSAR_VERIFY_TTL", "a week")
+	_, _, err := dsar(t, "", "migrate")
+	if err == nil || !strings.Contains(err.Error(), "DSAR_VERIFY_TTL") {
+		t.Fatalf("err = %v", err)
+	}
+	t.Setenv("DSAR_VERIFY_TTL", "")
+	t.Setenv("SENDGRID_API_KEY", "")
+	_, _, err = dsar(t, "", "serve")
+	if err == nil || !strings.Contains(err.Error(), "DSAR_SECRET_KEY") || !strings.Contains(err.Error(), "SENDGRID_API_KEY") {
+		t.Errorf("err = %v, want both problems named", err)
+	}
+}
+
+func TestOfficerAddAndToken(t *testing.T) {
+	dir := env(t)
+	if _, _, err := dsar(t, "", "migrate"); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := dsar(t, "short\n", "officer", "add", "ada@example.org"); err == nil || !strings.Contains(err.Error(), "at least 12") {
+		t.Errorf("short password: %v", err)
+	}
+	if _, _, err := dsar(t, "long enough password\n", "officer", "add", "-role", "boss", "ada@example.org"); err == nil || !strings.Contains(err.Error(), "boss") {
+		t.Errorf("bad role: %v", err)
+	}
+	out, _, err := dsar(t, "long enough password\n", "officer", "add", "-role", "admin", "Ada@Example.org")
+	if err != nil {
+		t.Fatal(err)
+	}
+	token := strings.TrimSpace(out[strings.LastIndex(out, ":")+1:])
+	if !auth.ValidTokenShape(token) {
+		t.Fatalf("no token in %q", out)
+	}
+	if _, _, err := dsar(t, "long enough password\n", "officer", "add", "ada@example.org"); err == nil || !strings.Contains(err.Error(), "already exists") {
+		t.Errorf("duplicate officer: %v", err)
+	}
+	out, _, err = dsar(t, "", "officer", "token", "ada@example.org")
+	if err != nil {
+		t.Fatal(err)
+	}
+	second := strings.TrimSpace(out)
+	if !auth.ValidTokenShape(second) || second == token {
+		t.Errorf("second token %q", second)
+	}
+	if _, _, err := dsar(t, "", "officer", "token", "nobody@example.org"); err == nil || !strings.Contains(err.Error(), "no officer") {
+		t.Errorf("unknown officer: %v", err)
+	}
+
+	st, err := store.Open(context.Background(), "", dir+"/dsar.db")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	for _, tok := range []string{token, second} {
+		o, err := st.OfficerByTokenHash(context.Background(), auth.HashToken(tok))
+		if err != nil || o.Email != "ada@example.org" || o.Role != store.RoleAdmin {
+			t.Errorf("token resolves to %+v, %v", o, err)
+		}
+	}
+	o, _ := st.OfficerByEmail(context.Background(), "ada@example.org")
+	if err := auth.CheckPassword(o.PasswordHash, "long enough password"); err != nil {
+		t.Errorf("the password does not check: %v", err)
+	}
+}
+
+func TestUnknownCommand(t *testing.T) {
+	env(t)
+	_, errOut, err := dsar(t, "", "launch")
+	if err == nil || !strings.Contains(errOut, "Usage:") {
+		t.Errorf("err %v, stderr %q", err, errOut)
+	}
+}
