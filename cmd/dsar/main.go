@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/mail"
 	"os"
 	"os/signal"
 	"strings"
@@ -38,8 +39,9 @@ Usage:
   dsar worker                              run the Temporal worker
   dsar migrate                             apply database migrations
   dsar config                              print the configuration with secrets redacted
-  dsar officer add [-role R] EMAIL         create an officer; reads the password from stdin
-  dsar officer token EMAIL                 print a new API token for an officer
+  dsar officer add -email E [-role R]      create an officer (admin, officer or viewer);
+                                           reads the password from stdin, prints an API token
+  dsar officer token -email E              print a new API token for an officer
 
 Settings are environment variables; see docs/configuration.md.
 `
@@ -168,13 +170,21 @@ func officer(ctx context.Context, cfg *config.Config, log *slog.Logger, args []s
 	sub, args := args[0], args[1:]
 	fs := flag.NewFlagSet("officer "+sub, flag.ContinueOnError)
 	role := fs.String("role", string(store.RoleOfficer), "admin, officer or viewer")
+	emailFlag := fs.String("email", "", "the officer's email address")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if fs.NArg() != 1 {
-		return fmt.Errorf("officer %s: give exactly one email address", sub)
+	email := *emailFlag
+	switch {
+	case email == "" && fs.NArg() == 1:
+		email = fs.Arg(0)
+	case email == "" || fs.NArg() > 0:
+		return fmt.Errorf("officer %s: give one email address (-email E)", sub)
 	}
-	email := strings.ToLower(strings.TrimSpace(fs.Arg(0)))
+	email = strings.ToLower(strings.TrimSpace(email))
+	if a, err := mail.ParseAddress(email); err != nil || a.Address != email {
+		return fmt.Errorf("officer %s: %q is not an email address", sub, email)
+	}
 	a, err := app.Open(ctx, cfg, log, false)
 	if err != nil {
 		return err

@@ -79,7 +79,7 @@ func TestOfficerAddAndToken(t *testing.T) {
 	if _, _, err := dsar(t, "long enough password\n", "officer", "add", "-role", "boss", "ada@example.org"); err == nil || !strings.Contains(err.Error(), "boss") {
 		t.Errorf("bad role: %v", err)
 	}
-	out, _, err := dsar(t, "long enough password\n", "officer", "add", "-role", "admin", "Ada@Example.org")
+	out, _, err := dsar(t, "long enough password\n", "officer", "add", "--email", "Ada@Example.org", "--role", "admin")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,6 +97,9 @@ func TestOfficerAddAndToken(t *testing.T) {
 	second := strings.TrimSpace(out)
 	if !auth.ValidTokenShape(second) || second == token {
 		t.Errorf("second token %q", second)
+	}
+	if _, _, err := dsar(t, "long enough password\n", "officer", "add", "--email", "not an address"); err == nil || !strings.Contains(err.Error(), "not an email address") {
+		t.Errorf("bad address: %v", err)
 	}
 	if _, _, err := dsar(t, "", "officer", "token", "nobody@example.org"); err == nil || !strings.Contains(err.Error(), "no officer") {
 		t.Errorf("unknown officer: %v", err)
