@@ -73,14 +73,29 @@ func (s *Server) Handler() *echo.Echo {
 	return e
 }
 
+// OpsHandler serves only health, readiness and metrics: what a worker
+// process exposes for its probes and for Prometheus.
+func (s *Server) OpsHandler() *echo.Echo {
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.HTTPErrorHandler = s.handleError
+	e.Use(middleware.Recover())
+	s.opsRoutes(e)
+	return e
+}
+
+func (s *Server) opsRoutes(e *echo.Echo) {
+	e.GET("/healthz", s.healthz)
+	e.GET("/readyz", s.readyz)
+	e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(s.gatherer, promhttp.HandlerOpts{})))
+}
+
 // routes declares every route in one place.
 func (s *Server) routes(e *echo.Echo) {
 	e.Use(middleware.Recover(), s.securityHeaders, s.accessLog)
 	e.Use(middleware.BodyLimit("64K"))
 
-	e.GET("/healthz", s.healthz)
-	e.GET("/readyz", s.readyz)
-	e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(s.gatherer, promhttp.HandlerOpts{})))
+	s.opsRoutes(e)
 	e.StaticFS("/static", echo.MustSubFS(staticFiles, "static"))
 
 	// Public pages.

@@ -5,6 +5,7 @@
 //	dsar worker           the Temporal worker (production)
 //	dsar migrate          apply database migrations and exit
 //	dsar config           print the configuration, secrets redacted
+//	dsar health           probe a running dsar's readiness
 //	dsar officer add      create an officer (password on stdin)
 //	dsar officer token    mint an API token for an officer
 //
@@ -13,12 +14,14 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"net/mail"
 	"os"
 	"os/signal"
@@ -36,9 +39,10 @@ const usage = `dsar: data subject requests, end to end.
 Usage:
   dsar dev                                 run everything in one process (embedded Temporal, SQLite, dev outbox)
   dsar serve                               run the web server
-  dsar worker                              run the Temporal worker
+  dsar worker                              run the Temporal worker (health and metrics on DSAR_ADDR)
   dsar migrate                             apply database migrations
   dsar config                              print the configuration with secrets redacted
+  dsar health [URL]                        exit 0 if a running dsar is ready (default: DSAR_ADDR/readyz)
   dsar officer add -email E [-role R]      create an officer (admin, officer or viewer);
                                            reads the password from stdin, prints an API token
   dsar officer token -email E              print a new API token for an officer
@@ -76,6 +80,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		if err := app.PrepareDev(cfg); err != nil {
 			return err
 		}
+	}
+	if cmd == "health" {
+		return health(ctx, cfg, args, stdout)
 	}
 	if cmd == "config" {
 		cfg.Print(stdout)
@@ -154,12 +161,46 @@ func runWorker(ctx context.Context, cfg *config.Config, log *slog.Logger) error 
 	if err != nil {
 		return err
 	}
+	ln, err := app.Listen(cfg.Addr)
+	if err != nil {
+		return err
+	}
+	ops, err := a.NewOpsServer()
+	if err != nil {
+		return err
+	}
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("worker: %w", err)
 	}
-	log.Info("worker started", "temporal", cfg.TemporalAddress, "namespace", cfg.TemporalNamespace, "task_queue", cfg.TaskQueue)
-	<-ctx.Done()
-	w.Stop()
+	defer w.Stop()
+	log.Info("worker started", "temporal", cfg.TemporalAddress, "namespace", cfg.TemporalNamespace,
+		"task_queue", cfg.TaskQueue, "ops_addr", ln.Addr().String())
+	return app.Serve(ctx, ops, ln)
+}
+
+// health asks a running dsar whether it is ready: a probe for images with
+// no shell or curl.
+func health(ctx context.Context, cfg *config.Config, args []string, stdout io.Writer) error {
+	url := "http://" + cfg.Addr + "/readyz"
+	if len(args) > 0 {
+		url = args[0]
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("health: %w", err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	fmt.Fprintf(stdout, "%d %s\n", resp.StatusCode, bytes.TrimSpace(body))
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("health: %s answered %d", url, resp.StatusCode)
+	}
 	return nil
 }
 

@@ -3,7 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
+	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/dsar-project/dsar/internal/auth"
@@ -127,5 +130,28 @@ func TestUnknownCommand(t *testing.T) {
 	_, errOut, err := dsar(t, "", "launch")
 	if err == nil || !strings.Contains(errOut, "Usage:") {
 		t.Errorf("err %v, stderr %q", err, errOut)
+	}
+}
+
+func TestHealthProbe(t *testing.T) {
+	env(t)
+	var ready atomic.Bool
+	ready.Store(true)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/readyz" || !ready.Load() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		w.Write([]byte(`{"database":"ok","temporal":"ok"}`))
+	}))
+	defer srv.Close()
+	t.Setenv("DSAR_ADDR", strings.TrimPrefix(srv.URL, "http://"))
+	out, _, err := dsar(t, "", "health")
+	if err != nil || !strings.Contains(out, "200") {
+		t.Errorf("ready: %q, %v", out, err)
+	}
+	ready.Store(false)
+	if _, _, err := dsar(t, "", "health", srv.URL+"/readyz"); err == nil || !strings.Contains(err.Error(), "503") {
+		t.Errorf("not ready: %v", err)
 	}
 }

@@ -115,21 +115,39 @@ func (a *App) NewWorker() (worker.Worker, error) {
 
 // NewWebServer returns the HTTP server for the public pages and the API.
 func (a *App) NewWebServer() (*http.Server, error) {
-	s, err := web.New(web.Deps{
-		Config: a.Config, Store: a.Store, Temporal: a.Temporal, Intake: a.Intake,
-		Metrics: a.Registry, Now: a.Now, Log: a.Log,
-	})
+	s, err := a.web()
 	if err != nil {
 		return nil, err
 	}
+	return a.httpServer(s.Handler()), nil
+}
+
+// NewOpsServer returns the worker's HTTP server: health, readiness and
+// metrics only.
+func (a *App) NewOpsServer() (*http.Server, error) {
+	s, err := a.web()
+	if err != nil {
+		return nil, err
+	}
+	return a.httpServer(s.OpsHandler()), nil
+}
+
+func (a *App) web() (*web.Server, error) {
+	return web.New(web.Deps{
+		Config: a.Config, Store: a.Store, Temporal: a.Temporal, Intake: a.Intake,
+		Metrics: a.Registry, Now: a.Now, Log: a.Log,
+	})
+}
+
+func (a *App) httpServer(h http.Handler) *http.Server {
 	return &http.Server{
-		Handler:           s.Handler(),
+		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(a.Log.Handler(), slog.LevelWarn),
-	}, nil
+	}
 }
 
 // Serve runs srv on ln until ctx ends, then drains in-flight requests for
