@@ -61,6 +61,10 @@ func loadMigrations() ([]migration, error) {
 	return ms, nil
 }
 
+// migrationLockID is the PostgreSQL advisory lock that serialises
+// migrators, so any number of `dsar migrate` may run at once.
+const migrationLockID = 7253007
+
 // Migrate applies every migration not yet applied, each in its own
 // transaction, and reports how many it applied. Concurrent callers are
 // safe: on PostgreSQL an advisory lock serialises them, and on SQLite the
@@ -70,11 +74,20 @@ func (s *Store) Migrate(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("store: %w", err)
 	}
-	db := s.db.WithContext(ctx)
-	if err := db.Exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
+	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if s.dialect == Postgres {
+			// Concurrent CREATE TABLE IF NOT EXISTS can still collide in
+			// PostgreSQL's catalog, so take the migration lock first.
+			if err := tx.Exec(`SELECT pg_advisory_xact_lock(?)`, migrationLockID).Error; err != nil {
+				return err
+			}
+		}
+		return tx.Exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
 		version INTEGER PRIMARY KEY,
 		name TEXT NOT NULL,
-		applied_at ` + s.typeName("TIMESTAMPTZ") + ` NOT NULL)`).Error; err != nil {
+		applied_at ` + s.typeName("TIMESTAMPTZ") + ` NOT NULL)`).Error
+	})
+	if err != nil {
 		return 0, fmt.Errorf("store: create schema_migrations: %w", err)
 	}
 	applied := 0
@@ -95,7 +108,7 @@ func (s *Store) applyMigration(ctx context.Context, m migration) (bool, error) {
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		if s.dialect == Postgres {
 			// Held until the transaction ends; other migrators wait here.
-			if err := tx.Exec(`SELECT pg_advisory_xact_lock(7253007)`).Error; err != nil {
+			if err := tx.Exec(`SELECT pg_advisory_xact_lock(?)`, migrationLockID).Error; err != nil {
 				return err
 			}
 		}

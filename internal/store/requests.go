@@ -173,6 +173,12 @@ func (s *Store) Transition(ctx context.Context, t Transition) (changed bool, err
 			return res.Error
 		}
 		if res.RowsAffected != 1 {
+			// If the concurrent change was this very one (a retried
+			// activity racing its first attempt), it is a repeat, not an error.
+			var current Request
+			if err := tx.Select("status").Take(&current, "id = ?", r.ID).Error; err == nil && current.Status == t.To {
+				return nil
+			}
 			return fmt.Errorf("%w: %s changed concurrently", ErrInvalidTransition, r.ID)
 		}
 		changed = true

@@ -1,0 +1,456 @@
+package config_test
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/dsar-project/dsar/internal/config"
+)
+
+// env turns a map into a getenv function, so no test touches the process
+// environment.
+func env(m map[string]string) func(string) string {
+	return func(name string) string { return m[name] }
+}
+
+const (
+	testSecretKey = "k3y-f0r-t3sts-0nly-0123456789abcdef0123"
+	testAPIKey    = "SG.test-api-key-do-not-print.0123456789"
+	testDBPass    = "pg-pass-do-not-print"
+)
+
+// productionEnv is a complete, valid production configuration.
+func productionEnv() map[string]string {
+	return map[string]string{
+		"DSAR_ADDR":         "0.0.0.0:8080",
+		"DSAR_BASE_URL":     "https://privacy.example.com/",
+		"DSAR_DATABASE_URL": "postgres://dsar:" + testDBPass + "@db.example.com:5432/dsar?sslmode=require",
+		"SENDGRID_API_KEY":  testAPIKey,
+		"DSAR_SECRET_KEY":   testSecretKey,
+		"DSAR_MAIL_FROM":    "privacy@example.com",
+	}
+}
+
+func TestLoadDefaults(t *testing.T) {
+	c, err := config.Load(env(nil))
+	if err != nil {
+		t.Fatalf("Load(empty) = %v, want defaults", err)
+	}
+	want := config.Config{
+		Addr:              "127.0.0.1:8080",
+		BaseURL:           "http://127.0.0.1:8080",
+		DataDir:           ".dsar",
+		DatabaseURL:       "",
+		TemporalAddress:   "127.0.0.1:7233",
+		TemporalNamespace: "default",
+		TaskQueue:         "dsar",
+		SendGridAPIKey:    "",
+		SendGridAPIURL:    "https://api.sendgrid.com",
+		MailFrom:          "privacy@example.com",
+		MailFromName:      "Privacy team",
+		Organisation:      "Example Organisation",
+		SecretKey:         "",
+		VerifyTTL:         7 * 24 * time.Hour,
+		LogLevel:          "info",
+	}
+	if *c != want {
+		t.Errorf("Load(empty) =\n  %+v\nwant\n  %+v", *c, want)
+	}
+	if !c.UsesOutbox() {
+		t.Error("UsesOutbox() = false without SENDGRID_API_KEY, want true")
+	}
+	if got, want := c.SQLitePath(), filepath.Join(".dsar", "dsar.db"); got != want {
+		t.Errorf("SQLitePath() = %q, want %q", got, want)
+	}
+	if got, want := c.TemporalDBPath(), filepath.Join(".dsar", "temporal.db"); got != want {
+		t.Errorf("TemporalDBPath() = %q, want %q", got, want)
+	}
+}
+
+func TestLoadReadsEveryVariable(t *testing.T) {
+	m := map[string]string{
+		"DSAR_ADDR":           " 0.0.0.0:9000 ",
+		"DSAR_BASE_URL":       "https://privacy.example.com/",
+		"DSAR_DATA_DIR":       "/var/lib/dsar",
+		"DSAR_DATABASE_URL":   "postgres://dsar@db/dsar",
+		"TEMPORAL_ADDRESS":    "temporal.internal:7233",
+		"TEMPORAL_NAMESPACE":  "privacy",
+		"DSAR_TASK_QUEUE":     "dsar-eu",
+		"SENDGRID_API_KEY":    testAPIKey,
+		"SENDGRID_API_URL":    "http://127.0.0.1:3030/",
+		"DSAR_MAIL_FROM":      "dpo@example.com",
+		"DSAR_MAIL_FROM_NAME": "Data Protection Office",
+		"DSAR_ORGANISATION":   "Analytical Engines Ltd",
+		"DSAR_SECRET_KEY":     testSecretKey,
+		"DSAR_VERIFY_TTL":     "72h",
+		"DSAR_LOG_LEVEL":      "DEBUG",
+	}
+	c, err := config.Load(env(m))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := config.Config{
+		Addr:              "0.0.0.0:9000", // trimmed
+		BaseURL:           "https://privacy.example.com",
+		DataDir:           "/var/lib/dsar",
+		DatabaseURL:       "postgres://dsar@db/dsar",
+		TemporalAddress:   "temporal.internal:7233",
+		TemporalNamespace: "privacy",
+		TaskQueue:         "dsar-eu",
+		SendGridAPIKey:    testAPIKey,
+		SendGridAPIURL:    "http://127.0.0.1:3030", // trailing slash dropped
+		MailFrom:          "dpo@example.com",
+		MailFromName:      "Data Protection Office",
+		Organisation:      "Analytical Engines Ltd",
+		SecretKey:         testSecretKey,
+		VerifyTTL:         72 * time.Hour,
+		LogLevel:          "debug", // lower-cased
+	}
+	if *c != want {
+		t.Errorf("Load =\n  %+v\nwant\n  %+v", *c, want)
+	}
+	if c.UsesOutbox() {
+		t.Error("UsesOutbox() = true with SENDGRID_API_KEY set, want false")
+	}
+	if err := c.Validate(); err != nil {
+		t.Errorf("Validate() = %v, want nil", err)
+	}
+}
+
+func TestLoadBaseURLDefaultsToAddr(t *testing.T) {
+	c, err := config.Load(env(map[string]string{"DSAR_ADDR": "127.0.0.1:9999"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.BaseURL != "http://127.0.0.1:9999" {
+		t.Errorf("BaseURL = %q, want the listen address as an http URL", c.BaseURL)
+	}
+}
+
+func writeSecret(t *testing.T, content string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "secret")
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func TestLoadFileVariants(t *testing.T) {
+	m := map[string]string{
+		"DSAR_SECRET_KEY_FILE":   writeSecret(t, testSecretKey+"\n"),
+		"SENDGRID_API_KEY_FILE":  writeSecret(t, "  "+testAPIKey+"\n"),
+		"DSAR_DATABASE_URL_FILE": writeSecret(t, "postgres://dsar:"+testDBPass+"@db/dsar\n"),
+	}
+	c, err := config.Load(env(m))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.SecretKey != testSecretKey {
+		t.Errorf("SecretKey from file = %q, want %q (trimmed)", c.SecretKey, testSecretKey)
+	}
+	if c.SendGridAPIKey != testAPIKey {
+		t.Errorf("SendGridAPIKey from file = %q, want %q (trimmed)", c.SendGridAPIKey, testAPIKey)
+	}
+	if want := "postgres://dsar:" + testDBPass + "@db/dsar"; c.DatabaseURL != want {
+		t.Errorf("DatabaseURL from file = %q, want %q", c.DatabaseURL, want)
+	}
+}
+
+func TestLoadErrors(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "no-such-file")
+	for _, tc := range []struct {
+		name string
+		env  map[string]string
+		want []string
+	}{
+		{"value and file both set",
+			map[string]string{"DSAR_SECRET_KEY": testSecretKey, "DSAR_SECRET_KEY_FILE": writeSecret(t, testSecretKey)},
+			[]string{"DSAR_SECRET_KEY and DSAR_SECRET_KEY_FILE are both set"}},
+		{"file missing",
+			map[string]string{"SENDGRID_API_KEY_FILE": missing},
+			[]string{"SENDGRID_API_KEY_FILE:", "no-such-file"}},
+		{"ttl not a duration",
+			map[string]string{"DSAR_VERIFY_TTL": "7 days"},
+			[]string{`DSAR_VERIFY_TTL: "7 days" is not a duration`}},
+		{"ttl without unit",
+			map[string]string{"DSAR_VERIFY_TTL": "168"},
+			[]string{"DSAR_VERIFY_TTL:"}},
+		{"ttl too short",
+			map[string]string{"DSAR_VERIFY_TTL": "30s"},
+			[]string{"DSAR_VERIFY_TTL: 30s is shorter than one minute"}},
+		{"every problem reported at once",
+			map[string]string{
+				"DSAR_VERIFY_TTL":      "-1h",
+				"DSAR_ADDR":            "127.0.0.1:1",
+				"DSAR_ADDR_FILE":       writeSecret(t, "127.0.0.1:2"),
+				"DSAR_SECRET_KEY_FILE": missing,
+			},
+			[]string{"DSAR_VERIFY_TTL:", "DSAR_ADDR and DSAR_ADDR_FILE are both set", "DSAR_SECRET_KEY_FILE:"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := config.Load(env(tc.env))
+			if err == nil {
+				t.Fatalf("Load = %+v, nil; want an error", c)
+			}
+			if c != nil {
+				t.Errorf("Load returned a config beside the error: %+v", c)
+			}
+			if !errors.Is(err, config.ErrInvalid) {
+				t.Errorf("error %v does not wrap ErrInvalid", err)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not contain %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+func TestLoadDoesNotEchoSecretsInErrors(t *testing.T) {
+	_, err := config.Load(env(map[string]string{
+		"DSAR_SECRET_KEY":      testSecretKey,
+		"DSAR_SECRET_KEY_FILE": writeSecret(t, "other-"+testSecretKey),
+	}))
+	if err == nil {
+		t.Fatal("Load with both DSAR_SECRET_KEY and DSAR_SECRET_KEY_FILE succeeded")
+	}
+	if strings.Contains(err.Error(), testSecretKey) {
+		t.Errorf("error reveals the secret key: %q", err)
+	}
+}
+
+func TestValidateAcceptsProduction(t *testing.T) {
+	c, err := config.Load(env(productionEnv()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(); err != nil {
+		t.Errorf("Validate() = %v, want nil", err)
+	}
+}
+
+func TestValidateNamesEachProblem(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		set      map[string]string
+		variable string
+		message  string
+	}{
+		{"addr without port", map[string]string{"DSAR_ADDR": "localhost"}, "DSAR_ADDR", "is not host:port"},
+		{"base URL without scheme", map[string]string{"DSAR_BASE_URL": "privacy.example.com"}, "DSAR_BASE_URL", "is not an http(s) URL"},
+		{"base URL ftp", map[string]string{"DSAR_BASE_URL": "ftp://privacy.example.com"}, "DSAR_BASE_URL", "is not an http(s) URL"},
+		{"database URL mysql", map[string]string{"DSAR_DATABASE_URL": "mysql://dsar@db/dsar"}, "DSAR_DATABASE_URL", "must be a postgres:// URL"},
+		{"database key=value DSN", map[string]string{"DSAR_DATABASE_URL": "host=db user=dsar"}, "DSAR_DATABASE_URL", "must be a postgres:// URL"},
+		{"temporal address", map[string]string{"TEMPORAL_ADDRESS": "temporal"}, "TEMPORAL_ADDRESS", "is not host:port"},
+		{"sendgrid URL", map[string]string{"SENDGRID_API_URL": "api.sendgrid.com"}, "SENDGRID_API_URL", "is not an http(s) URL"},
+		{"mail from with name", map[string]string{"DSAR_MAIL_FROM": "Privacy <privacy@example.com>"}, "DSAR_MAIL_FROM", "is not a plain email address"},
+		{"mail from not an address", map[string]string{"DSAR_MAIL_FROM": "privacy"}, "DSAR_MAIL_FROM", "is not a plain email address"},
+		{"secret key missing", map[string]string{"DSAR_SECRET_KEY": ""}, "DSAR_SECRET_KEY", "at least 32 characters"},
+		{"secret key short", map[string]string{"DSAR_SECRET_KEY": strings.Repeat("k", 31)}, "DSAR_SECRET_KEY", "at least 32 characters"},
+		{"sendgrid key missing", map[string]string{"SENDGRID_API_KEY": ""}, "SENDGRID_API_KEY", "must be set outside `dsar dev`"},
+		{"log level", map[string]string{"DSAR_LOG_LEVEL": "verbose"}, "DSAR_LOG_LEVEL", `"verbose" is not one of debug, info, warn, error`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := productionEnv()
+			for k, v := range tc.set {
+				m[k] = v
+			}
+			c, err := config.Load(env(m))
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = c.Validate()
+			if err == nil {
+				t.Fatalf("Validate() = nil with %v", tc.set)
+			}
+			if !errors.Is(err, config.ErrInvalid) {
+				t.Errorf("error %v does not wrap ErrInvalid", err)
+			}
+			want := tc.variable + ": "
+			if !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), tc.message) {
+				t.Errorf("Validate() = %q, want it to contain %q and %q", err, want, tc.message)
+			}
+			// Only the broken setting is reported.
+			if n := strings.Count(err.Error(), "\n  "); n != 1 {
+				t.Errorf("Validate() reported %d problems, want 1: %q", n, err)
+			}
+		})
+	}
+}
+
+func TestValidateEmptyFields(t *testing.T) {
+	// Load fills defaults for empty variables, so blank fields can only
+	// come from code; Validate still refuses them.
+	c, err := config.Load(env(productionEnv()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.DataDir = ""
+	c.TemporalNamespace = ""
+	err = c.Validate()
+	if err == nil {
+		t.Fatal("Validate() = nil with empty DataDir and TemporalNamespace")
+	}
+	for _, w := range []string{"DSAR_DATA_DIR: must not be empty", "TEMPORAL_NAMESPACE: must not be empty"} {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("Validate() = %q, want it to contain %q", err, w)
+		}
+	}
+}
+
+func TestValidateReportsAllProblems(t *testing.T) {
+	c, err := config.Load(env(map[string]string{"DSAR_ADDR": "nowhere", "DSAR_LOG_LEVEL": "loud"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = c.Validate()
+	if err == nil {
+		t.Fatal("Validate() = nil")
+	}
+	for _, v := range []string{"DSAR_ADDR:", "DSAR_SECRET_KEY:", "SENDGRID_API_KEY:", "DSAR_LOG_LEVEL:"} {
+		if !strings.Contains(err.Error(), v) {
+			t.Errorf("Validate() = %q, want it to name %s", err, v)
+		}
+	}
+}
+
+func TestValidateDevModeAllowsOutbox(t *testing.T) {
+	m := productionEnv()
+	delete(m, "SENDGRID_API_KEY")
+	c, err := config.Load(env(m))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "SENDGRID_API_KEY") {
+		t.Errorf("outside dev, Validate() = %v, want a SENDGRID_API_KEY problem", err)
+	}
+	c.DevMode = true
+	if err := c.Validate(); err != nil {
+		t.Errorf("in dev, Validate() = %v, want nil: the outbox replaces SendGrid", err)
+	}
+	if !c.UsesOutbox() {
+		t.Error("UsesOutbox() = false in dev without a key")
+	}
+	// Dev relaxes only the SendGrid key; a short secret is still refused.
+	c.SecretKey = "short"
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "DSAR_SECRET_KEY") {
+		t.Errorf("in dev with a short secret, Validate() = %v, want a DSAR_SECRET_KEY problem", err)
+	}
+}
+
+func printed(t *testing.T, m map[string]string) string {
+	t.Helper()
+	c, err := config.Load(env(m))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	c.Print(&b)
+	return b.String()
+}
+
+func TestPrintRedactsSecrets(t *testing.T) {
+	out := printed(t, productionEnv())
+	for _, secret := range []string{testAPIKey, testSecretKey, testDBPass} {
+		if strings.Contains(out, secret) {
+			t.Errorf("Print output reveals %q:\n%s", secret, out)
+		}
+	}
+	for _, want := range []string{
+		"SENDGRID_API_KEY=(redacted, sha256:",
+		"DSAR_SECRET_KEY=(redacted, sha256:",
+		"DSAR_DATABASE_URL=postgres://dsar:REDACTED@db.example.com:5432/dsar?sslmode=require\n",
+		"DSAR_BASE_URL=https://privacy.example.com\n",
+		"DSAR_VERIFY_TTL=168h0m0s\n",
+		"DSAR_MAIL_FROM=privacy@example.com\n",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("Print output lacks %q:\n%s", want, out)
+		}
+	}
+	// One NAME=value line per setting.
+	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+	if len(lines) != 15 {
+		t.Errorf("Print wrote %d lines, want 15:\n%s", len(lines), out)
+	}
+	for _, l := range lines {
+		if name, _, ok := strings.Cut(l, "="); !ok || name == "" || strings.ToUpper(name) != name {
+			t.Errorf("line %q is not NAME=value", l)
+		}
+	}
+}
+
+func TestPrintFingerprintsDistinguishKeys(t *testing.T) {
+	a := productionEnv()
+	b := productionEnv()
+	b["DSAR_SECRET_KEY"] = "another-" + testSecretKey
+	line := func(out string) string {
+		for l := range strings.Lines(out) {
+			if strings.HasPrefix(l, "DSAR_SECRET_KEY=") {
+				return l
+			}
+		}
+		return ""
+	}
+	la, la2, lb := line(printed(t, a)), line(printed(t, a)), line(printed(t, b))
+	if la == "" || la != la2 {
+		t.Errorf("same key printed differently: %q, %q", la, la2)
+	}
+	if la == lb {
+		t.Errorf("different keys printed the same fingerprint: %q", la)
+	}
+}
+
+func TestPrintUnsetSecrets(t *testing.T) {
+	out := printed(t, nil)
+	for _, want := range []string{
+		"SENDGRID_API_KEY=(unset)\n",
+		"DSAR_SECRET_KEY=(unset)\n",
+		"DSAR_DATABASE_URL=(unset: embedded SQLite)\n",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("Print output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+// An operator runs `dsar config` before validation, so Print must not leak
+// a password in any form the PostgreSQL driver accepts.
+func TestPrintRedactsDatabasePasswordInEveryForm(t *testing.T) {
+	for _, tc := range []struct {
+		name, url string
+	}{
+		{"userinfo", "postgres://dsar:" + testDBPass + "@db/dsar"},
+		{"postgresql scheme", "postgresql://dsar:" + testDBPass + "@db:5432/dsar"},
+		{"query parameter", "postgres://dsar@db/dsar?sslmode=require&password=" + testDBPass},
+		{"key=value DSN", "host=db user=dsar password=" + testDBPass + " dbname=dsar"},
+		{"unparseable", "postgres://dsar:" + testDBPass + "@db:port/%zz"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out := printed(t, map[string]string{"DSAR_DATABASE_URL": tc.url})
+			if strings.Contains(out, testDBPass) {
+				t.Errorf("Print output reveals the database password:\n%s", out)
+			}
+			if !strings.Contains(out, "DSAR_DATABASE_URL=") {
+				t.Errorf("Print output lacks DSAR_DATABASE_URL:\n%s", out)
+			}
+		})
+	}
+}
+
+func TestPrintKeepsUsefulDatabaseDetails(t *testing.T) {
+	out := printed(t, map[string]string{"DSAR_DATABASE_URL": "postgres://dsar@db.example.com/dsar?sslmode=require&password=" + testDBPass})
+	// Host, database and sslmode help an operator debug a connection.
+	for _, want := range []string{"db.example.com", "/dsar", "sslmode=require", "password=REDACTED"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("Print output lacks %q:\n%s", want, out)
+		}
+	}
+}
