@@ -1,0 +1,188 @@
+package mail_test
+
+import (
+	"html"
+	"strings"
+	"testing"
+
+	"github.com/dsar-project/dsar/internal/mail"
+)
+
+const (
+	verifyLink = "https://privacy.example.com/verify/q7Yb2-Xz_0kLmNoPqRsTuVwXyZ0123456789abcdefg"
+	statusLink = "https://privacy.example.com/status/Zz9_8-7yXwVuTsRqPoNmLkJiHgFeDcBa0123456789a"
+)
+
+func sampleData() mail.Data {
+	return mail.Data{
+		Organisation: "Analytical Engines Ltd",
+		Name:         "Ada Lovelace",
+		RequestID:    "DSR-7K3M9Q2XHD",
+		TypeLabel:    "Access my data",
+		ReceivedAt:   "10 March 2025",
+		DueAt:        "9 April 2025",
+		Link:         verifyLink,
+		LinkExpires:  "17 March 2025 09:30 UTC",
+		StatusLink:   statusLink,
+		Reason:       "We hold no data about this address.",
+	}
+}
+
+func newRenderer(t *testing.T) *mail.Renderer {
+	t.Helper()
+	r, err := mail.NewRenderer()
+	if err != nil {
+		t.Fatalf("NewRenderer: %v", err)
+	}
+	return r
+}
+
+// What each email must show its reader, in both parts. The reference is in
+// every subject and every HTML footer (checked for all kinds below).
+var mustShow = map[mail.Kind][]string{
+	mail.KindAcknowledgement:      {"Ada Lovelace", "Access my data", "DSR-7K3M9Q2XHD", "10 March 2025", "9 April 2025", statusLink},
+	mail.KindVerification:         {"Ada Lovelace", verifyLink, "17 March 2025 09:30 UTC"},
+	mail.KindVerificationReminder: {"Ada Lovelace", "DSR-7K3M9Q2XHD", verifyLink, "17 March 2025 09:30 UTC"},
+	mail.KindExpiredUnverified:    {"Ada Lovelace", "DSR-7K3M9Q2XHD", "not confirmed in time", "new request"},
+	mail.KindVerified:             {"Ada Lovelace", "Access my data", "9 April 2025", statusLink},
+	mail.KindCompleted:            {"Ada Lovelace", "Access my data", statusLink, "supervisory authority"},
+	mail.KindDenied:               {"Ada Lovelace", "Access my data", "We hold no data about this address.", "supervisory authority"},
+}
+
+var wantSubject = map[mail.Kind]string{
+	mail.KindAcknowledgement:      "We received your privacy request DSR-7K3M9Q2XHD",
+	mail.KindVerification:         "Confirm your email address for request DSR-7K3M9Q2XHD",
+	mail.KindVerificationReminder: "Reminder: confirm your email address for request DSR-7K3M9Q2XHD",
+	mail.KindExpiredUnverified:    "Your privacy request DSR-7K3M9Q2XHD was closed",
+	mail.KindVerified:             "Thank you: request DSR-7K3M9Q2XHD is now being reviewed",
+	mail.KindCompleted:            "Your privacy request DSR-7K3M9Q2XHD is complete",
+	mail.KindDenied:               "Decision on your privacy request DSR-7K3M9Q2XHD",
+}
+
+func TestRenderEveryKind(t *testing.T) {
+	r := newRenderer(t)
+	if len(mustShow) != len(mail.Kinds) {
+		t.Fatalf("test covers %d kinds, package has %d", len(mustShow), len(mail.Kinds))
+	}
+	for _, k := range mail.Kinds {
+		t.Run(string(k), func(t *testing.T) {
+			subject, text, htmlBody, err := r.Render(k, sampleData())
+			if err != nil {
+				t.Fatalf("Render: %v", err)
+			}
+			if subject != wantSubject[k] {
+				t.Errorf("subject = %q, want %q", subject, wantSubject[k])
+			}
+			if strings.ContainsAny(subject, "\r\n") {
+				t.Errorf("subject %q spans lines", subject)
+			}
+			for _, want := range mustShow[k] {
+				if !strings.Contains(text, want) {
+					t.Errorf("text part lacks %q:\n%s", want, text)
+				}
+				if !strings.Contains(htmlBody, html.EscapeString(want)) {
+					t.Errorf("HTML part lacks %q:\n%s", want, htmlBody)
+				}
+			}
+			if !strings.Contains(text, "Analytical Engines Ltd") {
+				t.Errorf("text part is not signed by the organisation:\n%s", text)
+			}
+			if !strings.HasSuffix(text, "\n") || strings.HasSuffix(text, "\n\n") {
+				t.Errorf("text part should end with exactly one newline: %q", text[max(0, len(text)-20):])
+			}
+			if strings.Contains(text, "<no value>") || strings.Contains(htmlBody, "<no value>") {
+				t.Error("a template refers to a field Data does not have")
+			}
+			for _, want := range []string{
+				"<!DOCTYPE html>",
+				"<title>" + html.EscapeString(subject) + "</title>",
+				"Analytical Engines Ltd · Privacy requests",
+				"Reference: <strong>DSR-7K3M9Q2XHD</strong>",
+			} {
+				if !strings.Contains(htmlBody, want) {
+					t.Errorf("HTML part lacks %q", want)
+				}
+			}
+		})
+	}
+}
+
+func TestRenderLinksAreButtons(t *testing.T) {
+	r := newRenderer(t)
+	for k, link := range map[mail.Kind]string{
+		mail.KindAcknowledgement:      statusLink,
+		mail.KindVerification:         verifyLink,
+		mail.KindVerificationReminder: verifyLink,
+		mail.KindVerified:             statusLink,
+		mail.KindCompleted:            statusLink,
+	} {
+		_, _, htmlBody, err := r.Render(k, sampleData())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(htmlBody, `<a href="`+link+`"`) {
+			t.Errorf("%s: HTML has no link to %s", k, link)
+		}
+	}
+	// The expiry notice must not carry a link: the request is closed.
+	_, text, htmlBody, err := r.Render(mail.KindExpiredUnverified, sampleData())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(text, "https://") || strings.Contains(htmlBody, "<a ") {
+		t.Error("the expired_unverified email offers a link")
+	}
+}
+
+func TestRenderEscapesHTML(t *testing.T) {
+	r := newRenderer(t)
+	d := sampleData()
+	d.Name = `<script>alert("Ada")</script>`
+	d.Reason = `<img src=x onerror=alert(1)> & more`
+	d.Organisation = `Engines & <b>Co</b>`
+	for _, k := range mail.Kinds {
+		_, text, htmlBody, err := r.Render(k, d)
+		if err != nil {
+			t.Fatalf("%s: %v", k, err)
+		}
+		for _, raw := range []string{"<script>", "<img", "<b>Co</b>"} {
+			if strings.Contains(htmlBody, raw) {
+				t.Errorf("%s: HTML part contains unescaped %q", k, raw)
+			}
+		}
+		if !strings.Contains(htmlBody, "&lt;script&gt;") {
+			t.Errorf("%s: HTML part does not show the name escaped", k)
+		}
+		// The text part is plain text: the name reads as typed.
+		if !strings.Contains(text, `<script>alert("Ada")</script>`) {
+			t.Errorf("%s: text part altered the name:\n%s", k, text)
+		}
+	}
+	_, _, htmlBody, err := r.Render(mail.KindDenied, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(htmlBody, "&lt;img src=x onerror=alert(1)&gt; &amp; more") {
+		t.Errorf("denial reason not escaped in HTML:\n%s", htmlBody)
+	}
+}
+
+func TestRenderRefusesUnsafeLinks(t *testing.T) {
+	r := newRenderer(t)
+	d := sampleData()
+	d.Link = "javascript:alert(1)"
+	_, _, htmlBody, err := r.Render(mail.KindVerification, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(htmlBody, `href="javascript:`) {
+		t.Error("HTML part links to a javascript: URL")
+	}
+}
+
+func TestRenderUnknownKind(t *testing.T) {
+	r := newRenderer(t)
+	if _, _, _, err := r.Render("welcome", sampleData()); err == nil || !strings.Contains(err.Error(), "welcome") {
+		t.Errorf("Render(unknown kind) = %v, want an error naming it", err)
+	}
+}
