@@ -61,9 +61,9 @@ func newHarness(t *testing.T, dev bool) *harness {
 	t.Cleanup(tc.Close)
 	logs := &syncBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	reg := prometheus.NewRegistry()
-	metrics.RegisterRequests(reg, st, log)
 	now := func() time.Time { return testNow }
+	reg := prometheus.NewRegistry()
+	metrics.RegisterRequests(reg, st, now, log)
 	cfg := &config.Config{BaseURL: "http://dsar.test", DevMode: dev}
 	s, err := New(Deps{
 		Config: cfg, Store: st, Temporal: tc, Metrics: reg, Now: now, Log: log,
@@ -433,7 +433,7 @@ func TestHealthAndReadiness(t *testing.T) {
 	}
 	h.do("POST", "/api/v1/requests", "application/json", `{"type":"export","email":"a@example.com","name":"Ada"}`)
 	r = h.do("GET", "/metrics", "", "")
-	if r.code != 200 || !strings.Contains(r.body, `dsar_requests{status="received",type="export"} 1`) {
+	if r.code != 200 || !strings.Contains(r.body, `dsar_requests{status="received",type="export"} 1`) || !strings.Contains(r.body, `dsar_requests_overdue{type="export"} 0`) {
 		t.Errorf("metrics: %d\n%s", r.code, r.body)
 	}
 }

@@ -69,9 +69,9 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, migrate boo
 		st.Close()
 		return nil, err
 	}
-	reg := prometheus.NewRegistry()
-	metrics.RegisterRequests(reg, st, log)
 	now := func() time.Time { return time.Now().UTC() }
+	reg := prometheus.NewRegistry()
+	metrics.RegisterRequests(reg, st, now, log)
 	return &App{
 		Config: cfg, Store: st, Temporal: tc, Registry: reg, Now: now, Log: log,
 		Intake: &intake.Service{

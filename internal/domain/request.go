@@ -81,6 +81,17 @@ func (s Status) Final() bool {
 	return s == StatusExpiredUnverified || s == StatusCompleted || s == StatusDenied
 }
 
+// OpenStatuses lists the statuses whose legal clock is still running.
+func OpenStatuses() []Status {
+	var open []Status
+	for _, s := range Statuses {
+		if !s.Final() {
+			open = append(open, s)
+		}
+	}
+	return open
+}
+
 // Label is the status as a requester reads it.
 func (s Status) Label() string {
 	switch s {

@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/dsar-project/dsar/internal/domain"
 	"github.com/dsar-project/dsar/internal/store"
 )
 
@@ -36,23 +37,32 @@ func NewEmail(reg prometheus.Registerer) *Email {
 // requestsCollector reads request counts from the database at scrape time,
 // so every web replica reports the same truth.
 type requestsCollector struct {
-	store *store.Store
-	log   *slog.Logger
-	desc  *prometheus.Desc
+	store   *store.Store
+	now     func() time.Time
+	log     *slog.Logger
+	desc    *prometheus.Desc
+	overdue *prometheus.Desc
 }
 
 // RegisterRequests registers the dsar_requests gauge (requests by type and
-// status) and the Go runtime collectors.
-func RegisterRequests(reg prometheus.Registerer, s *store.Store, log *slog.Logger) {
+// status), dsar_requests_overdue (open requests past their due date, by
+// type: the number to alert on) and the Go runtime collectors.
+func RegisterRequests(reg prometheus.Registerer, s *store.Store, now func() time.Time, log *slog.Logger) {
 	reg.MustRegister(
-		&requestsCollector{store: s, log: log, desc: prometheus.NewDesc(
-			"dsar_requests", "Requests by type and status.", []string{"type", "status"}, nil)},
+		&requestsCollector{store: s, now: now, log: log,
+			desc: prometheus.NewDesc("dsar_requests", "Requests by type and status.", []string{"type", "status"}, nil),
+			overdue: prometheus.NewDesc("dsar_requests_overdue",
+				"Open requests past their legal due date, by type.", []string{"type"}, nil),
+		},
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
 }
 
-func (c *requestsCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+func (c *requestsCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.desc
+	ch <- c.overdue
+}
 
 func (c *requestsCollector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -64,5 +74,14 @@ func (c *requestsCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	for _, sc := range counts {
 		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(sc.Count), string(sc.Type), string(sc.Status))
+	}
+	overdue, err := c.store.CountOverdue(ctx, c.now())
+	if err != nil {
+		c.log.Error("metrics: count overdue requests", "error", err)
+		return
+	}
+	// Every type is reported, zero included, so an alert sees the series.
+	for _, t := range domain.RequestTypes {
+		ch <- prometheus.MustNewConstMetric(c.overdue, prometheus.GaugeValue, float64(overdue[t]), string(t))
 	}
 }

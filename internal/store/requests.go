@@ -230,6 +230,21 @@ func (s *Store) CountRequests(ctx context.Context) ([]StatusCount, error) {
 	return cs, nil
 }
 
+// CountOverdue counts open requests past their due date, by type.
+func (s *Store) CountOverdue(ctx context.Context, now time.Time) (map[domain.RequestType]int64, error) {
+	var rows []StatusCount
+	err := s.db.WithContext(ctx).Model(&Request{}).Select("type, COUNT(*) AS count").
+		Where("status IN ? AND due_at < ?", domain.OpenStatuses(), now.UTC()).Group("type").Scan(&rows).Error
+	if err != nil {
+		return nil, fmt.Errorf("store: count overdue: %w", err)
+	}
+	out := map[domain.RequestType]int64{}
+	for _, r := range rows {
+		out[r.Type] = r.Count
+	}
+	return out, nil
+}
+
 // VerifiedButWaiting lists requests verified before `before` whose workflow
 // still waits for verification: the signal from the verification page was
 // lost and must be sent again.

@@ -582,3 +582,28 @@ func TestCountRequests(t *testing.T) {
 		}
 	})
 }
+
+func TestCountOverdue(t *testing.T) {
+	forEachDB(t, func(t *testing.T, db testDB) {
+		ctx := context.Background()
+		create(t, db, newRequest("DSR-1", domain.TypeAccess, t0))                     // due t0+30d, open
+		create(t, db, newRequest("DSR-2", domain.TypeAccess, t0))                     // closed below
+		create(t, db, newRequest("DSR-3", domain.TypeDeletion, t0.AddDate(0, 0, 10))) // not yet due
+		create(t, db, newRequest("DSR-4", domain.TypeExport, t0))                     // in review
+		moveTo(t, db, "DSR-2", domain.StatusVerifying, domain.StatusExpiredUnverified)
+		moveTo(t, db, "DSR-4", domain.StatusVerifying, domain.StatusInReview)
+
+		now := t0.AddDate(0, 0, 31)
+		got, err := db.st.CountOverdue(ctx, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := map[domain.RequestType]int64{domain.TypeAccess: 1, domain.TypeExport: 1}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("CountOverdue at +31d = %v, want %v", got, want)
+		}
+		if got, _ := db.st.CountOverdue(ctx, t0.AddDate(0, 0, 29)); len(got) != 0 {
+			t.Errorf("CountOverdue before any due date = %v", got)
+		}
+	})
+}
