@@ -63,7 +63,7 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, migrate boo
 	}
 	tc, err := temporalclient.New(temporalclient.Options{
 		HostPort: cfg.TemporalAddress, Namespace: cfg.TemporalNamespace,
-		SecretKey: cfg.SecretKey, Logger: log,
+		SecretKey: cfg.SecretKey, PreviousKeys: cfg.PreviousKeys, Logger: log,
 	})
 	if err != nil {
 		st.Close()

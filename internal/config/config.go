@@ -32,6 +32,7 @@ type Config struct {
 	MailFromName      string        // DSAR_MAIL_FROM_NAME
 	Organisation      string        // DSAR_ORGANISATION: the controller's name in emails and pages
 	SecretKey         string        // DSAR_SECRET_KEY: encrypts Temporal payloads and packages
+	PreviousKeys      []string      // DSAR_SECRET_KEY_PREVIOUS: older keys, still accepted for decryption
 	VerifyTTL         time.Duration // DSAR_VERIFY_TTL: how long a verification link is valid
 	LogLevel          string        // DSAR_LOG_LEVEL: debug, info, warn, error
 	DevMode           bool          // set by `dsar dev`, not by the environment
@@ -88,6 +89,9 @@ func Load(getenv func(string) string) (*Config, error) {
 		Organisation:      get("DSAR_ORGANISATION", DefaultOrganisation),
 		SecretKey:         get("DSAR_SECRET_KEY", ""),
 		LogLevel:          strings.ToLower(get("DSAR_LOG_LEVEL", DefaultLogLevel)),
+	}
+	if prev := get("DSAR_SECRET_KEY_PREVIOUS", ""); prev != "" {
+		c.PreviousKeys = strings.Fields(strings.ReplaceAll(prev, ",", " "))
 	}
 	c.BaseURL = strings.TrimRight(get("DSAR_BASE_URL", "http://"+c.Addr), "/")
 	c.VerifyTTL = DefaultVerifyTTL
@@ -158,6 +162,11 @@ func (c *Config) Validate() error {
 	if len(c.SecretKey) < minSecretKeyLen {
 		add("DSAR_SECRET_KEY: must be at least %d characters (e.g. `openssl rand -base64 48`)", minSecretKeyLen)
 	}
+	for i, k := range c.PreviousKeys {
+		if len(k) < minSecretKeyLen {
+			add("DSAR_SECRET_KEY_PREVIOUS: key %d is shorter than %d characters", i+1, minSecretKeyLen)
+		}
+	}
 	if !c.DevMode && c.SendGridAPIKey == "" {
 		add("SENDGRID_API_KEY: must be set outside `dsar dev` (the dev outbox does not deliver mail)")
 	}
@@ -198,6 +207,7 @@ func (c *Config) Print(w io.Writer) {
 		{"DSAR_MAIL_FROM_NAME", c.MailFromName},
 		{"DSAR_ORGANISATION", c.Organisation},
 		{"DSAR_SECRET_KEY", redact(c.SecretKey)},
+		{"DSAR_SECRET_KEY_PREVIOUS", redactList(c.PreviousKeys)},
 		{"DSAR_VERIFY_TTL", c.VerifyTTL.String()},
 		{"DSAR_LOG_LEVEL", c.LogLevel},
 	}
@@ -214,6 +224,17 @@ func redact(secret string) string {
 	// without revealing either.
 	sum := sha256.Sum256([]byte(secret))
 	return fmt.Sprintf("(redacted, sha256:%x)", sum[:4])
+}
+
+func redactList(secrets []string) string {
+	if len(secrets) == 0 {
+		return "(unset)"
+	}
+	out := make([]string, len(secrets))
+	for i, s := range secrets {
+		out[i] = redact(s)
+	}
+	return strings.Join(out, " ")
 }
 
 func redactURL(raw string) string {

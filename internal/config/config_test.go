@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -58,7 +59,7 @@ func TestLoadDefaults(t *testing.T) {
 		VerifyTTL:         7 * 24 * time.Hour,
 		LogLevel:          "info",
 	}
-	if *c != want {
+	if !reflect.DeepEqual(*c, want) {
 		t.Errorf("Load(empty) =\n  %+v\nwant\n  %+v", *c, want)
 	}
 	if !c.UsesOutbox() {
@@ -111,7 +112,7 @@ func TestLoadReadsEveryVariable(t *testing.T) {
 		VerifyTTL:         72 * time.Hour,
 		LogLevel:          "debug", // lower-cased
 	}
-	if *c != want {
+	if !reflect.DeepEqual(*c, want) {
 		t.Errorf("Load =\n  %+v\nwant\n  %+v", *c, want)
 	}
 	if c.UsesOutbox() {
@@ -377,8 +378,8 @@ func TestPrintRedactsSecrets(t *testing.T) {
 	}
 	// One NAME=value line per setting.
 	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
-	if len(lines) != 15 {
-		t.Errorf("Print wrote %d lines, want 15:\n%s", len(lines), out)
+	if len(lines) != 16 {
+		t.Errorf("Print wrote %d lines, want 16:\n%s", len(lines), out)
 	}
 	for _, l := range lines {
 		if name, _, ok := strings.Cut(l, "="); !ok || name == "" || strings.ToUpper(name) != name {
@@ -452,5 +453,25 @@ func TestPrintKeepsUsefulDatabaseDetails(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("Print output lacks %q:\n%s", want, out)
 		}
+	}
+}
+
+func TestPreviousSecretKeys(t *testing.T) {
+	old1, old2 := "an-old-secret-key-retired-in-2026-0123456789", "an-older-secret-key-retired-in-2025-012345678"
+	c, err := config.Load(env(map[string]string{"DSAR_SECRET_KEY_PREVIOUS": old1 + ", " + old2}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(c.PreviousKeys, []string{old1, old2}) {
+		t.Errorf("PreviousKeys = %q", c.PreviousKeys)
+	}
+	var out strings.Builder
+	c.Print(&out)
+	if strings.Contains(out.String(), old1) || strings.Contains(out.String(), old2) {
+		t.Errorf("Print shows a previous key:\n%s", out.String())
+	}
+	c.PreviousKeys = []string{"short"}
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "DSAR_SECRET_KEY_PREVIOUS") {
+		t.Errorf("a short previous key: %v", err)
 	}
 }

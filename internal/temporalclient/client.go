@@ -16,13 +16,15 @@ type Options struct {
 	HostPort  string
 	Namespace string
 	SecretKey string
-	Logger    *slog.Logger
+	// PreviousKeys still decrypt payloads sealed before a rotation.
+	PreviousKeys []string
+	Logger       *slog.Logger
 }
 
 // New returns a client that connects on first use, so a web process can
 // start, take requests and keep them while Temporal is down.
 func New(o Options) (client.Client, error) {
-	codec, err := NewCodec(o.SecretKey)
+	codec, err := NewCodec(o.SecretKey, o.PreviousKeys...)
 	if err != nil {
 		return nil, err
 	}

@@ -24,28 +24,47 @@ const (
 	metadataKeyID    = "encryption-key-id"
 )
 
-// Codec encrypts payloads with AES-256-GCM.
+// Codec encrypts payloads with AES-256-GCM under the current key and
+// decrypts with the current or any previous key, so the secret can be
+// rotated while requests are open.
 type Codec struct {
 	keyID string
 	aead  cipher.AEAD
+	byID  map[string]cipher.AEAD
 }
 
-// NewCodec derives the payload key from the application secret.
-func NewCodec(secret string) (*Codec, error) {
+// NewCodec derives the payload key from the application secret. Previous
+// secrets (DSAR_SECRET_KEY_PREVIOUS) still decrypt what they sealed.
+func NewCodec(secret string, previous ...string) (*Codec, error) {
+	c := &Codec{byID: map[string]cipher.AEAD{}}
+	for i, s := range append([]string{secret}, previous...) {
+		id, aead, err := deriveKey(s)
+		if err != nil {
+			return nil, err
+		}
+		if i == 0 {
+			c.keyID, c.aead = id, aead
+		}
+		c.byID[id] = aead
+	}
+	return c, nil
+}
+
+func deriveKey(secret string) (string, cipher.AEAD, error) {
 	key, err := hkdf.Key(sha256.New, []byte(secret), nil, "dsar temporal payloads v1", 32)
 	if err != nil {
-		return nil, fmt.Errorf("codec: derive key: %w", err)
+		return "", nil, fmt.Errorf("codec: derive key: %w", err)
 	}
 	block, err := aes.NewCipher(key)
 	if err != nil {
-		return nil, err
+		return "", nil, err
 	}
 	aead, err := cipher.NewGCM(block)
 	if err != nil {
-		return nil, err
+		return "", nil, err
 	}
 	id := sha256.Sum256(key)
-	return &Codec{keyID: hex.EncodeToString(id[:4]), aead: aead}, nil
+	return hex.EncodeToString(id[:4]), aead, nil
 }
 
 // Encode encrypts each payload whole, metadata included.
@@ -79,14 +98,16 @@ func (c *Codec) Decode(payloads []*commonpb.Payload) ([]*commonpb.Payload, error
 			out[i] = p
 			continue
 		}
-		if id := string(p.Metadata[metadataKeyID]); id != c.keyID {
-			return nil, fmt.Errorf("codec: payload was encrypted with key %s, this process has key %s (was DSAR_SECRET_KEY changed?)", id, c.keyID)
+		id := string(p.Metadata[metadataKeyID])
+		aead, ok := c.byID[id]
+		if !ok {
+			return nil, fmt.Errorf("codec: payload was encrypted with key %s, this process has key %s (was DSAR_SECRET_KEY changed without keeping the old one in DSAR_SECRET_KEY_PREVIOUS?)", id, c.keyID)
 		}
-		ns := c.aead.NonceSize()
+		ns := aead.NonceSize()
 		if len(p.Data) < ns {
 			return nil, fmt.Errorf("codec: encrypted payload too short")
 		}
-		plain, err := c.aead.Open(nil, p.Data[:ns], p.Data[ns:], nil)
+		plain, err := aead.Open(nil, p.Data[:ns], p.Data[ns:], nil)
 		if err != nil {
 			return nil, fmt.Errorf("codec: decrypt payload: %w", err)
 		}

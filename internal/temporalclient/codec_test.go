@@ -216,3 +216,35 @@ func TestDecodePassesUnencryptedPayloadsThrough(t *testing.T) {
 		t.Errorf("Decode changed a plain payload: %v", out[0])
 	}
 }
+
+// TestRotationKeepsOpenRequestsReadable: after DSAR_SECRET_KEY changes with
+// the old key kept in DSAR_SECRET_KEY_PREVIOUS, payloads sealed before the
+// rotation still open, and new ones are sealed with the new key only.
+func TestRotationKeepsOpenRequestsReadable(t *testing.T) {
+	before, err := newCodec(t, secret).Encode(plainPayloads(t, adaDenial))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rotated, err := temporalclient.NewCodec(otherSecret, secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec, err := rotated.Decode(before)
+	if err != nil {
+		t.Fatalf("a payload sealed before the rotation: %v", err)
+	}
+	var got denial
+	if err := converter.GetDefaultDataConverter().FromPayload(dec[0], &got); err != nil || got != adaDenial {
+		t.Errorf("decoded %+v, %v", got, err)
+	}
+	after, err := rotated.Encode(plainPayloads(t, adaDenial))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := newCodec(t, secret).Decode(after); err == nil {
+		t.Error("a payload sealed after the rotation opened with the retired key")
+	}
+	if _, err := newCodec(t, otherSecret).Decode(after); err != nil {
+		t.Errorf("the new key alone cannot open a new payload: %v", err)
+	}
+}
