@@ -152,16 +152,34 @@ func (s *Server) apiDeny(c echo.Context) error {
 // before answering 202 and letting it finish in the background.
 const decisionWait = 20 * time.Second
 
-// decide sends an officer's decision to the request's workflow. The
-// workflow's validator answers at once; a refused decision is a 409 with
-// the reason, an accepted one answers with the new status once recorded.
+// decide sends an officer's decision to the request's workflow and answers
+// in JSON: the new status, 202 while it is still being carried out, or
+// 409 with the validator's reason.
 func (s *Server) decide(c echo.Context, d workflows.ReviewDecision) error {
-	ctx := c.Request().Context()
-	r, err := s.store.GetRequest(ctx, c.Param("id"))
+	r, err := s.store.GetRequest(c.Request().Context(), c.Param("id"))
 	if err != nil {
 		return err
 	}
 	d.Actor = officerFrom(c).Email
+	status, err := s.sendDecision(c.Request().Context(), r, d)
+	if errors.Is(err, errStillProcessing) {
+		return c.JSON(http.StatusAccepted, map[string]string{"id": r.ID, "status": "processing"})
+	}
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"id": r.ID, "status": status})
+}
+
+// errStillProcessing: the decision was accepted but not yet carried out
+// within decisionWait; it finishes in the background.
+var errStillProcessing = errors.New("decision accepted and still being carried out")
+
+// sendDecision delivers a decision through the workflow's Update. The
+// validator answers at once: a refused decision is a 409 carrying its
+// reason; an accepted one returns the new status once recorded and the
+// requester emailed.
+func (s *Server) sendDecision(ctx context.Context, r *store.Request, d workflows.ReviewDecision) (domain.Status, error) {
 	handle, err := s.temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
 		WorkflowID:   workflows.SubjectRequestWorkflowID(r.ID),
 		UpdateName:   workflows.UpdateReview,
@@ -169,18 +187,18 @@ func (s *Server) decide(c echo.Context, d workflows.ReviewDecision) error {
 		WaitForStage: client.WorkflowUpdateStageAccepted,
 	})
 	if err != nil {
-		return decisionError(err, r)
+		return "", decisionError(err, r)
 	}
 	waitCtx, cancel := context.WithTimeout(ctx, decisionWait)
 	defer cancel()
 	var res workflows.ReviewResult
 	if err := handle.Get(waitCtx, &res); err != nil {
-		if waitCtx.Err() != nil {
-			return c.JSON(http.StatusAccepted, map[string]string{"id": r.ID, "status": "processing"})
+		if waitCtx.Err() != nil && ctx.Err() == nil {
+			return "", errStillProcessing
 		}
-		return decisionError(err, r)
+		return "", decisionError(err, r)
 	}
-	return c.JSON(http.StatusOK, map[string]any{"id": r.ID, "status": res.Status})
+	return res.Status, nil
 }
 
 func decisionError(err error, r *store.Request) error {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"html/template"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -15,14 +16,19 @@ import (
 var templateFiles embed.FS
 
 // pageFiles names each page and the template file that holds its
-// "content"; every page shares templates/layout.html.
+// "content". Public pages share templates/layout.html; dashboard pages
+// (named officer/...) share templates/officer/layout.html.
 var pageFiles = map[string]string{
-	"form":    "templates/form.html",
-	"receipt": "templates/receipt.html",
-	"verify":  "templates/verify.html",
-	"status":  "templates/status.html",
-	"outbox":  "templates/outbox.html",
-	"error":   "templates/error.html",
+	"form":             "templates/form.html",
+	"receipt":          "templates/receipt.html",
+	"verify":           "templates/verify.html",
+	"status":           "templates/status.html",
+	"outbox":           "templates/outbox.html",
+	"error":            "templates/error.html",
+	"officer/login":    "templates/officer/login.html",
+	"officer/requests": "templates/officer/requests.html",
+	"officer/request":  "templates/officer/request.html",
+	"officer/officers": "templates/officer/officers.html",
 }
 
 type pages struct {
@@ -32,15 +38,24 @@ type pages struct {
 var templateFuncs = template.FuncMap{
 	"date":     func(t time.Time) string { return t.UTC().Format("2 January 2006") },
 	"datetime": func(t time.Time) string { return t.UTC().Format("2 January 2006, 15:04 MST") },
+	"isodate":  func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 }
 
 func parsePages() (*pages, error) {
-	layout, err := template.New("layout.html").Funcs(templateFuncs).ParseFS(templateFiles, "templates/layout.html")
+	public, err := template.New("layout.html").Funcs(templateFuncs).ParseFS(templateFiles, "templates/layout.html")
 	if err != nil {
 		return nil, fmt.Errorf("web: layout: %w", err)
 	}
+	officer, err := template.New("layout.html").Funcs(templateFuncs).ParseFS(templateFiles, "templates/officer/layout.html")
+	if err != nil {
+		return nil, fmt.Errorf("web: officer layout: %w", err)
+	}
 	p := &pages{byName: map[string]*template.Template{}}
 	for name, file := range pageFiles {
+		layout := public
+		if strings.HasPrefix(name, "officer/") {
+			layout = officer
+		}
 		t, err := template.Must(layout.Clone()).ParseFS(templateFiles, file)
 		if err != nil {
 			return nil, fmt.Errorf("web: page %s: %w", name, err)

@@ -25,6 +25,12 @@ import (
 //go:embed static
 var staticFiles embed.FS
 
+// Sign-in attempts allowed per client address and per email address.
+const (
+	loginAttemptsPerMinute = 6
+	loginAttemptsBurst     = 6
+)
+
 // Server holds what the handlers need.
 type Server struct {
 	cfg      *config.Config
@@ -35,6 +41,9 @@ type Server struct {
 	gatherer prometheus.Gatherer
 	now      func() time.Time
 	log      *slog.Logger
+
+	loginLimit  *limiter // sign-in attempts per client and per email
+	publicLimit *limiter // public submissions per client; nil means unlimited
 }
 
 // Deps are the server's collaborators.
@@ -55,10 +64,15 @@ func New(d Deps) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Server{
+	s := &Server{
 		cfg: d.Config, store: d.Store, temporal: d.Temporal, intake: d.Intake,
 		pages: p, gatherer: d.Metrics, now: d.Now, log: d.Log,
-	}, nil
+		loginLimit: newLimiter(loginAttemptsPerMinute, loginAttemptsBurst),
+	}
+	if d.Config.PublicRatePerMinute > 0 {
+		s.publicLimit = newLimiter(d.Config.PublicRatePerMinute, d.Config.PublicRatePerMinute)
+	}
+	return s, nil
 }
 
 // Handler returns the Echo instance with every route.
@@ -100,19 +114,33 @@ func (s *Server) routes(e *echo.Echo) {
 
 	// Public pages.
 	e.GET("/", s.showForm)
-	e.POST("/requests", s.submitForm)
+	e.POST("/requests", s.submitForm, s.limitByClient(s.publicLimit))
 	e.GET("/verify/:token", s.verify)
 	e.GET("/status/:token", s.status)
 
 	api := e.Group("/api/v1")
 	api.GET("/openapi.json", s.openAPI)
-	api.POST("/requests", s.apiSubmit)
+	api.POST("/requests", s.apiSubmit, s.limitByClient(s.publicLimit))
 
 	officer := api.Group("/officer", s.requireOfficer)
 	officer.GET("/requests", s.apiListRequests)
 	officer.GET("/requests/:id", s.apiGetRequest)
 	officer.POST("/requests/:id/approve", s.apiApprove, requireActor)
 	officer.POST("/requests/:id/deny", s.apiDeny, requireActor)
+
+	// The officer dashboard.
+	e.GET("/officer", func(c echo.Context) error { return c.Redirect(http.StatusSeeOther, "/officer/requests") })
+	e.GET("/officer/login", s.showLogin)
+	e.POST("/officer/login", s.login)
+	dash := e.Group("/officer", s.requireSession)
+	dash.POST("/logout", s.logout)
+	dash.GET("/requests", s.dashboardRequests)
+	dash.GET("/requests/:id", s.dashboardRequest)
+	dash.POST("/requests/:id/approve", s.dashboardApprove, requireActor)
+	dash.POST("/requests/:id/deny", s.dashboardDeny, requireActor)
+	dash.GET("/officers", s.dashboardOfficers, requireAdmin)
+	dash.POST("/officers", s.dashboardAddOfficer, requireAdmin)
+	dash.POST("/officers/:id/active", s.dashboardSetOfficerActive, requireAdmin)
 
 	if s.cfg.DevMode {
 		e.GET("/dev/outbox", s.outboxPage)

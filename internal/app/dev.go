@@ -201,6 +201,7 @@ func printDevBanner(out io.Writer, cfg *config.Config, c devCredentials) {
 dsar is running (development mode: email goes to the outbox below, not to anyone).
 
   Request form    %[1]s/
+  Dashboard       %[1]s/officer/
   Officer API     %[1]s/api/v1/officer/requests   (described at %[1]s/api/v1/openapi.json)
   Dev outbox      %[1]s/dev/outbox
   Temporal        %[2]s, namespace %[3]s

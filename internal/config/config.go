@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -19,23 +20,24 @@ import (
 // Config is every setting dsar reads. It is built once by Load and passed
 // down; nothing reads the environment after start.
 type Config struct {
-	Addr              string        // DSAR_ADDR: where the web server listens
-	BaseURL           string        // DSAR_BASE_URL: public URL used in email links
-	DataDir           string        // DSAR_DATA_DIR: embedded databases and files
-	DatabaseURL       string        // DSAR_DATABASE_URL: PostgreSQL; empty means embedded SQLite
-	TemporalAddress   string        // TEMPORAL_ADDRESS: host:port of the Temporal frontend
-	TemporalNamespace string        // TEMPORAL_NAMESPACE
-	TaskQueue         string        // DSAR_TASK_QUEUE
-	SendGridAPIKey    string        // SENDGRID_API_KEY: empty means the dev outbox
-	SendGridAPIURL    string        // SENDGRID_API_URL: base URL of the SendGrid API
-	MailFrom          string        // DSAR_MAIL_FROM: sender address of every email
-	MailFromName      string        // DSAR_MAIL_FROM_NAME
-	Organisation      string        // DSAR_ORGANISATION: the controller's name in emails and pages
-	SecretKey         string        // DSAR_SECRET_KEY: encrypts Temporal payloads and packages
-	PreviousKeys      []string      // DSAR_SECRET_KEY_PREVIOUS: older keys, still accepted for decryption
-	VerifyTTL         time.Duration // DSAR_VERIFY_TTL: how long a verification link is valid
-	LogLevel          string        // DSAR_LOG_LEVEL: debug, info, warn, error
-	DevMode           bool          // set by `dsar dev`, not by the environment
+	Addr                string        // DSAR_ADDR: where the web server listens
+	BaseURL             string        // DSAR_BASE_URL: public URL used in email links
+	DataDir             string        // DSAR_DATA_DIR: embedded databases and files
+	DatabaseURL         string        // DSAR_DATABASE_URL: PostgreSQL; empty means embedded SQLite
+	TemporalAddress     string        // TEMPORAL_ADDRESS: host:port of the Temporal frontend
+	TemporalNamespace   string        // TEMPORAL_NAMESPACE
+	TaskQueue           string        // DSAR_TASK_QUEUE
+	SendGridAPIKey      string        // SENDGRID_API_KEY: empty means the dev outbox
+	SendGridAPIURL      string        // SENDGRID_API_URL: base URL of the SendGrid API
+	MailFrom            string        // DSAR_MAIL_FROM: sender address of every email
+	MailFromName        string        // DSAR_MAIL_FROM_NAME
+	Organisation        string        // DSAR_ORGANISATION: the controller's name in emails and pages
+	SecretKey           string        // DSAR_SECRET_KEY: encrypts Temporal payloads and packages
+	PreviousKeys        []string      // DSAR_SECRET_KEY_PREVIOUS: older keys, still accepted for decryption
+	VerifyTTL           time.Duration // DSAR_VERIFY_TTL: how long a verification link is valid
+	LogLevel            string        // DSAR_LOG_LEVEL: debug, info, warn, error
+	PublicRatePerMinute int           // DSAR_PUBLIC_RATE: public submissions per client per minute; 0 = unlimited
+	DevMode             bool          // set by `dsar dev`, not by the environment
 }
 
 // Defaults used when a variable is unset.
@@ -51,6 +53,7 @@ const (
 	DefaultOrganisation      = "Example Organisation"
 	DefaultVerifyTTL         = 7 * 24 * time.Hour
 	DefaultLogLevel          = "info"
+	DefaultPublicRate        = 20
 
 	// minSecretKeyLen keeps the encryption key from being guessable.
 	minSecretKeyLen = 32
@@ -104,6 +107,15 @@ func Load(getenv func(string) string) (*Config, error) {
 			problems = append(problems, fmt.Sprintf("DSAR_VERIFY_TTL: %s is shorter than one minute", d))
 		default:
 			c.VerifyTTL = d
+		}
+	}
+	c.PublicRatePerMinute = DefaultPublicRate
+	if v := get("DSAR_PUBLIC_RATE", ""); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			problems = append(problems, fmt.Sprintf("DSAR_PUBLIC_RATE: %q is not a whole number, 0 or more", v))
+		} else {
+			c.PublicRatePerMinute = n
 		}
 	}
 	if len(problems) > 0 {
@@ -210,6 +222,7 @@ func (c *Config) Print(w io.Writer) {
 		{"DSAR_SECRET_KEY_PREVIOUS", redactList(c.PreviousKeys)},
 		{"DSAR_VERIFY_TTL", c.VerifyTTL.String()},
 		{"DSAR_LOG_LEVEL", c.LogLevel},
+		{"DSAR_PUBLIC_RATE", strconv.Itoa(c.PublicRatePerMinute)},
 	}
 	for _, r := range rows {
 		fmt.Fprintf(w, "%s=%s\n", r.name, r.value)

@@ -43,21 +43,22 @@ func TestLoadDefaults(t *testing.T) {
 		t.Fatalf("Load(empty) = %v, want defaults", err)
 	}
 	want := config.Config{
-		Addr:              "127.0.0.1:8080",
-		BaseURL:           "http://127.0.0.1:8080",
-		DataDir:           ".dsar",
-		DatabaseURL:       "",
-		TemporalAddress:   "127.0.0.1:7233",
-		TemporalNamespace: "default",
-		TaskQueue:         "dsar",
-		SendGridAPIKey:    "",
-		SendGridAPIURL:    "https://api.sendgrid.com",
-		MailFrom:          "privacy@example.com",
-		MailFromName:      "Privacy team",
-		Organisation:      "Example Organisation",
-		SecretKey:         "",
-		VerifyTTL:         7 * 24 * time.Hour,
-		LogLevel:          "info",
+		Addr:                "127.0.0.1:8080",
+		BaseURL:             "http://127.0.0.1:8080",
+		DataDir:             ".dsar",
+		DatabaseURL:         "",
+		TemporalAddress:     "127.0.0.1:7233",
+		TemporalNamespace:   "default",
+		TaskQueue:           "dsar",
+		SendGridAPIKey:      "",
+		SendGridAPIURL:      "https://api.sendgrid.com",
+		MailFrom:            "privacy@example.com",
+		MailFromName:        "Privacy team",
+		Organisation:        "Example Organisation",
+		SecretKey:           "",
+		VerifyTTL:           7 * 24 * time.Hour,
+		LogLevel:            "info",
+		PublicRatePerMinute: 20,
 	}
 	if !reflect.DeepEqual(*c, want) {
 		t.Errorf("Load(empty) =\n  %+v\nwant\n  %+v", *c, want)
@@ -96,21 +97,22 @@ func TestLoadReadsEveryVariable(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := config.Config{
-		Addr:              "0.0.0.0:9000", // trimmed
-		BaseURL:           "https://privacy.example.com",
-		DataDir:           "/var/lib/dsar",
-		DatabaseURL:       "postgres://dsar@db/dsar",
-		TemporalAddress:   "temporal.internal:7233",
-		TemporalNamespace: "privacy",
-		TaskQueue:         "dsar-eu",
-		SendGridAPIKey:    testAPIKey,
-		SendGridAPIURL:    "http://127.0.0.1:3030", // trailing slash dropped
-		MailFrom:          "dpo@example.com",
-		MailFromName:      "Data Protection Office",
-		Organisation:      "Analytical Engines Ltd",
-		SecretKey:         testSecretKey,
-		VerifyTTL:         72 * time.Hour,
-		LogLevel:          "debug", // lower-cased
+		Addr:                "0.0.0.0:9000", // trimmed
+		BaseURL:             "https://privacy.example.com",
+		DataDir:             "/var/lib/dsar",
+		DatabaseURL:         "postgres://dsar@db/dsar",
+		TemporalAddress:     "temporal.internal:7233",
+		TemporalNamespace:   "privacy",
+		TaskQueue:           "dsar-eu",
+		SendGridAPIKey:      testAPIKey,
+		SendGridAPIURL:      "http://127.0.0.1:3030", // trailing slash dropped
+		MailFrom:            "dpo@example.com",
+		MailFromName:        "Data Protection Office",
+		Organisation:        "Analytical Engines Ltd",
+		SecretKey:           testSecretKey,
+		VerifyTTL:           72 * time.Hour,
+		LogLevel:            "debug", // lower-cased
+		PublicRatePerMinute: 20,
 	}
 	if !reflect.DeepEqual(*c, want) {
 		t.Errorf("Load =\n  %+v\nwant\n  %+v", *c, want)
@@ -378,8 +380,8 @@ func TestPrintRedactsSecrets(t *testing.T) {
 	}
 	// One NAME=value line per setting.
 	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
-	if len(lines) != 16 {
-		t.Errorf("Print wrote %d lines, want 16:\n%s", len(lines), out)
+	if len(lines) != 17 {
+		t.Errorf("Print wrote %d lines, want 17:\n%s", len(lines), out)
 	}
 	for _, l := range lines {
 		if name, _, ok := strings.Cut(l, "="); !ok || name == "" || strings.ToUpper(name) != name {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"gorm.io/gorm"
 )
 
 // Role is what an officer may do.
@@ -26,9 +28,13 @@ type Officer struct {
 	ID           int64
 	Email        string
 	Role         Role
-	PasswordHash string
+	PasswordHash string `json:"-"`
 	CreatedAt    time.Time
+	DisabledAt   *time.Time
 }
+
+// Active reports whether the officer may sign in and act.
+func (o *Officer) Active() bool { return o.DisabledAt == nil }
 
 // APIToken is an officer's bearer token for the JSON API, stored hashed.
 type APIToken struct {
@@ -79,9 +85,41 @@ func (s *Store) AddAPIToken(ctx context.Context, t *APIToken) error {
 func (s *Store) OfficerByTokenHash(ctx context.Context, hash string) (*Officer, error) {
 	var o Officer
 	err := s.db.WithContext(ctx).Joins("JOIN api_tokens ON api_tokens.officer_id = officers.id").
-		Where("api_tokens.hash = ?", hash).Take(&o).Error
+		Where("api_tokens.hash = ? AND officers.disabled_at IS NULL", hash).Take(&o).Error
 	if err != nil {
 		return nil, notFound(err, "officer by token")
 	}
 	return &o, nil
+}
+
+// ListOfficers lists every officer, by email.
+func (s *Store) ListOfficers(ctx context.Context) ([]Officer, error) {
+	var os []Officer
+	if err := s.db.WithContext(ctx).Order("email").Find(&os).Error; err != nil {
+		return nil, fmt.Errorf("store: list officers: %w", err)
+	}
+	return os, nil
+}
+
+// SetOfficerDisabled disables an officer (ending their sessions) or enables
+// them again.
+func (s *Store) SetOfficerDisabled(ctx context.Context, id int64, disabled bool, now time.Time) error {
+	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		var at *time.Time
+		if disabled {
+			t := now.UTC()
+			at = &t
+		}
+		res := tx.Model(&Officer{}).Where("id = ?", id).Update("disabled_at", at)
+		if res.Error != nil {
+			return fmt.Errorf("store: disable officer: %w", res.Error)
+		}
+		if res.RowsAffected == 0 {
+			return fmt.Errorf("store: officer %d: %w", id, ErrNotFound)
+		}
+		if disabled {
+			return tx.Where("officer_id = ?", id).Delete(&Session{}).Error
+		}
+		return nil
+	})
 }

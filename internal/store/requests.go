@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
 
 	"github.com/dsar-project/dsar/internal/domain"
 )
@@ -87,11 +89,14 @@ func (s *Store) GetRequest(ctx context.Context, id string) (*Request, error) {
 type RequestFilter struct {
 	Status domain.Status
 	Type   domain.RequestType
+	Open   bool   // only requests whose clock still runs
+	ID     string // a reference or its beginning, any case
 	Limit  int
 	Offset int
 }
 
-// ListRequests returns requests, soonest due first.
+// ListRequests returns requests, open ones first, each group soonest due
+// first: what an officer must act on comes first, overdue at the top.
 func (s *Store) ListRequests(ctx context.Context, f RequestFilter) ([]Request, error) {
 	q := s.db.WithContext(ctx).Model(&Request{})
 	if f.Status != "" {
@@ -100,15 +105,38 @@ func (s *Store) ListRequests(ctx context.Context, f RequestFilter) ([]Request, e
 	if f.Type != "" {
 		q = q.Where("type = ?", f.Type)
 	}
+	if f.Open {
+		q = q.Where("status IN ?", domain.OpenStatuses())
+	}
+	if id := strings.ToUpper(strings.TrimSpace(f.ID)); id != "" {
+		q = q.Where("id LIKE ? ESCAPE '\\'", likePrefix.Replace(id)+"%")
+	}
 	if f.Limit <= 0 || f.Limit > 500 {
 		f.Limit = 100
 	}
+	order := clause.OrderBy{Expression: clause.Expr{
+		SQL:  "CASE WHEN status IN ? THEN 0 ELSE 1 END, due_at, id",
+		Vars: []any{openStatuses()},
+	}}
 	var rs []Request
-	if err := q.Order("due_at, id").Limit(f.Limit).Offset(f.Offset).Find(&rs).Error; err != nil {
+	if err := q.Order(order).Limit(f.Limit).Offset(f.Offset).Find(&rs).Error; err != nil {
 		return nil, fmt.Errorf("store: list requests: %w", err)
 	}
 	return rs, nil
 }
+
+// openStatuses is domain.OpenStatuses as plain strings, which GORM expands
+// into an IN list.
+func openStatuses() []string {
+	var out []string
+	for _, st := range domain.OpenStatuses() {
+		out = append(out, string(st))
+	}
+	return out
+}
+
+// likePrefix escapes LIKE's wildcards in a searched reference.
+var likePrefix = strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`)
 
 // MarkWorkflowStarted records that the request's workflow exists, so the
 // start is not retried.

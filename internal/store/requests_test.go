@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -604,6 +605,38 @@ func TestCountOverdue(t *testing.T) {
 		}
 		if got, _ := db.st.CountOverdue(ctx, t0.AddDate(0, 0, 29)); len(got) != 0 {
 			t.Errorf("CountOverdue before any due date = %v", got)
+		}
+	})
+}
+
+func TestListRequestsOpenFirstAndSearch(t *testing.T) {
+	forEachDB(t, func(t *testing.T, db testDB) {
+		ctx := context.Background()
+		create(t, db, newRequest("DSR-AAA0000001", domain.TypeAccess, t0))                  // closed, earliest due
+		create(t, db, newRequest("DSR-AAA0000002", domain.TypeAccess, t0.AddDate(0, 0, 2))) // open, later
+		create(t, db, newRequest("DSR-BBB0000003", domain.TypeExport, t0.AddDate(0, 0, 1))) // open, sooner
+		create(t, db, newRequest("DSR-A_%0000004", domain.TypeExport, t0.AddDate(0, 0, 3))) // wildcards in the ID
+		moveTo(t, db, "DSR-AAA0000001", domain.StatusVerifying, domain.StatusExpiredUnverified)
+
+		list := func(f store.RequestFilter) []string {
+			t.Helper()
+			rs, err := db.st.ListRequests(ctx, f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return ids(rs)
+		}
+		if got, want := list(store.RequestFilter{}), []string{"DSR-BBB0000003", "DSR-AAA0000002", "DSR-A_%0000004", "DSR-AAA0000001"}; !slices.Equal(got, want) {
+			t.Errorf("all = %v, want open first, soonest due first: %v", got, want)
+		}
+		if got := list(store.RequestFilter{Open: true}); len(got) != 3 || slices.Contains(got, "DSR-AAA0000001") {
+			t.Errorf("open = %v", got)
+		}
+		if got, want := list(store.RequestFilter{ID: " dsr-aaa "}), []string{"DSR-AAA0000002", "DSR-AAA0000001"}; !slices.Equal(got, want) {
+			t.Errorf("search dsr-aaa = %v, want %v", got, want)
+		}
+		if got := list(store.RequestFilter{ID: "DSR-A_%"}); !slices.Equal(got, []string{"DSR-A_%0000004"}) {
+			t.Errorf("search with LIKE wildcards = %v; they must match literally", got)
 		}
 	})
 }

@@ -1,0 +1,286 @@
+package web
+
+import (
+	"errors"
+	"math"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/dsar-project/dsar/internal/auth"
+	"github.com/dsar-project/dsar/internal/domain"
+	"github.com/dsar-project/dsar/internal/store"
+	"github.com/dsar-project/dsar/workflows"
+)
+
+// chrome is what every dashboard page shows around its content.
+type chrome struct {
+	Officer *store.Officer
+	CSRF    string
+	Dev     bool
+	Nav     string // the section the page belongs to
+	Flash   string
+}
+
+func (s *Server) chrome(c echo.Context, nav string) chrome {
+	return chrome{
+		Officer: officerFrom(c), CSRF: sessionFrom(c).CSRFToken, Dev: s.cfg.DevMode, Nav: nav,
+		Flash: flashes[c.QueryParam("done")],
+	}
+}
+
+// flashes are the only messages a redirect can ask a page to show, so a
+// crafted link cannot put words on the dashboard.
+var flashes = map[string]string{
+	"approved":      "Approved. The requester has been emailed.",
+	"denied":        "Denied. The requester has been emailed the reason.",
+	"processing":    "Accepted. It is being carried out and the list will show it shortly.",
+	"officer-added": "Officer added.",
+	"officer-saved": "Officer updated.",
+}
+
+// deadline is a request's clock as a badge: days left, coloured by urgency.
+type deadline struct {
+	Text  string
+	Class string // overdue, urgent, soon, ok, closed
+}
+
+func deadlineOf(r *store.Request, now time.Time) deadline {
+	if r.Status.Final() {
+		return deadline{Text: "closed", Class: "closed"}
+	}
+	days := int(math.Ceil(r.DueAt.Sub(now).Hours() / 24))
+	switch {
+	case days < 0:
+		return deadline{Text: strconv.Itoa(-days) + " days overdue", Class: "overdue"}
+	case days == 0:
+		return deadline{Text: "due today", Class: "overdue"}
+	case days <= 3:
+		return deadline{Text: plural(days, "day") + " left", Class: "urgent"}
+	case days <= 7:
+		return deadline{Text: plural(days, "day") + " left", Class: "soon"}
+	}
+	return deadline{Text: plural(days, "day") + " left", Class: "ok"}
+}
+
+func plural(n int, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	return strconv.Itoa(n) + " " + word + "s"
+}
+
+type requestRow struct {
+	store.Request
+	Deadline deadline
+}
+
+type requestsPage struct {
+	chrome
+	Rows     []requestRow
+	Statuses []domain.Status
+	Types    []typeOption
+	Filter   requestsFilter
+	Overdue  int
+}
+
+type requestsFilter struct {
+	Status domain.Status
+	Type   domain.RequestType
+	Q      string
+	All    bool // include closed requests
+}
+
+func (s *Server) dashboardRequests(c echo.Context) error {
+	f := requestsFilter{
+		Status: domain.Status(c.QueryParam("status")), Type: domain.RequestType(c.QueryParam("type")),
+		Q: strings.TrimSpace(c.QueryParam("q")), All: c.QueryParam("all") == "1",
+	}
+	if f.Status != "" && !f.Status.Valid() {
+		f.Status = ""
+	}
+	if f.Type != "" && !f.Type.Valid() {
+		f.Type = ""
+	}
+	rs, err := s.store.ListRequests(c.Request().Context(), store.RequestFilter{
+		Status: f.Status, Type: f.Type, ID: f.Q, Open: !f.All && f.Status == "" && f.Q == "", Limit: 500,
+	})
+	if err != nil {
+		return err
+	}
+	now := s.now()
+	p := requestsPage{chrome: s.chrome(c, "requests"), Statuses: domain.Statuses, Filter: f}
+	for _, t := range domain.RequestTypes {
+		p.Types = append(p.Types, typeOption{Value: t, Label: t.Label()})
+	}
+	for i := range rs {
+		row := requestRow{Request: rs[i], Deadline: deadlineOf(&rs[i], now)}
+		if row.Deadline.Class == "overdue" {
+			p.Overdue++
+		}
+		p.Rows = append(p.Rows, row)
+	}
+	// A reference typed in full goes straight to its request.
+	if len(rs) == 1 && strings.EqualFold(rs[0].ID, f.Q) {
+		return c.Redirect(http.StatusSeeOther, "/officer/requests/"+rs[0].ID)
+	}
+	return s.render(c, http.StatusOK, "officer/requests", p)
+}
+
+type requestPage struct {
+	chrome
+	Request  *store.Request
+	Deadline deadline
+	Timeline []store.AuditEvent
+	CanAct   bool
+	Error    string
+	Reason   string
+}
+
+func (s *Server) dashboardRequest(c echo.Context) error {
+	r, err := s.store.GetRequest(c.Request().Context(), c.Param("id"))
+	if err != nil {
+		return err
+	}
+	return s.renderRequest(c, http.StatusOK, r, "", "")
+}
+
+func (s *Server) renderRequest(c echo.Context, code int, r *store.Request, problem, reason string) error {
+	timeline, err := s.store.Timeline(c.Request().Context(), r.ID)
+	if err != nil {
+		return err
+	}
+	return s.render(c, code, "officer/request", requestPage{
+		chrome: s.chrome(c, "requests"), Request: r, Deadline: deadlineOf(r, s.now()), Timeline: timeline,
+		CanAct: officerFrom(c).Role.CanAct() && r.Status == domain.StatusInReview,
+		Error:  problem, Reason: reason,
+	})
+}
+
+func (s *Server) dashboardApprove(c echo.Context) error {
+	return s.dashboardDecide(c, workflows.ReviewDecision{Decision: workflows.Approve}, "approved")
+}
+
+func (s *Server) dashboardDeny(c echo.Context) error {
+	reason := strings.TrimSpace(c.FormValue("reason"))
+	return s.dashboardDecide(c, workflows.ReviewDecision{Decision: workflows.Deny, Reason: reason}, "denied")
+}
+
+// dashboardDecide carries out a decision and returns to the request with
+// the outcome, or shows the request again with the reason it was refused.
+func (s *Server) dashboardDecide(c echo.Context, d workflows.ReviewDecision, done string) error {
+	ctx := c.Request().Context()
+	r, err := s.store.GetRequest(ctx, c.Param("id"))
+	if err != nil {
+		return err
+	}
+	if d.Decision == workflows.Deny && d.Reason == "" {
+		return s.renderRequest(c, http.StatusBadRequest, r, "A denial needs a reason: the requester will read it.", "")
+	}
+	d.Actor = officerFrom(c).Email
+	_, err = s.sendDecision(ctx, r, d)
+	if errors.Is(err, errStillProcessing) {
+		done = "processing"
+	} else if err != nil {
+		var herr *echo.HTTPError
+		if errors.As(err, &herr) {
+			msg, _ := herr.Message.(string)
+			return s.renderRequest(c, herr.Code, r, msg, d.Reason)
+		}
+		return err
+	}
+	return c.Redirect(http.StatusSeeOther, "/officer/requests/"+url.PathEscape(r.ID)+"?done="+done)
+}
+
+// requireAdmin admits admins only: they manage the officers.
+func requireAdmin(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if officerFrom(c).Role != store.RoleAdmin {
+			return echo.NewHTTPError(http.StatusForbidden, "Only an admin may manage officers.")
+		}
+		return next(c)
+	}
+}
+
+type officersPage struct {
+	chrome
+	Officers []store.Officer
+	Roles    []store.Role
+	Form     struct{ Email, Role string }
+	Errors   map[string]string
+}
+
+func (s *Server) officersPage(c echo.Context, code int, p officersPage) error {
+	os, err := s.store.ListOfficers(c.Request().Context())
+	if err != nil {
+		return err
+	}
+	p.chrome = s.chrome(c, "officers")
+	p.Officers, p.Roles = os, []store.Role{store.RoleAdmin, store.RoleOfficer, store.RoleViewer}
+	if p.Form.Role == "" {
+		p.Form.Role = string(store.RoleOfficer)
+	}
+	return s.render(c, code, "officer/officers", p)
+}
+
+func (s *Server) dashboardOfficers(c echo.Context) error {
+	return s.officersPage(c, http.StatusOK, officersPage{})
+}
+
+// dashboardAddOfficer creates an officer with a first password the admin
+// passes on; they can be given an API token with `dsar officer token`.
+func (s *Server) dashboardAddOfficer(c echo.Context) error {
+	var p officersPage
+	p.Form.Email = strings.ToLower(strings.TrimSpace(c.FormValue("email")))
+	p.Form.Role = c.FormValue("role")
+	password := c.FormValue("password")
+	p.Errors = map[string]string{}
+	if n, err := domain.NormalizeEmail(p.Form.Email); err != nil || n != p.Form.Email {
+		p.Errors["email"] = "enter an email address like name@example.org"
+	}
+	if !store.Role(p.Form.Role).Valid() {
+		p.Errors["role"] = "choose admin, officer or viewer"
+	}
+	if len(password) < auth.MinPasswordLen {
+		p.Errors["password"] = "at least " + strconv.Itoa(auth.MinPasswordLen) + " characters"
+	}
+	if len(p.Errors) > 0 {
+		return s.officersPage(c, http.StatusBadRequest, p)
+	}
+	hash, err := auth.HashPassword(password)
+	if err != nil {
+		return err
+	}
+	err = s.store.CreateOfficer(c.Request().Context(), &store.Officer{
+		Email: p.Form.Email, Role: store.Role(p.Form.Role), PasswordHash: hash, CreatedAt: s.now(),
+	})
+	if errors.Is(err, store.ErrConflict) {
+		p.Errors["email"] = "an officer with this email already exists"
+		return s.officersPage(c, http.StatusConflict, p)
+	}
+	if err != nil {
+		return err
+	}
+	return c.Redirect(http.StatusSeeOther, "/officer/officers?done=officer-added")
+}
+
+// dashboardSetOfficerActive disables or re-enables an officer. Admins
+// cannot disable themselves, so a team always keeps one way in.
+func (s *Server) dashboardSetOfficerActive(c echo.Context) error {
+	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
+	if err != nil {
+		return errNotFoundPage
+	}
+	disable := c.FormValue("active") == "false"
+	if disable && id == officerFrom(c).ID {
+		return echo.NewHTTPError(http.StatusConflict, "You cannot disable your own account.")
+	}
+	if err := s.store.SetOfficerDisabled(c.Request().Context(), id, disable, s.now()); err != nil {
+		return err
+	}
+	return c.Redirect(http.StatusSeeOther, "/officer/officers?done=officer-saved")
+}

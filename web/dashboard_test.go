@@ -1,0 +1,308 @@
+package web
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/dsar-project/dsar/internal/auth"
+	"github.com/dsar-project/dsar/internal/domain"
+	"github.com/dsar-project/dsar/internal/store"
+)
+
+const officerPassword = "correct horse battery staple"
+
+// browser is a cookie-keeping client that does not follow redirects, so
+// tests see where each answer sends the officer.
+type browser struct {
+	t      *testing.T
+	h      *harness
+	client *http.Client
+}
+
+func (h *harness) browser() *browser {
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return &browser{t: h.t, h: h, client: &http.Client{
+		Jar:           jar,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}}
+}
+
+func (b *browser) get(path string) response {
+	b.t.Helper()
+	resp, err := b.client.Get(b.h.srv.URL + path)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	return read(b.t, resp)
+}
+
+func (b *browser) post(path string, form url.Values) response {
+	b.t.Helper()
+	resp, err := b.client.PostForm(b.h.srv.URL+path, form)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	return read(b.t, resp)
+}
+
+func read(t *testing.T, resp *http.Response) response {
+	t.Helper()
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return response{resp.StatusCode, resp.Header, string(body)}
+}
+
+var csrfField = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
+
+func csrfOf(t *testing.T, page string) string {
+	t.Helper()
+	m := csrfField.FindStringSubmatch(page)
+	if m == nil {
+		t.Fatalf("no CSRF token on the page:\n%s", page)
+	}
+	return m[1]
+}
+
+// addOfficer creates an officer who can sign in.
+func (h *harness) addOfficer(email string, role store.Role) *store.Officer {
+	h.t.Helper()
+	hash, err := auth.HashPassword(officerPassword)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	o := &store.Officer{Email: email, Role: role, PasswordHash: hash, CreatedAt: testNow}
+	if err := h.store.CreateOfficer(context.Background(), o); err != nil {
+		h.t.Fatal(err)
+	}
+	return o
+}
+
+// signIn signs b in and returns the dashboard's CSRF token.
+func (b *browser) signIn(email, password string) response {
+	b.t.Helper()
+	page := b.get("/officer/login")
+	return b.post("/officer/login", url.Values{"email": {email}, "password": {password}, "csrf": {csrfOf(b.t, page.body)}})
+}
+
+func TestSignInAndOut(t *testing.T) {
+	h := newHarness(t, false)
+	h.addOfficer("ada@example.org", store.RoleOfficer)
+	b := h.browser()
+
+	if r := b.get("/officer/requests?status=verifying"); r.code != http.StatusSeeOther || r.header.Get("Location") != "/officer/login?next=%2Fofficer%2Frequests%3Fstatus%3Dverifying" {
+		t.Fatalf("signed out: %d → %q", r.code, r.header.Get("Location"))
+	}
+	r := b.signIn("ADA@example.org", "wrong password!")
+	if r.code != http.StatusUnauthorized || !strings.Contains(r.body, "do not match an active officer") {
+		t.Errorf("wrong password: %d", r.code)
+	}
+	unknown := b.signIn("nobody@example.org", officerPassword)
+	if unknown.code != r.code || !strings.Contains(unknown.body, "do not match an active officer") {
+		t.Errorf("an unknown email should look like a wrong password: %d", unknown.code)
+	}
+
+	page := b.get("/officer/login?next=/officer/requests/DSR-1")
+	r = b.post("/officer/login", url.Values{"email": {"ada@example.org"}, "password": {officerPassword},
+		"csrf": {csrfOf(t, page.body)}, "next": {"/officer/requests/DSR-1"}})
+	if r.code != http.StatusSeeOther || r.header.Get("Location") != "/officer/requests/DSR-1" {
+		t.Fatalf("sign in: %d → %q\n%s", r.code, r.header.Get("Location"), r.body)
+	}
+	var session *http.Cookie
+	for _, c := range b.client.Jar.Cookies(mustURL(t, h.srv.URL)) {
+		if c.Name == sessionCookie {
+			session = c
+		}
+	}
+	if session == nil {
+		t.Fatal("no session cookie")
+	}
+	set := r.header.Values("Set-Cookie")
+	if joined := strings.Join(set, "\n"); !strings.Contains(joined, "HttpOnly") || !strings.Contains(joined, "SameSite=Strict") {
+		t.Errorf("session cookie flags: %v", set)
+	}
+
+	list := b.get("/officer/requests")
+	if list.code != 200 || !strings.Contains(list.body, "ada@example.org · officer") {
+		t.Fatalf("dashboard: %d\n%s", list.code, list.body)
+	}
+	r = b.post("/officer/logout", url.Values{"csrf": {csrfOf(t, list.body)}})
+	if r.code != http.StatusSeeOther || r.header.Get("Location") != "/officer/login" {
+		t.Errorf("sign out: %d → %q", r.code, r.header.Get("Location"))
+	}
+	// The old cookie no longer works, even if someone kept it.
+	stale := h.browser()
+	stale.client.Jar.SetCookies(mustURL(t, h.srv.URL), []*http.Cookie{{Name: sessionCookie, Value: session.Value, Path: "/"}})
+	if r := stale.get("/officer/requests"); r.code != http.StatusSeeOther {
+		t.Errorf("a signed-out session still opens the dashboard: %d", r.code)
+	}
+}
+
+func mustURL(t *testing.T, s string) *url.URL {
+	t.Helper()
+	u, err := url.Parse(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+func TestSignInNeedsItsFormAndIsRateLimited(t *testing.T) {
+	h := newHarness(t, false)
+	h.addOfficer("ada@example.org", store.RoleOfficer)
+	b := h.browser()
+	b.get("/officer/login")
+	r := b.post("/officer/login", url.Values{"email": {"ada@example.org"}, "password": {officerPassword}, "csrf": {"forged"}})
+	if r.code != http.StatusForbidden {
+		t.Errorf("sign-in without the form's token: %d", r.code)
+	}
+	for i := 0; i < loginAttemptsBurst; i++ {
+		b.signIn("ada@example.org", "not the password")
+	}
+	r = b.signIn("ada@example.org", officerPassword)
+	if r.code != http.StatusTooManyRequests || r.header.Get("Retry-After") == "" {
+		t.Errorf("attempt after %d failures: %d, want 429 even with the right password", loginAttemptsBurst, r.code)
+	}
+}
+
+func TestDashboardListsAndDecides(t *testing.T) {
+	h := newHarness(t, false)
+	h.addOfficer("ada@example.org", store.RoleOfficer)
+	ctx := context.Background()
+	// Two open requests: one overdue, one with days to go; one closed.
+	for i, received := range []time.Time{testNow.AddDate(0, 0, -40), testNow.AddDate(0, 0, -2), testNow.AddDate(0, 0, -50)} {
+		r := &store.Request{ID: "DSR-00000000" + string(rune('A'+i)), Type: domain.TypeAccess, Status: domain.StatusReceived,
+			Email: "p@example.com", Name: "Person " + string(rune('A'+i)), ReceivedAt: received, DueAt: domain.DueAt(received)}
+		if err := h.store.CreateRequest(ctx, r, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, to := range []domain.Status{domain.StatusVerifying, domain.StatusExpiredUnverified} {
+		if _, err := h.store.Transition(ctx, store.Transition{RequestID: "DSR-00000000C", To: to, Actor: "system", At: testNow}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b := h.browser()
+	b.signIn("ada@example.org", officerPassword)
+
+	list := b.get("/officer/requests")
+	for _, want := range []string{"1 overdue", "badge-overdue\">10 days overdue", "badge-ok\">28 days left", "Person A", "Person B"} {
+		if !strings.Contains(list.body, want) {
+			t.Errorf("the list lacks %q", want)
+		}
+	}
+	if strings.Contains(list.body, "Person C") {
+		t.Error("a closed request is listed without “Include closed”")
+	}
+	if a, b := strings.Index(list.body, "DSR-00000000A"), strings.Index(list.body, "DSR-00000000B"); a < 0 || b < a {
+		t.Error("the overdue request should come first")
+	}
+	if all := b.get("/officer/requests?all=1"); !strings.Contains(all.body, "Person C") {
+		t.Error("“Include closed” does not show the closed request")
+	}
+	if r := b.get("/officer/requests?q=dsr-00000000b"); r.code != http.StatusSeeOther || r.header.Get("Location") != "/officer/requests/DSR-00000000B" {
+		t.Errorf("searching a full reference: %d → %q", r.code, r.header.Get("Location"))
+	}
+
+	detail := b.get("/officer/requests/DSR-00000000A")
+	if detail.code != 200 || !strings.Contains(detail.body, "Person A &lt;p@example.com&gt;") || strings.Contains(detail.body, "/approve") {
+		t.Errorf("detail of a request not in review should offer no decision: %d", detail.code)
+	}
+	// Decisions need the page's CSRF token.
+	if r := b.post("/officer/requests/DSR-00000000A/approve", url.Values{"csrf": {"forged"}}); r.code != http.StatusForbidden {
+		t.Errorf("approve with a forged token: %d", r.code)
+	}
+	csrf := csrfOf(t, detail.body)
+	r := b.post("/officer/requests/DSR-00000000A/deny", url.Values{"csrf": {csrf}, "reason": {"  "}})
+	if r.code != http.StatusBadRequest || !strings.Contains(r.body, "A denial needs a reason") {
+		t.Errorf("deny without a reason: %d", r.code)
+	}
+	// Temporal is unreachable in these tests: the officer is told, and
+	// nothing changes.
+	r = b.post("/officer/requests/DSR-00000000A/approve", url.Values{"csrf": {csrf}})
+	if r.code != http.StatusServiceUnavailable || !strings.Contains(r.body, "try again shortly") {
+		t.Errorf("approve with Temporal down: %d\n%s", r.code, r.body)
+	}
+	if got, _ := h.store.GetRequest(ctx, "DSR-00000000A"); got.Status != domain.StatusReceived {
+		t.Errorf("status changed to %s", got.Status)
+	}
+}
+
+func TestViewersReadButDoNotAct(t *testing.T) {
+	h := newHarness(t, false)
+	h.addOfficer("vera@example.org", store.RoleViewer)
+	h.do("POST", "/api/v1/requests", "application/json", `{"type":"access","email":"a@example.com","name":"Ada"}`)
+	b := h.browser()
+	b.signIn("vera@example.org", officerPassword)
+	list := b.get("/officer/requests")
+	if list.code != 200 || strings.Contains(list.body, `href="/officer/officers"`) {
+		t.Errorf("viewer list: %d (and no officer management link)", list.code)
+	}
+	id := regexp.MustCompile(`DSR-[0-9A-Z]{10}`).FindString(list.body)
+	r := b.post("/officer/requests/"+id+"/approve", url.Values{"csrf": {csrfOf(t, list.body)}})
+	if r.code != http.StatusForbidden {
+		t.Errorf("viewer approving: %d", r.code)
+	}
+	if r := b.get("/officer/officers"); r.code != http.StatusForbidden {
+		t.Errorf("viewer managing officers: %d", r.code)
+	}
+}
+
+func TestAdminManagesOfficers(t *testing.T) {
+	h := newHarness(t, false)
+	admin := h.addOfficer("root@example.org", store.RoleAdmin)
+	b := h.browser()
+	b.signIn("root@example.org", officerPassword)
+	page := b.get("/officer/officers")
+	csrf := csrfOf(t, page.body)
+
+	r := b.post("/officer/officers", url.Values{"csrf": {csrf}, "email": {"not-an-email"}, "role": {"boss"}, "password": {"short"}})
+	if r.code != http.StatusBadRequest || strings.Count(r.body, `class="error"`) != 3 {
+		t.Errorf("bad officer form: %d", r.code)
+	}
+	r = b.post("/officer/officers", url.Values{"csrf": {csrf}, "email": {"Grace@Example.org"}, "role": {"officer"}, "password": {officerPassword}})
+	if r.code != http.StatusSeeOther {
+		t.Fatalf("add officer: %d\n%s", r.code, r.body)
+	}
+	if r := b.post("/officer/officers", url.Values{"csrf": {csrf}, "email": {"grace@example.org"}, "role": {"officer"}, "password": {officerPassword}}); r.code != http.StatusConflict {
+		t.Errorf("duplicate officer: %d", r.code)
+	}
+	grace, err := h.store.OfficerByEmail(context.Background(), "grace@example.org")
+	if err != nil || grace.Role != store.RoleOfficer {
+		t.Fatalf("new officer: %+v, %v", grace, err)
+	}
+
+	// Grace signs in; the admin disables her; her session ends at once.
+	gb := h.browser()
+	if r := gb.signIn("grace@example.org", officerPassword); r.code != http.StatusSeeOther {
+		t.Fatalf("new officer signs in: %d", r.code)
+	}
+	r = b.post("/officer/officers/"+itoa(grace.ID)+"/active", url.Values{"csrf": {csrf}, "active": {"false"}})
+	if r.code != http.StatusSeeOther {
+		t.Fatalf("disable: %d", r.code)
+	}
+	if r := gb.get("/officer/requests"); r.code != http.StatusSeeOther {
+		t.Errorf("a disabled officer's session still works: %d", r.code)
+	}
+	if r := gb.signIn("grace@example.org", officerPassword); r.code != http.StatusUnauthorized {
+		t.Errorf("a disabled officer signs in: %d", r.code)
+	}
+	if r := b.post("/officer/officers/"+itoa(admin.ID)+"/active", url.Values{"csrf": {csrf}, "active": {"false"}}); r.code != http.StatusConflict {
+		t.Errorf("an admin disabling themselves: %d", r.code)
+	}
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }

@@ -1,0 +1,228 @@
+package web
+
+import (
+	"crypto/subtle"
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/dsar-project/dsar/internal/auth"
+	"github.com/dsar-project/dsar/internal/store"
+)
+
+// Dashboard sessions: a random token in an HttpOnly, SameSite=Strict
+// cookie, stored hashed, sliding to SessionIdle after each use and never
+// living past SessionMax. Every form carries the session's CSRF token, and
+// state-changing requests must also come from our own origin.
+const (
+	sessionCookie   = "dsar_session"
+	loginCSRFCookie = "dsar_login"
+	SessionIdle     = 8 * time.Hour
+	SessionMax      = 7 * 24 * time.Hour
+)
+
+// dummyHash is checked when no officer has the email given, so a wrong
+// email takes as long as a wrong password and reveals nothing.
+var dummyHash = func() string {
+	h, err := auth.HashPassword("not-a-real-password-only-for-timing")
+	if err != nil {
+		panic(err)
+	}
+	return h
+}()
+
+func (s *Server) secureCookies() bool { return strings.HasPrefix(s.cfg.BaseURL, "https://") }
+
+func (s *Server) setCookie(c echo.Context, name, value string, maxAge int) {
+	c.SetCookie(&http.Cookie{
+		Name: name, Value: value, Path: "/", MaxAge: maxAge,
+		HttpOnly: true, Secure: s.secureCookies(), SameSite: http.SameSiteStrictMode,
+	})
+}
+
+type loginPage struct {
+	chrome  // empty: nobody is signed in
+	CSRF    string
+	Email   string
+	Next    string
+	Message string
+}
+
+// safeNext keeps the post-login redirect inside the dashboard.
+func safeNext(next string) string {
+	if strings.HasPrefix(next, "/officer/") && !strings.HasPrefix(next, "//") && !strings.ContainsAny(next, "\\\r\n") {
+		return next
+	}
+	return "/officer/requests"
+}
+
+func (s *Server) showLogin(c echo.Context) error {
+	if _, o := s.currentSession(c); o != nil {
+		return c.Redirect(http.StatusSeeOther, "/officer/requests")
+	}
+	token, _, err := auth.NewToken()
+	if err != nil {
+		return err
+	}
+	s.setCookie(c, loginCSRFCookie, token, 3600)
+	return s.render(c, http.StatusOK, "officer/login", loginPage{CSRF: token, Next: safeNext(c.QueryParam("next"))})
+}
+
+func (s *Server) login(c echo.Context) error {
+	email := strings.ToLower(strings.TrimSpace(c.FormValue("email")))
+	page := loginPage{Email: email, Next: safeNext(c.FormValue("next")), CSRF: c.FormValue("csrf")}
+	cookie, err := c.Cookie(loginCSRFCookie)
+	if err != nil || !sameToken(cookie.Value, page.CSRF) {
+		page.Message = "Your sign-in form expired. Please try again."
+		return s.renderLoginAgain(c, http.StatusForbidden, page)
+	}
+	if !s.loginLimit.allow("ip:"+c.RealIP(), s.now()) || !s.loginLimit.allow("email:"+email, s.now()) {
+		c.Response().Header().Set("Retry-After", "60")
+		page.Message = "Too many attempts. Please wait a minute and try again."
+		return s.renderLoginAgain(c, http.StatusTooManyRequests, page)
+	}
+	ctx := c.Request().Context()
+	o, err := s.store.OfficerByEmail(ctx, email)
+	hash := dummyHash
+	if err == nil {
+		hash = o.PasswordHash
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	if perr := auth.CheckPassword(hash, c.FormValue("password")); perr != nil || err != nil || !o.Active() {
+		s.log.Info("sign-in refused", "officer_id", officerID(o))
+		page.Message = "That email and password do not match an active officer."
+		return s.renderLoginAgain(c, http.StatusUnauthorized, page)
+	}
+
+	token, hashed, err := auth.NewToken()
+	if err != nil {
+		return err
+	}
+	csrf, _, err := auth.NewToken()
+	if err != nil {
+		return err
+	}
+	now := s.now()
+	if err := s.store.CreateSession(ctx, &store.Session{
+		OfficerID: o.ID, TokenHash: hashed, CSRFToken: csrf,
+		CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(SessionIdle),
+	}); err != nil {
+		return err
+	}
+	s.setCookie(c, sessionCookie, token, int(SessionIdle.Seconds()))
+	s.setCookie(c, loginCSRFCookie, "", -1)
+	s.log.Info("signed in", "officer_id", o.ID)
+	return c.Redirect(http.StatusSeeOther, page.Next)
+}
+
+// renderLoginAgain shows the form with a fresh login CSRF token.
+func (s *Server) renderLoginAgain(c echo.Context, code int, page loginPage) error {
+	token, _, err := auth.NewToken()
+	if err != nil {
+		return err
+	}
+	s.setCookie(c, loginCSRFCookie, token, 3600)
+	page.CSRF = token
+	return s.render(c, code, "officer/login", page)
+}
+
+func officerID(o *store.Officer) int64 {
+	if o == nil {
+		return 0
+	}
+	return o.ID
+}
+
+func (s *Server) logout(c echo.Context) error {
+	if cookie, err := c.Cookie(sessionCookie); err == nil && auth.ValidTokenShape(cookie.Value) {
+		if err := s.store.DeleteSession(c.Request().Context(), auth.HashToken(cookie.Value)); err != nil {
+			return err
+		}
+	}
+	s.setCookie(c, sessionCookie, "", -1)
+	return c.Redirect(http.StatusSeeOther, "/officer/login")
+}
+
+// currentSession reads the session cookie; nil when signed out.
+func (s *Server) currentSession(c echo.Context) (*store.Session, *store.Officer) {
+	cookie, err := c.Cookie(sessionCookie)
+	if err != nil || !auth.ValidTokenShape(cookie.Value) {
+		return nil, nil
+	}
+	ses, o, err := s.store.SessionByTokenHash(c.Request().Context(), auth.HashToken(cookie.Value), s.now())
+	if err != nil {
+		if !errors.Is(err, store.ErrNotFound) {
+			s.log.Warn("session lookup failed", "error", err)
+		}
+		return nil, nil
+	}
+	return ses, o
+}
+
+const sessionKey = "session"
+
+// requireSession admits signed-in officers. A signed-out browser asking
+// for a page is sent to the sign-in page and brought back after.
+func (s *Server) requireSession(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		ses, o := s.currentSession(c)
+		if ses == nil {
+			if c.Request().Method == http.MethodGet {
+				return c.Redirect(http.StatusSeeOther, "/officer/login?next="+url.QueryEscape(c.Request().URL.RequestURI()))
+			}
+			return echo.NewHTTPError(http.StatusUnauthorized, "Your session has ended. Please sign in again.")
+		}
+		now := s.now()
+		if expires := now.Add(SessionIdle); expires.Before(ses.CreatedAt.Add(SessionMax)) && now.Sub(ses.LastSeenAt) > time.Minute {
+			if err := s.store.TouchSession(c.Request().Context(), ses.ID, now, expires); err != nil {
+				return err
+			}
+			s.setCookie(c, sessionCookie, mustCookie(c), int(SessionIdle.Seconds()))
+		}
+		c.Set(sessionKey, ses)
+		c.Set(officerKey, o)
+		if c.Request().Method != http.MethodGet && c.Request().Method != http.MethodHead {
+			if err := s.checkCSRF(c, ses); err != nil {
+				return err
+			}
+		}
+		return next(c)
+	}
+}
+
+func mustCookie(c echo.Context) string {
+	cookie, _ := c.Cookie(sessionCookie)
+	return cookie.Value
+}
+
+// checkCSRF refuses a state change without the session's token or from
+// another origin.
+func (s *Server) checkCSRF(c echo.Context, ses *store.Session) error {
+	if origin := c.Request().Header.Get("Origin"); origin != "" && origin != s.origin() {
+		return echo.NewHTTPError(http.StatusForbidden, "This form was sent from another site.")
+	}
+	if !sameToken(c.FormValue("csrf"), ses.CSRFToken) {
+		return echo.NewHTTPError(http.StatusForbidden, "This form expired. Go back, reload the page and try again.")
+	}
+	return nil
+}
+
+// origin is scheme://host of DSAR_BASE_URL, as browsers send it.
+func (s *Server) origin() string {
+	u, err := url.Parse(s.cfg.BaseURL)
+	if err != nil {
+		return ""
+	}
+	return u.Scheme + "://" + u.Host
+}
+
+func sameToken(a, b string) bool {
+	return a != "" && subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1
+}
+
+func sessionFrom(c echo.Context) *store.Session { return c.Get(sessionKey).(*store.Session) }
