@@ -26,6 +26,7 @@ var pageFiles = map[string]string{
 	"outbox":           "templates/outbox.html",
 	"error":            "templates/error.html",
 	"officer/login":    "templates/officer/login.html",
+	"officer/error":    "templates/officer/error.html",
 	"officer/requests": "templates/officer/requests.html",
 	"officer/request":  "templates/officer/request.html",
 	"officer/officers": "templates/officer/officers.html",
@@ -80,6 +81,7 @@ func (s *Server) render(c echo.Context, code int, name string, data any) error {
 }
 
 type errorPage struct {
+	chrome  // empty: error pages show no navigation
 	Title   string
 	Message string
 }

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -129,7 +130,9 @@ func (s *Server) routes(e *echo.Echo) {
 	officer.POST("/requests/:id/deny", s.apiDeny, requireActor)
 
 	// The officer dashboard.
-	e.GET("/officer", func(c echo.Context) error { return c.Redirect(http.StatusSeeOther, "/officer/requests") })
+	toRequests := func(c echo.Context) error { return c.Redirect(http.StatusSeeOther, "/officer/requests") }
+	e.GET("/officer", toRequests)
+	e.GET("/officer/", toRequests)
 	e.GET("/officer/login", s.showLogin)
 	e.POST("/officer/login", s.login)
 	dash := e.Group("/officer", s.requireSession)
@@ -180,7 +183,10 @@ func (s *Server) securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 		h.Set("Content-Security-Policy", "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'; base-uri 'none'")
 		h.Set("X-Frame-Options", "DENY")
 		h.Set("X-Content-Type-Options", "nosniff")
-		h.Set("Referrer-Policy", "no-referrer")
+		// same-origin: token-bearing URLs never reach another site, and
+		// browsers still send a real Origin on our own form posts, which
+		// the dashboard's CSRF check relies on (no-referrer makes it "null").
+		h.Set("Referrer-Policy", "same-origin")
 		if c.Request().TLS != nil || c.Request().Header.Get("X-Forwarded-Proto") == "https" {
 			h.Set("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
 		}
@@ -237,7 +243,14 @@ func (s *Server) handleError(err error, c echo.Context) {
 		_ = c.JSON(code, body)
 		return
 	}
-	_ = s.render(c, code, "error", errorPage{Title: http.StatusText(code), Message: body.Error})
+	page := "error"
+	if strings.HasPrefix(c.Request().URL.Path, "/officer/") {
+		page = "officer/error"
+	}
+	if err := s.render(c, code, page, errorPage{Title: http.StatusText(code), Message: body.Error}); err != nil {
+		s.log.Error("rendering an error page", "error", err)
+		_ = c.String(code, body.Error)
+	}
 }
 
 func isAPI(c echo.Context) bool {

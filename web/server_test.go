@@ -391,7 +391,7 @@ func TestSecurityHeaders(t *testing.T) {
 	for name, want := range map[string]string{
 		"Content-Security-Policy": "default-src 'self'",
 		"X-Frame-Options":         "DENY",
-		"Referrer-Policy":         "no-referrer",
+		"Referrer-Policy":         "same-origin",
 		"X-Content-Type-Options":  "nosniff",
 	} {
 		if !strings.Contains(r.header.Get(name), want) {

@@ -1,0 +1,156 @@
+package e2e
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/dsar-project/dsar/internal/app"
+	"github.com/dsar-project/dsar/internal/store"
+)
+
+// screenshotDir collects a picture of every page the browser tests visit.
+var screenshotDir = filepath.Join("..", "..", "test-output", "screenshots")
+
+// newBrowser starts headless Chromium (Debian's package). Without it the
+// test is skipped locally and fails in CI, where .ci/run installs it.
+func newBrowser(t *testing.T) context.Context {
+	t.Helper()
+	path := os.Getenv("DSAR_CHROMIUM")
+	if path == "" {
+		for _, p := range []string{"chromium", "chromium-browser", "google-chrome"} {
+			if found, err := exec.LookPath(p); err == nil {
+				path = found
+				break
+			}
+		}
+	}
+	if path == "" {
+		if os.Getenv("CI") != "" {
+			t.Fatal("Chromium is not installed (apt-get install chromium)")
+		}
+		t.Skip("Chromium is not installed; skipping the browser test")
+	}
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(path),
+		chromedp.Headless,
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck,
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-quic", true),
+		chromedp.WindowSize(1280, 900),
+	}
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancelCtx := chromedp.NewContext(allocCtx)
+	ctx, cancelTimeout := context.WithTimeout(ctx, 2*time.Minute)
+	t.Cleanup(func() { cancelTimeout(); cancelCtx(); cancelAlloc() })
+	if err := os.MkdirAll(screenshotDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return ctx
+}
+
+// shot saves a full-page screenshot under test-output/screenshots.
+func shot(name string) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		png, err := chromedp.FullScreenshot(100)(ctx, t)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(screenshotDir, name+".png"), png, 0o644)
+	})
+}
+
+// run performs the steps, failing the test with the page it stopped on.
+func run(t *testing.T, ctx context.Context, step string, steps ...chromedp.Action[chromedp.Void]) {
+	t.Helper()
+	if err := chromedp.Do(ctx, steps...); err != nil {
+		loc, _ := chromedp.Run(ctx, chromedp.Location())
+		t.Fatalf("%s (at %s): %v", step, loc, err)
+	}
+}
+
+// text reads the text of the first element matching a CSS selector.
+func text(t *testing.T, ctx context.Context, css string) string {
+	t.Helper()
+	v, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(css)))
+	if err != nil {
+		t.Fatalf("reading %s: %v", css, err)
+	}
+	return strings.TrimSpace(v)
+}
+
+// TestBrowserRequesterAndOfficer walks the whole path in a real browser:
+// a requester fills in the form, opens the emailed link and later sees the
+// outcome; an officer signs in, finds the request and approves it.
+func TestBrowserRequesterAndOfficer(t *testing.T) {
+	ctx := newBrowser(t)
+	s := newSystem(t)
+	if _, err := app.CreateOfficer(context.Background(), s.app.Store, "grace@example.org", store.RoleOfficer, "correct horse battery", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+
+	// The requester.
+	run(t, ctx, "submit the form",
+		chromedp.Navigate(s.base+"/"),
+		chromedp.WaitVisible(chromedp.CSS(`#name`)),
+		shot("01-form"),
+		chromedp.Click(chromedp.CSS(`input[name=type][value=access]`)),
+		chromedp.SendKeys(chromedp.CSS(`#name`), "Ada Lovelace"),
+		chromedp.SendKeys(chromedp.CSS(`#email`), "ada@example.com"),
+		chromedp.SendKeys(chromedp.CSS(`#details`), "My account and my orders."),
+		chromedp.Submit(chromedp.CSS(`#name`)),
+		chromedp.WaitVisible(`//h1[contains(., "We received your request")]`),
+		shot("02-receipt"),
+	)
+	receipt, reference := text(t, ctx, "main"), text(t, ctx, "dd strong")
+	if !strings.HasPrefix(reference, "DSR-") || !strings.Contains(receipt, "Answer due by") {
+		t.Fatalf("receipt:\n%s", receipt)
+	}
+
+	link := verifyLink.FindString(s.waitMail(reference, "verification").Text)
+	run(t, ctx, "open the verification link", chromedp.Navigate(link), shot("03-verified"))
+	if h1 := text(t, ctx, "h1"); !strings.Contains(h1, "your email address is confirmed") {
+		t.Errorf("verification page says %q", h1)
+	}
+	s.waitStatus(reference, "in_review")
+
+	// The officer.
+	run(t, ctx, "sign in and approve",
+		chromedp.Navigate(s.base+"/officer/"),
+		chromedp.WaitVisible(chromedp.CSS(`#password`)),
+		shot("04-sign-in"),
+		chromedp.SendKeys(chromedp.CSS(`#email`), "grace@example.org"),
+		chromedp.SendKeys(chromedp.CSS(`#password`), "correct horse battery"),
+		chromedp.Submit(chromedp.CSS(`#password`)),
+		chromedp.WaitVisible(chromedp.CSS(`table.requests`)),
+		shot("05-requests"),
+		chromedp.Click(`//a[text()="`+reference+`"]`),
+		chromedp.WaitVisible(`//button[text()="Approve"]`),
+		shot("06-request"),
+		chromedp.Click(`//button[text()="Approve"]`),
+		chromedp.WaitVisible(chromedp.CSS(`.notice`)),
+		shot("07-approved"),
+	)
+	if flash, status := text(t, ctx, ".notice"), text(t, ctx, ".status-label"); !strings.Contains(flash, "Approved") || status != "Completed" {
+		t.Errorf("after approving: notice %q, status %q", flash, status)
+	}
+
+	// The requester follows the link in the completion email.
+	done := s.waitMail(reference, "completed")
+	run(t, ctx, "see the outcome", chromedp.Navigate(statusLink.FindString(done.Text)), shot("08-status"))
+	if outcome := text(t, ctx, ".status-label"); outcome != "Completed" {
+		t.Errorf("status page says %q", outcome)
+	}
+}
