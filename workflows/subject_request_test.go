@@ -1,0 +1,372 @@
+package workflows
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/testsuite"
+
+	"github.com/dsar-project/dsar/activities"
+	"github.com/dsar-project/dsar/internal/domain"
+	"github.com/dsar-project/dsar/internal/mail"
+	"github.com/dsar-project/dsar/internal/metrics"
+	"github.com/dsar-project/dsar/internal/store"
+)
+
+// These tests run SubjectRequest in Temporal's test environment, whose
+// clock skips ahead, so a week of waiting takes milliseconds. The
+// activities are the real ones, on a real (embedded SQLite) database, with
+// email kept in the outbox: the tests read what a requester would receive
+// and what the dashboard would show.
+
+const ttl = 7 * 24 * time.Hour
+
+var received = time.Date(2026, 5, 4, 9, 0, 0, 0, time.UTC)
+
+type harness struct {
+	t     *testing.T
+	env   *testsuite.TestWorkflowEnvironment
+	store *store.Store
+	mail  *recordingSender
+	id    string
+}
+
+// recordingSender keeps what was sent and can refuse one step's email as
+// a provider would refuse a bad address.
+type recordingSender struct {
+	outbox *mail.Outbox
+	refuse string // step to refuse permanently
+
+	mu   sync.Mutex
+	sent []mail.Message
+}
+
+func (r *recordingSender) Send(ctx context.Context, m mail.Message) (string, error) {
+	if m.Step == r.refuse {
+		return "", fmt.Errorf("%w: sendgrid answered 400: invalid address", mail.ErrPermanent)
+	}
+	r.mu.Lock()
+	r.sent = append(r.sent, m)
+	r.mu.Unlock()
+	return r.outbox.Send(ctx, m)
+}
+
+func (r *recordingSender) steps() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []string
+	for _, m := range r.sent {
+		out = append(out, m.Step)
+	}
+	return out
+}
+
+func (r *recordingSender) message(step string) (mail.Message, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, m := range r.sent {
+		if m.Step == step {
+			return m, true
+		}
+	}
+	return mail.Message{}, false
+}
+
+func newHarness(t *testing.T, refuse string) *harness {
+	t.Helper()
+	ctx := context.Background()
+	st, err := store.Open(ctx, "", filepath.Join(t.TempDir(), "dsar.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	if _, err := st.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	r := &store.Request{
+		ID: "DSR-TESTTEST01", Type: domain.TypeDeletion, Status: domain.StatusReceived,
+		Email: "ada@example.com", Name: "Ada Lovelace", Details: "my account",
+		ReceivedAt: received, DueAt: domain.DueAt(received),
+	}
+	if err := st.CreateRequest(ctx, r, nil); err != nil {
+		t.Fatal(err)
+	}
+
+	var suite testsuite.WorkflowTestSuite
+	env := suite.NewTestWorkflowEnvironment()
+	env.SetStartTime(received)
+	renderer, err := mail.NewRenderer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sender := &recordingSender{outbox: &mail.Outbox{Store: st, Now: env.Now}, refuse: refuse}
+	env.RegisterActivity(&activities.Requests{
+		Store: st, Mail: sender, Templates: renderer, Metrics: metrics.NewEmail(prometheus.NewRegistry()),
+		BaseURL: "https://privacy.example.org", Organisation: "Example Ltd", Now: env.Now,
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	return &harness{t: t, env: env, store: st, mail: sender, id: r.ID}
+}
+
+func (h *harness) run() SubjectRequestResult {
+	h.t.Helper()
+	h.env.ExecuteWorkflow(SubjectRequest, SubjectRequestInput{RequestID: h.id, VerifyTTL: ttl})
+	if !h.env.IsWorkflowCompleted() {
+		h.t.Fatal("the workflow did not complete")
+	}
+	if err := h.env.GetWorkflowError(); err != nil {
+		h.t.Fatalf("workflow error: %v", err)
+	}
+	var res SubjectRequestResult
+	if err := h.env.GetWorkflowResult(&res); err != nil {
+		h.t.Fatal(err)
+	}
+	return res
+}
+
+// verifyAt records the verification as the verification page does, then
+// signals, after d.
+func (h *harness) verifyAt(d time.Duration) {
+	h.env.RegisterDelayedCallback(func() {
+		if err := h.store.MarkVerified(context.Background(), h.id, store.ActorRequester, h.env.Now()); err != nil {
+			h.t.Error(err)
+		}
+		h.env.SignalWorkflow(SignalIdentityVerified, IdentityVerified{Actor: store.ActorRequester})
+	}, d)
+}
+
+// decideAt sends an officer's decision after d and records the answer.
+type answer struct {
+	rejected error
+	result   ReviewResult
+	done     bool
+}
+
+func (h *harness) decideAt(d time.Duration, decision ReviewDecision) *answer {
+	a := &answer{}
+	h.env.RegisterDelayedCallback(func() {
+		h.env.UpdateWorkflow(UpdateReview, fmt.Sprint(d), &testsuite.TestUpdateCallback{
+			OnAccept: func() {},
+			OnReject: func(err error) { a.rejected, a.done = err, true },
+			OnComplete: func(v interface{}, err error) {
+				a.done = true
+				if err != nil {
+					h.t.Errorf("update failed: %v", err)
+					return
+				}
+				a.result = v.(ReviewResult)
+			},
+		}, decision)
+	}, d)
+	return a
+}
+
+func (h *harness) stored() *store.Request {
+	h.t.Helper()
+	r, err := h.store.GetRequest(context.Background(), h.id)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return r
+}
+
+func (h *harness) wantSteps(want ...string) {
+	h.t.Helper()
+	if got := h.mail.steps(); strings.Join(got, ",") != strings.Join(want, ",") {
+		h.t.Errorf("emails sent: %v, want %v", got, want)
+	}
+}
+
+func TestApprovedRequestCompletes(t *testing.T) {
+	h := newHarness(t, "")
+	h.verifyAt(time.Hour)
+	approval := h.decideAt(3*24*time.Hour, ReviewDecision{Decision: Approve, Actor: "grace@example.org"})
+
+	res := h.run()
+	if res.Status != domain.StatusCompleted || !approval.done || approval.result.Status != domain.StatusCompleted {
+		t.Fatalf("result %+v, update %+v", res, approval)
+	}
+	r := h.stored()
+	if r.Status != domain.StatusCompleted || r.ClosedAt == nil || !r.ClosedAt.Equal(received.Add(3*24*time.Hour)) {
+		t.Errorf("stored %s closed %v", r.Status, r.ClosedAt)
+	}
+	// Verified within the hour: no reminder.
+	h.wantSteps("acknowledgement", "verification", "verified", "completed")
+
+	verification, _ := h.mail.message("verification")
+	if !strings.Contains(verification.Text, "https://privacy.example.org/verify/") || !strings.Contains(verification.Text, "11 May 2026, 09:00 UTC") {
+		t.Errorf("verification email lacks its link or its expiry (received + 7 days):\n%s", verification.Text)
+	}
+	timeline, err := h.store.Timeline(context.Background(), h.id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var approvedBy string
+	for _, e := range timeline {
+		if e.Detail == "in_review → completed" {
+			approvedBy = e.Actor
+		}
+	}
+	if approvedBy != "grace@example.org" {
+		t.Errorf("the audit trail does not name the approving officer: %+v", timeline)
+	}
+}
+
+func TestDeniedRequestTellsReasonAndRightToComplain(t *testing.T) {
+	h := newHarness(t, "")
+	h.verifyAt(time.Hour)
+	const reason = "We must keep your invoices for seven years under tax law."
+	h.decideAt(2*time.Hour, ReviewDecision{Decision: Deny, Reason: reason, Actor: "grace@example.org"})
+
+	if res := h.run(); res.Status != domain.StatusDenied {
+		t.Fatalf("result %+v", res)
+	}
+	if r := h.stored(); r.Status != domain.StatusDenied || r.DecisionReason != reason {
+		t.Errorf("stored %s, reason %q", r.Status, r.DecisionReason)
+	}
+	h.wantSteps("acknowledgement", "verification", "verified", "denied")
+	m, _ := h.mail.message("denied")
+	for _, part := range []string{m.Text, m.HTML} {
+		if !strings.Contains(part, "seven years under tax law") || !strings.Contains(strings.ToLower(part), "supervisory authority") {
+			t.Errorf("denial email lacks the reason or the right to complain:\n%s", part)
+		}
+	}
+}
+
+func TestReviewValidatorRefusesBadDecisions(t *testing.T) {
+	h := newHarness(t, "")
+	early := h.decideAt(time.Minute, ReviewDecision{Decision: Approve, Actor: "grace@example.org"})
+	h.verifyAt(time.Hour)
+	noReason := h.decideAt(2*time.Hour, ReviewDecision{Decision: Deny, Actor: "grace@example.org"})
+	unknown := h.decideAt(2*time.Hour+time.Minute, ReviewDecision{Decision: "maybe", Actor: "grace@example.org"})
+	anonymous := h.decideAt(2*time.Hour+2*time.Minute, ReviewDecision{Decision: Approve})
+	tooLong := h.decideAt(2*time.Hour+3*time.Minute, ReviewDecision{Decision: Deny, Reason: strings.Repeat("x", MaxReasonLen+1), Actor: "grace@example.org"})
+	h.decideAt(3*time.Hour, ReviewDecision{Decision: Approve, Actor: "grace@example.org"})
+
+	if res := h.run(); res.Status != domain.StatusCompleted {
+		t.Fatalf("result %+v", res)
+	}
+	for name, c := range map[string]struct {
+		a    *answer
+		want string
+	}{
+		"before verification": {early, "not awaiting review"},
+		"deny without reason": {noReason, "needs a reason"},
+		"unknown decision":    {unknown, "must be"},
+		"no officer":          {anonymous, "officer is required"},
+		"reason too long":     {tooLong, "longer than"},
+	} {
+		if c.a.rejected == nil || !strings.Contains(c.a.rejected.Error(), c.want) {
+			t.Errorf("%s: rejected with %v, want %q", name, c.a.rejected, c.want)
+		}
+	}
+	// Refused decisions changed nothing and sent nothing.
+	h.wantSteps("acknowledgement", "verification", "verified", "completed")
+}
+
+func TestUnverifiedRequestExpiresAfterAWeekWithOneReminder(t *testing.T) {
+	h := newHarness(t, "")
+	res := h.run()
+	if res.Status != domain.StatusExpiredUnverified {
+		t.Fatalf("result %+v", res)
+	}
+	r := h.stored()
+	if r.Status != domain.StatusExpiredUnverified || r.ClosedAt == nil || !r.ClosedAt.Equal(received.Add(ttl)) {
+		t.Errorf("stored %s closed %v, want expired at received + 7 days", r.Status, r.ClosedAt)
+	}
+	h.wantSteps("acknowledgement", "verification", "verification_reminder", "expired_unverified")
+
+	out, err := h.store.OutboxMessages(context.Background(), 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range out {
+		if m.Step == "verification_reminder" && !m.CreatedAt.Equal(received.Add(5*24*time.Hour)) {
+			t.Errorf("reminder sent at %v, want two days before the link expires", m.CreatedAt)
+		}
+	}
+	reminder, _ := h.mail.message("verification_reminder")
+	if !strings.Contains(reminder.Text, "/verify/") {
+		t.Errorf("the reminder carries no fresh link:\n%s", reminder.Text)
+	}
+}
+
+// TestLostSignalDoesNotExpireAVerifiedRequest: the verification page
+// stored the verification but its signal never arrived. At the deadline
+// the workflow asks the database and carries on.
+func TestLostSignalDoesNotExpireAVerifiedRequest(t *testing.T) {
+	h := newHarness(t, "")
+	h.env.RegisterDelayedCallback(func() {
+		if err := h.store.MarkVerified(context.Background(), h.id, store.ActorRequester, h.env.Now()); err != nil {
+			t.Error(err)
+		}
+	}, 6*24*time.Hour)
+	h.decideAt(8*24*time.Hour, ReviewDecision{Decision: Approve, Actor: "grace@example.org"})
+	if res := h.run(); res.Status != domain.StatusCompleted {
+		t.Fatalf("result %+v", res)
+	}
+	h.wantSteps("acknowledgement", "verification", "verification_reminder", "verified", "completed")
+}
+
+func TestRefusedEmailDoesNotStopTheRequest(t *testing.T) {
+	h := newHarness(t, "acknowledgement")
+	h.verifyAt(time.Hour)
+	h.decideAt(2*time.Hour, ReviewDecision{Decision: Approve, Actor: "grace@example.org"})
+	if res := h.run(); res.Status != domain.StatusCompleted {
+		t.Fatalf("result %+v", res)
+	}
+	h.wantSteps("verification", "verified", "completed")
+	timeline, _ := h.store.Timeline(context.Background(), h.id)
+	found := false
+	for _, e := range timeline {
+		found = found || (e.Action == "email_failed" && strings.HasPrefix(e.Detail, "acknowledgement"))
+	}
+	if !found {
+		t.Errorf("the refused email is not in the audit trail: %+v", timeline)
+	}
+}
+
+// TestActivitiesCarryNoPersonalData: what the workflow hands its
+// activities (and so what Temporal stores) holds IDs, never the
+// requester's name, address or words.
+func TestActivitiesCarryNoPersonalData(t *testing.T) {
+	h := newHarness(t, "")
+	var mu sync.Mutex
+	var calls []string
+	h.env.SetOnActivityStartedListener(func(info *activity.Info, _ context.Context, args converter.EncodedValues) {
+		var raw json.RawMessage
+		if err := args.Get(&raw); err != nil {
+			t.Errorf("%s: %v", info.ActivityType.Name, err)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		calls = append(calls, info.ActivityType.Name+" "+string(raw))
+	})
+	h.verifyAt(time.Hour)
+	h.decideAt(2*time.Hour, ReviewDecision{Decision: Approve, Actor: "grace@example.org"})
+	h.run()
+	if len(calls) < 6 {
+		t.Fatalf("saw %d activity calls: %v", len(calls), calls)
+	}
+	for _, call := range calls {
+		if !strings.Contains(call, h.id) {
+			t.Errorf("activity call without the request ID: %s", call)
+		}
+		for _, secret := range []string{"ada@example.com", "Ada Lovelace", "my account"} {
+			if strings.Contains(call, secret) {
+				t.Errorf("activity call holds %q: %s", secret, call)
+			}
+		}
+	}
+}
