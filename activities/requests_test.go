@@ -1,0 +1,148 @@
+package activities_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"regexp"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/testsuite"
+
+	"github.com/dsar-project/dsar/activities"
+	"github.com/dsar-project/dsar/internal/auth"
+	"github.com/dsar-project/dsar/internal/domain"
+	"github.com/dsar-project/dsar/internal/mail"
+	"github.com/dsar-project/dsar/internal/metrics"
+	"github.com/dsar-project/dsar/internal/store"
+)
+
+var now = time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
+
+// flakySender fails its first n sends as an overloaded provider would.
+type flakySender struct {
+	fail int
+	sent []mail.Message
+}
+
+func (f *flakySender) Send(_ context.Context, m mail.Message) (string, error) {
+	if f.fail > 0 {
+		f.fail--
+		return "", errors.New("mail: sendgrid answered 503, will retry")
+	}
+	f.sent = append(f.sent, m)
+	return "msg-1", nil
+}
+
+func setup(t *testing.T, sender mail.Sender) (*testsuite.TestActivityEnvironment, *store.Store, string) {
+	t.Helper()
+	ctx := context.Background()
+	st, err := store.Open(ctx, "", filepath.Join(t.TempDir(), "dsar.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	if _, err := st.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	r := &store.Request{ID: "DSR-ACTIVITY01", Type: domain.TypeAccess, Status: domain.StatusReceived,
+		Email: "ada@example.com", Name: "Ada Lovelace", ReceivedAt: now, DueAt: domain.DueAt(now)}
+	if err := st.CreateRequest(ctx, r, nil); err != nil {
+		t.Fatal(err)
+	}
+	renderer, err := mail.NewRenderer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var suite testsuite.WorkflowTestSuite
+	env := suite.NewTestActivityEnvironment()
+	env.RegisterActivity(&activities.Requests{
+		Store: st, Mail: sender, Templates: renderer, Metrics: metrics.NewEmail(prometheus.NewRegistry()),
+		BaseURL: "https://privacy.example.org", Organisation: "Example Ltd",
+		Now: func() time.Time { return now }, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	return env, st, r.ID
+}
+
+var requests *activities.Requests
+
+func TestSendEmailOncePerStepEvenWhenRetried(t *testing.T) {
+	sender := &flakySender{fail: 1}
+	env, st, id := setup(t, sender)
+	email := activities.Email{RequestID: id, Kind: mail.KindVerification, VerifyLinkExpires: now.Add(7 * 24 * time.Hour)}
+
+	if _, err := env.ExecuteActivity(requests.SendEmail, email); err == nil {
+		t.Fatal("a provider outage should fail the attempt so Temporal retries it")
+	}
+	for range 3 { // the retry, and two more for good measure
+		if _, err := env.ExecuteActivity(requests.SendEmail, email); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(sender.sent) != 1 {
+		t.Fatalf("sent %d emails for one step, want 1", len(sender.sent))
+	}
+	m := sender.sent[0]
+	if m.To != "ada@example.com" || m.Step != "verification" || m.RequestID != id {
+		t.Errorf("email %+v", m)
+	}
+
+	// The link in the email verifies the request, once.
+	token := regexp.MustCompile(`/verify/([A-Za-z0-9_-]{43})`).FindStringSubmatch(m.Text)
+	if token == nil {
+		t.Fatalf("no verification link in:\n%s", m.Text)
+	}
+	r, err := st.VerifyByToken(context.Background(), auth.HashToken(token[1]), now.Add(time.Hour))
+	if err != nil || r.ID != id {
+		t.Fatalf("verify with the emailed link: %+v, %v", r, err)
+	}
+	if _, err := st.VerifyByToken(context.Background(), auth.HashToken(token[1]), now.Add(time.Hour)); !errors.Is(err, store.ErrTokenUsed) {
+		t.Errorf("second use: %v", err)
+	}
+	verified, err := env.ExecuteActivity(requests.IsVerified, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ok bool
+	if err := verified.Get(&ok); err != nil || !ok {
+		t.Errorf("IsVerified = %v, %v", ok, err)
+	}
+}
+
+func TestSetStatusIsIdempotentAndRefusesForbiddenMoves(t *testing.T) {
+	env, st, id := setup(t, &flakySender{})
+	change := activities.StatusChange{RequestID: id, To: domain.StatusVerifying, Actor: store.ActorSystem}
+	for range 2 {
+		if _, err := env.ExecuteActivity(requests.SetStatus, change); err != nil {
+			t.Fatal(err)
+		}
+	}
+	timeline, err := st.Timeline(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	moves := 0
+	for _, e := range timeline {
+		if e.Action == "status" {
+			moves++
+		}
+	}
+	if moves != 1 {
+		t.Errorf("a repeated change was audited %d times", moves)
+	}
+
+	_, err = env.ExecuteActivity(requests.SetStatus, activities.StatusChange{RequestID: id, To: domain.StatusCompleted, Actor: "grace@example.org"})
+	var appErr *temporal.ApplicationError
+	if !errors.As(err, &appErr) || appErr.Type() != activities.ErrTypeInvalidTransition || !appErr.NonRetryable() {
+		t.Errorf("verifying → completed: %v, want a non-retryable %s", err, activities.ErrTypeInvalidTransition)
+	}
+	_, err = env.ExecuteActivity(requests.SetStatus, activities.StatusChange{RequestID: "DSR-NOSUCHREQ", To: domain.StatusVerifying})
+	if !errors.As(err, &appErr) || appErr.Type() != activities.ErrTypeNotFound {
+		t.Errorf("unknown request: %v", err)
+	}
+}
