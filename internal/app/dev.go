@@ -17,6 +17,7 @@ import (
 	"github.com/dsar-project/dsar/internal/auth"
 	"github.com/dsar-project/dsar/internal/config"
 	"github.com/dsar-project/dsar/internal/devtemporal"
+	"github.com/dsar-project/dsar/internal/domain"
 	"github.com/dsar-project/dsar/internal/store"
 )
 
@@ -106,9 +107,53 @@ func RunDev(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Wr
 		return err
 	}
 	go a.Intake.RunRecovery(ctx, RecoveryInterval)
+	if n, err := a.seedDemoRequests(ctx); err != nil {
+		log.Warn("demo requests not seeded", "error", err)
+	} else if n > 0 {
+		log.Info("seeded demo requests", "count", n)
+	}
 
 	printDevBanner(out, cfg, creds)
 	return Serve(ctx, srv, ln)
+}
+
+// demoRequests give a fresh `dsar dev` something to look at: requests of
+// every type from fictional people, some already verified and waiting for
+// an officer's decision.
+var demoRequests = []struct {
+	request  domain.NewRequest
+	verified bool
+}{
+	{domain.NewRequest{Type: domain.TypeAccess, Name: "Ada Lovelace", Email: "ada@example.com", Details: "Everything you hold about me, please."}, true},
+	{domain.NewRequest{Type: domain.TypeDeletion, Name: "Alan Turing", Email: "alan@example.com", Details: "Close my account and delete my data."}, true},
+	{domain.NewRequest{Type: domain.TypeCorrection, Name: "Grace Hopper", Email: "grace@example.com",
+		Corrections: []domain.Correction{{Field: "postal address", Value: "1 Navy Yard, Arlington"}}}, false},
+	{domain.NewRequest{Type: domain.TypeExport, Name: "Katherine Johnson", Email: "katherine@example.com"}, false},
+}
+
+// seedDemoRequests submits the demo requests into an empty dev database,
+// through the same intake as the form, and verifies some of them as the
+// requester's link would.
+func (a *App) seedDemoRequests(ctx context.Context) (int, error) {
+	existing, err := a.Store.ListRequests(ctx, store.RequestFilter{Limit: 1})
+	if err != nil || len(existing) > 0 {
+		return 0, err
+	}
+	for _, d := range demoRequests {
+		receipt, err := a.Intake.Submit(ctx, d.request)
+		if err != nil {
+			return 0, err
+		}
+		if !d.verified {
+			continue
+		}
+		if err := a.Store.MarkVerified(ctx, receipt.Request.ID, store.ActorRequester, a.Now()); err != nil {
+			return 0, err
+		}
+		// A lost signal is resent by the recovery loop.
+		_ = a.Intake.SignalVerified(ctx, receipt.Request.ID, store.ActorRequester)
+	}
+	return len(demoRequests), nil
 }
 
 // devCredentials are the first officer's, shown at every dev start.
