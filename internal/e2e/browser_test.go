@@ -153,4 +153,21 @@ func TestBrowserRequesterAndOfficer(t *testing.T) {
 	if outcome := text(t, ctx, ".status-label"); outcome != "Completed" {
 		t.Errorf("status page says %q", outcome)
 	}
+
+	// On a phone-sized screen no page scrolls sideways.
+	run(t, ctx, "phone viewport", chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2)))
+	for _, page := range []struct{ name, path string }{
+		{"09-phone-form", "/"},
+		{"10-phone-requests", "/officer/requests?all=1"},
+		{"11-phone-request", "/officer/requests/" + reference},
+	} {
+		run(t, ctx, page.name, chromedp.Navigate(s.base+page.path), shot(page.name))
+		overflow, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.documentElement.scrollWidth > window.innerWidth`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if overflow {
+			t.Errorf("%s scrolls sideways on a phone", page.path)
+		}
+	}
 }
