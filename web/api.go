@@ -130,6 +130,29 @@ func (s *Server) apiGetRequest(c echo.Context) error {
 	return c.JSON(http.StatusOK, out)
 }
 
+// apiVerify records an officer's verification of the requester's
+// identity, with how it was done.
+func (s *Server) apiVerify(c echo.Context) error {
+	var body struct {
+		Evidence string `json:"evidence"`
+	}
+	if err := bindJSON(c, &body); err != nil {
+		return err
+	}
+	body.Evidence = strings.TrimSpace(body.Evidence)
+	if body.Evidence == "" {
+		return &domain.ValidationError{Fields: map[string]string{"evidence": "say how you verified the requester's identity"}}
+	}
+	r, err := s.store.GetRequest(c.Request().Context(), c.Param("id"))
+	if err != nil {
+		return err
+	}
+	if err := s.verifyByOfficer(c, r, body.Evidence); err != nil {
+		return err
+	}
+	return c.JSON(http.StatusAccepted, map[string]any{"id": r.ID, "verified": true})
+}
+
 func (s *Server) apiApprove(c echo.Context) error {
 	return s.decide(c, workflows.ReviewDecision{Decision: workflows.Approve})
 }

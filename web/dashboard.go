@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 
@@ -39,6 +40,7 @@ var flashes = map[string]string{
 	"approved":      "Approved. The requester has been emailed.",
 	"denied":        "Denied. The requester has been emailed the reason.",
 	"processing":    "Accepted. It is being carried out and the list will show it shortly.",
+	"verified":      "Identity verified. The request moves to review in a moment.",
 	"officer-added": "Officer added.",
 	"officer-saved": "Officer updated.",
 }
@@ -133,12 +135,13 @@ func (s *Server) dashboardRequests(c echo.Context) error {
 
 type requestPage struct {
 	chrome
-	Request  *store.Request
-	Deadline deadline
-	Timeline []store.AuditEvent
-	CanAct   bool
-	Error    string
-	Reason   string
+	Request   *store.Request
+	Deadline  deadline
+	Timeline  []store.AuditEvent
+	CanDecide bool // in review, and the officer may act
+	CanVerify bool // waiting for the requester's link, and the officer may act
+	Error     string
+	Reason    string
 }
 
 func (s *Server) dashboardRequest(c echo.Context) error {
@@ -156,8 +159,9 @@ func (s *Server) renderRequest(c echo.Context, code int, r *store.Request, probl
 	}
 	return s.render(c, code, "officer/request", requestPage{
 		chrome: s.chrome(c, "requests"), Request: r, Deadline: deadlineOf(r, s.now()), Timeline: timeline,
-		CanAct: officerFrom(c).Role.CanAct() && r.Status == domain.StatusInReview,
-		Error:  problem, Reason: reason,
+		CanDecide: officerFrom(c).Role.CanAct() && r.Status == domain.StatusInReview,
+		CanVerify: officerFrom(c).Role.CanAct() && r.Status == domain.StatusVerifying && r.VerifiedAt == nil,
+		Error:     problem, Reason: reason,
 	})
 }
 
@@ -195,6 +199,56 @@ func (s *Server) dashboardDecide(c echo.Context, d workflows.ReviewDecision, don
 	}
 	return c.Redirect(http.StatusSeeOther, "/officer/requests/"+url.PathEscape(r.ID)+"?done="+done)
 }
+
+// dashboardVerify records that the officer proved the requester's identity
+// by other means, then tells the workflow, which moves the request to
+// review.
+func (s *Server) dashboardVerify(c echo.Context) error {
+	ctx := c.Request().Context()
+	r, err := s.store.GetRequest(ctx, c.Param("id"))
+	if err != nil {
+		return err
+	}
+	evidence := strings.TrimSpace(c.FormValue("evidence"))
+	if evidence == "" {
+		return s.renderRequest(c, http.StatusBadRequest, r, "Say how you verified the requester's identity; it goes in the audit trail.", "")
+	}
+	if err := s.verifyByOfficer(c, r, evidence); err != nil {
+		var herr *echo.HTTPError
+		if errors.As(err, &herr) {
+			msg, _ := herr.Message.(string)
+			return s.renderRequest(c, herr.Code, r, msg, "")
+		}
+		return err
+	}
+	return c.Redirect(http.StatusSeeOther, "/officer/requests/"+url.PathEscape(r.ID)+"?done=verified")
+}
+
+// verifyByOfficer stores an officer's verification and signals the
+// workflow; a lost signal is resent by the recovery loop.
+func (s *Server) verifyByOfficer(c echo.Context, r *store.Request, evidence string) error {
+	if utf8.RuneCountInString(evidence) > maxEvidenceLen {
+		return &domain.ValidationError{Fields: map[string]string{"evidence": "at most " + strconv.Itoa(maxEvidenceLen) + " characters"}}
+	}
+	officer := officerFrom(c).Email
+	changed, err := s.store.VerifyByOfficer(c.Request().Context(), r.ID, officer, evidence, s.now())
+	if errors.Is(err, store.ErrInvalidTransition) {
+		return echo.NewHTTPError(http.StatusConflict, "Request "+r.ID+" is not waiting for identity verification ("+r.Status.Label()+").")
+	}
+	if err != nil {
+		return err
+	}
+	if !changed {
+		return echo.NewHTTPError(http.StatusConflict, "The identity behind request "+r.ID+" was already verified.")
+	}
+	if err := s.intake.SignalVerified(c.Request().Context(), r.ID, officer); err != nil {
+		s.log.Warn("verification stored; signal deferred", "request_id", r.ID, "error", err)
+	}
+	return nil
+}
+
+// maxEvidenceLen bounds the note on how an officer verified someone.
+const maxEvidenceLen = 1000
 
 // requireAdmin admits admins only: they manage the officers.
 func requireAdmin(next echo.HandlerFunc) echo.HandlerFunc {

@@ -126,6 +126,7 @@ func (s *Server) routes(e *echo.Echo) {
 	officer := api.Group("/officer", s.requireOfficer)
 	officer.GET("/requests", s.apiListRequests)
 	officer.GET("/requests/:id", s.apiGetRequest)
+	officer.POST("/requests/:id/verify", s.apiVerify, requireActor)
 	officer.POST("/requests/:id/approve", s.apiApprove, requireActor)
 	officer.POST("/requests/:id/deny", s.apiDeny, requireActor)
 
@@ -139,6 +140,7 @@ func (s *Server) routes(e *echo.Echo) {
 	dash.POST("/logout", s.logout)
 	dash.GET("/requests", s.dashboardRequests)
 	dash.GET("/requests/:id", s.dashboardRequest)
+	dash.POST("/requests/:id/verify", s.dashboardVerify, requireActor)
 	dash.POST("/requests/:id/approve", s.dashboardApprove, requireActor)
 	dash.POST("/requests/:id/deny", s.dashboardDeny, requireActor)
 	dash.GET("/officers", s.dashboardOfficers, requireAdmin)

@@ -485,3 +485,38 @@ func TestTemporalHistoryHoldsNoPersonalData(t *testing.T) {
 func newRequest(email, name string) domain.NewRequest {
 	return domain.NewRequest{Type: domain.TypeAccess, Email: email, Name: name}
 }
+
+// TestOfficerVerifiesByHand: the requester never opens the link; an
+// officer checks their identity another way and the request moves on.
+func TestOfficerVerifiesByHand(t *testing.T) {
+	s := newSystem(t)
+	r := s.submit("hedy@example.com", "Hedy Lamarr", "export")
+	s.waitStatus(r.ID, "verifying")
+
+	var bad struct{ Fields map[string]string }
+	if code := s.call("POST", "/api/v1/officer/requests/"+r.ID+"/verify", s.token, map[string]string{"evidence": " "}, &bad); code != http.StatusBadRequest || bad.Fields["evidence"] == "" {
+		t.Errorf("verify without evidence: %d %+v", code, bad)
+	}
+	var ok struct{ Verified bool }
+	if code := s.call("POST", "/api/v1/officer/requests/"+r.ID+"/verify", s.token, map[string]string{"evidence": "Checked passport at the front desk"}, &ok); code != http.StatusAccepted || !ok.Verified {
+		t.Fatalf("verify: %d %+v", code, ok)
+	}
+	s.waitStatus(r.ID, "in_review")
+	s.waitMail(r.ID, "verified")
+	var again map[string]any
+	if code := s.call("POST", "/api/v1/officer/requests/"+r.ID+"/verify", s.token, map[string]string{"evidence": "again"}, &again); code != http.StatusConflict {
+		t.Errorf("verifying a request in review: %d %v", code, again)
+	}
+	var detail struct {
+		VerifiedBy string `json:"verified_by"`
+		Timeline   []struct{ Action, Detail, Actor string }
+	}
+	s.call("GET", "/api/v1/officer/requests/"+r.ID, s.token, nil, &detail)
+	found := false
+	for _, e := range detail.Timeline {
+		found = found || (e.Action == "identity_verified" && e.Detail == "Checked passport at the front desk" && e.Actor == "officer@example.org")
+	}
+	if detail.VerifiedBy != "officer@example.org" || !found {
+		t.Errorf("verified by %q; timeline %+v", detail.VerifiedBy, detail.Timeline)
+	}
+}

@@ -2,10 +2,13 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
 	"gorm.io/gorm"
+
+	"github.com/dsar-project/dsar/internal/domain"
 )
 
 // TokenPurpose says what a requester's link does.
@@ -106,4 +109,39 @@ func (s *Store) markVerified(tx *gorm.DB, requestID, actor string, now time.Time
 		return res.Error
 	}
 	return tx.Create(&AuditEvent{RequestID: requestID, Actor: actor, Action: "identity_verified", At: now}).Error
+}
+
+// VerifyByOfficer records that an officer proved the requester's identity
+// by other means (an ID document, say), with what they checked in the
+// audit trail. Only a request waiting for verification can be verified;
+// verifying twice keeps the first record and reports false.
+func (s *Store) VerifyByOfficer(ctx context.Context, requestID, officer, evidence string, now time.Time) (bool, error) {
+	verified := false
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		var r Request
+		if err := tx.Select("id", "status", "verified_at").Take(&r, "id = ?", requestID).Error; err != nil {
+			return err
+		}
+		if r.VerifiedAt != nil {
+			return nil
+		}
+		if r.Status != domain.StatusVerifying {
+			return fmt.Errorf("%w: %s is %s, not waiting for verification", ErrInvalidTransition, requestID, r.Status)
+		}
+		at := now.UTC()
+		res := tx.Model(&Request{}).Where("id = ? AND verified_at IS NULL", requestID).
+			Updates(map[string]any{"verified_at": at, "verified_by": officer, "updated_at": at})
+		if res.Error != nil || res.RowsAffected == 0 {
+			return res.Error
+		}
+		verified = true
+		return tx.Create(&AuditEvent{RequestID: requestID, Actor: officer, Action: "identity_verified", Detail: evidence, At: at}).Error
+	})
+	if err != nil {
+		if errors.Is(err, ErrInvalidTransition) {
+			return false, fmt.Errorf("store: %w", err)
+		}
+		return false, notFound(err, "verify by officer")
+	}
+	return verified, nil
 }

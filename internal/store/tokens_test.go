@@ -281,3 +281,34 @@ func TestVerifyByTokenConcurrently(t *testing.T) {
 		}
 	})
 }
+
+func TestVerifyByOfficer(t *testing.T) {
+	forEachDB(t, func(t *testing.T, db testDB) {
+		ctx := context.Background()
+		create(t, db, newRequest("DSR-BYHAND0001", domain.TypeAccess, t0))
+		if _, err := db.st.VerifyByOfficer(ctx, "DSR-BYHAND0001", "grace@example.com", "passport", t0); !errors.Is(err, store.ErrInvalidTransition) {
+			t.Errorf("verifying a request not yet waiting: %v", err)
+		}
+		moveTo(t, db, "DSR-BYHAND0001", domain.StatusVerifying)
+		ok, err := db.st.VerifyByOfficer(ctx, "DSR-BYHAND0001", "grace@example.com", "Checked passport at the front desk", t0.Add(time.Hour))
+		if err != nil || !ok {
+			t.Fatalf("verify: %v, %v", ok, err)
+		}
+		if again, err := db.st.VerifyByOfficer(ctx, "DSR-BYHAND0001", "alan@example.com", "again", t0.Add(2*time.Hour)); err != nil || again {
+			t.Errorf("second verification: %v, %v; want the first kept", again, err)
+		}
+		r := get(t, db, "DSR-BYHAND0001")
+		if r.VerifiedBy != "grace@example.com" {
+			t.Errorf("verified by %q", r.VerifiedBy)
+		}
+		sameTimePtr(t, "verified at", r.VerifiedAt, t0.Add(time.Hour))
+		timeline, _ := db.st.Timeline(ctx, "DSR-BYHAND0001")
+		last := timeline[len(timeline)-1]
+		if last.Action != "identity_verified" || last.Detail != "Checked passport at the front desk" || last.Actor != "grace@example.com" {
+			t.Errorf("audit entry %+v", last)
+		}
+		if _, err := db.st.VerifyByOfficer(ctx, "DSR-NOSUCH0000", "grace@example.com", "x", t0); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("unknown request: %v", err)
+		}
+	})
+}
