@@ -335,3 +335,36 @@ func TestOfficerVerifiesIdentityByHand(t *testing.T) {
 		t.Errorf("verifying twice: %d", r.code)
 	}
 }
+
+func TestMetricsPage(t *testing.T) {
+	h := newHarness(t, false)
+	h.addOfficer("vera@example.org", store.RoleViewer)
+	ctx := context.Background()
+	// Received 10 days ago and closed today: on time, 10 days to close.
+	r := &store.Request{ID: "DSR-METRICS001", Type: domain.TypeDeletion, Status: domain.StatusReceived,
+		Email: "p@example.com", Name: "P", ReceivedAt: testNow.AddDate(0, 0, -10), DueAt: domain.DueAt(testNow.AddDate(0, 0, -10))}
+	if err := h.store.CreateRequest(ctx, r, nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, to := range []domain.Status{domain.StatusVerifying, domain.StatusInReview, domain.StatusCompleted} {
+		if _, err := h.store.Transition(ctx, store.Transition{RequestID: r.ID, To: to, Actor: "system", At: testNow}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b := h.browser()
+	b.signIn("vera@example.org", officerPassword)
+	page := b.get("/officer/metrics")
+	for _, want := range []string{
+		"<title>February 2026 Delete my data: 1 requests</title>", // received 20 February
+		"<title>March 2026 median: 10.0 days</title>",
+		"<title>March 2026 on time: 100 %</title>",
+		"<td>Delete my data</td><td>Completed</td><td>1</td>",
+	} {
+		if !strings.Contains(page.body, want) {
+			t.Errorf("metrics page lacks %q", want)
+		}
+	}
+	if page.code != 200 || strings.Count(page.body, "<svg") != 3 {
+		t.Errorf("metrics: %d with %d charts", page.code, strings.Count(page.body, "<svg"))
+	}
+}

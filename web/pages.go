@@ -30,6 +30,7 @@ var pageFiles = map[string]string{
 	"officer/requests": "templates/officer/requests.html",
 	"officer/request":  "templates/officer/request.html",
 	"officer/officers": "templates/officer/officers.html",
+	"officer/metrics":  "templates/officer/metrics.html",
 }
 
 type pages struct {
@@ -40,6 +41,7 @@ var templateFuncs = template.FuncMap{
 	"date":     func(t time.Time) string { return t.UTC().Format("2 January 2006") },
 	"datetime": func(t time.Time) string { return t.UTC().Format("2 January 2006, 15:04 MST") },
 	"isodate":  func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+	"add":      func(a, b int) int { return a + b },
 }
 
 func parsePages() (*pages, error) {

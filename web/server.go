@@ -143,6 +143,7 @@ func (s *Server) routes(e *echo.Echo) {
 	dash.POST("/requests/:id/verify", s.dashboardVerify, requireActor)
 	dash.POST("/requests/:id/approve", s.dashboardApprove, requireActor)
 	dash.POST("/requests/:id/deny", s.dashboardDeny, requireActor)
+	dash.GET("/metrics", s.dashboardMetrics)
 	dash.GET("/officers", s.dashboardOfficers, requireAdmin)
 	dash.POST("/officers", s.dashboardAddOfficer, requireAdmin)
 	dash.POST("/officers/:id/active", s.dashboardSetOfficerActive, requireAdmin)

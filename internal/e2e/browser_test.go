@@ -146,6 +146,7 @@ func TestBrowserRequesterAndOfficer(t *testing.T) {
 	if flash, status := text(t, ctx, ".notice"), text(t, ctx, ".status-label"); !strings.Contains(flash, "Approved") || status != "Completed" {
 		t.Errorf("after approving: notice %q, status %q", flash, status)
 	}
+	run(t, ctx, "metrics", chromedp.Navigate(s.base+"/officer/metrics"), chromedp.WaitVisible(chromedp.CSS(`figure.chart`)), shot("07b-metrics"))
 
 	// The requester follows the link in the completion email.
 	done := s.waitMail(reference, "completed")
@@ -160,6 +161,7 @@ func TestBrowserRequesterAndOfficer(t *testing.T) {
 		{"09-phone-form", "/"},
 		{"10-phone-requests", "/officer/requests?all=1"},
 		{"11-phone-request", "/officer/requests/" + reference},
+		{"12-phone-metrics", "/officer/metrics"},
 	} {
 		run(t, ctx, page.name, chromedp.Navigate(s.base+page.path), shot(page.name))
 		overflow, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.documentElement.scrollWidth > window.innerWidth`))
