@@ -25,7 +25,7 @@ func TestMonthly(t *testing.T) {
 		{Type: domain.TypeAccess, ReceivedAt: at("2025-12-20T00:00:00Z"), DueAt: at("2026-01-19T00:00:00Z"), ClosedAt: closed("2026-01-10T00:00:00Z")},
 		{Type: domain.TypeAccess, ReceivedAt: at("2026-01-05T00:00:00Z"), DueAt: at("2026-02-04T00:00:00Z"), ClosedAt: closed("2026-01-09T00:00:00Z")},
 		{Type: domain.TypeDeletion, ReceivedAt: at("2026-01-31T23:59:59Z"), DueAt: at("2026-03-02T23:59:59Z"), ClosedAt: closed("2026-03-05T00:00:00Z")}, // late
-		{Type: domain.TypeExport, ReceivedAt: at("2026-02-01T00:00:00Z"), DueAt: at("2026-03-03T00:00:00Z")},                                          // open
+		{Type: domain.TypeExport, ReceivedAt: at("2026-02-01T00:00:00Z"), DueAt: at("2026-03-03T00:00:00Z")},                                             // open
 		{Type: domain.TypeDeletion, ReceivedAt: at("2026-03-01T00:00:00Z"), DueAt: at("2026-03-31T00:00:00Z"), ClosedAt: closed("2026-03-03T00:00:00Z")},
 		{Type: domain.TypeDeletion, ReceivedAt: at("2026-03-02T00:00:00Z"), DueAt: at("2026-04-01T00:00:00Z"), ClosedAt: closed("2026-03-02T12:00:00Z")},
 	}
