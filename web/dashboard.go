@@ -233,7 +233,7 @@ func (s *Server) verifyByOfficer(c echo.Context, r *store.Request, evidence stri
 	officer := officerFrom(c).Email
 	changed, err := s.store.VerifyByOfficer(c.Request().Context(), r.ID, officer, evidence, s.now())
 	if errors.Is(err, store.ErrInvalidTransition) {
-		return echo.NewHTTPError(http.StatusConflict, "Request "+r.ID+" is not waiting for identity verification ("+r.Status.Label()+").")
+		return echo.NewHTTPError(http.StatusConflict, "Request "+r.ID+" is not waiting for identity verification ("+r.Status.OfficerLabel()+").")
 	}
 	if err != nil {
 		return err

@@ -111,6 +111,25 @@ func (s Status) Label() string {
 	return string(s)
 }
 
+// OfficerLabel is the status as the privacy team reads it.
+func (s Status) OfficerLabel() string {
+	switch s {
+	case StatusReceived:
+		return "Received (workflow not started)"
+	case StatusVerifying:
+		return "Verifying identity"
+	case StatusExpiredUnverified:
+		return "Expired unverified"
+	case StatusInReview:
+		return "Awaiting decision"
+	case StatusCompleted:
+		return "Completed"
+	case StatusDenied:
+		return "Denied"
+	}
+	return string(s)
+}
+
 var transitions = map[Status][]Status{
 	StatusReceived:  {StatusVerifying},
 	StatusVerifying: {StatusInReview, StatusExpiredUnverified},

@@ -366,3 +366,14 @@ func TestNormalizeEmail(t *testing.T) {
 		}
 	}
 }
+
+func TestOfficerLabels(t *testing.T) {
+	seen := map[string]bool{}
+	for _, s := range Statuses {
+		l := s.OfficerLabel()
+		if l == "" || l == string(s) || seen[l] {
+			t.Errorf("%s: officer label %q is missing, raw or repeated", s, l)
+		}
+		seen[l] = true
+	}
+}
