@@ -3,18 +3,29 @@ package devtemporal
 import (
 	"context"
 	"log/slog"
+	"sync/atomic"
 
 	"go.temporal.io/server/common/log"
 	"go.temporal.io/server/common/log/tag"
 )
 
 // logger adapts slog to the server's logging interface. The embedded
-// server is chatty at info level, so its info lines are logged at debug.
-type logger struct{ l *slog.Logger }
+// server is chatty at info level, so its info lines are logged at debug;
+// once it is stopping, its complaints about connections closing are
+// expected and logged at debug too.
+type logger struct {
+	l        *slog.Logger
+	stopping *atomic.Bool
+}
 
-func newLogger(l *slog.Logger) log.Logger { return logger{l.With("component", "temporal-server")} }
+func newLogger(l *slog.Logger, stopping *atomic.Bool) log.Logger {
+	return logger{l: l.With("component", "temporal-server"), stopping: stopping}
+}
 
 func (g logger) log(level slog.Level, msg string, tags []tag.Tag) {
+	if g.stopping.Load() && level < slog.LevelError {
+		level = slog.LevelDebug
+	}
 	if !g.l.Enabled(context.Background(), level) {
 		return
 	}

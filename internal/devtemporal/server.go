@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"go.temporal.io/server/common/cluster"
@@ -37,15 +38,19 @@ type Options struct {
 
 // Server is a running embedded Temporal server.
 type Server struct {
-	server  temporal.Server
-	address string
+	server   temporal.Server
+	address  string
+	stopping *atomic.Bool
 }
 
 // Address is the frontend's host:port, for client.Options.HostPort.
 func (s *Server) Address() string { return s.address }
 
 // Stop shuts the server down.
-func (s *Server) Stop() error { return s.server.Stop() }
+func (s *Server) Stop() error {
+	s.stopping.Store(true)
+	return s.server.Stop()
+}
 
 const clusterName = "active"
 
@@ -123,11 +128,12 @@ func Start(o Options) (*Server, error) {
 	dyn := dynamicconfig.StaticClient{
 		dynamicconfig.FrontendMaxNamespaceVisibilityRPSPerInstance.Key(): 100,
 	}
+	stopping := &atomic.Bool{}
 	srv, err := temporal.NewServer(
 		temporal.WithConfig(conf),
 		temporal.ForServices(temporal.DefaultServices),
 		temporal.WithStaticHosts(hosts),
-		temporal.WithLogger(newLogger(o.Logger)),
+		temporal.WithLogger(newLogger(o.Logger, stopping)),
 		temporal.WithDynamicConfigClient(dyn),
 	)
 	if err != nil {
@@ -136,7 +142,7 @@ func Start(o Options) (*Server, error) {
 	if err := srv.Start(); err != nil {
 		return nil, fmt.Errorf("devtemporal: start server: %w", err)
 	}
-	return &Server{server: srv, address: frontend}, nil
+	return &Server{server: srv, address: frontend, stopping: stopping}, nil
 }
 
 func sqlConfig(o Options) (*config.SQL, error) {
