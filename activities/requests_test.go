@@ -5,7 +5,6 @@ import (
 	"errors"
 	"io"
 	"log/slog"
-	"path/filepath"
 	"regexp"
 	"testing"
 	"time"
@@ -20,6 +19,7 @@ import (
 	"github.com/dsar-project/dsar/internal/mail"
 	"github.com/dsar-project/dsar/internal/metrics"
 	"github.com/dsar-project/dsar/internal/store"
+	"github.com/dsar-project/dsar/internal/storetest"
 )
 
 var now = time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
@@ -42,14 +42,7 @@ func (f *flakySender) Send(_ context.Context, m mail.Message) (string, error) {
 func setup(t *testing.T, sender mail.Sender) (*testsuite.TestActivityEnvironment, *store.Store, string) {
 	t.Helper()
 	ctx := context.Background()
-	st, err := store.Open(ctx, "", filepath.Join(t.TempDir(), "dsar.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	if _, err := st.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	st := storetest.SQLite(t)
 	r := &store.Request{ID: "DSR-ACTIVITY01", Type: domain.TypeAccess, Status: domain.StatusReceived,
 		Email: "ada@example.com", Name: "Ada Lovelace", ReceivedAt: now, DueAt: domain.DueAt(now)}
 	if err := st.CreateRequest(ctx, r, nil); err != nil {

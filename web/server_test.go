@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
@@ -26,6 +25,7 @@ import (
 	"github.com/dsar-project/dsar/internal/intake"
 	"github.com/dsar-project/dsar/internal/metrics"
 	"github.com/dsar-project/dsar/internal/store"
+	"github.com/dsar-project/dsar/internal/storetest"
 )
 
 // The handlers are tested over HTTP against a real database. Temporal is
@@ -46,14 +46,7 @@ type harness struct {
 func newHarness(t *testing.T, dev bool) *harness {
 	t.Helper()
 	ctx := context.Background()
-	st, err := store.Open(ctx, "", filepath.Join(t.TempDir(), "dsar.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	if _, err := st.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	st := storetest.SQLite(t)
 	tc, err := client.NewLazyClient(client.Options{HostPort: "127.0.0.1:1", Namespace: "default"})
 	if err != nil {
 		t.Fatal(err)

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -22,6 +21,7 @@ import (
 	"github.com/dsar-project/dsar/internal/mail"
 	"github.com/dsar-project/dsar/internal/metrics"
 	"github.com/dsar-project/dsar/internal/store"
+	"github.com/dsar-project/dsar/internal/storetest"
 )
 
 // These tests run SubjectRequest in Temporal's test environment, whose
@@ -86,14 +86,7 @@ func (r *recordingSender) message(step string) (mail.Message, bool) {
 func newHarness(t *testing.T, refuse string) *harness {
 	t.Helper()
 	ctx := context.Background()
-	st, err := store.Open(ctx, "", filepath.Join(t.TempDir(), "dsar.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	if _, err := st.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	st := storetest.SQLite(t)
 	r := &store.Request{
 		ID: "DSR-TESTTEST01", Type: domain.TypeDeletion, Status: domain.StatusReceived,
 		Email: "ada@example.com", Name: "Ada Lovelace", Details: "my account",

@@ -2,26 +2,18 @@ package mail_test
 
 import (
 	"context"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/dsar-project/dsar/internal/mail"
-	"github.com/dsar-project/dsar/internal/store"
+	"github.com/dsar-project/dsar/internal/storetest"
 )
 
 func TestOutboxKeepsMessages(t *testing.T) {
 	ctx := context.Background()
-	st, err := store.Open(ctx, "", filepath.Join(t.TempDir(), "dsar.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	if _, err := st.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	st := storetest.SQLite(t)
 	now := time.Date(2025, 3, 10, 9, 30, 0, 0, time.FixedZone("CET", 3600))
 	o := &mail.Outbox{Store: st, Now: func() time.Time { return now }}
 
