@@ -55,12 +55,16 @@ func deadlineOf(r *store.Request, now time.Time) deadline {
 	if r.Status.Final() {
 		return deadline{Text: "closed", Class: "closed"}
 	}
-	days := int(math.Ceil(r.DueAt.Sub(now).Hours() / 24))
+	remaining := r.DueAt.Sub(now)
+	if remaining <= 0 {
+		late := int(-remaining.Hours() / 24)
+		if late == 0 {
+			return deadline{Text: "overdue", Class: "overdue"}
+		}
+		return deadline{Text: plural(late, "day") + " overdue", Class: "overdue"}
+	}
+	days := int(math.Ceil(remaining.Hours() / 24))
 	switch {
-	case days < 0:
-		return deadline{Text: strconv.Itoa(-days) + " days overdue", Class: "overdue"}
-	case days == 0:
-		return deadline{Text: "due today", Class: "overdue"}
 	case days <= 3:
 		return deadline{Text: plural(days, "day") + " left", Class: "urgent"}
 	case days <= 7:

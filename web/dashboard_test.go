@@ -368,3 +368,27 @@ func TestMetricsPage(t *testing.T) {
 		t.Errorf("metrics: %d with %d charts", page.code, strings.Count(page.body, "<svg"))
 	}
 }
+
+func TestDeadlineBadge(t *testing.T) {
+	due := testNow
+	for _, c := range []struct {
+		now         time.Time
+		text, class string
+	}{
+		{due.Add(-10*24*time.Hour - time.Hour), "11 days left", "ok"},
+		{due.Add(-7 * 24 * time.Hour), "7 days left", "soon"},
+		{due.Add(-2*24*time.Hour - time.Minute), "3 days left", "urgent"},
+		{due.Add(-time.Hour), "1 day left", "urgent"},
+		{due.Add(12 * time.Hour), "overdue", "overdue"},
+		{due.Add(24 * time.Hour), "1 day overdue", "overdue"},
+		{due.Add(10*24*time.Hour + time.Hour), "10 days overdue", "overdue"},
+	} {
+		got := deadlineOf(&store.Request{Status: domain.StatusInReview, DueAt: due}, c.now)
+		if got.Text != c.text || got.Class != c.class {
+			t.Errorf("%v before due: %+v, want %q %q", due.Sub(c.now), got, c.text, c.class)
+		}
+	}
+	if got := deadlineOf(&store.Request{Status: domain.StatusCompleted, DueAt: due}, due.Add(48*time.Hour)); got.Class != "closed" {
+		t.Errorf("a closed request: %+v", got)
+	}
+}
