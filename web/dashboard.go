@@ -92,7 +92,11 @@ type requestsPage struct {
 	Types    []typeOption
 	Filter   requestsFilter
 	Overdue  int
+	Limited  bool // the list stopped at listLimit rows
 }
+
+// listLimit is the most requests the list shows; filters narrow it.
+const listLimit = 500
 
 type requestsFilter struct {
 	Status domain.Status
@@ -113,13 +117,13 @@ func (s *Server) dashboardRequests(c echo.Context) error {
 		f.Type = ""
 	}
 	rs, err := s.store.ListRequests(c.Request().Context(), store.RequestFilter{
-		Status: f.Status, Type: f.Type, ID: f.Q, Open: !f.All && f.Status == "" && f.Q == "", Limit: 500,
+		Status: f.Status, Type: f.Type, ID: f.Q, Open: !f.All && f.Status == "" && f.Q == "", Limit: listLimit,
 	})
 	if err != nil {
 		return err
 	}
 	now := s.now()
-	p := requestsPage{chrome: s.chrome(c, "requests"), Statuses: domain.Statuses, Filter: f}
+	p := requestsPage{chrome: s.chrome(c, "requests"), Statuses: domain.Statuses, Filter: f, Limited: len(rs) == listLimit}
 	for _, t := range domain.RequestTypes {
 		p.Types = append(p.Types, typeOption{Value: t, Label: t.Label()})
 	}

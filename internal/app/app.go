@@ -80,6 +80,28 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, migrate boo
 	}, nil
 }
 
+// RunJanitor removes expired dashboard sessions every interval until ctx
+// ends, so the table holds only live sessions.
+func (a *App) RunJanitor(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		if n, err := a.Store.DeleteExpiredSessions(ctx, a.Now()); err != nil && ctx.Err() == nil {
+			a.Log.Warn("removing expired sessions", "error", err)
+		} else if n > 0 {
+			a.Log.Debug("removed expired sessions", "count", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// JanitorInterval is how often expired sessions are removed.
+const JanitorInterval = time.Hour
+
 // Close releases the Temporal client and the database.
 func (a *App) Close() {
 	a.Temporal.Close()

@@ -107,6 +107,7 @@ func RunDev(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Wr
 		return err
 	}
 	go a.Intake.RunRecovery(ctx, RecoveryInterval)
+	go a.RunJanitor(ctx, JanitorInterval)
 	if n, err := a.seedDemoRequests(ctx); err != nil {
 		log.Warn("demo requests not seeded", "error", err)
 	} else if n > 0 {
