@@ -392,3 +392,32 @@ func TestDeadlineBadge(t *testing.T) {
 		t.Errorf("a closed request: %+v", got)
 	}
 }
+
+func TestStateChangesFromAnotherSiteAreRefused(t *testing.T) {
+	h := newHarness(t, false)
+	h.addOfficer("ada@example.org", store.RoleOfficer)
+	b := h.browser()
+	b.signIn("ada@example.org", officerPassword)
+	list := b.get("/officer/requests")
+	form := url.Values{"csrf": {csrfOf(t, list.body)}}
+	post := func(origin string) int {
+		req, _ := http.NewRequest("POST", h.srv.URL+"/officer/logout", strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Origin", origin)
+		resp, err := b.client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	for _, evil := range []string{"https://evil.example", "null"} {
+		if code := post(evil); code != http.StatusForbidden {
+			t.Errorf("post with Origin %s: %d, want 403", evil, code)
+		}
+	}
+	// The host the browser addressed is our own origin.
+	if code := post(h.srv.URL); code != http.StatusSeeOther {
+		t.Errorf("post from our own origin: %d", code)
+	}
+}

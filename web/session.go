@@ -203,7 +203,7 @@ func mustCookie(c echo.Context) string {
 // checkCSRF refuses a state change without the session's token or from
 // another origin.
 func (s *Server) checkCSRF(c echo.Context, ses *store.Session) error {
-	if origin := c.Request().Header.Get("Origin"); origin != "" && origin != s.origin() {
+	if origin := c.Request().Header.Get("Origin"); origin != "" && !s.sameOrigin(origin, c.Request().Host) {
 		return echo.NewHTTPError(http.StatusForbidden, "This form was sent from another site.")
 	}
 	if !sameToken(c.FormValue("csrf"), ses.CSRFToken) {
@@ -212,13 +212,19 @@ func (s *Server) checkCSRF(c echo.Context, ses *store.Session) error {
 	return nil
 }
 
-// origin is scheme://host of DSAR_BASE_URL, as browsers send it.
-func (s *Server) origin() string {
-	u, err := url.Parse(s.cfg.BaseURL)
-	if err != nil {
-		return ""
+// sameOrigin reports whether a browser's Origin header names this site:
+// the host of DSAR_BASE_URL, or the host the browser addressed (so
+// http://localhost:8080 works in dev as well as http://127.0.0.1:8080). A
+// page on another site cannot make a browser send our host as its Origin.
+func (s *Server) sameOrigin(origin, requestHost string) bool {
+	o, err := url.Parse(origin)
+	if err != nil || o.Host == "" {
+		return false
 	}
-	return u.Scheme + "://" + u.Host
+	if base, err := url.Parse(s.cfg.BaseURL); err == nil && o.Scheme == base.Scheme && o.Host == base.Host {
+		return true
+	}
+	return o.Host == requestHost
 }
 
 func sameToken(a, b string) bool {
