@@ -49,7 +49,7 @@ type APIToken struct {
 func (s *Store) CreateOfficer(ctx context.Context, o *Officer) error {
 	o.CreatedAt = o.CreatedAt.UTC()
 	if err := s.db.WithContext(ctx).Create(o).Error; err != nil {
-		return notFound(err, "create officer "+o.Email)
+		return notFound(err, "create officer") // no email: errors reach logs
 	}
 	return nil
 }
