@@ -1,0 +1,481 @@
+package datamap
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// batchSize bounds the values in one IN list; larger sets take several
+// queries, still one per batch rather than one per row.
+const batchSize = 1000
+
+// Identities are the verified identifiers of a person, by type
+// (email, phone, customer_id, ...).
+type Identities map[string][]string
+
+// Connector acts on one SQL system.
+type Connector struct {
+	System *System
+	DB     *sql.DB
+	Kind   Kind
+}
+
+// Connect opens an SQL system's database from its environment variable.
+func Connect(s *System) (*Connector, error) {
+	dsn, err := s.DSN()
+	if err != nil {
+		return nil, err
+	}
+	db, kind, err := OpenSQL(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("system %s: %w", s.Name, err)
+	}
+	if kind != s.Kind {
+		db.Close()
+		return nil, fmt.Errorf("system %s is kind %s but %s holds a %s connection string", s.Name, s.Kind, s.DSNEnv, kind)
+	}
+	return &Connector{System: s, DB: db, Kind: kind}, nil
+}
+
+// Close releases the connections.
+func (c *Connector) Close() error { return c.DB.Close() }
+
+// querier is a database or a transaction.
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}
+
+// Found is everything discovery reached in one system.
+type Found struct {
+	System *System
+	Tables []*FoundTable // in data-map order, only tables with rows
+	byName map[string]*FoundTable
+}
+
+// FoundTable holds the rows found in one table: their primary keys and
+// the column values discovery and erasure need (references, never the
+// person's data itself).
+type FoundTable struct {
+	Table *Table
+	Rows  []*FoundRow
+	index map[string]*FoundRow
+}
+
+// FoundRow is one row reached by discovery.
+type FoundRow struct {
+	Key []any
+	// Owned rows belong to the person: they match an identity or point
+	// at an owned row. Other rows are linked: an owned row points at them
+	// (an address, say) and they may be shared with other people.
+	Owned bool
+	vals  map[string]any
+}
+
+// Table returns the found rows of a table, or nil.
+func (f *Found) Table(name string) *FoundTable { return f.byName[name] }
+
+// Counts reports the owned and linked rows of a table.
+func (t *FoundTable) Counts() (owned, linked int) {
+	for _, r := range t.Rows {
+		if r.Owned {
+			owned++
+		} else {
+			linked++
+		}
+	}
+	return owned, linked
+}
+
+// Keys returns the primary keys of the rows the filter accepts.
+func (t *FoundTable) Keys(keep func(*FoundRow) bool) [][]any {
+	var out [][]any
+	for _, r := range t.Rows {
+		if keep == nil || keep(r) {
+			out = append(out, r.Key)
+		}
+	}
+	return out
+}
+
+// Personal reports whether a row is the person's data: owned rows always,
+// linked rows only in tables that hold personal-data columns (a shared
+// product catalogue is context, not the person's data).
+func (t *FoundTable) Personal(r *FoundRow) bool { return r.Owned || len(t.Table.Columns) > 0 }
+
+// Discover finds every row reachable from the identities through the
+// map's references, with one query per table and hop (per batch of values
+// for very large sets). References are followed both ways from owned rows:
+// to the rows that point at them (their orders) and to the rows they point
+// at (their address). From a linked row only onward references are
+// followed, so a shared address never leads to the other people who live
+// there.
+func (c *Connector) Discover(ctx context.Context, ids Identities) (*Found, error) {
+	return c.discover(ctx, c.DB, ids)
+}
+
+type pendingValue struct {
+	value any
+	owned bool
+}
+
+func (c *Connector) discover(ctx context.Context, q querier, ids Identities) (*Found, error) {
+	s := c.System
+	found := &Found{System: s, byName: map[string]*FoundTable{}}
+	// pending[table][column][canonical value]
+	pending := map[string]map[string]map[string]pendingValue{}
+	queried := map[string]bool{} // table.column=value|owned already asked
+	want := func(table, col string, v any, owned bool) {
+		if v == nil {
+			return
+		}
+		k := canon(v)
+		qk := table + "." + col + "=" + k
+		if queried[qk+"|owned"] || (!owned && queried[qk+"|linked"]) {
+			return
+		}
+		byCol, ok := pending[table]
+		if !ok {
+			byCol = map[string]map[string]pendingValue{}
+			pending[table] = byCol
+		}
+		vals, ok := byCol[col]
+		if !ok {
+			vals = map[string]pendingValue{}
+			byCol[col] = vals
+		}
+		if prev, ok := vals[k]; !ok || (owned && !prev.owned) {
+			vals[k] = pendingValue{value: v, owned: owned}
+		}
+	}
+	for _, t := range s.Tables {
+		for kind, col := range t.Identities {
+			for _, v := range ids[kind] {
+				want(t.Name, col, v, true)
+			}
+		}
+	}
+	incoming := c.incoming()
+	for hop := 0; len(pending) > 0; hop++ {
+		if hop > 64 {
+			return nil, fmt.Errorf("system %s: discovery did not settle after 64 hops", s.Name)
+		}
+		current := pending
+		pending = map[string]map[string]map[string]pendingValue{}
+		for _, t := range s.Tables { // map order keeps queries deterministic
+			byCol, ok := current[t.Name]
+			if !ok {
+				continue
+			}
+			for col, vals := range byCol {
+				for k, pv := range vals {
+					mode := "|linked"
+					if pv.owned {
+						mode = "|owned"
+					}
+					queried[t.Name+"."+col+"="+k+mode] = true
+				}
+			}
+			fresh, err := c.fetch(ctx, q, t, byCol, found)
+			if err != nil {
+				return nil, err
+			}
+			for _, r := range fresh {
+				for col, ref := range t.References {
+					want(ref.Table, ref.Column, r.vals[col], false)
+				}
+				if r.Owned {
+					for _, in := range incoming[t.Name] {
+						want(in.child, in.column, r.vals[in.target], true)
+					}
+				}
+			}
+		}
+	}
+	for _, t := range s.Tables {
+		if ft := found.byName[t.Name]; ft != nil {
+			found.Tables = append(found.Tables, ft)
+		}
+	}
+	return found, nil
+}
+
+// incomingRef is a reference seen from the table it points at.
+type incomingRef struct {
+	child, column, target string
+}
+
+func (c *Connector) incoming() map[string][]incomingRef {
+	in := map[string][]incomingRef{}
+	for _, t := range c.System.Tables {
+		for _, col := range sortedKeys(t.References) {
+			ref := t.References[col]
+			in[ref.Table] = append(in[ref.Table], incomingRef{child: t.Name, column: col, target: ref.Column})
+		}
+	}
+	return in
+}
+
+// neededColumns are the columns discovery and erasure read: the key,
+// references both ways, and identities.
+func (c *Connector) neededColumns(t *Table) []string {
+	cols := slices.Clone(t.PrimaryKey)
+	add := func(col string) {
+		if !slices.Contains(cols, col) {
+			cols = append(cols, col)
+		}
+	}
+	for _, col := range sortedKeys(t.References) {
+		add(col)
+	}
+	for _, in := range c.incoming()[t.Name] {
+		add(in.target)
+	}
+	for _, kind := range sortedKeys(t.Identities) {
+		add(t.Identities[kind])
+	}
+	return cols
+}
+
+// fetch runs the hop's query for one table and returns the rows that are
+// new or newly owned.
+func (c *Connector) fetch(ctx context.Context, q querier, t *Table, byCol map[string]map[string]pendingValue, found *Found) ([]*FoundRow, error) {
+	cols := c.neededColumns(t)
+	ft := found.byName[t.Name]
+	if ft == nil {
+		ft = &FoundTable{Table: t, index: map[string]*FoundRow{}}
+	}
+	var fresh []*FoundRow
+	for _, batch := range batches(byCol) {
+		b := c.builder()
+		var conds []string
+		for _, col := range sortedKeys(batch) {
+			conds = append(conds, quote(col)+" IN ("+b.list(batch[col])+")")
+		}
+		query := "SELECT " + quoteList(cols) + " FROM " + quote(t.Name) + " WHERE " + strings.Join(conds, " OR ")
+		err := scanRows(ctx, q, query, b.args, len(cols), func(vals []any) {
+			row := map[string]any{}
+			for i, col := range cols {
+				row[col] = vals[i]
+			}
+			owned := false
+			for col, vs := range byCol {
+				if pv, ok := vs[canon(row[col])]; ok && pv.owned {
+					owned = true
+					break
+				}
+			}
+			key := vals[:len(t.PrimaryKey)]
+			k := canonKey(key)
+			if r, ok := ft.index[k]; ok {
+				if owned && !r.Owned {
+					r.Owned = true
+					fresh = append(fresh, r)
+				}
+				return
+			}
+			r := &FoundRow{Key: slices.Clone(key), Owned: owned, vals: row}
+			ft.index[k] = r
+			ft.Rows = append(ft.Rows, r)
+			fresh = append(fresh, r)
+		})
+		if err != nil {
+			return nil, fmt.Errorf("system %s: search %s: %w", c.System.Name, t.Name, err)
+		}
+	}
+	if len(ft.Rows) > 0 {
+		found.byName[t.Name] = ft
+	}
+	return fresh, nil
+}
+
+// batches splits a hop's values into groups of at most batchSize.
+func batches(byCol map[string]map[string]pendingValue) []map[string][]any {
+	var out []map[string][]any
+	cur, n := map[string][]any{}, 0
+	for _, col := range sortedKeys(byCol) {
+		for _, k := range sortedKeys(byCol[col]) {
+			if n == batchSize {
+				out = append(out, cur)
+				cur, n = map[string][]any{}, 0
+			}
+			cur[col] = append(cur[col], byCol[col][k].value)
+			n++
+		}
+	}
+	if n > 0 {
+		out = append(out, cur)
+	}
+	return out
+}
+
+// ReadRows streams the full rows with the given keys, batch by batch, so
+// an export never holds a whole table in memory.
+func (c *Connector) ReadRows(ctx context.Context, t *Table, keys [][]any, each func(columns []string, row []any) error) error {
+	for start := 0; start < len(keys); start += batchSize {
+		end := min(start+batchSize, len(keys))
+		b := c.builder()
+		query := "SELECT * FROM " + quote(t.Name) + " WHERE " + b.keyIn(t.PrimaryKey, keys[start:end]) + " ORDER BY " + quoteList(t.PrimaryKey)
+		rows, err := c.DB.QueryContext(ctx, query, b.args...)
+		if err != nil {
+			return fmt.Errorf("system %s: read %s: %w", c.System.Name, t.Name, err)
+		}
+		cols, err := rows.Columns()
+		if err != nil {
+			rows.Close()
+			return err
+		}
+		vals := make([]any, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		for rows.Next() {
+			if err := rows.Scan(ptrs...); err != nil {
+				rows.Close()
+				return err
+			}
+			for i, v := range vals {
+				vals[i] = normalise(v)
+			}
+			if err := each(cols, vals); err != nil {
+				rows.Close()
+				return err
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("system %s: read %s: %w", c.System.Name, t.Name, err)
+		}
+	}
+	return nil
+}
+
+func scanRows(ctx context.Context, q querier, query string, args []any, n int, each func([]any)) error {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	vals := make([]any, n)
+	ptrs := make([]any, n)
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	for rows.Next() {
+		if err := rows.Scan(ptrs...); err != nil {
+			return err
+		}
+		out := make([]any, n)
+		for i, v := range vals {
+			out[i] = normalise(v)
+		}
+		each(out)
+	}
+	return rows.Err()
+}
+
+// normalise turns driver values into ones that compare, print and bind
+// the same on both databases.
+func normalise(v any) any {
+	switch x := v.(type) {
+	case []byte:
+		return string(x)
+	case int32:
+		return int64(x)
+	case int:
+		return int64(x)
+	}
+	return v
+}
+
+func canon(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return "\x00"
+	case string:
+		return x
+	case int64:
+		return strconv.FormatInt(x, 10)
+	case time.Time:
+		return x.UTC().Format(time.RFC3339Nano)
+	}
+	return fmt.Sprint(v)
+}
+
+func canonKey(key []any) string {
+	parts := make([]string, len(key))
+	for i, v := range key {
+		parts[i] = canon(v)
+	}
+	return strings.Join(parts, "\x1f")
+}
+
+// builder collects bind arguments with the dialect's placeholders.
+type builder struct {
+	kind Kind
+	args []any
+}
+
+func (c *Connector) builder() *builder { return &builder{kind: c.Kind} }
+
+func (b *builder) arg(v any) string {
+	b.args = append(b.args, v)
+	if b.kind == KindPostgres {
+		return "$" + strconv.Itoa(len(b.args))
+	}
+	return "?"
+}
+
+func (b *builder) list(vals []any) string {
+	ph := make([]string, len(vals))
+	for i, v := range vals {
+		ph[i] = b.arg(v)
+	}
+	return strings.Join(ph, ", ")
+}
+
+// keyIn is "pk IN (...)", or "(a, b) IN ((...), ...)" for a composite key.
+func (b *builder) keyIn(pk []string, keys [][]any) string {
+	if len(pk) == 1 {
+		vals := make([]any, len(keys))
+		for i, k := range keys {
+			vals[i] = k[0]
+		}
+		return quote(pk[0]) + " IN (" + b.list(vals) + ")"
+	}
+	tuples := make([]string, len(keys))
+	for i, k := range keys {
+		tuples[i] = "(" + b.list(k) + ")"
+	}
+	if b.kind == KindSQLite {
+		return "(" + quoteList(pk) + ") IN (VALUES " + strings.Join(tuples, ", ") + ")"
+	}
+	return "(" + quoteList(pk) + ") IN (" + strings.Join(tuples, ", ") + ")"
+}
+
+// quote quotes an identifier. Names are checked against nameRE when the
+// map loads, and against the live schema before use.
+func quote(name string) string { return `"` + name + `"` }
+
+func quoteList(names []string) string {
+	q := make([]string, len(names))
+	for i, n := range names {
+		q[i] = quote(n)
+	}
+	return strings.Join(q, ", ")
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}

@@ -1,0 +1,337 @@
+package datamap_test
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"github.com/dsar-project/dsar/internal/datamap"
+	"github.com/dsar-project/dsar/internal/demo"
+	"github.com/dsar-project/dsar/internal/pgtest"
+)
+
+// eachDatabase seeds the demo organisation with n people on each database
+// and returns a connector to it.
+func eachDatabase(t *testing.T, n int, run func(t *testing.T, c *datamap.Connector)) {
+	for _, kind := range []datamap.Kind{datamap.KindSQLite, datamap.KindPostgres} {
+		t.Run(string(kind), func(t *testing.T) {
+			dsn := "sqlite:" + filepath.Join(t.TempDir(), "shop.db")
+			if kind == datamap.KindPostgres {
+				dsn = pgtest.NewDatabase(t)
+			}
+			t.Setenv(demo.DSNEnv, dsn)
+			m, err := demo.DataMap(kind)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c, err := datamap.Connect(m.System("shop"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { c.Close() })
+			ctx := context.Background()
+			if err := demo.CreateSchema(ctx, c.DB, kind); err != nil {
+				t.Fatal(err)
+			}
+			if err := demo.Seed(ctx, c.DB, kind, 0, n, nil); err != nil {
+				t.Fatal(err)
+			}
+			live, err := datamap.ReadSchema(ctx, c.DB, kind)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := m.Check(c.System, live); err != nil {
+				t.Fatalf("demo data map does not match the demo schema: %v", err)
+			}
+			run(t, c)
+		})
+	}
+}
+
+func emailOf(i int) datamap.Identities {
+	return datamap.Identities{"email": {demo.PersonAt(i).Email}}
+}
+
+// count runs a count query with one argument.
+func count(t *testing.T, c *datamap.Connector, query string, arg any) int {
+	t.Helper()
+	if c.Kind == datamap.KindPostgres {
+		query = replaceQ(query)
+	}
+	var n int
+	if err := c.DB.QueryRow(query, arg).Scan(&n); err != nil {
+		t.Fatalf("%s: %v", query, err)
+	}
+	return n
+}
+
+func replaceQ(q string) string {
+	out, n := "", 0
+	for _, r := range q {
+		if r == '?' {
+			n++
+			out += "$" + string(rune('0'+n))
+			continue
+		}
+		out += string(r)
+	}
+	return out
+}
+
+// Person 8 shares a home with person 9 (every tenth person moves in with
+// the one before). Discovery finds person 8's rows through references in
+// both directions and several hops, reaches the shared address, and never
+// the neighbour.
+func TestDiscoverFollowsReferencesBothWays(t *testing.T) {
+	eachDatabase(t, 30, func(t *testing.T, c *datamap.Connector) {
+		found, err := c.Discover(context.Background(), emailOf(8))
+		if err != nil {
+			t.Fatal(err)
+		}
+		cust := found.Table("customers")
+		if cust == nil || len(cust.Rows) != 1 || cust.Rows[0].Key[0] != int64(8) || !cust.Rows[0].Owned {
+			t.Fatalf("customers found = %+v, want only customer 8, owned", cust)
+		}
+		addr := found.Table("addresses")
+		if addr == nil || len(addr.Rows) != 1 || addr.Rows[0].Owned {
+			t.Fatalf("addresses found = %+v, want the one shared address, linked", addr)
+		}
+		// Orders are found from the customer; invoices from the orders
+		// (two hops down).
+		wantOrders := count(t, c, `SELECT count(*) FROM orders WHERE customer_id = ?`, 8)
+		wantInvoices := count(t, c, `SELECT count(*) FROM invoices WHERE order_id IN (SELECT id FROM orders WHERE customer_id = ?)`, 8)
+		if got := rows(found, "orders"); got != wantOrders {
+			t.Errorf("orders found = %d, want %d", got, wantOrders)
+		}
+		if got := rows(found, "invoices"); got != wantInvoices {
+			t.Errorf("invoices found = %d, want %d", got, wantInvoices)
+		}
+		for _, ft := range found.Tables {
+			for _, r := range ft.Rows {
+				if ft.Table.Name != "addresses" && owner(ft.Table.Name, r.Key[0].(int64)) != 8 {
+					t.Errorf("found %s row %v, which is not person 8's", ft.Table.Name, r.Key)
+				}
+			}
+		}
+	})
+}
+
+func rows(f *datamap.Found, table string) int {
+	if t := f.Table(table); t != nil {
+		return len(t.Rows)
+	}
+	return 0
+}
+
+func TestDiscoverUnknownPersonFindsNothing(t *testing.T) {
+	eachDatabase(t, 5, func(t *testing.T, c *datamap.Connector) {
+		found, err := c.Discover(context.Background(), datamap.Identities{"email": {"nobody@example.org"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(found.Tables) != 0 {
+			t.Fatalf("found %d tables for an unknown person", len(found.Tables))
+		}
+	})
+}
+
+func TestEraseDeletesChildrenFirstAndKeepsWhatOthersShare(t *testing.T) {
+	eachDatabase(t, 30, func(t *testing.T, c *datamap.Connector) {
+		ctx := context.Background()
+		before := snapshot(t, c.DB)
+		logs := count(t, c, `SELECT count(*) FROM web_logs WHERE customer_id = ?`, 8)
+
+		res, err := c.Erase(ctx, emailOf(8))
+		if err != nil {
+			t.Fatal(err)
+		}
+		byTable := map[string]datamap.TableResult{}
+		for _, r := range res {
+			byTable[r.Table] = r
+		}
+		if byTable["customers"].Deleted != 1 {
+			t.Errorf("customers: %+v, want 1 deleted", byTable["customers"])
+		}
+		if r := byTable["addresses"]; r.Kept != 1 || r.Deleted != 0 {
+			t.Errorf("addresses: %+v, want the shared address kept", r)
+		}
+		if logs > 0 && byTable["web_logs"].Masked != logs {
+			t.Errorf("web_logs: %+v, want %d masked", byTable["web_logs"], logs)
+		}
+		for _, q := range []string{
+			`SELECT count(*) FROM customers WHERE id = ?`,
+			`SELECT count(*) FROM accounts WHERE customer_id = ?`,
+			`SELECT count(*) FROM orders WHERE customer_id = ?`,
+			`SELECT count(*) FROM support_tickets WHERE customer_id = ?`,
+			`SELECT count(*) FROM web_logs WHERE customer_id = ?`,
+			`SELECT count(*) FROM invoices WHERE order_id / 10 = ?`,
+		} {
+			if n := count(t, c, q, 8); n != 0 {
+				t.Errorf("%s: %d rows remain", q, n)
+			}
+		}
+		if n := count(t, c, `SELECT count(*) FROM newsletter_subscriptions WHERE email = ?`, demo.PersonAt(8).Email); n != 0 {
+			t.Errorf("newsletter subscription remains")
+		}
+		if n := count(t, c, `SELECT count(*) FROM web_logs WHERE id / 10 = ? AND (ip_address IS NOT NULL OR user_agent IS NOT NULL)`, 8); n != 0 {
+			t.Errorf("%d web log rows still carry the IP address or browser", n)
+		}
+		// Nobody else lost or changed anything.
+		after := snapshot(t, c.DB)
+		for table, rows := range before {
+			for id, row := range rows {
+				if owner(table, id) == 8 {
+					continue
+				}
+				if after[table][id] != row {
+					t.Errorf("%s row %d of another person changed: %q -> %q", table, id, row, after[table][id])
+				}
+			}
+		}
+
+		// Once the neighbour goes too, the address is free and goes with them.
+		res, err = c.Erase(ctx, emailOf(9))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := count(t, c, `SELECT count(*) FROM addresses WHERE id = ?`, 8); n != 0 {
+			t.Errorf("shared address remains after both residents were erased: %+v", res)
+		}
+		// Erasing again finds nothing and changes nothing.
+		res, err = c.Erase(ctx, emailOf(9))
+		if err != nil || len(res) != 0 {
+			t.Errorf("second erasure = %+v, %v; want nothing to do", res, err)
+		}
+	})
+}
+
+// owner tells whose row an id is: customers, accounts and addresses use
+// the person's index; every other table a block of ten per person.
+func owner(table string, id int64) int64 {
+	switch table {
+	case "customers", "accounts", "addresses", "newsletter_subscriptions":
+		return id
+	}
+	return id / 10
+}
+
+// snapshot reads every row of every demo table as text, by id.
+func snapshot(t *testing.T, db *sql.DB) map[string]map[int64]string {
+	t.Helper()
+	out := map[string]map[int64]string{}
+	for _, table := range []string{"addresses", "customers", "accounts", "product_registrations", "orders", "invoices", "support_tickets", "newsletter_subscriptions", "web_logs"} {
+		rs, err := db.Query(`SELECT * FROM ` + table)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cols, _ := rs.Columns()
+		out[table] = map[int64]string{}
+		for rs.Next() {
+			vals := make([]any, len(cols))
+			ptrs := make([]any, len(cols))
+			for i := range vals {
+				ptrs[i] = &vals[i]
+			}
+			if err := rs.Scan(ptrs...); err != nil {
+				t.Fatal(err)
+			}
+			var id int64
+			switch v := vals[0].(type) {
+			case int64:
+				id = v
+			case int32:
+				id = int64(v)
+			}
+			out[table][id] = fmtRow(vals)
+		}
+		rs.Close()
+	}
+	return out
+}
+
+func fmtRow(vals []any) string {
+	s := ""
+	for _, v := range vals {
+		if b, ok := v.([]byte); ok {
+			v = string(b)
+		}
+		s += "|" + fmtAny(v)
+	}
+	return s
+}
+
+func fmtAny(v any) string {
+	if v == nil {
+		return "NULL"
+	}
+	return fmt.Sprint(v)
+}
+
+func TestCorrectWritesOnlyTheSubjectsCorrectableColumns(t *testing.T) {
+	eachDatabase(t, 12, func(t *testing.T, c *datamap.Connector) {
+		ctx := context.Background()
+		before := snapshot(t, c.DB)
+		changed, err := c.Correct(ctx, emailOf(3), []datamap.Change{
+			{Category: "user.name", Value: "Katherine G. Johnson"},
+			{Category: "user.contact.phone_number", Value: "+1 555 0100"},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var where []string
+		for _, ch := range changed {
+			where = append(where, ch.Table+"."+ch.Column)
+		}
+		slices.Sort(where)
+		if !slices.Equal(where, []string{"customers.full_name", "customers.phone"}) {
+			t.Fatalf("changed %v, want customers.full_name and customers.phone", where)
+		}
+		if n := count(t, c, `SELECT count(*) FROM customers WHERE full_name = ?`, "Katherine G. Johnson"); n != 1 {
+			t.Errorf("%d customers carry the corrected name, want 1", n)
+		}
+		// Invoices keep the name they were issued to (not correctable).
+		if n := count(t, c, `SELECT count(*) FROM invoices WHERE billing_name = ?`, "Katherine G. Johnson"); n != 0 {
+			t.Errorf("invoices were rewritten")
+		}
+		after := snapshot(t, c.DB)
+		for table, rows := range before {
+			for id, row := range rows {
+				if table == "customers" && id == 3 {
+					continue
+				}
+				if after[table][id] != row {
+					t.Errorf("%s row %d changed: %q -> %q", table, id, row, after[table][id])
+				}
+			}
+		}
+	})
+}
+
+func TestReadRowsStreamsFullRows(t *testing.T) {
+	eachDatabase(t, 6, func(t *testing.T, c *datamap.Connector) {
+		ctx := context.Background()
+		found, err := c.Discover(ctx, emailOf(0))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ft := found.Table("customers")
+		var got []string
+		err = c.ReadRows(ctx, ft.Table, ft.Keys(nil), func(cols []string, row []any) error {
+			for i, col := range cols {
+				if col == "email" {
+					got = append(got, row[i].(string))
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(got, []string{"ada@example.com"}) {
+			t.Fatalf("read %v, want Ada's row", got)
+		}
+	})
+}

@@ -1,0 +1,131 @@
+package datamap_test
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/dsar-project/dsar/internal/datamap"
+	"github.com/dsar-project/dsar/internal/demo"
+)
+
+const goodMap = `version: 1
+systems:
+  - name: shop
+    kind: sqlite
+    dsn_env: SHOP_DSN
+    tables:
+      - name: customers
+        primary_key: id
+        identities: {email: email}
+        columns: {email: user.contact.email}
+        erase: delete
+`
+
+func TestParseAcceptsAGoodMap(t *testing.T) {
+	m, err := datamap.Parse("map.yaml", []byte(goodMap))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tb := m.System("shop").Table("customers")
+	if tb == nil || tb.Identities["email"] != "email" || tb.Erase != datamap.Delete {
+		t.Fatalf("parsed %+v", tb)
+	}
+}
+
+// Each broken map names the file, the line and what is wrong.
+func TestParseReportsProblemsWithLines(t *testing.T) {
+	cases := []struct {
+		name, yaml, want string
+	}{
+		{"unknown key", strings.Replace(goodMap, "primary_key: id", "primary_key: id\n        refrences: {}", 1),
+			`map.yaml:9: unknown key "refrences"`},
+		{"unknown category", strings.Replace(goodMap, "user.contact.email}", "user.contact.mail}", 1),
+			`map.yaml:10: table shop.customers: column email has unknown category "user.contact.mail"`},
+		{"missing primary key", strings.Replace(goodMap, "        primary_key: id\n", "", 1),
+			"map.yaml:7: table shop.customers: primary_key is missing"},
+		{"reference to nowhere", strings.Replace(goodMap, "erase: delete", "references: {address_id: addresses.id}\n        erase: delete", 1),
+			"map.yaml:11: shop.customers.address_id refers to addresses.id, which is not a table of system shop"},
+		{"bad kind", strings.Replace(goodMap, "kind: sqlite", "kind: oracle", 1),
+			`map.yaml:3: system shop: kind "oracle" is not one of postgres, sqlite, webhook, manual`},
+		{"mask without columns", strings.Replace(goodMap, "erase: delete", "erase: mask", 1),
+			"table shop.customers: erase strategy mask needs mask:"},
+		{"wrong version", strings.Replace(goodMap, "version: 1", "version: 2", 1), "version must be 1"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := datamap.Parse("map.yaml", []byte(c.yaml))
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("error = %v\nwant it to contain %q", err, c.want)
+			}
+		})
+	}
+}
+
+func TestParseRefusesKeptRowsPointingAtDeletedOnes(t *testing.T) {
+	y := goodMap + `      - name: invoices
+        primary_key: id
+        columns: {billing_name: user.name}
+        references: {customer_id: customers.id}
+        erase: {strategy: mask, mask: {billing_name: "erased"}}
+`
+	_, err := datamap.Parse("map.yaml", []byte(y))
+	if err == nil || !strings.Contains(err.Error(), "keeps its rows (mask) and they reference customers.id, which is deleted") {
+		t.Fatalf("error = %v", err)
+	}
+}
+
+// Check compares the map with the live database.
+func TestCheckFindsWhatTheDatabaseLacks(t *testing.T) {
+	dsn := "sqlite:" + filepath.Join(t.TempDir(), "shop.db")
+	t.Setenv(demo.DSNEnv, dsn)
+	m, err := demo.DataMap(datamap.KindSQLite)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := datamap.Connect(m.System("shop"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx := context.Background()
+	if err := demo.CreateSchema(ctx, c.DB, datamap.KindSQLite); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.DB.Exec(`ALTER TABLE web_logs RENAME COLUMN user_agent TO agent`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.DB.Exec(`DROP TABLE newsletter_subscriptions`); err != nil {
+		t.Fatal(err)
+	}
+	live, err := datamap.ReadSchema(ctx, c.DB, datamap.KindSQLite)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = m.Check(c.System, live)
+	for _, want := range []string{
+		"table shop.newsletter_subscriptions does not exist in the database",
+		"shop.web_logs: personal-data column user_agent does not exist in the database",
+		"shop.web_logs: masked column user_agent does not exist",
+	} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("error = %v\nwant it to contain %q", err, want)
+		}
+	}
+}
+
+func TestGuessCategory(t *testing.T) {
+	for col, want := range map[string]string{
+		"email": "user.contact.email", "customer_email": "user.contact.email", "phone_number": "user.contact.phone_number",
+		"first_name": "user.name.first", "ip_address": "user.device.ip_address", "date_of_birth": "user.demographic.date_of_birth",
+		"password_hash": "user.authorization.credentials", "postal_code": "user.contact.address.postal_code",
+	} {
+		if got, _, ok := datamap.GuessCategory(col); !ok || got != want {
+			t.Errorf("GuessCategory(%q) = %q, want %q", col, got, want)
+		}
+	}
+	if _, _, ok := datamap.GuessCategory("total_cents"); ok {
+		t.Error("total_cents guessed as personal data")
+	}
+}

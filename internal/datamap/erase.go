@@ -1,0 +1,214 @@
+package datamap
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// TableResult is what erasure or correction did in one table.
+type TableResult struct {
+	System  string `json:"system"`
+	Table   string `json:"table"`
+	Deleted int    `json:"deleted"`
+	Masked  int    `json:"masked"`
+	// Kept counts linked rows left in place because rows outside the
+	// request still reference them (an address shared with someone else).
+	Kept int `json:"kept"`
+}
+
+// Erase finds the person's rows and erases them in one transaction: each
+// table by its strategy, children before parents so foreign keys hold. A
+// row that other rows still reference after its children were handled is
+// masked when its table says how, and otherwise kept and counted.
+func (c *Connector) Erase(ctx context.Context, ids Identities) ([]TableResult, error) {
+	tx, err := c.DB.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("system %s: begin: %w", c.System.Name, err)
+	}
+	defer tx.Rollback()
+	found, err := c.discover(ctx, tx, ids)
+	if err != nil {
+		return nil, err
+	}
+	var results []TableResult
+	for _, t := range c.childrenFirst() {
+		ft := found.Table(t.Name)
+		if ft == nil {
+			continue
+		}
+		res, err := c.eraseTable(ctx, tx, ft)
+		if err != nil {
+			return nil, fmt.Errorf("system %s: erase %s: %w", c.System.Name, t.Name, err)
+		}
+		if res.Deleted+res.Masked+res.Kept > 0 {
+			results = append(results, res)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("system %s: commit erasure: %w", c.System.Name, err)
+	}
+	// Report in map order, which reads naturally.
+	slices.SortStableFunc(results, func(a, b TableResult) int {
+		return c.tableIndex(a.Table) - c.tableIndex(b.Table)
+	})
+	return results, nil
+}
+
+func (c *Connector) eraseTable(ctx context.Context, tx *sql.Tx, ft *FoundTable) (TableResult, error) {
+	t := ft.Table
+	res := TableResult{System: c.System.Name, Table: t.Name}
+	var rows []*FoundRow
+	for _, r := range ft.Rows {
+		if ft.Personal(r) {
+			rows = append(rows, r)
+		}
+	}
+	if len(rows) == 0 {
+		return res, nil
+	}
+	// Rows still referenced from outside the request must stay.
+	referenced, err := c.stillReferenced(ctx, tx, t, rows)
+	if err != nil {
+		return res, err
+	}
+	var del, mask [][]any
+	for _, r := range rows {
+		stays := referenced[canonKey(r.Key)]
+		switch {
+		case t.Erase == Mask || (stays && len(t.MaskWith) > 0):
+			mask = append(mask, r.Key)
+		case stays:
+			res.Kept++
+		default:
+			del = append(del, r.Key)
+		}
+	}
+	for start := 0; start < len(del); start += batchSize {
+		b := c.builder()
+		part := del[start:min(start+batchSize, len(del))]
+		n, err := exec(ctx, tx, "DELETE FROM "+quote(t.Name)+" WHERE "+b.keyIn(t.PrimaryKey, part), b.args)
+		if err != nil {
+			return res, err
+		}
+		res.Deleted += n
+	}
+	if len(mask) > 0 {
+		n, err := c.update(ctx, tx, t, t.MaskWith, mask)
+		if err != nil {
+			return res, err
+		}
+		res.Masked += n
+	}
+	return res, nil
+}
+
+// stillReferenced returns the keys of rows that some row in a referencing
+// table still points at. It runs after the children were erased, so what
+// remains belongs to other people (or was kept by a mask that left the
+// reference in place).
+func (c *Connector) stillReferenced(ctx context.Context, tx *sql.Tx, t *Table, rows []*FoundRow) (map[string]bool, error) {
+	out := map[string]bool{}
+	for _, in := range c.incoming()[t.Name] {
+		byVal := map[string][]*FoundRow{}
+		var vals []any
+		for _, r := range rows {
+			v := r.vals[in.target]
+			if v == nil {
+				continue
+			}
+			k := canon(v)
+			if _, ok := byVal[k]; !ok {
+				vals = append(vals, v)
+			}
+			byVal[k] = append(byVal[k], r)
+		}
+		for start := 0; start < len(vals); start += batchSize {
+			b := c.builder()
+			part := vals[start:min(start+batchSize, len(vals))]
+			query := "SELECT DISTINCT " + quote(in.column) + " FROM " + quote(in.child) + " WHERE " + quote(in.column) + " IN (" + b.list(part) + ")"
+			err := scanRows(ctx, tx, query, b.args, 1, func(v []any) {
+				for _, r := range byVal[canon(v[0])] {
+					out[canonKey(r.Key)] = true
+				}
+			})
+			if err != nil {
+				return nil, err
+			}
+		}
+	}
+	return out, nil
+}
+
+// update sets columns to values on the rows with the given keys; a nil
+// value writes NULL.
+func (c *Connector) update(ctx context.Context, tx *sql.Tx, t *Table, set map[string]*string, keys [][]any) (int, error) {
+	total := 0
+	for start := 0; start < len(keys); start += batchSize {
+		b := c.builder()
+		var assigns []string
+		for _, col := range sortedKeys(set) {
+			if set[col] == nil {
+				assigns = append(assigns, quote(col)+" = NULL")
+			} else {
+				assigns = append(assigns, quote(col)+" = "+b.arg(*set[col]))
+			}
+		}
+		part := keys[start:min(start+batchSize, len(keys))]
+		query := "UPDATE " + quote(t.Name) + " SET " + strings.Join(assigns, ", ") + " WHERE " + b.keyIn(t.PrimaryKey, part)
+		n, err := exec(ctx, tx, query, b.args)
+		if err != nil {
+			return total, err
+		}
+		total += n
+	}
+	return total, nil
+}
+
+func exec(ctx context.Context, tx *sql.Tx, query string, args []any) (int, error) {
+	res, err := tx.ExecContext(ctx, query, args...)
+	if err != nil {
+		return 0, err
+	}
+	n, err := res.RowsAffected()
+	return int(n), err
+}
+
+// childrenFirst orders the system's tables so every table comes before
+// the tables it references. Self-references and cycles are broken in map
+// order.
+func (c *Connector) childrenFirst() []*Table {
+	tables := c.System.Tables
+	var order []*Table
+	state := map[string]int{} // 1 visiting, 2 done
+	var visit func(t *Table)
+	visit = func(t *Table) {
+		if state[t.Name] != 0 {
+			return
+		}
+		state[t.Name] = 1
+		// Children (tables referencing t) go first.
+		for _, in := range c.incoming()[t.Name] {
+			if child := c.System.Table(in.child); child != nil && child != t {
+				visit(child)
+			}
+		}
+		state[t.Name] = 2
+		order = append(order, t)
+	}
+	for _, t := range tables {
+		visit(t)
+	}
+	return order
+}
+
+func (c *Connector) tableIndex(name string) int {
+	for i, t := range c.System.Tables {
+		if t.Name == name {
+			return i
+		}
+	}
+	return len(c.System.Tables)
+}

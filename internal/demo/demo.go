@@ -1,0 +1,255 @@
+// Package demo builds the demo organisation `dsar dev` runs against: a
+// software shop's database in the world the seed policies describe, its
+// data map, and a deterministic seeder for any number of people.
+package demo
+
+import (
+	"context"
+	"database/sql"
+	_ "embed"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"time"
+
+	"github.com/dsar-project/dsar/internal/datamap"
+)
+
+//go:embed schema.sql
+var schemaSQL string
+
+//go:embed datamap.yaml
+var dataMapYAML string
+
+// DSNEnv is the variable the demo data map reads its connection string from.
+const DSNEnv = "DSAR_DEMO_DSN"
+
+// DataMap returns the demo data map for a database of the given kind.
+func DataMap(kind datamap.Kind) (*datamap.Map, error) {
+	y := strings.Replace(dataMapYAML, "kind: sqlite", "kind: "+string(kind), 1)
+	return datamap.Parse("demo data map", []byte(y))
+}
+
+// DataMapYAML is the demo data map's text, for docs and `dsar demo`.
+func DataMapYAML() string { return dataMapYAML }
+
+// Person is one seeded person, as a test or benchmark needs to find them.
+type Person struct {
+	Index int
+	Name  string
+	Email string
+}
+
+// The first people are the ones dsar dev's demo requests come from.
+var named = []struct{ name, email string }{
+	{"Ada Lovelace", "ada@example.com"},
+	{"Alan Turing", "alan@example.com"},
+	{"Grace Hopper", "grace@example.com"},
+	{"Katherine Johnson", "katherine@example.com"},
+}
+
+var (
+	firstNames = []string{"Amara", "Bruno", "Chloé", "Dmitri", "Elif", "Farah", "Goran", "Hana", "Ivo", "Jonas", "Keiko", "Lucía", "Mateo", "Nia", "Olek", "Priya", "Quentin", "Rosa", "Sven", "Tomás", "Uma", "Viktor", "Wen", "Ximena", "Yusuf", "Zofia"}
+	lastNames  = []string{"Almeida", "Berg", "Costa", "Dubois", "Eriksen", "Fischer", "García", "Horvat", "Ivanova", "Jansen", "Kowalski", "Larsen", "Moreau", "Novak", "Oliveira", "Peeters", "Quist", "Rossi", "Schmidt", "Tanaka", "Ulrich", "Varga", "Weber", "Xu", "Yilmaz", "Zeller"}
+	cities     = []string{"Lisbon", "Ghent", "Tartu", "Utrecht", "Graz", "Lyon", "Aarhus", "Porto", "Brno", "Bergen"}
+	products   = []string{"Studio", "Studio Pro", "Backup", "Sync"}
+	oses       = []string{"Windows 11 23H2", "macOS 15.1", "Ubuntu 24.04", "Windows 10 22H2", "macOS 14.6"}
+	agents     = []string{"Mozilla/5.0 (Windows NT 10.0; Win64; x64) Firefox/132.0", "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_6) Safari/605.1.15", "Mozilla/5.0 (X11; Linux x86_64) Chrome/131.0"}
+	paths      = []string{"/", "/pricing", "/download", "/account", "/support", "/blog/backups"}
+	subjects   = []string{"Licence not accepted", "Invoice address wrong", "Sync stops after update", "How do I export my projects?"}
+)
+
+// PersonAt returns the seeded person with the given index (from 0).
+func PersonAt(i int) Person {
+	if i < len(named) {
+		return Person{Index: i, Name: named[i].name, Email: named[i].email}
+	}
+	first := firstNames[i%len(firstNames)]
+	last := lastNames[(i/len(firstNames))%len(lastNames)]
+	return Person{Index: i, Name: first + " " + last, Email: fmt.Sprintf("%s.%s.%d@example.net", asciiLower(first), asciiLower(last), i)}
+}
+
+func asciiLower(s string) string {
+	r := strings.NewReplacer("é", "e", "í", "i", "á", "a", "ó", "o")
+	return strings.ToLower(r.Replace(s))
+}
+
+// CreateSchema creates the demo tables in an empty database.
+func CreateSchema(ctx context.Context, db *sql.DB, kind datamap.Kind) error {
+	ddl := schemaSQL
+	if kind == datamap.KindPostgres {
+		ddl = strings.ReplaceAll(ddl, "TIMESTAMP NOT NULL", "TIMESTAMPTZ NOT NULL")
+	}
+	for _, stmt := range strings.Split(ddl, ";") {
+		if strings.TrimSpace(stripComments(stmt)) == "" {
+			continue
+		}
+		if _, err := db.ExecContext(ctx, stmt); err != nil {
+			return fmt.Errorf("demo schema: %w", err)
+		}
+	}
+	return nil
+}
+
+func stripComments(s string) string {
+	var b strings.Builder
+	for _, line := range strings.Split(s, "\n") {
+		if !strings.HasPrefix(strings.TrimSpace(line), "--") {
+			b.WriteString(line)
+		}
+	}
+	return b.String()
+}
+
+// Seeded reports how many people the demo database holds.
+func Seeded(ctx context.Context, db *sql.DB) (int, error) {
+	var n int
+	err := db.QueryRowContext(ctx, `SELECT count(*) FROM customers`).Scan(&n)
+	return n, err
+}
+
+// Seed adds people from index `from` up to (not including) `to`. Each
+// person's rows depend only on their index, so seeding is repeatable and
+// a larger seed extends a smaller one. progress, if set, hears after each
+// batch how many people are done.
+func Seed(ctx context.Context, db *sql.DB, kind datamap.Kind, from, to int, progress func(done int)) error {
+	const perTx = 2000
+	for start := from; start < to; start += perTx {
+		end := min(start+perTx, to)
+		if err := seedRange(ctx, db, kind, start, end); err != nil {
+			return err
+		}
+		if progress != nil {
+			progress(end)
+		}
+	}
+	return nil
+}
+
+// epoch is when the demo shop opened; seeded times fall after it.
+var epoch = time.Date(2023, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// Row IDs: each person owns a block of ids in every table, so ids are
+// stable whatever else was seeded.
+const idsPerPerson = 10
+
+func seedRange(ctx context.Context, db *sql.DB, kind datamap.Kind, from, to int) error {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	ins := newInserter(ctx, tx, kind)
+	for i := from; i < to; i++ {
+		p := PersonAt(i)
+		rng := rand.New(rand.NewPCG(uint64(i), 0x64736172))
+		base := int64(i) * idsPerPerson
+		joined := epoch.Add(time.Duration(rng.IntN(600*24)) * time.Hour)
+
+		// Every tenth person shares the previous person's home.
+		addressID := int64(i)
+		if i%10 == 9 {
+			addressID = int64(i - 1)
+		} else {
+			ins.add("addresses", []string{"id", "street", "city", "postal_code", "country"},
+				addressID, fmt.Sprintf("%d %s Street", 1+rng.IntN(200), lastNames[rng.IntN(len(lastNames))]),
+				cities[rng.IntN(len(cities))], fmt.Sprintf("%04d", 1000+rng.IntN(9000)), "EU")
+		}
+		ins.add("customers", []string{"id", "full_name", "email", "phone", "address_id", "created_at"},
+			int64(i), p.Name, p.Email, fmt.Sprintf("+3161%07d", i%10_000_000), addressID, joined)
+		ins.add("accounts", []string{"id", "customer_id", "username", "password_hash", "created_at"},
+			int64(i), int64(i), strings.SplitN(p.Email, "@", 2)[0], fmt.Sprintf("$argon2id$v=19$m=65536,t=3,p=2$demo%08x", rng.Uint32()), joined)
+		for r := range 1 + rng.IntN(2) {
+			ins.add("product_registrations", []string{"id", "customer_id", "product", "os_version", "licence_key", "registered_at"},
+				base+int64(r), int64(i), products[rng.IntN(len(products))], oses[rng.IntN(len(oses))],
+				fmt.Sprintf("DSAR-%04X-%04X", rng.IntN(0x10000), rng.IntN(0x10000)), joined.Add(time.Duration(r)*time.Hour))
+		}
+		for o := range rng.IntN(4) {
+			placed := joined.Add(time.Duration(1+o*40+rng.IntN(30)) * 24 * time.Hour)
+			total := int64(900 + rng.IntN(20000))
+			ins.add("orders", []string{"id", "customer_id", "placed_at", "total_cents"}, base+int64(o), int64(i), placed, total)
+			ins.add("invoices", []string{"id", "order_id", "billing_name", "billing_address", "card_last4", "amount_cents", "issued_at"},
+				base+int64(o), base+int64(o), p.Name, fmt.Sprintf("%d %s Street, %s", 1+rng.IntN(200), lastNames[rng.IntN(len(lastNames))], cities[rng.IntN(len(cities))]),
+				fmt.Sprintf("%04d", rng.IntN(10000)), total, placed)
+		}
+		for t := range rng.IntN(3) {
+			ins.add("support_tickets", []string{"id", "customer_id", "subject", "body", "opened_at"},
+				base+int64(t), int64(i), subjects[rng.IntN(len(subjects))],
+				"Hello, this is "+p.Name+". Could you help me with this? Thanks.", joined.Add(time.Duration(3+t*20)*24*time.Hour))
+		}
+		if rng.IntN(10) < 6 {
+			ins.add("newsletter_subscriptions", []string{"id", "email", "subscribed_at"}, int64(i), p.Email, joined)
+		}
+		for l := range rng.IntN(5) {
+			ins.add("web_logs", []string{"id", "customer_id", "ip_address", "user_agent", "path", "at"},
+				base+int64(l), int64(i), fmt.Sprintf("203.0.%d.%d", (i/250)%256, 1+i%250), agents[rng.IntN(len(agents))],
+				paths[rng.IntN(len(paths))], joined.Add(time.Duration(l*7+rng.IntN(7))*time.Hour))
+		}
+	}
+	if err := ins.flushAll(); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// inserter batches rows into multi-row INSERTs, table by table in an order
+// that keeps foreign keys satisfied.
+type inserter struct {
+	ctx  context.Context
+	tx   *sql.Tx
+	kind datamap.Kind
+	cols map[string][]string
+	rows map[string][][]any
+}
+
+var insertOrder = []string{"addresses", "customers", "accounts", "product_registrations", "orders", "invoices", "support_tickets", "newsletter_subscriptions", "web_logs"}
+
+func newInserter(ctx context.Context, tx *sql.Tx, kind datamap.Kind) *inserter {
+	return &inserter{ctx: ctx, tx: tx, kind: kind, cols: map[string][]string{}, rows: map[string][][]any{}}
+}
+
+func (in *inserter) add(table string, cols []string, vals ...any) {
+	in.cols[table] = cols
+	in.rows[table] = append(in.rows[table], vals)
+}
+
+func (in *inserter) flushAll() error {
+	for _, t := range insertOrder {
+		rows := in.rows[t]
+		// PostgreSQL takes at most 65535 parameters in one statement.
+		per := max(1, 8000/max(1, len(in.cols[t])))
+		for start := 0; start < len(rows); start += per {
+			if err := in.insert(t, rows[start:min(start+per, len(rows))]); err != nil {
+				return fmt.Errorf("demo seed %s: %w", t, err)
+			}
+		}
+	}
+	return nil
+}
+
+func (in *inserter) insert(table string, rows [][]any) error {
+	cols := in.cols[table]
+	var b strings.Builder
+	b.WriteString("INSERT INTO " + table + " (" + strings.Join(cols, ", ") + ") VALUES ")
+	args := make([]any, 0, len(rows)*len(cols))
+	for i, r := range rows {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("(")
+		for j, v := range r {
+			if j > 0 {
+				b.WriteString(", ")
+			}
+			args = append(args, v)
+			if in.kind == datamap.KindPostgres {
+				fmt.Fprintf(&b, "$%d", len(args))
+			} else {
+				b.WriteString("?")
+			}
+		}
+		b.WriteString(")")
+	}
+	_, err := in.tx.ExecContext(in.ctx, b.String(), args...)
+	return err
+}
