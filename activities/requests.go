@@ -6,6 +6,7 @@ package activities
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"time"
 
@@ -111,6 +112,11 @@ func (a *Requests) SendEmail(ctx context.Context, e Email) error {
 		data.Link = a.BaseURL + "/verify/" + token
 		data.LinkExpires = formatTime(e.VerifyLinkExpires)
 	}
+	if e.Kind == mail.KindCompleted {
+		if err := a.addFulfilment(ctx, r, &data); err != nil {
+			return err
+		}
+	}
 	subject, text, html, err := a.Templates.Render(e.Kind, data)
 	if err != nil {
 		return temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeMailRejected, err)
@@ -135,6 +141,43 @@ func (a *Requests) SendEmail(ctx context.Context, e Email) error {
 	}
 	return a.Store.Audit(ctx, store.AuditEvent{RequestID: r.ID, Actor: store.ActorSystem,
 		Action: "email_sent", Detail: step, At: now})
+}
+
+// addFulfilment puts what fulfilment did into a completion email: a fresh
+// download link for a package, what was erased, what was corrected.
+func (a *Requests) addFulfilment(ctx context.Context, r *store.Request, data *mail.Data) error {
+	var f domain.Fulfilment
+	ok, err := a.Store.Fulfilment(ctx, r.ID, &f)
+	if err != nil || !ok {
+		return err // a request completed before fulfilment existed has nothing to add
+	}
+	if f.Package != nil {
+		token, err := a.mintToken(ctx, r.ID, store.PurposeDownload, f.Package.ExpiresAt)
+		if err != nil {
+			return err
+		}
+		data.DownloadLink = a.BaseURL + "/download/" + token
+		data.DownloadExpires = formatTime(f.Package.ExpiresAt)
+		data.Downloads = PackageDownloads
+	}
+	for _, e := range f.Erased {
+		data.Erased = append(data.Erased, mail.ErasedLine{System: e.System, Table: e.Table, Deleted: e.Deleted, Masked: e.Masked, Kept: e.Kept})
+	}
+	for _, c := range f.Corrected {
+		if c.Rows > 0 {
+			data.Corrected = append(data.Corrected, fmt.Sprintf("%s: %s / %s.%s (%d %s)", c.Field, c.System, c.Table, c.Column, c.Rows, plural(c.Rows, "record", "records")))
+		}
+	}
+	data.Unmatched = f.Unmatched
+	data.NothingFound = f.Rows == 0 && len(f.Unmatched) == 0
+	return nil
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }
 
 // IsVerified reports whether the request's identity was verified. The

@@ -84,6 +84,15 @@ var (
 			InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute,
 		},
 	}
+	// Discovery and fulfilment work in the organisation's own databases,
+	// which may be slow or briefly down: long timeouts, patient retries.
+	fulfilmentActivity = workflow.ActivityOptions{
+		StartToCloseTimeout: time.Hour,
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval: 10 * time.Second, BackoffCoefficient: 2, MaximumInterval: 10 * time.Minute,
+			NonRetryableErrorTypes: []string{activities.ErrTypeNoDataMap},
+		},
+	}
 	emailActivity = workflow.ActivityOptions{
 		StartToCloseTimeout: time.Minute,
 		RetryPolicy: &temporal.RetryPolicy{
@@ -98,6 +107,9 @@ type subjectRequest struct {
 	status   domain.Status
 	verified *IdentityVerified
 	decision *ReviewDecision
+	// fulfils is false for workflows started before dsar found and acted
+	// on data itself; they replay without discovery or fulfilment.
+	fulfils bool
 }
 
 // SubjectRequest runs a data-subject request from acknowledgement to its
@@ -130,6 +142,7 @@ func (w *subjectRequest) register(ctx workflow.Context) error {
 }
 
 func (w *subjectRequest) run(ctx workflow.Context) error {
+	w.fulfils = workflow.GetVersion(ctx, "fulfilment", workflow.DefaultVersion, 1) >= 1
 	if err := w.email(ctx, mail.KindAcknowledgement, time.Time{}); err != nil {
 		return err
 	}
@@ -142,6 +155,12 @@ func (w *subjectRequest) run(ctx workflow.Context) error {
 	}
 	if err := w.email(ctx, mail.KindVerified, time.Time{}); err != nil {
 		return err
+	}
+	if w.fulfils {
+		// Findings are stored for the officer's review.
+		if err := w.dataMapStep(ctx, fulfilment.Discover); err != nil {
+			return err
+		}
 	}
 	if err := workflow.Await(ctx, func() bool { return w.decision != nil }); err != nil {
 		return err
@@ -238,12 +257,32 @@ func (w *subjectRequest) decide(ctx workflow.Context, d ReviewDecision) error {
 	status, kind := domain.StatusCompleted, mail.KindCompleted
 	if d.Decision == Deny {
 		status, kind = domain.StatusDenied, mail.KindDenied
+	} else if w.fulfils {
+		if err := w.dataMapStep(ctx, fulfilment.Fulfil); err != nil {
+			return err
+		}
 	}
 	if err := w.setStatus(ctx, status, d.Actor, d.Reason); err != nil {
 		return err
 	}
 	return w.email(ctx, kind, time.Time{})
 }
+
+// dataMapStep runs discovery or fulfilment. Without a data map there is
+// nothing to search: the request goes on as a ticket for the officer.
+func (w *subjectRequest) dataMapStep(ctx workflow.Context, step any) error {
+	ctx = workflow.WithActivityOptions(ctx, fulfilmentActivity)
+	err := workflow.ExecuteActivity(ctx, step, w.in.RequestID).Get(ctx, nil)
+	var appErr *temporal.ApplicationError
+	if errors.As(err, &appErr) && appErr.Type() == activities.ErrTypeNoDataMap {
+		workflow.GetLogger(ctx).Warn("no data map configured; skipping", "request_id", w.in.RequestID)
+		return nil
+	}
+	return err
+}
+
+// fulfilment names the data-map activities, like requests below.
+var fulfilment *activities.Fulfilment
 
 // requests is the nil receiver through which activities are named; the
 // worker registers a real one.

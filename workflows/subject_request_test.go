@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -17,7 +18,10 @@ import (
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/dsar-project/dsar/activities"
+	"github.com/dsar-project/dsar/internal/datamap"
+	"github.com/dsar-project/dsar/internal/demo"
 	"github.com/dsar-project/dsar/internal/domain"
+	"github.com/dsar-project/dsar/internal/export"
 	"github.com/dsar-project/dsar/internal/mail"
 	"github.com/dsar-project/dsar/internal/metrics"
 	"github.com/dsar-project/dsar/internal/store"
@@ -39,6 +43,7 @@ type harness struct {
 	env   *testsuite.TestWorkflowEnvironment
 	store *store.Store
 	mail  *recordingSender
+	shop  string // the demo organisation's database
 	id    string
 }
 
@@ -104,12 +109,28 @@ func newHarness(t *testing.T, refuse string) *harness {
 		t.Fatal(err)
 	}
 	sender := &recordingSender{outbox: &mail.Outbox{Store: st, Now: env.Now}, refuse: refuse}
+	// The demo organisation, with Ada as its first customer.
+	shop := "sqlite:" + filepath.Join(t.TempDir(), "shop.db")
+	dataMap, err := demo.Prepare(ctx, shop, 20, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sealer, err := export.NewSealer(strings.Repeat("k", 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fulfil := &activities.Fulfilment{
+		Store: st, Systems: datamap.NewSystems(dataMap), Sealer: sealer, Organisation: "Example Ltd", DownloadTTL: 14 * 24 * time.Hour,
+		Now: env.Now, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	}
+	t.Cleanup(fulfil.Systems.Close)
+	env.RegisterActivity(fulfil)
 	env.RegisterActivity(&activities.Requests{
 		Store: st, Mail: sender, Templates: renderer, Metrics: metrics.NewEmail(prometheus.NewRegistry()),
 		BaseURL: "https://privacy.example.org", Organisation: "Example Ltd", Now: env.Now,
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
-	return &harness{t: t, env: env, store: st, mail: sender, id: r.ID}
+	return &harness{t: t, env: env, store: st, mail: sender, shop: shop, id: r.ID}
 }
 
 func (h *harness) run() SubjectRequestResult {
@@ -213,6 +234,63 @@ func TestApprovedRequestCompletes(t *testing.T) {
 	}
 	if approvedBy != "grace@example.org" {
 		t.Errorf("the audit trail does not name the approving officer: %+v", timeline)
+	}
+}
+
+// shopCount counts rows in the demo organisation's database.
+func (h *harness) shopCount(query string, args ...any) int {
+	h.t.Helper()
+	db, _, err := datamap.OpenSQL(h.shop)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	defer db.Close()
+	var n int
+	if err := db.QueryRow(query, args...).Scan(&n); err != nil {
+		h.t.Fatal(err)
+	}
+	return n
+}
+
+// TestApprovedDeletionErasesAndSaysWhat: discovery runs once the
+// requester is verified, so the officer reviews findings; approval
+// erases, and the completion email says what went.
+func TestApprovedDeletionErasesAndSaysWhat(t *testing.T) {
+	h := newHarness(t, "")
+	others := h.shopCount(`SELECT count(*) FROM customers WHERE email <> ?`, "ada@example.com")
+	h.verifyAt(time.Hour)
+	var findings []store.Finding
+	h.env.RegisterDelayedCallback(func() {
+		var err error
+		if findings, err = h.store.Findings(context.Background(), h.id); err != nil {
+			t.Error(err)
+		}
+		if n := h.shopCount(`SELECT count(*) FROM customers WHERE email = ?`, "ada@example.com"); n != 1 {
+			t.Errorf("before approval Ada has %d customer rows, want 1: discovery must not erase", n)
+		}
+	}, 2*time.Hour)
+	h.decideAt(3*time.Hour, ReviewDecision{Decision: Approve, Actor: "grace@example.org"})
+	if res := h.run(); res.Status != domain.StatusCompleted {
+		t.Fatalf("result %+v", res)
+	}
+	tables := map[string]int{}
+	for _, f := range findings {
+		tables[f.Table] = f.OwnedRows
+	}
+	if tables["customers"] != 1 || tables["orders"] == 0 || tables["web_logs"] == 0 {
+		t.Errorf("findings before review: %+v", findings)
+	}
+	if n := h.shopCount(`SELECT count(*) FROM customers WHERE email = ?`, "ada@example.com"); n != 0 {
+		t.Errorf("Ada still has %d customer rows", n)
+	}
+	if n := h.shopCount(`SELECT count(*) FROM customers WHERE email <> ?`, "ada@example.com"); n != others {
+		t.Errorf("%d other customers remain, want %d", n, others)
+	}
+	m, _ := h.mail.message("completed")
+	for _, want := range []string{"shop / customers: 1 deleted", "shop / orders:", "anonymised"} {
+		if !strings.Contains(m.Text, want) {
+			t.Errorf("completion email lacks %q:\n%s", want, m.Text)
+		}
 	}
 }
 

@@ -37,6 +37,8 @@ type Config struct {
 	VerifyTTL           time.Duration // DSAR_VERIFY_TTL: how long a verification link is valid
 	LogLevel            string        // DSAR_LOG_LEVEL: debug, info, warn, error
 	PublicRatePerMinute int           // DSAR_PUBLIC_RATE: public submissions per client per minute; 0 = unlimited
+	DataMap             string        // DSAR_DATAMAP: the data map file; empty in dev means the demo organisation's
+	DownloadTTL         time.Duration // DSAR_DOWNLOAD_TTL: how long a requester's package can be downloaded
 	DevMode             bool          // set by `dsar dev`, not by the environment
 }
 
@@ -54,6 +56,7 @@ const (
 	DefaultVerifyTTL         = 7 * 24 * time.Hour
 	DefaultLogLevel          = "info"
 	DefaultPublicRate        = 20
+	DefaultDownloadTTL       = 14 * 24 * time.Hour
 
 	// minSecretKeyLen keeps the encryption key from being guessable.
 	minSecretKeyLen = 32
@@ -107,6 +110,19 @@ func Load(getenv func(string) string) (*Config, error) {
 			problems = append(problems, fmt.Sprintf("DSAR_VERIFY_TTL: %s is shorter than one minute", d))
 		default:
 			c.VerifyTTL = d
+		}
+	}
+	c.DataMap = get("DSAR_DATAMAP", "")
+	c.DownloadTTL = DefaultDownloadTTL
+	if v := get("DSAR_DOWNLOAD_TTL", ""); v != "" {
+		d, err := parseDays(v)
+		switch {
+		case err != nil:
+			problems = append(problems, fmt.Sprintf("DSAR_DOWNLOAD_TTL: %q is not a duration (use e.g. 14d or 72h)", v))
+		case d < time.Hour:
+			problems = append(problems, fmt.Sprintf("DSAR_DOWNLOAD_TTL: %s is shorter than one hour", d))
+		default:
+			c.DownloadTTL = d
 		}
 	}
 	c.PublicRatePerMinute = DefaultPublicRate
@@ -223,6 +239,8 @@ func (c *Config) Print(w io.Writer) {
 		{"DSAR_VERIFY_TTL", c.VerifyTTL.String()},
 		{"DSAR_LOG_LEVEL", c.LogLevel},
 		{"DSAR_PUBLIC_RATE", strconv.Itoa(c.PublicRatePerMinute)},
+		{"DSAR_DATAMAP", c.DataMap},
+		{"DSAR_DOWNLOAD_TTL", c.DownloadTTL.String()},
 	}
 	for _, r := range rows {
 		fmt.Fprintf(w, "%s=%s\n", r.name, r.value)
@@ -271,4 +289,16 @@ func redactURL(raw string) string {
 		u.RawQuery = q.Encode()
 	}
 	return u.String()
+}
+
+// parseDays reads a Go duration, or a whole number of days such as "14d".
+func parseDays(v string) (time.Duration, error) {
+	if n, ok := strings.CutSuffix(v, "d"); ok {
+		days, err := strconv.Atoi(n)
+		if err != nil || days < 0 {
+			return 0, fmt.Errorf("bad day count %q", v)
+		}
+		return time.Duration(days) * 24 * time.Hour, nil
+	}
+	return time.ParseDuration(v)
 }

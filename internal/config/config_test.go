@@ -59,6 +59,7 @@ func TestLoadDefaults(t *testing.T) {
 		VerifyTTL:           7 * 24 * time.Hour,
 		LogLevel:            "info",
 		PublicRatePerMinute: 20,
+		DownloadTTL:         14 * 24 * time.Hour,
 	}
 	if !reflect.DeepEqual(*c, want) {
 		t.Errorf("Load(empty) =\n  %+v\nwant\n  %+v", *c, want)
@@ -90,6 +91,8 @@ func TestLoadReadsEveryVariable(t *testing.T) {
 		"DSAR_ORGANISATION":   "Analytical Engines Ltd",
 		"DSAR_SECRET_KEY":     testSecretKey,
 		"DSAR_VERIFY_TTL":     "72h",
+		"DSAR_DATAMAP":        "/etc/dsar/datamap.yaml",
+		"DSAR_DOWNLOAD_TTL":   "7d",
 		"DSAR_LOG_LEVEL":      "DEBUG",
 	}
 	c, err := config.Load(env(m))
@@ -113,6 +116,8 @@ func TestLoadReadsEveryVariable(t *testing.T) {
 		VerifyTTL:           72 * time.Hour,
 		LogLevel:            "debug", // lower-cased
 		PublicRatePerMinute: 20,
+		DataMap:             "/etc/dsar/datamap.yaml",
+		DownloadTTL:         7 * 24 * time.Hour,
 	}
 	if !reflect.DeepEqual(*c, want) {
 		t.Errorf("Load =\n  %+v\nwant\n  %+v", *c, want)
@@ -380,8 +385,8 @@ func TestPrintRedactsSecrets(t *testing.T) {
 	}
 	// One NAME=value line per setting.
 	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
-	if len(lines) != 17 {
-		t.Errorf("Print wrote %d lines, want 17:\n%s", len(lines), out)
+	if len(lines) != 19 {
+		t.Errorf("Print wrote %d lines, want 19:\n%s", len(lines), out)
 	}
 	for _, l := range lines {
 		if name, _, ok := strings.Cut(l, "="); !ok || name == "" || strings.ToUpper(name) != name {

@@ -9,6 +9,7 @@ import (
 	_ "embed"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"strings"
 	"time"
 
@@ -145,6 +146,12 @@ func seedRange(ctx context.Context, db *sql.DB, kind datamap.Kind, from, to int)
 		rng := rand.New(rand.NewPCG(uint64(i), 0x64736172))
 		base := int64(i) * idsPerPerson
 		joined := epoch.Add(time.Duration(rng.IntN(600*24)) * time.Hour)
+		// The named people, whom the demo requests come from, have some
+		// of everything, so every table shows up in the demo.
+		least := 0
+		if i < len(named) {
+			least = 2
+		}
 
 		// Every tenth person shares the previous person's home.
 		addressID := int64(i)
@@ -164,7 +171,7 @@ func seedRange(ctx context.Context, db *sql.DB, kind datamap.Kind, from, to int)
 				base+int64(r), int64(i), products[rng.IntN(len(products))], oses[rng.IntN(len(oses))],
 				fmt.Sprintf("DSAR-%04X-%04X", rng.IntN(0x10000), rng.IntN(0x10000)), joined.Add(time.Duration(r)*time.Hour))
 		}
-		for o := range rng.IntN(4) {
+		for o := range max(rng.IntN(4), least) {
 			placed := joined.Add(time.Duration(1+o*40+rng.IntN(30)) * 24 * time.Hour)
 			total := int64(900 + rng.IntN(20000))
 			ins.add("orders", []string{"id", "customer_id", "placed_at", "total_cents"}, base+int64(o), int64(i), placed, total)
@@ -172,15 +179,15 @@ func seedRange(ctx context.Context, db *sql.DB, kind datamap.Kind, from, to int)
 				base+int64(o), base+int64(o), p.Name, fmt.Sprintf("%d %s Street, %s", 1+rng.IntN(200), lastNames[rng.IntN(len(lastNames))], cities[rng.IntN(len(cities))]),
 				fmt.Sprintf("%04d", rng.IntN(10000)), total, placed)
 		}
-		for t := range rng.IntN(3) {
+		for t := range max(rng.IntN(3), least) {
 			ins.add("support_tickets", []string{"id", "customer_id", "subject", "body", "opened_at"},
 				base+int64(t), int64(i), subjects[rng.IntN(len(subjects))],
 				"Hello, this is "+p.Name+". Could you help me with this? Thanks.", joined.Add(time.Duration(3+t*20)*24*time.Hour))
 		}
-		if rng.IntN(10) < 6 {
+		if rng.IntN(10) < 6 || least > 0 {
 			ins.add("newsletter_subscriptions", []string{"id", "email", "subscribed_at"}, int64(i), p.Email, joined)
 		}
-		for l := range rng.IntN(5) {
+		for l := range max(rng.IntN(5), least) {
 			ins.add("web_logs", []string{"id", "customer_id", "ip_address", "user_agent", "path", "at"},
 				base+int64(l), int64(i), fmt.Sprintf("203.0.%d.%d", (i/250)%256, 1+i%250), agents[rng.IntN(len(agents))],
 				paths[rng.IntN(len(paths))], joined.Add(time.Duration(l*7+rng.IntN(7))*time.Hour))
@@ -252,4 +259,44 @@ func (in *inserter) insert(table string, rows [][]any) error {
 	}
 	_, err := in.tx.ExecContext(in.ctx, b.String(), args...)
 	return err
+}
+
+// Prepare makes the database at dsn a demo organisation of at least
+// people persons: it creates the tables if they are missing and seeds the
+// people not yet there. It returns the demo data map for the database's
+// kind, checked against the live schema, and points DSNEnv at dsn so the
+// map's connector finds it.
+func Prepare(ctx context.Context, dsn string, people int, progress func(done int)) (*datamap.Map, error) {
+	db, kind, err := datamap.OpenSQL(dsn)
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	seeded, err := Seeded(ctx, db)
+	if err != nil {
+		if err := CreateSchema(ctx, db, kind); err != nil {
+			return nil, err
+		}
+		seeded = 0
+	}
+	if seeded < people {
+		if err := Seed(ctx, db, kind, seeded, people, progress); err != nil {
+			return nil, err
+		}
+	}
+	m, err := DataMap(kind)
+	if err != nil {
+		return nil, err
+	}
+	live, err := datamap.ReadSchema(ctx, db, kind)
+	if err != nil {
+		return nil, err
+	}
+	if err := m.Check(m.System("shop"), live); err != nil {
+		return nil, err
+	}
+	if err := os.Setenv(DSNEnv, dsn); err != nil {
+		return nil, err
+	}
+	return m, nil
 }

@@ -42,6 +42,24 @@ type Data struct {
 	LinkExpires  string
 	StatusLink   string
 	Reason       string
+
+	// Completion of an access or export request: the package link.
+	DownloadLink    string
+	DownloadExpires string
+	Downloads       int
+	// Completion of a deletion: what was erased, per system and table.
+	Erased []ErasedLine
+	// Completion of a correction: what changed, and fields not matched.
+	Corrected []string
+	Unmatched []string
+	// NothingFound says fulfilment found no records of the person.
+	NothingFound bool
+}
+
+// ErasedLine is one table in a deletion's completion email.
+type ErasedLine struct {
+	System, Table          string
+	Deleted, Masked, Kept int
 }
 
 //go:embed templates

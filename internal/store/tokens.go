@@ -15,8 +15,9 @@ import (
 type TokenPurpose string
 
 const (
-	PurposeVerify TokenPurpose = "verify" // single use: proves the requester reads the mailbox
-	PurposeStatus TokenPurpose = "status" // reusable until it expires: shows the request's status
+	PurposeVerify   TokenPurpose = "verify"   // single use: proves the requester reads the mailbox
+	PurposeStatus   TokenPurpose = "status"   // reusable until it expires: shows the request's status
+	PurposeDownload TokenPurpose = "download" // reusable until the package expires or its downloads run out
 )
 
 // RequestToken is a link sent to a requester. Only the SHA-256 of the token

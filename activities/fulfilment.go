@@ -1,0 +1,322 @@
+package activities
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"time"
+
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/dsar-project/dsar/internal/datamap"
+	"github.com/dsar-project/dsar/internal/domain"
+	"github.com/dsar-project/dsar/internal/export"
+	"github.com/dsar-project/dsar/internal/store"
+)
+
+// ErrTypeNoDataMap is returned when a request needs the data map and none
+// is configured.
+const ErrTypeNoDataMap = "NoDataMap"
+
+// PackageDownloads is how many times a requester may download a package.
+const PackageDownloads = 5
+
+// Fulfilment are the activities that find a person's data and act on it:
+// discovery, access and export packages, deletion and correction.
+type Fulfilment struct {
+	Store        *store.Store
+	Systems      *datamap.Systems // nil: no data map configured
+	Sealer       *export.Sealer
+	Organisation string
+	DownloadTTL  time.Duration
+	Now          func() time.Time
+	Log          *slog.Logger
+}
+
+// Discovered summarises a discovery; the findings themselves are in the
+// database.
+type Discovered struct {
+	Systems, Tables, Rows int
+}
+
+// connectors returns a connector to every SQL system of the data map.
+func (a *Fulfilment) connectors() ([]*datamap.Connector, error) {
+	if a.Systems == nil {
+		return nil, temporal.NewNonRetryableApplicationError("no data map is configured (DSAR_DATAMAP)", ErrTypeNoDataMap, nil)
+	}
+	return a.Systems.Connectors()
+}
+
+// identities are what a request's verified requester is known by. Only
+// the email is proven by verification, so it is the only identity used.
+func identities(r *store.Request) datamap.Identities {
+	return datamap.Identities{"email": uniq(r.Email, lower(r.Email))}
+}
+
+// Discover searches every system for the requester and stores the
+// findings (counts, categories and row keys) for the officer's review.
+func (a *Fulfilment) Discover(ctx context.Context, requestID string) (Discovered, error) {
+	r, err := a.Store.GetRequest(ctx, requestID)
+	if err != nil {
+		return Discovered{}, classify(err)
+	}
+	sources, err := a.discover(ctx, r)
+	if err != nil {
+		return Discovered{}, err
+	}
+	var d Discovered
+	var fs []store.Finding
+	for _, s := range sources {
+		if len(s.Found.Tables) > 0 {
+			d.Systems++
+		}
+		for _, ft := range s.Found.Tables {
+			owned, linked := ft.Counts()
+			fs = append(fs, store.Finding{
+				System: s.Found.System.Name, Table: ft.Table.Name, Categories: ft.Table.CategoriesOf(),
+				OwnedRows: owned, LinkedRows: linked, RowKeys: ft.Keys(nil),
+			})
+			d.Tables++
+			d.Rows += owned + linked
+		}
+	}
+	if err := a.Store.SaveFindings(ctx, requestID, fs, a.Now()); err != nil {
+		return Discovered{}, err
+	}
+	detail := fmt.Sprintf("found %d rows in %d tables of %d systems", d.Rows, d.Tables, d.Systems)
+	if err := a.Store.Audit(ctx, store.AuditEvent{RequestID: requestID, Actor: store.ActorSystem, Action: "discovered", Detail: detail, At: a.Now()}); err != nil {
+		return Discovered{}, err
+	}
+	return d, nil
+}
+
+func (a *Fulfilment) discover(ctx context.Context, r *store.Request) ([]export.Source, error) {
+	conns, err := a.connectors()
+	if err != nil {
+		return nil, err
+	}
+	ids := identities(r)
+	var out []export.Source
+	for _, c := range conns {
+		found, err := c.Discover(ctx, ids)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, export.Source{Conn: c, Found: found})
+	}
+	return out, nil
+}
+
+// Fulfil carries out an approved request: it builds the access or export
+// package, erases, or corrects, and records what it did for the
+// completion email. Running it again after it finished does nothing.
+func (a *Fulfilment) Fulfil(ctx context.Context, requestID string) error {
+	var done domain.Fulfilment
+	if ok, err := a.Store.Fulfilment(ctx, requestID, &done); err != nil || ok {
+		return err
+	}
+	r, err := a.Store.GetRequest(ctx, requestID)
+	if err != nil {
+		return classify(err)
+	}
+	var f domain.Fulfilment
+	switch r.Type {
+	case domain.TypeAccess, domain.TypeExport:
+		err = a.buildPackage(ctx, r, &f)
+	case domain.TypeDeletion:
+		err = a.erase(ctx, r, &f)
+	case domain.TypeCorrection:
+		err = a.correct(ctx, r, &f)
+	default:
+		err = fmt.Errorf("unknown request type %q", r.Type)
+	}
+	if err != nil {
+		return err
+	}
+	if err := a.Store.SaveFulfilment(ctx, requestID, f, a.Now()); err != nil {
+		return err
+	}
+	return a.Store.Audit(ctx, store.AuditEvent{RequestID: requestID, Actor: store.ActorSystem, Action: "fulfilled", Detail: describe(r.Type, f), At: a.Now()})
+}
+
+func describe(t domain.RequestType, f domain.Fulfilment) string {
+	switch t {
+	case domain.TypeDeletion:
+		var del, mask, kept int
+		for _, e := range f.Erased {
+			del, mask, kept = del+e.Deleted, mask+e.Masked, kept+e.Kept
+		}
+		return fmt.Sprintf("deleted %d rows, masked %d, kept %d shared with others", del, mask, kept)
+	case domain.TypeCorrection:
+		return fmt.Sprintf("corrected %d columns; %d fields not matched", len(f.Corrected), len(f.Unmatched))
+	}
+	if f.Package != nil {
+		return fmt.Sprintf("package of %d rows from %d systems, %d bytes", f.Rows, f.Systems, f.Package.Size)
+	}
+	return ""
+}
+
+// buildPackage writes the requester's package, sealed, in chunks. A build
+// cut off by a crash leaves an incomplete package, discarded here first.
+func (a *Fulfilment) buildPackage(ctx context.Context, r *store.Request, f *domain.Fulfilment) error {
+	if err := a.Store.DiscardIncompletePackages(ctx, r.ID); err != nil {
+		return err
+	}
+	sources, err := a.discover(ctx, r)
+	if err != nil {
+		return err
+	}
+	for _, s := range sources {
+		if len(s.Found.Tables) > 0 {
+			f.Systems++
+		}
+		for _, ft := range s.Found.Tables {
+			for _, row := range ft.Rows {
+				if ft.Personal(row) {
+					f.Rows++
+				}
+			}
+		}
+	}
+	now := a.Now()
+	name := "personal-data-" + r.ID + ".zip"
+	if r.Type == domain.TypeExport {
+		name = "data-export-" + r.ID + ".zip"
+	}
+	p := &store.Package{
+		ID: newID(), RequestID: r.ID, FileName: name, ContentType: "application/zip",
+		ExpiresAt: now.Add(a.DownloadTTL), DownloadsLeft: PackageDownloads,
+	}
+	w, err := export.Create(ctx, a.Store, a.Sealer, p, a.Now)
+	if err != nil {
+		return err
+	}
+	meta := export.Meta{RequestID: r.ID, Organisation: a.Organisation, GeneratedAt: now}
+	hw := &heartbeatWriter{ctx: ctx, w: w}
+	if r.Type == domain.TypeExport {
+		err = export.WriteExport(ctx, hw, sources, meta)
+	} else {
+		err = export.WriteAccess(ctx, hw, sources, meta)
+	}
+	if err != nil {
+		return err
+	}
+	if err := w.Close(); err != nil {
+		return err
+	}
+	f.Package = &domain.PackageInfo{ID: p.ID, FileName: p.FileName, Size: p.Size, ExpiresAt: p.ExpiresAt}
+	return nil
+}
+
+// heartbeatWriter tells Temporal a long package build is alive.
+type heartbeatWriter struct {
+	ctx  context.Context
+	w    *export.Writer
+	n    int64
+	last int64
+}
+
+func (h *heartbeatWriter) Write(b []byte) (int, error) {
+	n, err := h.w.Write(b)
+	h.n += int64(n)
+	if h.n-h.last >= export.ChunkSize && activity.IsActivity(h.ctx) {
+		activity.RecordHeartbeat(h.ctx, h.n)
+		h.last = h.n
+	}
+	return n, err
+}
+
+// erase erases the person's rows system by system. Each system's erasure
+// is one transaction; if a later system fails, the retry finds nothing
+// left in the earlier ones and erases the rest.
+func (a *Fulfilment) erase(ctx context.Context, r *store.Request, f *domain.Fulfilment) error {
+	conns, err := a.connectors()
+	if err != nil {
+		return err
+	}
+	ids := identities(r)
+	for _, c := range conns {
+		res, err := c.Erase(ctx, ids)
+		if err != nil {
+			return err
+		}
+		if len(res) > 0 {
+			f.Systems++
+		}
+		for _, t := range res {
+			f.Erased = append(f.Erased, domain.ErasedTable(t))
+			f.Rows += t.Deleted + t.Masked + t.Kept
+		}
+	}
+	return nil
+}
+
+// correct maps each requested correction to a category and writes it to
+// every correctable column of that category in the person's rows.
+func (a *Fulfilment) correct(ctx context.Context, r *store.Request, f *domain.Fulfilment) error {
+	conns, err := a.connectors()
+	if err != nil {
+		return err
+	}
+	var changes []datamap.Change
+	field := map[string]string{} // category -> the requester's field name
+	for _, c := range r.Corrections {
+		cat, ok := domain.CorrectionCategory(c.Field)
+		if !ok {
+			f.Unmatched = append(f.Unmatched, c.Field)
+			continue
+		}
+		changes = append(changes, datamap.Change{Category: cat, Value: c.Value})
+		field[cat] = c.Field
+	}
+	written := map[string]bool{}
+	ids := identities(r)
+	for _, c := range conns {
+		changed, err := c.Correct(ctx, ids, changes)
+		if err != nil {
+			return err
+		}
+		if len(changed) > 0 {
+			f.Systems++
+		}
+		for _, ch := range changed {
+			f.Corrected = append(f.Corrected, domain.CorrectedColumn{
+				Field: field[ch.Category], Category: ch.Category, System: ch.System, Table: ch.Table, Column: ch.Column, Rows: ch.Rows,
+			})
+			f.Rows += ch.Rows
+			if ch.Rows > 0 {
+				written[ch.Category] = true
+			}
+		}
+	}
+	for _, ch := range changes {
+		if !written[ch.Category] {
+			f.Unmatched = append(f.Unmatched, field[ch.Category])
+		}
+	}
+	return nil
+}
+
+func newID() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func lower(s string) string { return strings.ToLower(s) }
+
+// uniq drops repeats, keeping order.
+func uniq(vals ...string) []string {
+	var out []string
+	for _, v := range vals {
+		if !slices.Contains(out, v) {
+			out = append(out, v)
+		}
+	}
+	return out
+}

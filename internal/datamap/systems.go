@@ -1,0 +1,50 @@
+package datamap
+
+import "sync"
+
+// Systems holds one connector per SQL system of a map, opened on first
+// use and shared by every request a worker runs.
+type Systems struct {
+	Map *Map
+
+	mu    sync.Mutex
+	conns map[string]*Connector
+}
+
+// NewSystems returns the systems of m, not yet connected.
+func NewSystems(m *Map) *Systems { return &Systems{Map: m} }
+
+// Connectors returns a connector to every SQL system, in map order.
+func (s *Systems) Connectors() ([]*Connector, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.conns == nil {
+		s.conns = map[string]*Connector{}
+	}
+	var out []*Connector
+	for _, sys := range s.Map.Systems {
+		if !sys.Kind.SQL() {
+			continue
+		}
+		c, ok := s.conns[sys.Name]
+		if !ok {
+			var err error
+			if c, err = Connect(sys); err != nil {
+				return nil, err
+			}
+			s.conns[sys.Name] = c
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+// Close closes every open connector.
+func (s *Systems) Close() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, c := range s.conns {
+		c.Close()
+	}
+	s.conns = nil
+}

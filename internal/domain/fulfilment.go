@@ -1,0 +1,80 @@
+package domain
+
+import (
+	"strings"
+	"time"
+)
+
+// Fulfilment is what carrying out an approved request did, as the
+// completion email and the dashboard show it.
+type Fulfilment struct {
+	// Package is the requester's download (access and export).
+	Package *PackageInfo `json:"package,omitempty"`
+	// Erased lists, per system and table, what deletion did.
+	Erased []ErasedTable `json:"erased,omitempty"`
+	// Corrected lists where each corrected value was written.
+	Corrected []CorrectedColumn `json:"corrected,omitempty"`
+	// Unmatched lists correction fields that name no kind of data dsar
+	// knows; an officer follows them up by hand.
+	Unmatched []string `json:"unmatched,omitempty"`
+	// Systems and Rows count what was found.
+	Systems int `json:"systems"`
+	Rows    int `json:"rows"`
+}
+
+// PackageInfo describes a download without granting it.
+type PackageInfo struct {
+	ID        string    `json:"id"`
+	FileName  string    `json:"file_name"`
+	Size      int64     `json:"size"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// ErasedTable is what deletion did in one table.
+type ErasedTable struct {
+	System  string `json:"system"`
+	Table   string `json:"table"`
+	Deleted int    `json:"deleted"`
+	Masked  int    `json:"masked"`
+	Kept    int    `json:"kept"`
+}
+
+// CorrectedColumn is one column a correction was written to.
+type CorrectedColumn struct {
+	Field    string `json:"field"`
+	Category string `json:"category"`
+	System   string `json:"system"`
+	Table    string `json:"table"`
+	Column   string `json:"column"`
+	Rows     int    `json:"rows"`
+}
+
+// correctionFields maps what requesters write in a correction's field to
+// a data-map category.
+var correctionFields = map[string]string{
+	"name": "user.name", "full name": "user.name", "full_name": "user.name",
+	"first name": "user.name.first", "last name": "user.name.last", "surname": "user.name.last",
+	"email": "user.contact.email", "email address": "user.contact.email", "e-mail": "user.contact.email",
+	"phone": "user.contact.phone_number", "phone number": "user.contact.phone_number", "telephone": "user.contact.phone_number", "mobile": "user.contact.phone_number",
+	"address": "user.contact.address", "postal address": "user.contact.address", "street": "user.contact.address.street",
+	"city": "user.contact.address.city", "postcode": "user.contact.address.postal_code", "postal code": "user.contact.address.postal_code",
+	"zip": "user.contact.address.postal_code", "country": "user.contact.address.country",
+	"username": "user.account.username", "user name": "user.account.username",
+	"date of birth": "user.demographic.date_of_birth", "birth date": "user.demographic.date_of_birth",
+}
+
+// CorrectionFields lists the field names the form suggests.
+var CorrectionFields = []string{"name", "email", "phone", "street", "city", "postal code", "country", "username", "date of birth"}
+
+// CorrectionCategory maps a correction's field to a category: a known
+// field name (in any case) or a category written out (user.name).
+func CorrectionCategory(field string) (string, bool) {
+	f := strings.Join(strings.Fields(strings.ToLower(field)), " ")
+	if c, ok := correctionFields[f]; ok {
+		return c, true
+	}
+	if strings.HasPrefix(f, "user.") && !strings.ContainsAny(f, " ") {
+		return f, true
+	}
+	return "", false
+}

@@ -1,0 +1,324 @@
+package export
+
+import (
+	"archive/zip"
+	"bufio"
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"html/template"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/dsar-project/dsar/internal/datamap"
+)
+
+// Source is one system's connector and what discovery found there.
+type Source struct {
+	Conn  *datamap.Connector
+	Found *datamap.Found
+}
+
+// Meta describes a package.
+type Meta struct {
+	RequestID    string
+	Organisation string
+	GeneratedAt  time.Time
+}
+
+// Withheld replaces values a package never carries: credentials such as
+// password hashes would help an attacker who got hold of the download and
+// tell the person nothing.
+const Withheld = "[withheld for security]"
+
+func withheld(category string) bool {
+	return category == "user.authorization" || strings.HasPrefix(category, "user.authorization.")
+}
+
+// table is one table's rows as a package writes them.
+type table struct {
+	system string
+	found  *datamap.FoundTable
+	conn   *datamap.Connector
+}
+
+func tablesOf(sources []Source) []table {
+	var out []table
+	for _, s := range sources {
+		for _, ft := range s.Found.Tables {
+			if len(ft.Keys(func(r *datamap.FoundRow) bool { return ft.Personal(r) })) > 0 {
+				out = append(out, table{system: s.Found.System.Name, found: ft, conn: s.Conn})
+			}
+		}
+	}
+	return out
+}
+
+// each streams a table's personal rows with withheld columns replaced.
+func (t table) each(ctx context.Context, fn func(cols []string, row []any) error) error {
+	ft := t.found
+	keys := ft.Keys(func(r *datamap.FoundRow) bool { return ft.Personal(r) })
+	return t.conn.ReadRows(ctx, ft.Table, keys, func(cols []string, row []any) error {
+		for i, c := range cols {
+			if withheld(ft.Table.Columns[c]) && row[i] != nil {
+				row[i] = Withheld
+			}
+		}
+		return fn(cols, row)
+	})
+}
+
+// text formats a value for CSV and HTML.
+func text(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return ""
+	case time.Time:
+		return x.UTC().Format(time.RFC3339)
+	case string:
+		return x
+	}
+	return fmt.Sprint(v)
+}
+
+// jsonValue keeps numbers and booleans as they are, times in RFC 3339.
+func jsonValue(v any) any {
+	if t, ok := v.(time.Time); ok {
+		return t.UTC().Format(time.RFC3339)
+	}
+	return v
+}
+
+// ManifestTable describes one table in an export.
+type ManifestTable struct {
+	System     string            `json:"system"`
+	Table      string            `json:"table"`
+	Rows       int               `json:"rows"`
+	Categories map[string]string `json:"categories"` // column -> category
+	Files      []string          `json:"files"`
+}
+
+// Manifest is an export's manifest.json.
+type Manifest struct {
+	RequestID    string          `json:"request_id"`
+	Organisation string          `json:"organisation"`
+	GeneratedAt  string          `json:"generated_at"`
+	Systems      []string        `json:"systems"`
+	Tables       []ManifestTable `json:"tables"`
+}
+
+// WriteExport writes the machine-readable export: a ZIP with one JSON and
+// one CSV file per table and a manifest.json, rows streamed in batches.
+func WriteExport(ctx context.Context, w io.Writer, sources []Source, meta Meta) error {
+	z := zip.NewWriter(w)
+	man := Manifest{RequestID: meta.RequestID, Organisation: meta.Organisation, GeneratedAt: meta.GeneratedAt.UTC().Format(time.RFC3339)}
+	for _, s := range sources {
+		man.Systems = append(man.Systems, s.Found.System.Name)
+	}
+	for _, t := range tablesOf(sources) {
+		base := t.system + "/" + t.found.Table.Name
+		mt := ManifestTable{System: t.system, Table: t.found.Table.Name, Categories: t.found.Table.Columns,
+			Files: []string{base + ".json", base + ".csv"}}
+		// JSON first, counting rows; then the same rows as CSV.
+		jf, err := z.Create(base + ".json")
+		if err != nil {
+			return err
+		}
+		jw := bufio.NewWriter(jf)
+		jw.WriteString("[")
+		err = t.each(ctx, func(cols []string, row []any) error {
+			obj := make(map[string]any, len(cols))
+			for i, c := range cols {
+				obj[c] = jsonValue(row[i])
+			}
+			b, err := json.Marshal(obj)
+			if err != nil {
+				return err
+			}
+			if mt.Rows > 0 {
+				jw.WriteString(",")
+			}
+			jw.WriteString("\n  ")
+			jw.Write(b)
+			mt.Rows++
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		jw.WriteString("\n]\n")
+		if err := jw.Flush(); err != nil {
+			return err
+		}
+		cf, err := z.Create(base + ".csv")
+		if err != nil {
+			return err
+		}
+		cw := csv.NewWriter(cf)
+		header := false
+		err = t.each(ctx, func(cols []string, row []any) error {
+			if !header {
+				header = true
+				if err := cw.Write(cols); err != nil {
+					return err
+				}
+			}
+			rec := make([]string, len(row))
+			for i, v := range row {
+				rec[i] = text(v)
+			}
+			return cw.Write(rec)
+		})
+		if err != nil {
+			return err
+		}
+		cw.Flush()
+		if err := cw.Error(); err != nil {
+			return err
+		}
+		man.Tables = append(man.Tables, mt)
+	}
+	mf, err := z.Create("manifest.json")
+	if err != nil {
+		return err
+	}
+	enc := json.NewEncoder(mf)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(man); err != nil {
+		return err
+	}
+	return z.Close()
+}
+
+var reportHead = template.Must(template.New("head").Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Your data held by {{.Organisation}}</title>
+<style>
+body{font:16px/1.5 system-ui,sans-serif;color:#1a1a1a;max-width:72rem;margin:2rem auto;padding:0 1rem}
+h1{font-size:1.6rem}h2{margin-top:2rem;font-size:1.25rem}h3{font-size:1.05rem;margin-bottom:.25rem}
+table{border-collapse:collapse;margin:.5rem 0 1.5rem;font-size:.9rem;display:block;overflow-x:auto}
+th,td{border:1px solid #c8c8c8;padding:.3rem .5rem;text-align:left;vertical-align:top}
+th{background:#f1f1f1}.cat{display:block;font-weight:normal;color:#555;font-size:.8rem}
+</style></head><body>
+<h1>Your data held by {{.Organisation}}</h1>
+<p>Request {{.RequestID}}, prepared {{.Generated}}. This report lists every record we found about you,
+grouped by the system and table it is kept in. Each column names the kind of personal data it holds.
+A machine-readable copy of the same data is in <code>data.json</code> beside this file.</p>
+`))
+
+var reportTable = template.Must(template.New("table").Parse(`<h3>{{.System}} · {{.Table}}</h3>
+<table><thead><tr>{{range .Columns}}<th scope="col">{{.Name}}{{with .Category}}<span class="cat">{{.}}</span>{{end}}</th>{{end}}</tr></thead><tbody>
+`))
+
+var reportRow = template.Must(template.New("row").Parse(`<tr>{{range .}}<td>{{.}}</td>{{end}}</tr>
+`))
+
+type reportColumn struct{ Name, Category string }
+
+// WriteAccess writes the access package: a ZIP holding report.html, a
+// readable report of everything found, and data.json with the same rows
+// grouped by system and table, with categories.
+func WriteAccess(ctx context.Context, w io.Writer, sources []Source, meta Meta) error {
+	z := zip.NewWriter(w)
+	tables := tablesOf(sources)
+
+	hf, err := z.Create("report.html")
+	if err != nil {
+		return err
+	}
+	hw := bufio.NewWriter(hf)
+	err = reportHead.Execute(hw, map[string]string{
+		"Organisation": meta.Organisation, "RequestID": meta.RequestID,
+		"Generated": meta.GeneratedAt.UTC().Format("2 January 2006 15:04 MST"),
+	})
+	if err != nil {
+		return err
+	}
+	if len(tables) == 0 {
+		hw.WriteString("<p>We found no records about you in our systems.</p>\n")
+	}
+	system := ""
+	for _, t := range tables {
+		if t.system != system {
+			system = t.system
+			fmt.Fprintf(hw, "<h2>%s</h2>\n", template.HTMLEscapeString(system))
+		}
+		started := false
+		err := t.each(ctx, func(cols []string, row []any) error {
+			if !started {
+				started = true
+				rc := make([]reportColumn, len(cols))
+				for i, c := range cols {
+					rc[i] = reportColumn{Name: c, Category: t.found.Table.Columns[c]}
+				}
+				if err := reportTable.Execute(hw, map[string]any{"System": t.system, "Table": t.found.Table.Name, "Columns": rc}); err != nil {
+					return err
+				}
+			}
+			cells := make([]string, len(row))
+			for i, v := range row {
+				cells[i] = text(v)
+			}
+			return reportRow.Execute(hw, cells)
+		})
+		if err != nil {
+			return err
+		}
+		if started {
+			hw.WriteString("</tbody></table>\n")
+		}
+	}
+	hw.WriteString("</body></html>\n")
+	if err := hw.Flush(); err != nil {
+		return err
+	}
+
+	jf, err := z.Create("data.json")
+	if err != nil {
+		return err
+	}
+	jw := bufio.NewWriter(jf)
+	head, _ := json.Marshal(map[string]string{"request_id": meta.RequestID, "organisation": meta.Organisation,
+		"generated_at": meta.GeneratedAt.UTC().Format(time.RFC3339)})
+	jw.Write(head[:len(head)-1])
+	jw.WriteString(`,"tables":[`)
+	for ti, t := range tables {
+		if ti > 0 {
+			jw.WriteString(",")
+		}
+		desc, _ := json.Marshal(map[string]any{"system": t.system, "table": t.found.Table.Name, "categories": t.found.Table.Columns})
+		jw.WriteString("\n ")
+		jw.Write(desc[:len(desc)-1])
+		jw.WriteString(`,"rows":[`)
+		n := 0
+		err := t.each(ctx, func(cols []string, row []any) error {
+			obj := make(map[string]any, len(cols))
+			for i, c := range cols {
+				obj[c] = jsonValue(row[i])
+			}
+			b, err := json.Marshal(obj)
+			if err != nil {
+				return err
+			}
+			if n > 0 {
+				jw.WriteString(",")
+			}
+			jw.WriteString("\n  ")
+			jw.Write(b)
+			n++
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		jw.WriteString("]}")
+	}
+	jw.WriteString("\n]}\n")
+	if err := jw.Flush(); err != nil {
+		return err
+	}
+	return z.Close()
+}
