@@ -58,7 +58,7 @@ type Data struct {
 
 // ErasedLine is one table in a deletion's completion email.
 type ErasedLine struct {
-	System, Table          string
+	System, Table         string
 	Deleted, Masked, Kept int
 }
 
