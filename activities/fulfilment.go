@@ -286,10 +286,10 @@ func (a *Fulfilment) correct(ctx context.Context, r *store.Request, f *domain.Fu
 		}
 		for _, ch := range changed {
 			f.Corrected = append(f.Corrected, domain.CorrectedColumn{
-				Field: field[ch.Category], Category: ch.Category, System: ch.System, Table: ch.Table, Column: ch.Column, Rows: ch.Rows,
+				Field: field[ch.Category], Category: ch.Category, System: ch.System, Table: ch.Table, Column: ch.Column, Rows: ch.Rows, Shared: ch.Shared,
 			})
 			f.Rows += ch.Rows
-			if ch.Rows > 0 {
+			if ch.Rows > 0 || ch.Shared > 0 {
 				written[ch.Category] = true
 			}
 		}

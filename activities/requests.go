@@ -167,6 +167,9 @@ func (a *Requests) addFulfilment(ctx context.Context, r *store.Request, data *ma
 		if c.Rows > 0 {
 			data.Corrected = append(data.Corrected, fmt.Sprintf("%s: %s / %s.%s (%d %s)", c.Field, c.System, c.Table, c.Column, c.Rows, plural(c.Rows, "record", "records")))
 		}
+		if c.Shared > 0 {
+			data.Shared = append(data.Shared, fmt.Sprintf("%s: %s / %s.%s (%d %s)", c.Field, c.System, c.Table, c.Column, c.Shared, plural(c.Shared, "record", "records")))
+		}
 	}
 	data.Unmatched = f.Unmatched
 	data.NothingFound = f.Rows == 0 && len(f.Unmatched) == 0

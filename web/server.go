@@ -19,6 +19,7 @@ import (
 
 	"github.com/dsar-project/dsar/internal/config"
 	"github.com/dsar-project/dsar/internal/domain"
+	"github.com/dsar-project/dsar/internal/export"
 	"github.com/dsar-project/dsar/internal/intake"
 	"github.com/dsar-project/dsar/internal/store"
 )
@@ -38,6 +39,7 @@ type Server struct {
 	store    *store.Store
 	temporal client.Client
 	intake   *intake.Service
+	sealer   *export.Sealer
 	pages    *pages
 	gatherer prometheus.Gatherer
 	now      func() time.Time
@@ -53,6 +55,7 @@ type Deps struct {
 	Store    *store.Store
 	Temporal client.Client
 	Intake   *intake.Service
+	Sealer   *export.Sealer
 	Metrics  prometheus.Gatherer
 	Now      func() time.Time
 	Log      *slog.Logger
@@ -66,7 +69,7 @@ func New(d Deps) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{
-		cfg: d.Config, store: d.Store, temporal: d.Temporal, intake: d.Intake,
+		cfg: d.Config, store: d.Store, temporal: d.Temporal, intake: d.Intake, sealer: d.Sealer,
 		pages: p, gatherer: d.Metrics, now: d.Now, log: d.Log,
 		loginLimit: newLimiter(loginAttemptsPerMinute, loginAttemptsBurst),
 	}

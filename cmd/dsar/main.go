@@ -158,6 +158,9 @@ func runWorker(ctx context.Context, cfg *config.Config, log *slog.Logger) error 
 		return err
 	}
 	defer a.Close()
+	if err := a.LoadDataMap(ctx); err != nil {
+		return err
+	}
 	w, err := a.NewWorker()
 	if err != nil {
 		return err

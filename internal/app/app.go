@@ -19,6 +19,8 @@ import (
 
 	"github.com/dsar-project/dsar/activities"
 	"github.com/dsar-project/dsar/internal/config"
+	"github.com/dsar-project/dsar/internal/datamap"
+	"github.com/dsar-project/dsar/internal/export"
 	"github.com/dsar-project/dsar/internal/intake"
 	"github.com/dsar-project/dsar/internal/mail"
 	"github.com/dsar-project/dsar/internal/metrics"
@@ -38,6 +40,8 @@ type App struct {
 	Store    *store.Store
 	Temporal client.Client
 	Intake   *intake.Service
+	Sealer   *export.Sealer   // encrypts requesters' packages at rest
+	Systems  *datamap.Systems // the organisation's systems; nil until LoadDataMap, and without a data map
 	Registry *prometheus.Registry
 	Now      func() time.Time
 	Log      *slog.Logger
@@ -69,19 +73,51 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, migrate boo
 		st.Close()
 		return nil, err
 	}
+	sealer, err := export.NewSealer(cfg.SecretKey, cfg.PreviousKeys...)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
 	now := func() time.Time { return time.Now().UTC() }
 	reg := prometheus.NewRegistry()
 	metrics.RegisterRequests(reg, st, now, log)
 	return &App{
-		Config: cfg, Store: st, Temporal: tc, Registry: reg, Now: now, Log: log,
+		Config: cfg, Store: st, Temporal: tc, Sealer: sealer, Registry: reg, Now: now, Log: log,
 		Intake: &intake.Service{
 			Store: st, Temporal: tc, TaskQueue: cfg.TaskQueue, VerifyTTL: cfg.VerifyTTL, Now: now, Log: log,
 		},
 	}, nil
 }
 
-// RunJanitor removes expired dashboard sessions every interval until ctx
-// ends, so the table holds only live sessions.
+// LoadDataMap reads the data map named by DSAR_DATAMAP and checks it
+// against the live schema of every SQL system it names; any problem stops
+// the start with the file, line and what is wrong. Without a data map,
+// requests run as tickets the officers fulfil by hand.
+func (a *App) LoadDataMap(ctx context.Context) error {
+	if a.Config.DataMap == "" {
+		a.Log.Warn("no data map (DSAR_DATAMAP): dsar will not search or act on the organisation's data; see docs/datamap.md")
+		return nil
+	}
+	m, err := datamap.LoadFile(a.Config.DataMap)
+	if err != nil {
+		return err
+	}
+	return a.useDataMap(ctx, m)
+}
+
+func (a *App) useDataMap(ctx context.Context, m *datamap.Map) error {
+	systems := datamap.NewSystems(m)
+	if err := systems.Check(ctx); err != nil {
+		systems.Close()
+		return err
+	}
+	a.Systems = systems
+	a.Log.Info("data map loaded", "source", m.Source, "systems", len(m.Systems))
+	return nil
+}
+
+// RunJanitor removes expired dashboard sessions and expired packages
+// every interval until ctx ends.
 func (a *App) RunJanitor(ctx context.Context, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
@@ -91,6 +127,11 @@ func (a *App) RunJanitor(ctx context.Context, interval time.Duration) {
 		} else if n > 0 {
 			a.Log.Debug("removed expired sessions", "count", n)
 		}
+		if n, err := a.Store.RemoveExpiredPackages(ctx, a.Now()); err != nil && ctx.Err() == nil {
+			a.Log.Warn("removing expired packages", "error", err)
+		} else if n > 0 {
+			a.Log.Info("removed expired packages", "count", n)
+		}
 		select {
 		case <-ctx.Done():
 			return
@@ -99,12 +140,16 @@ func (a *App) RunJanitor(ctx context.Context, interval time.Duration) {
 	}
 }
 
-// JanitorInterval is how often expired sessions are removed.
+// JanitorInterval is how often expired sessions and packages are removed.
 const JanitorInterval = time.Hour
 
-// Close releases the Temporal client and the database.
+// Close releases the Temporal client, the organisation's systems and the
+// database.
 func (a *App) Close() {
 	a.Temporal.Close()
+	if a.Systems != nil {
+		a.Systems.Close()
+	}
 	if err := a.Store.Close(); err != nil {
 		a.Log.Warn("closing the database", "error", err)
 	}
@@ -120,7 +165,8 @@ func (a *App) Sender() mail.Sender {
 }
 
 // NewWorker returns a worker with every workflow and activity registered.
-// Run it with Start/Stop or Run.
+// Call LoadDataMap first, or requests run without one. Run it with
+// Start/Stop or Run.
 func (a *App) NewWorker() (worker.Worker, error) {
 	templates, err := mail.NewRenderer()
 	if err != nil {
@@ -131,6 +177,10 @@ func (a *App) NewWorker() (worker.Worker, error) {
 	w.RegisterActivity(&activities.Requests{
 		Store: a.Store, Mail: a.Sender(), Templates: templates, Metrics: metrics.NewEmail(a.Registry),
 		BaseURL: a.Config.BaseURL, Organisation: a.Config.Organisation, Now: a.Now, Log: a.Log,
+	})
+	w.RegisterActivity(&activities.Fulfilment{
+		Store: a.Store, Systems: a.Systems, Sealer: a.Sealer, Organisation: a.Config.Organisation,
+		DownloadTTL: a.Config.DownloadTTL, Now: a.Now, Log: a.Log,
 	})
 	return w, nil
 }
@@ -156,7 +206,7 @@ func (a *App) NewOpsServer() (*http.Server, error) {
 
 func (a *App) web() (*web.Server, error) {
 	return web.New(web.Deps{
-		Config: a.Config, Store: a.Store, Temporal: a.Temporal, Intake: a.Intake,
+		Config: a.Config, Store: a.Store, Temporal: a.Temporal, Intake: a.Intake, Sealer: a.Sealer,
 		Metrics: a.Registry, Now: a.Now, Log: a.Log,
 	})
 }

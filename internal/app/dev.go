@@ -9,6 +9,7 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/dsar-project/dsar/internal/auth"
 	"github.com/dsar-project/dsar/internal/config"
+	"github.com/dsar-project/dsar/internal/demo"
 	"github.com/dsar-project/dsar/internal/devtemporal"
 	"github.com/dsar-project/dsar/internal/domain"
 	"github.com/dsar-project/dsar/internal/store"
@@ -28,6 +30,7 @@ const DevOfficerEmail = "officer@example.com"
 const (
 	devSecretFile      = "secret.key"
 	devCredentialsFile = "officer-credentials.txt"
+	devDemoFile        = "demo-organisation.db"
 )
 
 // PrepareDev fills in what `dsar dev` may generate: a secret key, kept in
@@ -94,6 +97,14 @@ func RunDev(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Wr
 	if err != nil {
 		return err
 	}
+	if cfg.DataMap != "" {
+		err = a.LoadDataMap(ctx)
+	} else {
+		err = a.UseDemoOrganisation(ctx, DemoPeople)
+	}
+	if err != nil {
+		return err
+	}
 	w, err := a.NewWorker()
 	if err != nil {
 		return err
@@ -118,6 +129,26 @@ func RunDev(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Wr
 	return Serve(ctx, srv, ln)
 }
 
+// DemoPeople is how many people `dsar dev` seeds into the demo
+// organisation.
+const DemoPeople = 50
+
+// UseDemoOrganisation prepares the demo organisation's database, seeded
+// with people persons, and uses its data map. The database is the one
+// DSAR_DEMO_DSN names, else a SQLite file in the data directory, separate
+// from dsar's own.
+func (a *App) UseDemoOrganisation(ctx context.Context, people int) error {
+	dsn := os.Getenv(demo.DSNEnv)
+	if dsn == "" {
+		dsn = "sqlite:" + filepath.Join(a.Config.DataDir, devDemoFile)
+	}
+	m, err := demo.Prepare(ctx, dsn, people, nil)
+	if err != nil {
+		return fmt.Errorf("demo organisation: %w", err)
+	}
+	return a.useDataMap(ctx, m)
+}
+
 // demoRequests give a fresh `dsar dev` something to look at: requests of
 // every type from fictional people, some already verified and waiting for
 // an officer's decision.
@@ -128,7 +159,7 @@ var demoRequests = []struct {
 	{domain.NewRequest{Type: domain.TypeAccess, Name: "Ada Lovelace", Email: "ada@example.com", Details: "Everything you hold about me, please."}, true},
 	{domain.NewRequest{Type: domain.TypeDeletion, Name: "Alan Turing", Email: "alan@example.com", Details: "Close my account and delete my data."}, true},
 	{domain.NewRequest{Type: domain.TypeCorrection, Name: "Grace Hopper", Email: "grace@example.com",
-		Corrections: []domain.Correction{{Field: "postal address", Value: "1 Navy Yard, Arlington"}}}, false},
+		Corrections: []domain.Correction{{Field: "street", Value: "1 Navy Yard"}, {Field: "city", Value: "Arlington"}}}, false},
 	{domain.NewRequest{Type: domain.TypeExport, Name: "Katherine Johnson", Email: "katherine@example.com"}, false},
 }
 
@@ -252,8 +283,9 @@ dsar is running (development mode: email goes to the outbox below, not to anyone
   Dev outbox      %[1]s/dev/outbox
   Temporal        %[2]s, namespace %[3]s
   Data            %[4]s
+  Demo shop       %[5]s (the organisation whose data the requests are about)
 
-`, base, cfg.TemporalAddress, cfg.TemporalNamespace, cfg.DataDir)
+`, base, cfg.TemporalAddress, cfg.TemporalNamespace, cfg.DataDir, demoWhere(cfg))
 	if c.Token != "" {
 		fmt.Fprintf(out, `First officer (admin), kept in %[5]s:
   email     %[1]s
@@ -265,4 +297,21 @@ Try:  curl -H 'Authorization: Bearer %[3]s' %[4]s/api/v1/officer/requests
 `, c.Email, c.Password, c.Token, base, filepath.Join(cfg.DataDir, devCredentialsFile))
 	}
 	fmt.Fprintln(out, "Press Ctrl-C to stop; open requests carry on at the next start.")
+}
+
+// demoWhere says where the demo organisation's database is, without
+// printing a connection string's password.
+func demoWhere(cfg *config.Config) string {
+	if cfg.DataMap != "" {
+		return "not used: the data map is " + cfg.DataMap
+	}
+	dsn := os.Getenv(demo.DSNEnv)
+	if dsn == "" {
+		return filepath.Join(cfg.DataDir, devDemoFile)
+	}
+	if u, err := url.Parse(dsn); err == nil && u.User != nil {
+		u.User = url.User(u.User.Username())
+		return u.String()
+	}
+	return dsn
 }

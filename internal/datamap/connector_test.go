@@ -310,6 +310,38 @@ func TestCorrectWritesOnlyTheSubjectsCorrectableColumns(t *testing.T) {
 	})
 }
 
+// TestCorrectReachesTheirOwnAddressButNotASharedOne: person 3's address
+// is theirs alone and is corrected; person 8 shares theirs with person 9,
+// so it is left as it is and reported as shared.
+func TestCorrectReachesTheirOwnAddressButNotASharedOne(t *testing.T) {
+	eachDatabase(t, 12, func(t *testing.T, c *datamap.Connector) {
+		ctx := context.Background()
+		street := []datamap.Change{{Category: "user.contact.address.street", Value: "1 Navy Yard"}}
+		changed, err := c.Correct(ctx, emailOf(3), street)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(changed) != 1 || changed[0].Table != "addresses" || changed[0].Rows != 1 || changed[0].Shared != 0 {
+			t.Fatalf("own address: changed %+v, want one addresses row", changed)
+		}
+		if n := count(t, c, `SELECT count(*) FROM addresses WHERE id = 3 AND street = ?`, "1 Navy Yard"); n != 1 {
+			t.Errorf("person 3's address was not corrected")
+		}
+
+		before := snapshot(t, c.DB)
+		changed, err = c.Correct(ctx, emailOf(8), street)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(changed) != 1 || changed[0].Rows != 0 || changed[0].Shared != 1 {
+			t.Fatalf("shared address: changed %+v, want 0 rows and 1 shared", changed)
+		}
+		if after := snapshot(t, c.DB); fmt.Sprint(after) != fmt.Sprint(before) {
+			t.Errorf("correcting a shared address changed the database")
+		}
+	})
+}
+
 func TestReadRowsStreamsFullRows(t *testing.T) {
 	eachDatabase(t, 6, func(t *testing.T, c *datamap.Connector) {
 		ctx := context.Background()

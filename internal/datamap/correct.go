@@ -19,12 +19,16 @@ type Changed struct {
 	Table    string `json:"table"`
 	Column   string `json:"column"`
 	Rows     int    `json:"rows"`
+	// Shared counts rows left unchanged because they are also another
+	// person's (an address two customers share).
+	Shared int `json:"shared,omitempty"`
 }
 
 // Correct writes each change to every correctable column of its category
-// in the person's own rows, in one transaction. Linked rows (a shared
-// address) are left alone: correcting them would change someone else's
-// data too.
+// in the person's rows, in one transaction: the rows they own, and the
+// linked rows (their address) that no one else's row points at. A linked
+// row shared with another person is left alone, since correcting it would
+// change that person's data too; it is reported as Shared.
 func (c *Connector) Correct(ctx context.Context, ids Identities, changes []Change) ([]Changed, error) {
 	tx, err := c.DB.BeginTx(ctx, nil)
 	if err != nil {
@@ -38,21 +42,32 @@ func (c *Connector) Correct(ctx context.Context, ids Identities, changes []Chang
 	var out []Changed
 	for _, ft := range found.Tables {
 		t := ft.Table
-		keys := ft.Keys(func(r *FoundRow) bool { return r.Owned })
-		if len(keys) == 0 {
+		var cols []string // the correctable columns some change is for
+		for _, col := range t.Correctable {
+			if !slices.Contains(t.PrimaryKey, col) && slices.ContainsFunc(changes, func(ch Change) bool { return t.Columns[col] == ch.Category }) {
+				cols = append(cols, col)
+			}
+		}
+		if len(cols) == 0 {
 			continue
 		}
+		keys, shared, err := c.ownKeys(ctx, tx, found, ft)
+		if err != nil {
+			return nil, err
+		}
 		for _, ch := range changes {
-			for _, col := range t.Correctable {
-				if t.Columns[col] != ch.Category || slices.Contains(t.PrimaryKey, col) {
+			for _, col := range cols {
+				if t.Columns[col] != ch.Category {
 					continue
 				}
-				v := ch.Value
-				n, err := c.update(ctx, tx, t, map[string]*string{col: &v}, keys)
-				if err != nil {
-					return nil, fmt.Errorf("system %s: correct %s.%s: %w", c.System.Name, t.Name, col, err)
+				n := 0
+				if len(keys) > 0 {
+					v := ch.Value
+					if n, err = c.update(ctx, tx, t, map[string]*string{col: &v}, keys); err != nil {
+						return nil, fmt.Errorf("system %s: correct %s.%s: %w", c.System.Name, t.Name, col, err)
+					}
 				}
-				out = append(out, Changed{Category: ch.Category, System: c.System.Name, Table: t.Name, Column: col, Rows: n})
+				out = append(out, Changed{Category: ch.Category, System: c.System.Name, Table: t.Name, Column: col, Rows: n, Shared: shared})
 			}
 		}
 	}
@@ -60,4 +75,65 @@ func (c *Connector) Correct(ctx context.Context, ids Identities, changes []Chang
 		return nil, fmt.Errorf("system %s: commit correction: %w", c.System.Name, err)
 	}
 	return out, nil
+}
+
+// ownKeys returns the keys of a table's rows that are the person's alone:
+// owned rows, and linked rows whose every referencing row was found as
+// the person's. It also counts the linked rows someone else shares.
+func (c *Connector) ownKeys(ctx context.Context, q querier, found *Found, ft *FoundTable) (own [][]any, shared int, err error) {
+	var linked []*FoundRow
+	for _, r := range ft.Rows {
+		if r.Owned {
+			own = append(own, r.Key)
+		} else {
+			linked = append(linked, r)
+		}
+	}
+	if len(linked) == 0 {
+		return own, 0, nil
+	}
+	outside := map[string]bool{} // keys of linked rows someone else points at
+	for _, in := range c.incoming()[ft.Table.Name] {
+		child := c.System.Table(in.child)
+		mine := found.Table(in.child)
+		byVal := map[string][]*FoundRow{}
+		var vals []any
+		for _, r := range linked {
+			if v := r.vals[in.target]; v != nil {
+				k := canon(v)
+				if _, ok := byVal[k]; !ok {
+					vals = append(vals, v)
+				}
+				byVal[k] = append(byVal[k], r)
+			}
+		}
+		cols := append(slices.Clone(child.PrimaryKey), in.column)
+		for start := 0; start < len(vals); start += batchSize {
+			b := c.builder()
+			part := vals[start:min(start+batchSize, len(vals))]
+			query := "SELECT " + quoteList(cols) + " FROM " + quote(in.child) + " WHERE " + quote(in.column) + " IN (" + b.list(part) + ")"
+			err := scanRows(ctx, q, query, b.args, len(cols), func(v []any) {
+				key := canonKey(v[:len(child.PrimaryKey)])
+				if mine != nil {
+					if r, ok := mine.index[key]; ok && r.Owned {
+						return
+					}
+				}
+				for _, r := range byVal[canon(v[len(v)-1])] {
+					outside[canonKey(r.Key)] = true
+				}
+			})
+			if err != nil {
+				return nil, 0, fmt.Errorf("system %s: search %s: %w", c.System.Name, in.child, err)
+			}
+		}
+	}
+	for _, r := range linked {
+		if outside[canonKey(r.Key)] {
+			shared++
+		} else {
+			own = append(own, r.Key)
+		}
+	}
+	return own, shared, nil
 }

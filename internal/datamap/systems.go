@@ -1,6 +1,11 @@
 package datamap
 
-import "sync"
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+)
 
 // Systems holds one connector per SQL system of a map, opened on first
 // use and shared by every request a worker runs.
@@ -47,4 +52,25 @@ func (s *Systems) Close() {
 		c.Close()
 	}
 	s.conns = nil
+}
+
+// Check connects to every SQL system and compares the map with its live
+// schema, so a worker refuses to start on a map that names tables or
+// columns the databases do not have.
+func (s *Systems) Check(ctx context.Context) error {
+	conns, err := s.Connectors()
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, c := range conns {
+		live, err := ReadSchema(ctx, c.DB, c.Kind)
+		if err != nil {
+			return fmt.Errorf("system %s: reading its schema: %w", c.System.Name, err)
+		}
+		if err := s.Map.Check(c.System, live); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
 }

@@ -47,6 +47,9 @@ type CorrectedColumn struct {
 	Table    string `json:"table"`
 	Column   string `json:"column"`
 	Rows     int    `json:"rows"`
+	// Shared counts rows left as they were because another person's data
+	// points at them too (an address two customers share).
+	Shared int `json:"shared,omitempty"`
 }
 
 // correctionFields maps what requesters write in a correction's field to

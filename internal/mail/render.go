@@ -51,6 +51,9 @@ type Data struct {
 	Erased []ErasedLine
 	// Completion of a correction: what changed, and fields not matched.
 	Corrected []string
+	// Shared lists corrections not written because the record is also
+	// another person's.
+	Shared    []string
 	Unmatched []string
 	// NothingFound says fulfilment found no records of the person.
 	NothingFound bool
