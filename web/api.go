@@ -75,6 +75,10 @@ type officerRequest struct {
 	ClosedAt       *time.Time          `json:"closed_at,omitempty"`
 	DecisionReason string              `json:"decision_reason,omitempty"`
 	Timeline       []store.AuditEvent  `json:"timeline,omitempty"`
+	// Findings are what discovery found, for review before approval.
+	Findings []store.Finding `json:"findings,omitempty"`
+	// Fulfilment is what carrying out the approved request did.
+	Fulfilment *domain.Fulfilment `json:"fulfilment,omitempty"`
 }
 
 func toOfficerRequest(r *store.Request) officerRequest {
@@ -125,6 +129,9 @@ func (s *Server) apiGetRequest(c echo.Context) error {
 	}
 	out := toOfficerRequest(r)
 	if out.Timeline, err = s.store.Timeline(ctx, r.ID); err != nil {
+		return err
+	}
+	if out.Findings, out.Fulfilment, err = s.fulfilmentOf(ctx, r.ID); err != nil {
 		return err
 	}
 	return c.JSON(http.StatusOK, out)
@@ -269,4 +276,18 @@ func requireActor(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		return next(c)
 	}
+}
+
+// fulfilmentOf reads what discovery found and what fulfilment did.
+func (s *Server) fulfilmentOf(ctx context.Context, requestID string) ([]store.Finding, *domain.Fulfilment, error) {
+	findings, err := s.store.Findings(ctx, requestID)
+	if err != nil {
+		return nil, nil, err
+	}
+	var f domain.Fulfilment
+	ok, err := s.store.Fulfilment(ctx, requestID, &f)
+	if err != nil || !ok {
+		return findings, nil, err
+	}
+	return findings, &f, nil
 }

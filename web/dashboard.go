@@ -146,6 +146,9 @@ type requestPage struct {
 	Request   *store.Request
 	Deadline  deadline
 	Timeline  []store.AuditEvent
+	Findings  []store.Finding
+	Done      *domain.Fulfilment
+	Package   *store.Package // the package still kept for download, if any
 	CanDecide bool // in review, and the officer may act
 	CanVerify bool // waiting for the requester's link, and the officer may act
 	Error     string
@@ -161,12 +164,22 @@ func (s *Server) dashboardRequest(c echo.Context) error {
 }
 
 func (s *Server) renderRequest(c echo.Context, code int, r *store.Request, problem, reason string) error {
-	timeline, err := s.store.Timeline(c.Request().Context(), r.ID)
+	ctx := c.Request().Context()
+	timeline, err := s.store.Timeline(ctx, r.ID)
 	if err != nil {
+		return err
+	}
+	findings, done, err := s.fulfilmentOf(ctx, r.ID)
+	if err != nil {
+		return err
+	}
+	pkg, err := s.store.RequestPackage(ctx, r.ID)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
 	return s.render(c, code, "officer/request", requestPage{
 		chrome: s.chrome(c, "requests"), Request: r, Deadline: deadlineOf(r, s.now()), Timeline: timeline,
+		Findings: findings, Done: done, Package: pkg,
 		CanDecide: officerFrom(c).Role.CanAct() && r.Status == domain.StatusInReview,
 		CanVerify: officerFrom(c).Role.CanAct() && r.Status == domain.StatusVerifying && r.VerifiedAt == nil,
 		Error:     problem, Reason: reason,

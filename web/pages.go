@@ -23,6 +23,7 @@ var pageFiles = map[string]string{
 	"receipt":          "templates/receipt.html",
 	"verify":           "templates/verify.html",
 	"status":           "templates/status.html",
+	"download":         "templates/download.html",
 	"outbox":           "templates/outbox.html",
 	"error":            "templates/error.html",
 	"officer/login":    "templates/officer/login.html",
@@ -42,6 +43,7 @@ var templateFuncs = template.FuncMap{
 	"datetime": func(t time.Time) string { return t.UTC().Format("2 January 2006, 15:04 MST") },
 	"isodate":  func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 	"add":      func(a, b int) int { return a + b },
+	"bytes":    humanBytes,
 }
 
 func parsePages() (*pages, error) {
@@ -92,3 +94,18 @@ type errorPage struct {
 // one message for unknown, used and expired alike where telling them
 // apart would help a guesser.
 var errNotFoundPage = echo.NewHTTPError(http.StatusNotFound, "This link does not work. It may have expired or been mistyped.")
+
+// humanBytes writes a size as people read it: 512 bytes, 1.4 MB.
+func humanBytes(n int64) string {
+	if n < 1000 {
+		return fmt.Sprintf("%d bytes", n)
+	}
+	v, unit := float64(n)/1000, "kB"
+	for _, u := range []string{"MB", "GB", "TB"} {
+		if v < 1000 {
+			break
+		}
+		v, unit = v/1000, u
+	}
+	return fmt.Sprintf("%.1f %s", v, unit)
+}

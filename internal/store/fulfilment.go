@@ -14,14 +14,16 @@ import (
 // Finding is what discovery found in one table for a request: counts and
 // primary keys, never the rows.
 type Finding struct {
-	RequestID  string   `gorm:"primaryKey"`
-	System     string   `gorm:"primaryKey"`
-	Table      string   `gorm:"primaryKey;column:table_name"`
-	Categories []string `gorm:"serializer:json"`
-	OwnedRows  int
-	LinkedRows int
-	RowKeys    [][]any `gorm:"serializer:json"`
-	FoundAt    time.Time
+	RequestID  string   `gorm:"primaryKey" json:"-"`
+	System     string   `gorm:"primaryKey" json:"system"`
+	Table      string   `gorm:"primaryKey;column:table_name" json:"table"`
+	Categories []string `gorm:"serializer:json" json:"categories"`
+	// OwnedRows are the person's own; LinkedRows are rows their rows
+	// point at (an address), which may be shared with others.
+	OwnedRows  int       `json:"owned_rows"`
+	LinkedRows int       `json:"linked_rows"`
+	RowKeys    [][]any   `gorm:"serializer:json" json:"row_keys"`
+	FoundAt    time.Time `json:"found_at"`
 }
 
 func (Finding) TableName() string { return "request_findings" }
@@ -234,4 +236,16 @@ func (s *Store) RemoveExpiredPackages(ctx context.Context, now time.Time) (int, 
 		return 0, fmt.Errorf("store: remove expired packages: %w", err)
 	}
 	return removed, nil
+}
+
+// ReturnDownload gives back a download taken for a transfer that failed
+// part-way, so a broken connection does not use up the requester's
+// downloads.
+func (s *Store) ReturnDownload(ctx context.Context, id string) error {
+	err := s.db.WithContext(ctx).Model(&Package{}).Where("id = ?", id).
+		Update("downloads_left", gorm.Expr("downloads_left + 1")).Error
+	if err != nil {
+		return fmt.Errorf("store: return download: %w", err)
+	}
+	return nil
 }
