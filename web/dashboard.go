@@ -149,8 +149,8 @@ type requestPage struct {
 	Findings  []store.Finding
 	Done      *domain.Fulfilment
 	Package   *store.Package // the package still kept for download, if any
-	CanDecide bool // in review, and the officer may act
-	CanVerify bool // waiting for the requester's link, and the officer may act
+	CanDecide bool           // in review, and the officer may act
+	CanVerify bool           // waiting for the requester's link, and the officer may act
 	Error     string
 	Reason    string
 }
