@@ -208,66 +208,16 @@ func TestEraseDeletesChildrenFirstAndKeepsWhatOthersShare(t *testing.T) {
 	})
 }
 
-// owner tells whose row an id is: customers, accounts and addresses use
-// the person's index; every other table a block of ten per person.
-func owner(table string, id int64) int64 {
-	switch table {
-	case "customers", "accounts", "addresses", "newsletter_subscriptions":
-		return id
-	}
-	return id / 10
-}
+func owner(table string, id int64) int64 { return int64(demo.Owner(table, id)) }
 
 // snapshot reads every row of every demo table as text, by id.
 func snapshot(t *testing.T, db *sql.DB) map[string]map[int64]string {
 	t.Helper()
-	out := map[string]map[int64]string{}
-	for _, table := range []string{"addresses", "customers", "accounts", "product_registrations", "orders", "invoices", "support_tickets", "newsletter_subscriptions", "web_logs"} {
-		rs, err := db.Query(`SELECT * FROM ` + table)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cols, _ := rs.Columns()
-		out[table] = map[int64]string{}
-		for rs.Next() {
-			vals := make([]any, len(cols))
-			ptrs := make([]any, len(cols))
-			for i := range vals {
-				ptrs[i] = &vals[i]
-			}
-			if err := rs.Scan(ptrs...); err != nil {
-				t.Fatal(err)
-			}
-			var id int64
-			switch v := vals[0].(type) {
-			case int64:
-				id = v
-			case int32:
-				id = int64(v)
-			}
-			out[table][id] = fmtRow(vals)
-		}
-		rs.Close()
-	}
-	return out
-}
-
-func fmtRow(vals []any) string {
-	s := ""
-	for _, v := range vals {
-		if b, ok := v.([]byte); ok {
-			v = string(b)
-		}
-		s += "|" + fmtAny(v)
+	s, err := demo.Snapshot(context.Background(), db)
+	if err != nil {
+		t.Fatal(err)
 	}
 	return s
-}
-
-func fmtAny(v any) string {
-	if v == nil {
-		return "NULL"
-	}
-	return fmt.Sprint(v)
 }
 
 func TestCorrectWritesOnlyTheSubjectsCorrectableColumns(t *testing.T) {

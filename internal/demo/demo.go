@@ -300,3 +300,69 @@ func Prepare(ctx context.Context, dsn string, people int, progress func(done int
 	}
 	return m, nil
 }
+
+// Owner is the index of the person a demo row belongs to: customers,
+// accounts, addresses and subscriptions use the person's index, every
+// other table a block of ids per person.
+func Owner(table string, id int64) int {
+	switch table {
+	case "customers", "accounts", "addresses", "newsletter_subscriptions":
+		return int(id)
+	}
+	return int(id / idsPerPerson)
+}
+
+// Snapshot reads every row of every demo table as text, by table and id,
+// so tests can tell exactly which rows an action changed.
+func Snapshot(ctx context.Context, db *sql.DB) (map[string]map[int64]string, error) {
+	out := map[string]map[int64]string{}
+	for _, table := range insertOrder {
+		rows, err := db.QueryContext(ctx, `SELECT * FROM `+table)
+		if err != nil {
+			return nil, err
+		}
+		cols, err := rows.Columns()
+		if err != nil {
+			rows.Close()
+			return nil, err
+		}
+		out[table] = map[int64]string{}
+		vals := make([]any, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		for rows.Next() {
+			if err := rows.Scan(ptrs...); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			var b strings.Builder
+			for _, v := range vals {
+				switch x := v.(type) {
+				case nil:
+					v = "NULL"
+				case []byte:
+					v = string(x)
+				case time.Time:
+					v = x.UTC().Format(time.RFC3339)
+				}
+				fmt.Fprintf(&b, "|%v", v)
+			}
+			var id int64
+			switch x := vals[0].(type) {
+			case int64:
+				id = x
+			case int32:
+				id = int64(x)
+			}
+			out[table][id] = b.String()
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}

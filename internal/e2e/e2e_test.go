@@ -30,6 +30,7 @@ import (
 
 	"github.com/dsar-project/dsar/internal/app"
 	"github.com/dsar-project/dsar/internal/config"
+	"github.com/dsar-project/dsar/internal/demo"
 	"github.com/dsar-project/dsar/internal/devtemporal"
 	"github.com/dsar-project/dsar/internal/domain"
 	"github.com/dsar-project/dsar/internal/pgtest"
@@ -77,7 +78,11 @@ type system struct {
 	app      *app.App
 	sendgrid *sendgridtest.Server
 	token    string // an officer's API token
+	shop     string // the demo organisation's database
 }
+
+// demoPeople is how many people the demo organisation of each test holds.
+const demoPeople = 30
 
 func newSystem(t *testing.T) *system {
 	t.Helper()
@@ -116,6 +121,12 @@ func newSystem(t *testing.T) *system {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The demo organisation, in its own PostgreSQL database.
+	shop := pgtest.NewDatabase(t)
+	t.Setenv(demo.DSNEnv, shop)
+	if err := a.UseDemoOrganisation(ctx, demoPeople); err != nil {
+		t.Fatal(err)
+	}
 	w, err := a.NewWorker()
 	if err != nil {
 		t.Fatal(err)
@@ -141,7 +152,7 @@ func newSystem(t *testing.T) *system {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &system{t: t, base: base, app: a, sendgrid: sg, token: token}
+	return &system{t: t, base: base, app: a, sendgrid: sg, token: token, shop: shop}
 }
 
 // call makes an HTTP request and decodes a JSON answer into out.

@@ -1,0 +1,355 @@
+package e2e
+
+import (
+	"archive/zip"
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/dsar-project/dsar/internal/datamap"
+	"github.com/dsar-project/dsar/internal/demo"
+)
+
+// These tests run each request type against the demo organisation, from
+// the API to the final email, and then look in the organisation's
+// database and in the requester's download: the person's rows are
+// exported, erased or corrected, and no one else's row is touched or
+// handed out.
+
+var downloadLink = regexp.MustCompile(`https?://\S+/download/[A-Za-z0-9_-]+`)
+
+// snapshot reads the demo organisation's rows.
+func (s *system) snapshot() map[string]map[int64]string {
+	s.t.Helper()
+	db, _, err := datamap.OpenSQL(s.shop)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer db.Close()
+	snap, err := demo.Snapshot(context.Background(), db)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return snap
+}
+
+// run takes a demo person's request of the given type through
+// verification and approval and returns the completion email.
+func (s *system) run(person int, typ string, corrections ...map[string]string) (created, string) {
+	s.t.Helper()
+	p := demo.PersonAt(person)
+	body := map[string]any{"type": typ, "email": p.Email, "name": p.Name}
+	if corrections != nil {
+		body["corrections"] = corrections
+	}
+	var r created
+	if code := s.call("POST", "/api/v1/requests", "", body, &r); code != http.StatusCreated {
+		s.t.Fatalf("submit: %d", code)
+	}
+	link := verifyLink.FindString(s.waitMail(r.ID, "verification").Text)
+	if code, _ := s.page(link); code != http.StatusOK {
+		s.t.Fatalf("verify: %d", code)
+	}
+	s.waitStatus(r.ID, "in_review")
+
+	// Findings are there for the officer before the decision.
+	var detail struct {
+		Findings []struct {
+			Table      string
+			OwnedRows  int `json:"owned_rows"`
+			Categories []string
+		}
+	}
+	s.call("GET", "/api/v1/officer/requests/"+r.ID, s.token, nil, &detail)
+	owned := map[string]int{}
+	for _, f := range detail.Findings {
+		owned[f.Table] = f.OwnedRows
+	}
+	if owned["customers"] != 1 || owned["orders"] == 0 || owned["web_logs"] == 0 {
+		s.t.Errorf("findings before approval: %+v", detail.Findings)
+	}
+
+	var decided struct{ Status string }
+	if code := s.call("POST", "/api/v1/officer/requests/"+r.ID+"/approve", s.token, nil, &decided); code != http.StatusOK || decided.Status != "completed" {
+		s.t.Fatalf("approve: %d %+v", code, decided)
+	}
+	return r, s.waitMail(r.ID, "completed").Text
+}
+
+// unchangedExcept checks that every row not belonging to person is as it
+// was.
+func unchangedExcept(t *testing.T, before, after map[string]map[int64]string, person int) {
+	t.Helper()
+	for table, rows := range before {
+		for id, row := range rows {
+			if demo.Owner(table, id) == person {
+				continue
+			}
+			if after[table][id] != row {
+				t.Errorf("%s row %d of person %d changed: %q -> %q", table, id, demo.Owner(table, id), row, after[table][id])
+			}
+		}
+	}
+}
+
+// download fetches the package through the emailed link: the page, then
+// the file.
+func (s *system) download(email string) (*zip.Reader, string) {
+	s.t.Helper()
+	link := downloadLink.FindString(email)
+	if link == "" {
+		s.t.Fatalf("completion email has no download link:\n%s", email)
+	}
+	code, page := s.page(link)
+	if code != http.StatusOK || !strings.Contains(page, "Your data is ready") || !strings.Contains(page, "Downloads left") {
+		s.t.Fatalf("download page: %d\n%s", code, page)
+	}
+	resp, err := http.PostForm(link, url.Values{})
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "application/zip" {
+		s.t.Fatalf("download: %d %s\n%.300s", resp.StatusCode, resp.Header.Get("Content-Type"), b)
+	}
+	z, err := zip.NewReader(bytes.NewReader(b), int64(len(b)))
+	if err != nil {
+		s.t.Fatalf("the download is not a ZIP: %v", err)
+	}
+	return z, link
+}
+
+func readZip(t *testing.T, z *zip.Reader) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	for _, f := range z.File {
+		rc, err := f.Open()
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := io.ReadAll(rc)
+		rc.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[f.Name] = string(b)
+	}
+	return out
+}
+
+// othersIn reports any other demo person's email or name in text.
+func othersIn(t *testing.T, text string, person int) {
+	t.Helper()
+	for i := range demoPeople {
+		if i == person {
+			continue
+		}
+		p := demo.PersonAt(i)
+		if strings.Contains(text, p.Email) || strings.Contains(text, p.Name) {
+			t.Errorf("the package holds person %d's data (%s)", i, p.Email)
+		}
+	}
+}
+
+func TestAccessRequestDeliversAReportOfEverythingFound(t *testing.T) {
+	s := newSystem(t)
+	before := s.snapshot()
+	const person = 0 // Ada Lovelace
+	r, mail := s.run(person, "access")
+
+	s.waitStatus(r.ID, "completed")
+	s.recordHistory(r.ID, "subject_request_access_fulfilled.json")
+	z, link := s.download(mail)
+	files := readZip(t, z)
+	report, data := files["report.html"], files["data.json"]
+	if report == "" || data == "" {
+		t.Fatalf("the package holds %v, want report.html and data.json", keys(files))
+	}
+	for _, want := range []string{"ada@example.com", "Ada Lovelace", "user.contact.email", "orders", "web_logs", r.ID} {
+		if !strings.Contains(report, want) {
+			t.Errorf("report.html lacks %q", want)
+		}
+	}
+	var doc struct {
+		Tables []struct {
+			System, Table string
+			Categories    map[string]string
+			Rows          []map[string]any
+		}
+	}
+	if err := json.Unmarshal([]byte(data), &doc); err != nil {
+		t.Fatalf("data.json: %v", err)
+	}
+	rows := map[string]int{}
+	for _, tb := range doc.Tables {
+		rows[tb.Table] = len(tb.Rows)
+		if tb.Table == "accounts" && tb.Rows[0]["password_hash"] != "[withheld for security]" {
+			t.Errorf("the password hash is handed out: %v", tb.Rows[0]["password_hash"])
+		}
+	}
+	for table, want := range countOwned(before, person) {
+		if rows[table] != want {
+			t.Errorf("data.json has %d %s rows, the database %d", rows[table], table, want)
+		}
+	}
+	othersIn(t, report+data, person)
+	unchangedExcept(t, before, s.snapshot(), -1)
+
+	// The officer can review it without using the requester's downloads.
+	req, _ := http.NewRequest("GET", s.base+"/api/v1/officer/requests/"+r.ID+"/package", nil)
+	req.Header.Set("Authorization", "Bearer "+s.token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("officer package download: %d", resp.StatusCode)
+	}
+	if _, page := s.page(link); !strings.Contains(page, "<dd>4</dd>") {
+		t.Errorf("after one download of five, the page should say 4 left:\n%s", page)
+	}
+	// Someone else's guess is not a link.
+	if code, _ := s.page(s.base + "/download/" + strings.Repeat("A", 43)); code != http.StatusNotFound {
+		t.Errorf("a made-up download link answers %d", code)
+	}
+}
+
+// countOwned counts a person's rows per table in a snapshot.
+func countOwned(snap map[string]map[int64]string, person int) map[string]int {
+	out := map[string]int{}
+	for table, rows := range snap {
+		for id := range rows {
+			if demo.Owner(table, id) == person {
+				out[table]++
+			}
+		}
+	}
+	return out
+}
+
+func keys(m map[string]string) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
+
+func TestExportRequestDeliversJSONAndCSVPerTable(t *testing.T) {
+	s := newSystem(t)
+	before := s.snapshot()
+	const person = 3 // Katherine Johnson
+	_, mail := s.run(person, "export")
+	z, _ := s.download(mail)
+	files := readZip(t, z)
+
+	var man struct {
+		Systems []string
+		Tables  []struct {
+			System, Table string
+			Categories    map[string]string
+			Files         []string
+		}
+		GeneratedAt string `json:"generated_at"`
+	}
+	if err := json.Unmarshal([]byte(files["manifest.json"]), &man); err != nil {
+		t.Fatalf("manifest.json: %v\n%v", err, keys(files))
+	}
+	if len(man.Systems) != 1 || man.Systems[0] != "shop" || man.GeneratedAt == "" {
+		t.Errorf("manifest: %+v", man)
+	}
+	owned := countOwned(before, person)
+	for _, tb := range man.Tables {
+		var rows []map[string]any
+		if err := json.Unmarshal([]byte(files["shop/"+tb.Table+".json"]), &rows); err != nil {
+			t.Errorf("%s.json: %v", tb.Table, err)
+		}
+		csvLines := strings.Count(strings.TrimSpace(files["shop/"+tb.Table+".csv"]), "\n") // header + rows - 1
+		if want := owned[tb.Table]; len(rows) != want || csvLines != want {
+			t.Errorf("%s: %d JSON rows and %d CSV rows, want %d", tb.Table, len(rows), csvLines, want)
+		}
+	}
+	if len(man.Tables) < 8 {
+		t.Errorf("the export covers %d tables, want every table Katherine has rows in", len(man.Tables))
+	}
+	all := ""
+	for _, f := range files {
+		all += f
+	}
+	if !strings.Contains(all, "katherine@example.com") {
+		t.Error("the export lacks the person's own email")
+	}
+	othersIn(t, all, person)
+}
+
+func TestDeletionRequestErasesTheirRowsAndNoOneElses(t *testing.T) {
+	s := newSystem(t)
+	before := s.snapshot()
+	const person = 1 // Alan Turing
+	_, mail := s.run(person, "deletion")
+
+	after := s.snapshot()
+	unchangedExcept(t, before, after, person)
+	for table, rows := range before {
+		for id := range rows {
+			if demo.Owner(table, id) != person {
+				continue
+			}
+			row, kept := after[table][id]
+			switch {
+			case table == "web_logs":
+				// Masked: the visit stays, without the person.
+				if !kept || strings.Contains(row, "203.0.") || !strings.Contains(row, "NULL") {
+					t.Errorf("web_logs row %d not anonymised: %q", id, row)
+				}
+			case kept:
+				t.Errorf("%s row %d of the person is still there: %q", table, id, row)
+			}
+		}
+	}
+	for _, want := range []string{"shop / customers: 1 deleted", "shop / orders:", "shop / web_logs:", "anonymised"} {
+		if !strings.Contains(mail, want) {
+			t.Errorf("the completion email lacks %q:\n%s", want, mail)
+		}
+	}
+}
+
+func TestCorrectionRequestChangesTheirRecords(t *testing.T) {
+	s := newSystem(t)
+	before := s.snapshot()
+	const person = 2 // Grace Hopper
+	_, mail := s.run(person, "correction",
+		map[string]string{"field": "name", "value": "Grace Brewster Hopper"},
+		map[string]string{"field": "street", "value": "1 Navy Yard"},
+		map[string]string{"field": "favourite colour", "value": "navy"})
+
+	after := s.snapshot()
+	unchangedExcept(t, before, after, person)
+	if !strings.Contains(after["customers"][person], "|Grace Brewster Hopper|") {
+		t.Errorf("customer row not corrected: %q", after["customers"][person])
+	}
+	if !strings.Contains(after["addresses"][person], "|1 Navy Yard|") {
+		t.Errorf("address not corrected: %q", after["addresses"][person])
+	}
+	for id, row := range after["invoices"] {
+		if demo.Owner("invoices", id) == person && row != before["invoices"][id] {
+			t.Errorf("invoice %d was rewritten; invoices keep the name they were issued to", id)
+		}
+	}
+	for _, want := range []string{"name: shop / customers.full_name (1 record)", "street: shop / addresses.street (1 record)", "favourite colour"} {
+		if !strings.Contains(mail, want) {
+			t.Errorf("the completion email lacks %q:\n%s", want, mail)
+		}
+	}
+}
