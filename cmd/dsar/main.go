@@ -8,6 +8,9 @@
 //	dsar health           probe a running dsar's readiness
 //	dsar officer add      create an officer (password on stdin)
 //	dsar officer token    mint an API token for an officer
+//	dsar datamap scan     draft a data map from a live database
+//	dsar datamap check    check a data map against the live databases
+//	dsar demo seed        seed the demo organisation with N people
 //
 // Settings come from the environment; see docs/configuration.md.
 package main
@@ -46,6 +49,10 @@ Usage:
   dsar officer add -email E [-role R]      create an officer (admin, officer or viewer);
                                            reads the password from stdin, prints an API token
   dsar officer token -email E              print a new API token for an officer
+  dsar datamap scan -dsn URL [-system S]   draft a data map from a live PostgreSQL or SQLite database
+  dsar datamap check [FILE]                check a data map (default DSAR_DATAMAP) against the live databases
+  dsar demo seed [-subjects N] [-dsn URL]  seed the demo organisation deterministically (for benchmarks)
+  dsar demo datamap                        print the demo organisation's data map
 
 Settings are environment variables; see docs/configuration.md.
 `
@@ -83,6 +90,12 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	}
 	if cmd == "health" {
 		return health(ctx, cfg, args, stdout)
+	}
+	switch cmd {
+	case "datamap":
+		return datamapCmd(ctx, cfg, args, stdout, stderr)
+	case "demo":
+		return demoCmd(ctx, cfg, args, stdout, stderr)
 	}
 	if cmd == "config" {
 		cfg.Print(stdout)

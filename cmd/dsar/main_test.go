@@ -3,8 +3,11 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -153,5 +156,47 @@ func TestHealthProbe(t *testing.T) {
 	ready.Store(false)
 	if _, _, err := dsar(t, "", "health", srv.URL+"/readyz"); err == nil || !strings.Contains(err.Error(), "503") {
 		t.Errorf("not ready: %v", err)
+	}
+}
+
+// TestDatamapScanAndCheck: seed the demo organisation, draft a map of it,
+// check the draft, and see a broken map refused with its line.
+func TestDatamapScanAndCheck(t *testing.T) {
+	dir := env(t)
+	dsn := "sqlite:" + filepath.Join(dir, "shop.db")
+	out, _, err := dsar(t, "", "demo", "seed", "--subjects", "20", "--dsn", dsn)
+	if err != nil || !strings.Contains(out, "holds 20 people") {
+		t.Fatalf("demo seed: %q, %v", out, err)
+	}
+	draft, _, err := dsar(t, "", "datamap", "scan", "--dsn", dsn, "--system", "shop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"dsn_env: DSAR_SHOP_DSN", "- name: customers", "email: user.contact.email   # review", "customer_id: customers.id"} {
+		if !strings.Contains(draft, want) {
+			t.Errorf("draft lacks %q:\n%s", want, draft)
+		}
+	}
+	file := filepath.Join(dir, "datamap.yaml")
+	if err := os.WriteFile(file, []byte(draft), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("DSAR_SHOP_DSN", dsn)
+	out, _, err = dsar(t, "", "datamap", "check", file)
+	if err != nil || !strings.Contains(out, "9 tables; matches the live databases") {
+		t.Errorf("check of the draft: %q, %v", out, err)
+	}
+
+	broken := strings.Replace(draft, "- name: invoices", "- name: invoicez", 1)
+	if err := os.WriteFile(file, []byte(broken), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	line := 1 + strings.Count(broken[:strings.Index(broken, "- name: invoicez")], "\n")
+	_, _, err = dsar(t, "", "datamap", "check", file)
+	if want := fmt.Sprintf("datamap.yaml:%d: table shop.invoicez does not exist in the database", line); err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("check of a broken map: %v, want %q", err, want)
+	}
+	if _, _, err := dsar(t, "", "datamap", "scan"); err == nil || !strings.Contains(err.Error(), "--dsn") {
+		t.Errorf("scan without --dsn: %v", err)
 	}
 }

@@ -59,7 +59,8 @@ var guesses = []struct {
 	{regexp.MustCompile(`(^|_)city$`), "user.contact.address.city", ""},
 	{regexp.MustCompile(`(^|_)country$`), "user.contact.address.country", ""},
 	{regexp.MustCompile(`(^|_)(ip|ip_?addr(ess)?|remote_?addr)$`), "user.device.ip_address", ""},
-	{regexp.MustCompile(`(^|_)(street|address|addr|address_?line_?\d?)$`), "user.contact.address", ""},
+	{regexp.MustCompile(`(^|_)street(_?address)?$`), "user.contact.address.street", ""},
+	{regexp.MustCompile(`(^|_)(address|addr|address_?line_?\d?)$`), "user.contact.address", ""},
 	{regexp.MustCompile(`(^|_)(user_?agent|browser)$`), "user.device.browser", ""},
 	{regexp.MustCompile(`(^|_)(os|os_?version|operating_?system)$`), "user.device.operating_system", ""},
 	{regexp.MustCompile(`(^|_)(birth_?date|date_?of_?birth|dob|birthday)$`), "user.demographic.date_of_birth", ""},
@@ -69,6 +70,7 @@ var guesses = []struct {
 	{regexp.MustCompile(`(^|_)(ssn|national_?id|passport(_?number)?|tax_?id)$`), "user.government_id", ""},
 	{regexp.MustCompile(`(^|_)(lat|latitude|lng|lon|longitude|location)$`), "user.location.precise", ""},
 	{regexp.MustCompile(`(^|_)(licen[cs]e(_?key)?|serial(_?number)?)$`), "user.product.license", ""},
+	{regexp.MustCompile(`(^|_)(body|message|notes?|comments?)$`), "user.content.private", ""},
 }
 
 // GuessCategory proposes a category (and identity type, if the column can

@@ -1,11 +1,13 @@
 package datamap_test
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"fmt"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/dsar-project/dsar/internal/datamap"
@@ -314,6 +316,56 @@ func TestReadRowsStreamsFullRows(t *testing.T) {
 		}
 		if !slices.Equal(got, []string{"ada@example.com"}) {
 			t.Fatalf("read %v, want Ada's row", got)
+		}
+	})
+}
+
+// TestDraftFromALiveDatabase: a scan of the demo database drafts a map
+// that loads, matches the schema, carries the foreign keys as references
+// and good guesses, and finds a person's rows across tables.
+func TestDraftFromALiveDatabase(t *testing.T) {
+	eachDatabase(t, 12, func(t *testing.T, c *datamap.Connector) {
+		ctx := context.Background()
+		live, err := datamap.ReadSchema(ctx, c.DB, c.Kind)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var buf bytes.Buffer
+		if err := datamap.Draft(&buf, live, datamap.DraftOptions{System: "shop", Kind: c.Kind, DSNEnv: demo.DSNEnv, Source: "the demo shop"}); err != nil {
+			t.Fatal(err)
+		}
+		draft := buf.String()
+		m, err := datamap.Parse("draft", buf.Bytes())
+		if err != nil {
+			t.Fatalf("the draft does not load: %v\n%s", err, draft)
+		}
+		if err := m.Check(m.System("shop"), live); err != nil {
+			t.Fatalf("the draft does not match the schema: %v", err)
+		}
+		for _, want := range []string{
+			"email: user.contact.email   # review",
+			"email: email   # review",
+			"card_last4: user.financial.credit_card   # review",
+			"ip_address: user.device.ip_address   # review",
+			"customer_id: customers.id",
+			"address_id: addresses.id",
+			"order_id: orders.id",
+		} {
+			if !strings.Contains(draft, want) {
+				t.Errorf("the draft lacks %q", want)
+			}
+		}
+		dc, err := datamap.Connect(m.System("shop"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer dc.Close()
+		found, err := dc.Discover(ctx, emailOf(0))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rows(found, "customers") != 1 || rows(found, "invoices") == 0 || rows(found, "addresses") != 1 {
+			t.Errorf("discovery with the draft found %d customers, %d invoices, %d addresses", rows(found, "customers"), rows(found, "invoices"), rows(found, "addresses"))
 		}
 	})
 }
