@@ -2,6 +2,7 @@ package datamap_test
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -127,5 +128,26 @@ func TestGuessCategory(t *testing.T) {
 	}
 	if _, _, ok := datamap.GuessCategory("total_cents"); ok {
 		t.Error("total_cents guessed as personal data")
+	}
+}
+
+// TestDocumentedExampleLoads keeps docs/datamap.md's full example valid.
+func TestDocumentedExampleLoads(t *testing.T) {
+	doc, err := os.ReadFile(filepath.Join("..", "..", "docs", "datamap.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(doc), "## A full example")
+	_, rest, ok2 := strings.Cut(rest, "```yaml\n")
+	example, _, ok3 := strings.Cut(rest, "```")
+	if !ok || !ok2 || !ok3 {
+		t.Fatal("docs/datamap.md has no YAML example under \"A full example\"")
+	}
+	m, err := datamap.Parse("docs/datamap.md", []byte(example))
+	if err != nil {
+		t.Fatalf("the documented example does not load: %v", err)
+	}
+	if len(m.Systems) != 3 || m.System("crm").Kind != datamap.KindWebhook || m.System("paper_archive").Kind != datamap.KindManual {
+		t.Errorf("the documented example has systems %+v", m.Systems)
 	}
 }
