@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -125,9 +126,16 @@ func (a *Fulfilment) Fulfil(ctx context.Context, requestID string) error {
 		return classify(err)
 	}
 	var f domain.Fulfilment
+	others, err := a.others(ctx, requestID)
+	if err != nil {
+		return err
+	}
+	for _, o := range others {
+		f.Others = append(f.Others, domain.OtherSystem{System: o.System, Kind: o.Kind, Note: o.Note})
+	}
 	switch r.Type {
 	case domain.TypeAccess, domain.TypeExport:
-		err = a.buildPackage(ctx, r, &f)
+		err = a.buildPackage(ctx, r, others, &f)
 	case domain.TypeDeletion:
 		err = a.erase(ctx, r, &f)
 	case domain.TypeCorrection:
@@ -163,7 +171,7 @@ func describe(t domain.RequestType, f domain.Fulfilment) string {
 
 // buildPackage writes the requester's package, sealed, in chunks. A build
 // cut off by a crash leaves an incomplete package, discarded here first.
-func (a *Fulfilment) buildPackage(ctx context.Context, r *store.Request, f *domain.Fulfilment) error {
+func (a *Fulfilment) buildPackage(ctx context.Context, r *store.Request, others []export.Other, f *domain.Fulfilment) error {
 	if err := a.Store.DiscardIncompletePackages(ctx, r.ID); err != nil {
 		return err
 	}
@@ -196,7 +204,7 @@ func (a *Fulfilment) buildPackage(ctx context.Context, r *store.Request, f *doma
 	if err != nil {
 		return err
 	}
-	meta := export.Meta{RequestID: r.ID, Organisation: a.Organisation, GeneratedAt: now}
+	meta := export.Meta{RequestID: r.ID, Organisation: a.Organisation, GeneratedAt: now, Others: others}
 	hw := &heartbeatWriter{ctx: ctx, w: w}
 	if r.Type == domain.TypeExport {
 		err = export.WriteExport(ctx, hw, sources, meta)
@@ -211,6 +219,31 @@ func (a *Fulfilment) buildPackage(ctx context.Context, r *store.Request, f *doma
 	}
 	f.Package = &domain.PackageInfo{ID: p.ID, FileName: p.FileName, Size: p.Size, ExpiresAt: p.ExpiresAt}
 	return nil
+}
+
+// others reads what the request's webhook and manual systems reported,
+// opening the webhooks' sealed answers.
+func (a *Fulfilment) others(ctx context.Context, requestID string) ([]export.Other, error) {
+	ts, err := a.Store.Tasks(ctx, requestID)
+	if err != nil {
+		return nil, err
+	}
+	var out []export.Other
+	for _, t := range ts {
+		o := export.Other{System: t.System, Kind: t.Kind, Note: t.Note}
+		if len(t.Answer) > 0 {
+			plain, err := a.Sealer.OpenBlob(t.AnswerKey, requestID+"/"+t.System, t.Answer)
+			if err != nil {
+				return nil, err
+			}
+			var ans WebhookAnswer
+			if err := json.Unmarshal(plain, &ans); err == nil {
+				o.Records = ans.Records
+			}
+		}
+		out = append(out, o)
+	}
+	return out, nil
 }
 
 // heartbeatWriter tells Temporal a long package build is alive.

@@ -171,8 +171,22 @@ func (a *Requests) addFulfilment(ctx context.Context, r *store.Request, data *ma
 			data.Shared = append(data.Shared, fmt.Sprintf("%s: %s / %s.%s (%d %s)", c.Field, c.System, c.Table, c.Column, c.Shared, plural(c.Shared, "record", "records")))
 		}
 	}
+	for _, o := range f.Others {
+		line := o.System + ": "
+		switch {
+		case o.Kind == "manual" && o.Note != "":
+			line += "handled by our staff (" + o.Note + ")"
+		case o.Kind == "manual":
+			line += "handled by our staff"
+		case o.Note != "":
+			line += o.Note
+		default:
+			line += "done"
+		}
+		data.Others = append(data.Others, line)
+	}
 	data.Unmatched = f.Unmatched
-	data.NothingFound = f.Rows == 0 && len(f.Unmatched) == 0
+	data.NothingFound = f.Rows == 0 && len(f.Unmatched) == 0 && len(f.Others) == 0
 	return nil
 }
 

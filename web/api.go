@@ -77,6 +77,9 @@ type officerRequest struct {
 	Timeline       []store.AuditEvent  `json:"timeline,omitempty"`
 	// Findings are what discovery found, for review before approval.
 	Findings []store.Finding `json:"findings,omitempty"`
+	// Tasks are the webhook and manual systems' parts of an approved
+	// request.
+	Tasks []store.Task `json:"tasks,omitempty"`
 	// Fulfilment is what carrying out the approved request did.
 	Fulfilment *domain.Fulfilment `json:"fulfilment,omitempty"`
 }
@@ -132,6 +135,9 @@ func (s *Server) apiGetRequest(c echo.Context) error {
 		return err
 	}
 	if out.Findings, out.Fulfilment, err = s.fulfilmentOf(ctx, r.ID); err != nil {
+		return err
+	}
+	if out.Tasks, err = s.store.Tasks(ctx, r.ID); err != nil {
 		return err
 	}
 	return c.JSON(http.StatusOK, out)

@@ -149,8 +149,10 @@ type requestPage struct {
 	Findings  []store.Finding
 	Done      *domain.Fulfilment
 	Package   *store.Package // the package still kept for download, if any
-	CanDecide bool           // in review, and the officer may act
-	CanVerify bool           // waiting for the requester's link, and the officer may act
+	Tasks     []store.Task
+	CanAct    bool
+	CanDecide bool // in review, and the officer may act
+	CanVerify bool // waiting for the requester's link, and the officer may act
 	Error     string
 	Reason    string
 }
@@ -177,9 +179,13 @@ func (s *Server) renderRequest(c echo.Context, code int, r *store.Request, probl
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
+	tasks, err := s.store.Tasks(ctx, r.ID)
+	if err != nil {
+		return err
+	}
 	return s.render(c, code, "officer/request", requestPage{
 		chrome: s.chrome(c, "requests"), Request: r, Deadline: deadlineOf(r, s.now()), Timeline: timeline,
-		Findings: findings, Done: done, Package: pkg,
+		Findings: findings, Done: done, Package: pkg, Tasks: tasks, CanAct: officerFrom(c).Role.CanAct(),
 		CanDecide: officerFrom(c).Role.CanAct() && r.Status == domain.StatusInReview,
 		CanVerify: officerFrom(c).Role.CanAct() && r.Status == domain.StatusVerifying && r.VerifiedAt == nil,
 		Error:     problem, Reason: reason,

@@ -26,6 +26,10 @@ const (
 	// UpdateReview carries an officer's decision and answers with the
 	// resulting status, or refuses it through the validator.
 	UpdateReview = "review"
+	// SignalTaskCompleted tells the workflow an officer completed a manual
+	// task (already recorded in the database); its payload is
+	// TaskCompleted.
+	SignalTaskCompleted = "task-completed"
 	// QueryStatus answers the workflow's current status.
 	QueryStatus = "status"
 )
@@ -53,6 +57,15 @@ type SubjectRequestResult struct {
 type IdentityVerified struct {
 	Actor string
 }
+
+// TaskCompleted is the payload of SignalTaskCompleted.
+type TaskCompleted struct {
+	System string
+}
+
+// TaskRecheck is how often a workflow waiting for manual tasks asks the
+// database, in case a completion signal was lost.
+const TaskRecheck = 6 * time.Hour
 
 // Decision is an officer's answer to a request in review.
 type Decision string
@@ -91,6 +104,14 @@ var (
 		RetryPolicy: &temporal.RetryPolicy{
 			InitialInterval: 10 * time.Second, BackoffCoefficient: 2, MaximumInterval: 10 * time.Minute,
 			NonRetryableErrorTypes: []string{activities.ErrTypeNoDataMap},
+		},
+	}
+	// Webhooks are retried until they answer 2xx, however long that
+	// takes: the request waits for them.
+	webhookActivity = workflow.ActivityOptions{
+		StartToCloseTimeout: 2 * time.Minute,
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval: 10 * time.Second, BackoffCoefficient: 2, MaximumInterval: time.Hour,
 		},
 	}
 	emailActivity = workflow.ActivityOptions{
@@ -244,10 +265,12 @@ func (w *subjectRequest) validateReview(d ReviewDecision) error {
 	return nil
 }
 
-// review accepts the decision and answers once it is carried out.
+// review accepts the decision and answers once it is carried out, or
+// once it waits on other systems or manual tasks (status fulfilling),
+// which may take days.
 func (w *subjectRequest) review(ctx workflow.Context, d ReviewDecision) (ReviewResult, error) {
 	w.decision = &d
-	if err := workflow.Await(ctx, func() bool { return w.status.Final() }); err != nil {
+	if err := workflow.Await(ctx, func() bool { return w.status.Final() || w.status == domain.StatusFulfilling }); err != nil {
 		return ReviewResult{}, err
 	}
 	return ReviewResult{Status: w.status}, nil
@@ -258,6 +281,9 @@ func (w *subjectRequest) decide(ctx workflow.Context, d ReviewDecision) error {
 	if d.Decision == Deny {
 		status, kind = domain.StatusDenied, mail.KindDenied
 	} else if w.fulfils {
+		if err := w.otherSystems(ctx, d.Actor); err != nil {
+			return err
+		}
 		if err := w.dataMapStep(ctx, fulfilment.Fulfil); err != nil {
 			return err
 		}
@@ -266,6 +292,69 @@ func (w *subjectRequest) decide(ctx workflow.Context, d ReviewDecision) error {
 		return err
 	}
 	return w.email(ctx, kind, time.Time{})
+}
+
+// otherSystems carries out the approved request in the systems dsar does
+// not reach itself: it calls every webhook (retrying until each answers)
+// and waits for officers to complete every manual task.
+func (w *subjectRequest) otherSystems(ctx workflow.Context, officer string) error {
+	var tasks []activities.Task
+	actx := workflow.WithActivityOptions(ctx, storeActivity)
+	if err := workflow.ExecuteActivity(actx, fulfilment.PrepareTasks, w.in.RequestID).Get(ctx, &tasks); err != nil {
+		return err
+	}
+	if len(tasks) == 0 {
+		return nil
+	}
+	if err := w.setStatus(ctx, domain.StatusFulfilling, officer, ""); err != nil {
+		return err
+	}
+	pending := map[string]bool{}
+	var calls []workflow.Future
+	wctx := workflow.WithActivityOptions(ctx, webhookActivity)
+	for _, t := range tasks {
+		switch {
+		case t.Done:
+		case t.Kind == "webhook":
+			calls = append(calls, workflow.ExecuteActivity(wctx, fulfilment.CallWebhook, w.in.RequestID, t.System))
+		default:
+			pending[t.System] = true
+		}
+	}
+	signals := workflow.GetSignalChannel(ctx, SignalTaskCompleted)
+	for len(pending) > 0 {
+		timerCtx, cancel := workflow.WithCancel(ctx)
+		recheck := workflow.NewTimer(timerCtx, TaskRecheck)
+		sel := workflow.NewSelector(ctx)
+		sel.AddReceive(signals, func(c workflow.ReceiveChannel, _ bool) {
+			var done TaskCompleted
+			c.Receive(ctx, &done)
+			delete(pending, done.System)
+		})
+		var recheckErr error
+		sel.AddFuture(recheck, func(workflow.Future) {
+			var now []activities.Task
+			if recheckErr = workflow.ExecuteActivity(actx, fulfilment.PendingTasks, w.in.RequestID).Get(ctx, &now); recheckErr != nil {
+				return
+			}
+			for _, t := range now {
+				if t.Done {
+					delete(pending, t.System)
+				}
+			}
+		})
+		sel.Select(ctx)
+		cancel()
+		if recheckErr != nil {
+			return recheckErr
+		}
+	}
+	for _, f := range calls {
+		if err := f.Get(ctx, nil); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // dataMapStep runs discovery or fulfilment. Without a data map there is

@@ -102,14 +102,19 @@ func (a *App) LoadDataMap(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	return a.useDataMap(ctx, m)
+	return a.UseDataMap(ctx, m)
 }
 
-func (a *App) useDataMap(ctx context.Context, m *datamap.Map) error {
+// UseDataMap checks a loaded data map against the live systems and makes
+// it the one new workers use.
+func (a *App) UseDataMap(ctx context.Context, m *datamap.Map) error {
 	systems := datamap.NewSystems(m)
 	if err := systems.Check(ctx); err != nil {
 		systems.Close()
 		return err
+	}
+	if a.Systems != nil {
+		a.Systems.Close()
 	}
 	a.Systems = systems
 	a.Log.Info("data map loaded", "source", m.Source, "systems", len(m.Systems))

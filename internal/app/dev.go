@@ -146,7 +146,7 @@ func (a *App) UseDemoOrganisation(ctx context.Context, people int) error {
 	if err != nil {
 		return fmt.Errorf("demo organisation: %w", err)
 	}
-	return a.useDataMap(ctx, m)
+	return a.UseDataMap(ctx, m)
 }
 
 // demoRequests give a fresh `dsar dev` something to look at: requests of

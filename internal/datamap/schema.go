@@ -297,3 +297,12 @@ func (s *System) DSN() (string, error) {
 	}
 	return v, nil
 }
+
+// Secret returns a webhook's signing secret from its environment variable.
+func (s *System) Secret() (string, error) {
+	v := strings.TrimSpace(os.Getenv(s.SecretEnv))
+	if v == "" {
+		return "", fmt.Errorf("system %s: %s is not set", s.Name, s.SecretEnv)
+	}
+	return v, nil
+}

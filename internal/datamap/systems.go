@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"sync"
 )
 
@@ -55,14 +56,31 @@ func (s *Systems) Close() {
 }
 
 // Check connects to every SQL system and compares the map with its live
-// schema, so a worker refuses to start on a map that names tables or
-// columns the databases do not have.
+// schema, and makes sure every webhook has its URL and secret, so a worker
+// refuses to start on a map it could not act on.
 func (s *Systems) Check(ctx context.Context) error {
 	conns, err := s.Connectors()
 	if err != nil {
 		return err
 	}
 	var errs []error
+	for _, sys := range s.Map.Systems {
+		if sys.Kind != KindWebhook {
+			continue
+		}
+		u, err := sys.DSN()
+		if err == nil {
+			if p, perr := url.Parse(u); perr != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
+				err = fmt.Errorf("system %s: %s is not an http(s) URL", sys.Name, sys.DSNEnv)
+			}
+		}
+		if err == nil {
+			_, err = sys.Secret()
+		}
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
 	for _, c := range conns {
 		live, err := ReadSchema(ctx, c.DB, c.Kind)
 		if err != nil {

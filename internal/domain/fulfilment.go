@@ -17,9 +17,18 @@ type Fulfilment struct {
 	// Unmatched lists correction fields that name no kind of data dsar
 	// knows; an officer follows them up by hand.
 	Unmatched []string `json:"unmatched,omitempty"`
+	// Others are the webhook and manual systems and what each reported.
+	Others []OtherSystem `json:"others,omitempty"`
 	// Systems and Rows count what was found.
 	Systems int `json:"systems"`
 	Rows    int `json:"rows"`
+}
+
+// OtherSystem is a webhook or manual system's part of a request.
+type OtherSystem struct {
+	System string `json:"system"`
+	Kind   string `json:"kind"`
+	Note   string `json:"note,omitempty"` // the webhook's summary or the officer's note
 }
 
 // PackageInfo describes a download without granting it.

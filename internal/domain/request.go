@@ -59,12 +59,13 @@ const (
 	StatusVerifying         Status = "verifying"          // waiting for the requester to prove their identity
 	StatusExpiredUnverified Status = "expired_unverified" // identity never proven in time
 	StatusInReview          Status = "in_review"          // verified; waiting for an officer
+	StatusFulfilling        Status = "fulfilling"         // approved; waiting for other systems or manual tasks
 	StatusCompleted         Status = "completed"          // approved and fulfilled
 	StatusDenied            Status = "denied"             // refused with a reason
 )
 
 // Statuses lists every status in workflow order.
-var Statuses = []Status{StatusReceived, StatusVerifying, StatusExpiredUnverified, StatusInReview, StatusCompleted, StatusDenied}
+var Statuses = []Status{StatusReceived, StatusVerifying, StatusExpiredUnverified, StatusInReview, StatusFulfilling, StatusCompleted, StatusDenied}
 
 // Valid reports whether s is a known status.
 func (s Status) Valid() bool {
@@ -103,6 +104,8 @@ func (s Status) Label() string {
 		return "Closed: email address not confirmed in time"
 	case StatusInReview:
 		return "Being reviewed by our privacy team"
+	case StatusFulfilling:
+		return "Approved; we are carrying it out"
 	case StatusCompleted:
 		return "Completed"
 	case StatusDenied:
@@ -122,6 +125,8 @@ func (s Status) OfficerLabel() string {
 		return "Expired unverified"
 	case StatusInReview:
 		return "Awaiting decision"
+	case StatusFulfilling:
+		return "Approved; waiting for other systems or tasks"
 	case StatusCompleted:
 		return "Completed"
 	case StatusDenied:
@@ -131,9 +136,10 @@ func (s Status) OfficerLabel() string {
 }
 
 var transitions = map[Status][]Status{
-	StatusReceived:  {StatusVerifying},
-	StatusVerifying: {StatusInReview, StatusExpiredUnverified},
-	StatusInReview:  {StatusCompleted, StatusDenied},
+	StatusReceived:   {StatusVerifying},
+	StatusVerifying:  {StatusInReview, StatusExpiredUnverified},
+	StatusInReview:   {StatusFulfilling, StatusCompleted, StatusDenied},
+	StatusFulfilling: {StatusCompleted},
 }
 
 // CanTransition reports whether a request may move from one status to another.

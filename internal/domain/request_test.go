@@ -56,6 +56,7 @@ func TestStatusValidAndFinal(t *testing.T) {
 		{StatusVerifying, true, false, "confirm your email"},
 		{StatusExpiredUnverified, true, true, "not confirmed in time"},
 		{StatusInReview, true, false, "reviewed"},
+		{StatusFulfilling, true, false, "carrying it out"},
 		{StatusCompleted, true, true, "Completed"},
 		{StatusDenied, true, true, "Declined"},
 		{"", false, false, ""},
@@ -81,8 +82,10 @@ func TestCanTransition(t *testing.T) {
 		{StatusVerifying, StatusExpiredUnverified}: true,
 		{StatusInReview, StatusCompleted}:          true,
 		{StatusInReview, StatusDenied}:             true,
+		{StatusInReview, StatusFulfilling}:         true,
+		{StatusFulfilling, StatusCompleted}:        true,
 	}
-	// Every pair of known statuses: exactly the five above are allowed.
+	// Every pair of known statuses: exactly the seven above are allowed.
 	for _, from := range Statuses {
 		for _, to := range Statuses {
 			want := allowed[[2]Status{from, to}]

@@ -30,6 +30,7 @@ import (
 
 	"github.com/dsar-project/dsar/internal/app"
 	"github.com/dsar-project/dsar/internal/config"
+	"github.com/dsar-project/dsar/internal/datamap"
 	"github.com/dsar-project/dsar/internal/demo"
 	"github.com/dsar-project/dsar/internal/devtemporal"
 	"github.com/dsar-project/dsar/internal/domain"
@@ -86,6 +87,13 @@ const demoPeople = 30
 
 func newSystem(t *testing.T) *system {
 	t.Helper()
+	return newSystemWith(t, "")
+}
+
+// newSystemWith runs dsar on the demo organisation, its data map extended
+// by more systems (YAML list items under systems:).
+func newSystemWith(t *testing.T, moreSystems string) *system {
+	t.Helper()
 	addr := temporalServer(t)
 	sg := sendgridtest.New(sendGridKey)
 	t.Cleanup(sg.Close)
@@ -126,6 +134,15 @@ func newSystem(t *testing.T) *system {
 	t.Setenv(demo.DSNEnv, shop)
 	if err := a.UseDemoOrganisation(ctx, demoPeople); err != nil {
 		t.Fatal(err)
+	}
+	if moreSystems != "" {
+		m, err := datamap.Parse("e2e data map", []byte(strings.Replace(demo.DataMapYAML(), "kind: sqlite", "kind: postgres", 1)+moreSystems))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := a.UseDataMap(ctx, m); err != nil {
+			t.Fatal(err)
+		}
 	}
 	w, err := a.NewWorker()
 	if err != nil {

@@ -3,6 +3,7 @@ package export
 import (
 	"archive/zip"
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/csv"
 	"encoding/json"
@@ -26,6 +27,17 @@ type Meta struct {
 	RequestID    string
 	Organisation string
 	GeneratedAt  time.Time
+	// Others are the systems dsar did not search itself: what a webhook
+	// answered, what an officer noted for a manual task.
+	Others []Other
+}
+
+// Other is one webhook or manual system's part of a package.
+type Other struct {
+	System  string          `json:"system"`
+	Kind    string          `json:"kind"`
+	Note    string          `json:"note,omitempty"`
+	Records json.RawMessage `json:"records,omitempty"` // a webhook's records, as it sent them
 }
 
 // Withheld replaces values a package never carries: credentials such as
@@ -107,6 +119,15 @@ type Manifest struct {
 	GeneratedAt  string          `json:"generated_at"`
 	Systems      []string        `json:"systems"`
 	Tables       []ManifestTable `json:"tables"`
+	Others       []ManifestOther `json:"other_systems,omitempty"`
+}
+
+// ManifestOther describes a webhook or manual system's part of an export.
+type ManifestOther struct {
+	System string   `json:"system"`
+	Kind   string   `json:"kind"`
+	Note   string   `json:"note,omitempty"`
+	Files  []string `json:"files,omitempty"`
 }
 
 // WriteExport writes the machine-readable export: a ZIP with one JSON and
@@ -180,6 +201,22 @@ func WriteExport(ctx context.Context, w io.Writer, sources []Source, meta Meta) 
 		}
 		man.Tables = append(man.Tables, mt)
 	}
+	for _, o := range meta.Others {
+		man.Systems = append(man.Systems, o.System)
+		mo := ManifestOther{System: o.System, Kind: o.Kind, Note: o.Note}
+		if len(o.Records) > 0 {
+			name := o.System + "/records.json"
+			f, err := z.Create(name)
+			if err != nil {
+				return err
+			}
+			if _, err := f.Write(o.Records); err != nil {
+				return err
+			}
+			mo.Files = []string{name}
+		}
+		man.Others = append(man.Others, mo)
+	}
 	mf, err := z.Create("manifest.json")
 	if err != nil {
 		return err
@@ -216,6 +253,21 @@ var reportTable = template.Must(template.New("table").Parse(`<h3>{{.System}} · 
 var reportRow = template.Must(template.New("row").Parse(`<tr>{{range .}}<td>{{.}}</td>{{end}}</tr>
 `))
 
+var reportOthers = template.Must(template.New("others").Funcs(template.FuncMap{"indent": indentJSON}).Parse(`{{range .}}<h2>{{.System}}</h2>
+{{with .Note}}<p>{{.}}</p>
+{{end}}{{if .Records}}<pre>{{indent .Records}}</pre>
+{{else if eq .Kind "manual"}}<p>This system is handled by our staff; the note above says what they did.</p>
+{{end}}{{end}}`))
+
+// indentJSON lays out a webhook's records for reading.
+func indentJSON(raw json.RawMessage) string {
+	var b bytes.Buffer
+	if err := json.Indent(&b, raw, "", "  "); err != nil {
+		return string(raw)
+	}
+	return b.String()
+}
+
 type reportColumn struct{ Name, Category string }
 
 // WriteAccess writes the access package: a ZIP holding report.html, a
@@ -237,7 +289,7 @@ func WriteAccess(ctx context.Context, w io.Writer, sources []Source, meta Meta) 
 	if err != nil {
 		return err
 	}
-	if len(tables) == 0 {
+	if len(tables) == 0 && len(meta.Others) == 0 {
 		hw.WriteString("<p>We found no records about you in our systems.</p>\n")
 	}
 	system := ""
@@ -270,6 +322,9 @@ func WriteAccess(ctx context.Context, w io.Writer, sources []Source, meta Meta) 
 		if started {
 			hw.WriteString("</tbody></table>\n")
 		}
+	}
+	if err := reportOthers.Execute(hw, meta.Others); err != nil {
+		return err
 	}
 	hw.WriteString("</body></html>\n")
 	if err := hw.Flush(); err != nil {
@@ -316,7 +371,16 @@ func WriteAccess(ctx context.Context, w io.Writer, sources []Source, meta Meta) 
 		}
 		jw.WriteString("]}")
 	}
-	jw.WriteString("\n]}\n")
+	jw.WriteString("\n]")
+	if len(meta.Others) > 0 {
+		others, err := json.Marshal(meta.Others)
+		if err != nil {
+			return err
+		}
+		jw.WriteString(`,"other_systems":`)
+		jw.Write(others)
+	}
+	jw.WriteString("}\n")
 	if err := jw.Flush(); err != nil {
 		return err
 	}

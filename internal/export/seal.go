@@ -92,6 +92,17 @@ func (s *Sealer) open(keyID, packageID string, seq int, sealed []byte) ([]byte, 
 	return plain, nil
 }
 
+// SealBlob seals a small value (a webhook's answer) bound to name; it
+// returns the key ID to open it with.
+func (s *Sealer) SealBlob(name string, plain []byte) (keyID string, sealed []byte) {
+	return s.keyID, s.seal("blob:"+name, 0, plain)
+}
+
+// OpenBlob opens what SealBlob sealed under the same name.
+func (s *Sealer) OpenBlob(keyID, name string, sealed []byte) ([]byte, error) {
+	return s.open(keyID, "blob:"+name, 0, sealed)
+}
+
 // Writer seals what is written to it into a package's chunks.
 type Writer struct {
 	ctx    context.Context

@@ -110,6 +110,20 @@ func (s *Service) SignalVerified(ctx context.Context, requestID, actor string) e
 	return nil
 }
 
+// SignalTaskCompleted tells a request's workflow that an officer
+// completed a manual task, already recorded in the database; a lost signal
+// is made up for by the workflow's own periodic check.
+func (s *Service) SignalTaskCompleted(ctx context.Context, requestID, system string) error {
+	ctx, cancel := context.WithTimeout(ctx, startTimeout)
+	defer cancel()
+	err := s.Temporal.SignalWorkflow(ctx, workflows.SubjectRequestWorkflowID(requestID), "",
+		workflows.SignalTaskCompleted, workflows.TaskCompleted{System: system})
+	if err != nil {
+		return fmt.Errorf("intake: signal task completed: %w", err)
+	}
+	return nil
+}
+
 // Recover starts the workflows of stored requests that have none and
 // re-sends verification signals that did not arrive. It returns how many
 // requests it moved on.

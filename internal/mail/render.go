@@ -53,7 +53,9 @@ type Data struct {
 	Corrected []string
 	// Shared lists corrections not written because the record is also
 	// another person's.
-	Shared    []string
+	Shared []string
+	// Others says what each webhook or manual system did.
+	Others    []string
 	Unmatched []string
 	// NothingFound says fulfilment found no records of the person.
 	NothingFound bool

@@ -47,3 +47,20 @@ CREATE TABLE package_chunks (
     data       BYTEA NOT NULL,
     PRIMARY KEY (package_id, seq)
 );
+
+-- Work in systems dsar does not reach itself: a webhook it calls (its
+-- answer kept sealed, as it may hold the person's data) or a manual task
+-- an officer completes, with the instructions copied from the data map.
+CREATE TABLE request_tasks (
+    request_id   TEXT NOT NULL REFERENCES requests (id),
+    system       TEXT NOT NULL,
+    kind         TEXT NOT NULL,
+    instructions TEXT NOT NULL DEFAULT '',
+    created_at   TIMESTAMPTZ NOT NULL,
+    done_at      TIMESTAMPTZ,
+    done_by      TEXT NOT NULL DEFAULT '',
+    note         TEXT NOT NULL DEFAULT '',
+    answer_key   TEXT NOT NULL DEFAULT '',
+    answer       BYTEA,
+    PRIMARY KEY (request_id, system)
+);
