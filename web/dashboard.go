@@ -5,6 +5,7 @@ import (
 	"math"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -151,6 +152,7 @@ type requestPage struct {
 	Package   *store.Package // the package still kept for download, if any
 	Tasks     []store.Task
 	CanAct    bool
+	Searched  bool // discovery has run (findings may still be none)
 	CanDecide bool // in review, and the officer may act
 	CanVerify bool // waiting for the requester's link, and the officer may act
 	Error     string
@@ -186,6 +188,7 @@ func (s *Server) renderRequest(c echo.Context, code int, r *store.Request, probl
 	return s.render(c, code, "officer/request", requestPage{
 		chrome: s.chrome(c, "requests"), Request: r, Deadline: deadlineOf(r, s.now()), Timeline: timeline,
 		Findings: findings, Done: done, Package: pkg, Tasks: tasks, CanAct: officerFrom(c).Role.CanAct(),
+		Searched:  slices.ContainsFunc(timeline, func(e store.AuditEvent) bool { return e.Action == "discovered" }),
 		CanDecide: officerFrom(c).Role.CanAct() && r.Status == domain.StatusInReview,
 		CanVerify: officerFrom(c).Role.CanAct() && r.Status == domain.StatusVerifying && r.VerifiedAt == nil,
 		Error:     problem, Reason: reason,

@@ -177,15 +177,19 @@ func (w *subjectRequest) run(ctx workflow.Context) error {
 	if err := w.email(ctx, mail.KindVerified, time.Time{}); err != nil {
 		return err
 	}
+	// Discovery stores findings for the officer's review. It runs while
+	// the workflow waits for the decision: a slow or unreachable system
+	// never holds up a decision, and fulfilment discovers again anyway.
+	discoveryCtx, stopDiscovery := workflow.WithCancel(ctx)
+	defer stopDiscovery()
 	if w.fulfils {
-		// Findings are stored for the officer's review.
-		if err := w.dataMapStep(ctx, fulfilment.Discover); err != nil {
-			return err
-		}
+		dctx := workflow.WithActivityOptions(discoveryCtx, fulfilmentActivity)
+		workflow.ExecuteActivity(dctx, fulfilment.Discover, w.in.RequestID)
 	}
 	if err := workflow.Await(ctx, func() bool { return w.decision != nil }); err != nil {
 		return err
 	}
+	stopDiscovery()
 	return w.decide(ctx, *w.decision)
 }
 

@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/dsar-project/dsar/internal/datamap"
 	"github.com/dsar-project/dsar/internal/demo"
@@ -66,7 +67,11 @@ func (s *system) run(person int, typ string, corrections ...map[string]string) (
 			Categories []string
 		}
 	}
-	s.call("GET", "/api/v1/officer/requests/"+r.ID, s.token, nil, &detail)
+	// Discovery runs beside the wait for a decision.
+	for deadline := time.Now().Add(30 * time.Second); len(detail.Findings) == 0 && time.Now().Before(deadline); {
+		time.Sleep(100 * time.Millisecond)
+		s.call("GET", "/api/v1/officer/requests/"+r.ID, s.token, nil, &detail)
+	}
 	owned := map[string]int{}
 	for _, f := range detail.Findings {
 		owned[f.Table] = f.OwnedRows
