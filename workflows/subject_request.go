@@ -382,6 +382,14 @@ var fulfilment *activities.Fulfilment
 var requests *activities.Requests
 
 func (w *subjectRequest) setStatus(ctx workflow.Context, to domain.Status, actor, reason string) error {
+	if to == domain.StatusInReview {
+		// Accept decisions from the moment the database may show the
+		// request in review: an officer (or API client) acting on that
+		// must not be refused in the instant before the activity's
+		// result reaches the workflow. The decision is carried out after
+		// this step in any case.
+		w.status = to
+	}
 	ctx = workflow.WithActivityOptions(ctx, storeActivity)
 	err := workflow.ExecuteActivity(ctx, requests.SetStatus, activities.StatusChange{
 		RequestID: w.in.RequestID, To: to, Actor: actor, Reason: reason,
