@@ -117,19 +117,19 @@ func (a *Fulfilment) discover(ctx context.Context, r *store.Request) ([]export.S
 // package, erases, or corrects, and records what it did for the
 // completion email. Running it again after it finished does nothing.
 func (a *Fulfilment) Fulfil(ctx context.Context, requestID string) error {
-	var done domain.Fulfilment
-	if ok, err := a.Store.Fulfilment(ctx, requestID, &done); err != nil || ok {
+	var f domain.Fulfilment // what an earlier, interrupted attempt did, if any
+	if _, err := a.Store.Fulfilment(ctx, requestID, &f); err != nil || f.Complete {
 		return err
 	}
 	r, err := a.Store.GetRequest(ctx, requestID)
 	if err != nil {
 		return classify(err)
 	}
-	var f domain.Fulfilment
 	others, err := a.others(ctx, requestID)
 	if err != nil {
 		return err
 	}
+	f.Others = nil
 	for _, o := range others {
 		f.Others = append(f.Others, domain.OtherSystem{System: o.System, Kind: o.Kind, Note: o.Note})
 	}
@@ -146,10 +146,18 @@ func (a *Fulfilment) Fulfil(ctx context.Context, requestID string) error {
 	if err != nil {
 		return err
 	}
+	f.Complete = true
 	if err := a.Store.SaveFulfilment(ctx, requestID, f, a.Now()); err != nil {
 		return err
 	}
 	return a.Store.Audit(ctx, store.AuditEvent{RequestID: requestID, Actor: store.ActorSystem, Action: "fulfilled", Detail: describe(r.Type, f), At: a.Now()})
+}
+
+// systemDone records that one system was erased or corrected, so a retry
+// skips it and the email still lists what it did.
+func (a *Fulfilment) systemDone(ctx context.Context, requestID, system string, f *domain.Fulfilment) error {
+	f.SystemsDone = append(f.SystemsDone, system)
+	return a.Store.SaveFulfilment(ctx, requestID, *f, a.Now())
 }
 
 func describe(t domain.RequestType, f domain.Fulfilment) string {
@@ -264,9 +272,9 @@ func (h *heartbeatWriter) Write(b []byte) (int, error) {
 	return n, err
 }
 
-// erase erases the person's rows system by system. Each system's erasure
-// is one transaction; if a later system fails, the retry finds nothing
-// left in the earlier ones and erases the rest.
+// erase erases the person's rows system by system, each in one
+// transaction. Each finished system is recorded, so if a later one fails
+// the retry goes on from there and the email still lists them all.
 func (a *Fulfilment) erase(ctx context.Context, r *store.Request, f *domain.Fulfilment) error {
 	conns, err := a.connectors()
 	if err != nil {
@@ -274,6 +282,9 @@ func (a *Fulfilment) erase(ctx context.Context, r *store.Request, f *domain.Fulf
 	}
 	ids := identities(r)
 	for _, c := range conns {
+		if slices.Contains(f.SystemsDone, c.System.Name) {
+			continue
+		}
 		res, err := c.Erase(ctx, ids)
 		if err != nil {
 			return err
@@ -285,12 +296,16 @@ func (a *Fulfilment) erase(ctx context.Context, r *store.Request, f *domain.Fulf
 			f.Erased = append(f.Erased, domain.ErasedTable(t))
 			f.Rows += t.Deleted + t.Masked + t.Kept
 		}
+		if err := a.systemDone(ctx, r.ID, c.System.Name, f); err != nil {
+			return err
+		}
 	}
 	return nil
 }
 
 // correct maps each requested correction to a category and writes it to
-// every correctable column of that category in the person's rows.
+// every correctable column of that category in the person's rows, system
+// by system, recording each finished system as erase does.
 func (a *Fulfilment) correct(ctx context.Context, r *store.Request, f *domain.Fulfilment) error {
 	conns, err := a.connectors()
 	if err != nil {
@@ -298,6 +313,7 @@ func (a *Fulfilment) correct(ctx context.Context, r *store.Request, f *domain.Fu
 	}
 	var changes []datamap.Change
 	field := map[string]string{} // category -> the requester's field name
+	f.Unmatched = nil
 	for _, c := range r.Corrections {
 		cat, ok := domain.CorrectionCategory(c.Field)
 		if !ok {
@@ -307,9 +323,11 @@ func (a *Fulfilment) correct(ctx context.Context, r *store.Request, f *domain.Fu
 		changes = append(changes, datamap.Change{Category: cat, Value: c.Value})
 		field[cat] = c.Field
 	}
-	written := map[string]bool{}
 	ids := identities(r)
 	for _, c := range conns {
+		if slices.Contains(f.SystemsDone, c.System.Name) {
+			continue
+		}
 		changed, err := c.Correct(ctx, ids, changes)
 		if err != nil {
 			return err
@@ -322,13 +340,16 @@ func (a *Fulfilment) correct(ctx context.Context, r *store.Request, f *domain.Fu
 				Field: field[ch.Category], Category: ch.Category, System: ch.System, Table: ch.Table, Column: ch.Column, Rows: ch.Rows, Shared: ch.Shared,
 			})
 			f.Rows += ch.Rows
-			if ch.Rows > 0 || ch.Shared > 0 {
-				written[ch.Category] = true
-			}
+		}
+		if err := a.systemDone(ctx, r.ID, c.System.Name, f); err != nil {
+			return err
 		}
 	}
 	for _, ch := range changes {
-		if !written[ch.Category] {
+		reached := slices.ContainsFunc(f.Corrected, func(c domain.CorrectedColumn) bool {
+			return c.Category == ch.Category && (c.Rows > 0 || c.Shared > 0)
+		})
+		if !reached {
 			f.Unmatched = append(f.Unmatched, field[ch.Category])
 		}
 	}

@@ -19,6 +19,12 @@ type Fulfilment struct {
 	Unmatched []string `json:"unmatched,omitempty"`
 	// Others are the webhook and manual systems and what each reported.
 	Others []OtherSystem `json:"others,omitempty"`
+	// SystemsDone lists the systems already erased or corrected, so a
+	// retry after a failure in a later system goes on where it stopped
+	// and still reports what the earlier ones did.
+	SystemsDone []string `json:"systems_done,omitempty"`
+	// Complete is set once fulfilment finished.
+	Complete bool `json:"complete"`
 	// Systems and Rows count what was found.
 	Systems int `json:"systems"`
 	Rows    int `json:"rows"`
