@@ -89,7 +89,7 @@ func (a *Fulfilment) Discover(ctx context.Context, requestID string) (Discovered
 	if err := a.Store.SaveFindings(ctx, requestID, fs, a.Now()); err != nil {
 		return Discovered{}, err
 	}
-	detail := fmt.Sprintf("found %d rows in %d tables of %d systems", d.Rows, d.Tables, d.Systems)
+	detail := fmt.Sprintf("found %s in %s of %s", count(d.Rows, "row"), count(d.Tables, "table"), count(d.Systems, "system"))
 	if err := a.Store.Audit(ctx, store.AuditEvent{RequestID: requestID, Actor: store.ActorSystem, Action: "discovered", Detail: detail, At: a.Now()}); err != nil {
 		return Discovered{}, err
 	}
@@ -167,12 +167,12 @@ func describe(t domain.RequestType, f domain.Fulfilment) string {
 		for _, e := range f.Erased {
 			del, mask, kept = del+e.Deleted, mask+e.Masked, kept+e.Kept
 		}
-		return fmt.Sprintf("deleted %d rows, masked %d, kept %d shared with others", del, mask, kept)
+		return fmt.Sprintf("deleted %s, masked %d, kept %d shared with others", count(del, "row"), mask, kept)
 	case domain.TypeCorrection:
-		return fmt.Sprintf("corrected %d columns; %d fields not matched", len(f.Corrected), len(f.Unmatched))
+		return fmt.Sprintf("corrected %s; %s not matched", count(len(f.Corrected), "column"), count(len(f.Unmatched), "field"))
 	}
 	if f.Package != nil {
-		return fmt.Sprintf("package of %d rows from %d systems, %d bytes", f.Rows, f.Systems, f.Package.Size)
+		return fmt.Sprintf("package of %s from %s, %d bytes", count(f.Rows, "row"), count(f.Systems, "system"), f.Package.Size)
 	}
 	return ""
 }
@@ -361,6 +361,9 @@ func newID() string {
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
 }
+
+// count writes "1 row" or "3 rows".
+func count(n int, noun string) string { return fmt.Sprintf("%d %s", n, plural(n, noun, noun+"s")) }
 
 func lower(s string) string { return strings.ToLower(s) }
 
