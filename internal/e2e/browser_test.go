@@ -91,6 +91,15 @@ func text(t *testing.T, ctx context.Context, css string) string {
 	return strings.TrimSpace(v)
 }
 
+// fetchFile is a script that fetches a file in the page, with the page's
+// cookies, and answers "<status> <content type> <first two bytes>".
+func fetchFile(urlExpr, method string) string {
+	return `fetch(` + urlExpr + `, {method: "` + method + `"}).then(async r => {
+		const b = new Uint8Array(await r.arrayBuffer());
+		return r.status + " " + r.headers.get("Content-Type") + " " + String.fromCharCode(b[0], b[1]);
+	})`
+}
+
 // TestBrowserRequesterAndOfficer walks the whole path in a real browser:
 // a requester fills in the form, opens the emailed link and later sees the
 // outcome; an officer signs in, finds the request and approves it.
@@ -146,6 +155,12 @@ func TestBrowserRequesterAndOfficer(t *testing.T) {
 	if flash, status := text(t, ctx, ".notice"), text(t, ctx, ".status-label"); !strings.Contains(flash, "Approved") || status != "Completed" {
 		t.Errorf("after approving: notice %q, status %q", flash, status)
 	}
+	// The officer reviews the package: the browser fetches it with the
+	// officer's session.
+	got, err := chromedp.Run(ctx, chromedp.Evaluate[string](fetchFile(`document.querySelector('a.button[download]').href`, "GET"), chromedp.EvalAwaitPromise))
+	if err != nil || got != "200 application/zip PK" {
+		t.Errorf("officer's package download: %q, %v", got, err)
+	}
 	run(t, ctx, "metrics", chromedp.Navigate(s.base+"/officer/metrics"), chromedp.WaitVisible(chromedp.CSS(`figure.chart`)), shot("07b-metrics"))
 
 	// The requester follows the link in the completion email.
@@ -155,12 +170,28 @@ func TestBrowserRequesterAndOfficer(t *testing.T) {
 		t.Errorf("status page says %q", outcome)
 	}
 
+	// and downloads their data from the page the email links to.
+	run(t, ctx, "open the download page",
+		chromedp.Navigate(downloadLink.FindString(done.Text)),
+		chromedp.WaitVisible(`//button[text()="Download the file"]`),
+		shot("08b-download"),
+	)
+	got, err = chromedp.Run(ctx, chromedp.Evaluate[string](fetchFile(`document.querySelector('form').action`, "POST"), chromedp.EvalAwaitPromise))
+	if err != nil || got != "200 application/zip PK" {
+		t.Errorf("requester's download: %q, %v", got, err)
+	}
+	run(t, ctx, "reload the download page", chromedp.Reload(), chromedp.WaitVisible(`//button[text()="Download the file"]`))
+	if page := text(t, ctx, "main"); !strings.Contains(page, "Downloads left\n4") && !strings.Contains(page, "Downloads left 4") {
+		t.Errorf("after one download the page says:\n%s", page)
+	}
+
 	// On a phone-sized screen no page scrolls sideways.
 	run(t, ctx, "phone viewport", chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2)))
 	for _, page := range []struct{ name, path string }{
 		{"09-phone-form", "/"},
 		{"10-phone-requests", "/officer/requests?all=1"},
 		{"11-phone-request", "/officer/requests/" + reference},
+		{"11b-phone-download", strings.TrimPrefix(downloadLink.FindString(done.Text), s.base)},
 		{"12-phone-metrics", "/officer/metrics"},
 	} {
 		run(t, ctx, page.name, chromedp.Navigate(s.base+page.path), shot(page.name))
