@@ -11,6 +11,7 @@
 //	dsar datamap scan     draft a data map from a live database
 //	dsar datamap check    check a data map against the live databases
 //	dsar demo seed        seed the demo organisation with N people
+//	dsar deadline         print a request's legal dates under a regime
 //
 // Settings come from the environment; see docs/configuration.md.
 package main
@@ -53,6 +54,9 @@ Usage:
   dsar datamap check [FILE]                check a data map (default DSAR_DATAMAP) against the live databases
   dsar demo seed [-subjects N] [-dsn URL]  seed the demo organisation deterministically (for benchmarks)
   dsar demo datamap                        print the demo organisation's data map
+  dsar deadline -regime R -received TIME [-extended] [-tz ZONE]
+                                           print due_at, extended_due_at, ack_due_at and extension_notice_by
+                                           as JSON (regimes: default, gdpr, ccpa)
 
 Settings are environment variables; see docs/configuration.md.
 `
@@ -78,6 +82,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if cmd == "help" || cmd == "-h" || cmd == "--help" {
 		fmt.Fprint(stdout, usage)
 		return nil
+	}
+	if cmd == "deadline" { // pure date arithmetic: no configuration needed
+		return deadlineCmd(args, stdout, stderr)
 	}
 	cfg, err := config.Load(os.Getenv)
 	if err != nil {

@@ -200,3 +200,35 @@ func TestDatamapScanAndCheck(t *testing.T) {
 		t.Errorf("scan without --dsn: %v", err)
 	}
 }
+
+func TestDeadlineForEachRegime(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--regime", "default", "--received", "2026-05-04T09:00:00Z"},
+			`{"due_at":"2026-06-03T09:00:00Z","extended_due_at":"2026-07-03T09:00:00Z","ack_due_at":null,"extension_notice_by":"2026-06-03T09:00:00Z"}`},
+		{[]string{"--regime", "gdpr", "--received", "2026-01-31T10:00:00Z", "--extended"},
+			`{"due_at":"2026-04-30T10:00:00Z","extended_due_at":"2026-04-30T10:00:00Z","ack_due_at":null,"extension_notice_by":"2026-02-28T10:00:00Z"}`},
+		{[]string{"--regime", "ccpa", "--received", "2026-11-20T15:00:00-05:00", "--tz", "America/New_York"},
+			`{"due_at":"2027-01-04T15:00:00-05:00","extended_due_at":"2027-02-18T15:00:00-05:00","ack_due_at":"2026-12-04T15:00:00-05:00","extension_notice_by":"2027-01-04T15:00:00-05:00"}`},
+	} {
+		out, _, err := dsar(t, "", append([]string{"deadline"}, c.args...)...)
+		if err != nil {
+			t.Fatalf("%v: %v", c.args, err)
+		}
+		if got := strings.Join(strings.Fields(out), ""); got != c.want {
+			t.Errorf("dsar deadline %v\n got %s\nwant %s", c.args, got, c.want)
+		}
+	}
+	for _, bad := range [][]string{
+		{"--regime", "lgpd", "--received", "2026-05-04T09:00:00Z"},
+		{"--regime", "gdpr"},
+		{"--regime", "gdpr", "--received", "4 May 2026"},
+		{"--regime", "gdpr", "--received", "2026-05-04T09:00:00Z", "--tz", "Mars/Olympus"},
+	} {
+		if _, _, err := dsar(t, "", append([]string{"deadline"}, bad...)...); err == nil {
+			t.Errorf("dsar deadline %v succeeded", bad)
+		}
+	}
+}
