@@ -15,6 +15,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/dsar-project/dsar/internal/auth"
+	"github.com/dsar-project/dsar/internal/deadline"
 	"github.com/dsar-project/dsar/internal/domain"
 	"github.com/dsar-project/dsar/internal/store"
 	"github.com/dsar-project/dsar/workflows"
@@ -61,20 +62,27 @@ func bindJSON(c echo.Context, v any) error {
 
 // officerRequest is a request as officers see it.
 type officerRequest struct {
-	ID             string              `json:"id"`
-	Type           domain.RequestType  `json:"type"`
-	Status         domain.Status       `json:"status"`
-	Email          string              `json:"email"`
-	Name           string              `json:"name"`
-	Details        string              `json:"details,omitempty"`
-	Corrections    []domain.Correction `json:"corrections,omitempty"`
-	ReceivedAt     time.Time           `json:"received_at"`
-	DueAt          time.Time           `json:"due_at"`
-	VerifiedAt     *time.Time          `json:"verified_at,omitempty"`
-	VerifiedBy     string              `json:"verified_by,omitempty"`
-	ClosedAt       *time.Time          `json:"closed_at,omitempty"`
-	DecisionReason string              `json:"decision_reason,omitempty"`
-	Timeline       []store.AuditEvent  `json:"timeline,omitempty"`
+	ID          string              `json:"id"`
+	Type        domain.RequestType  `json:"type"`
+	Status      domain.Status       `json:"status"`
+	Email       string              `json:"email"`
+	Name        string              `json:"name"`
+	Details     string              `json:"details,omitempty"`
+	Corrections []domain.Correction `json:"corrections,omitempty"`
+	ReceivedAt  time.Time           `json:"received_at"`
+	DueAt       time.Time           `json:"due_at"`
+	Regime      deadline.Regime     `json:"regime"`
+	// AckDueAt is by when receipt must be confirmed (CCPA);
+	// ExtensionNoticeBy by when an extension must be announced, and
+	// ExtendedDueAt how far one can reach.
+	AckDueAt          *time.Time         `json:"ack_due_at,omitempty"`
+	ExtensionNoticeBy *time.Time         `json:"extension_notice_by,omitempty"`
+	ExtendedDueAt     *time.Time         `json:"extended_due_at,omitempty"`
+	VerifiedAt        *time.Time         `json:"verified_at,omitempty"`
+	VerifiedBy        string             `json:"verified_by,omitempty"`
+	ClosedAt          *time.Time         `json:"closed_at,omitempty"`
+	DecisionReason    string             `json:"decision_reason,omitempty"`
+	Timeline          []store.AuditEvent `json:"timeline,omitempty"`
 	// Findings are what discovery found, for review before approval.
 	Findings []store.Finding `json:"findings,omitempty"`
 	// Tasks are the webhook and manual systems' parts of an approved
@@ -88,6 +96,7 @@ func toOfficerRequest(r *store.Request) officerRequest {
 	return officerRequest{
 		ID: r.ID, Type: r.Type, Status: r.Status, Email: r.Email, Name: r.Name, Details: r.Details,
 		Corrections: r.Corrections, ReceivedAt: r.ReceivedAt, DueAt: r.DueAt, VerifiedAt: r.VerifiedAt,
+		Regime: r.Regime, AckDueAt: r.AckDueAt, ExtensionNoticeBy: r.ExtensionNoticeBy, ExtendedDueAt: r.ExtendedDueAt,
 		VerifiedBy: r.VerifiedBy, ClosedAt: r.ClosedAt, DecisionReason: r.DecisionReason,
 	}
 }

@@ -46,32 +46,32 @@ var flashes = map[string]string{
 	"officer-saved": "Officer updated.",
 }
 
-// deadline is a request's clock as a badge: days left, coloured by urgency.
-type deadline struct {
+// dueBadge is a request's clock as a badge: days left, coloured by urgency.
+type dueBadge struct {
 	Text  string
 	Class string // overdue, urgent, soon, ok, closed
 }
 
-func deadlineOf(r *store.Request, now time.Time) deadline {
+func deadlineOf(r *store.Request, now time.Time) dueBadge {
 	if r.Status.Final() {
-		return deadline{Text: "closed", Class: "closed"}
+		return dueBadge{Text: "closed", Class: "closed"}
 	}
 	remaining := r.DueAt.Sub(now)
 	if remaining <= 0 {
 		late := int(-remaining.Hours() / 24)
 		if late == 0 {
-			return deadline{Text: "overdue", Class: "overdue"}
+			return dueBadge{Text: "overdue", Class: "overdue"}
 		}
-		return deadline{Text: plural(late, "day") + " overdue", Class: "overdue"}
+		return dueBadge{Text: plural(late, "day") + " overdue", Class: "overdue"}
 	}
 	days := int(math.Ceil(remaining.Hours() / 24))
 	switch {
 	case days <= 3:
-		return deadline{Text: plural(days, "day") + " left", Class: "urgent"}
+		return dueBadge{Text: plural(days, "day") + " left", Class: "urgent"}
 	case days <= 7:
-		return deadline{Text: plural(days, "day") + " left", Class: "soon"}
+		return dueBadge{Text: plural(days, "day") + " left", Class: "soon"}
 	}
-	return deadline{Text: plural(days, "day") + " left", Class: "ok"}
+	return dueBadge{Text: plural(days, "day") + " left", Class: "ok"}
 }
 
 func plural(n int, word string) string {
@@ -83,7 +83,7 @@ func plural(n int, word string) string {
 
 type requestRow struct {
 	store.Request
-	Deadline deadline
+	Deadline dueBadge
 }
 
 type requestsPage struct {
@@ -145,7 +145,7 @@ func (s *Server) dashboardRequests(c echo.Context) error {
 type requestPage struct {
 	chrome
 	Request   *store.Request
-	Deadline  deadline
+	Deadline  dueBadge
 	Timeline  []store.AuditEvent
 	Findings  []store.Finding
 	Done      *domain.Fulfilment

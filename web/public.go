@@ -7,6 +7,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/dsar-project/dsar/internal/auth"
+	"github.com/dsar-project/dsar/internal/deadline"
 	"github.com/dsar-project/dsar/internal/domain"
 	"github.com/dsar-project/dsar/internal/store"
 )
@@ -51,6 +52,7 @@ func (s *Server) submitForm(c echo.Context) error {
 		Name:    c.FormValue("name"),
 		Email:   c.FormValue("email"),
 		Details: c.FormValue("details"),
+		Regime:  deadline.Regime(c.FormValue("regime")),
 	}
 	form, err := c.FormParams()
 	if err != nil {

@@ -472,3 +472,45 @@ func TestOpenAPIDescribesEveryAPIRoute(t *testing.T) {
 		}
 	}
 }
+
+// TestSubmitChoosesTheRegimesClock: the requester names the law, and the
+// due date, receipt confirmation and extension limits follow it; an
+// unknown law is refused and nothing is stored.
+func TestSubmitChoosesTheRegimesClock(t *testing.T) {
+	h := newHarness(t, false)
+	r := h.do("POST", "/api/v1/requests", "application/json",
+		`{"type":"access","email":"ada@example.com","name":"Ada Lovelace","regime":"ccpa"}`)
+	if r.code != http.StatusCreated {
+		t.Fatalf("status %d: %s", r.code, r.body)
+	}
+	var got requestCreated
+	r.json(t, &got)
+	if !got.DueAt.Equal(testNow.AddDate(0, 0, 45)) {
+		t.Errorf("CCPA due %v, want 45 days after %v", got.DueAt, testNow)
+	}
+	detail := h.officer(store.RoleViewer, "GET", "/api/v1/officer/requests/"+got.ID, "")
+	var o struct {
+		Regime            string
+		AckDueAt          *time.Time `json:"ack_due_at"`
+		ExtendedDueAt     *time.Time `json:"extended_due_at"`
+		ExtensionNoticeBy *time.Time `json:"extension_notice_by"`
+	}
+	detail.json(t, &o)
+	if o.Regime != "ccpa" || o.AckDueAt == nil || o.ExtendedDueAt == nil || !o.ExtendedDueAt.Equal(testNow.AddDate(0, 0, 90)) ||
+		o.ExtensionNoticeBy == nil || !o.ExtensionNoticeBy.Equal(got.DueAt) {
+		t.Errorf("officer view of a CCPA request: %s", detail.body)
+	}
+
+	form := h.do("POST", "/requests", "application/x-www-form-urlencoded",
+		"type=access&name=Ada+Lovelace&email=ada%40example.com&regime=gdpr")
+	if form.code != http.StatusCreated || !strings.Contains(form.body, testNow.AddDate(0, 1, 0).Format("2 January 2006")) {
+		t.Errorf("GDPR form receipt (%d) lacks the date one month on:\n%s", form.code, form.body)
+	}
+
+	before := h.count()
+	bad := h.do("POST", "/api/v1/requests", "application/json",
+		`{"type":"access","email":"ada@example.com","name":"Ada Lovelace","regime":"lgpd"}`)
+	if bad.code != http.StatusBadRequest || !strings.Contains(bad.body, "regime") || h.count() != before {
+		t.Errorf("unknown regime: %d %s", bad.code, bad.body)
+	}
+}

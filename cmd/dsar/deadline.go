@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"time"
-	_ "time/tzdata" // time zones for deadlines, also in images without them
 
 	"github.com/dsar-project/dsar/internal/deadline"
 )

@@ -84,7 +84,8 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, migrate boo
 	return &App{
 		Config: cfg, Store: st, Temporal: tc, Sealer: sealer, Registry: reg, Now: now, Log: log,
 		Intake: &intake.Service{
-			Store: st, Temporal: tc, TaskQueue: cfg.TaskQueue, VerifyTTL: cfg.VerifyTTL, Now: now, Log: log,
+			Store: st, Temporal: tc, TaskQueue: cfg.TaskQueue, VerifyTTL: cfg.VerifyTTL,
+			Regime: cfg.Regime, Location: cfg.Location, Now: now, Log: log,
 		},
 	}, nil
 }

@@ -15,31 +15,36 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	_ "time/tzdata" // time zone names work in images without a zone database
+
+	"github.com/dsar-project/dsar/internal/deadline"
 )
 
 // Config is every setting dsar reads. It is built once by Load and passed
 // down; nothing reads the environment after start.
 type Config struct {
-	Addr                string        // DSAR_ADDR: where the web server listens
-	BaseURL             string        // DSAR_BASE_URL: public URL used in email links
-	DataDir             string        // DSAR_DATA_DIR: embedded databases and files
-	DatabaseURL         string        // DSAR_DATABASE_URL: PostgreSQL; empty means embedded SQLite
-	TemporalAddress     string        // TEMPORAL_ADDRESS: host:port of the Temporal frontend
-	TemporalNamespace   string        // TEMPORAL_NAMESPACE
-	TaskQueue           string        // DSAR_TASK_QUEUE
-	SendGridAPIKey      string        // SENDGRID_API_KEY: empty means the dev outbox
-	SendGridAPIURL      string        // SENDGRID_API_URL: base URL of the SendGrid API
-	MailFrom            string        // DSAR_MAIL_FROM: sender address of every email
-	MailFromName        string        // DSAR_MAIL_FROM_NAME
-	Organisation        string        // DSAR_ORGANISATION: the controller's name in emails and pages
-	SecretKey           string        // DSAR_SECRET_KEY: encrypts Temporal payloads and packages
-	PreviousKeys        []string      // DSAR_SECRET_KEY_PREVIOUS: older keys, still accepted for decryption
-	VerifyTTL           time.Duration // DSAR_VERIFY_TTL: how long a verification link is valid
-	LogLevel            string        // DSAR_LOG_LEVEL: debug, info, warn, error
-	PublicRatePerMinute int           // DSAR_PUBLIC_RATE: public submissions per client per minute; 0 = unlimited
-	DataMap             string        // DSAR_DATAMAP: the data map file; empty in dev means the demo organisation's
-	DownloadTTL         time.Duration // DSAR_DOWNLOAD_TTL: how long a requester's package can be downloaded
-	DevMode             bool          // set by `dsar dev`, not by the environment
+	Addr                string          // DSAR_ADDR: where the web server listens
+	BaseURL             string          // DSAR_BASE_URL: public URL used in email links
+	DataDir             string          // DSAR_DATA_DIR: embedded databases and files
+	DatabaseURL         string          // DSAR_DATABASE_URL: PostgreSQL; empty means embedded SQLite
+	TemporalAddress     string          // TEMPORAL_ADDRESS: host:port of the Temporal frontend
+	TemporalNamespace   string          // TEMPORAL_NAMESPACE
+	TaskQueue           string          // DSAR_TASK_QUEUE
+	SendGridAPIKey      string          // SENDGRID_API_KEY: empty means the dev outbox
+	SendGridAPIURL      string          // SENDGRID_API_URL: base URL of the SendGrid API
+	MailFrom            string          // DSAR_MAIL_FROM: sender address of every email
+	MailFromName        string          // DSAR_MAIL_FROM_NAME
+	Organisation        string          // DSAR_ORGANISATION: the controller's name in emails and pages
+	SecretKey           string          // DSAR_SECRET_KEY: encrypts Temporal payloads and packages
+	PreviousKeys        []string        // DSAR_SECRET_KEY_PREVIOUS: older keys, still accepted for decryption
+	VerifyTTL           time.Duration   // DSAR_VERIFY_TTL: how long a verification link is valid
+	LogLevel            string          // DSAR_LOG_LEVEL: debug, info, warn, error
+	PublicRatePerMinute int             // DSAR_PUBLIC_RATE: public submissions per client per minute; 0 = unlimited
+	DataMap             string          // DSAR_DATAMAP: the data map file; empty in dev means the demo organisation's
+	DownloadTTL         time.Duration   // DSAR_DOWNLOAD_TTL: how long a requester's package can be downloaded
+	Regime              deadline.Regime // DSAR_REGIME: the legal clock of requests that name none
+	Location            *time.Location  // DSAR_TIMEZONE: the zone deadlines count calendar days in
+	DevMode             bool            // set by `dsar dev`, not by the environment
 }
 
 // Defaults used when a variable is unset.
@@ -123,6 +128,24 @@ func Load(getenv func(string) string) (*Config, error) {
 			problems = append(problems, fmt.Sprintf("DSAR_DOWNLOAD_TTL: %s is shorter than one hour", d))
 		default:
 			c.DownloadTTL = d
+		}
+	}
+	c.Regime = deadline.Default
+	if v := get("DSAR_REGIME", ""); v != "" {
+		r, err := deadline.Parse(v)
+		if err != nil {
+			problems = append(problems, "DSAR_REGIME: "+err.Error())
+		} else {
+			c.Regime = r
+		}
+	}
+	c.Location = time.UTC
+	if v := get("DSAR_TIMEZONE", ""); v != "" {
+		loc, err := time.LoadLocation(v)
+		if err != nil {
+			problems = append(problems, fmt.Sprintf("DSAR_TIMEZONE: %q is not a time zone name such as Europe/Amsterdam", v))
+		} else {
+			c.Location = loc
 		}
 	}
 	c.PublicRatePerMinute = DefaultPublicRate
@@ -241,6 +264,8 @@ func (c *Config) Print(w io.Writer) {
 		{"DSAR_PUBLIC_RATE", strconv.Itoa(c.PublicRatePerMinute)},
 		{"DSAR_DATAMAP", c.DataMap},
 		{"DSAR_DOWNLOAD_TTL", c.DownloadTTL.String()},
+		{"DSAR_REGIME", string(c.Regime)},
+		{"DSAR_TIMEZONE", c.Location.String()},
 	}
 	for _, r := range rows {
 		fmt.Fprintf(w, "%s=%s\n", r.name, r.value)

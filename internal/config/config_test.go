@@ -3,6 +3,7 @@ package config_test
 import (
 	"bytes"
 	"errors"
+	"github.com/dsar-project/dsar/internal/deadline"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -60,6 +61,8 @@ func TestLoadDefaults(t *testing.T) {
 		LogLevel:            "info",
 		PublicRatePerMinute: 20,
 		DownloadTTL:         14 * 24 * time.Hour,
+		Regime:              deadline.Default,
+		Location:            time.UTC,
 	}
 	if !reflect.DeepEqual(*c, want) {
 		t.Errorf("Load(empty) =\n  %+v\nwant\n  %+v", *c, want)
@@ -93,6 +96,8 @@ func TestLoadReadsEveryVariable(t *testing.T) {
 		"DSAR_VERIFY_TTL":     "72h",
 		"DSAR_DATAMAP":        "/etc/dsar/datamap.yaml",
 		"DSAR_DOWNLOAD_TTL":   "7d",
+		"DSAR_REGIME":         "GDPR",
+		"DSAR_TIMEZONE":       "Europe/Amsterdam",
 		"DSAR_LOG_LEVEL":      "DEBUG",
 	}
 	c, err := config.Load(env(m))
@@ -118,6 +123,11 @@ func TestLoadReadsEveryVariable(t *testing.T) {
 		PublicRatePerMinute: 20,
 		DataMap:             "/etc/dsar/datamap.yaml",
 		DownloadTTL:         7 * 24 * time.Hour,
+		Regime:              deadline.GDPR,
+		Location:            c.Location, // compared by name below
+	}
+	if c.Location.String() != "Europe/Amsterdam" {
+		t.Errorf("Location = %s, want Europe/Amsterdam", c.Location)
 	}
 	if !reflect.DeepEqual(*c, want) {
 		t.Errorf("Load =\n  %+v\nwant\n  %+v", *c, want)
@@ -186,6 +196,12 @@ func TestLoadErrors(t *testing.T) {
 		{"ttl not a duration",
 			map[string]string{"DSAR_VERIFY_TTL": "7 days"},
 			[]string{`DSAR_VERIFY_TTL: "7 days" is not a duration`}},
+		{"unknown regime",
+			map[string]string{"DSAR_REGIME": "lgpd"},
+			[]string{`DSAR_REGIME: unknown regime "lgpd"`}},
+		{"unknown time zone",
+			map[string]string{"DSAR_TIMEZONE": "Europe/Atlantis"},
+			[]string{`DSAR_TIMEZONE: "Europe/Atlantis" is not a time zone name`}},
 		{"ttl without unit",
 			map[string]string{"DSAR_VERIFY_TTL": "168"},
 			[]string{"DSAR_VERIFY_TTL:"}},
@@ -385,8 +401,8 @@ func TestPrintRedactsSecrets(t *testing.T) {
 	}
 	// One NAME=value line per setting.
 	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
-	if len(lines) != 19 {
-		t.Errorf("Print wrote %d lines, want 19:\n%s", len(lines), out)
+	if len(lines) != 21 {
+		t.Errorf("Print wrote %d lines, want 21:\n%s", len(lines), out)
 	}
 	for _, l := range lines {
 		if name, _, ok := strings.Cut(l, "="); !ok || name == "" || strings.ToUpper(name) != name {

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/dsar-project/dsar/internal/deadline"
 )
 
 // RequestType is the right a requester exercises.
@@ -182,6 +184,9 @@ type NewRequest struct {
 	Name        string       `json:"name"`
 	Details     string       `json:"details"`
 	Corrections []Correction `json:"corrections"`
+	// Regime is the law the requester invokes (default, gdpr, ccpa);
+	// empty means the organisation's configured default.
+	Regime deadline.Regime `json:"regime,omitempty"`
 }
 
 // Limits on free text, so a form cannot be used to store arbitrary blobs.
@@ -226,6 +231,13 @@ func (r *NewRequest) Normalize() error {
 	errs := map[string]string{}
 	if !r.Type.Valid() {
 		errs["type"] = "choose one of access, correction, deletion, export"
+	}
+	if r.Regime != "" {
+		if reg, err := deadline.Parse(string(r.Regime)); err != nil {
+			errs["regime"] = "choose one of default, gdpr, ccpa, or leave it out"
+		} else {
+			r.Regime = reg
+		}
 	}
 	if email, err := NormalizeEmail(r.Email); err != nil {
 		errs["email"] = err.Error()

@@ -5,6 +5,7 @@
 package intake
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -20,6 +21,8 @@ import (
 	"github.com/dsar-project/dsar/internal/domain"
 	"github.com/dsar-project/dsar/internal/store"
 	"github.com/dsar-project/dsar/workflows"
+
+	"github.com/dsar-project/dsar/internal/deadline"
 )
 
 // startTimeout bounds how long a requester waits on Temporal at intake;
@@ -32,8 +35,12 @@ type Service struct {
 	Temporal  client.Client
 	TaskQueue string
 	VerifyTTL time.Duration
-	Now       func() time.Time
-	Log       *slog.Logger
+	// Regime is the clock of requests that name none; Location the zone
+	// their calendar days are counted in.
+	Regime   deadline.Regime
+	Location *time.Location
+	Now      func() time.Time
+	Log      *slog.Logger
 }
 
 // Receipt is what the requester is shown after submitting.
@@ -59,10 +66,20 @@ func (s *Service) Submit(ctx context.Context, nr domain.NewRequest) (*Receipt, e
 		return nil, err
 	}
 	now := s.Now().UTC().Truncate(time.Second)
+	regime := cmp.Or(nr.Regime, s.Regime, deadline.Default)
+	loc := s.Location
+	if loc == nil {
+		loc = time.UTC
+	}
+	clock, err := deadline.For(regime, now, loc)
+	if err != nil {
+		return nil, err
+	}
 	r := &store.Request{
 		ID: id, Type: nr.Type, Status: domain.StatusReceived,
 		Email: nr.Email, Name: nr.Name, Details: nr.Details, Corrections: nr.Corrections,
-		ReceivedAt: now, DueAt: domain.DueAt(now),
+		ReceivedAt: now, DueAt: clock.DueAt, Regime: regime, AckDueAt: clock.AckDueAt,
+		ExtensionNoticeBy: &clock.ExtensionNoticeBy, ExtendedDueAt: &clock.ExtendedDueAt,
 	}
 	statusToken := &store.RequestToken{
 		Purpose: store.PurposeStatus, Hash: hash,

@@ -10,20 +10,27 @@ import (
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 
+	"github.com/dsar-project/dsar/internal/deadline"
 	"github.com/dsar-project/dsar/internal/domain"
 )
 
 // Request is a data-subject request as stored.
 type Request struct {
-	ID                string
-	Type              domain.RequestType
-	Status            domain.Status
-	Email             string
-	Name              string
-	Details           string
-	Corrections       []domain.Correction `gorm:"serializer:json"`
-	ReceivedAt        time.Time
-	DueAt             time.Time
+	ID          string
+	Type        domain.RequestType
+	Status      domain.Status
+	Email       string
+	Name        string
+	Details     string
+	Corrections []domain.Correction `gorm:"serializer:json"`
+	ReceivedAt  time.Time
+	DueAt       time.Time
+	// Regime is the law whose clock the request runs on; the dates below
+	// are that clock's (nil for requests stored before regimes).
+	Regime            deadline.Regime
+	AckDueAt          *time.Time
+	ExtensionNoticeBy *time.Time
+	ExtendedDueAt     *time.Time
 	VerifiedAt        *time.Time
 	VerifiedBy        string
 	ClosedAt          *time.Time
@@ -54,6 +61,14 @@ func (s *Store) CreateRequest(ctx context.Context, r *Request, statusToken *Requ
 	r.ReceivedAt = r.ReceivedAt.UTC()
 	r.DueAt = r.DueAt.UTC()
 	r.UpdatedAt = r.ReceivedAt
+	if r.Regime == "" {
+		r.Regime = deadline.Default
+	}
+	for _, t := range []*time.Time{r.AckDueAt, r.ExtensionNoticeBy, r.ExtendedDueAt} {
+		if t != nil {
+			*t = t.UTC()
+		}
+	}
 	if r.Corrections == nil {
 		r.Corrections = []domain.Correction{}
 	}
