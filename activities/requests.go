@@ -13,6 +13,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/dsar-project/dsar/internal/auth"
+	"github.com/dsar-project/dsar/internal/deadline"
 	"github.com/dsar-project/dsar/internal/domain"
 	"github.com/dsar-project/dsar/internal/mail"
 	"github.com/dsar-project/dsar/internal/metrics"
@@ -39,6 +40,9 @@ type Requests struct {
 	Organisation string // name shown in emails
 	Now          func() time.Time
 	Log          *slog.Logger
+	// PausingRegimes are the regimes whose clock stands still while the
+	// requester proves who they are (DSAR_CLOCK_PAUSE; none by default).
+	PausingRegimes []deadline.Regime
 }
 
 // StatusChange moves a request to a new status.
@@ -111,6 +115,9 @@ func (a *Requests) SendEmail(ctx context.Context, e Email) error {
 		}
 		data.Link = a.BaseURL + "/verify/" + token
 		data.LinkExpires = formatTime(e.VerifyLinkExpires)
+	}
+	if e.Kind == mail.KindExtended {
+		data.Reason = r.ExtensionReason
 	}
 	if e.Kind == mail.KindCompleted {
 		if err := a.addFulfilment(ctx, r, &data); err != nil {

@@ -30,6 +30,10 @@ const (
 	// task (already recorded in the database); its payload is
 	// TaskCompleted.
 	SignalTaskCompleted = "task-completed"
+	// UpdateExtend extends the request's deadline once, inside the first
+	// period, with a reason the requester is emailed; it answers the new
+	// due date, or refuses through the validator.
+	UpdateExtend = "extend"
 	// QueryStatus answers the workflow's current status.
 	QueryStatus = "status"
 )
@@ -46,7 +50,14 @@ type SubjectRequestInput struct {
 	RequestID string
 	// VerifyTTL is how long the requester has to verify their identity.
 	VerifyTTL time.Duration
+	// Reminders are how long before the due date officers are reminded
+	// (DSAR_REMINDERS); empty means DefaultReminders.
+	Reminders []time.Duration
 }
+
+// DefaultReminders remind officers a week and two days before a request
+// is due.
+var DefaultReminders = []time.Duration{7 * 24 * time.Hour, 2 * 24 * time.Hour}
 
 // SubjectRequestResult is the request's final status.
 type SubjectRequestResult struct {
@@ -80,6 +91,18 @@ type ReviewDecision struct {
 	Decision Decision
 	Reason   string // required to deny; the requester reads it
 	Actor    string // the officer, for the audit trail
+}
+
+// Extension is the argument of UpdateExtend.
+type Extension struct {
+	Reason string // required; the requester reads it
+	Actor  string // the officer, for the audit trail
+}
+
+// ExtensionResult is what UpdateExtend answers once the new date is
+// stored and the requester emailed.
+type ExtensionResult struct {
+	DueAt time.Time
 }
 
 // ReviewResult is what UpdateReview answers once the decision is carried
@@ -131,6 +154,13 @@ type subjectRequest struct {
 	// fulfils is false for workflows started before dsar found and acted
 	// on data itself; they replay without discovery or fulfilment.
 	fulfils bool
+	// clock is the request's legal clock; nil in workflows started before
+	// the workflow kept it (they replay without reminders or extensions).
+	clock *activities.Clock
+	// extending is set while an accepted extension is carried out.
+	extending bool
+	// alerted holds the keys of the officer alerts already raised.
+	alerted map[string]bool
 }
 
 // SubjectRequest runs a data-subject request from acknowledgement to its
@@ -157,6 +187,11 @@ func (w *subjectRequest) register(ctx workflow.Context) error {
 	if err := workflow.SetQueryHandler(ctx, QueryStatus, func() (domain.Status, error) { return w.status, nil }); err != nil {
 		return err
 	}
+	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateExtend, w.extend, workflow.UpdateHandlerOptions{
+		Validator: w.validateExtend,
+	}); err != nil {
+		return err
+	}
 	return workflow.SetUpdateHandlerWithOptions(ctx, UpdateReview, w.review, workflow.UpdateHandlerOptions{
 		Validator: w.validateReview,
 	})
@@ -164,6 +199,15 @@ func (w *subjectRequest) register(ctx workflow.Context) error {
 
 func (w *subjectRequest) run(ctx workflow.Context) error {
 	w.fulfils = workflow.GetVersion(ctx, "fulfilment", workflow.DefaultVersion, 1) >= 1
+	if workflow.GetVersion(ctx, "clock", workflow.DefaultVersion, 1) >= 1 {
+		var clock activities.Clock
+		actx := workflow.WithActivityOptions(ctx, storeActivity)
+		if err := workflow.ExecuteActivity(actx, requests.Clock, w.in.RequestID).Get(ctx, &clock); err != nil {
+			return err
+		}
+		w.clock = &clock
+		workflow.Go(ctx, w.watchClock)
+	}
 	if err := w.email(ctx, mail.KindAcknowledgement, time.Time{}); err != nil {
 		return err
 	}
@@ -232,7 +276,7 @@ func (w *subjectRequest) verifyIdentity(ctx workflow.Context) (bool, error) {
 		}
 	}
 	if w.verified != nil {
-		return true, nil
+		return true, w.pauseClock(ctx, verifyBy.Add(-w.in.VerifyTTL))
 	}
 
 	// The verification page records the verification before it signals;
@@ -243,7 +287,7 @@ func (w *subjectRequest) verifyIdentity(ctx workflow.Context) (bool, error) {
 	}
 	if inDatabase {
 		w.verified = &IdentityVerified{Actor: store.ActorRequester}
-		return true, nil
+		return true, w.pauseClock(ctx, verifyBy.Add(-w.in.VerifyTTL))
 	}
 	if err := w.setStatus(ctx, domain.StatusExpiredUnverified, store.ActorSystem, "verification link expired"); err != nil {
 		return false, err

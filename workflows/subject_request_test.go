@@ -19,6 +19,7 @@ import (
 
 	"github.com/dsar-project/dsar/activities"
 	"github.com/dsar-project/dsar/internal/datamap"
+	"github.com/dsar-project/dsar/internal/deadline"
 	"github.com/dsar-project/dsar/internal/demo"
 	"github.com/dsar-project/dsar/internal/domain"
 	"github.com/dsar-project/dsar/internal/export"
@@ -45,6 +46,9 @@ type harness struct {
 	mail  *recordingSender
 	shop  string // the demo organisation's database
 	id    string
+	// requests are the registered request activities; tests may change
+	// their settings before run.
+	requests *activities.Requests
 }
 
 // recordingSender keeps what was sent and can refuse one step's email as
@@ -92,10 +96,15 @@ func newHarness(t *testing.T, refuse string) *harness {
 	t.Helper()
 	ctx := context.Background()
 	st := storetest.SQLite(t)
+	clock, err := deadline.For(deadline.Default, received, time.UTC)
+	if err != nil {
+		t.Fatal(err)
+	}
 	r := &store.Request{
 		ID: "DSR-TESTTEST01", Type: domain.TypeDeletion, Status: domain.StatusReceived,
 		Email: "ada@example.com", Name: "Ada Lovelace", Details: "my account",
-		ReceivedAt: received, DueAt: domain.DueAt(received),
+		ReceivedAt: received, DueAt: clock.DueAt, Regime: deadline.Default,
+		ExtensionNoticeBy: &clock.ExtensionNoticeBy, ExtendedDueAt: &clock.ExtendedDueAt,
 	}
 	if err := st.CreateRequest(ctx, r, nil); err != nil {
 		t.Fatal(err)
@@ -125,12 +134,13 @@ func newHarness(t *testing.T, refuse string) *harness {
 	}
 	t.Cleanup(fulfil.Systems.Close)
 	env.RegisterActivity(fulfil)
-	env.RegisterActivity(&activities.Requests{
+	reqs := &activities.Requests{
 		Store: st, Mail: sender, Templates: renderer, Metrics: metrics.NewEmail(prometheus.NewRegistry()),
 		BaseURL: "https://privacy.example.org", Organisation: "Example Ltd", Now: env.Now,
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
-	return &harness{t: t, env: env, store: st, mail: sender, shop: shop, id: r.ID}
+	}
+	env.RegisterActivity(reqs)
+	return &harness{t: t, env: env, store: st, mail: sender, shop: shop, id: r.ID, requests: reqs}
 }
 
 func (h *harness) run() SubjectRequestResult {

@@ -85,7 +85,7 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, migrate boo
 		Config: cfg, Store: st, Temporal: tc, Sealer: sealer, Registry: reg, Now: now, Log: log,
 		Intake: &intake.Service{
 			Store: st, Temporal: tc, TaskQueue: cfg.TaskQueue, VerifyTTL: cfg.VerifyTTL,
-			Regime: cfg.Regime, Location: cfg.Location, Now: now, Log: log,
+			Regime: cfg.Regime, Location: cfg.Location, Reminders: cfg.Reminders, Now: now, Log: log,
 		},
 	}, nil
 }
@@ -183,6 +183,7 @@ func (a *App) NewWorker() (worker.Worker, error) {
 	w.RegisterActivity(&activities.Requests{
 		Store: a.Store, Mail: a.Sender(), Templates: templates, Metrics: metrics.NewEmail(a.Registry),
 		BaseURL: a.Config.BaseURL, Organisation: a.Config.Organisation, Now: a.Now, Log: a.Log,
+		PausingRegimes: a.Config.PausingRegimes,
 	})
 	w.RegisterActivity(&activities.Fulfilment{
 		Store: a.Store, Systems: a.Systems, Sealer: a.Sealer, Organisation: a.Config.Organisation,

@@ -23,28 +23,31 @@ import (
 // Config is every setting dsar reads. It is built once by Load and passed
 // down; nothing reads the environment after start.
 type Config struct {
-	Addr                string          // DSAR_ADDR: where the web server listens
-	BaseURL             string          // DSAR_BASE_URL: public URL used in email links
-	DataDir             string          // DSAR_DATA_DIR: embedded databases and files
-	DatabaseURL         string          // DSAR_DATABASE_URL: PostgreSQL; empty means embedded SQLite
-	TemporalAddress     string          // TEMPORAL_ADDRESS: host:port of the Temporal frontend
-	TemporalNamespace   string          // TEMPORAL_NAMESPACE
-	TaskQueue           string          // DSAR_TASK_QUEUE
-	SendGridAPIKey      string          // SENDGRID_API_KEY: empty means the dev outbox
-	SendGridAPIURL      string          // SENDGRID_API_URL: base URL of the SendGrid API
-	MailFrom            string          // DSAR_MAIL_FROM: sender address of every email
-	MailFromName        string          // DSAR_MAIL_FROM_NAME
-	Organisation        string          // DSAR_ORGANISATION: the controller's name in emails and pages
-	SecretKey           string          // DSAR_SECRET_KEY: encrypts Temporal payloads and packages
-	PreviousKeys        []string        // DSAR_SECRET_KEY_PREVIOUS: older keys, still accepted for decryption
-	VerifyTTL           time.Duration   // DSAR_VERIFY_TTL: how long a verification link is valid
-	LogLevel            string          // DSAR_LOG_LEVEL: debug, info, warn, error
-	PublicRatePerMinute int             // DSAR_PUBLIC_RATE: public submissions per client per minute; 0 = unlimited
-	DataMap             string          // DSAR_DATAMAP: the data map file; empty in dev means the demo organisation's
-	DownloadTTL         time.Duration   // DSAR_DOWNLOAD_TTL: how long a requester's package can be downloaded
-	Regime              deadline.Regime // DSAR_REGIME: the legal clock of requests that name none
-	Location            *time.Location  // DSAR_TIMEZONE: the zone deadlines count calendar days in
-	DevMode             bool            // set by `dsar dev`, not by the environment
+	Addr                string            // DSAR_ADDR: where the web server listens
+	BaseURL             string            // DSAR_BASE_URL: public URL used in email links
+	DataDir             string            // DSAR_DATA_DIR: embedded databases and files
+	DatabaseURL         string            // DSAR_DATABASE_URL: PostgreSQL; empty means embedded SQLite
+	TemporalAddress     string            // TEMPORAL_ADDRESS: host:port of the Temporal frontend
+	TemporalNamespace   string            // TEMPORAL_NAMESPACE
+	TaskQueue           string            // DSAR_TASK_QUEUE
+	SendGridAPIKey      string            // SENDGRID_API_KEY: empty means the dev outbox
+	SendGridAPIURL      string            // SENDGRID_API_URL: base URL of the SendGrid API
+	MailFrom            string            // DSAR_MAIL_FROM: sender address of every email
+	MailFromName        string            // DSAR_MAIL_FROM_NAME
+	Organisation        string            // DSAR_ORGANISATION: the controller's name in emails and pages
+	SecretKey           string            // DSAR_SECRET_KEY: encrypts Temporal payloads and packages
+	PreviousKeys        []string          // DSAR_SECRET_KEY_PREVIOUS: older keys, still accepted for decryption
+	VerifyTTL           time.Duration     // DSAR_VERIFY_TTL: how long a verification link is valid
+	LogLevel            string            // DSAR_LOG_LEVEL: debug, info, warn, error
+	PublicRatePerMinute int               // DSAR_PUBLIC_RATE: public submissions per client per minute; 0 = unlimited
+	DataMap             string            // DSAR_DATAMAP: the data map file; empty in dev means the demo organisation's
+	DownloadTTL         time.Duration     // DSAR_DOWNLOAD_TTL: how long a requester's package can be downloaded
+	Regime              deadline.Regime   // DSAR_REGIME: the legal clock of requests that name none
+	Location            *time.Location    // DSAR_TIMEZONE: the zone deadlines count calendar days in
+	Reminders           []time.Duration   // DSAR_REMINDERS: how long before a due date officers are reminded
+	PausingRegimes      []deadline.Regime // DSAR_CLOCK_PAUSE: regimes whose clock stops while identity is proven
+	MonitorInterval     time.Duration     // DSAR_MONITOR_INTERVAL: how often the deadline monitor runs
+	DevMode             bool              // set by `dsar dev`, not by the environment
 }
 
 // Defaults used when a variable is unset.
@@ -62,6 +65,8 @@ const (
 	DefaultLogLevel          = "info"
 	DefaultPublicRate        = 20
 	DefaultDownloadTTL       = 14 * 24 * time.Hour
+	DefaultReminders         = "7d,2d"
+	DefaultMonitorInterval   = time.Hour
 
 	// minSecretKeyLen keeps the encryption key from being guessable.
 	minSecretKeyLen = 32
@@ -146,6 +151,40 @@ func Load(getenv func(string) string) (*Config, error) {
 			problems = append(problems, fmt.Sprintf("DSAR_TIMEZONE: %q is not a time zone name such as Europe/Amsterdam", v))
 		} else {
 			c.Location = loc
+		}
+	}
+	for _, v := range strings.Split(get("DSAR_REMINDERS", DefaultReminders), ",") {
+		if v = strings.TrimSpace(v); v == "" || v == "none" {
+			continue
+		}
+		d, err := parseDays(v)
+		if err != nil || d <= 0 {
+			problems = append(problems, fmt.Sprintf("DSAR_REMINDERS: %q is not a time before the due date (use e.g. 7d,2d or 12h; none for no reminders)", v))
+			continue
+		}
+		c.Reminders = append(c.Reminders, d)
+	}
+	for _, v := range strings.Split(get("DSAR_CLOCK_PAUSE", ""), ",") {
+		if v = strings.TrimSpace(v); v == "" {
+			continue
+		}
+		r, err := deadline.Parse(v)
+		if err != nil {
+			problems = append(problems, "DSAR_CLOCK_PAUSE: "+err.Error())
+			continue
+		}
+		c.PausingRegimes = append(c.PausingRegimes, r)
+	}
+	c.MonitorInterval = DefaultMonitorInterval
+	if v := get("DSAR_MONITOR_INTERVAL", ""); v != "" {
+		d, err := time.ParseDuration(v)
+		switch {
+		case err != nil:
+			problems = append(problems, fmt.Sprintf("DSAR_MONITOR_INTERVAL: %q is not a duration (use e.g. 1h or 15m)", v))
+		case d < time.Minute:
+			problems = append(problems, fmt.Sprintf("DSAR_MONITOR_INTERVAL: %s is shorter than one minute", d))
+		default:
+			c.MonitorInterval = d
 		}
 	}
 	c.PublicRatePerMinute = DefaultPublicRate
@@ -266,10 +305,39 @@ func (c *Config) Print(w io.Writer) {
 		{"DSAR_DOWNLOAD_TTL", c.DownloadTTL.String()},
 		{"DSAR_REGIME", string(c.Regime)},
 		{"DSAR_TIMEZONE", c.Location.String()},
+		{"DSAR_REMINDERS", durationList(c.Reminders)},
+		{"DSAR_CLOCK_PAUSE", regimeList(c.PausingRegimes)},
+		{"DSAR_MONITOR_INTERVAL", c.MonitorInterval.String()},
 	}
 	for _, r := range rows {
 		fmt.Fprintf(w, "%s=%s\n", r.name, r.value)
 	}
+}
+
+func durationList(ds []time.Duration) string {
+	if len(ds) == 0 {
+		return "none"
+	}
+	out := make([]string, len(ds))
+	for i, d := range ds {
+		if d%(24*time.Hour) == 0 {
+			out[i] = strconv.Itoa(int(d/(24*time.Hour))) + "d"
+		} else {
+			out[i] = d.String()
+		}
+	}
+	return strings.Join(out, ",")
+}
+
+func regimeList(rs []deadline.Regime) string {
+	if len(rs) == 0 {
+		return "(none)"
+	}
+	out := make([]string, len(rs))
+	for i, r := range rs {
+		out[i] = string(r)
+	}
+	return strings.Join(out, ",")
 }
 
 func redact(secret string) string {

@@ -63,6 +63,8 @@ func TestLoadDefaults(t *testing.T) {
 		DownloadTTL:         14 * 24 * time.Hour,
 		Regime:              deadline.Default,
 		Location:            time.UTC,
+		Reminders:           []time.Duration{7 * 24 * time.Hour, 2 * 24 * time.Hour},
+		MonitorInterval:     time.Hour,
 	}
 	if !reflect.DeepEqual(*c, want) {
 		t.Errorf("Load(empty) =\n  %+v\nwant\n  %+v", *c, want)
@@ -80,25 +82,28 @@ func TestLoadDefaults(t *testing.T) {
 
 func TestLoadReadsEveryVariable(t *testing.T) {
 	m := map[string]string{
-		"DSAR_ADDR":           " 0.0.0.0:9000 ",
-		"DSAR_BASE_URL":       "https://privacy.example.com/",
-		"DSAR_DATA_DIR":       "/var/lib/dsar",
-		"DSAR_DATABASE_URL":   "postgres://dsar@db/dsar",
-		"TEMPORAL_ADDRESS":    "temporal.internal:7233",
-		"TEMPORAL_NAMESPACE":  "privacy",
-		"DSAR_TASK_QUEUE":     "dsar-eu",
-		"SENDGRID_API_KEY":    testAPIKey,
-		"SENDGRID_API_URL":    "http://127.0.0.1:3030/",
-		"DSAR_MAIL_FROM":      "dpo@example.com",
-		"DSAR_MAIL_FROM_NAME": "Data Protection Office",
-		"DSAR_ORGANISATION":   "Analytical Engines Ltd",
-		"DSAR_SECRET_KEY":     testSecretKey,
-		"DSAR_VERIFY_TTL":     "72h",
-		"DSAR_DATAMAP":        "/etc/dsar/datamap.yaml",
-		"DSAR_DOWNLOAD_TTL":   "7d",
-		"DSAR_REGIME":         "GDPR",
-		"DSAR_TIMEZONE":       "Europe/Amsterdam",
-		"DSAR_LOG_LEVEL":      "DEBUG",
+		"DSAR_ADDR":             " 0.0.0.0:9000 ",
+		"DSAR_BASE_URL":         "https://privacy.example.com/",
+		"DSAR_DATA_DIR":         "/var/lib/dsar",
+		"DSAR_DATABASE_URL":     "postgres://dsar@db/dsar",
+		"TEMPORAL_ADDRESS":      "temporal.internal:7233",
+		"TEMPORAL_NAMESPACE":    "privacy",
+		"DSAR_TASK_QUEUE":       "dsar-eu",
+		"SENDGRID_API_KEY":      testAPIKey,
+		"SENDGRID_API_URL":      "http://127.0.0.1:3030/",
+		"DSAR_MAIL_FROM":        "dpo@example.com",
+		"DSAR_MAIL_FROM_NAME":   "Data Protection Office",
+		"DSAR_ORGANISATION":     "Analytical Engines Ltd",
+		"DSAR_SECRET_KEY":       testSecretKey,
+		"DSAR_VERIFY_TTL":       "72h",
+		"DSAR_DATAMAP":          "/etc/dsar/datamap.yaml",
+		"DSAR_DOWNLOAD_TTL":     "7d",
+		"DSAR_REGIME":           "GDPR",
+		"DSAR_TIMEZONE":         "Europe/Amsterdam",
+		"DSAR_REMINDERS":        "10d, 3d,12h",
+		"DSAR_CLOCK_PAUSE":      "gdpr,CCPA",
+		"DSAR_MONITOR_INTERVAL": "15m",
+		"DSAR_LOG_LEVEL":        "DEBUG",
 	}
 	c, err := config.Load(env(m))
 	if err != nil {
@@ -125,6 +130,9 @@ func TestLoadReadsEveryVariable(t *testing.T) {
 		DownloadTTL:         7 * 24 * time.Hour,
 		Regime:              deadline.GDPR,
 		Location:            c.Location, // compared by name below
+		Reminders:           []time.Duration{10 * 24 * time.Hour, 3 * 24 * time.Hour, 12 * time.Hour},
+		PausingRegimes:      []deadline.Regime{deadline.GDPR, deadline.CCPA},
+		MonitorInterval:     15 * time.Minute,
 	}
 	if c.Location.String() != "Europe/Amsterdam" {
 		t.Errorf("Location = %s, want Europe/Amsterdam", c.Location)
@@ -202,6 +210,15 @@ func TestLoadErrors(t *testing.T) {
 		{"unknown time zone",
 			map[string]string{"DSAR_TIMEZONE": "Europe/Atlantis"},
 			[]string{`DSAR_TIMEZONE: "Europe/Atlantis" is not a time zone name`}},
+		{"reminder not a duration",
+			map[string]string{"DSAR_REMINDERS": "7d,two days"},
+			[]string{`DSAR_REMINDERS: "two days" is not a time before the due date`}},
+		{"unknown pausing regime",
+			map[string]string{"DSAR_CLOCK_PAUSE": "gdpr,hipaa"},
+			[]string{`DSAR_CLOCK_PAUSE: unknown regime "hipaa"`}},
+		{"monitor too often",
+			map[string]string{"DSAR_MONITOR_INTERVAL": "10s"},
+			[]string{"DSAR_MONITOR_INTERVAL: 10s is shorter than one minute"}},
 		{"ttl without unit",
 			map[string]string{"DSAR_VERIFY_TTL": "168"},
 			[]string{"DSAR_VERIFY_TTL:"}},
@@ -401,8 +418,8 @@ func TestPrintRedactsSecrets(t *testing.T) {
 	}
 	// One NAME=value line per setting.
 	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
-	if len(lines) != 21 {
-		t.Errorf("Print wrote %d lines, want 21:\n%s", len(lines), out)
+	if len(lines) != 24 {
+		t.Errorf("Print wrote %d lines, want 24:\n%s", len(lines), out)
 	}
 	for _, l := range lines {
 		if name, _, ok := strings.Cut(l, "="); !ok || name == "" || strings.ToUpper(name) != name {

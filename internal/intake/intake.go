@@ -18,11 +18,10 @@ import (
 
 	"github.com/dsar-project/dsar/activities"
 	"github.com/dsar-project/dsar/internal/auth"
+	"github.com/dsar-project/dsar/internal/deadline"
 	"github.com/dsar-project/dsar/internal/domain"
 	"github.com/dsar-project/dsar/internal/store"
 	"github.com/dsar-project/dsar/workflows"
-
-	"github.com/dsar-project/dsar/internal/deadline"
 )
 
 // startTimeout bounds how long a requester waits on Temporal at intake;
@@ -39,8 +38,11 @@ type Service struct {
 	// their calendar days are counted in.
 	Regime   deadline.Regime
 	Location *time.Location
-	Now      func() time.Time
-	Log      *slog.Logger
+	// Reminders are how long before a due date officers are reminded;
+	// nil means the workflow's defaults.
+	Reminders []time.Duration
+	Now       func() time.Time
+	Log       *slog.Logger
 }
 
 // Receipt is what the requester is shown after submitting.
@@ -105,7 +107,7 @@ func (s *Service) Start(ctx context.Context, r *store.Request) error {
 		TaskQueue:                s.TaskQueue,
 		WorkflowIDReusePolicy:    enums.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
 		WorkflowIDConflictPolicy: enums.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
-	}, workflows.SubjectRequest, workflows.SubjectRequestInput{RequestID: r.ID, VerifyTTL: s.VerifyTTL})
+	}, workflows.SubjectRequest, workflows.SubjectRequestInput{RequestID: r.ID, VerifyTTL: s.VerifyTTL, Reminders: s.Reminders})
 	var started *serviceerror.WorkflowExecutionAlreadyStarted
 	if err != nil && !errors.As(err, &started) {
 		return fmt.Errorf("intake: start workflow: %w", err)

@@ -22,13 +22,25 @@ const (
 	KindVerified             Kind = "verified"
 	KindCompleted            Kind = "completed"
 	KindDenied               Kind = "denied"
+	KindExtended             Kind = "extended"
+
+	// Officer alerts.
+	KindOfficerReminder Kind = "officer_reminder"
+	KindOfficerOverdue  Kind = "officer_overdue"
+	KindOfficerDigest   Kind = "officer_digest"
 )
 
-// Kinds lists every template; Renderer parses them all at start.
+// Kinds lists every email to a requester; Renderer parses them all at
+// start, in the requester's layout.
 var Kinds = []Kind{
 	KindAcknowledgement, KindVerification, KindVerificationReminder,
-	KindExpiredUnverified, KindVerified, KindCompleted, KindDenied,
+	KindExpiredUnverified, KindVerified, KindCompleted, KindDenied, KindExtended,
 }
+
+// OfficerKinds lists every alert to the privacy team, parsed in the
+// officers' layout. They name requests by reference only: no requester's
+// name or address travels in an alert.
+var OfficerKinds = []Kind{KindOfficerReminder, KindOfficerOverdue, KindOfficerDigest}
 
 // Data is what the templates may show.
 type Data struct {
@@ -59,6 +71,20 @@ type Data struct {
 	Unmatched []string
 	// NothingFound says fulfilment found no records of the person.
 	NothingFound bool
+
+	// Officer alerts: how long is left, the request's state and clock,
+	// and where in the dashboard to act.
+	DueIn         string
+	StatusLabel   string
+	Regime        string
+	DashboardLink string
+	// Items are the lines of a deadline digest.
+	Items []DigestLine
+}
+
+// DigestLine is one request (or breach) in an officers' digest.
+type DigestLine struct {
+	Ref, What, Due, Note, Link string
 }
 
 // ErasedLine is one table in a deletion's completion email.
@@ -83,28 +109,38 @@ type Renderer struct {
 
 // NewRenderer parses every template.
 func NewRenderer() (*Renderer, error) {
-	layout, err := htmltemplate.ParseFS(templateFiles, "templates/layout.html")
-	if err != nil {
-		return nil, fmt.Errorf("mail: layout: %w", err)
-	}
 	r := &Renderer{kinds: map[Kind]pair{}}
-	for _, k := range Kinds {
+	if err := r.parse("templates/layout.html", Kinds); err != nil {
+		return nil, err
+	}
+	if err := r.parse("templates/officer_layout.html", OfficerKinds); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+func (r *Renderer) parse(layoutFile string, kinds []Kind) error {
+	layout, err := htmltemplate.ParseFS(templateFiles, layoutFile)
+	if err != nil {
+		return fmt.Errorf("mail: layout: %w", err)
+	}
+	for _, k := range kinds {
 		text, err := texttemplate.ParseFS(templateFiles, "templates/"+string(k)+".txt")
 		if err != nil {
-			return nil, fmt.Errorf("mail: template %s: %w", k, err)
+			return fmt.Errorf("mail: template %s: %w", k, err)
 		}
 		for _, name := range []string{"subject", "body"} {
 			if text.Lookup(name) == nil {
-				return nil, fmt.Errorf("mail: template %s.txt defines no %q", k, name)
+				return fmt.Errorf("mail: template %s.txt defines no %q", k, name)
 			}
 		}
 		html, err := htmltemplate.Must(layout.Clone()).ParseFS(templateFiles, "templates/"+string(k)+".html")
 		if err != nil {
-			return nil, fmt.Errorf("mail: template %s: %w", k, err)
+			return fmt.Errorf("mail: template %s: %w", k, err)
 		}
 		r.kinds[k] = pair{text: text, html: html}
 	}
-	return r, nil
+	return nil
 }
 
 // Render builds the subject and both parts of an email.
@@ -121,7 +157,7 @@ func (r *Renderer) Render(k Kind, d Data) (subject, text, html string, err error
 		return "", "", "", fmt.Errorf("mail: %s text: %w", k, err)
 	}
 	subject = strings.TrimSpace(sb.String())
-	if err := p.html.ExecuteTemplate(&hb, "layout.html", struct {
+	if err := p.html.ExecuteTemplate(&hb, p.html.Name(), struct {
 		Subject string
 		Data
 	}{subject, d}); err != nil {

@@ -47,6 +47,7 @@ var mustShow = map[mail.Kind][]string{
 	mail.KindVerified:             {"Ada Lovelace", "Access my data", "9 April 2025", statusLink},
 	mail.KindCompleted:            {"Ada Lovelace", "Access my data", statusLink, "supervisory authority"},
 	mail.KindDenied:               {"Ada Lovelace", "Access my data", "We hold no data about this address.", "supervisory authority"},
+	mail.KindExtended:             {"Ada Lovelace", "Access my data", "9 April 2025", "We hold no data about this address.", "supervisory authority", statusLink},
 }
 
 var wantSubject = map[mail.Kind]string{
@@ -57,6 +58,7 @@ var wantSubject = map[mail.Kind]string{
 	mail.KindVerified:             "Thank you: request DSR-7K3M9Q2XHD is now being reviewed",
 	mail.KindCompleted:            "Your privacy request DSR-7K3M9Q2XHD is complete",
 	mail.KindDenied:               "Decision on your privacy request DSR-7K3M9Q2XHD",
+	mail.KindExtended:             "We need more time for your privacy request DSR-7K3M9Q2XHD",
 }
 
 func TestRenderEveryKind(t *testing.T) {
@@ -184,5 +186,42 @@ func TestRenderUnknownKind(t *testing.T) {
 	r := newRenderer(t)
 	if _, _, _, err := r.Render("welcome", sampleData()); err == nil || !strings.Contains(err.Error(), "welcome") {
 		t.Errorf("Render(unknown kind) = %v, want an error naming it", err)
+	}
+}
+
+// Officer alerts name the request and its clock and link to the
+// dashboard; they never carry the requester's name or address.
+func TestRenderOfficerAlerts(t *testing.T) {
+	r := newRenderer(t)
+	d := sampleData()
+	d.DueIn, d.StatusLabel, d.Regime = "2 days", "Awaiting decision", "gdpr"
+	d.DashboardLink = "https://privacy.example.com/officer/requests/DSR-7K3M9Q2XHD"
+	d.Items = []mail.DigestLine{
+		{Ref: "DSR-7K3M9Q2XHD", What: "Access my data · Awaiting decision", Due: "9 April 2025", Note: "overdue", Link: d.DashboardLink},
+		{Ref: "BR-2", What: "Breach: lost laptop", Due: "12 April 2025 10:00 UTC", Link: "https://privacy.example.com/officer/breaches/2"},
+	}
+	want := map[mail.Kind][]string{
+		mail.KindOfficerReminder: {"Due in 2 days: request DSR-7K3M9Q2XHD (9 April 2025)", "Awaiting decision", "gdpr clock", d.DashboardLink},
+		mail.KindOfficerOverdue:  {"Overdue: request DSR-7K3M9Q2XHD was due 9 April 2025", "past its legal deadline", d.DashboardLink},
+		mail.KindOfficerDigest:   {"Deadlines: 2 items need attention", "DSR-7K3M9Q2XHD", "overdue", "Breach: lost laptop", "BR-2"},
+	}
+	for _, k := range mail.OfficerKinds {
+		subject, text, htmlBody, err := r.Render(k, d)
+		if err != nil {
+			t.Fatalf("%s: %v", k, err)
+		}
+		for _, w := range want[k] {
+			if !strings.Contains(subject+"\n"+text, w) {
+				t.Errorf("%s: text lacks %q:\n%s\n%s", k, w, subject, text)
+			}
+		}
+		for _, leak := range []string{"Ada Lovelace", "privacy.example.com/status/", "privacy.example.com/verify/"} {
+			if strings.Contains(text, leak) || strings.Contains(htmlBody, leak) {
+				t.Errorf("%s: an officer alert carries %q", k, leak)
+			}
+		}
+		if !strings.Contains(htmlBody, "dsar alert for the privacy team") {
+			t.Errorf("%s: not in the officers' layout", k)
+		}
 	}
 }

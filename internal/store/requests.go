@@ -31,6 +31,13 @@ type Request struct {
 	AckDueAt          *time.Time
 	ExtensionNoticeBy *time.Time
 	ExtendedDueAt     *time.Time
+	// ExtendedAt and ExtensionReason record the one extension a request
+	// may have; DueAt is then the extended date.
+	ExtendedAt      *time.Time
+	ExtensionReason string
+	// OverdueAt is when the workflow found the request past its due date
+	// and escalated it to the officers.
+	OverdueAt         *time.Time
 	VerifiedAt        *time.Time
 	VerifiedBy        string
 	ClosedAt          *time.Time
