@@ -75,14 +75,21 @@ type officerRequest struct {
 	// AckDueAt is by when receipt must be confirmed (CCPA);
 	// ExtensionNoticeBy by when an extension must be announced, and
 	// ExtendedDueAt how far one can reach.
-	AckDueAt          *time.Time         `json:"ack_due_at,omitempty"`
-	ExtensionNoticeBy *time.Time         `json:"extension_notice_by,omitempty"`
-	ExtendedDueAt     *time.Time         `json:"extended_due_at,omitempty"`
-	VerifiedAt        *time.Time         `json:"verified_at,omitempty"`
-	VerifiedBy        string             `json:"verified_by,omitempty"`
-	ClosedAt          *time.Time         `json:"closed_at,omitempty"`
-	DecisionReason    string             `json:"decision_reason,omitempty"`
-	Timeline          []store.AuditEvent `json:"timeline,omitempty"`
+	AckDueAt          *time.Time `json:"ack_due_at,omitempty"`
+	ExtensionNoticeBy *time.Time `json:"extension_notice_by,omitempty"`
+	ExtendedDueAt     *time.Time `json:"extended_due_at,omitempty"`
+	// ExtendedAt and ExtensionReason record the request's one extension.
+	ExtendedAt      *time.Time `json:"extended_at,omitempty"`
+	ExtensionReason string     `json:"extension_reason,omitempty"`
+	// Overdue says the request is open past its due date; OverdueAt is
+	// when it was escalated to the officers.
+	Overdue        bool               `json:"overdue"`
+	OverdueAt      *time.Time         `json:"overdue_at,omitempty"`
+	VerifiedAt     *time.Time         `json:"verified_at,omitempty"`
+	VerifiedBy     string             `json:"verified_by,omitempty"`
+	ClosedAt       *time.Time         `json:"closed_at,omitempty"`
+	DecisionReason string             `json:"decision_reason,omitempty"`
+	Timeline       []store.AuditEvent `json:"timeline,omitempty"`
 	// Findings are what discovery found, for review before approval.
 	Findings []store.Finding `json:"findings,omitempty"`
 	// Tasks are the webhook and manual systems' parts of an approved
@@ -92,8 +99,9 @@ type officerRequest struct {
 	Fulfilment *domain.Fulfilment `json:"fulfilment,omitempty"`
 }
 
-func toOfficerRequest(r *store.Request) officerRequest {
+func toOfficerRequest(r *store.Request, now time.Time) officerRequest {
 	return officerRequest{
+		ExtendedAt: r.ExtendedAt, ExtensionReason: r.ExtensionReason, Overdue: r.Overdue(now), OverdueAt: r.OverdueAt,
 		ID: r.ID, Type: r.Type, Status: r.Status, Email: r.Email, Name: r.Name, Details: r.Details,
 		Corrections: r.Corrections, ReceivedAt: r.ReceivedAt, DueAt: r.DueAt, VerifiedAt: r.VerifiedAt,
 		Regime: r.Regime, AckDueAt: r.AckDueAt, ExtensionNoticeBy: r.ExtensionNoticeBy, ExtendedDueAt: r.ExtendedDueAt,
@@ -128,7 +136,7 @@ func (s *Server) apiListRequests(c echo.Context) error {
 	}
 	out := make([]officerRequest, len(rs))
 	for i := range rs {
-		out[i] = toOfficerRequest(&rs[i])
+		out[i] = toOfficerRequest(&rs[i], s.now())
 	}
 	return c.JSON(http.StatusOK, map[string]any{"requests": out})
 }
@@ -139,7 +147,7 @@ func (s *Server) apiGetRequest(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	out := toOfficerRequest(r)
+	out := toOfficerRequest(r, s.now())
 	if out.Timeline, err = s.store.Timeline(ctx, r.ID); err != nil {
 		return err
 	}
@@ -191,6 +199,51 @@ func (s *Server) apiDeny(c echo.Context) error {
 		return &domain.ValidationError{Fields: map[string]string{"reason": "a denial needs a reason; the requester will read it"}}
 	}
 	return s.decide(c, workflows.ReviewDecision{Decision: workflows.Deny, Reason: body.Reason})
+}
+
+// apiExtend extends a request's deadline through its workflow.
+func (s *Server) apiExtend(c echo.Context) error {
+	var body struct {
+		Reason string `json:"reason"`
+	}
+	if err := bindJSON(c, &body); err != nil {
+		return err
+	}
+	r, err := s.store.GetRequest(c.Request().Context(), c.Param("id"))
+	if err != nil {
+		return err
+	}
+	due, err := s.extend(c, r, body.Reason)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"id": r.ID, "due_at": due})
+}
+
+// extend sends an extension to the request's workflow and answers the new
+// due date once stored and emailed, or the validator's refusal as a 409.
+func (s *Server) extend(c echo.Context, r *store.Request, reason string) (time.Time, error) {
+	reason = strings.TrimSpace(reason)
+	if reason == "" {
+		return time.Time{}, &domain.ValidationError{Fields: map[string]string{"reason": "an extension needs a reason; the requester will read it"}}
+	}
+	ctx := c.Request().Context()
+	handle, err := s.temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
+		WorkflowID:   workflows.SubjectRequestWorkflowID(r.ID),
+		UpdateName:   workflows.UpdateExtend,
+		Args:         []any{workflows.Extension{Reason: reason, Actor: officerFrom(c).Email}},
+		WaitForStage: client.WorkflowUpdateStageAccepted,
+	})
+	if err != nil {
+		return time.Time{}, decisionError(err, r)
+	}
+	waitCtx, cancel := context.WithTimeout(ctx, decisionWait)
+	defer cancel()
+	var res workflows.ExtensionResult
+	if err := handle.Get(waitCtx, &res); err != nil {
+		return time.Time{}, decisionError(err, r)
+	}
+	return res.DueAt, nil
 }
 
 // decisionWait is how long the API waits for a decision to be carried out

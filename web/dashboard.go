@@ -42,6 +42,7 @@ var flashes = map[string]string{
 	"denied":        "Denied. The requester has been emailed the reason.",
 	"processing":    "Accepted. It is being carried out and the list will show it shortly.",
 	"verified":      "Identity verified. The request moves to review in a moment.",
+	"extended":      "Deadline extended. The requester has been emailed the new date and your reason.",
 	"officer-added": "Officer added.",
 	"officer-saved": "Officer updated.",
 }
@@ -155,8 +156,11 @@ type requestPage struct {
 	Searched  bool // discovery has run (findings may still be none)
 	CanDecide bool // in review, and the officer may act
 	CanVerify bool // waiting for the requester's link, and the officer may act
+	CanExtend bool // open, not yet extended, inside the first period
 	Error     string
 	Reason    string
+	// ExtensionReason is kept when an extension was refused.
+	ExtensionReason string
 }
 
 func (s *Server) dashboardRequest(c echo.Context) error {
@@ -168,6 +172,10 @@ func (s *Server) dashboardRequest(c echo.Context) error {
 }
 
 func (s *Server) renderRequest(c echo.Context, code int, r *store.Request, problem, reason string) error {
+	return s.renderRequestPage(c, code, r, problem, reason, "")
+}
+
+func (s *Server) renderRequestPage(c echo.Context, code int, r *store.Request, problem, reason, extensionReason string) error {
 	ctx := c.Request().Context()
 	timeline, err := s.store.Timeline(ctx, r.ID)
 	if err != nil {
@@ -185,13 +193,15 @@ func (s *Server) renderRequest(c echo.Context, code int, r *store.Request, probl
 	if err != nil {
 		return err
 	}
+	now := s.now()
 	return s.render(c, code, "officer/request", requestPage{
 		chrome: s.chrome(c, "requests"), Request: r, Deadline: deadlineOf(r, s.now()), Timeline: timeline,
 		Findings: findings, Done: done, Package: pkg, Tasks: tasks, CanAct: officerFrom(c).Role.CanAct(),
 		Searched:  slices.ContainsFunc(timeline, func(e store.AuditEvent) bool { return e.Action == "discovered" }),
 		CanDecide: officerFrom(c).Role.CanAct() && r.Status == domain.StatusInReview,
 		CanVerify: officerFrom(c).Role.CanAct() && r.Status == domain.StatusVerifying && r.VerifiedAt == nil,
-		Error:     problem, Reason: reason,
+		CanExtend: officerFrom(c).Role.CanAct() && !r.Status.Final() && r.ExtendedAt == nil && !now.After(r.NoticeBy()),
+		Error:     problem, Reason: reason, ExtensionReason: extensionReason,
 	})
 }
 
@@ -228,6 +238,29 @@ func (s *Server) dashboardDecide(c echo.Context, d workflows.ReviewDecision, don
 		return err
 	}
 	return c.Redirect(http.StatusSeeOther, "/officer/requests/"+url.PathEscape(r.ID)+"?done="+done)
+}
+
+// dashboardExtend extends the request's deadline and returns to it, or
+// shows it again with the reason the extension was refused.
+func (s *Server) dashboardExtend(c echo.Context) error {
+	r, err := s.store.GetRequest(c.Request().Context(), c.Param("id"))
+	if err != nil {
+		return err
+	}
+	reason := c.FormValue("reason")
+	if _, err := s.extend(c, r, reason); err != nil {
+		var herr *echo.HTTPError
+		var verr *domain.ValidationError
+		switch {
+		case errors.As(err, &verr):
+			return s.renderRequestPage(c, http.StatusBadRequest, r, "An extension needs a reason: the requester will read it.", "", reason)
+		case errors.As(err, &herr):
+			msg, _ := herr.Message.(string)
+			return s.renderRequestPage(c, herr.Code, r, msg, "", reason)
+		}
+		return err
+	}
+	return c.Redirect(http.StatusSeeOther, "/officer/requests/"+url.PathEscape(r.ID)+"?done=extended")
 }
 
 // dashboardVerify records that the officer proved the requester's identity

@@ -136,6 +136,7 @@ func (s *Server) routes(e *echo.Echo) {
 	officer.POST("/requests/:id/verify", s.apiVerify, requireActor)
 	officer.POST("/requests/:id/approve", s.apiApprove, requireActor)
 	officer.POST("/requests/:id/deny", s.apiDeny, requireActor)
+	officer.POST("/requests/:id/extend", s.apiExtend, requireActor)
 
 	// The officer dashboard.
 	toRequests := func(c echo.Context) error { return c.Redirect(http.StatusSeeOther, "/officer/requests") }
@@ -152,6 +153,7 @@ func (s *Server) routes(e *echo.Echo) {
 	dash.POST("/requests/:id/verify", s.dashboardVerify, requireActor)
 	dash.POST("/requests/:id/approve", s.dashboardApprove, requireActor)
 	dash.POST("/requests/:id/deny", s.dashboardDeny, requireActor)
+	dash.POST("/requests/:id/extend", s.dashboardExtend, requireActor)
 	dash.GET("/metrics", s.dashboardMetrics)
 	dash.GET("/officers", s.dashboardOfficers, requireAdmin)
 	dash.POST("/officers", s.dashboardAddOfficer, requireAdmin)

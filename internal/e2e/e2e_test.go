@@ -548,3 +548,65 @@ func TestOfficerVerifiesByHand(t *testing.T) {
 		t.Errorf("verified by %q; timeline %+v", detail.VerifiedBy, detail.Timeline)
 	}
 }
+
+// TestOfficerExtendsTheDeadline: under the GDPR an officer extends by two
+// months with a reason; the requester is emailed the new date and reason,
+// the API shows the change, and a second extension is refused.
+func TestOfficerExtendsTheDeadline(t *testing.T) {
+	s := newSystem(t)
+	var r struct {
+		ID         string    `json:"id"`
+		ReceivedAt time.Time `json:"received_at"`
+		DueAt      time.Time `json:"due_at"`
+	}
+	if code := s.call("POST", "/api/v1/requests", "", map[string]any{
+		"type": "access", "email": "lise@example.com", "name": "Lise Meitner", "regime": "gdpr",
+	}, &r); code != http.StatusCreated {
+		t.Fatalf("submit: %d %+v", code, r)
+	}
+	s.waitStatus(r.ID, "verifying")
+
+	var bad struct{ Fields map[string]string }
+	if code := s.call("POST", "/api/v1/officer/requests/"+r.ID+"/extend", s.token, map[string]string{"reason": " "}, &bad); code != http.StatusBadRequest || bad.Fields["reason"] == "" {
+		t.Errorf("extend without a reason: %d %+v", code, bad)
+	}
+	reason := "Your records are spread over several archived systems."
+	var ext struct {
+		DueAt time.Time `json:"due_at"`
+	}
+	if code := s.call("POST", "/api/v1/officer/requests/"+r.ID+"/extend", s.token, map[string]string{"reason": reason}, &ext); code != http.StatusOK {
+		t.Fatalf("extend: %d %+v", code, ext)
+	}
+	if want := r.ReceivedAt.AddDate(0, 3, 0); !ext.DueAt.Equal(want) && r.ReceivedAt.Day() <= 28 {
+		t.Errorf("extended to %v, want three months after receipt (%v)", ext.DueAt, want)
+	}
+	m := s.waitMail(r.ID, "extended")
+	if !strings.Contains(m.Text, ext.DueAt.UTC().Format("2 January 2006")) || !strings.Contains(m.Text, reason) {
+		t.Errorf("the extension email lacks the new date or the reason:\n%s", m.Text)
+	}
+	var again struct{ Error string }
+	if code := s.call("POST", "/api/v1/officer/requests/"+r.ID+"/extend", s.token, map[string]string{"reason": "more"}, &again); code != http.StatusConflict || !strings.Contains(again.Error, "already extended once") {
+		t.Errorf("a second extension: %d %+v", code, again)
+	}
+	var detail struct {
+		DueAt           time.Time  `json:"due_at"`
+		ExtendedAt      *time.Time `json:"extended_at"`
+		ExtensionReason string     `json:"extension_reason"`
+		Overdue         bool       `json:"overdue"`
+	}
+	s.call("GET", "/api/v1/officer/requests/"+r.ID, s.token, nil, &detail)
+	if !detail.DueAt.Equal(ext.DueAt) || detail.ExtendedAt == nil || detail.ExtensionReason != reason || detail.Overdue {
+		t.Errorf("the API shows %+v", detail)
+	}
+	link := verifyLink.FindString(s.waitMail(r.ID, "verification").Text)
+	if code, _ := s.page(link); code != http.StatusOK {
+		t.Fatalf("verify: %d", code)
+	}
+	s.waitStatus(r.ID, "in_review")
+	var decided struct{ Status string }
+	if code := s.call("POST", "/api/v1/officer/requests/"+r.ID+"/deny", s.token, map[string]string{"reason": "We hold nothing about you."}, &decided); code != http.StatusOK {
+		t.Fatalf("deny: %d %+v", code, decided)
+	}
+	s.waitStatus(r.ID, "denied")
+	s.recordHistory(r.ID, "subject_request_extended.json")
+}
