@@ -197,6 +197,9 @@ func runWorker(ctx context.Context, cfg *config.Config, log *slog.Logger) error 
 		return fmt.Errorf("worker: %w", err)
 	}
 	defer w.Stop()
+	if err := a.EnsureMonitorSchedule(ctx); err != nil {
+		return err
+	}
 	log.Info("worker started", "temporal", cfg.TemporalAddress, "namespace", cfg.TemporalNamespace,
 		"task_queue", cfg.TaskQueue, "ops_addr", ln.Addr().String())
 	return app.Serve(ctx, ops, ln)

@@ -180,16 +180,31 @@ func (a *App) NewWorker() (worker.Worker, error) {
 	}
 	w := worker.New(a.Temporal, a.Config.TaskQueue, worker.Options{})
 	w.RegisterWorkflow(workflows.SubjectRequest)
-	w.RegisterActivity(&activities.Requests{
+	w.RegisterWorkflow(workflows.DeadlineMonitor)
+	reqs := &activities.Requests{
 		Store: a.Store, Mail: a.Sender(), Templates: templates, Metrics: metrics.NewEmail(a.Registry),
 		BaseURL: a.Config.BaseURL, Organisation: a.Config.Organisation, Now: a.Now, Log: a.Log,
 		PausingRegimes: a.Config.PausingRegimes,
+	}
+	w.RegisterActivity(reqs)
+	w.RegisterActivity(&activities.Monitor{
+		Requests: reqs, Recover: a.Intake.Recover, Window: digestWindow(a.Config.Reminders),
 	})
 	w.RegisterActivity(&activities.Fulfilment{
 		Store: a.Store, Systems: a.Systems, Sealer: a.Sealer, Organisation: a.Config.Organisation,
 		DownloadTTL: a.Config.DownloadTTL, Now: a.Now, Log: a.Log,
 	})
 	return w, nil
+}
+
+// digestWindow is how far ahead the monitor's digest looks: as far as the
+// furthest reminder, and at least a week.
+func digestWindow(reminders []time.Duration) time.Duration {
+	w := 7 * 24 * time.Hour
+	for _, r := range reminders {
+		w = max(w, r)
+	}
+	return w
 }
 
 // NewWebServer returns the HTTP server for the public pages and the API.

@@ -113,6 +113,9 @@ func RunDev(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Wr
 		return fmt.Errorf("worker: %w", err)
 	}
 	defer w.Stop()
+	if err := a.EnsureMonitorSchedule(ctx); err != nil {
+		return err
+	}
 	srv, err := a.NewWebServer()
 	if err != nil {
 		return err

@@ -610,3 +610,89 @@ func TestOfficerExtendsTheDeadline(t *testing.T) {
 	s.waitStatus(r.ID, "denied")
 	s.recordHistory(r.ID, "subject_request_extended.json")
 }
+
+// TestDeadlineMonitorScheduleRecoversAndDigests: the worker's Schedule
+// exists once however often it is ensured; a run starts a stored request
+// whose workflow never started and emails the officers one digest of what
+// is due, and a second run with nothing new sends no second digest.
+func TestDeadlineMonitorScheduleRecoversAndDigests(t *testing.T) {
+	s := newSystem(t)
+	ctx := context.Background()
+	now := time.Now().UTC().Truncate(time.Second)
+	lost := &store.Request{
+		ID: "DSR-LOSTLOST01", Type: domain.TypeAccess, Status: domain.StatusReceived,
+		Email: "emmy@example.com", Name: "Emmy Noether",
+		ReceivedAt: now.Add(-28 * 24 * time.Hour), DueAt: now.Add(48 * time.Hour),
+	}
+	if err := s.app.Store.CreateRequest(ctx, lost, nil); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if err := s.app.EnsureMonitorSchedule(ctx); err != nil {
+			t.Fatalf("ensure schedule: %v", err)
+		}
+	}
+	handle := s.app.Temporal.ScheduleClient().GetHandle(ctx, workflows.DeadlineMonitorScheduleID)
+	t.Cleanup(func() { _ = handle.Delete(context.Background()) })
+	desc, err := handle.Describe(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if iv := desc.Schedule.Spec.Intervals; len(iv) != 1 || iv[0].Every != time.Hour {
+		t.Errorf("schedule intervals %+v, want every hour", iv)
+	}
+
+	if err := handle.Trigger(ctx, client.ScheduleTriggerOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	s.waitMail(lost.ID, "acknowledgement") // recovered: its workflow runs
+	digest := s.waitMail("", "officer_digest")
+	if digest.To != "officer@example.org" || !strings.Contains(digest.Text, lost.ID) || !strings.Contains(digest.Text, "due in 2 days") {
+		t.Errorf("digest to %s:\n%s", digest.To, digest.Text)
+	}
+	if strings.Contains(digest.Text, "Emmy") || strings.Contains(digest.Text, "emmy@") {
+		t.Errorf("the digest names the requester:\n%s", digest.Text)
+	}
+
+	// A second run finds the same list: no second digest today.
+	if err := handle.Trigger(ctx, client.ScheduleTriggerOptions{Overlap: enums.SCHEDULE_OVERLAP_POLICY_ALLOW_ALL}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool {
+		d, err := handle.Describe(ctx)
+		return err == nil && len(d.Info.RecentActions) >= 2
+	})
+	desc, err = handle.Describe(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, run := range desc.Info.RecentActions {
+		var res workflows.DeadlineMonitorResult
+		wr := run.StartWorkflowResult
+		if err := s.app.Temporal.GetWorkflow(ctx, wr.WorkflowID, wr.FirstExecutionRunID).Get(ctx, &res); err != nil {
+			t.Fatalf("monitor run: %v", err)
+		}
+		if res.Digest.DueSoon != 1 || res.Digest.Overdue != 0 {
+			t.Errorf("monitor run found %+v, want one request due soon", res.Digest)
+		}
+	}
+	n := 0
+	for _, m := range s.sendgrid.Mails() {
+		if m.Step == "officer_digest" {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("%d digests sent, want 1", n)
+	}
+}
+
+func waitFor(t *testing.T, ok func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		if ok() {
+			return
+		}
+	}
+	t.Fatal("timed out")
+}

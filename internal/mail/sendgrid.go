@@ -43,6 +43,8 @@ func (s *SendGrid) Send(ctx context.Context, m Message) (string, error) {
 	p.AddTos(sgmail.NewEmail(m.ToName, m.To))
 	if m.RequestID != "" {
 		p.SetCustomArg("request_id", m.RequestID)
+	}
+	if m.Step != "" {
 		p.SetCustomArg("step", m.Step)
 	}
 	v3.AddPersonalizations(p)

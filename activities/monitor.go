@@ -1,0 +1,98 @@
+package activities
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"strings"
+	"time"
+
+	"github.com/dsar-project/dsar/internal/mail"
+)
+
+// Monitor are the activities of the DeadlineMonitor workflow, which a
+// Temporal Schedule runs every DSAR_MONITOR_INTERVAL.
+type Monitor struct {
+	Requests *Requests
+	// Recover starts the workflow of every stored request that has none
+	// and resends lost verification signals (intake.Service.Recover).
+	Recover func(ctx context.Context) (int, error)
+	// Window is how far ahead a due date puts a request in the digest.
+	Window time.Duration
+	// Breaches lists open breaches for the digest; nil while there are
+	// none to watch.
+	Breaches func(ctx context.Context, now time.Time) ([]mail.DigestLine, error)
+}
+
+// DigestLimit bounds the lines of one digest; the dashboard lists the rest.
+const DigestLimit = 200
+
+// RecoverRequests starts what a Temporal outage left unstarted.
+func (m *Monitor) RecoverRequests(ctx context.Context) (int, error) {
+	if m.Recover == nil {
+		return 0, nil
+	}
+	return m.Recover(ctx)
+}
+
+// DigestReport is what one digest run found and did.
+type DigestReport struct {
+	Overdue, DueSoon, Breaches int
+	// Sent is how many officers were emailed (0 when nothing needed
+	// attention or the same digest went out earlier today).
+	Sent int
+}
+
+// Digest emails the officers one list of the requests overdue or due
+// within the window, and the open breaches near their 72 hours. The same
+// list goes out at most once a day, so an hourly monitor does not repeat
+// itself; a list that changes (a request newly overdue, a new breach) goes
+// out at once.
+func (m *Monitor) Digest(ctx context.Context) (DigestReport, error) {
+	a := m.Requests
+	now := a.Now()
+	due, err := a.Store.DueBy(ctx, now.Add(m.Window), DigestLimit)
+	if err != nil {
+		return DigestReport{}, err
+	}
+	var rep DigestReport
+	var items []mail.DigestLine
+	for _, r := range due {
+		line := mail.DigestLine{
+			Ref: r.ID, What: r.Type.Label() + " · " + r.Status.OfficerLabel(),
+			Due: formatTime(r.DueAt), Link: a.BaseURL + "/officer/requests/" + r.ID,
+		}
+		if r.Overdue(now) {
+			line.Note = "overdue"
+			rep.Overdue++
+		} else {
+			line.Note = "due in " + DueIn(now, r.DueAt)
+			rep.DueSoon++
+		}
+		items = append(items, line)
+	}
+	if m.Breaches != nil {
+		bs, err := m.Breaches(ctx, now)
+		if err != nil {
+			return rep, err
+		}
+		rep.Breaches = len(bs)
+		items = append(items, bs...)
+	}
+	if len(items) == 0 {
+		return rep, nil
+	}
+	// The key names the day and what the list says, not when it ran.
+	h := sha256.New()
+	for _, it := range items {
+		state := "soon"
+		if strings.HasPrefix(it.Note, "overdue") {
+			state = "overdue"
+		}
+		h.Write([]byte(it.Ref + "|" + it.Due + "|" + state + "\n"))
+	}
+	key := "digest/" + now.UTC().Format(time.DateOnly) + "/" + hex.EncodeToString(h.Sum(nil))[:16]
+	data := mail.Data{Organisation: a.Organisation, Items: items, DashboardLink: a.BaseURL + "/officer/requests"}
+	rep.Sent, err = a.alert(ctx, mail.KindOfficerDigest, key, "", data)
+	return rep, err
+}
