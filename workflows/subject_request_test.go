@@ -49,6 +49,7 @@ type harness struct {
 	// requests are the registered request activities; tests may change
 	// their settings before run.
 	requests *activities.Requests
+	systems  *datamap.Systems
 }
 
 // recordingSender keeps what was sent and can refuse one step's email as
@@ -140,7 +141,7 @@ func newHarness(t *testing.T, refuse string) *harness {
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}
 	env.RegisterActivity(reqs)
-	return &harness{t: t, env: env, store: st, mail: sender, shop: shop, id: r.ID, requests: reqs}
+	return &harness{t: t, env: env, store: st, mail: sender, shop: shop, id: r.ID, requests: reqs, systems: fulfil.Systems}
 }
 
 func (h *harness) run() SubjectRequestResult {

@@ -30,3 +30,34 @@ type Sender interface {
 // ErrPermanent marks a failure that retrying will not fix (a rejected
 // request, a bad API key): the caller should stop and report it.
 var ErrPermanent = errors.New("permanent mail failure")
+
+// Recipient is one person of a batch.
+type Recipient struct {
+	Email, Name string
+}
+
+// NamePlaceholder in a batch's subject or text is replaced by each
+// recipient's name; NameHTMLPlaceholder in its HTML by the name escaped.
+const (
+	NamePlaceholder     = "%name%"
+	NameHTMLPlaceholder = "%name_html%"
+)
+
+// MaxBatch is the most recipients one batch may carry: SendGrid's limit
+// of personalizations per request.
+const MaxBatch = 1000
+
+// Batch is one message to many people, each receiving their own copy
+// (no one sees another's address).
+type Batch struct {
+	Subject, Text, HTML string
+	To                  []Recipient
+	// Ref and Step say what the batch belongs to (a breach, its notice);
+	// SendGrid carries them as custom args.
+	Ref, Step string
+}
+
+// BatchSender delivers a batch in one call: all of it or, on error, none.
+type BatchSender interface {
+	SendBatch(ctx context.Context, b Batch) error
+}

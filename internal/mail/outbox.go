@@ -2,7 +2,9 @@ package mail
 
 import (
 	"context"
+	"html"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/dsar-project/dsar/internal/store"
@@ -25,4 +27,20 @@ func (o *Outbox) Send(ctx context.Context, m Message) (string, error) {
 		return "", err
 	}
 	return "outbox-" + strconv.FormatInt(msg.ID, 10), nil
+}
+
+// SendBatch stores one message per recipient, names substituted.
+func (o *Outbox) SendBatch(ctx context.Context, b Batch) error {
+	for _, r := range b.To {
+		name := strings.NewReplacer(NamePlaceholder, r.Name)
+		htmlName := strings.NewReplacer(NameHTMLPlaceholder, html.EscapeString(r.Name))
+		_, err := o.Send(ctx, Message{
+			To: r.Email, ToName: r.Name, Subject: name.Replace(b.Subject), Text: name.Replace(b.Text), HTML: htmlName.Replace(b.HTML),
+			RequestID: b.Ref, Step: b.Step,
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }

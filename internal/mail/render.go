@@ -28,6 +28,10 @@ const (
 	KindOfficerReminder Kind = "officer_reminder"
 	KindOfficerOverdue  Kind = "officer_overdue"
 	KindOfficerDigest   Kind = "officer_digest"
+	// Breach alerts to officers, and the notice to the people affected.
+	KindOfficerBreachReminder Kind = "officer_breach_reminder"
+	KindOfficerBreachOverdue  Kind = "officer_breach_overdue"
+	KindBreachNotice          Kind = "breach_notice"
 )
 
 // Kinds lists every email to a requester; Renderer parses them all at
@@ -40,7 +44,11 @@ var Kinds = []Kind{
 // OfficerKinds lists every alert to the privacy team, parsed in the
 // officers' layout. They name requests by reference only: no requester's
 // name or address travels in an alert.
-var OfficerKinds = []Kind{KindOfficerReminder, KindOfficerOverdue, KindOfficerDigest}
+var OfficerKinds = []Kind{KindOfficerReminder, KindOfficerOverdue, KindOfficerDigest, KindOfficerBreachReminder, KindOfficerBreachOverdue}
+
+// NoticeKinds are emails to people who made no request: a breach notice,
+// in the requester's layout, its words an officer's.
+var NoticeKinds = []Kind{KindBreachNotice}
 
 // Data is what the templates may show.
 type Data struct {
@@ -80,6 +88,8 @@ type Data struct {
 	DashboardLink string
 	// Items are the lines of a deadline digest.
 	Items []DigestLine
+	// Notice is the approved text of a breach notice.
+	Notice string
 }
 
 // DigestLine is one request (or breach) in an officers' digest.
@@ -114,6 +124,9 @@ func NewRenderer() (*Renderer, error) {
 		return nil, err
 	}
 	if err := r.parse("templates/officer_layout.html", OfficerKinds); err != nil {
+		return nil, err
+	}
+	if err := r.parse("templates/layout.html", NoticeKinds); err != nil {
 		return nil, err
 	}
 	return r, nil

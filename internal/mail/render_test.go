@@ -201,9 +201,11 @@ func TestRenderOfficerAlerts(t *testing.T) {
 		{Ref: "BR-2", What: "Breach: lost laptop", Due: "12 April 2025 10:00 UTC", Link: "https://privacy.example.com/officer/breaches/2"},
 	}
 	want := map[mail.Kind][]string{
-		mail.KindOfficerReminder: {"Due in 2 days: request DSR-7K3M9Q2XHD (9 April 2025)", "Awaiting decision", "gdpr clock", d.DashboardLink},
-		mail.KindOfficerOverdue:  {"Overdue: request DSR-7K3M9Q2XHD was due 9 April 2025", "past its legal deadline", d.DashboardLink},
-		mail.KindOfficerDigest:   {"Deadlines: 2 items need attention", "DSR-7K3M9Q2XHD", "overdue", "Breach: lost laptop", "BR-2"},
+		mail.KindOfficerReminder:       {"Due in 2 days: request DSR-7K3M9Q2XHD (9 April 2025)", "Awaiting decision", "gdpr clock", d.DashboardLink},
+		mail.KindOfficerOverdue:        {"Overdue: request DSR-7K3M9Q2XHD was due 9 April 2025", "past its legal deadline", d.DashboardLink},
+		mail.KindOfficerDigest:         {"Deadlines: 2 items need attention", "DSR-7K3M9Q2XHD", "overdue", "Breach: lost laptop", "BR-2"},
+		mail.KindOfficerBreachReminder: {"URGENT: Breach DSR-7K3M9Q2XHD: notification due in 2 days", "72 hours", d.DashboardLink},
+		mail.KindOfficerBreachOverdue:  {"Overdue: breach DSR-7K3M9Q2XHD passed 72 hours", "reasons for the delay", d.DashboardLink},
 	}
 	for _, k := range mail.OfficerKinds {
 		subject, text, htmlBody, err := r.Render(k, d)
@@ -223,5 +225,23 @@ func TestRenderOfficerAlerts(t *testing.T) {
 		if !strings.Contains(htmlBody, "dsar alert for the privacy team") {
 			t.Errorf("%s: not in the officers' layout", k)
 		}
+	}
+}
+
+// The breach notice carries the officer's words and greets each person
+// by the placeholder SendGrid replaces.
+func TestRenderBreachNotice(t *testing.T) {
+	r := newRenderer(t)
+	d := mail.Data{Organisation: "Analytical Engines Ltd", RequestID: "BRE-7K3M9Q2XHD", Name: mail.NamePlaceholder,
+		Reason: "Your card details may have been exposed", Notice: "On 3 May a laptop was stolen.\n\n<b>Change your password.</b>"}
+	subject, text, htmlBody, err := r.Render(mail.KindBreachNotice, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if subject != "Your card details may have been exposed" || !strings.Contains(text, "Dear %name%,") || !strings.Contains(text, "<b>Change your password.</b>") {
+		t.Errorf("notice: %q\n%s", subject, text)
+	}
+	if strings.Contains(htmlBody, "<b>Change") || !strings.Contains(htmlBody, "&lt;b&gt;Change") {
+		t.Error("the notice's HTML part does not escape the officer's text")
 	}
 }

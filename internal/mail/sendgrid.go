@@ -3,6 +3,7 @@ package mail
 import (
 	"context"
 	"fmt"
+	"html"
 	"net/http"
 	"time"
 
@@ -50,6 +51,38 @@ func (s *SendGrid) Send(ctx context.Context, m Message) (string, error) {
 	v3.AddPersonalizations(p)
 	v3.AddContent(sgmail.NewContent("text/plain", m.Text), sgmail.NewContent("text/html", m.HTML))
 
+	return s.post(ctx, v3)
+}
+
+// SendBatch posts one request with a personalization per recipient, each
+// with the recipient's name substituted for NamePlaceholder. SendGrid
+// accepts or refuses the request whole.
+func (s *SendGrid) SendBatch(ctx context.Context, b Batch) error {
+	if len(b.To) == 0 || len(b.To) > MaxBatch {
+		return fmt.Errorf("%w: a batch holds 1 to %d recipients, not %d", ErrPermanent, MaxBatch, len(b.To))
+	}
+	v3 := sgmail.NewV3Mail()
+	v3.SetFrom(s.from)
+	v3.Subject = b.Subject
+	for _, r := range b.To {
+		p := sgmail.NewPersonalization()
+		p.AddTos(sgmail.NewEmail(r.Name, r.Email))
+		p.SetSubstitution(NamePlaceholder, r.Name)
+		p.SetSubstitution(NameHTMLPlaceholder, html.EscapeString(r.Name))
+		if b.Ref != "" {
+			p.SetCustomArg("ref", b.Ref)
+		}
+		if b.Step != "" {
+			p.SetCustomArg("step", b.Step)
+		}
+		v3.AddPersonalizations(p)
+	}
+	v3.AddContent(sgmail.NewContent("text/plain", b.Text), sgmail.NewContent("text/html", b.HTML))
+	_, err := s.post(ctx, v3)
+	return err
+}
+
+func (s *SendGrid) post(ctx context.Context, v3 *sgmail.SGMailV3) (string, error) {
 	req := sendgrid.GetRequest(s.apiKey, "/v3/mail/send", s.baseURL)
 	req.Method = rest.Post
 	req.Body = sgmail.GetRequestBody(v3)

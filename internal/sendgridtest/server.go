@@ -23,6 +23,7 @@ type Mail struct {
 	HTML      string
 	RequestID string // custom_args.request_id
 	Step      string // custom_args.step
+	Ref       string // custom_args.ref (a breach)
 }
 
 // Server records every accepted message. Its URL goes in SENDGRID_API_URL.
@@ -30,11 +31,13 @@ type Server struct {
 	*httptest.Server
 	key string
 
-	mu       sync.Mutex
-	mails    []Mail
-	failNext int
-	failCode int
-	attempts int
+	mu        sync.Mutex
+	mails     []Mail
+	failNext  int
+	failCode  int
+	attempts  int
+	calls     int
+	countOnly bool
 }
 
 // New starts a server accepting the API key key.
@@ -78,7 +81,8 @@ type body struct {
 			Email string `json:"email"`
 			Name  string `json:"name"`
 		} `json:"to"`
-		CustomArgs map[string]string `json:"custom_args"`
+		CustomArgs    map[string]string `json:"custom_args"`
+		Substitutions map[string]string `json:"substitutions"`
 	} `json:"personalizations"`
 	Content []struct {
 		Type  string `json:"type"`
@@ -123,28 +127,62 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
 		reply(w, http.StatusBadRequest, "Bad Request", "")
 		return
 	}
-	if len(b.Personalizations) != 1 || len(b.Personalizations[0].To) != 1 {
-		reply(w, http.StatusBadRequest, "dsar sends to exactly one recipient", "personalizations")
+	// As SendGrid: 1 to 1000 personalizations, each with recipients.
+	if n := len(b.Personalizations); n == 0 || n > 1000 {
+		reply(w, http.StatusBadRequest, "The personalizations field must have between 1 and 1000 items", "personalizations")
 		return
 	}
-	if b.From.Email == "" || b.Subject == "" || !strings.Contains(b.Personalizations[0].To[0].Email, "@") {
-		reply(w, http.StatusBadRequest, "from, subject and to are required", "")
+	if b.From.Email == "" || b.Subject == "" {
+		reply(w, http.StatusBadRequest, "from and subject are required", "")
 		return
 	}
-	p := b.Personalizations[0]
-	m := Mail{
-		From: b.From.Email, FromName: b.From.Name, To: p.To[0].Email, ToName: p.To[0].Name,
-		Subject: b.Subject, RequestID: p.CustomArgs["request_id"], Step: p.CustomArgs["step"],
+	for _, p := range b.Personalizations {
+		if len(p.To) != 1 || !strings.Contains(p.To[0].Email, "@") {
+			reply(w, http.StatusBadRequest, "dsar sends each personalization to exactly one recipient", "personalizations.to")
+			return
+		}
 	}
+	var text, html string
 	for _, c := range b.Content {
 		switch c.Type {
 		case "text/plain":
-			m.Text = c.Value
+			text = c.Value
 		case "text/html":
-			m.HTML = c.Value
+			html = c.Value
 		}
 	}
-	s.mails = append(s.mails, m)
+	for _, p := range b.Personalizations {
+		var pairs []string
+		for k, v := range p.Substitutions {
+			pairs = append(pairs, k, v)
+		}
+		sub := strings.NewReplacer(pairs...)
+		m := Mail{
+			From: b.From.Email, FromName: b.From.Name, To: p.To[0].Email, ToName: p.To[0].Name,
+			Subject: sub.Replace(b.Subject), RequestID: p.CustomArgs["request_id"], Step: p.CustomArgs["step"],
+			Ref: p.CustomArgs["ref"],
+		}
+		if !s.countOnly {
+			m.Text, m.HTML = sub.Replace(text), sub.Replace(html)
+		}
+		s.mails = append(s.mails, m)
+	}
+	s.calls++
 	w.Header().Set("X-Message-Id", fmt.Sprintf("local-%d", len(s.mails)))
 	w.WriteHeader(http.StatusAccepted)
+}
+
+// KeepBodiesOff stops the server keeping each message's text and HTML,
+// for runs that send to very many people and check only who got what.
+func (s *Server) KeepBodiesOff() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.countOnly = true
+}
+
+// Calls is how many sends were accepted (a batch is one call).
+func (s *Server) Calls() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.calls
 }
