@@ -73,9 +73,9 @@ var (
 )
 
 type breachRun struct {
-	in       BreachInput
-	state    activities.BreachState
-	affected *activities.Affected
+	in                   BreachInput
+	state                activities.BreachState
+	affected             *activities.Affected
 	approving, notifying bool
 }
 
