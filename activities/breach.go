@@ -51,8 +51,8 @@ func breachState(b *store.Breach) BreachState {
 	}
 }
 
-// State loads a breach's state.
-func (a *Breaches) State(ctx context.Context, id string) (BreachState, error) {
+// LoadBreach loads a breach's state.
+func (a *Breaches) LoadBreach(ctx context.Context, id string) (BreachState, error) {
 	b, err := a.Requests.Store.GetBreach(ctx, id)
 	if err != nil {
 		return BreachState{}, classify(err)
@@ -263,8 +263,8 @@ type BreachAlert struct {
 	Urgent bool
 }
 
-// AlertOfficers emails a breach alert to every acting officer, once each.
-func (a *Breaches) AlertOfficers(ctx context.Context, al BreachAlert) error {
+// AlertBreach emails a breach alert to every acting officer, once each.
+func (a *Breaches) AlertBreach(ctx context.Context, al BreachAlert) error {
 	r := a.Requests
 	b, err := r.Store.GetBreach(ctx, al.BreachID)
 	if err != nil {
@@ -318,9 +318,9 @@ func hoursLeft(now, due time.Time) string {
 	return fmt.Sprintf("%d %s", h, plural(h, "hour", "hours"))
 }
 
-// Close marks a breach closed: the authority notified and everyone to be
+// CloseBreach marks a breach closed: the authority notified and everyone to be
 // told, told.
-func (a *Breaches) Close(ctx context.Context, id string) error {
+func (a *Breaches) CloseBreach(ctx context.Context, id string) error {
 	_, err := a.Requests.Store.SetBreachTime(ctx, id, "closed_at", store.ActorSystem, "notifications complete", a.Requests.Now())
 	return err
 }

@@ -19,10 +19,11 @@ type Monitor struct {
 	Recover func(ctx context.Context) (int, error)
 	// Window is how far ahead a due date puts a request in the digest.
 	Window time.Duration
-	// Breaches lists open breaches for the digest; nil while there are
-	// none to watch.
-	Breaches func(ctx context.Context, now time.Time) ([]mail.DigestLine, error)
 }
+
+// BreachWindow is how close to its 72 hours an unnotified breach must be
+// to appear in the digest.
+const BreachWindow = 24 * time.Hour
 
 // DigestLimit bounds the lines of one digest; the dashboard lists the rest.
 const DigestLimit = 200
@@ -71,13 +72,24 @@ func (m *Monitor) Digest(ctx context.Context) (DigestReport, error) {
 		}
 		items = append(items, line)
 	}
-	if m.Breaches != nil {
-		bs, err := m.Breaches(ctx, now)
-		if err != nil {
-			return rep, err
+	open, err := a.Store.ListBreaches(ctx, true, DigestLimit)
+	if err != nil {
+		return rep, err
+	}
+	for _, b := range open {
+		if b.AuthorityNotifiedAt != nil || b.DeadlineAt.After(now.Add(BreachWindow)) {
+			continue
 		}
-		rep.Breaches = len(bs)
-		items = append(items, bs...)
+		line := mail.DigestLine{
+			Ref: b.ID, What: "Breach: " + b.Title + " · authority not notified",
+			Due: formatTime(b.DeadlineAt), Link: a.BaseURL + "/officer/breaches/" + b.ID,
+			Note: "due in " + hoursLeft(now, b.DeadlineAt),
+		}
+		if b.Overdue(now) {
+			line.Note = "overdue"
+		}
+		rep.Breaches++
+		items = append(items, line)
 	}
 	if len(items) == 0 {
 		return rep, nil

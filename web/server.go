@@ -18,6 +18,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/dsar-project/dsar/internal/config"
+	"github.com/dsar-project/dsar/internal/datamap"
 	"github.com/dsar-project/dsar/internal/domain"
 	"github.com/dsar-project/dsar/internal/export"
 	"github.com/dsar-project/dsar/internal/intake"
@@ -40,6 +41,7 @@ type Server struct {
 	temporal client.Client
 	intake   *intake.Service
 	sealer   *export.Sealer
+	dataMap  func() *datamap.Map
 	pages    *pages
 	gatherer prometheus.Gatherer
 	now      func() time.Time
@@ -56,9 +58,12 @@ type Deps struct {
 	Temporal client.Client
 	Intake   *intake.Service
 	Sealer   *export.Sealer
-	Metrics  prometheus.Gatherer
-	Now      func() time.Time
-	Log      *slog.Logger
+	// DataMap answers the data map breaches are checked against (nil:
+	// none configured).
+	DataMap func() *datamap.Map
+	Metrics prometheus.Gatherer
+	Now     func() time.Time
+	Log     *slog.Logger
 }
 
 // New builds the server and parses its templates; a broken template fails
@@ -69,7 +74,7 @@ func New(d Deps) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{
-		cfg: d.Config, store: d.Store, temporal: d.Temporal, intake: d.Intake, sealer: d.Sealer,
+		cfg: d.Config, store: d.Store, temporal: d.Temporal, intake: d.Intake, sealer: d.Sealer, dataMap: d.DataMap,
 		pages: p, gatherer: d.Metrics, now: d.Now, log: d.Log,
 		loginLimit: newLimiter(loginAttemptsPerMinute, loginAttemptsBurst),
 	}
@@ -137,6 +142,12 @@ func (s *Server) routes(e *echo.Echo) {
 	officer.POST("/requests/:id/approve", s.apiApprove, requireActor)
 	officer.POST("/requests/:id/deny", s.apiDeny, requireActor)
 	officer.POST("/requests/:id/extend", s.apiExtend, requireActor)
+	officer.GET("/breaches", s.apiListBreaches)
+	officer.POST("/breaches", s.apiRecordBreach, requireActor)
+	officer.GET("/breaches/:id", s.apiGetBreach)
+	officer.POST("/breaches/:id/notice", s.apiApproveNotice, requireActor)
+	officer.POST("/breaches/:id/authority", s.apiAuthorityNotified, requireActor)
+	officer.GET("/breaches/:id/report", s.breachReport)
 
 	// The officer dashboard.
 	toRequests := func(c echo.Context) error { return c.Redirect(http.StatusSeeOther, "/officer/requests") }

@@ -90,7 +90,7 @@ type breachRun struct {
 func Breach(ctx workflow.Context, in BreachInput) (BreachResult, error) {
 	b := &breachRun{in: in}
 	actx := workflow.WithActivityOptions(ctx, storeActivity)
-	if err := workflow.ExecuteActivity(actx, breaches.State, in.BreachID).Get(ctx, &b.state); err != nil {
+	if err := workflow.ExecuteActivity(actx, breaches.LoadBreach, in.BreachID).Get(ctx, &b.state); err != nil {
 		return BreachResult{}, err
 	}
 	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateApproveNotice, b.approveNotice,
@@ -133,7 +133,7 @@ func Breach(ctx workflow.Context, in BreachInput) (BreachResult, error) {
 		res.Notified = p.Sent
 		b.state.FanOutDone = true
 	}
-	if err := workflow.ExecuteActivity(actx, breaches.Close, in.BreachID).Get(ctx, nil); err != nil {
+	if err := workflow.ExecuteActivity(actx, breaches.CloseBreach, in.BreachID).Get(ctx, nil); err != nil {
 		return res, err
 	}
 	if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) }); err != nil {
@@ -181,7 +181,7 @@ func (b *breachRun) watchClock(ctx workflow.Context) {
 				return
 			}
 		}
-		err := workflow.ExecuteActivity(actx, breaches.AlertOfficers, activities.BreachAlert{
+		err := workflow.ExecuteActivity(actx, breaches.AlertBreach, activities.BreachAlert{
 			BreachID: b.in.BreachID, Kind: m.kind, Key: m.key, Urgent: m.urgent,
 		}).Get(ctx, nil)
 		if err != nil {

@@ -45,6 +45,8 @@ type App struct {
 	Registry *prometheus.Registry
 	Now      func() time.Time
 	Log      *slog.Logger
+
+	emailMetrics *metrics.Email // registered once, shared by every worker
 }
 
 // Open connects to the database (running migrations when migrate is true)
@@ -181,12 +183,20 @@ func (a *App) NewWorker() (worker.Worker, error) {
 	w := worker.New(a.Temporal, a.Config.TaskQueue, worker.Options{})
 	w.RegisterWorkflow(workflows.SubjectRequest)
 	w.RegisterWorkflow(workflows.DeadlineMonitor)
+	w.RegisterWorkflow(workflows.Breach)
+	if a.emailMetrics == nil {
+		a.emailMetrics = metrics.NewEmail(a.Registry)
+	}
 	reqs := &activities.Requests{
-		Store: a.Store, Mail: a.Sender(), Templates: templates, Metrics: metrics.NewEmail(a.Registry),
+		Store: a.Store, Mail: a.Sender(), Templates: templates, Metrics: a.emailMetrics,
 		BaseURL: a.Config.BaseURL, Organisation: a.Config.Organisation, Now: a.Now, Log: a.Log,
 		PausingRegimes: a.Config.PausingRegimes,
 	}
 	w.RegisterActivity(reqs)
+	batch, _ := reqs.Mail.(mail.BatchSender) // both the outbox and SendGrid send batches
+	w.RegisterActivity(&activities.Breaches{
+		Requests: reqs, Systems: a.Systems, Batch: batch, Rate: float64(a.Config.BreachRate),
+	})
 	w.RegisterActivity(&activities.Monitor{
 		Requests: reqs, Recover: a.Intake.Recover, Window: digestWindow(a.Config.Reminders),
 	})
@@ -205,6 +215,24 @@ func digestWindow(reminders []time.Duration) time.Duration {
 		w = max(w, r)
 	}
 	return w
+}
+
+// dataMap is the data map breaches are checked against: the one loaded,
+// else the configured file read without connecting (a web process does
+// not reach the organisation's systems), else none.
+func (a *App) dataMap() *datamap.Map {
+	if a.Systems != nil {
+		return a.Systems.Map
+	}
+	if a.Config.DataMap == "" {
+		return nil
+	}
+	m, err := datamap.LoadFile(a.Config.DataMap)
+	if err != nil {
+		a.Log.Warn("data map unreadable; breaches are recorded without checking their systems", "error", err)
+		return nil
+	}
+	return m
 }
 
 // NewWebServer returns the HTTP server for the public pages and the API.
@@ -228,7 +256,7 @@ func (a *App) NewOpsServer() (*http.Server, error) {
 
 func (a *App) web() (*web.Server, error) {
 	return web.New(web.Deps{
-		Config: a.Config, Store: a.Store, Temporal: a.Temporal, Intake: a.Intake, Sealer: a.Sealer,
+		Config: a.Config, Store: a.Store, Temporal: a.Temporal, Intake: a.Intake, Sealer: a.Sealer, DataMap: a.dataMap,
 		Metrics: a.Registry, Now: a.Now, Log: a.Log,
 	})
 }

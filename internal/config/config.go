@@ -47,6 +47,7 @@ type Config struct {
 	Reminders           []time.Duration   // DSAR_REMINDERS: how long before a due date officers are reminded
 	PausingRegimes      []deadline.Regime // DSAR_CLOCK_PAUSE: regimes whose clock stops while identity is proven
 	MonitorInterval     time.Duration     // DSAR_MONITOR_INTERVAL: how often the deadline monitor runs
+	BreachRate          int               // DSAR_BREACH_RATE: breach notices sent per second at most; 0 = no cap
 	DevMode             bool              // set by `dsar dev`, not by the environment
 }
 
@@ -67,6 +68,7 @@ const (
 	DefaultDownloadTTL       = 14 * 24 * time.Hour
 	DefaultReminders         = "7d,2d"
 	DefaultMonitorInterval   = time.Hour
+	DefaultBreachRate        = 10000
 
 	// minSecretKeyLen keeps the encryption key from being guessable.
 	minSecretKeyLen = 32
@@ -185,6 +187,15 @@ func Load(getenv func(string) string) (*Config, error) {
 			problems = append(problems, fmt.Sprintf("DSAR_MONITOR_INTERVAL: %s is shorter than one minute", d))
 		default:
 			c.MonitorInterval = d
+		}
+	}
+	c.BreachRate = DefaultBreachRate
+	if v := get("DSAR_BREACH_RATE", ""); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			problems = append(problems, fmt.Sprintf("DSAR_BREACH_RATE: %q is not a whole number, 0 or more", v))
+		} else {
+			c.BreachRate = n
 		}
 	}
 	c.PublicRatePerMinute = DefaultPublicRate
@@ -308,6 +319,7 @@ func (c *Config) Print(w io.Writer) {
 		{"DSAR_REMINDERS", durationList(c.Reminders)},
 		{"DSAR_CLOCK_PAUSE", regimeList(c.PausingRegimes)},
 		{"DSAR_MONITOR_INTERVAL", c.MonitorInterval.String()},
+		{"DSAR_BREACH_RATE", strconv.Itoa(c.BreachRate)},
 	}
 	for _, r := range rows {
 		fmt.Fprintf(w, "%s=%s\n", r.name, r.value)

@@ -65,6 +65,7 @@ func TestLoadDefaults(t *testing.T) {
 		Location:            time.UTC,
 		Reminders:           []time.Duration{7 * 24 * time.Hour, 2 * 24 * time.Hour},
 		MonitorInterval:     time.Hour,
+		BreachRate:          10000,
 	}
 	if !reflect.DeepEqual(*c, want) {
 		t.Errorf("Load(empty) =\n  %+v\nwant\n  %+v", *c, want)
@@ -103,6 +104,7 @@ func TestLoadReadsEveryVariable(t *testing.T) {
 		"DSAR_REMINDERS":        "10d, 3d,12h",
 		"DSAR_CLOCK_PAUSE":      "gdpr,CCPA",
 		"DSAR_MONITOR_INTERVAL": "15m",
+		"DSAR_BREACH_RATE":      "500",
 		"DSAR_LOG_LEVEL":        "DEBUG",
 	}
 	c, err := config.Load(env(m))
@@ -133,6 +135,7 @@ func TestLoadReadsEveryVariable(t *testing.T) {
 		Reminders:           []time.Duration{10 * 24 * time.Hour, 3 * 24 * time.Hour, 12 * time.Hour},
 		PausingRegimes:      []deadline.Regime{deadline.GDPR, deadline.CCPA},
 		MonitorInterval:     15 * time.Minute,
+		BreachRate:          500,
 	}
 	if c.Location.String() != "Europe/Amsterdam" {
 		t.Errorf("Location = %s, want Europe/Amsterdam", c.Location)
@@ -418,8 +421,8 @@ func TestPrintRedactsSecrets(t *testing.T) {
 	}
 	// One NAME=value line per setting.
 	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
-	if len(lines) != 24 {
-		t.Errorf("Print wrote %d lines, want 24:\n%s", len(lines), out)
+	if len(lines) != 25 {
+		t.Errorf("Print wrote %d lines, want 25:\n%s", len(lines), out)
 	}
 	for _, l := range lines {
 		if name, _, ok := strings.Cut(l, "="); !ok || name == "" || strings.ToUpper(name) != name {

@@ -26,6 +26,7 @@ import (
 	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/api/temporalproto"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/worker"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/dsar-project/dsar/internal/app"
@@ -80,6 +81,26 @@ type system struct {
 	sendgrid *sendgridtest.Server
 	token    string // an officer's API token
 	shop     string // the demo organisation's database
+
+	mu     sync.Mutex
+	worker worker.Worker
+}
+
+// restartWorker stops the worker, as a deploy or a crash-free shutdown
+// would, and starts a new one on the same task queue.
+func (s *system) restartWorker() {
+	s.t.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.worker.Stop()
+	w, err := s.app.NewWorker()
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	if err := w.Start(); err != nil {
+		s.t.Fatal(err)
+	}
+	s.worker = w
 }
 
 // demoPeople is how many people the demo organisation of each test holds.
@@ -93,6 +114,12 @@ func newSystem(t *testing.T) *system {
 // newSystemWith runs dsar on the demo organisation, its data map extended
 // by more systems (YAML list items under systems:).
 func newSystemWith(t *testing.T, moreSystems string) *system {
+	t.Helper()
+	return newSystemEnv(t, moreSystems, nil)
+}
+
+// newSystemEnv is newSystemWith with more environment settings.
+func newSystemEnv(t *testing.T, moreSystems string, more map[string]string) *system {
 	t.Helper()
 	addr := temporalServer(t)
 	sg := sendgridtest.New(sendGridKey)
@@ -115,6 +142,9 @@ func newSystemWith(t *testing.T, moreSystems string) *system {
 		"SENDGRID_API_URL":   sg.URL,
 		"DSAR_MAIL_FROM":     "privacy@example.org",
 		"DSAR_SECRET_KEY":    TestSecretKey,
+	}
+	for k, v := range more {
+		env[k] = v
 	}
 	cfg, err := config.Load(func(k string) string { return env[k] })
 	if err != nil {
@@ -157,19 +187,23 @@ func newSystemWith(t *testing.T, moreSystems string) *system {
 	}
 	served := make(chan error, 1)
 	go func() { served <- app.Serve(ctx, srv, ln) }()
+	sys := &system{t: t, base: base, app: a, sendgrid: sg, shop: shop, worker: w}
 	t.Cleanup(func() {
 		cancel()
 		if err := <-served; err != nil {
 			t.Errorf("web server: %v", err)
 		}
-		w.Stop()
+		sys.mu.Lock()
+		sys.worker.Stop()
+		sys.mu.Unlock()
 		a.Close()
 	})
 	token, err := app.CreateOfficer(ctx, a.Store, "officer@example.org", store.RoleOfficer, "correct horse battery", time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &system{t: t, base: base, app: a, sendgrid: sg, token: token, shop: shop}
+	sys.token = token
+	return sys
 }
 
 // call makes an HTTP request and decodes a JSON answer into out.

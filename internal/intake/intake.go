@@ -143,7 +143,7 @@ func (s *Service) SignalTaskCompleted(ctx context.Context, requestID, system str
 	return nil
 }
 
-// Recover starts the workflows of stored requests that have none and
+// Recover starts the workflows of stored requests and breaches that have none and
 // re-sends verification signals that did not arrive. It returns how many
 // requests it moved on.
 func (s *Service) Recover(ctx context.Context) (int, error) {
@@ -155,6 +155,16 @@ func (s *Service) Recover(ctx context.Context) (int, error) {
 	for i := range unstarted {
 		if err := s.Start(ctx, &unstarted[i]); err != nil {
 			return moved, err // Temporal still down: try again next round
+		}
+		moved++
+	}
+	breaches, err := s.Store.UnstartedBreaches(ctx, 100)
+	if err != nil {
+		return moved, err
+	}
+	for _, b := range breaches {
+		if err := s.StartBreach(ctx, b.ID); err != nil {
+			return moved, err
 		}
 		moved++
 	}

@@ -41,9 +41,10 @@ type Breach struct {
 	AuthorityNotifiedAt *time.Time `json:"authority_notified_at,omitempty"`
 	AuthorityNotifiedBy string     `json:"authority_notified_by,omitempty"`
 	// DelayReason explains a notification later than 72 hours.
-	DelayReason string     `json:"delay_reason,omitempty"`
-	EscalatedAt *time.Time `json:"escalated_at,omitempty"`
-	ClosedAt    *time.Time `json:"closed_at,omitempty"`
+	DelayReason       string     `json:"delay_reason,omitempty"`
+	EscalatedAt       *time.Time `json:"escalated_at,omitempty"`
+	ClosedAt          *time.Time `json:"closed_at,omitempty"`
+	WorkflowStartedAt *time.Time `json:"-"`
 }
 
 // NotifiesSubjects reports whether the people affected are to be told: by
@@ -367,4 +368,23 @@ func (s *Store) Progress(ctx context.Context, id string) (FanOutProgress, error)
 		}
 	}
 	return p, nil
+}
+
+// MarkBreachStarted records that the breach's workflow exists.
+func (s *Store) MarkBreachStarted(ctx context.Context, id string, at time.Time) error {
+	err := s.db.WithContext(ctx).Model(&Breach{}).Where("id = ? AND workflow_started_at IS NULL", id).
+		Update("workflow_started_at", at.UTC()).Error
+	if err != nil {
+		return fmt.Errorf("store: mark breach started: %w", err)
+	}
+	return nil
+}
+
+// UnstartedBreaches lists breaches whose workflow was never started.
+func (s *Store) UnstartedBreaches(ctx context.Context, limit int) ([]Breach, error) {
+	var bs []Breach
+	if err := s.db.WithContext(ctx).Where("workflow_started_at IS NULL").Order("created_at").Limit(limit).Find(&bs).Error; err != nil {
+		return nil, fmt.Errorf("store: unstarted breaches: %w", err)
+	}
+	return bs, nil
 }

@@ -28,9 +28,11 @@ CREATE TABLE breaches (
     authority_notified_by TEXT NOT NULL DEFAULT '',
     delay_reason         TEXT NOT NULL DEFAULT '',
     escalated_at         TIMESTAMPTZ,
-    closed_at            TIMESTAMPTZ
+    closed_at            TIMESTAMPTZ,
+    workflow_started_at  TIMESTAMPTZ
 );
 CREATE INDEX breaches_open ON breaches (deadline_at) WHERE closed_at IS NULL;
+CREATE INDEX breaches_unstarted ON breaches (created_at) WHERE workflow_started_at IS NULL;
 
 -- state: pending, sending (claimed by a batch whose send is under way),
 -- sent.

@@ -1,0 +1,266 @@
+package web
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"html/template"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"go.temporal.io/sdk/client"
+
+	"github.com/dsar-project/dsar/internal/datamap"
+	"github.com/dsar-project/dsar/internal/domain"
+	"github.com/dsar-project/dsar/internal/store"
+	"github.com/dsar-project/dsar/workflows"
+)
+
+// breachView is a breach as officers see it: the record, its clock, the
+// fan-out's progress and its history.
+type breachView struct {
+	*store.Breach
+	Overdue   bool                 `json:"overdue"`
+	HoursLeft float64              `json:"hours_left"`
+	Progress  store.FanOutProgress `json:"progress"`
+	Events    []store.BreachEvent  `json:"events,omitempty"`
+}
+
+func (s *Server) breachView(ctx context.Context, b *store.Breach, events bool) (breachView, error) {
+	now := s.now()
+	v := breachView{Breach: b, Overdue: b.Overdue(now), HoursLeft: float64(int(b.DeadlineAt.Sub(now).Hours()*10)) / 10}
+	var err error
+	if v.Progress, err = s.store.Progress(ctx, b.ID); err != nil {
+		return v, err
+	}
+	if events {
+		v.Events, err = s.store.BreachEvents(ctx, b.ID)
+	}
+	return v, err
+}
+
+func (s *Server) currentDataMap() *datamap.Map {
+	if s.dataMap == nil {
+		return nil
+	}
+	return s.dataMap()
+}
+
+func (s *Server) apiRecordBreach(c echo.Context) error {
+	var nb domain.NewBreach
+	if err := bindJSON(c, &nb); err != nil {
+		return err
+	}
+	b, err := s.intake.RecordBreach(c.Request().Context(), nb, officerFrom(c).Email, s.currentDataMap())
+	if err != nil {
+		return err
+	}
+	v, err := s.breachView(c.Request().Context(), b, false)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusCreated, v)
+}
+
+func (s *Server) apiListBreaches(c echo.Context) error {
+	bs, err := s.store.ListBreaches(c.Request().Context(), c.QueryParam("open") == "1", 0)
+	if err != nil {
+		return err
+	}
+	out := make([]breachView, len(bs))
+	for i := range bs {
+		if out[i], err = s.breachView(c.Request().Context(), &bs[i], false); err != nil {
+			return err
+		}
+	}
+	return c.JSON(http.StatusOK, map[string]any{"breaches": out})
+}
+
+func (s *Server) apiGetBreach(c echo.Context) error {
+	b, err := s.store.GetBreach(c.Request().Context(), c.Param("id"))
+	if err != nil {
+		return err
+	}
+	v, err := s.breachView(c.Request().Context(), b, true)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, v)
+}
+
+func (s *Server) apiApproveNotice(c echo.Context) error {
+	var body struct {
+		Subject string `json:"subject"`
+		Text    string `json:"text"`
+	}
+	if err := bindJSON(c, &body); err != nil {
+		return err
+	}
+	b, err := s.store.GetBreach(c.Request().Context(), c.Param("id"))
+	if err != nil {
+		return err
+	}
+	err = s.breachUpdate(c.Request().Context(), b, workflows.UpdateApproveNotice, workflows.NoticeApproval{
+		Subject: body.Subject, Text: body.Text, Actor: officerFrom(c).Email,
+	})
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"id": b.ID, "notice_approved": true})
+}
+
+func (s *Server) apiAuthorityNotified(c echo.Context) error {
+	var body struct {
+		Authority   string    `json:"authority"`
+		Reference   string    `json:"reference"`
+		NotifiedAt  time.Time `json:"notified_at"`
+		DelayReason string    `json:"delay_reason"`
+	}
+	if err := bindJSON(c, &body); err != nil {
+		return err
+	}
+	b, err := s.store.GetBreach(c.Request().Context(), c.Param("id"))
+	if err != nil {
+		return err
+	}
+	if body.NotifiedAt.IsZero() {
+		body.NotifiedAt = s.now()
+	}
+	err = s.breachUpdate(c.Request().Context(), b, workflows.UpdateAuthorityNotified, workflows.AuthorityNotification{
+		Authority: body.Authority, Reference: body.Reference, NotifiedAt: body.NotifiedAt,
+		DelayReason: body.DelayReason, Actor: officerFrom(c).Email,
+	})
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"id": b.ID, "authority_notified": true})
+}
+
+// breachUpdate sends an Update to a breach's workflow; a refusal is a 409
+// with the validator's reason.
+func (s *Server) breachUpdate(ctx context.Context, b *store.Breach, name string, arg any) error {
+	handle, err := s.temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
+		WorkflowID: workflows.BreachWorkflowID(b.ID), UpdateName: name, Args: []any{arg},
+		WaitForStage: client.WorkflowUpdateStageAccepted,
+	})
+	if err == nil {
+		waitCtx, cancel := context.WithTimeout(ctx, decisionWait)
+		defer cancel()
+		err = handle.Get(waitCtx, nil)
+	}
+	if err != nil {
+		return breachError(err, b)
+	}
+	return nil
+}
+
+func breachError(err error, b *store.Breach) error {
+	r := &store.Request{ID: b.ID, Status: "closed"}
+	return decisionError(err, r)
+}
+
+// breachReport is the report for the supervisory authority (GDPR Art.
+// 33(3)): the nature of the breach, the categories and approximate
+// numbers of people and records, the likely consequences and the
+// measures taken, as JSON or, with ?format=html, a page to print.
+func (s *Server) breachReport(c echo.Context) error {
+	b, err := s.store.GetBreach(c.Request().Context(), c.Param("id"))
+	if err != nil {
+		return err
+	}
+	r := breachReportOf(b, s.cfg.Organisation, s.now())
+	name := "breach-" + b.ID + "-report"
+	if c.QueryParam("format") == "html" {
+		c.Response().Header().Set("Content-Disposition", `attachment; filename="`+name+`.html"`)
+		c.Response().Header().Set(echo.HeaderContentType, echo.MIMETextHTMLCharsetUTF8)
+		c.Response().WriteHeader(http.StatusOK)
+		return reportPage.Execute(c.Response(), r)
+	}
+	c.Response().Header().Set("Content-Disposition", `attachment; filename="`+name+`.json"`)
+	enc := json.NewEncoder(c.Response())
+	enc.SetIndent("", "  ")
+	c.Response().Header().Set(echo.HeaderContentType, echo.MIMEApplicationJSONCharsetUTF8)
+	c.Response().WriteHeader(http.StatusOK)
+	return enc.Encode(r)
+}
+
+// breachReport holds what Art. 33(3) asks a notification to describe.
+type breachReport struct {
+	Controller     string     `json:"controller"`
+	Breach         string     `json:"breach"`
+	Title          string     `json:"title"`
+	Nature         string     `json:"nature"`
+	AwareAt        time.Time  `json:"aware_at"`
+	DeadlineAt     time.Time  `json:"deadline_at"`
+	Risk           string     `json:"risk"`
+	Systems        []string   `json:"systems"`
+	Categories     []string   `json:"categories_of_data"`
+	People         *int       `json:"approximate_people"`
+	Records        *int       `json:"approximate_records"`
+	Consequences   string     `json:"likely_consequences"`
+	Measures       string     `json:"measures_taken_or_proposed"`
+	PeopleNotified string     `json:"people_notified"`
+	Authority      string     `json:"authority,omitempty"`
+	Reference      string     `json:"authority_reference,omitempty"`
+	NotifiedAt     *time.Time `json:"authority_notified_at,omitempty"`
+	DelayReason    string     `json:"reasons_for_delay,omitempty"`
+	Contact        string     `json:"contact"`
+	GeneratedAt    time.Time  `json:"generated_at"`
+}
+
+func breachReportOf(b *store.Breach, organisation string, now time.Time) breachReport {
+	notified := "no: the risk was judged low"
+	switch {
+	case b.FanoutDoneAt != nil:
+		notified = "yes, completed " + b.FanoutDoneAt.UTC().Format(time.RFC3339)
+	case b.NoticeApprovedAt != nil:
+		notified = "under way since " + b.NoticeApprovedAt.UTC().Format(time.RFC3339)
+	case b.Risk.NotifiesSubjects():
+		notified = "not yet: the notice awaits approval"
+	}
+	cats := b.Categories
+	if len(cats) == 0 {
+		cats = []string{"all personal data in the systems named"}
+	}
+	return breachReport{
+		Controller: organisation, Breach: b.ID, Title: b.Title, Nature: b.Description,
+		AwareAt: b.AwareAt, DeadlineAt: b.DeadlineAt, Risk: string(b.Risk), Systems: b.Systems, Categories: cats,
+		People: b.AffectedPeople, Records: b.AffectedRecords, Consequences: b.Consequences, Measures: b.Measures,
+		PeopleNotified: notified, Authority: b.Authority, Reference: b.AuthorityReference, NotifiedAt: b.AuthorityNotifiedAt,
+		DelayReason: b.DelayReason, Contact: "the data protection officer of " + organisation, GeneratedAt: now.UTC(),
+	}
+}
+
+var reportPage = template.Must(template.New("report").Funcs(template.FuncMap{
+	"join": func(s []string) string { return strings.Join(s, ", ") },
+	"num": func(n *int) string {
+		if n == nil {
+			return "not yet known"
+		}
+		return fmt.Sprint(*n)
+	},
+}).Parse(`<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>Breach report {{.Breach}}</title>
+<style>body{font-family:system-ui,sans-serif;max-width:48rem;margin:2rem auto;padding:0 1rem;line-height:1.5;color:#1f2933}dt{font-weight:600;margin-top:1rem}dd{margin:0;white-space:pre-wrap}</style></head>
+<body>
+<h1>Personal data breach: {{.Title}}</h1>
+<p>{{.Controller}} · reference {{.Breach}} · generated {{.GeneratedAt.Format "2 January 2006, 15:04 MST"}}</p>
+<dl>
+<dt>Nature of the breach</dt><dd>{{.Nature}}</dd>
+<dt>Became aware</dt><dd>{{.AwareAt.Format "2 January 2006, 15:04 MST"}} (72 hours end {{.DeadlineAt.Format "2 January 2006, 15:04 MST"}})</dd>
+<dt>Risk to people</dt><dd>{{.Risk}}</dd>
+<dt>Systems</dt><dd>{{join .Systems}}</dd>
+<dt>Categories of personal data</dt><dd>{{join .Categories}}</dd>
+<dt>Approximate number of people</dt><dd>{{num .People}}</dd>
+<dt>Approximate number of records</dt><dd>{{num .Records}}</dd>
+<dt>Likely consequences</dt><dd>{{with .Consequences}}{{.}}{{else}}not yet assessed{{end}}</dd>
+<dt>Measures taken or proposed</dt><dd>{{with .Measures}}{{.}}{{else}}not yet recorded{{end}}</dd>
+<dt>People affected notified</dt><dd>{{.PeopleNotified}}</dd>
+{{with .NotifiedAt}}<dt>Authority notified</dt><dd>{{$.Authority}}, reference {{$.Reference}}, {{.Format "2 January 2006, 15:04 MST"}}</dd>{{end}}
+{{with .DelayReason}}<dt>Reasons for the delay</dt><dd>{{.}}</dd>{{end}}
+<dt>Contact</dt><dd>{{.Contact}}</dd>
+</dl>
+</body></html>
+`))
