@@ -38,13 +38,16 @@ func (s *Server) chrome(c echo.Context, nav string) chrome {
 // flashes are the only messages a redirect can ask a page to show, so a
 // crafted link cannot put words on the dashboard.
 var flashes = map[string]string{
-	"approved":      "Approved. The requester has been emailed.",
-	"denied":        "Denied. The requester has been emailed the reason.",
-	"processing":    "Accepted. It is being carried out and the list will show it shortly.",
-	"verified":      "Identity verified. The request moves to review in a moment.",
-	"extended":      "Deadline extended. The requester has been emailed the new date and your reason.",
-	"officer-added": "Officer added.",
-	"officer-saved": "Officer updated.",
+	"approved":           "Approved. The requester has been emailed.",
+	"denied":             "Denied. The requester has been emailed the reason.",
+	"processing":         "Accepted. It is being carried out and the list will show it shortly.",
+	"verified":           "Identity verified. The request moves to review in a moment.",
+	"extended":           "Deadline extended. The requester has been emailed the new date and your reason.",
+	"officer-added":      "Officer added.",
+	"breach-recorded":    "Breach recorded. Its 72 hours run from the moment of awareness; dsar is finding the people affected.",
+	"notice-approved":    "Notice approved. It is being sent to everyone affected; progress shows below.",
+	"authority-recorded": "The authority's notification is recorded.",
+	"officer-saved":      "Officer updated.",
 }
 
 // dueBadge is a request's clock as a badge: days left, coloured by urgency.

@@ -19,19 +19,22 @@ var templateFiles embed.FS
 // "content". Public pages share templates/layout.html; dashboard pages
 // (named officer/...) share templates/officer/layout.html.
 var pageFiles = map[string]string{
-	"form":             "templates/form.html",
-	"receipt":          "templates/receipt.html",
-	"verify":           "templates/verify.html",
-	"status":           "templates/status.html",
-	"download":         "templates/download.html",
-	"outbox":           "templates/outbox.html",
-	"error":            "templates/error.html",
-	"officer/login":    "templates/officer/login.html",
-	"officer/error":    "templates/officer/error.html",
-	"officer/requests": "templates/officer/requests.html",
-	"officer/request":  "templates/officer/request.html",
-	"officer/officers": "templates/officer/officers.html",
-	"officer/metrics":  "templates/officer/metrics.html",
+	"form":               "templates/form.html",
+	"receipt":            "templates/receipt.html",
+	"verify":             "templates/verify.html",
+	"status":             "templates/status.html",
+	"download":           "templates/download.html",
+	"outbox":             "templates/outbox.html",
+	"error":              "templates/error.html",
+	"officer/login":      "templates/officer/login.html",
+	"officer/error":      "templates/officer/error.html",
+	"officer/requests":   "templates/officer/requests.html",
+	"officer/request":    "templates/officer/request.html",
+	"officer/officers":   "templates/officer/officers.html",
+	"officer/metrics":    "templates/officer/metrics.html",
+	"officer/breaches":   "templates/officer/breaches.html",
+	"officer/breach-new": "templates/officer/breach-new.html",
+	"officer/breach":     "templates/officer/breach.html",
 }
 
 type pages struct {
@@ -44,6 +47,12 @@ var templateFuncs = template.FuncMap{
 	"isodate":  func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 	"add":      func(a, b int) int { return a + b },
 	"bytes":    humanBytes,
+	"hoursleft": func(h float64) string {
+		if h < 0 {
+			return fmt.Sprintf("overdue by %.0f h", -h)
+		}
+		return fmt.Sprintf("%.0f h %02.0f min left", float64(int(h)), (h-float64(int(h)))*60)
+	},
 }
 
 func parsePages() (*pages, error) {

@@ -1,0 +1,206 @@
+package web
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/dsar-project/dsar/internal/domain"
+	"github.com/dsar-project/dsar/internal/store"
+	"github.com/dsar-project/dsar/workflows"
+)
+
+type breachesPage struct {
+	chrome
+	Rows []breachView
+}
+
+func (s *Server) dashboardBreaches(c echo.Context) error {
+	bs, err := s.store.ListBreaches(c.Request().Context(), false, 0)
+	if err != nil {
+		return err
+	}
+	p := breachesPage{chrome: s.chrome(c, "breaches")}
+	for i := range bs {
+		v, err := s.breachView(c.Request().Context(), &bs[i], false)
+		if err != nil {
+			return err
+		}
+		p.Rows = append(p.Rows, v)
+	}
+	return s.render(c, http.StatusOK, "officer/breaches", p)
+}
+
+// breachForm is the new-breach form as typed, kept when it is refused.
+type breachForm struct {
+	Title, Description, AwareAt, Risk, Consequences, Measures, Categories string
+	Systems                                                               []string
+}
+
+type newBreachPage struct {
+	chrome
+	Form       breachForm
+	Errors     map[string]string
+	Systems    []string // the data map's systems
+	Categories []string // the data map's categories, for the hint list
+}
+
+// Checked reports whether the form had the system ticked.
+func (p newBreachPage) Checked(system string) bool {
+	for _, s := range p.Form.Systems {
+		if s == system {
+			return true
+		}
+	}
+	return false
+}
+
+// awareLayout is how the form's datetime-local field is read: UTC.
+const awareLayout = "2006-01-02T15:04"
+
+func (s *Server) newBreachPage(c echo.Context, code int, p newBreachPage) error {
+	p.chrome = s.chrome(c, "breaches")
+	if m := s.currentDataMap(); m != nil {
+		for _, sys := range m.Systems {
+			p.Systems = append(p.Systems, sys.Name)
+		}
+		p.Categories = m.AllCategories()
+	}
+	if p.Form.AwareAt == "" {
+		p.Form.AwareAt = s.now().UTC().Format(awareLayout)
+	}
+	return s.render(c, code, "officer/breach-new", p)
+}
+
+func (s *Server) dashboardNewBreach(c echo.Context) error {
+	return s.newBreachPage(c, http.StatusOK, newBreachPage{Form: breachForm{Risk: "high"}})
+}
+
+func (s *Server) dashboardRecordBreach(c echo.Context) error {
+	form, _ := c.FormParams()
+	f := breachForm{
+		Title: c.FormValue("title"), Description: c.FormValue("description"), AwareAt: c.FormValue("aware_at"),
+		Risk: c.FormValue("risk"), Consequences: c.FormValue("consequences"), Measures: c.FormValue("measures"),
+		Categories: c.FormValue("categories"), Systems: form["systems"],
+	}
+	nb := domain.NewBreach{
+		Title: f.Title, Description: f.Description, Systems: f.Systems, Risk: domain.Risk(f.Risk),
+		Consequences: f.Consequences, Measures: f.Measures,
+	}
+	for _, cat := range strings.FieldsFunc(f.Categories, func(r rune) bool { return r == ',' || r == ' ' || r == '\n' }) {
+		nb.Categories = append(nb.Categories, cat)
+	}
+	errs := map[string]string{}
+	if t, err := time.ParseInLocation(awareLayout, strings.TrimSpace(f.AwareAt), time.UTC); err == nil {
+		nb.AwareAt = t
+	} else if strings.TrimSpace(f.AwareAt) != "" {
+		errs["aware_at"] = "give a date and time such as 2026-05-04T09:30 (UTC)"
+	}
+	b, err := s.intake.RecordBreach(c.Request().Context(), nb, officerFrom(c).Email, s.currentDataMap())
+	var verr *domain.ValidationError
+	if errors.As(err, &verr) || len(errs) > 0 {
+		if verr != nil {
+			for k, v := range verr.Fields {
+				if _, set := errs[k]; !set {
+					errs[k] = v
+				}
+			}
+		}
+		return s.newBreachPage(c, http.StatusBadRequest, newBreachPage{Form: f, Errors: errs})
+	}
+	if err != nil {
+		return err
+	}
+	return c.Redirect(http.StatusSeeOther, "/officer/breaches/"+url.PathEscape(b.ID)+"?done=breach-recorded")
+}
+
+type breachPage struct {
+	chrome
+	Breach breachView
+	CanAct bool
+	// NeedsNotice: the notice form is offered (open, not yet approved,
+	// someone to tell).
+	NeedsNotice  bool
+	NeedsReason  bool // the 72 hours have passed: a delay reason is required
+	Percent      int
+	Error        string
+	NoticeForm   struct{ Subject, Text string }
+	AuthorityNow string
+}
+
+func (s *Server) dashboardBreach(c echo.Context) error {
+	b, err := s.store.GetBreach(c.Request().Context(), c.Param("id"))
+	if err != nil {
+		return err
+	}
+	return s.renderBreach(c, http.StatusOK, b, "", "", "")
+}
+
+func (s *Server) renderBreach(c echo.Context, code int, b *store.Breach, problem, subject, text string) error {
+	v, err := s.breachView(c.Request().Context(), b, true)
+	if err != nil {
+		return err
+	}
+	p := breachPage{chrome: s.chrome(c, "breaches"), Breach: v, CanAct: officerFrom(c).Role.CanAct(), Error: problem,
+		NeedsReason: s.now().After(b.DeadlineAt), AuthorityNow: s.now().UTC().Format(awareLayout)}
+	p.NeedsNotice = p.CanAct && b.ClosedAt == nil && b.NoticeApprovedAt == nil && (b.AffectedPeople == nil || *b.AffectedPeople > 0)
+	if v.Progress.Total > 0 {
+		p.Percent = v.Progress.Sent * 100 / v.Progress.Total
+	}
+	p.NoticeForm.Subject, p.NoticeForm.Text = subject, text
+	if p.NoticeForm.Subject == "" && p.NoticeForm.Text == "" {
+		p.NoticeForm.Subject = "Important: a security incident affecting your data"
+		p.NoticeForm.Text = "Dear customer,\n\nOn [date] we discovered that [what happened]. It involved your [categories].\n\n" +
+			"What this means for you: [likely consequences].\nWhat we have done: [measures].\nWhat you can do: [advice].\n\n" +
+			"Questions: write to our data protection officer at [address]."
+	}
+	return s.render(c, code, "officer/breach", p)
+}
+
+func (s *Server) dashboardApproveNotice(c echo.Context) error {
+	b, err := s.store.GetBreach(c.Request().Context(), c.Param("id"))
+	if err != nil {
+		return err
+	}
+	subject, text := c.FormValue("subject"), c.FormValue("text")
+	err = s.breachUpdate(c.Request().Context(), b, workflows.UpdateApproveNotice, workflows.NoticeApproval{
+		Subject: subject, Text: text, Actor: officerFrom(c).Email,
+	})
+	if err != nil {
+		return s.breachProblem(c, b, err, subject, text)
+	}
+	return c.Redirect(http.StatusSeeOther, "/officer/breaches/"+url.PathEscape(b.ID)+"?done=notice-approved")
+}
+
+func (s *Server) dashboardAuthorityNotified(c echo.Context) error {
+	b, err := s.store.GetBreach(c.Request().Context(), c.Param("id"))
+	if err != nil {
+		return err
+	}
+	at, perr := time.ParseInLocation(awareLayout, strings.TrimSpace(c.FormValue("notified_at")), time.UTC)
+	if perr != nil {
+		return s.renderBreach(c, http.StatusBadRequest, b, "Give the time of the notification, such as 2026-05-04T09:30 (UTC).", "", "")
+	}
+	err = s.breachUpdate(c.Request().Context(), b, workflows.UpdateAuthorityNotified, workflows.AuthorityNotification{
+		Authority: c.FormValue("authority"), Reference: c.FormValue("reference"), NotifiedAt: at,
+		DelayReason: c.FormValue("delay_reason"), Actor: officerFrom(c).Email,
+	})
+	if err != nil {
+		return s.breachProblem(c, b, err, "", "")
+	}
+	return c.Redirect(http.StatusSeeOther, "/officer/breaches/"+url.PathEscape(b.ID)+"?done=authority-recorded")
+}
+
+// breachProblem shows the breach again with why an action was refused.
+func (s *Server) breachProblem(c echo.Context, b *store.Breach, err error, subject, text string) error {
+	var herr *echo.HTTPError
+	if errors.As(err, &herr) {
+		msg, _ := herr.Message.(string)
+		return s.renderBreach(c, herr.Code, b, msg, subject, text)
+	}
+	return err
+}
