@@ -2,9 +2,11 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -193,6 +195,91 @@ func TestBrowserRequesterAndOfficer(t *testing.T) {
 		{"11-phone-request", "/officer/requests/" + reference},
 		{"11b-phone-download", strings.TrimPrefix(downloadLink.FindString(done.Text), s.base)},
 		{"12-phone-metrics", "/officer/metrics"},
+	} {
+		run(t, ctx, page.name, chromedp.Navigate(s.base+page.path), shot(page.name))
+		overflow, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.documentElement.scrollWidth > window.innerWidth`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if overflow {
+			t.Errorf("%s scrolls sideways on a phone", page.path)
+		}
+	}
+}
+
+// TestBrowserOfficerRunsABreach: an officer records a breach 70 hours
+// after awareness, sees the live countdown and the escalation, approves
+// the notice, watches it reach everyone, records the authority's
+// notification, and the pages fit a phone.
+func TestBrowserOfficerRunsABreach(t *testing.T) {
+	ctx := newBrowser(t)
+	s := newSystem(t)
+	if _, err := app.CreateOfficer(context.Background(), s.app.Store, "grace@example.org", store.RoleOfficer, "correct horse battery", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	aware := time.Now().UTC().Add(-70 * time.Hour).Format("2006-01-02T15:04")
+	run(t, ctx, "sign in and record a breach",
+		chromedp.Navigate(s.base+"/officer/login"),
+		chromedp.WaitVisible(chromedp.CSS(`#password`)),
+		chromedp.SendKeys(chromedp.CSS(`#email`), "grace@example.org"),
+		chromedp.SendKeys(chromedp.CSS(`#password`), "correct horse battery"),
+		chromedp.Submit(chromedp.CSS(`#password`)),
+		chromedp.WaitVisible(`//h1[text()="Requests"]`),
+		chromedp.Navigate(s.base+"/officer/breaches"),
+		chromedp.Click(`//a[text()="Record a breach"]`),
+		chromedp.WaitVisible(chromedp.CSS(`#title`)),
+		shot("20-breach-form"),
+		chromedp.Submit(chromedp.CSS(`#title`)),
+		chromedp.WaitVisible(chromedp.CSS(`.alert`)),
+		shot("21-breach-form-errors"),
+	)
+	if page := text(t, ctx, "main"); !strings.Contains(page, "give the incident a short title") || !strings.Contains(page, "describe what happened") {
+		t.Errorf("an empty breach form says:\n%s", page)
+	}
+	run(t, ctx, "fill the form",
+		chromedp.SendKeys(chromedp.CSS(`#title`), "Customer list exposed"),
+		chromedp.SendKeys(chromedp.CSS(`#description`), "An export of customers was public for two days."),
+		chromedp.SetValue(chromedp.CSS(`#aware_at`), aware),
+		chromedp.Click(chromedp.CSS(`input[name=systems][value=shop]`)),
+		chromedp.SendKeys(chromedp.CSS(`#categories`), "user.contact.email"),
+		chromedp.Submit(chromedp.CSS(`#title`)),
+		chromedp.WaitVisible(chromedp.CSS(`.notice`)),
+	)
+	id := text(t, ctx, "h1")
+	id = strings.Fields(id)[0]
+	waitFor(t, func() bool { b := s.breach(id); return b.AffectedPeople != nil && b.EscalatedAt != nil })
+	run(t, ctx, "see the breach", chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS(`#subject`)), shot("22-breach"))
+	panel := text(t, ctx, ".panel")
+	if !regexp.MustCompile(`[12] h \d\d min left`).MatchString(panel) || !strings.Contains(panel, "escalated") {
+		t.Errorf("the breach's clock panel says %q", panel)
+	}
+	if page := text(t, ctx, "main"); !strings.Contains(page, fmt.Sprintf("%d (", demoPeople)) {
+		t.Errorf("the page does not show %d people affected:\n%s", demoPeople, page)
+	}
+	run(t, ctx, "approve the notice",
+		chromedp.Click(`//button[starts-with(text(), "Approve and send")]`),
+		chromedp.WaitVisible(chromedp.CSS(`.notice`)),
+	)
+	waitFor(t, func() bool { return s.breach(id).FanoutDoneAt != nil })
+	run(t, ctx, "see it sent", chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS(`progress`)), shot("23-breach-sent"))
+	if page := text(t, ctx, "main"); !strings.Contains(page, fmt.Sprintf("%d of %d (100%%)", demoPeople, demoPeople)) {
+		t.Errorf("after the fan-out the page says:\n%s", page)
+	}
+	run(t, ctx, "record the authority",
+		chromedp.SendKeys(chromedp.CSS(`#authority`), "Autoriteit Persoonsgegevens"),
+		chromedp.SendKeys(chromedp.CSS(`#reference`), "AP-2026-99"),
+		chromedp.Submit(chromedp.CSS(`#authority`)),
+		chromedp.WaitVisible(chromedp.CSS(`.notice`)),
+		shot("24-breach-notified"),
+	)
+	if status := text(t, ctx, ".status-label"); !strings.Contains(status, "Authority notified") {
+		t.Errorf("after recording the authority: %q", status)
+	}
+	run(t, ctx, "phone viewport", chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2)))
+	for _, page := range []struct{ name, path string }{
+		{"25-phone-breaches", "/officer/breaches"},
+		{"26-phone-breach", "/officer/breaches/" + id},
+		{"27-phone-breach-form", "/officer/breaches/new"},
 	} {
 		run(t, ctx, page.name, chromedp.Navigate(s.base+page.path), shot(page.name))
 		overflow, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.documentElement.scrollWidth > window.innerWidth`))
