@@ -179,3 +179,30 @@ func TestLowRiskBreachTellsNoOneUnlessDecided(t *testing.T) {
 		t.Error("the breach is not closed")
 	}
 }
+
+// TestEveryBreachMilestone: a breach left unnotified reminds at 24 and 48
+// hours, escalates at 60 and 70 (flagged escalated from 60) and at 72;
+// the late notification then needs its reasons.
+func TestEveryBreachMilestone(t *testing.T) {
+	h := newHarness(t, "")
+	id := h.newBreach(0, domain.RiskLow)
+	h.env.RegisterDelayedCallback(func() {
+		if b, _ := h.store.GetBreach(context.Background(), id); b.EscalatedAt != nil {
+			t.Errorf("escalated at %v, before 60 hours", b.EscalatedAt)
+		}
+	}, 59*hour)
+	h.updateAt(73*hour, UpdateAuthorityNotified, AuthorityNotification{Authority: "ICO", Reference: "ICO-3",
+		NotifiedAt: received.Add(73 * hour), DelayReason: "The processor told us on day three.", Actor: "grace@example.org"})
+	h.runBreach(id)
+	h.wantAlerts(
+		"grace@example.org officer_breach_reminder May 5 09:00 Breach BRE-TESTTEST01: notification due in 48 hours",
+		"grace@example.org officer_breach_reminder May 6 09:00 Breach BRE-TESTTEST01: notification due in 24 hours",
+		"grace@example.org officer_breach_reminder May 6 21:00 URGENT: Breach BRE-TESTTEST01: notification due in 12 hours",
+		"grace@example.org officer_breach_reminder May 7 07:00 URGENT: Breach BRE-TESTTEST01: notification due in 2 hours",
+		"grace@example.org officer_breach_overdue May 7 09:00 Overdue: breach BRE-TESTTEST01 passed 72 hours without notification",
+	)
+	b, _ := h.store.GetBreach(context.Background(), id)
+	if b.EscalatedAt == nil || !b.EscalatedAt.Equal(received.Add(60*hour)) || b.DelayReason == "" || b.ClosedAt == nil {
+		t.Errorf("stored breach: escalated %v, delay %q, closed %v", b.EscalatedAt, b.DelayReason, b.ClosedAt)
+	}
+}
