@@ -37,6 +37,7 @@ func TestReplayRecordedHistories(t *testing.T) {
 				t.Fatal(err)
 			}
 			r.RegisterWorkflow(SubjectRequest)
+			r.RegisterWorkflow(Breach)
 			if err := r.ReplayWorkflowHistoryFromJSONFile(nil, file); err != nil {
 				t.Fatalf("replaying %s: %v", file, err)
 			}

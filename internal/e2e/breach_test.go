@@ -132,6 +132,7 @@ func TestBreachFanOutReachesEveryoneOnceAcrossAWorkerRestart(t *testing.T) {
 		t.Fatalf("authority: %d", code)
 	}
 	waitFor(t, func() bool { return s.breach(b.ID).ClosedAt != nil })
+	s.recordWorkflowHistory(workflows.BreachWorkflowID(b.ID), "breach_fanout.json")
 	if n := fanOutAttempts(t, s, b.ID); n < 2 {
 		t.Errorf("the fan-out ran in %d attempt; the restart did not interrupt it", n)
 	}

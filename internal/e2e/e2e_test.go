@@ -388,10 +388,17 @@ func TestRequestFromFormToCompletion(t *testing.T) {
 // requests. Its payloads are encrypted with this package's test key.
 func (s *system) recordHistory(requestID, file string) {
 	s.t.Helper()
+	s.recordWorkflowHistory(workflows.SubjectRequestWorkflowID(requestID), file)
+}
+
+// recordWorkflowHistory writes a workflow's history to workflows/testdata
+// when DSAR_RECORD_HISTORIES is set.
+func (s *system) recordWorkflowHistory(workflowID, file string) {
+	s.t.Helper()
 	if os.Getenv("DSAR_RECORD_HISTORIES") == "" {
 		return
 	}
-	it := s.app.Temporal.GetWorkflowHistory(context.Background(), workflows.SubjectRequestWorkflowID(requestID), "", false, enums.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	it := s.app.Temporal.GetWorkflowHistory(context.Background(), workflowID, "", false, enums.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
 	var h historypb.History
 	for it.HasNext() {
 		ev, err := it.Next()
