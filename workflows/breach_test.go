@@ -2,12 +2,9 @@ package workflows
 
 import (
 	"context"
-	"fmt"
 	"strings"
 	"testing"
 	"time"
-
-	"go.temporal.io/sdk/testsuite"
 
 	"github.com/dsar-project/dsar/activities"
 	"github.com/dsar-project/dsar/internal/domain"
@@ -52,26 +49,8 @@ func (h *harness) runBreach(id string) BreachResult {
 	return res
 }
 
-type updateAnswer struct {
-	rejected error
-	done     bool
-}
-
-func (h *harness) updateAt(d time.Duration, name string, arg any) *updateAnswer {
-	a := &updateAnswer{}
-	h.env.RegisterDelayedCallback(func() {
-		h.env.UpdateWorkflow(name, fmt.Sprint(name, d), &testsuite.TestUpdateCallback{
-			OnAccept: func() {},
-			OnReject: func(err error) { a.rejected, a.done = err, true },
-			OnComplete: func(_ interface{}, err error) {
-				a.done = true
-				if err != nil {
-					h.t.Errorf("%s failed: %v", name, err)
-				}
-			},
-		}, arg)
-	}, d)
-	return a
+func (h *harness) updateAt(d time.Duration, name string, arg any) *answer[struct{}] {
+	return updateAt[struct{}](h, d, name, arg)
 }
 
 // notices returns who received the breach notice, with how many copies.

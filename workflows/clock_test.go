@@ -7,8 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"go.temporal.io/sdk/testsuite"
-
 	"github.com/dsar-project/dsar/internal/deadline"
 	"github.com/dsar-project/dsar/internal/domain"
 	"github.com/dsar-project/dsar/internal/store"
@@ -69,30 +67,9 @@ func (h *harness) wantAlerts(want ...string) {
 	}
 }
 
-// extendAt asks for an extension after d and records the answer.
-type extensionAnswer struct {
-	rejected error
-	result   ExtensionResult
-	done     bool
-}
-
-func (h *harness) extendAt(d time.Duration, e Extension) *extensionAnswer {
-	a := &extensionAnswer{}
-	h.env.RegisterDelayedCallback(func() {
-		h.env.UpdateWorkflow(UpdateExtend, "extend-"+fmt.Sprint(d), &testsuite.TestUpdateCallback{
-			OnAccept: func() {},
-			OnReject: func(err error) { a.rejected, a.done = err, true },
-			OnComplete: func(v interface{}, err error) {
-				a.done = true
-				if err != nil {
-					h.t.Errorf("extension failed: %v", err)
-					return
-				}
-				a.result = v.(ExtensionResult)
-			},
-		}, e)
-	}, d)
-	return a
+// extendAt asks for an extension after d.
+func (h *harness) extendAt(d time.Duration, e Extension) *answer[ExtensionResult] {
+	return updateAt[ExtensionResult](h, d, UpdateExtend, e)
 }
 
 // TestOfficersAreRemindedThenTheOverdueRequestEscalated: a request left
@@ -196,7 +173,7 @@ func TestExtensionRefusals(t *testing.T) {
 	h.decideAt(31*day, ReviewDecision{Decision: Deny, Reason: "manifestly unfounded", Actor: "grace@example.org"})
 	h.run()
 	for name, c := range map[string]struct {
-		a    *extensionAnswer
+		a    *answer[ExtensionResult]
 		want string
 	}{
 		"no reason":    {noReason, "an extension needs a reason"},

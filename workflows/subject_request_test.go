@@ -171,30 +171,38 @@ func (h *harness) verifyAt(d time.Duration) {
 	}, d)
 }
 
-// decideAt sends an officer's decision after d and records the answer.
-type answer struct {
+// answer is what an Update sent by a test answered.
+type answer[T any] struct {
 	rejected error
-	result   ReviewResult
+	result   T
 	done     bool
 }
 
-func (h *harness) decideAt(d time.Duration, decision ReviewDecision) *answer {
-	a := &answer{}
+// updateAt sends an Update after d and records its answer.
+func updateAt[T any](h *harness, d time.Duration, name string, arg any) *answer[T] {
+	a := &answer[T]{}
 	h.env.RegisterDelayedCallback(func() {
-		h.env.UpdateWorkflow(UpdateReview, fmt.Sprint(d), &testsuite.TestUpdateCallback{
+		h.env.UpdateWorkflow(name, fmt.Sprint(name, d), &testsuite.TestUpdateCallback{
 			OnAccept: func() {},
 			OnReject: func(err error) { a.rejected, a.done = err, true },
 			OnComplete: func(v interface{}, err error) {
 				a.done = true
 				if err != nil {
-					h.t.Errorf("update failed: %v", err)
+					h.t.Errorf("%s failed: %v", name, err)
 					return
 				}
-				a.result = v.(ReviewResult)
+				if v != nil {
+					a.result = v.(T)
+				}
 			},
-		}, decision)
+		}, arg)
 	}, d)
 	return a
+}
+
+// decideAt sends an officer's decision after d.
+func (h *harness) decideAt(d time.Duration, decision ReviewDecision) *answer[ReviewResult] {
+	return updateAt[ReviewResult](h, d, UpdateReview, decision)
 }
 
 func (h *harness) stored() *store.Request {
@@ -340,7 +348,7 @@ func TestReviewValidatorRefusesBadDecisions(t *testing.T) {
 		t.Fatalf("result %+v", res)
 	}
 	for name, c := range map[string]struct {
-		a    *answer
+		a    *answer[ReviewResult]
 		want string
 	}{
 		"before verification": {early, "not awaiting review"},

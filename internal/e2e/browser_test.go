@@ -196,14 +196,7 @@ func TestBrowserRequesterAndOfficer(t *testing.T) {
 		{"11b-phone-download", strings.TrimPrefix(downloadLink.FindString(done.Text), s.base)},
 		{"12-phone-metrics", "/officer/metrics"},
 	} {
-		run(t, ctx, page.name, chromedp.Navigate(s.base+page.path), shot(page.name))
-		overflow, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.documentElement.scrollWidth > window.innerWidth`))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if overflow {
-			t.Errorf("%s scrolls sideways on a phone", page.path)
-		}
+		fitsThePhone(t, ctx, s.base, page.name, page.path)
 	}
 }
 
@@ -281,13 +274,20 @@ func TestBrowserOfficerRunsABreach(t *testing.T) {
 		{"26-phone-breach", "/officer/breaches/" + id},
 		{"27-phone-breach-form", "/officer/breaches/new"},
 	} {
-		run(t, ctx, page.name, chromedp.Navigate(s.base+page.path), shot(page.name))
-		overflow, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.documentElement.scrollWidth > window.innerWidth`))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if overflow {
-			t.Errorf("%s scrolls sideways on a phone", page.path)
-		}
+		fitsThePhone(t, ctx, s.base, page.name, page.path)
+	}
+}
+
+// fitsThePhone opens a page (in a phone-sized viewport), keeps its
+// screenshot, and checks that it does not scroll sideways.
+func fitsThePhone(t *testing.T, ctx context.Context, base, name, path string) {
+	t.Helper()
+	run(t, ctx, name, chromedp.Navigate(base+path), shot(name))
+	overflow, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.documentElement.scrollWidth > window.innerWidth`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if overflow {
+		t.Errorf("%s scrolls sideways on a phone", path)
 	}
 }
