@@ -150,6 +150,18 @@ func TestBrowserRequesterAndOfficer(t *testing.T) {
 		chromedp.Click(`//a[text()="`+reference+`"]`),
 		chromedp.WaitVisible(`//button[text()="Approve"]`),
 		shot("06-request"),
+		chromedp.SendKeys(chromedp.CSS(`#extension-reason`), "Your records are spread over several systems."),
+		chromedp.Click(`//button[text()="Extend"]`),
+		chromedp.WaitVisible(chromedp.CSS(`.notice`)),
+		shot("06b-extended"),
+	)
+	if page := text(t, ctx, "main"); !strings.Contains(page, "Deadline extended") || !strings.Contains(page, "Your records are spread over several systems.") || strings.Contains(page, "Extend the deadline") {
+		t.Errorf("after extending, the request page says:\n%s", page)
+	}
+	if m := s.waitMail(reference, "extended"); !strings.Contains(m.Text, "several systems") {
+		t.Errorf("the extension email:\n%s", m.Text)
+	}
+	run(t, ctx, "approve",
 		chromedp.Click(`//button[text()="Approve"]`),
 		chromedp.WaitVisible(chromedp.CSS(`.notice`)),
 		shot("07-approved"),
