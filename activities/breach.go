@@ -238,8 +238,8 @@ func (a *Breaches) FanOut(ctx context.Context, id string) (store.FanOutProgress,
 		activity.RecordHeartbeat(ctx, batch)
 	}
 	p, err := st.Progress(ctx, id)
-	if err != nil {
-		return p, err
+	if err != nil || p.Uncertain > 0 {
+		return p, err // an officer settles the uncertain ones first
 	}
 	_, err = st.SetBreachTime(ctx, id, "fanout_done_at", store.ActorSystem,
 		fmt.Sprintf("notice sent to %d of %d people", p.Sent, p.Total), a.Requests.Now())
@@ -252,6 +252,19 @@ func cmpName(name string) string {
 		return "customer"
 	}
 	return name
+}
+
+// Uncertain is an officer's decision on the recipients whose send a crash
+// left unknown.
+type Uncertain struct {
+	BreachID string
+	Resend   bool
+	Actor    string
+}
+
+// ResolveUncertain carries out the decision.
+func (a *Breaches) ResolveUncertain(ctx context.Context, u Uncertain) (int, error) {
+	return a.Requests.Store.ResolveUncertain(ctx, u.BreachID, u.Resend, u.Actor, a.Requests.Now())
 }
 
 // BreachAlert asks for one alert about a breach to every acting officer.

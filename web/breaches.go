@@ -138,6 +138,31 @@ func (s *Server) apiAuthorityNotified(c echo.Context) error {
 	return c.JSON(http.StatusOK, map[string]any{"id": b.ID, "authority_notified": true})
 }
 
+// apiResolveUncertain settles notices whose delivery a crash left
+// unknown: {"resend": true} sends them again, false records them as sent.
+func (s *Server) apiResolveUncertain(c echo.Context) error {
+	var body struct {
+		Resend *bool `json:"resend"`
+	}
+	if err := bindJSON(c, &body); err != nil {
+		return err
+	}
+	if body.Resend == nil {
+		return &domain.ValidationError{Fields: map[string]string{"resend": "say true to send them again or false to record them as sent"}}
+	}
+	b, err := s.store.GetBreach(c.Request().Context(), c.Param("id"))
+	if err != nil {
+		return err
+	}
+	err = s.breachUpdate(c.Request().Context(), b, workflows.UpdateResolveUncertain, workflows.UncertainDecision{
+		Resend: *body.Resend, Actor: officerFrom(c).Email,
+	})
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"id": b.ID, "resend": *body.Resend})
+}
+
 // breachUpdate sends an Update to a breach's workflow; a refusal is a 409
 // with the validator's reason.
 func (s *Server) breachUpdate(ctx context.Context, b *store.Breach, name string, arg any) error {

@@ -47,6 +47,7 @@ var flashes = map[string]string{
 	"breach-recorded":    "Breach recorded. Its 72 hours run from the moment of awareness; dsar is finding the people affected.",
 	"notice-approved":    "Notice approved. It is being sent to everyone affected; progress shows below.",
 	"authority-recorded": "The authority's notification is recorded.",
+	"uncertain-resolved": "Recorded. The fan-out finishes in a moment.",
 	"officer-saved":      "Officer updated.",
 }
 

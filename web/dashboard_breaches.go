@@ -195,6 +195,20 @@ func (s *Server) dashboardAuthorityNotified(c echo.Context) error {
 	return c.Redirect(http.StatusSeeOther, "/officer/breaches/"+url.PathEscape(b.ID)+"?done=authority-recorded")
 }
 
+func (s *Server) dashboardResolveUncertain(c echo.Context) error {
+	b, err := s.store.GetBreach(c.Request().Context(), c.Param("id"))
+	if err != nil {
+		return err
+	}
+	err = s.breachUpdate(c.Request().Context(), b, workflows.UpdateResolveUncertain, workflows.UncertainDecision{
+		Resend: c.FormValue("resend") == "yes", Actor: officerFrom(c).Email,
+	})
+	if err != nil {
+		return s.breachProblem(c, b, err, "", "")
+	}
+	return c.Redirect(http.StatusSeeOther, "/officer/breaches/"+url.PathEscape(b.ID)+"?done=uncertain-resolved")
+}
+
 // breachProblem shows the breach again with why an action was refused.
 func (s *Server) breachProblem(c echo.Context, b *store.Breach, err error, subject, text string) error {
 	var herr *echo.HTTPError

@@ -147,6 +147,7 @@ func (s *Server) routes(e *echo.Echo) {
 	officer.GET("/breaches/:id", s.apiGetBreach)
 	officer.POST("/breaches/:id/notice", s.apiApproveNotice, requireActor)
 	officer.POST("/breaches/:id/authority", s.apiAuthorityNotified, requireActor)
+	officer.POST("/breaches/:id/uncertain", s.apiResolveUncertain, requireActor)
 	officer.GET("/breaches/:id/report", s.breachReport)
 
 	// The officer dashboard.
@@ -173,6 +174,7 @@ func (s *Server) routes(e *echo.Echo) {
 	dash.GET("/breaches/:id/report", s.breachReport)
 	dash.POST("/breaches/:id/notice", s.dashboardApproveNotice, requireActor)
 	dash.POST("/breaches/:id/authority", s.dashboardAuthorityNotified, requireActor)
+	dash.POST("/breaches/:id/uncertain", s.dashboardResolveUncertain, requireActor)
 	dash.GET("/officers", s.dashboardOfficers, requireAdmin)
 	dash.POST("/officers", s.dashboardAddOfficer, requireAdmin)
 	dash.POST("/officers/:id/active", s.dashboardSetOfficerActive, requireAdmin)

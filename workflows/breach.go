@@ -24,6 +24,9 @@ const (
 	// UpdateAuthorityNotified records the notification of the
 	// supervisory authority; past 72 hours it needs a reason for the delay.
 	UpdateAuthorityNotified = "authority-notified"
+	// UpdateResolveUncertain settles the people whose notice a crash
+	// left unknown: resend to them, or record them as sent.
+	UpdateResolveUncertain = "resolve-uncertain"
 )
 
 // BreachWorkflowID is the workflow ID of a breach.
@@ -45,6 +48,12 @@ type AuthorityNotification struct {
 	NotifiedAt           time.Time
 	DelayReason          string
 	Actor                string
+}
+
+// UncertainDecision is the argument of UpdateResolveUncertain.
+type UncertainDecision struct {
+	Resend bool
+	Actor  string
 }
 
 // BreachResult is how a breach's workflow ended.
@@ -77,6 +86,10 @@ type breachRun struct {
 	state                activities.BreachState
 	affected             *activities.Affected
 	approving, notifying bool
+	// uncertain counts people whose send a crash left unknown; decided
+	// is set when an officer settled them.
+	uncertain int
+	decided   bool
 }
 
 // Breach runs a personal-data breach to its notifications: it finds the
@@ -99,6 +112,10 @@ func Breach(ctx workflow.Context, in BreachInput) (BreachResult, error) {
 	}
 	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateAuthorityNotified, b.authorityNotified,
 		workflow.UpdateHandlerOptions{Validator: b.validateAuthority}); err != nil {
+		return BreachResult{}, err
+	}
+	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateResolveUncertain, b.resolveUncertain,
+		workflow.UpdateHandlerOptions{Validator: b.validateUncertain}); err != nil {
 		return BreachResult{}, err
 	}
 	workflow.Go(ctx, b.watchClock)
@@ -125,12 +142,23 @@ func Breach(ctx workflow.Context, in BreachInput) (BreachResult, error) {
 		if !b.state.NoticeApproved || b.state.FanOutDone {
 			break
 		}
-		var p struct{ Sent int }
+		var p struct{ Sent, Uncertain int }
 		octx := workflow.WithActivityOptions(ctx, fanOutActivity)
 		if err := workflow.ExecuteActivity(octx, breaches.FanOut, in.BreachID).Get(ctx, &p); err != nil {
 			return res, err
 		}
 		res.Notified = p.Sent
+		if p.Uncertain > 0 {
+			// A crash cut a send short: whether those people were
+			// emailed is unknown, so an officer decides, and the
+			// fan-out runs again to send or to finish.
+			b.uncertain, b.decided = p.Uncertain, false
+			if err := workflow.Await(ctx, func() bool { return b.decided }); err != nil {
+				return res, err
+			}
+			b.uncertain = 0
+			continue
+		}
 		b.state.FanOutDone = true
 	}
 	if err := workflow.ExecuteActivity(actx, breaches.CloseBreach, in.BreachID).Get(ctx, nil); err != nil {
@@ -263,5 +291,27 @@ func (b *breachRun) authorityNotified(ctx workflow.Context, n AuthorityNotificat
 		return err
 	}
 	b.state.AuthorityNotified = true
+	return nil
+}
+
+func (b *breachRun) validateUncertain(u UncertainDecision) error {
+	switch {
+	case b.uncertain == 0 || b.decided:
+		return errors.New("no notice of this breach is of uncertain delivery")
+	case u.Actor == "":
+		return errors.New("the deciding officer is required")
+	}
+	return nil
+}
+
+func (b *breachRun) resolveUncertain(ctx workflow.Context, u UncertainDecision) error {
+	actx := workflow.WithActivityOptions(ctx, storeActivity)
+	err := workflow.ExecuteActivity(actx, breaches.ResolveUncertain, activities.Uncertain{
+		BreachID: b.in.BreachID, Resend: u.Resend, Actor: u.Actor,
+	}).Get(ctx, nil)
+	if err != nil {
+		return err
+	}
+	b.decided = true
 	return nil
 }

@@ -185,3 +185,56 @@ func TestEveryBreachMilestone(t *testing.T) {
 		t.Errorf("stored breach: escalated %v, delay %q, closed %v", b.EscalatedAt, b.DelayReason, b.ClosedAt)
 	}
 }
+
+// crashingSender dies in the middle of its second batch, as a process
+// killed during the call would: the batch was claimed, its outcome unknown.
+type crashingSender struct {
+	mail.BatchSender
+	calls int
+}
+
+func (c *crashingSender) SendBatch(ctx context.Context, b mail.Batch) error {
+	c.calls++
+	if c.calls == 2 {
+		panic("worker killed mid-send")
+	}
+	return c.BatchSender.SendBatch(ctx, b)
+}
+
+// TestUncertainNoticesWaitForAnOfficer: a send cut off by a crash is not
+// repeated on its own; the breach waits, the officer chooses to resend,
+// and everyone ends with exactly one notice.
+func TestUncertainNoticesWaitForAnOfficer(t *testing.T) {
+	h := newHarness(t, "")
+	id := h.newBreach(0, domain.RiskHigh)
+	h.env.RegisterActivity(&activities.Breaches{
+		Requests: h.requests, Systems: h.systems, Batch: &crashingSender{BatchSender: h.mail.outbox}, BatchSize: 7,
+	})
+	h.updateAt(hour, UpdateApproveNotice, NoticeApproval{Subject: "About your data", Text: "We lost a file.", Actor: "grace@example.org"})
+	early := h.updateAt(30*time.Minute, UpdateResolveUncertain, UncertainDecision{Resend: true, Actor: "grace@example.org"})
+	h.env.RegisterDelayedCallback(func() {
+		p, _ := h.store.Progress(context.Background(), id)
+		if p.Uncertain != 7 || p.Sent != p.Total-7 {
+			t.Errorf("after the crash: %+v, want 7 uncertain and the rest sent", p)
+		}
+		if b, _ := h.store.GetBreach(context.Background(), id); b.FanoutDoneAt != nil {
+			t.Error("the fan-out counts as done with notices of unknown fate")
+		}
+	}, 5*hour)
+	h.updateAt(6*hour, UpdateResolveUncertain, UncertainDecision{Resend: true, Actor: "grace@example.org"})
+	h.updateAt(7*hour, UpdateAuthorityNotified, AuthorityNotification{Authority: "ICO", Reference: "ICO-4",
+		NotifiedAt: received.Add(7 * hour), Actor: "grace@example.org"})
+	res := h.runBreach(id)
+	if early.rejected == nil || !strings.Contains(early.rejected.Error(), "uncertain delivery") {
+		t.Errorf("a decision with nothing uncertain: %+v", early)
+	}
+	got := h.notices()
+	for to, n := range got {
+		if n != 1 {
+			t.Errorf("%s received the notice %d times", to, n)
+		}
+	}
+	if len(got) != res.Affected.People || res.Notified != res.Affected.People {
+		t.Errorf("%d people notified (result %+v)", len(got), res)
+	}
+}

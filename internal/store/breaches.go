@@ -388,3 +388,30 @@ func (s *Store) UnstartedBreaches(ctx context.Context, limit int) ([]Breach, err
 	}
 	return bs, nil
 }
+
+// ResolveUncertain settles the recipients whose send a crash left
+// unknown: back to pending, to be sent again (resend), or recorded as
+// sent (an officer found them delivered in SendGrid's activity feed). It
+// reports how many it settled.
+func (s *Store) ResolveUncertain(ctx context.Context, id string, resend bool, actor string, at time.Time) (int, error) {
+	n := 0
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		updates := map[string]any{"state": RecipientSent, "sent_at": at.UTC()}
+		detail := "recorded as sent"
+		if resend {
+			updates = map[string]any{"state": RecipientPending, "batch": nil}
+			detail = "to be sent again"
+		}
+		res := tx.Model(&BreachRecipient{}).Where("breach_id = ? AND state = ?", id, RecipientSending).Updates(updates)
+		if res.Error != nil || res.RowsAffected == 0 {
+			return res.Error
+		}
+		n = int(res.RowsAffected)
+		return tx.Create(&BreachEvent{BreachID: id, Actor: actor, Action: "uncertain_resolved",
+			Detail: fmt.Sprintf("%d uncertain %s", n, detail), At: at.UTC()}).Error
+	})
+	if err != nil {
+		return 0, fmt.Errorf("store: resolve uncertain: %w", err)
+	}
+	return n, nil
+}
