@@ -209,6 +209,22 @@ func (s *Server) dashboardResolveUncertain(c echo.Context) error {
 	return c.Redirect(http.StatusSeeOther, "/officer/breaches/"+url.PathEscape(b.ID)+"?done=uncertain-resolved")
 }
 
+// dashboardBreachProgress answers the fan-out's progress for the breach
+// page's live progress bar.
+func (s *Server) dashboardBreachProgress(c echo.Context) error {
+	b, err := s.store.GetBreach(c.Request().Context(), c.Param("id"))
+	if err != nil {
+		return err
+	}
+	p, err := s.store.Progress(c.Request().Context(), b.ID)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{
+		"sent": p.Sent, "total": p.Total, "uncertain": p.Uncertain, "done": b.FanoutDoneAt != nil,
+	})
+}
+
 // breachProblem shows the breach again with why an action was refused.
 func (s *Server) breachProblem(c echo.Context, b *store.Breach, err error, subject, text string) error {
 	var herr *echo.HTTPError

@@ -172,6 +172,7 @@ func (s *Server) routes(e *echo.Echo) {
 	dash.POST("/breaches", s.dashboardRecordBreach, requireActor)
 	dash.GET("/breaches/:id", s.dashboardBreach)
 	dash.GET("/breaches/:id/report", s.breachReport)
+	dash.GET("/breaches/:id/progress", s.dashboardBreachProgress)
 	dash.POST("/breaches/:id/notice", s.dashboardApproveNotice, requireActor)
 	dash.POST("/breaches/:id/authority", s.dashboardAuthorityNotified, requireActor)
 	dash.POST("/breaches/:id/uncertain", s.dashboardResolveUncertain, requireActor)
