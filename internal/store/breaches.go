@@ -288,27 +288,28 @@ func (s *Store) SetBreachTime(ctx context.Context, id, column, actor, detail str
 	return set, nil
 }
 
-// ClaimBatch marks up to size pending recipients as being sent in a new
-// batch and returns them, in order. Nothing pending returns none.
+// ClaimBatch marks up to size pending recipients, the first by seq, as
+// being sent in a new batch and returns them in order. The batch is
+// numbered by its first seq, so claiming never scans the whole list.
+// Nothing pending returns none.
 func (s *Store) ClaimBatch(ctx context.Context, id string, size int) (int, []BreachRecipient, error) {
 	var batch int
 	var rs []BreachRecipient
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		var last *int
-		if err := tx.Model(&BreachRecipient{}).Where("breach_id = ?", id).Select("MAX(batch)").Scan(&last).Error; err != nil {
+		var seqs []int
+		if err := tx.Model(&BreachRecipient{}).Where("breach_id = ? AND state = ?", id, RecipientPending).
+			Order("seq").Limit(size).Pluck("seq", &seqs).Error; err != nil || len(seqs) == 0 {
 			return err
 		}
-		batch = 1
-		if last != nil {
-			batch = *last + 1
-		}
-		sub := tx.Model(&BreachRecipient{}).Select("seq").
-			Where("breach_id = ? AND state = ?", id, RecipientPending).Order("seq").Limit(size)
-		if err := tx.Model(&BreachRecipient{}).Where("breach_id = ? AND seq IN (?)", id, sub).
-			Updates(map[string]any{"state": RecipientSending, "batch": batch}).Error; err != nil {
+		batch = seqs[0]
+		// The pending rows between the first and last seq are exactly
+		// those just read.
+		in := tx.Model(&BreachRecipient{}).Where("breach_id = ? AND state = ? AND seq BETWEEN ? AND ?",
+			id, RecipientPending, seqs[0], seqs[len(seqs)-1])
+		if err := in.Updates(map[string]any{"state": RecipientSending, "batch": batch}).Error; err != nil {
 			return err
 		}
-		return tx.Where("breach_id = ? AND batch = ?", id, batch).Order("seq").Find(&rs).Error
+		return tx.Where("breach_id = ? AND batch = ? AND state = ?", id, batch, RecipientSending).Order("seq").Find(&rs).Error
 	})
 	if err != nil {
 		return 0, nil, fmt.Errorf("store: claim batch: %w", err)
