@@ -426,7 +426,8 @@ func TestHealthAndReadiness(t *testing.T) {
 	}
 	h.do("POST", "/api/v1/requests", "application/json", `{"type":"export","email":"a@example.com","name":"Ada"}`)
 	r = h.do("GET", "/metrics", "", "")
-	if r.code != 200 || !strings.Contains(r.body, `dsar_requests{status="received",type="export"} 1`) || !strings.Contains(r.body, `dsar_requests_overdue{type="export"} 0`) {
+	if r.code != 200 || !strings.Contains(r.body, `dsar_requests{status="received",type="export"} 1`) || !strings.Contains(r.body, `dsar_requests_overdue{type="export"} 0`) ||
+		!strings.Contains(r.body, `dsar_breaches_unnotified{overdue="true"} 0`) {
 		t.Errorf("metrics: %d\n%s", r.code, r.body)
 	}
 }

@@ -42,6 +42,9 @@ type requestsCollector struct {
 	log     *slog.Logger
 	desc    *prometheus.Desc
 	overdue *prometheus.Desc
+	// breaches: open breaches whose authority is not yet notified, by
+	// whether the 72 hours have passed.
+	breaches *prometheus.Desc
 }
 
 // RegisterRequests registers the dsar_requests gauge (requests by type and
@@ -53,6 +56,8 @@ func RegisterRequests(reg prometheus.Registerer, s *store.Store, now func() time
 			desc: prometheus.NewDesc("dsar_requests", "Requests by type and status.", []string{"type", "status"}, nil),
 			overdue: prometheus.NewDesc("dsar_requests_overdue",
 				"Open requests past their legal due date, by type.", []string{"type"}, nil),
+			breaches: prometheus.NewDesc("dsar_breaches_unnotified",
+				"Open breaches whose supervisory authority is not yet notified, by whether their 72 hours have passed.", []string{"overdue"}, nil),
 		},
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
@@ -62,6 +67,7 @@ func RegisterRequests(reg prometheus.Registerer, s *store.Store, now func() time
 func (c *requestsCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.desc
 	ch <- c.overdue
+	ch <- c.breaches
 }
 
 func (c *requestsCollector) Collect(ch chan<- prometheus.Metric) {
@@ -84,4 +90,21 @@ func (c *requestsCollector) Collect(ch chan<- prometheus.Metric) {
 	for _, t := range domain.RequestTypes {
 		ch <- prometheus.MustNewConstMetric(c.overdue, prometheus.GaugeValue, float64(overdue[t]), string(t))
 	}
+	open, err := c.store.ListBreaches(ctx, true, 0)
+	if err != nil {
+		c.log.Error("metrics: list breaches", "error", err)
+		return
+	}
+	late, pending := 0, 0
+	for _, b := range open {
+		switch {
+		case b.AuthorityNotifiedAt != nil:
+		case b.Overdue(c.now()):
+			late++
+		default:
+			pending++
+		}
+	}
+	ch <- prometheus.MustNewConstMetric(c.breaches, prometheus.GaugeValue, float64(pending), "false")
+	ch <- prometheus.MustNewConstMetric(c.breaches, prometheus.GaugeValue, float64(late), "true")
 }
