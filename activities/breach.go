@@ -66,6 +66,9 @@ type Affected struct {
 	// Unreached are breached tables from which no email address can be
 	// reached through the data map; an officer assesses them by hand.
 	Unreached []string
+	// Invalid counts rows whose email address is not one (they cannot
+	// be emailed and are not among People).
+	Invalid int
 }
 
 // FindAffected searches the breached systems for the people affected and
@@ -94,6 +97,12 @@ func (a *Breaches) FindAffected(ctx context.Context, id string) (Affected, error
 			continue
 		}
 		unreached, err := c.Affected(ctx, c.System.BreachedTables(b.Categories), func(p datamap.AffectedPerson) {
+			email, err := domain.NormalizeEmail(p.Email)
+			if err != nil {
+				res.Invalid++ // cannot be emailed; counted for the officers
+				return
+			}
+			p.Email = email
 			key := strings.ToLower(p.Email)
 			r, ok := people[key]
 			if !ok {
@@ -124,6 +133,10 @@ func (a *Breaches) FindAffected(ctx context.Context, id string) (Affected, error
 	if len(res.Unreached) > 0 {
 		err = st.AddBreachEvent(ctx, store.BreachEvent{BreachID: id, Actor: store.ActorSystem, Action: "unreached",
 			Detail: "no email reachable from " + strings.Join(res.Unreached, ", ") + "; assess by hand", At: a.Requests.Now()})
+	}
+	if err == nil && res.Invalid > 0 {
+		err = st.AddBreachEvent(ctx, store.BreachEvent{BreachID: id, Actor: store.ActorSystem, Action: "invalid_addresses",
+			Detail: fmt.Sprintf("%d rows hold no valid email address; those people cannot be emailed", res.Invalid), At: a.Requests.Now()})
 	}
 	return res, err
 }
@@ -189,6 +202,23 @@ func (a *Breaches) FanOut(ctx context.Context, id string) (store.FanOutProgress,
 	if a.BatchSize == 0 {
 		size = mail.MaxBatch
 	}
+	// Heartbeat on a clock, not per batch: a slow provider call or a
+	// rate-limit wait must never look like a dead worker, or Temporal
+	// would start a second fan-out beside this one.
+	beatCtx, stopBeats := context.WithCancel(ctx)
+	defer stopBeats()
+	go func() {
+		t := time.NewTicker(2 * time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-beatCtx.Done():
+				return
+			case <-t.C:
+				activity.RecordHeartbeat(ctx)
+			}
+		}
+	}()
 	started, sent := time.Now(), 0
 	for {
 		if err := ctx.Err(); err != nil {
@@ -220,13 +250,19 @@ func (a *Breaches) FanOut(ctx context.Context, id string) (store.FanOutProgress,
 		sendCtx, cancel := context.WithTimeout(keep, time.Minute)
 		err = a.Batch.SendBatch(sendCtx, mail.Batch{Subject: subject, Text: text, HTML: html, To: to, Ref: b.ID, Step: string(mail.KindBreachNotice)})
 		cancel()
+		if errors.Is(err, mail.ErrPermanent) {
+			// Refused for good (a malformed address in the batch, say):
+			// recorded for the officers, and the others go on.
+			a.Requests.Log.Warn("breach notice batch refused", "breach_id", id, "batch", batch, "error", err)
+			if ferr := st.FailBatch(keep, id, batch, err.Error(), a.Requests.Now()); ferr != nil {
+				return store.FanOutProgress{}, ferr
+			}
+			continue
+		}
 		if err != nil {
 			// An answer other than acceptance means nothing was sent.
 			if rerr := st.ReleaseBatch(keep, id, batch); rerr != nil {
 				return store.FanOutProgress{}, rerr
-			}
-			if errors.Is(err, mail.ErrPermanent) {
-				return store.FanOutProgress{}, temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeMailRejected, err)
 			}
 			return store.FanOutProgress{}, err
 		}
@@ -235,7 +271,11 @@ func (a *Breaches) FanOut(ctx context.Context, id string) (store.FanOutProgress,
 		}
 		sent += len(rs)
 		a.Requests.Metrics.Sent.WithLabelValues(string(mail.KindBreachNotice)).Add(float64(len(rs)))
-		activity.RecordHeartbeat(ctx, batch)
+	}
+	// This attempt's batches are all settled; anything still claimed was
+	// claimed by an attempt that died mid-send.
+	if err := st.OrphanedToUncertain(ctx, id); err != nil {
+		return store.FanOutProgress{}, err
 	}
 	p, err := st.Progress(ctx, id)
 	if err != nil || p.Uncertain > 0 {

@@ -214,6 +214,9 @@ func (s *Server) apiExtend(c echo.Context) error {
 		return err
 	}
 	due, err := s.extend(c, r, body.Reason)
+	if errors.Is(err, errStillProcessing) {
+		return c.JSON(http.StatusAccepted, map[string]string{"id": r.ID, "status": "processing"})
+	}
 	if err != nil {
 		return err
 	}
@@ -241,6 +244,9 @@ func (s *Server) extend(c echo.Context, r *store.Request, reason string) (time.T
 	defer cancel()
 	var res workflows.ExtensionResult
 	if err := handle.Get(waitCtx, &res); err != nil {
+		if waitCtx.Err() != nil && ctx.Err() == nil {
+			return time.Time{}, errStillProcessing
+		}
 		return time.Time{}, decisionError(err, r)
 	}
 	return res.DueAt, nil

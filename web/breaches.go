@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"html/template"
 	"net/http"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 
 	"github.com/dsar-project/dsar/internal/datamap"
@@ -105,6 +107,9 @@ func (s *Server) apiApproveNotice(c echo.Context) error {
 	err = s.breachUpdate(c.Request().Context(), b, workflows.UpdateApproveNotice, workflows.NoticeApproval{
 		Subject: body.Subject, Text: body.Text, Actor: officerFrom(c).Email,
 	})
+	if errors.Is(err, errStillProcessing) {
+		return accepted(c, b.ID)
+	}
 	if err != nil {
 		return err
 	}
@@ -132,6 +137,9 @@ func (s *Server) apiAuthorityNotified(c echo.Context) error {
 		Authority: body.Authority, Reference: body.Reference, NotifiedAt: body.NotifiedAt,
 		DelayReason: body.DelayReason, Actor: officerFrom(c).Email,
 	})
+	if errors.Is(err, errStillProcessing) {
+		return accepted(c, b.ID)
+	}
 	if err != nil {
 		return err
 	}
@@ -157,6 +165,9 @@ func (s *Server) apiResolveUncertain(c echo.Context) error {
 	err = s.breachUpdate(c.Request().Context(), b, workflows.UpdateResolveUncertain, workflows.UncertainDecision{
 		Resend: *body.Resend, Actor: officerFrom(c).Email,
 	})
+	if errors.Is(err, errStillProcessing) {
+		return accepted(c, b.ID)
+	}
 	if err != nil {
 		return err
 	}
@@ -170,20 +181,35 @@ func (s *Server) breachUpdate(ctx context.Context, b *store.Breach, name string,
 		WorkflowID: workflows.BreachWorkflowID(b.ID), UpdateName: name, Args: []any{arg},
 		WaitForStage: client.WorkflowUpdateStageAccepted,
 	})
-	if err == nil {
-		waitCtx, cancel := context.WithTimeout(ctx, decisionWait)
-		defer cancel()
-		err = handle.Get(waitCtx, nil)
-	}
 	if err != nil {
+		return breachError(err, b)
+	}
+	waitCtx, cancel := context.WithTimeout(ctx, decisionWait)
+	defer cancel()
+	if err := handle.Get(waitCtx, nil); err != nil {
+		if waitCtx.Err() != nil && ctx.Err() == nil {
+			return errStillProcessing
+		}
 		return breachError(err, b)
 	}
 	return nil
 }
 
+// breachError turns a refused or failed Update into what an officer reads.
 func breachError(err error, b *store.Breach) error {
-	r := &store.Request{ID: b.ID, Status: "closed"}
-	return decisionError(err, r)
+	var notFound *serviceerror.NotFound
+	if errors.As(err, &notFound) {
+		if b.ClosedAt != nil {
+			return echo.NewHTTPError(http.StatusConflict, "breach "+b.ID+" is closed")
+		}
+		return echo.NewHTTPError(http.StatusServiceUnavailable, "breach "+b.ID+" has no running workflow yet; the deadline monitor starts it, try again shortly")
+	}
+	return decisionError(err, &store.Request{ID: b.ID})
+}
+
+// accepted answers an Update still being carried out.
+func accepted(c echo.Context, id string) error {
+	return c.JSON(http.StatusAccepted, map[string]string{"id": id, "status": "processing"})
 }
 
 // breachReport is the report for the supervisory authority (GDPR Art.

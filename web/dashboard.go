@@ -252,7 +252,10 @@ func (s *Server) dashboardExtend(c echo.Context) error {
 		return err
 	}
 	reason := c.FormValue("reason")
-	if _, err := s.extend(c, r, reason); err != nil {
+	done := "extended"
+	if _, err := s.extend(c, r, reason); errors.Is(err, errStillProcessing) {
+		done = "processing"
+	} else if err != nil {
 		var herr *echo.HTTPError
 		var verr *domain.ValidationError
 		switch {
@@ -264,7 +267,7 @@ func (s *Server) dashboardExtend(c echo.Context) error {
 		}
 		return err
 	}
-	return c.Redirect(http.StatusSeeOther, "/officer/requests/"+url.PathEscape(r.ID)+"?done=extended")
+	return c.Redirect(http.StatusSeeOther, "/officer/requests/"+url.PathEscape(r.ID)+"?done="+done)
 }
 
 // dashboardVerify records that the officer proved the requester's identity

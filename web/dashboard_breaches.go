@@ -227,6 +227,9 @@ func (s *Server) dashboardBreachProgress(c echo.Context) error {
 
 // breachProblem shows the breach again with why an action was refused.
 func (s *Server) breachProblem(c echo.Context, b *store.Breach, err error, subject, text string) error {
+	if errors.Is(err, errStillProcessing) {
+		return c.Redirect(http.StatusSeeOther, "/officer/breaches/"+url.PathEscape(b.ID)+"?done=processing")
+	}
 	var herr *echo.HTTPError
 	if errors.As(err, &herr) {
 		msg, _ := herr.Message.(string)

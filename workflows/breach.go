@@ -90,6 +90,10 @@ type breachRun struct {
 	// is set when an officer settled them.
 	uncertain int
 	decided   bool
+	resolving bool
+	// closing is set once the workflow has decided to close: a notice
+	// approved after that could never be sent, so it is refused.
+	closing bool
 }
 
 // Breach runs a personal-data breach to its notifications: it finds the
@@ -140,6 +144,7 @@ func Breach(ctx workflow.Context, in BreachInput) (BreachResult, error) {
 			return res, err
 		}
 		if !b.state.NoticeApproved || b.state.FanOutDone {
+			b.closing = true
 			break
 		}
 		var p struct{ Sent, Uncertain int }
@@ -222,6 +227,8 @@ func (b *breachRun) validateNotice(n NoticeApproval) error {
 	switch {
 	case b.state.NoticeApproved || b.approving:
 		return errors.New("a notice was already approved for this breach")
+	case b.closing:
+		return errors.New("the breach is closing: the authority is notified and no notice was approved before")
 	case strings.TrimSpace(n.Subject) == "":
 		return errors.New("the notice needs a subject line")
 	case utf8.RuneCountInString(n.Subject) > domain.MaxTitleLen:
@@ -296,7 +303,7 @@ func (b *breachRun) authorityNotified(ctx workflow.Context, n AuthorityNotificat
 
 func (b *breachRun) validateUncertain(u UncertainDecision) error {
 	switch {
-	case b.uncertain == 0 || b.decided:
+	case b.uncertain == 0 || b.decided || b.resolving:
 		return errors.New("no notice of this breach is of uncertain delivery")
 	case u.Actor == "":
 		return errors.New("the deciding officer is required")
@@ -305,6 +312,8 @@ func (b *breachRun) validateUncertain(u UncertainDecision) error {
 }
 
 func (b *breachRun) resolveUncertain(ctx workflow.Context, u UncertainDecision) error {
+	b.resolving = true
+	defer func() { b.resolving = false }()
 	actx := workflow.WithActivityOptions(ctx, storeActivity)
 	err := workflow.ExecuteActivity(actx, breaches.ResolveUncertain, activities.Uncertain{
 		BreachID: b.in.BreachID, Resend: u.Resend, Actor: u.Actor,

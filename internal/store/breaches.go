@@ -85,8 +85,14 @@ type BreachRecipient struct {
 // Recipient states.
 const (
 	RecipientPending = "pending"
-	RecipientSending = "sending"
+	RecipientSending = "sending" // claimed by the batch being sent now
 	RecipientSent    = "sent"
+	// RecipientUncertain: claimed by a send a crash cut short; whether it
+	// went out is unknown until an officer decides.
+	RecipientUncertain = "uncertain"
+	// RecipientFailed: the provider refused the batch for good (a
+	// malformed address, say); not retried.
+	RecipientFailed = "failed"
 )
 
 // ErrNoticeApproved: a different notice was already approved.
@@ -303,11 +309,16 @@ func (s *Store) ClaimBatch(ctx context.Context, id string, size int) (int, []Bre
 		}
 		batch = seqs[0]
 		// The pending rows between the first and last seq are exactly
-		// those just read.
-		in := tx.Model(&BreachRecipient{}).Where("breach_id = ? AND state = ? AND seq BETWEEN ? AND ?",
-			id, RecipientPending, seqs[0], seqs[len(seqs)-1])
-		if err := in.Updates(map[string]any{"state": RecipientSending, "batch": batch}).Error; err != nil {
-			return err
+		// those just read, unless another claim took some meanwhile: then
+		// this claim gives way and is retried.
+		res := tx.Model(&BreachRecipient{}).Where("breach_id = ? AND state = ? AND seq BETWEEN ? AND ?",
+			id, RecipientPending, seqs[0], seqs[len(seqs)-1]).
+			Updates(map[string]any{"state": RecipientSending, "batch": batch})
+		if res.Error != nil {
+			return res.Error
+		}
+		if res.RowsAffected != int64(len(seqs)) {
+			return errClaimRaced
 		}
 		return tx.Where("breach_id = ? AND batch = ? AND state = ?", id, batch, RecipientSending).Order("seq").Find(&rs).Error
 	})
@@ -317,6 +328,10 @@ func (s *Store) ClaimBatch(ctx context.Context, id string, size int) (int, []Bre
 	return batch, rs, nil
 }
 
+// errClaimRaced: another claim took part of the batch; the transaction
+// rolls back and the caller tries again.
+var errClaimRaced = errors.New("batch claimed concurrently; try again")
+
 // MarkBatchSent records that a batch's emails were accepted.
 func (s *Store) MarkBatchSent(ctx context.Context, id string, batch int, at time.Time) error {
 	err := s.db.WithContext(ctx).Model(&BreachRecipient{}).
@@ -324,6 +339,37 @@ func (s *Store) MarkBatchSent(ctx context.Context, id string, batch int, at time
 		Updates(map[string]any{"state": RecipientSent, "sent_at": at.UTC()}).Error
 	if err != nil {
 		return fmt.Errorf("store: mark batch sent: %w", err)
+	}
+	return nil
+}
+
+// FailBatch records a batch the provider refused for good; it is not
+// retried and counts as failed in the progress.
+func (s *Store) FailBatch(ctx context.Context, id string, batch int, reason string, at time.Time) error {
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		res := tx.Model(&BreachRecipient{}).
+			Where("breach_id = ? AND batch = ? AND state = ?", id, batch, RecipientSending).
+			Update("state", RecipientFailed)
+		if res.Error != nil || res.RowsAffected == 0 {
+			return res.Error
+		}
+		return tx.Create(&BreachEvent{BreachID: id, Actor: ActorSystem, Action: "send_failed",
+			Detail: fmt.Sprintf("%d notices refused by the provider: %.300s", res.RowsAffected, reason), At: at.UTC()}).Error
+	})
+	if err != nil {
+		return fmt.Errorf("store: fail batch: %w", err)
+	}
+	return nil
+}
+
+// OrphanedToUncertain marks as uncertain every recipient still claimed
+// by a send: called by a fan-out once its own batches are settled, so
+// what is left was claimed by an attempt that died mid-send.
+func (s *Store) OrphanedToUncertain(ctx context.Context, id string) error {
+	err := s.db.WithContext(ctx).Model(&BreachRecipient{}).Where("breach_id = ? AND state = ?", id, RecipientSending).
+		Update("state", RecipientUncertain).Error
+	if err != nil {
+		return fmt.Errorf("store: orphaned sends: %w", err)
 	}
 	return nil
 }
@@ -344,7 +390,9 @@ func (s *Store) ReleaseBatch(ctx context.Context, id string, batch int) error {
 type FanOutProgress struct {
 	Total     int `json:"total"`
 	Sent      int `json:"sent"`
-	Uncertain int `json:"uncertain"` // claimed by a send whose outcome was lost in a crash
+	Sending   int `json:"sending"`   // in the batch being sent now
+	Uncertain int `json:"uncertain"` // claimed by a send whose outcome a crash lost
+	Failed    int `json:"failed"`    // refused by the provider for good
 }
 
 // Progress counts a breach's recipients by state.
@@ -365,7 +413,11 @@ func (s *Store) Progress(ctx context.Context, id string) (FanOutProgress, error)
 		case RecipientSent:
 			p.Sent = r.N
 		case RecipientSending:
+			p.Sending = r.N
+		case RecipientUncertain:
 			p.Uncertain = r.N
+		case RecipientFailed:
+			p.Failed = r.N
 		}
 	}
 	return p, nil
@@ -403,7 +455,7 @@ func (s *Store) ResolveUncertain(ctx context.Context, id string, resend bool, ac
 			updates = map[string]any{"state": RecipientPending, "batch": nil}
 			detail = "to be sent again"
 		}
-		res := tx.Model(&BreachRecipient{}).Where("breach_id = ? AND state = ?", id, RecipientSending).Updates(updates)
+		res := tx.Model(&BreachRecipient{}).Where("breach_id = ? AND state = ?", id, RecipientUncertain).Updates(updates)
 		if res.Error != nil || res.RowsAffected == 0 {
 			return res.Error
 		}

@@ -77,19 +77,26 @@ func TestBreachRecipientsAreClaimedSentAndSettledOnce(t *testing.T) {
 		if _, rs := claim(); len(rs) != 0 {
 			t.Fatalf("claimed %d with nobody pending", len(rs))
 		}
+		if p, _ := db.st.Progress(ctx, b.ID); p != (store.FanOutProgress{Total: 25, Sent: 15, Sending: 10}) {
+			t.Errorf("progress %+v", p)
+		}
+		if err := db.st.OrphanedToUncertain(ctx, b.ID); err != nil {
+			t.Fatal(err)
+		}
 		if p, _ := db.st.Progress(ctx, b.ID); p != (store.FanOutProgress{Total: 25, Sent: 15, Uncertain: 10}) {
 			t.Errorf("progress %+v", p)
 		}
 		if n, err := db.st.ResolveUncertain(ctx, b.ID, true, "grace@example.org", now); err != nil || n != 10 {
 			t.Fatalf("resend uncertain: %d, %v", n, err)
 		}
-		if _, rs := claim(); len(rs) != 10 || rs[0].Email != "p10@example.com" {
+		b4, rs := claim()
+		if len(rs) != 10 || rs[0].Email != "p10@example.com" {
 			t.Fatalf("resent batch: %+v", rs)
 		}
-		if n, _ := db.st.ResolveUncertain(ctx, b.ID, false, "grace@example.org", now); n != 10 {
-			t.Errorf("recorded %d as sent", n)
+		if err := db.st.FailBatch(ctx, b.ID, b4, "sendgrid answered 400: invalid email", now); err != nil {
+			t.Fatal(err)
 		}
-		if p, _ := db.st.Progress(ctx, b.ID); p != (store.FanOutProgress{Total: 25, Sent: 25}) {
+		if p, _ := db.st.Progress(ctx, b.ID); p != (store.FanOutProgress{Total: 25, Sent: 15, Failed: 10}) {
 			t.Errorf("progress %+v", p)
 		}
 	})
