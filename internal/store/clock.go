@@ -33,6 +33,17 @@ func (r *Request) NoticeBy() time.Time {
 	return r.DueAt
 }
 
+// forUpdate locks the rows a transaction reads until it ends, so two
+// changes to one request's clock (an extension and a pause) apply one
+// after the other instead of one overwriting the other. SQLite has no row
+// locks and needs none: it lets one writer at a time.
+func (s *Store) forUpdate(tx *gorm.DB) *gorm.DB {
+	if s.dialect == Postgres {
+		return tx.Clauses(clause.Locking{Strength: "UPDATE"})
+	}
+	return tx
+}
+
 // Extension moves a request's due date to the furthest its regime allows.
 type Extension struct {
 	RequestID string
@@ -48,7 +59,7 @@ func (s *Store) ExtendRequest(ctx context.Context, e Extension) (*Request, error
 	at := e.At.UTC()
 	var r Request
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		if err := tx.Take(&r, "id = ?", e.RequestID).Error; err != nil {
+		if err := s.forUpdate(tx).Take(&r, "id = ?", e.RequestID).Error; err != nil {
 			return err
 		}
 		switch {
@@ -94,7 +105,7 @@ func (s *Store) ExtendRequest(ctx context.Context, e Extension) (*Request, error
 func (s *Store) PauseClock(ctx context.Context, requestID string, from, to time.Time, reason string) (*Request, error) {
 	var r Request
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		if err := tx.Take(&r, "id = ?", requestID).Error; err != nil {
+		if err := s.forUpdate(tx).Take(&r, "id = ?", requestID).Error; err != nil {
 			return err
 		}
 		var done int64
