@@ -17,6 +17,7 @@ import (
 
 	"github.com/dsar-project/dsar/internal/auth"
 	"github.com/dsar-project/dsar/internal/config"
+	"github.com/dsar-project/dsar/internal/deadline"
 	"github.com/dsar-project/dsar/internal/demo"
 	"github.com/dsar-project/dsar/internal/devtemporal"
 	"github.com/dsar-project/dsar/internal/domain"
@@ -158,12 +159,16 @@ func (a *App) UseDemoOrganisation(ctx context.Context, people int) error {
 var demoRequests = []struct {
 	request  domain.NewRequest
 	verified bool
+	// age backdates the request, so the demo shows a clock running out:
+	// Alan's deletion arrived 28 days ago and is due in two days, which
+	// sends the officers their two-day reminder at once.
+	age time.Duration
 }{
-	{domain.NewRequest{Type: domain.TypeAccess, Name: "Ada Lovelace", Email: "ada@example.com", Details: "Everything you hold about me, please."}, true},
-	{domain.NewRequest{Type: domain.TypeDeletion, Name: "Alan Turing", Email: "alan@example.com", Details: "Close my account and delete my data."}, true},
+	{domain.NewRequest{Type: domain.TypeAccess, Name: "Ada Lovelace", Email: "ada@example.com", Details: "Everything you hold about me, please."}, true, 0},
+	{domain.NewRequest{Type: domain.TypeDeletion, Name: "Alan Turing", Email: "alan@example.com", Details: "Close my account and delete my data."}, true, 28 * 24 * time.Hour},
 	{domain.NewRequest{Type: domain.TypeCorrection, Name: "Grace Hopper", Email: "grace@example.com",
-		Corrections: []domain.Correction{{Field: "street", Value: "1 Navy Yard"}, {Field: "city", Value: "Arlington"}}}, false},
-	{domain.NewRequest{Type: domain.TypeExport, Name: "Katherine Johnson", Email: "katherine@example.com"}, false},
+		Corrections: []domain.Correction{{Field: "street", Value: "1 Navy Yard"}, {Field: "city", Value: "Arlington"}}}, false, 0},
+	{domain.NewRequest{Type: domain.TypeExport, Name: "Katherine Johnson", Email: "katherine@example.com", Regime: deadline.GDPR}, false, 0},
 }
 
 // seedDemoRequests submits the demo requests into an empty dev database,
@@ -175,7 +180,9 @@ func (a *App) seedDemoRequests(ctx context.Context) (int, error) {
 		return 0, err
 	}
 	for _, d := range demoRequests {
-		receipt, err := a.Intake.Submit(ctx, d.request)
+		svc := *a.Intake
+		svc.Now = func() time.Time { return a.Now().Add(-d.age) }
+		receipt, err := svc.Submit(ctx, d.request)
 		if err != nil {
 			return 0, err
 		}
