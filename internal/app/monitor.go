@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
@@ -23,8 +24,12 @@ func (a *App) EnsureMonitorSchedule(ctx context.Context) error {
 		TaskQueue: a.Config.TaskQueue,
 	}
 	sc := a.Temporal.ScheduleClient()
+	// After an outage one run catches up for all that were missed:
+	// each run looks at the present, so replaying a year of them (the
+	// default window) would only repeat work.
 	_, err := sc.Create(ctx, client.ScheduleOptions{
 		ID: workflows.DeadlineMonitorScheduleID, Spec: spec, Action: action,
+		Overlap: enums.SCHEDULE_OVERLAP_POLICY_SKIP, CatchupWindow: a.Config.MonitorInterval,
 		Note: "dsar: digest of requests due soon or overdue, recovery of unstarted requests",
 	})
 	if err == nil {
@@ -39,6 +44,9 @@ func (a *App) EnsureMonitorSchedule(ctx context.Context) error {
 			s := in.Description.Schedule
 			s.Spec = &spec
 			s.Action = action
+			if s.Policy != nil {
+				s.Policy.CatchupWindow = a.Config.MonitorInterval
+			}
 			return &client.ScheduleUpdate{Schedule: &s}, nil
 		},
 	})

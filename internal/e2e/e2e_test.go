@@ -682,6 +682,9 @@ func TestDeadlineMonitorScheduleRecoversAndDigests(t *testing.T) {
 	if iv := desc.Schedule.Spec.Intervals; len(iv) != 1 || iv[0].Every != time.Hour {
 		t.Errorf("schedule intervals %+v, want every hour", iv)
 	}
+	if p := desc.Schedule.Policy; p == nil || p.CatchupWindow != time.Hour || p.Overlap != enums.SCHEDULE_OVERLAP_POLICY_SKIP {
+		t.Errorf("schedule policy %+v, want one interval of catch-up and overlaps skipped", p)
+	}
 
 	if err := handle.Trigger(ctx, client.ScheduleTriggerOptions{}); err != nil {
 		t.Fatal(err)
