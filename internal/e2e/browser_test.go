@@ -291,7 +291,8 @@ func TestBrowserOfficerRunsABreach(t *testing.T) {
 }
 
 // fitsThePhone opens a page (in a phone-sized viewport), keeps its
-// screenshot, and checks that it does not scroll sideways.
+// screenshot, and checks that it does not scroll sideways and that every
+// field has a label a screen reader can announce.
 func fitsThePhone(t *testing.T, ctx context.Context, base, name, path string) {
 	t.Helper()
 	run(t, ctx, name, chromedp.Navigate(base+path), shot(name))
@@ -301,5 +302,13 @@ func fitsThePhone(t *testing.T, ctx context.Context, base, name, path string) {
 	}
 	if overflow {
 		t.Errorf("%s scrolls sideways on a phone", path)
+	}
+	unlabelled, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll('input:not([type=hidden]), select, textarea')]
+		.filter(e => !e.labels || e.labels.length === 0).map(e => e.name || e.id)`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(unlabelled) > 0 {
+		t.Errorf("%s has fields without a label: %v", path, unlabelled)
 	}
 }
