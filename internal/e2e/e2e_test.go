@@ -653,9 +653,10 @@ func TestOfficerExtendsTheDeadline(t *testing.T) {
 }
 
 // TestDeadlineMonitorScheduleRecoversAndDigests: the worker's Schedule
-// exists once however often it is ensured; a run starts a stored request
-// whose workflow never started and emails the officers one digest of what
-// is due, and a second run with nothing new sends no second digest.
+// exists once however often it is ensured; a run starts the stored
+// request and breach whose workflows never started and emails the
+// officers one digest of what is due (the breach near its 72 hours among
+// it), and a second run with nothing new sends no second digest.
 func TestDeadlineMonitorScheduleRecoversAndDigests(t *testing.T) {
 	s := newSystem(t)
 	ctx := context.Background()
@@ -666,6 +667,13 @@ func TestDeadlineMonitorScheduleRecoversAndDigests(t *testing.T) {
 		ReceivedAt: now.Add(-28 * 24 * time.Hour), DueAt: now.Add(48 * time.Hour),
 	}
 	if err := s.app.Store.CreateRequest(ctx, lost, nil); err != nil {
+		t.Fatal(err)
+	}
+	// A breach stored while Temporal was down, 60 hours after awareness.
+	breach := &store.Breach{ID: "BRE-LOSTLOST01", Title: "Lost laptop", Description: "A laptop was left on a train.",
+		AwareAt: now.Add(-60 * time.Hour), Systems: []string{"shop"}, Categories: []string{"user.contact.email"},
+		Risk: domain.RiskLow, RecordedBy: "officer@example.org", CreatedAt: now}
+	if err := s.app.Store.CreateBreach(ctx, breach); err != nil {
 		t.Fatal(err)
 	}
 	for range 2 {
@@ -697,6 +705,11 @@ func TestDeadlineMonitorScheduleRecoversAndDigests(t *testing.T) {
 	if strings.Contains(digest.Text, "Emmy") || strings.Contains(digest.Text, "emmy@") {
 		t.Errorf("the digest names the requester:\n%s", digest.Text)
 	}
+	if !strings.Contains(digest.Text, "BRE-LOSTLOST01") || !strings.Contains(digest.Text, "Breach: Lost laptop") || !strings.Contains(digest.Text, "due in 12 hours") {
+		t.Errorf("the digest does not list the breach near its 72 hours:\n%s", digest.Text)
+	}
+	// Recovered, the breach's workflow finds the people affected.
+	waitFor(t, func() bool { return s.breach(breach.ID).AffectedPeople != nil })
 
 	// A second run finds the same list: no second digest today.
 	if err := handle.Trigger(ctx, client.ScheduleTriggerOptions{Overlap: enums.SCHEDULE_OVERLAP_POLICY_ALLOW_ALL}); err != nil {
@@ -716,8 +729,8 @@ func TestDeadlineMonitorScheduleRecoversAndDigests(t *testing.T) {
 		if err := s.app.Temporal.GetWorkflow(ctx, wr.WorkflowID, wr.FirstExecutionRunID).Get(ctx, &res); err != nil {
 			t.Fatalf("monitor run: %v", err)
 		}
-		if res.Digest.DueSoon != 1 || res.Digest.Overdue != 0 {
-			t.Errorf("monitor run found %+v, want one request due soon", res.Digest)
+		if res.Digest.DueSoon != 1 || res.Digest.Overdue != 0 || res.Digest.Breaches != 1 {
+			t.Errorf("monitor run found %+v, want one request due soon and one breach", res.Digest)
 		}
 	}
 	n := 0
