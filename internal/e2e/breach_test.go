@@ -125,6 +125,14 @@ func TestBreachFanOutReachesEveryoneOnceAcrossAWorkerRestart(t *testing.T) {
 	if p := s.breach(b.ID).Progress; p.Uncertain != 0 || p.Total != breachPeople {
 		t.Errorf("progress %+v", p)
 	}
+	var missing struct{ Fields map[string]string }
+	if code := s.call("POST", "/api/v1/officer/breaches/"+b.ID+"/uncertain", s.token, map[string]any{}, &missing); code != http.StatusBadRequest || missing.Fields["resend"] == "" {
+		t.Errorf("settling uncertain sends without a choice: %d %+v", code, missing)
+	}
+	var nothing struct{ Error string }
+	if code := s.call("POST", "/api/v1/officer/breaches/"+b.ID+"/uncertain", s.token, map[string]any{"resend": true}, &nothing); code != http.StatusConflict || !strings.Contains(nothing.Error, "uncertain delivery") {
+		t.Errorf("settling uncertain sends when there are none: %d %+v", code, nothing)
+	}
 
 	if code := s.call("POST", "/api/v1/officer/breaches/"+b.ID+"/authority", s.token, map[string]string{
 		"authority": "Autoriteit Persoonsgegevens", "reference": "AP-2026-77",
