@@ -68,7 +68,7 @@ const MaxNoticeLen = 20000
 var (
 	breaches *activities.Breaches
 
-	// The fan-out heartbeats after every batch; a worker that stops or
+	// The fan-out heartbeats every two seconds; a worker that stops or
 	// dies mid-way is noticed within the heartbeat timeout and the next
 	// attempt resumes from the database.
 	fanOutActivity = workflow.ActivityOptions{

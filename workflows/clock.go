@@ -51,7 +51,7 @@ func offsetName(d time.Duration) string {
 // the week's), else the earliest still to come.
 func (w *subjectRequest) nextAlert(now time.Time) (milestone, bool) {
 	reminders := w.in.Reminders
-	if len(reminders) == 0 {
+	if reminders == nil { // started without the setting: the defaults
 		reminders = DefaultReminders
 	}
 	var due, next *milestone

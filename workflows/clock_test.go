@@ -229,3 +229,17 @@ func TestClockRunsOnWhileVerifyingByDefault(t *testing.T) {
 		t.Errorf("due %v, want %v unchanged", r.DueAt, due)
 	}
 }
+
+// TestNoRemindersWhenTurnedOff: DSAR_REMINDERS=none (an empty list)
+// leaves only the overdue escalation.
+func TestNoRemindersWhenTurnedOff(t *testing.T) {
+	h := newHarness(t, "")
+	h.addOfficers()
+	h.verifyAt(time.Hour)
+	h.decideAt(31*day, ReviewDecision{Decision: Approve, Actor: "grace@example.org"})
+	h.env.ExecuteWorkflow(SubjectRequest, SubjectRequestInput{RequestID: h.id, VerifyTTL: ttl, Reminders: []time.Duration{}})
+	if err := h.env.GetWorkflowError(); err != nil {
+		t.Fatal(err)
+	}
+	h.wantAlerts("grace@example.org officer_overdue Jun 3 09:00 Overdue: request DSR-TESTTEST01 was due 3 June 2026, 09:00 UTC")
+}

@@ -51,7 +51,7 @@ type SubjectRequestInput struct {
 	// VerifyTTL is how long the requester has to verify their identity.
 	VerifyTTL time.Duration
 	// Reminders are how long before the due date officers are reminded
-	// (DSAR_REMINDERS); empty means DefaultReminders.
+	// (DSAR_REMINDERS); nil means DefaultReminders, empty means none.
 	Reminders []time.Duration
 }
 

@@ -155,6 +155,9 @@ func Load(getenv func(string) string) (*Config, error) {
 			c.Location = loc
 		}
 	}
+	// "none" leaves an empty, non-nil list: no reminders (nil means the
+	// workflow's defaults).
+	c.Reminders = []time.Duration{}
 	for _, v := range strings.Split(get("DSAR_REMINDERS", DefaultReminders), ",") {
 		if v = strings.TrimSpace(v); v == "" || v == "none" {
 			continue

@@ -151,6 +151,16 @@ func TestLoadReadsEveryVariable(t *testing.T) {
 	}
 }
 
+func TestRemindersCanBeTurnedOff(t *testing.T) {
+	c, err := config.Load(env(map[string]string{"DSAR_REMINDERS": "none"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Reminders == nil || len(c.Reminders) != 0 {
+		t.Errorf("DSAR_REMINDERS=none gives %#v, want an empty list (nil would mean the defaults)", c.Reminders)
+	}
+}
+
 func TestLoadBaseURLDefaultsToAddr(t *testing.T) {
 	c, err := config.Load(env(map[string]string{"DSAR_ADDR": "127.0.0.1:9999"}))
 	if err != nil {
