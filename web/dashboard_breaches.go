@@ -154,9 +154,7 @@ func (s *Server) renderBreach(c echo.Context, code int, b *store.Breach, problem
 	p.NoticeForm.Subject, p.NoticeForm.Text = subject, text
 	if p.NoticeForm.Subject == "" && p.NoticeForm.Text == "" {
 		p.NoticeForm.Subject = "Important: a security incident affecting your data"
-		p.NoticeForm.Text = "On [date] we discovered that [what happened]. It involved your [categories].\n\n" +
-			"What this means for you: [likely consequences].\nWhat we have done: [measures].\nWhat you can do: [advice].\n\n" +
-			"Questions: write to our data protection officer at [address]."
+		p.NoticeForm.Text = workflows.NoticeOutline
 	}
 	return s.render(c, code, "officer/breach", p)
 }

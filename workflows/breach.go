@@ -65,6 +65,16 @@ type BreachResult struct {
 // MaxNoticeLen bounds a notice's text.
 const MaxNoticeLen = 20000
 
+// NoticeOutline is the notice text the dashboard suggests: what Art. 34(2)
+// asks a notice to say, with bracketed parts for the officer to fill in.
+// A notice still holding any of them is refused, so an outline is never
+// sent to the people affected.
+var NoticeOutline = "On [date] we discovered that [what happened]. It involved your [categories].\n\n" +
+	"What this means for you: [likely consequences].\nWhat we have done: [measures].\nWhat you can do: [advice].\n\n" +
+	"Questions: write to our data protection officer at [address]."
+
+var outlineParts = []string{"[date]", "[what happened]", "[categories]", "[likely consequences]", "[measures]", "[advice]", "[address]"}
+
 var (
 	breaches *activities.Breaches
 
@@ -235,6 +245,8 @@ func (b *breachRun) validateNotice(n NoticeApproval) error {
 		return fmt.Errorf("the subject is longer than %d characters", domain.MaxTitleLen)
 	case strings.TrimSpace(n.Text) == "":
 		return errors.New("the notice needs its text: what happened, what it means for them, what we did, what they can do, whom to contact")
+	case slices.ContainsFunc(outlineParts, func(part string) bool { return strings.Contains(n.Text, part) }):
+		return errors.New("the notice still holds parts of the outline in brackets; fill them in before it goes to anyone")
 	case utf8.RuneCountInString(n.Text) > MaxNoticeLen:
 		return fmt.Errorf("the text is longer than %d characters", MaxNoticeLen)
 	case n.Actor == "":

@@ -261,7 +261,15 @@ func TestBrowserOfficerRunsABreach(t *testing.T) {
 	if page := text(t, ctx, "main"); !strings.Contains(page, fmt.Sprintf("%d (", demoPeople)) {
 		t.Errorf("the page does not show %d people affected:\n%s", demoPeople, page)
 	}
-	run(t, ctx, "approve the notice",
+	run(t, ctx, "approve the outline as it is",
+		chromedp.Click(`//button[starts-with(text(), "Approve and send")]`),
+		chromedp.WaitVisible(chromedp.CSS(`.alert`)),
+	)
+	if alert := text(t, ctx, ".alert"); !strings.Contains(alert, "fill them in") {
+		t.Errorf("approving the outline unfilled says %q", alert)
+	}
+	run(t, ctx, "write and approve the notice",
+		chromedp.SetValue(chromedp.CSS(`#text`), "On 3 May a list with your name and email address was readable by anyone with its link. Beware of emails asking for your password."),
 		chromedp.Click(`//button[starts-with(text(), "Approve and send")]`),
 		chromedp.WaitVisible(chromedp.CSS(`.notice`)),
 	)
