@@ -141,6 +141,8 @@ func TestBreachFanOutReachesEveryoneOnceAcrossAWorkerRestart(t *testing.T) {
 	}
 	waitFor(t, func() bool { return s.breach(b.ID).ClosedAt != nil })
 	s.recordWorkflowHistory(workflows.BreachWorkflowID(b.ID), "breach_fanout.json")
+	noneInHistory(t, workflows.BreachWorkflowID(b.ID), "could be read by anyone", "AP-2026-77", "Autoriteit",
+		"officer@example.org", demo.PersonAt(0).Email, demo.PersonAt(breachPeople-1).Email)
 	if n := fanOutAttempts(t, s, b.ID); n < 2 {
 		t.Errorf("the fan-out ran in %d attempt; the restart did not interrupt it", n)
 	}
