@@ -26,13 +26,15 @@ type breachView struct {
 	*store.Breach
 	Overdue   bool                 `json:"overdue"`
 	HoursLeft float64              `json:"hours_left"`
+	Left      time.Duration        `json:"-"` // to the deadline, for the page
 	Progress  store.FanOutProgress `json:"progress"`
 	Events    []store.BreachEvent  `json:"events,omitempty"`
 }
 
 func (s *Server) breachView(ctx context.Context, b *store.Breach, events bool) (breachView, error) {
 	now := s.now()
-	v := breachView{Breach: b, Overdue: b.Overdue(now), HoursLeft: float64(int(b.DeadlineAt.Sub(now).Hours()*10)) / 10}
+	left := b.DeadlineAt.Sub(now)
+	v := breachView{Breach: b, Overdue: b.Overdue(now), Left: left, HoursLeft: float64(int(left.Hours()*10)) / 10}
 	var err error
 	if v.Progress, err = s.store.Progress(ctx, b.ID); err != nil {
 		return v, err

@@ -421,3 +421,17 @@ func TestStateChangesFromAnotherSiteAreRefused(t *testing.T) {
 		t.Errorf("post from our own origin: %d", code)
 	}
 }
+
+func TestCountdownReadsLikeTheLiveScript(t *testing.T) {
+	countdown := templateFuncs["countdown"].(func(time.Duration) string)
+	for left, want := range map[time.Duration]string{
+		71*time.Hour + 59*time.Minute + 40*time.Second: "72 h 00 min left",
+		90*time.Minute + 20*time.Second:                "1 h 30 min left",
+		-5 * time.Minute:                               "overdue by 0 h 05 min",
+		-(26*time.Hour + 3*time.Minute):                "overdue by 26 h 03 min",
+	} {
+		if got := countdown(left); got != want {
+			t.Errorf("countdown(%v) = %q, want %q", left, got, want)
+		}
+	}
+}

@@ -47,11 +47,14 @@ var templateFuncs = template.FuncMap{
 	"isodate":  func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 	"add":      func(a, b int) int { return a + b },
 	"bytes":    humanBytes,
-	"hoursleft": func(h float64) string {
-		if h < 0 {
-			return fmt.Sprintf("overdue by %.0f h", -h)
+	// countdown reads like the live countdown script: hours and minutes
+	// left, or how long ago the deadline passed.
+	"countdown": func(left time.Duration) string {
+		m := int(left.Abs().Round(time.Minute) / time.Minute)
+		if left < 0 {
+			return fmt.Sprintf("overdue by %d h %02d min", m/60, m%60)
 		}
-		return fmt.Sprintf("%.0f h %02.0f min left", float64(int(h)), (h-float64(int(h)))*60)
+		return fmt.Sprintf("%d h %02d min left", m/60, m%60)
 	},
 }
 
