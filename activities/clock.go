@@ -160,7 +160,7 @@ func (a *Requests) alert(ctx context.Context, kind mail.Kind, key, requestID str
 			return sent, err
 		}
 		a.Metrics.Sent.WithLabelValues(string(kind)).Inc()
-		if err := a.Store.RecordAlert(ctx, store.SentAlert{Key: okey, Recipients: 1, SentAt: a.Now()}); err != nil {
+		if err := a.Store.RecordAlert(ctx, store.SentAlert{Key: okey, SentAt: a.Now()}); err != nil {
 			return sent, err
 		}
 		sent++

@@ -38,7 +38,7 @@ func TestErasureResumesAfterASystemFails(t *testing.T) {
 	}
 	st := storetest.SQLite(t)
 	r := &store.Request{ID: "DSR-RESUME0001", Type: domain.TypeDeletion, Status: domain.StatusCompleted,
-		Email: "ada@example.com", Name: "Ada Lovelace", ReceivedAt: now, DueAt: domain.DueAt(now)}
+		Email: "ada@example.com", Name: "Ada Lovelace", ReceivedAt: now, DueAt: now.AddDate(0, 0, 30)}
 	if err := st.CreateRequest(ctx, r, nil); err != nil {
 		t.Fatal(err)
 	}

@@ -44,7 +44,7 @@ func setup(t *testing.T, sender mail.Sender) (*testsuite.TestActivityEnvironment
 	ctx := context.Background()
 	st := storetest.SQLite(t)
 	r := &store.Request{ID: "DSR-ACTIVITY01", Type: domain.TypeAccess, Status: domain.StatusReceived,
-		Email: "ada@example.com", Name: "Ada Lovelace", ReceivedAt: now, DueAt: domain.DueAt(now)}
+		Email: "ada@example.com", Name: "Ada Lovelace", ReceivedAt: now, DueAt: now.AddDate(0, 0, 30)}
 	if err := st.CreateRequest(ctx, r, nil); err != nil {
 		t.Fatal(err)
 	}

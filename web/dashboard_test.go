@@ -185,7 +185,7 @@ func TestDashboardListsAndDecides(t *testing.T) {
 	// Two open requests: one overdue, one with days to go; one closed.
 	for i, received := range []time.Time{testNow.AddDate(0, 0, -40), testNow.AddDate(0, 0, -2), testNow.AddDate(0, 0, -50)} {
 		r := &store.Request{ID: "DSR-00000000" + string(rune('A'+i)), Type: domain.TypeAccess, Status: domain.StatusReceived,
-			Email: "p@example.com", Name: "Person " + string(rune('A'+i)), ReceivedAt: received, DueAt: domain.DueAt(received)}
+			Email: "p@example.com", Name: "Person " + string(rune('A'+i)), ReceivedAt: received, DueAt: received.AddDate(0, 0, 30)}
 		if err := h.store.CreateRequest(ctx, r, nil); err != nil {
 			t.Fatal(err)
 		}
@@ -342,7 +342,7 @@ func TestMetricsPage(t *testing.T) {
 	ctx := context.Background()
 	// Received 10 days ago and closed today: on time, 10 days to close.
 	r := &store.Request{ID: "DSR-METRICS001", Type: domain.TypeDeletion, Status: domain.StatusReceived,
-		Email: "p@example.com", Name: "P", ReceivedAt: testNow.AddDate(0, 0, -10), DueAt: domain.DueAt(testNow.AddDate(0, 0, -10))}
+		Email: "p@example.com", Name: "P", ReceivedAt: testNow.AddDate(0, 0, -10), DueAt: testNow.AddDate(0, 0, 20)}
 	if err := h.store.CreateRequest(ctx, r, nil); err != nil {
 		t.Fatal(err)
 	}

@@ -154,14 +154,6 @@ func CanTransition(from, to Status) bool {
 	return false
 }
 
-// ResponsePeriod is the time the law gives to answer a request. Regimes with
-// their own periods come with the deadline rules; until then every request
-// has thirty calendar days.
-const ResponsePeriod = 30 * 24 * time.Hour
-
-// DueAt is when the answer to a request received at receivedAt is due.
-func DueAt(receivedAt time.Time) time.Time { return receivedAt.Add(ResponsePeriod) }
-
 // VerificationReminderAt is when, after the verification email, a reminder
 // goes out: two days before the link expires, or half way for short links.
 func VerificationReminderAt(ttl time.Duration) time.Duration {

@@ -119,29 +119,6 @@ func TestFinalStatusesHaveNoWayOut(t *testing.T) {
 	}
 }
 
-func TestDueAt(t *testing.T) {
-	for _, tc := range []struct {
-		name     string
-		received time.Time
-		want     time.Time
-	}{
-		{"mid month", time.Date(2025, 3, 10, 9, 30, 0, 0, time.UTC), time.Date(2025, 4, 9, 9, 30, 0, 0, time.UTC)},
-		{"across a year", time.Date(2025, 12, 15, 23, 59, 59, 0, time.UTC), time.Date(2026, 1, 14, 23, 59, 59, 0, time.UTC)},
-		{"across leap day", time.Date(2024, 2, 10, 0, 0, 0, 0, time.UTC), time.Date(2024, 3, 11, 0, 0, 0, 0, time.UTC)},
-		{"keeps sub-second", time.Date(2025, 1, 1, 0, 0, 0, 123456789, time.UTC), time.Date(2025, 1, 31, 0, 0, 0, 123456789, time.UTC)},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			got := DueAt(tc.received)
-			if !got.Equal(tc.want) {
-				t.Errorf("DueAt(%s) = %s, want %s", tc.received, got, tc.want)
-			}
-			if d := got.Sub(tc.received); d != 30*24*time.Hour {
-				t.Errorf("DueAt is %s after receipt, want 720h", d)
-			}
-		})
-	}
-}
-
 func TestVerificationReminderAt(t *testing.T) {
 	day := 24 * time.Hour
 	for _, tc := range []struct {

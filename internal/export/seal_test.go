@@ -20,7 +20,7 @@ func setup(t *testing.T) (*store.Store, string) {
 	t.Helper()
 	st := storetest.SQLite(t)
 	r := &store.Request{ID: "DSR-SEALTEST01", Type: domain.TypeExport, Status: domain.StatusReceived,
-		Email: "ada@example.com", Name: "Ada", ReceivedAt: now, DueAt: domain.DueAt(now)}
+		Email: "ada@example.com", Name: "Ada", ReceivedAt: now, DueAt: now.AddDate(0, 0, 30)}
 	if err := st.CreateRequest(context.Background(), r, nil); err != nil {
 		t.Fatal(err)
 	}

@@ -172,12 +172,12 @@ func (s *Store) DueBy(ctx context.Context, by time.Time, limit int) ([]Request, 
 	return rs, nil
 }
 
-// SentAlert records one officer alert (a reminder, an escalation, a
-// digest) under a key naming what it is about, so it goes out once.
+// SentAlert records one officer's copy of an alert (a reminder, an
+// escalation, a digest) under a key naming what it is about and whom, so
+// it goes out once.
 type SentAlert struct {
-	Key        string `gorm:"primaryKey"`
-	Recipients int
-	SentAt     time.Time
+	Key    string `gorm:"primaryKey"`
+	SentAt time.Time
 }
 
 // AlertSent reports whether the alert with this key went out already.

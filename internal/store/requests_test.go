@@ -32,7 +32,7 @@ func TestCreateAndGetRequest(t *testing.T) {
 				{Field: "name", Value: "Augusta Ada King, Countess of Lovelace"},
 			},
 			ReceivedAt: received,
-			DueAt:      domain.DueAt(received),
+			DueAt:      received.AddDate(0, 0, 30),
 		}
 		_, hash, err := auth.NewToken()
 		if err != nil {

@@ -132,7 +132,7 @@ func newRequest(id string, typ domain.RequestType, received time.Time) *store.Re
 		Email:      "ada@example.com",
 		Name:       "Ada Lovelace",
 		ReceivedAt: received,
-		DueAt:      domain.DueAt(received),
+		DueAt:      received.AddDate(0, 0, 30),
 	}
 }
 

@@ -9,7 +9,6 @@ ALTER TABLE requests ADD COLUMN extension_reason TEXT NOT NULL DEFAULT '';
 ALTER TABLE requests ADD COLUMN overdue_at TIMESTAMPTZ;
 
 CREATE TABLE sent_alerts (
-    key         TEXT PRIMARY KEY,
-    recipients  INTEGER NOT NULL,
-    sent_at     TIMESTAMPTZ NOT NULL
+    key     TEXT PRIMARY KEY,
+    sent_at TIMESTAMPTZ NOT NULL
 );
