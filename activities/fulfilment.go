@@ -285,15 +285,15 @@ func (a *Fulfilment) erase(ctx context.Context, r *store.Request, f *domain.Fulf
 		if slices.Contains(f.SystemsDone, c.System.Name) {
 			continue
 		}
-		res, err := c.Erase(ctx, ids)
+		erasure, err := c.Erase(ctx, ids, datamap.Rules{Now: a.Now()})
 		if err != nil {
 			return err
 		}
-		if len(res) > 0 {
+		if len(erasure.Tables) > 0 {
 			f.Systems++
 		}
-		for _, t := range res {
-			f.Erased = append(f.Erased, domain.ErasedTable(t))
+		for _, t := range erasure.Tables {
+			f.Erased = append(f.Erased, domain.ErasedTable{System: t.System, Table: t.Table, Deleted: t.Deleted, Masked: t.Masked, Kept: t.Kept})
 			f.Rows += t.Deleted + t.Masked + t.Kept
 		}
 		if err := a.systemDone(ctx, r.ID, c.System.Name, f); err != nil {

@@ -239,6 +239,9 @@ func (c *Connector) neededColumns(t *Table) []string {
 	for _, kind := range sortedKeys(t.Identities) {
 		add(t.Identities[kind])
 	}
+	if t.Retain != nil {
+		add(t.Retain.From)
+	}
 	return cols
 }
 

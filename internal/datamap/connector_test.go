@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/dsar-project/dsar/internal/datamap"
 	"github.com/dsar-project/dsar/internal/demo"
@@ -146,12 +147,12 @@ func TestEraseDeletesChildrenFirstAndKeepsWhatOthersShare(t *testing.T) {
 		before := snapshot(t, c.DB)
 		logs := count(t, c, `SELECT count(*) FROM web_logs WHERE customer_id = ?`, 8)
 
-		res, err := c.Erase(ctx, emailOf(8))
+		erasure, err := c.Erase(ctx, emailOf(8), datamap.Rules{Now: time.Now()})
 		if err != nil {
 			t.Fatal(err)
 		}
 		byTable := map[string]datamap.TableResult{}
-		for _, r := range res {
+		for _, r := range erasure.Tables {
 			byTable[r.Table] = r
 		}
 		if byTable["customers"].Deleted != 1 {
@@ -195,17 +196,17 @@ func TestEraseDeletesChildrenFirstAndKeepsWhatOthersShare(t *testing.T) {
 		}
 
 		// Once the neighbour goes too, the address is free and goes with them.
-		res, err = c.Erase(ctx, emailOf(9))
+		erasure, err = c.Erase(ctx, emailOf(9), datamap.Rules{Now: time.Now()})
 		if err != nil {
 			t.Fatal(err)
 		}
 		if n := count(t, c, `SELECT count(*) FROM addresses WHERE id = ?`, 8); n != 0 {
-			t.Errorf("shared address remains after both residents were erased: %+v", res)
+			t.Errorf("shared address remains after both residents were erased: %+v", erasure.Tables)
 		}
 		// Erasing again finds nothing and changes nothing.
-		res, err = c.Erase(ctx, emailOf(9))
-		if err != nil || len(res) != 0 {
-			t.Errorf("second erasure = %+v, %v; want nothing to do", res, err)
+		erasure, err = c.Erase(ctx, emailOf(9), datamap.Rules{Now: time.Now()})
+		if err != nil || len(erasure.Tables) != 0 {
+			t.Errorf("second erasure = %+v, %v; want nothing to do", erasure, err)
 		}
 	})
 }
@@ -366,6 +367,97 @@ func TestDraftFromALiveDatabase(t *testing.T) {
 		}
 		if rows(found, "customers") != 1 || rows(found, "invoices") == 0 || rows(found, "addresses") != 1 {
 			t.Errorf("discovery with the draft found %d customers, %d invoices, %d addresses", rows(found, "customers"), rows(found, "invoices"), rows(found, "addresses"))
+		}
+	})
+}
+
+func TestEraseRetainsInvoicesUntilTheirPeriodEndsThenPurges(t *testing.T) {
+	eachDatabase(t, 30, func(t *testing.T, c *datamap.Connector) {
+		ctx := context.Background()
+		invoices := count(t, c, `SELECT count(*) FROM invoices WHERE order_id / 10 = ?`, 3)
+		if invoices == 0 {
+			t.Fatal("person 3 has no invoices; pick another")
+		}
+		now := time.Now()
+		erasure, err := c.Erase(ctx, emailOf(3), datamap.Rules{Now: now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var inv datamap.TableResult
+		for _, r := range erasure.Tables {
+			if r.Table == "invoices" {
+				inv = r
+			}
+		}
+		if inv.Retained != invoices || inv.Deleted != 0 || !strings.Contains(inv.Basis, "tax") || !inv.RetainedUntil.After(now.AddDate(3, 0, 0)) {
+			t.Fatalf("invoices: %+v, want %d retained on the tax basis for years", inv, invoices)
+		}
+		if len(erasure.Retained) != invoices {
+			t.Fatalf("%d retained rows listed, want %d", len(erasure.Retained), invoices)
+		}
+		// The invoices stay, restricted and let go of the erased order;
+		// everything else of the person is gone.
+		if n := count(t, c, `SELECT count(*) FROM invoices WHERE id / 10 = ? AND order_id IS NULL AND restricted`, 3); n != invoices {
+			t.Errorf("%d of %d invoices restricted and detached", n, invoices)
+		}
+		for _, q := range []string{`SELECT count(*) FROM customers WHERE id = ?`, `SELECT count(*) FROM orders WHERE customer_id = ?`} {
+			if n := count(t, c, q, 3); n != 0 {
+				t.Errorf("%s: %d rows remain", q, n)
+			}
+		}
+		keys := map[string][][]any{}
+		for _, r := range erasure.Retained {
+			keys[r.Table] = append(keys[r.Table], r.Key)
+		}
+		purged, err := c.Purge(ctx, keys)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(purged) != 1 || purged[0].Deleted != invoices {
+			t.Errorf("purge = %+v, want %d invoices deleted", purged, invoices)
+		}
+		if n := count(t, c, `SELECT count(*) FROM invoices WHERE id / 10 = ?`, 3); n != 0 {
+			t.Errorf("%d invoices remain after the purge", n)
+		}
+		// Purging again finds nothing left.
+		if purged, err = c.Purge(ctx, keys); err != nil || purged[0].Deleted != 0 {
+			t.Errorf("second purge = %+v, %v", purged, err)
+		}
+	})
+}
+
+func TestEraseLeavesHeldTablesAndWhatTheyNeed(t *testing.T) {
+	eachDatabase(t, 30, func(t *testing.T, c *datamap.Connector) {
+		ctx := context.Background()
+		orders := count(t, c, `SELECT count(*) FROM orders WHERE customer_id = ?`, 4)
+		erasure, err := c.Erase(ctx, emailOf(4), datamap.Rules{Now: time.Now(), Held: []string{"orders"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		held := map[string]int{}
+		for _, r := range erasure.Tables {
+			held[r.Table] = r.Held
+		}
+		// Orders are held, and with them the customer and address they
+		// point at; the rest goes.
+		if held["orders"] != orders || held["customers"] != 1 || held["addresses"] != 1 {
+			t.Errorf("held = %v, want %d orders, the customer and the address", held, orders)
+		}
+		if n := count(t, c, `SELECT count(*) FROM customers WHERE id = ?`, 4); n != 1 {
+			t.Errorf("held customer row gone")
+		}
+		for _, q := range []string{`SELECT count(*) FROM accounts WHERE customer_id = ?`, `SELECT count(*) FROM support_tickets WHERE customer_id = ?`} {
+			if n := count(t, c, q, 4); n != 0 {
+				t.Errorf("%s: %d rows remain though not held", q, n)
+			}
+		}
+		// Released, the same erasure takes the rest.
+		erasure, err = c.Erase(ctx, emailOf(4), datamap.Rules{Now: time.Now()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := count(t, c, `SELECT count(*) FROM orders WHERE customer_id = ?`, 4) + count(t, c, `SELECT count(*) FROM customers WHERE id = ?`, 4); n != 0 {
+			t.Errorf("%d held rows remain after release: %+v", n, erasure.Tables)
 		}
 	})
 }

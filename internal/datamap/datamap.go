@@ -48,6 +48,8 @@ type Map struct {
 	Source     string
 	Systems    []*System
 	Categories []string // extra categories the map declares beyond the built-in ones
+	// Archives are the backup snapshots of SQL systems.
+	Archives []*Archive
 }
 
 // System is one place personal data lives.
@@ -84,8 +86,11 @@ type Table struct {
 	// that must stay because rows outside the request still reference
 	// them.
 	MaskWith map[string]*string
-	Line     int
-	lines    map[string]int // "columns.email" -> line, for error messages
+	// Retain, when set, keeps rows the law requires until their period
+	// ends (see Retention).
+	Retain *Retention
+	Line   int
+	lines  map[string]int // "columns.email" -> line, for error messages
 }
 
 // ColumnRef is the far end of a reference.
@@ -191,9 +196,10 @@ func LoadFile(path string) (*Map, error) {
 
 // The file's shape. Lines come from the yaml nodes.
 type fileMap struct {
-	Version    int          `yaml:"version"`
-	Categories []string     `yaml:"categories"`
-	Systems    []fileSystem `yaml:"systems"`
+	Version    int           `yaml:"version"`
+	Categories []string      `yaml:"categories"`
+	Systems    []fileSystem  `yaml:"systems"`
+	Archives   []fileArchive `yaml:"archives"`
 }
 
 type fileSystem struct {
@@ -215,6 +221,7 @@ type fileTable struct {
 	References  map[string]string `yaml:"references"`
 	Correctable []string          `yaml:"correctable"`
 	Erase       fileErase         `yaml:"erase"`
+	Retain      *fileRetain       `yaml:"retain"`
 	line        int
 	lines       map[string]int
 }
@@ -403,6 +410,7 @@ func build(source string, f *fileMap) (*Map, error) {
 		}
 		checkKeptParents(p, s)
 	}
+	buildArchives(p, m, f.Archives)
 	if err := p.err(source); err != nil {
 		return nil, err
 	}
@@ -467,6 +475,9 @@ func buildTable(p *problems, s *System, ft *fileTable, known map[string]bool) *T
 	default:
 		p.add(t.line("erase"), "table %s: erase strategy %q is not delete or mask", where, t.Erase)
 	}
+	if ft.Retain != nil {
+		buildRetention(p, where, t, ft.Retain)
+	}
 	for col := range t.MaskWith {
 		if !nameRE.MatchString(col) {
 			p.add(t.line("mask."+col), "table %s: masked column %q is not a valid name", where, col)
@@ -483,20 +494,29 @@ func buildTable(p *problems, s *System, ft *fileTable, known map[string]bool) *T
 // the parent would silently stay unmasked.
 func checkKeptParents(p *problems, s *System) {
 	for _, child := range s.Tables {
-		if child.Erase != Mask {
+		if child.Erase != Mask && child.Retain == nil {
 			continue
 		}
 		for col, ref := range child.References {
 			parent := s.Table(ref.Table)
-			if parent == nil || parent == child || parent.Erase != Delete || len(parent.MaskWith) > 0 {
+			if parent == nil || parent == child || parent.Erase != Delete || len(parent.MaskWith) > 0 || parent.Retain != nil {
 				continue
 			}
-			if _, nulled := child.MaskWith[col]; nulled {
+			if _, nulled := child.MaskWith[col]; nulled && child.Erase == Mask {
 				continue // masking the reference detaches the row
 			}
-			p.add(child.line("references."+col),
-				"table %s.%s keeps its rows (mask) and they reference %s, which is deleted: mask %s too, or give %s a mask for rows that must stay",
-				s.Name, child.Name, ref, col, parent.Name)
+			if child.Retain != nil && slices.Contains(child.Retain.Detach, col) {
+				continue // retained rows let go of the parent
+			}
+			if child.Erase == Mask {
+				p.add(child.line("references."+col),
+					"table %s.%s keeps its rows (mask) and they reference %s, which is deleted: mask %s too, or give %s a mask for rows that must stay",
+					s.Name, child.Name, ref, col, parent.Name)
+			} else {
+				p.add(child.line("references."+col),
+					"table %s.%s retains rows that reference %s, which is deleted: list %s under retain.detach, or give %s a mask for rows that must stay",
+					s.Name, child.Name, ref, col, parent.Name)
+			}
 		}
 	}
 }

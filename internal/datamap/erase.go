@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 )
 
 // TableResult is what erasure or correction did in one table.
@@ -17,13 +18,47 @@ type TableResult struct {
 	// Kept counts linked rows left in place because rows outside the
 	// request still reference them (an address shared with someone else).
 	Kept int `json:"kept"`
+	// Retained counts rows the law requires keeping for now; they are
+	// restricted and erased when their period ends, by RetainedUntil at
+	// the latest, on the table's Basis.
+	Retained      int       `json:"retained,omitempty"`
+	RetainedUntil time.Time `json:"retained_until,omitzero"`
+	Basis         string    `json:"basis,omitempty"`
+	// Held counts rows left in place under a legal hold.
+	Held int `json:"held,omitempty"`
+}
+
+// Rules are what erasure must respect besides the data map itself.
+type Rules struct {
+	// Now is when the erasure happens, for retention periods.
+	Now time.Time
+	// Held lists the system's tables under a legal hold. The tables a
+	// held table references are held with it, so the held rows keep
+	// what they point at.
+	Held []string
+}
+
+// RetainedRow is a row kept for its retention period.
+type RetainedRow struct {
+	Table string
+	Key   []any
+	Until time.Time
+}
+
+// Erasure is what Erase did in one system.
+type Erasure struct {
+	Tables   []TableResult // in map order, only tables it touched
+	Retained []RetainedRow
 }
 
 // Erase finds the person's rows and erases them in one transaction: each
-// table by its strategy, children before parents so foreign keys hold. A
-// row that other rows still reference after its children were handled is
-// masked when its table says how, and otherwise kept and counted.
-func (c *Connector) Erase(ctx context.Context, ids Identities) ([]TableResult, error) {
+// table by its strategy, children before parents so foreign keys hold.
+// Rows still inside a retention period are restricted instead (detached
+// from erased parents, flagged when the map says how) and listed for a
+// later purge; rows of held tables are left alone. A row that other rows
+// still reference after its children were handled is masked when its
+// table says how, and otherwise kept and counted.
+func (c *Connector) Erase(ctx context.Context, ids Identities, rules Rules) (*Erasure, error) {
 	tx, err := c.DB.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, fmt.Errorf("system %s: begin: %w", c.System.Name, err)
@@ -33,37 +68,132 @@ func (c *Connector) Erase(ctx context.Context, ids Identities) ([]TableResult, e
 	if err != nil {
 		return nil, err
 	}
-	var results []TableResult
+	out := &Erasure{}
+	held := c.heldClosure(rules.Held)
 	for _, t := range c.childrenFirst() {
 		ft := found.Table(t.Name)
 		if ft == nil {
 			continue
 		}
-		res, err := c.eraseTable(ctx, tx, ft)
-		if err != nil {
+		var res TableResult
+		if held[t.Name] {
+			res = TableResult{System: c.System.Name, Table: t.Name}
+			for _, r := range ft.Rows {
+				if ft.Personal(r) {
+					res.Held++
+				}
+			}
+		} else if res, err = c.eraseTable(ctx, tx, ft, &rules, out); err != nil {
 			return nil, fmt.Errorf("system %s: erase %s: %w", c.System.Name, t.Name, err)
 		}
-		if res.Deleted+res.Masked+res.Kept > 0 {
-			results = append(results, res)
+		if res.Deleted+res.Masked+res.Kept+res.Retained+res.Held > 0 {
+			out.Tables = append(out.Tables, res)
 		}
 	}
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("system %s: commit erasure: %w", c.System.Name, err)
 	}
 	// Report in map order, which reads naturally.
-	slices.SortStableFunc(results, func(a, b TableResult) int {
+	slices.SortStableFunc(out.Tables, func(a, b TableResult) int {
 		return c.tableIndex(a.Table) - c.tableIndex(b.Table)
 	})
-	return results, nil
+	return out, nil
 }
 
-func (c *Connector) eraseTable(ctx context.Context, tx *sql.Tx, ft *FoundTable) (TableResult, error) {
+// Purge erases rows kept earlier for their retention period, now that it
+// has ended, by their keys: each table by its strategy, children first.
+// Rows already gone are skipped; rows something else now references stay,
+// as in Erase.
+func (c *Connector) Purge(ctx context.Context, keys map[string][][]any) ([]TableResult, error) {
+	tx, err := c.DB.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("system %s: begin: %w", c.System.Name, err)
+	}
+	defer tx.Rollback()
+	var out []TableResult
+	for _, t := range c.childrenFirst() {
+		if len(keys[t.Name]) == 0 {
+			continue
+		}
+		ft := &FoundTable{Table: t, index: map[string]*FoundRow{}}
+		cols := c.neededColumns(t)
+		for start := 0; start < len(keys[t.Name]); start += batchSize {
+			b := c.builder()
+			part := keys[t.Name][start:min(start+batchSize, len(keys[t.Name]))]
+			query := "SELECT " + quoteList(cols) + " FROM " + quote(t.Name) + " WHERE " + b.keyIn(t.PrimaryKey, part)
+			err := scanRows(ctx, tx, query, b.args, len(cols), func(vals []any) {
+				row := map[string]any{}
+				for i, col := range cols {
+					row[col] = vals[i]
+				}
+				ft.Rows = append(ft.Rows, &FoundRow{Key: slices.Clone(vals[:len(t.PrimaryKey)]), Owned: true, vals: row})
+			})
+			if err != nil {
+				return nil, fmt.Errorf("system %s: purge %s: %w", c.System.Name, t.Name, err)
+			}
+		}
+		res, err := c.eraseTable(ctx, tx, ft, nil, nil)
+		if err != nil {
+			return nil, fmt.Errorf("system %s: purge %s: %w", c.System.Name, t.Name, err)
+		}
+		out = append(out, res)
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("system %s: commit purge: %w", c.System.Name, err)
+	}
+	return out, nil
+}
+
+// heldClosure returns the held tables and every table they reference,
+// directly or not.
+func (c *Connector) heldClosure(held []string) map[string]bool {
+	out := map[string]bool{}
+	var add func(name string)
+	add = func(name string) {
+		t := c.System.Table(name)
+		if t == nil || out[name] {
+			return
+		}
+		out[name] = true
+		for _, ref := range t.References {
+			add(ref.Table)
+		}
+	}
+	for _, name := range held {
+		add(name)
+	}
+	return out
+}
+
+// eraseTable erases one table's found rows. With rules, rows inside a
+// retention period are restricted and appended to out.Retained; without
+// (a purge), every row goes.
+func (c *Connector) eraseTable(ctx context.Context, tx *sql.Tx, ft *FoundTable, rules *Rules, out *Erasure) (TableResult, error) {
 	t := ft.Table
 	res := TableResult{System: c.System.Name, Table: t.Name}
 	var rows []*FoundRow
+	var retained [][]any
 	for _, r := range ft.Rows {
-		if ft.Personal(r) {
-			rows = append(rows, r)
+		if !ft.Personal(r) {
+			continue
+		}
+		if rules != nil && t.Retain != nil {
+			if until := t.Retain.Until(r.vals[t.Retain.From], rules.Now); until.After(rules.Now) {
+				retained = append(retained, r.Key)
+				out.Retained = append(out.Retained, RetainedRow{Table: t.Name, Key: r.Key, Until: until})
+				res.Retained++
+				res.Basis = t.Retain.Basis
+				if until.After(res.RetainedUntil) {
+					res.RetainedUntil = until
+				}
+				continue
+			}
+		}
+		rows = append(rows, r)
+	}
+	if len(retained) > 0 {
+		if err := c.restrict(ctx, tx, t, retained); err != nil {
+			return res, err
 		}
 	}
 	if len(rows) == 0 {
@@ -103,6 +233,37 @@ func (c *Connector) eraseTable(ctx context.Context, tx *sql.Tx, ft *FoundTable) 
 		res.Masked += n
 	}
 	return res, nil
+}
+
+// restrict detaches retained rows from the parents being erased and sets
+// their restriction flag.
+func (c *Connector) restrict(ctx context.Context, tx *sql.Tx, t *Table, keys [][]any) error {
+	set := map[string]any{}
+	for _, col := range t.Retain.Detach {
+		set[col] = nil
+	}
+	if t.Retain.Flag != "" {
+		set[t.Retain.Flag] = true
+	}
+	if len(set) == 0 {
+		return nil
+	}
+	for start := 0; start < len(keys); start += batchSize {
+		b := c.builder()
+		var assigns []string
+		for _, col := range sortedKeys(set) {
+			if set[col] == nil {
+				assigns = append(assigns, quote(col)+" = NULL")
+			} else {
+				assigns = append(assigns, quote(col)+" = "+b.arg(set[col]))
+			}
+		}
+		part := keys[start:min(start+batchSize, len(keys))]
+		if _, err := exec(ctx, tx, "UPDATE "+quote(t.Name)+" SET "+strings.Join(assigns, ", ")+" WHERE "+b.keyIn(t.PrimaryKey, part), b.args); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // stillReferenced returns the keys of rows that some row in a referencing

@@ -279,6 +279,17 @@ func (m *Map) Check(s *System, live *Schema) error {
 				}
 			}
 		}
+		if r := t.Retain; r != nil {
+			col("retain", r.From, "retention start")
+			if r.Flag != "" {
+				col("retain", r.Flag, "restriction flag")
+			}
+			for _, c := range r.Detach {
+				if lc, ok := lt.Column(c); ok && !lc.Nullable {
+					p.add(t.line("retain"), "%s: retain.detach %s is NOT NULL in the database; retained rows cannot let go of it", where, c)
+				}
+			}
+		}
 		for c, with := range t.MaskWith {
 			col("mask."+c, c, "masked")
 			if lc, ok := lt.Column(c); ok && with == nil && !lc.Nullable {

@@ -25,6 +25,9 @@ var dataMapYAML string
 // DSNEnv is the variable the demo data map reads its connection string from.
 const DSNEnv = "DSAR_DEMO_DSN"
 
+// ArchiveEnv is the variable the demo data map reads its backups directory from.
+const ArchiveEnv = "DSAR_DEMO_ARCHIVE"
+
 // DataMap returns the demo data map for a database of the given kind.
 func DataMap(kind datamap.Kind) (*datamap.Map, error) {
 	y := strings.Replace(dataMapYAML, "kind: sqlite", "kind: "+string(kind), 1)

@@ -49,12 +49,13 @@ CREATE INDEX orders_customer ON orders (customer_id);
 
 CREATE TABLE invoices (
     id              BIGINT PRIMARY KEY,
-    order_id        BIGINT NOT NULL REFERENCES orders (id),
+    order_id        BIGINT REFERENCES orders (id),
     billing_name    TEXT NOT NULL,
     billing_address TEXT NOT NULL,
     card_last4      TEXT,
     amount_cents    BIGINT NOT NULL,
-    issued_at       TIMESTAMP NOT NULL
+    issued_at       TIMESTAMP NOT NULL,
+    restricted      BOOLEAN NOT NULL DEFAULT FALSE
 );
 CREATE INDEX invoices_order ON invoices (order_id);
 
