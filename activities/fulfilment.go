@@ -113,14 +113,32 @@ func (a *Fulfilment) discover(ctx context.Context, r *store.Request) ([]export.S
 	return out, nil
 }
 
+// Fulfilled says what an approved request left to do after it completes.
+type Fulfilled struct {
+	// Aftercare is set when a deletion kept rows for a retention period
+	// or a legal hold deferred part of it: a RetentionPurge finishes it.
+	Aftercare bool
+}
+
 // Fulfil carries out an approved request: it builds the access or export
 // package, erases, or corrects, and records what it did for the
 // completion email. Running it again after it finished does nothing.
-func (a *Fulfilment) Fulfil(ctx context.Context, requestID string) error {
+func (a *Fulfilment) Fulfil(ctx context.Context, requestID string) (Fulfilled, error) {
 	var f domain.Fulfilment // what an earlier, interrupted attempt did, if any
 	if _, err := a.Store.Fulfilment(ctx, requestID, &f); err != nil || f.Complete {
-		return err
+		return fulfilled(f), err
 	}
+	if err := a.fulfil(ctx, requestID, &f); err != nil {
+		return Fulfilled{}, err
+	}
+	return fulfilled(f), nil
+}
+
+func fulfilled(f domain.Fulfilment) Fulfilled {
+	return Fulfilled{Aftercare: slices.ContainsFunc(f.Erased, func(t domain.ErasedTable) bool { return t.Retained+t.Held > 0 })}
+}
+
+func (a *Fulfilment) fulfil(ctx context.Context, requestID string, f *domain.Fulfilment) error {
 	r, err := a.Store.GetRequest(ctx, requestID)
 	if err != nil {
 		return classify(err)
@@ -135,11 +153,11 @@ func (a *Fulfilment) Fulfil(ctx context.Context, requestID string) error {
 	}
 	switch r.Type {
 	case domain.TypeAccess, domain.TypeExport:
-		err = a.buildPackage(ctx, r, others, &f)
+		err = a.buildPackage(ctx, r, others, f)
 	case domain.TypeDeletion:
-		err = a.erase(ctx, r, &f)
+		err = a.erase(ctx, r, f)
 	case domain.TypeCorrection:
-		err = a.correct(ctx, r, &f)
+		err = a.correct(ctx, r, f)
 	default:
 		err = fmt.Errorf("unknown request type %q", r.Type)
 	}
@@ -147,10 +165,10 @@ func (a *Fulfilment) Fulfil(ctx context.Context, requestID string) error {
 		return err
 	}
 	f.Complete = true
-	if err := a.Store.SaveFulfilment(ctx, requestID, f, a.Now()); err != nil {
+	if err := a.Store.SaveFulfilment(ctx, requestID, *f, a.Now()); err != nil {
 		return err
 	}
-	return a.Store.Audit(ctx, store.AuditEvent{RequestID: requestID, Actor: store.ActorSystem, Action: "fulfilled", Detail: describe(r.Type, f), At: a.Now()})
+	return a.Store.Audit(ctx, store.AuditEvent{RequestID: requestID, Actor: store.ActorSystem, Action: "fulfilled", Detail: describe(r.Type, *f), At: a.Now()})
 }
 
 // systemDone records that one system was erased or corrected, so a retry
@@ -163,11 +181,11 @@ func (a *Fulfilment) systemDone(ctx context.Context, requestID, system string, f
 func describe(t domain.RequestType, f domain.Fulfilment) string {
 	switch t {
 	case domain.TypeDeletion:
-		var del, mask, kept int
+		var del, mask, kept, retained, held int
 		for _, e := range f.Erased {
-			del, mask, kept = del+e.Deleted, mask+e.Masked, kept+e.Kept
+			del, mask, kept, retained, held = del+e.Deleted, mask+e.Masked, kept+e.Kept, retained+e.Retained, held+e.Held
 		}
-		return fmt.Sprintf("deleted %s, masked %d, kept %d shared with others", count(del, "row"), mask, kept)
+		return fmt.Sprintf("deleted %s, masked %d, kept %d shared with others, retained %d by law, held %d", count(del, "row"), mask, kept, retained, held)
 	case domain.TypeCorrection:
 		return fmt.Sprintf("corrected %s; %s not matched", count(len(f.Corrected), "column"), count(len(f.Unmatched), "field"))
 	}
@@ -273,19 +291,23 @@ func (h *heartbeatWriter) Write(b []byte) (int, error) {
 }
 
 // erase erases the person's rows system by system, each in one
-// transaction. Each finished system is recorded, so if a later one fails
-// the retry goes on from there and the email still lists them all.
+// transaction, respecting retention rules and legal holds. Each finished
+// system is recorded, so if a later one fails the retry goes on from
+// there and the email still lists them all.
 func (a *Fulfilment) erase(ctx context.Context, r *store.Request, f *domain.Fulfilment) error {
 	conns, err := a.connectors()
 	if err != nil {
 		return err
 	}
-	ids := identities(r)
+	holds, err := a.Store.Holds(ctx, true, a.Now())
+	if err != nil {
+		return err
+	}
 	for _, c := range conns {
 		if slices.Contains(f.SystemsDone, c.System.Name) {
 			continue
 		}
-		erasure, err := c.Erase(ctx, ids, datamap.Rules{Now: a.Now()})
+		erasure, err := a.eraseSystem(ctx, r, c, holds)
 		if err != nil {
 			return err
 		}
@@ -293,14 +315,93 @@ func (a *Fulfilment) erase(ctx context.Context, r *store.Request, f *domain.Fulf
 			f.Systems++
 		}
 		for _, t := range erasure.Tables {
-			f.Erased = append(f.Erased, domain.ErasedTable{System: t.System, Table: t.Table, Deleted: t.Deleted, Masked: t.Masked, Kept: t.Kept})
-			f.Rows += t.Deleted + t.Masked + t.Kept
+			f.Erased = append(f.Erased, domain.ErasedTable{
+				System: t.System, Table: t.Table, Deleted: t.Deleted, Masked: t.Masked, Kept: t.Kept,
+				Retained: t.Retained, RetainedUntil: t.RetainedUntil, Basis: t.Basis, Held: t.Held,
+			})
+			f.Rows += t.Deleted + t.Masked + t.Kept + t.Retained + t.Held
 		}
 		if err := a.systemDone(ctx, r.ID, c.System.Name, f); err != nil {
 			return err
 		}
 	}
-	return nil
+	return a.eraseArchives(ctx, r, f)
+}
+
+// eraseSystem erases the person in one system under the holds in force.
+// Before the system's transaction commits, dsar records the rows kept for
+// their retention period, the tombstones of what went, and any part a
+// hold deferred, so nothing is erased without its record.
+func (a *Fulfilment) eraseSystem(ctx context.Context, r *store.Request, c *datamap.Connector, holds []store.LegalHold) (*datamap.Erasure, error) {
+	held, holdIDs := heldTables(holds, r.Email, c.System)
+	now := a.Now()
+	rules := datamap.Rules{Now: now, Held: held, BeforeCommit: func(e *datamap.Erasure) error {
+		var keep []store.RetainedRow
+		for _, row := range e.Retained {
+			keep = append(keep, store.RetainedRow{
+				RequestID: r.ID, SystemName: c.System.Name, TableName: row.Table,
+				RowKey: store.RowKeyJSON(row.Key), Basis: c.System.Table(row.Table).Retain.Basis, Until: row.Until,
+			})
+		}
+		if err := a.Store.RetainRows(ctx, keep); err != nil {
+			return err
+		}
+		if err := a.Store.AddTombstones(ctx, a.tombstones(r, c.System.Name, e.Gone, now)); err != nil {
+			return err
+		}
+		heldRows := 0
+		for _, t := range e.Tables {
+			heldRows += t.Held
+		}
+		if heldRows > 0 {
+			return a.Store.Defer(ctx, store.DeferredErasure{RequestID: r.ID, SystemName: c.System.Name, HoldIDs: holdIDs, Tables: held, DeferredAt: now})
+		}
+		return nil
+	}}
+	return c.Erase(ctx, identities(r), rules)
+}
+
+// tombstones are the keyed hashes a restored backup is checked against:
+// one per row that went, and one for the person's email.
+func (a *Fulfilment) tombstones(r *store.Request, system string, gone []datamap.GoneRow, now time.Time) []store.Tombstone {
+	if len(gone) == 0 {
+		return nil
+	}
+	out := []store.Tombstone{{
+		RequestID: r.ID, SystemName: system, TableName: "*", Kind: "email",
+		Hash: a.Sealer.Hash(system, "email", lower(r.Email)), Action: store.TombstoneDelete, CreatedAt: now,
+	}}
+	for _, g := range gone {
+		action := store.TombstoneDelete
+		if g.Masked {
+			action = store.TombstoneMask
+		}
+		out = append(out, store.Tombstone{
+			RequestID: r.ID, SystemName: system, TableName: g.Table, Kind: "key",
+			Hash: a.Sealer.Hash(system, g.Table, datamap.CanonKey(g.Key)), Action: action, CreatedAt: now,
+		})
+	}
+	return out
+}
+
+// heldTables lists the system's tables the holds cover for the person,
+// and the holds that cover them.
+func heldTables(holds []store.LegalHold, email string, s *datamap.System) (tables, holdIDs []string) {
+	for _, h := range holds {
+		covered := false
+		for _, t := range s.Tables {
+			if h.Covers(email, s.Name, t.Name) {
+				covered = true
+				if !slices.Contains(tables, t.Name) {
+					tables = append(tables, t.Name)
+				}
+			}
+		}
+		if covered {
+			holdIDs = append(holdIDs, h.ID)
+		}
+	}
+	return tables, holdIDs
 }
 
 // correct maps each requested correction to a category and writes it to

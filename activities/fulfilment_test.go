@@ -48,7 +48,8 @@ func TestErasureResumesAfterASystemFails(t *testing.T) {
 		defer systems.Close()
 		a := &activities.Fulfilment{Store: st, Systems: systems, Sealer: sealer, Now: func() time.Time { return now },
 			Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
-		return a.Fulfil(ctx, r.ID)
+		_, err := a.Fulfil(ctx, r.ID)
+		return err
 	}
 
 	// The branch database is not there yet: the shop is erased, the

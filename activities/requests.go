@@ -168,7 +168,21 @@ func (a *Requests) addFulfilment(ctx context.Context, r *store.Request, data *ma
 		data.Downloads = PackageDownloads
 	}
 	for _, e := range f.Erased {
-		data.Erased = append(data.Erased, mail.ErasedLine{System: e.System, Table: e.Table, Deleted: e.Deleted, Masked: e.Masked, Kept: e.Kept})
+		line := mail.ErasedLine{System: e.System, Table: e.Table, Deleted: e.Deleted, Masked: e.Masked, Kept: e.Kept,
+			Retained: e.Retained, Basis: e.Basis, Held: e.Held}
+		if e.Retained > 0 {
+			line.RetainedUntil = formatDate(e.RetainedUntil)
+		}
+		data.Erased = append(data.Erased, line)
+	}
+	for _, ar := range f.Archives {
+		switch {
+		case ar.Rewritten:
+			data.Archives = append(data.Archives, fmt.Sprintf("%s: removed from %d backup %s", ar.Archive, ar.Snapshots, plural(ar.Snapshots, "copy", "copies")))
+		default:
+			data.Archives = append(data.Archives, fmt.Sprintf("%s: %d backup %s still hold your data until %s, when they are deleted; should we ever restore one, your data is erased again before use",
+				ar.Archive, ar.Snapshots, plural(ar.Snapshots, "copy", "copies"), formatDate(ar.GoneBy)))
+		}
 	}
 	for _, c := range f.Corrected {
 		if c.Rows > 0 {

@@ -326,20 +326,27 @@ func (w *subjectRequest) review(ctx workflow.Context, d ReviewDecision) (ReviewR
 
 func (w *subjectRequest) decide(ctx workflow.Context, d ReviewDecision) error {
 	status, kind := domain.StatusCompleted, mail.KindCompleted
+	var done activities.Fulfilled
 	if d.Decision == Deny {
 		status, kind = domain.StatusDenied, mail.KindDenied
 	} else if w.fulfils {
 		if err := w.otherSystems(ctx, d.Actor); err != nil {
 			return err
 		}
-		if err := w.dataMapStep(ctx, fulfilment.Fulfil); err != nil {
+		if err := w.dataMapStep(ctx, fulfilment.Fulfil, &done); err != nil {
 			return err
 		}
 	}
 	if err := w.setStatus(ctx, status, d.Actor, d.Reason); err != nil {
 		return err
 	}
-	return w.email(ctx, kind, time.Time{})
+	if err := w.email(ctx, kind, time.Time{}); err != nil {
+		return err
+	}
+	if done.Aftercare && workflow.GetVersion(ctx, "retention", workflow.DefaultVersion, 1) >= 1 {
+		return w.startPurge(ctx)
+	}
+	return nil
 }
 
 // otherSystems carries out the approved request in the systems dsar does
@@ -407,9 +414,9 @@ func (w *subjectRequest) otherSystems(ctx workflow.Context, officer string) erro
 
 // dataMapStep runs discovery or fulfilment. Without a data map there is
 // nothing to search: the request goes on as a ticket for the officer.
-func (w *subjectRequest) dataMapStep(ctx workflow.Context, step any) error {
+func (w *subjectRequest) dataMapStep(ctx workflow.Context, step any, result any) error {
 	ctx = workflow.WithActivityOptions(ctx, fulfilmentActivity)
-	err := workflow.ExecuteActivity(ctx, step, w.in.RequestID).Get(ctx, nil)
+	err := workflow.ExecuteActivity(ctx, step, w.in.RequestID).Get(ctx, result)
 	var appErr *temporal.ApplicationError
 	if errors.As(err, &appErr) && appErr.Type() == activities.ErrTypeNoDataMap {
 		workflow.GetLogger(ctx).Warn("no data map configured; skipping", "request_id", w.in.RequestID)

@@ -13,9 +13,11 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/stretchr/testify/mock"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/workflow"
 
 	"github.com/dsar-project/dsar/activities"
 	"github.com/dsar-project/dsar/internal/datamap"
@@ -50,6 +52,8 @@ type harness struct {
 	// their settings before run.
 	requests *activities.Requests
 	systems  *datamap.Systems
+	fulfil   *activities.Fulfilment
+	purges   []string // the requests whose RetentionPurge was started
 }
 
 // recordingSender keeps what was sent and can refuse one step's email as
@@ -135,13 +139,22 @@ func newHarness(t *testing.T, refuse string) *harness {
 	}
 	t.Cleanup(fulfil.Systems.Close)
 	env.RegisterActivity(fulfil)
+	// The purge a deletion starts outlives the request by years; here
+	// the test notes it started and runs it on its own (retention_test).
+	h := &harness{t: t, env: env, store: st, mail: sender, shop: shop, id: r.ID, systems: fulfil.Systems, fulfil: fulfil}
+	env.RegisterWorkflow(RetentionPurge)
+	env.OnWorkflow(RetentionPurge, mock.Anything, mock.Anything).Return(func(_ workflow.Context, in RetentionPurgeInput) error {
+		h.purges = append(h.purges, in.RequestID)
+		return nil
+	})
 	reqs := &activities.Requests{
 		Store: st, Mail: sender, Templates: renderer, Metrics: metrics.NewEmail(prometheus.NewRegistry()),
 		BaseURL: "https://privacy.example.org", Organisation: "Example Ltd", Now: env.Now,
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}
 	env.RegisterActivity(reqs)
-	return &harness{t: t, env: env, store: st, mail: sender, shop: shop, id: r.ID, requests: reqs, systems: fulfil.Systems}
+	h.requests = reqs
+	return h
 }
 
 func (h *harness) run() SubjectRequestResult {

@@ -36,6 +36,10 @@ type Rules struct {
 	// held table references are held with it, so the held rows keep
 	// what they point at.
 	Held []string
+	// BeforeCommit, if set, sees what the erasure did before it commits,
+	// to record it elsewhere (retained rows, tombstones): an error rolls
+	// the erasure back, so nothing is erased without its record.
+	BeforeCommit func(*Erasure) error
 }
 
 // RetainedRow is a row kept for its retention period.
@@ -45,11 +49,24 @@ type RetainedRow struct {
 	Until time.Time
 }
 
+// GoneRow is a row Erase deleted or masked, for the tombstone that keeps
+// it from coming back with a restored backup.
+type GoneRow struct {
+	Table  string
+	Key    []any
+	Masked bool
+}
+
 // Erasure is what Erase did in one system.
 type Erasure struct {
 	Tables   []TableResult // in map order, only tables it touched
 	Retained []RetainedRow
+	Gone     []GoneRow
 }
+
+// CanonKey writes a primary key the same way whichever database (or
+// backup file) it was read from.
+func CanonKey(key []any) string { return canonKey(key) }
 
 // Erase finds the person's rows and erases them in one transaction: each
 // table by its strategy, children before parents so foreign keys hold.
@@ -90,13 +107,18 @@ func (c *Connector) Erase(ctx context.Context, ids Identities, rules Rules) (*Er
 			out.Tables = append(out.Tables, res)
 		}
 	}
-	if err := tx.Commit(); err != nil {
-		return nil, fmt.Errorf("system %s: commit erasure: %w", c.System.Name, err)
-	}
 	// Report in map order, which reads naturally.
 	slices.SortStableFunc(out.Tables, func(a, b TableResult) int {
 		return c.tableIndex(a.Table) - c.tableIndex(b.Table)
 	})
+	if rules.BeforeCommit != nil {
+		if err := rules.BeforeCommit(out); err != nil {
+			return nil, err
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("system %s: commit erasure: %w", c.System.Name, err)
+	}
 	return out, nil
 }
 
@@ -224,6 +246,14 @@ func (c *Connector) eraseTable(ctx context.Context, tx *sql.Tx, ft *FoundTable, 
 			return res, err
 		}
 		res.Deleted += n
+	}
+	if out != nil {
+		for _, k := range del {
+			out.Gone = append(out.Gone, GoneRow{Table: t.Name, Key: k})
+		}
+		for _, k := range mask {
+			out.Gone = append(out.Gone, GoneRow{Table: t.Name, Key: k, Masked: true})
+		}
 	}
 	if len(mask) > 0 {
 		n, err := c.update(ctx, tx, t, t.MaskWith, mask)

@@ -12,6 +12,8 @@ type Fulfilment struct {
 	Package *PackageInfo `json:"package,omitempty"`
 	// Erased lists, per system and table, what deletion did.
 	Erased []ErasedTable `json:"erased,omitempty"`
+	// Archives lists what deletion did in the backups.
+	Archives []ArchiveResult `json:"archives,omitempty"`
 	// Corrected lists where each corrected value was written.
 	Corrected []CorrectedColumn `json:"corrected,omitempty"`
 	// Unmatched lists correction fields that name no kind of data dsar
@@ -52,6 +54,24 @@ type ErasedTable struct {
 	Deleted int    `json:"deleted"`
 	Masked  int    `json:"masked"`
 	Kept    int    `json:"kept"`
+	// Retained rows stay, restricted, on Basis until RetainedUntil.
+	Retained      int       `json:"retained,omitempty"`
+	RetainedUntil time.Time `json:"retained_until,omitzero"`
+	Basis         string    `json:"basis,omitempty"`
+	// Held rows wait for a legal hold to end (its reason is not shown).
+	Held int `json:"held,omitempty"`
+}
+
+// ArchiveResult is what deletion did in one archive of backups.
+type ArchiveResult struct {
+	Archive string `json:"archive"`
+	// Snapshots counts the snapshots that held the person's rows.
+	Snapshots int `json:"snapshots"`
+	// Rewritten archives had the person removed from every snapshot;
+	// others keep them until GoneBy, when the last such snapshot ages
+	// out, and a restore drops them again by their tombstones.
+	Rewritten bool      `json:"rewritten"`
+	GoneBy    time.Time `json:"gone_by,omitzero"`
 }
 
 // CorrectedColumn is one column a correction was written to.

@@ -9,6 +9,7 @@ import (
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/hkdf"
+	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/binary"
@@ -30,6 +31,8 @@ type Sealer struct {
 	keyID string
 	aead  cipher.AEAD
 	byID  map[string]cipher.AEAD
+	// hashKeys make tombstones' keyed hashes, current key first.
+	hashKeys [][]byte
 }
 
 // NewSealer derives the package key from the application secret.
@@ -48,6 +51,11 @@ func NewSealer(secret string, previous ...string) (*Sealer, error) {
 		if err != nil {
 			return nil, err
 		}
+		hashKey, err := hkdf.Key(sha256.New, []byte(sec), nil, "dsar tombstones v1", 32)
+		if err != nil {
+			return nil, fmt.Errorf("export: derive key: %w", err)
+		}
+		s.hashKeys = append(s.hashKeys, hashKey)
 		sum := sha256.Sum256(key)
 		id := hex.EncodeToString(sum[:4])
 		if i == 0 {
@@ -56,6 +64,29 @@ func NewSealer(secret string, previous ...string) (*Sealer, error) {
 		s.byID[id] = aead
 	}
 	return s, nil
+}
+
+// Hash is a keyed hash (HMAC-SHA256) of the parts, with the current key:
+// it matches the same identifier again without revealing it.
+func (s *Sealer) Hash(parts ...string) string { return keyedHash(s.hashKeys[0], parts) }
+
+// Hashes are Hash with every key, current and previous, so a tombstone
+// made before a key rotation is still recognised.
+func (s *Sealer) Hashes(parts ...string) []string {
+	out := make([]string, len(s.hashKeys))
+	for i, k := range s.hashKeys {
+		out[i] = keyedHash(k, parts)
+	}
+	return out
+}
+
+func keyedHash(key []byte, parts []string) string {
+	m := hmac.New(sha256.New, key)
+	for _, p := range parts {
+		binary.Write(m, binary.BigEndian, uint32(len(p)))
+		m.Write([]byte(p))
+	}
+	return hex.EncodeToString(m.Sum(nil))
 }
 
 // KeyID names the key new packages are sealed with.

@@ -67,8 +67,10 @@ type Data struct {
 	DownloadLink    string
 	DownloadExpires string
 	Downloads       int
-	// Completion of a deletion: what was erased, per system and table.
-	Erased []ErasedLine
+	// Completion of a deletion: what was erased, per system and table,
+	// and what became of the person in the backups.
+	Erased   []ErasedLine
+	Archives []string
 	// Completion of a correction: what changed, and fields not matched.
 	Corrected []string
 	// Shared lists corrections not written because the record is also
@@ -101,6 +103,12 @@ type DigestLine struct {
 type ErasedLine struct {
 	System, Table         string
 	Deleted, Masked, Kept int
+	// Retained rows stay until RetainedUntil on Basis; Held rows wait
+	// for a legal hold (whose reason the requester is not told).
+	Retained      int
+	RetainedUntil string
+	Basis         string
+	Held          int
 }
 
 //go:embed templates

@@ -1,0 +1,223 @@
+package activities
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/dsar-project/dsar/internal/datamap"
+	"github.com/dsar-project/dsar/internal/store"
+)
+
+// Aftercare is what remains of a deletion once the request completed:
+// rows kept for a retention period and parts a legal hold deferred.
+type Aftercare struct {
+	// Remaining is false once nothing is left to erase.
+	Remaining bool
+	// Next is when to look again: the next period's end, a hold's end,
+	// or a day from now while an open-ended hold stops something.
+	Next time.Time
+}
+
+// HoldRecheck is how often aftercare looks at open-ended holds, in case
+// the signal of a release was lost.
+const HoldRecheck = 24 * time.Hour
+
+// Aftercare resumes deferred erasures no hold stops any more and purges
+// retained rows whose period has ended (unless a hold now covers them),
+// then says what remains and when to look again. Running it twice does no
+// harm: what was done is recorded.
+func (a *Fulfilment) Aftercare(ctx context.Context, requestID string) (Aftercare, error) {
+	r, err := a.Store.GetRequest(ctx, requestID)
+	if err != nil {
+		return Aftercare{}, classify(err)
+	}
+	now := a.Now()
+	holds, err := a.Store.Holds(ctx, true, now)
+	if err != nil {
+		return Aftercare{}, err
+	}
+	var out Aftercare
+	later := func(t time.Time) {
+		out.Remaining = true
+		if out.Next.IsZero() || t.Before(out.Next) {
+			out.Next = t
+		}
+	}
+	// A hold that stops something: wake at its end, or daily if it has none.
+	waitFor := func(holdIDs []string) {
+		for _, h := range holds {
+			if slices.Contains(holdIDs, h.ID) && h.EndsAt != nil {
+				later(*h.EndsAt)
+				continue
+			}
+			if slices.Contains(holdIDs, h.ID) {
+				later(now.Add(HoldRecheck))
+			}
+		}
+	}
+	if err := a.resumeDeferred(ctx, r, holds, waitFor); err != nil {
+		return Aftercare{}, err
+	}
+	if err := a.purgeRetained(ctx, r, holds, later, waitFor); err != nil {
+		return Aftercare{}, err
+	}
+	return out, nil
+}
+
+// resumeDeferred erases again, under today's holds, every system where a
+// hold deferred part of the deletion and the holds have changed since.
+func (a *Fulfilment) resumeDeferred(ctx context.Context, r *store.Request, holds []store.LegalHold, waitFor func([]string)) error {
+	deferred, err := a.Store.Deferred(ctx, r.ID)
+	if err != nil || len(deferred) == 0 {
+		return err
+	}
+	conns, err := a.connectors()
+	if err != nil {
+		return err
+	}
+	for _, d := range deferred {
+		c := connectorOf(conns, d.SystemName)
+		if c == nil {
+			return fmt.Errorf("system %s, where erasure was deferred, is no longer in the data map", d.SystemName)
+		}
+		held, holdIDs := heldTables(holds, r.Email, c.System)
+		if slices.Equal(held, d.Tables) {
+			waitFor(holdIDs)
+			continue
+		}
+		erasure, err := a.eraseSystem(ctx, r, c, holds)
+		if err != nil {
+			return err
+		}
+		var done, stillHeld int
+		for _, t := range erasure.Tables {
+			done += t.Deleted + t.Masked + t.Retained
+			stillHeld += t.Held
+		}
+		if stillHeld > 0 {
+			waitFor(holdIDs)
+		} else if err := a.Store.Resumed(ctx, r.ID, d.SystemName, a.Now()); err != nil {
+			return err
+		}
+		detail := fmt.Sprintf("legal hold lifted in system %s: erased %s", d.SystemName, count(done, "row"))
+		if stillHeld > 0 {
+			detail += fmt.Sprintf("; %d still held", stillHeld)
+		}
+		if err := a.Store.Audit(ctx, store.AuditEvent{RequestID: r.ID, Actor: store.ActorSystem, Action: "erasure resumed", Detail: detail, At: a.Now()}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// purgeRetained erases the retained rows whose period has ended, table by
+// table, leaving those a hold now covers.
+func (a *Fulfilment) purgeRetained(ctx context.Context, r *store.Request, holds []store.LegalHold, later func(time.Time), waitFor func([]string)) error {
+	rows, err := a.Store.RetainedRows(ctx, r.ID)
+	if err != nil {
+		return err
+	}
+	now := a.Now()
+	due := map[string]map[string][][]any{} // system -> table -> keys
+	ids := map[string][]int64{}
+	for _, row := range rows {
+		if row.PurgedAt != nil {
+			continue
+		}
+		if row.Until.After(now) {
+			later(row.Until)
+			continue
+		}
+		var holdIDs []string
+		for _, h := range holds {
+			if h.Covers(r.Email, row.SystemName, row.TableName) {
+				holdIDs = append(holdIDs, h.ID)
+			}
+		}
+		if len(holdIDs) > 0 {
+			waitFor(holdIDs)
+			continue
+		}
+		key, err := parseRowKey(row.RowKey)
+		if err != nil {
+			return fmt.Errorf("retained row %d: %w", row.ID, err)
+		}
+		if due[row.SystemName] == nil {
+			due[row.SystemName] = map[string][][]any{}
+		}
+		due[row.SystemName][row.TableName] = append(due[row.SystemName][row.TableName], key)
+		ids[row.SystemName] = append(ids[row.SystemName], row.ID)
+	}
+	if len(due) == 0 {
+		return nil
+	}
+	conns, err := a.connectors()
+	if err != nil {
+		return err
+	}
+	for _, system := range sortedKeys(due) {
+		c := connectorOf(conns, system)
+		if c == nil {
+			return fmt.Errorf("system %s, where rows are retained, is no longer in the data map", system)
+		}
+		results, err := c.Purge(ctx, due[system])
+		if err != nil {
+			return err
+		}
+		if err := a.Store.MarkPurged(ctx, ids[system], now); err != nil {
+			return err
+		}
+		var parts []string
+		for _, res := range results {
+			parts = append(parts, fmt.Sprintf("%s.%s: %d deleted, %d masked", system, res.Table, res.Deleted, res.Masked))
+		}
+		detail := "retention period ended; " + strings.Join(parts, "; ")
+		if err := a.Store.Audit(ctx, store.AuditEvent{RequestID: r.ID, Actor: store.ActorSystem, Action: "retained rows purged", Detail: detail, At: now}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func connectorOf(conns []*datamap.Connector, system string) *datamap.Connector {
+	for _, c := range conns {
+		if c.System.Name == system {
+			return c
+		}
+	}
+	return nil
+}
+
+// parseRowKey reads a stored primary key back, integers as int64 so they
+// bind as the database's own.
+func parseRowKey(s string) ([]any, error) {
+	dec := json.NewDecoder(strings.NewReader(s))
+	dec.UseNumber()
+	var key []any
+	if err := dec.Decode(&key); err != nil {
+		return nil, err
+	}
+	for i, v := range key {
+		if n, ok := v.(json.Number); ok {
+			if x, err := n.Int64(); err == nil {
+				key[i] = x
+			} else {
+				key[i] = n.String()
+			}
+		}
+	}
+	return key, nil
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}

@@ -1,0 +1,277 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+
+	"github.com/dsar-project/dsar/internal/domain"
+)
+
+// LegalHold stops erasure of what it covers until it is released or ends.
+type LegalHold struct {
+	ID         string           `json:"id"`
+	Scope      domain.HoldScope `json:"scope"`
+	Email      string           `json:"email,omitempty"`
+	SystemName string           `json:"system,omitempty"`
+	TableName  string           `json:"table,omitempty"`
+	Reason     string           `json:"reason"`
+	EndsAt     *time.Time       `json:"ends_at,omitempty"`
+	PlacedBy   string           `json:"placed_by"`
+	PlacedAt   time.Time        `json:"placed_at"`
+	ReleasedAt *time.Time       `json:"released_at,omitempty"`
+	ReleasedBy string           `json:"released_by,omitempty"`
+}
+
+// Active reports whether the hold still stops erasure at now.
+func (h *LegalHold) Active(now time.Time) bool {
+	return h.ReleasedAt == nil && (h.EndsAt == nil || now.Before(*h.EndsAt))
+}
+
+// Covers reports whether the hold covers the person's data in a table.
+func (h *LegalHold) Covers(email, system, table string) bool {
+	switch h.Scope {
+	case domain.HoldPerson:
+		return strings.EqualFold(h.Email, email)
+	case domain.HoldSystem:
+		return h.SystemName == system
+	case domain.HoldTable:
+		return h.SystemName == system && h.TableName == table
+	}
+	return false
+}
+
+// Describe names what the hold covers, without its reason.
+func (h *LegalHold) Describe() string {
+	switch h.Scope {
+	case domain.HoldPerson:
+		return "everything about " + h.Email
+	case domain.HoldSystem:
+		return "system " + h.SystemName
+	}
+	return "table " + h.SystemName + "." + h.TableName
+}
+
+// ErrHoldReleased is returned when releasing a hold already released.
+var ErrHoldReleased = errors.New("the hold was already released")
+
+// PlaceHold records a new hold.
+func (s *Store) PlaceHold(ctx context.Context, h *LegalHold) error {
+	h.PlacedAt = h.PlacedAt.UTC()
+	if err := s.db.WithContext(ctx).Create(h).Error; err != nil {
+		return fmt.Errorf("store: place hold: %w", err)
+	}
+	return nil
+}
+
+// Hold returns one hold.
+func (s *Store) Hold(ctx context.Context, id string) (*LegalHold, error) {
+	var h LegalHold
+	if err := s.db.WithContext(ctx).Take(&h, "id = ?", id).Error; err != nil {
+		return nil, notFound(err, "hold")
+	}
+	return &h, nil
+}
+
+// Holds lists holds, newest first; with active set, only those still in
+// force at now.
+func (s *Store) Holds(ctx context.Context, activeOnly bool, now time.Time) ([]LegalHold, error) {
+	q := s.db.WithContext(ctx).Order("placed_at DESC, id")
+	if activeOnly {
+		q = q.Where("released_at IS NULL AND (ends_at IS NULL OR ends_at > ?)", now.UTC())
+	}
+	var hs []LegalHold
+	if err := q.Find(&hs).Error; err != nil {
+		return nil, fmt.Errorf("store: holds: %w", err)
+	}
+	return hs, nil
+}
+
+// ReleaseHold ends a hold now.
+func (s *Store) ReleaseHold(ctx context.Context, id, by string, at time.Time) (*LegalHold, error) {
+	var h LegalHold
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := s.forUpdate(tx).Take(&h, "id = ?", id).Error; err != nil {
+			return notFound(err, "hold")
+		}
+		if h.ReleasedAt != nil {
+			return ErrHoldReleased
+		}
+		at := at.UTC()
+		h.ReleasedAt, h.ReleasedBy = &at, by
+		return tx.Model(&h).Updates(map[string]any{"released_at": at, "released_by": by}).Error
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &h, nil
+}
+
+// RetainedRow is a row kept for its retention period, erased by the
+// request's purge when the period ends.
+type RetainedRow struct {
+	ID         int64      `json:"-"`
+	RequestID  string     `json:"-"`
+	SystemName string     `json:"system"`
+	TableName  string     `json:"table"`
+	RowKey     string     `json:"key"` // the primary key, as a JSON array
+	Basis      string     `json:"basis"`
+	Until      time.Time  `json:"until"`
+	PurgedAt   *time.Time `json:"purged_at,omitempty"`
+}
+
+// RetainRows records rows kept for their retention period. A row already
+// recorded keeps its first record, so a retried erasure adds nothing.
+func (s *Store) RetainRows(ctx context.Context, rows []RetainedRow) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	for i := range rows {
+		rows[i].Until = rows[i].Until.UTC()
+	}
+	err := s.db.WithContext(ctx).Clauses(clause.OnConflict{DoNothing: true}).CreateInBatches(rows, 500).Error
+	if err != nil {
+		return fmt.Errorf("store: retain rows: %w", err)
+	}
+	return nil
+}
+
+// RetainedRows lists a request's retained rows, purged or not.
+func (s *Store) RetainedRows(ctx context.Context, requestID string) ([]RetainedRow, error) {
+	var rs []RetainedRow
+	err := s.db.WithContext(ctx).Where("request_id = ?", requestID).Order("system_name, table_name, until, id").Find(&rs).Error
+	if err != nil {
+		return nil, fmt.Errorf("store: retained rows: %w", err)
+	}
+	return rs, nil
+}
+
+// MarkPurged records that retained rows were erased.
+func (s *Store) MarkPurged(ctx context.Context, ids []int64, at time.Time) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	err := s.db.WithContext(ctx).Model(&RetainedRow{}).Where("id IN ?", ids).Update("purged_at", at.UTC()).Error
+	if err != nil {
+		return fmt.Errorf("store: mark purged: %w", err)
+	}
+	return nil
+}
+
+// DeferredErasure is the part of a deletion in one system that legal
+// holds stopped; it resumes when they no longer apply.
+type DeferredErasure struct {
+	RequestID  string     `gorm:"primaryKey"`
+	SystemName string     `gorm:"primaryKey"`
+	HoldIDs    []string   `gorm:"serializer:json"`
+	Tables     []string   `gorm:"serializer:json"` // held tables; all of them for a person or system hold
+	DeferredAt time.Time  //
+	ResumedAt  *time.Time //
+}
+
+// Defer records (or refreshes) a system's deferred erasure.
+func (s *Store) Defer(ctx context.Context, d DeferredErasure) error {
+	d.DeferredAt = d.DeferredAt.UTC()
+	d.ResumedAt = nil
+	err := s.db.WithContext(ctx).Clauses(clause.OnConflict{
+		Columns:   []clause.Column{{Name: "request_id"}, {Name: "system_name"}},
+		DoUpdates: clause.AssignmentColumns([]string{"hold_ids", "tables", "resumed_at"}),
+	}).Create(&d).Error
+	if err != nil {
+		return fmt.Errorf("store: defer erasure: %w", err)
+	}
+	return nil
+}
+
+// Deferred lists a request's deferred erasures still waiting.
+func (s *Store) Deferred(ctx context.Context, requestID string) ([]DeferredErasure, error) {
+	var ds []DeferredErasure
+	err := s.db.WithContext(ctx).Where("request_id = ? AND resumed_at IS NULL", requestID).Order("system_name").Find(&ds).Error
+	if err != nil {
+		return nil, fmt.Errorf("store: deferred erasures: %w", err)
+	}
+	return ds, nil
+}
+
+// Resumed records that a deferred erasure was carried out.
+func (s *Store) Resumed(ctx context.Context, requestID, system string, at time.Time) error {
+	err := s.db.WithContext(ctx).Model(&DeferredErasure{}).
+		Where("request_id = ? AND system_name = ?", requestID, system).Update("resumed_at", at.UTC()).Error
+	if err != nil {
+		return fmt.Errorf("store: resume erasure: %w", err)
+	}
+	return nil
+}
+
+// RequestsDeferredBy lists the requests a hold deferred that still wait.
+func (s *Store) RequestsDeferredBy(ctx context.Context, holdID string) ([]string, error) {
+	var ds []DeferredErasure
+	if err := s.db.WithContext(ctx).Where("resumed_at IS NULL").Find(&ds).Error; err != nil {
+		return nil, fmt.Errorf("store: deferred erasures: %w", err)
+	}
+	var ids []string
+	for _, d := range ds {
+		if slices.Contains(d.HoldIDs, holdID) && !slices.Contains(ids, d.RequestID) {
+			ids = append(ids, d.RequestID)
+		}
+	}
+	return ids, nil
+}
+
+// Tombstone says a row was erased, by keyed hashes only, so a restored
+// backup can drop (or mask) it again. Kind is "key" for a row's primary
+// key, or an identity type such as "email".
+type Tombstone struct {
+	ID         int64
+	RequestID  string
+	SystemName string
+	TableName  string
+	Kind       string
+	Hash       string
+	Action     string // delete or mask
+	CreatedAt  time.Time
+}
+
+// Tombstone actions.
+const (
+	TombstoneDelete = "delete"
+	TombstoneMask   = "mask"
+)
+
+// AddTombstones records tombstones; ones already there stay as they are.
+func (s *Store) AddTombstones(ctx context.Context, ts []Tombstone) error {
+	if len(ts) == 0 {
+		return nil
+	}
+	err := s.db.WithContext(ctx).Clauses(clause.OnConflict{DoNothing: true}).CreateInBatches(ts, 500).Error
+	if err != nil {
+		return fmt.Errorf("store: tombstones: %w", err)
+	}
+	return nil
+}
+
+// Tombstones returns a system's tombstones by table, kind and hash.
+func (s *Store) Tombstones(ctx context.Context, system string) (map[string]string, error) {
+	var ts []Tombstone
+	if err := s.db.WithContext(ctx).Where("system_name = ?", system).Find(&ts).Error; err != nil {
+		return nil, fmt.Errorf("store: tombstones: %w", err)
+	}
+	out := make(map[string]string, len(ts))
+	for _, t := range ts {
+		out[t.TableName+"/"+t.Kind+"/"+t.Hash] = t.Action
+	}
+	return out, nil
+}
+
+// RowKeyJSON writes a primary key as RetainedRow.RowKey stores it.
+func RowKeyJSON(key []any) string {
+	b, _ := json.Marshal(key)
+	return string(b)
+}
