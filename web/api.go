@@ -97,6 +97,10 @@ type officerRequest struct {
 	Tasks []store.Task `json:"tasks,omitempty"`
 	// Fulfilment is what carrying out the approved request did.
 	Fulfilment *domain.Fulfilment `json:"fulfilment,omitempty"`
+	// Retained are the rows a deletion kept by law, with their basis and
+	// end; Deferred the parts legal holds stopped.
+	Retained []store.RetainedGroup   `json:"retained,omitempty"`
+	Deferred []store.DeferredErasure `json:"deferred,omitempty"`
 }
 
 func toOfficerRequest(r *store.Request, now time.Time) officerRequest {
@@ -155,6 +159,9 @@ func (s *Server) apiGetRequest(c echo.Context) error {
 		return err
 	}
 	if out.Tasks, err = s.store.Tasks(ctx, r.ID); err != nil {
+		return err
+	}
+	if out.Retained, out.Deferred, err = s.keptByLaw(ctx, r.ID); err != nil {
 		return err
 	}
 	return c.JSON(http.StatusOK, out)
@@ -353,6 +360,16 @@ func requireActor(next echo.HandlerFunc) echo.HandlerFunc {
 }
 
 // fulfilmentOf reads what discovery found and what fulfilment did.
+// keptByLaw is what a deletion left for retention periods and holds.
+func (s *Server) keptByLaw(ctx context.Context, requestID string) ([]store.RetainedGroup, []store.DeferredErasure, error) {
+	retained, err := s.store.RetainedSummary(ctx, requestID)
+	if err != nil {
+		return nil, nil, err
+	}
+	deferred, err := s.store.Deferred(ctx, requestID)
+	return retained, deferred, err
+}
+
 func (s *Server) fulfilmentOf(ctx context.Context, requestID string) ([]store.Finding, *domain.Fulfilment, error) {
 	findings, err := s.store.Findings(ctx, requestID)
 	if err != nil {

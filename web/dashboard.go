@@ -149,13 +149,16 @@ func (s *Server) dashboardRequests(c echo.Context) error {
 
 type requestPage struct {
 	chrome
-	Request   *store.Request
-	Deadline  dueBadge
-	Timeline  []store.AuditEvent
-	Findings  []store.Finding
-	Done      *domain.Fulfilment
-	Package   *store.Package // the package still kept for download, if any
-	Tasks     []store.Task
+	Request  *store.Request
+	Deadline dueBadge
+	Timeline []store.AuditEvent
+	Findings []store.Finding
+	Done     *domain.Fulfilment
+	Package  *store.Package // the package still kept for download, if any
+	Tasks    []store.Task
+	// Retained and Deferred are what a deletion left for the law.
+	Retained  []store.RetainedGroup
+	Deferred  []store.DeferredErasure
 	CanAct    bool
 	Searched  bool // discovery has run (findings may still be none)
 	CanDecide bool // in review, and the officer may act
@@ -197,10 +200,14 @@ func (s *Server) renderRequestPage(c echo.Context, code int, r *store.Request, p
 	if err != nil {
 		return err
 	}
+	retained, deferred, err := s.keptByLaw(ctx, r.ID)
+	if err != nil {
+		return err
+	}
 	now := s.now()
 	return s.render(c, code, "officer/request", requestPage{
 		chrome: s.chrome(c, "requests"), Request: r, Deadline: deadlineOf(r, s.now()), Timeline: timeline,
-		Findings: findings, Done: done, Package: pkg, Tasks: tasks, CanAct: officerFrom(c).Role.CanAct(),
+		Findings: findings, Done: done, Package: pkg, Tasks: tasks, Retained: retained, Deferred: deferred, CanAct: officerFrom(c).Role.CanAct(),
 		Searched:  slices.ContainsFunc(timeline, func(e store.AuditEvent) bool { return e.Action == "discovered" }),
 		CanDecide: officerFrom(c).Role.CanAct() && r.Status == domain.StatusInReview,
 		CanVerify: officerFrom(c).Role.CanAct() && r.Status == domain.StatusVerifying && r.VerifiedAt == nil,

@@ -35,6 +35,7 @@ var pageFiles = map[string]string{
 	"officer/breaches":   "templates/officer/breaches.html",
 	"officer/breach-new": "templates/officer/breach-new.html",
 	"officer/breach":     "templates/officer/breach.html",
+	"officer/holds":      "templates/officer/holds.html",
 }
 
 type pages struct {

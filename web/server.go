@@ -149,6 +149,10 @@ func (s *Server) routes(e *echo.Echo) {
 	officer.POST("/breaches/:id/authority", s.apiAuthorityNotified, requireActor)
 	officer.POST("/breaches/:id/uncertain", s.apiResolveUncertain, requireActor)
 	officer.GET("/breaches/:id/report", s.breachReport)
+	officer.GET("/holds", s.apiListHolds)
+	officer.POST("/holds", s.apiPlaceHold, requireActor)
+	officer.GET("/holds/:id", s.apiGetHold)
+	officer.DELETE("/holds/:id", s.apiReleaseHold, requireActor)
 
 	// The officer dashboard.
 	toRequests := func(c echo.Context) error { return c.Redirect(http.StatusSeeOther, "/officer/requests") }
@@ -176,6 +180,9 @@ func (s *Server) routes(e *echo.Echo) {
 	dash.POST("/breaches/:id/notice", s.dashboardApproveNotice, requireActor)
 	dash.POST("/breaches/:id/authority", s.dashboardAuthorityNotified, requireActor)
 	dash.POST("/breaches/:id/uncertain", s.dashboardResolveUncertain, requireActor)
+	dash.GET("/holds", s.dashboardHolds)
+	dash.POST("/holds", s.dashboardPlaceHold, requireActor)
+	dash.POST("/holds/:id/release", s.dashboardReleaseHold, requireActor)
 	dash.GET("/officers", s.dashboardOfficers, requireAdmin)
 	dash.POST("/officers", s.dashboardAddOfficer, requireAdmin)
 	dash.POST("/officers/:id/active", s.dashboardSetOfficerActive, requireAdmin)

@@ -168,12 +168,12 @@ func (s *Store) MarkPurged(ctx context.Context, ids []int64, at time.Time) error
 // DeferredErasure is the part of a deletion in one system that legal
 // holds stopped; it resumes when they no longer apply.
 type DeferredErasure struct {
-	RequestID  string     `gorm:"primaryKey"`
-	SystemName string     `gorm:"primaryKey"`
-	HoldIDs    []string   `gorm:"serializer:json"`
-	Tables     []string   `gorm:"serializer:json"` // held tables; all of them for a person or system hold
-	DeferredAt time.Time  //
-	ResumedAt  *time.Time //
+	RequestID  string     `gorm:"primaryKey" json:"-"`
+	SystemName string     `gorm:"primaryKey" json:"system"`
+	HoldIDs    []string   `gorm:"serializer:json" json:"hold_ids"`
+	Tables     []string   `gorm:"serializer:json" json:"tables"` // the held tables
+	DeferredAt time.Time  `json:"deferred_at"`
+	ResumedAt  *time.Time `json:"resumed_at,omitempty"`
 }
 
 // Defer records (or refreshes) a system's deferred erasure.
@@ -274,4 +274,46 @@ func (s *Store) Tombstones(ctx context.Context, system string) (map[string]strin
 func RowKeyJSON(key []any) string {
 	b, _ := json.Marshal(key)
 	return string(b)
+}
+
+// RetainedGroup sums up a request's retained rows of one table on one
+// basis, as the officer sees them.
+type RetainedGroup struct {
+	System string    `json:"system"`
+	Table  string    `json:"table"`
+	Basis  string    `json:"basis"`
+	Rows   int       `json:"rows"`
+	Purged int       `json:"purged"`
+	First  time.Time `json:"first_until"` // the first period to end
+	Last   time.Time `json:"last_until"`  // the last period to end
+}
+
+// RetainedSummary groups a request's retained rows by table and basis.
+func (s *Store) RetainedSummary(ctx context.Context, requestID string) ([]RetainedGroup, error) {
+	rows, err := s.RetainedRows(ctx, requestID)
+	if err != nil {
+		return nil, err
+	}
+	var out []RetainedGroup
+	for _, r := range rows {
+		i := slices.IndexFunc(out, func(g RetainedGroup) bool {
+			return g.System == r.SystemName && g.Table == r.TableName && g.Basis == r.Basis
+		})
+		if i < 0 {
+			out = append(out, RetainedGroup{System: r.SystemName, Table: r.TableName, Basis: r.Basis, First: r.Until, Last: r.Until})
+			i = len(out) - 1
+		}
+		g := &out[i]
+		g.Rows++
+		if r.PurgedAt != nil {
+			g.Purged++
+		}
+		if r.Until.Before(g.First) {
+			g.First = r.Until
+		}
+		if r.Until.After(g.Last) {
+			g.Last = r.Until
+		}
+	}
+	return out, nil
 }
