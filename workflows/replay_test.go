@@ -38,6 +38,7 @@ func TestReplayRecordedHistories(t *testing.T) {
 			}
 			r.RegisterWorkflow(SubjectRequest)
 			r.RegisterWorkflow(Breach)
+			r.RegisterWorkflow(RetentionPurge)
 			if err := r.ReplayWorkflowHistoryFromJSONFile(nil, file); err != nil {
 				t.Fatalf("replaying %s: %v", file, err)
 			}

@@ -184,6 +184,7 @@ func (a *App) NewWorker() (worker.Worker, error) {
 	w.RegisterWorkflow(workflows.SubjectRequest)
 	w.RegisterWorkflow(workflows.DeadlineMonitor)
 	w.RegisterWorkflow(workflows.Breach)
+	w.RegisterWorkflow(workflows.RetentionPurge)
 	if a.emailMetrics == nil {
 		a.emailMetrics = metrics.NewEmail(a.Registry)
 	}
