@@ -14,6 +14,7 @@ import (
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/dsar-project/dsar/internal/archive"
 	"github.com/dsar-project/dsar/internal/datamap"
 	"github.com/dsar-project/dsar/internal/domain"
 	"github.com/dsar-project/dsar/internal/export"
@@ -205,6 +206,11 @@ func (a *Fulfilment) buildPackage(ctx context.Context, r *store.Request, others 
 	if err != nil {
 		return err
 	}
+	archived, closeArchives, err := a.archivedSources(ctx, r)
+	defer closeArchives()
+	if err != nil {
+		return err
+	}
 	for _, s := range sources {
 		if len(s.Found.Tables) > 0 {
 			f.Systems++
@@ -232,6 +238,7 @@ func (a *Fulfilment) buildPackage(ctx context.Context, r *store.Request, others 
 	}
 	meta := export.Meta{RequestID: r.ID, Organisation: a.Organisation, GeneratedAt: now, Others: others}
 	hw := &heartbeatWriter{ctx: ctx, w: w}
+	sources = append(sources, archived...)
 	if r.Type == domain.TypeExport {
 		err = export.WriteExport(ctx, hw, sources, meta)
 	} else {
@@ -361,27 +368,9 @@ func (a *Fulfilment) eraseSystem(ctx context.Context, r *store.Request, c *datam
 	return c.Erase(ctx, identities(r), rules)
 }
 
-// tombstones are the keyed hashes a restored backup is checked against:
-// one per row that went, and one for the person's email.
+// tombstones are the keyed hashes a restored backup is checked against.
 func (a *Fulfilment) tombstones(r *store.Request, system string, gone []datamap.GoneRow, now time.Time) []store.Tombstone {
-	if len(gone) == 0 {
-		return nil
-	}
-	out := []store.Tombstone{{
-		RequestID: r.ID, SystemName: system, TableName: "*", Kind: "email",
-		Hash: a.Sealer.Hash(system, "email", lower(r.Email)), Action: store.TombstoneDelete, CreatedAt: now,
-	}}
-	for _, g := range gone {
-		action := store.TombstoneDelete
-		if g.Masked {
-			action = store.TombstoneMask
-		}
-		out = append(out, store.Tombstone{
-			RequestID: r.ID, SystemName: system, TableName: g.Table, Kind: "key",
-			Hash: a.Sealer.Hash(system, g.Table, datamap.CanonKey(g.Key)), Action: action, CreatedAt: now,
-		})
-	}
-	return out
+	return archive.Tombstones(r.ID, system, r.Email, gone, a.Sealer.Hash, now)
 }
 
 // heldTables lists the system's tables the holds cover for the person,

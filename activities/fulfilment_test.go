@@ -30,9 +30,10 @@ func TestErasureResumesAfterASystemFails(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The map: the demo shop, and a branch office with the same schema.
-	branchYAML := strings.Replace(strings.SplitN(demo.DataMapYAML(), "systems:\n", 2)[1], "name: shop", "name: branch", 1)
+	shopYAML, _, _ := strings.Cut(strings.SplitN(demo.DataMapYAML(), "systems:\n", 2)[1], "\n# Nightly backups")
+	branchYAML := strings.Replace(shopYAML, "name: shop", "name: branch", 1)
 	branchYAML = strings.Replace(branchYAML, "dsn_env: "+demo.DSNEnv, "dsn_env: TEST_BRANCH_DSN", 1)
-	m, err := datamap.Parse("map", []byte(demo.DataMapYAML()+branchYAML))
+	m, err := datamap.Parse("map", []byte(strings.Replace(demo.DataMapYAML(), "systems:\n", "systems:\n"+branchYAML+"\n", 1)))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -52,6 +52,10 @@ Usage:
   dsar officer token -email E              print a new API token for an officer
   dsar datamap scan -dsn URL [-system S]   draft a data map from a live PostgreSQL or SQLite database
   dsar datamap check [FILE]                check a data map (default DSAR_DATAMAP) against the live databases
+  dsar archive snapshot [-archive A]      write a backup snapshot of an archive's system (JSON lines per table)
+  dsar archive restore -snapshot DIR -into URL [-archive A]
+                                           restore a snapshot into an empty database, forgetting everyone
+                                           dsar erased since (by their tombstones)
   dsar demo seed [-subjects N] [-dsn URL]  seed the demo organisation deterministically (for benchmarks)
   dsar demo datamap                        print the demo organisation's data map
   dsar deadline -regime R -received TIME [-extended] [-tz ZONE]
@@ -103,6 +107,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return datamapCmd(ctx, cfg, args, stdout, stderr)
 	case "demo":
 		return demoCmd(ctx, cfg, args, stdout, stderr)
+	case "archive":
+		return archiveCmd(ctx, cfg, args, stdout, stderr)
 	}
 	if cmd == "config" {
 		cfg.Print(stdout)

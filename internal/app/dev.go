@@ -15,8 +15,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dsar-project/dsar/internal/archive"
 	"github.com/dsar-project/dsar/internal/auth"
 	"github.com/dsar-project/dsar/internal/config"
+	"github.com/dsar-project/dsar/internal/datamap"
 	"github.com/dsar-project/dsar/internal/deadline"
 	"github.com/dsar-project/dsar/internal/demo"
 	"github.com/dsar-project/dsar/internal/devtemporal"
@@ -146,11 +148,48 @@ func (a *App) UseDemoOrganisation(ctx context.Context, people int) error {
 	if dsn == "" {
 		dsn = "sqlite:" + filepath.Join(a.Config.DataDir, devDemoFile)
 	}
+	if os.Getenv(demo.ArchiveEnv) == "" {
+		os.Setenv(demo.ArchiveEnv, filepath.Join(a.Config.DataDir, devDemoBackups))
+	}
 	m, err := demo.Prepare(ctx, dsn, people, nil)
 	if err != nil {
-		return fmt.Errorf("demo organisation: %w", err)
+		return fmt.Errorf("demo organisation: %w (a demo database from an older dsar may need deleting: %s)", err, dsn)
 	}
-	return a.UseDataMap(ctx, m)
+	if err := a.UseDataMap(ctx, m); err != nil {
+		return err
+	}
+	return a.seedDemoBackups(ctx, m)
+}
+
+// devDemoBackups is the demo shop's backups folder in the data directory.
+const devDemoBackups = "shop-backups"
+
+// seedDemoBackups gives a fresh demo two nightly backups, a week apart,
+// so access requests show archived rows and deletions rewrite them.
+func (a *App) seedDemoBackups(ctx context.Context, m *datamap.Map) error {
+	ar := m.Archives[0]
+	dir, err := ar.Dir()
+	if err != nil {
+		return err
+	}
+	if snaps, err := archive.List(dir); err != nil || len(snaps) > 0 {
+		return err
+	}
+	conns, err := a.Systems.Connectors()
+	if err != nil {
+		return err
+	}
+	for _, c := range conns {
+		if c.System.Name != ar.System {
+			continue
+		}
+		for _, age := range []time.Duration{8 * 24 * time.Hour, 24 * time.Hour} {
+			if _, err := archive.Take(ctx, c, dir, a.Now().Add(-age).Truncate(24*time.Hour).Add(3*time.Hour)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // demoRequests give a fresh `dsar dev` something to look at: requests of

@@ -534,3 +534,37 @@ func yamlKeys(v any) []string {
 }
 
 var errNoDSN = errors.New("connection string is not set")
+
+// MappedColumns lists every column the map names for the table: key,
+// identities, personal data, references, masks and retention.
+func (t *Table) MappedColumns() []string {
+	var cols []string
+	add := func(c string) {
+		if c != "" && !slices.Contains(cols, c) {
+			cols = append(cols, c)
+		}
+	}
+	for _, c := range t.PrimaryKey {
+		add(c)
+	}
+	for _, k := range sortedKeys(t.Identities) {
+		add(t.Identities[k])
+	}
+	for _, c := range sortedKeys(t.Columns) {
+		add(c)
+	}
+	for _, c := range sortedKeys(t.References) {
+		add(c)
+	}
+	for _, c := range sortedKeys(t.MaskWith) {
+		add(c)
+	}
+	if r := t.Retain; r != nil {
+		add(r.From)
+		add(r.Flag)
+		for _, c := range r.Detach {
+			add(c)
+		}
+	}
+	return cols
+}

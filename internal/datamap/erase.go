@@ -403,3 +403,7 @@ func (c *Connector) tableIndex(name string) int {
 	}
 	return len(c.System.Tables)
 }
+
+// ChildrenFirst orders the system's tables so every table comes before
+// the tables it references; reversed, parents come first, as inserts need.
+func (c *Connector) ChildrenFirst() []*Table { return c.childrenFirst() }

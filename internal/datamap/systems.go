@@ -81,6 +81,11 @@ func (s *Systems) Check(ctx context.Context) error {
 			errs = append(errs, err)
 		}
 	}
+	for _, a := range s.Map.Archives {
+		if _, err := a.Dir(); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	for _, c := range conns {
 		live, err := ReadSchema(ctx, c.DB, c.Kind)
 		if err != nil {

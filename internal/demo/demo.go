@@ -9,7 +9,9 @@ import (
 	_ "embed"
 	"fmt"
 	"math/rand/v2"
+	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -301,7 +303,27 @@ func Prepare(ctx context.Context, dsn string, people int, progress func(done int
 	if err := os.Setenv(DSNEnv, dsn); err != nil {
 		return nil, err
 	}
+	if os.Getenv(ArchiveEnv) == "" {
+		if err := os.Setenv(ArchiveEnv, backupsBeside(dsn)); err != nil {
+			return nil, err
+		}
+	}
 	return m, nil
+}
+
+// backupsBeside is where the demo keeps its backups when ArchiveEnv is
+// not set: beside a SQLite file, or in the temporary directory named
+// after a PostgreSQL database.
+func backupsBeside(dsn string) string {
+	if path, ok := strings.CutPrefix(dsn, "sqlite:"); ok {
+		path, _, _ = strings.Cut(path, "?")
+		return filepath.Join(filepath.Dir(path), "shop-backups")
+	}
+	name := "shop"
+	if u, err := url.Parse(dsn); err == nil {
+		name = strings.Trim(u.Path, "/")
+	}
+	return filepath.Join(os.TempDir(), "dsar-demo-backups-"+name)
 }
 
 // Owner is the index of the person a demo row belongs to: customers,

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"html/template"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
@@ -20,6 +21,9 @@ import (
 type Source struct {
 	Conn  *datamap.Connector
 	Found *datamap.Found
+	// Snapshot names the backup snapshot the rows come from; empty for
+	// the live system.
+	Snapshot string
 }
 
 // Meta describes a package.
@@ -51,7 +55,8 @@ func withheld(category string) bool {
 
 // table is one table's rows as a package writes them.
 type table struct {
-	system string
+	system string // as the reader sees it: "shop", or "shop (backup 2026-11-20)"
+	path   string // the folder of its files: "shop", or "shop/backups/2026-11-20"
 	found  *datamap.FoundTable
 	conn   *datamap.Connector
 }
@@ -61,7 +66,12 @@ func tablesOf(sources []Source) []table {
 	for _, s := range sources {
 		for _, ft := range s.Found.Tables {
 			if len(ft.Keys(func(r *datamap.FoundRow) bool { return ft.Personal(r) })) > 0 {
-				out = append(out, table{system: s.Found.System.Name, found: ft, conn: s.Conn})
+				name, path := s.Found.System.Name, s.Found.System.Name
+				if s.Snapshot != "" {
+					name += " (backup " + s.Snapshot + ")"
+					path += "/backups/" + s.Snapshot
+				}
+				out = append(out, table{system: name, path: path, found: ft, conn: s.Conn})
 			}
 		}
 	}
@@ -136,10 +146,12 @@ func WriteExport(ctx context.Context, w io.Writer, sources []Source, meta Meta) 
 	z := zip.NewWriter(w)
 	man := Manifest{RequestID: meta.RequestID, Organisation: meta.Organisation, GeneratedAt: meta.GeneratedAt.UTC().Format(time.RFC3339)}
 	for _, s := range sources {
-		man.Systems = append(man.Systems, s.Found.System.Name)
+		if !slices.Contains(man.Systems, s.Found.System.Name) {
+			man.Systems = append(man.Systems, s.Found.System.Name)
+		}
 	}
 	for _, t := range tablesOf(sources) {
-		base := t.system + "/" + t.found.Table.Name
+		base := t.path + "/" + t.found.Table.Name
 		mt := ManifestTable{System: t.system, Table: t.found.Table.Name, Categories: t.found.Table.Columns,
 			Files: []string{base + ".json", base + ".csv"}}
 		// JSON first, counting rows; then the same rows as CSV.

@@ -1,0 +1,213 @@
+package archive
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/dsar-project/dsar/internal/datamap"
+	"github.com/dsar-project/dsar/internal/store"
+)
+
+// Suppression is what a restored snapshot is checked against: the
+// tombstones dsar wrote when it erased people ("table/kind/hash" to
+// action, identities under table "*"), and the keyed hash that made them.
+type Suppression struct {
+	Tombstones map[string]string
+	// Hashes returns the keyed hashes of the parts under every key dsar
+	// has had, so tombstones from before a key rotation still match.
+	Hashes func(parts ...string) []string
+}
+
+func (s Suppression) match(table, kind string, parts ...string) (string, bool) {
+	for _, h := range s.Hashes(parts...) {
+		if action, ok := s.Tombstones[table+"/"+kind+"/"+h]; ok {
+			return action, true
+		}
+	}
+	return "", false
+}
+
+// Forgotten counts what Forget removed from a snapshot.
+type Forgotten struct {
+	People int // people recognised by a tombstoned identity and erased
+	Rows   int // rows deleted or masked, by identity or by key
+}
+
+// Forget erases from the loaded snapshot everyone dsar erased since it
+// was taken: people whose identity is tombstoned are erased as the data
+// map says (retention and masks included), then any row whose key is
+// tombstoned goes too.
+func (l *Loaded) Forget(ctx context.Context, sup Suppression, now time.Time) (Forgotten, error) {
+	var out Forgotten
+	sys := l.Conn.System
+	ids := datamap.Identities{}
+	for _, t := range sys.Tables {
+		for kind, col := range t.Identities {
+			err := eachValue(ctx, l.Conn.DB, `SELECT DISTINCT "`+col+`" FROM "`+t.Name+`" WHERE "`+col+`" IS NOT NULL`, func(v []any) {
+				s := fmt.Sprint(v[0])
+				if _, ok := sup.match("*", kind, sys.Name, kind, strings.ToLower(s)); ok && !slices.Contains(ids[kind], s) {
+					ids[kind] = append(ids[kind], s)
+				}
+			})
+			if err != nil {
+				return out, fmt.Errorf("archive: %s.%s: %w", t.Name, col, err)
+			}
+		}
+	}
+	out.People = len(ids["email"])
+	if len(ids) > 0 {
+		e, err := l.Conn.Erase(ctx, ids, datamap.Rules{Now: now})
+		if err != nil {
+			return out, err
+		}
+		out.Rows += len(e.Gone)
+	}
+	keys := map[string][][]any{}
+	for _, t := range sys.Tables {
+		err := eachValue(ctx, l.Conn.DB, `SELECT `+quoteList(t.PrimaryKey)+` FROM "`+t.Name+`"`, func(key []any) {
+			if _, ok := sup.match(t.Name, "key", sys.Name, t.Name, datamap.CanonKey(key)); ok {
+				keys[t.Name] = append(keys[t.Name], slices.Clone(key))
+			}
+		})
+		if err != nil {
+			return out, fmt.Errorf("archive: %s: %w", t.Name, err)
+		}
+	}
+	if len(keys) > 0 {
+		res, err := l.Conn.Purge(ctx, keys)
+		if err != nil {
+			return out, err
+		}
+		for _, r := range res {
+			out.Rows += r.Deleted + r.Masked
+		}
+	}
+	return out, nil
+}
+
+// CopyInto inserts the loaded snapshot into a database that has the
+// system's tables (and nothing of them yet), parents before children, in
+// one transaction: a restore that fails leaves the target as it was.
+// Columns the target lacks are skipped; it returns the rows per table.
+func (l *Loaded) CopyInto(ctx context.Context, target *sql.DB, kind datamap.Kind) (map[string]int, error) {
+	live, err := datamap.ReadSchema(ctx, target, kind)
+	if err != nil {
+		return nil, err
+	}
+	order := l.Conn.ChildrenFirst()
+	slices.Reverse(order)
+	tx, err := target.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback()
+	counts := map[string]int{}
+	for _, t := range order {
+		lt, ok := live.Tables[t.Name]
+		if !ok {
+			return nil, fmt.Errorf("archive: the target database has no table %s; create the schema first", t.Name)
+		}
+		var cols []string
+		var boolean []bool
+		for _, c := range l.columns[t.Name] {
+			if sc, ok := lt.Column(c); ok {
+				cols = append(cols, c)
+				boolean = append(boolean, strings.Contains(strings.ToLower(sc.Type), "bool"))
+			}
+		}
+		if len(cols) == 0 {
+			continue
+		}
+		ph := make([]string, len(cols))
+		for i := range cols {
+			ph[i] = "?"
+			if kind == datamap.KindPostgres {
+				ph[i] = "$" + strconv.Itoa(i+1)
+			}
+		}
+		stmt, err := tx.PrepareContext(ctx, `INSERT INTO "`+t.Name+`" (`+quoteList(cols)+`) VALUES (`+strings.Join(ph, ", ")+`)`)
+		if err != nil {
+			return nil, err
+		}
+		err = eachValue(ctx, l.Conn.DB, `SELECT `+quoteList(cols)+` FROM "`+t.Name+`" ORDER BY rowid`, func(v []any) {
+			if err != nil {
+				return
+			}
+			for i := range v {
+				if n, ok := v[i].(int64); ok && boolean[i] {
+					v[i] = n != 0
+				}
+			}
+			if _, err = stmt.ExecContext(ctx, v...); err == nil {
+				counts[t.Name]++
+			}
+		})
+		stmt.Close()
+		if err != nil {
+			return nil, fmt.Errorf("archive: restore %s: %w", t.Name, err)
+		}
+	}
+	return counts, tx.Commit()
+}
+
+// eachValue runs a query and hands each row's values to fn, streaming.
+// fn must not use the same database: the query holds its connection.
+func eachValue(ctx context.Context, db *sql.DB, query string, fn func([]any)) error {
+	rows, err := db.QueryContext(ctx, query)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil {
+		return err
+	}
+	vals := make([]any, len(cols))
+	ptrs := make([]any, len(cols))
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	for rows.Next() {
+		if err := rows.Scan(ptrs...); err != nil {
+			return err
+		}
+		out := make([]any, len(cols))
+		for i, v := range vals {
+			if b, ok := v.([]byte); ok {
+				v = string(b)
+			}
+			out[i] = v
+		}
+		fn(out)
+	}
+	return rows.Err()
+}
+
+// Tombstones are the records that keep an erased person out of restored
+// backups: one for the person's email in the system, and one per row that
+// went, each a keyed hash (hash) of what names it. Forget matches them.
+func Tombstones(requestID, system, email string, gone []datamap.GoneRow, hash func(parts ...string) string, now time.Time) []store.Tombstone {
+	if len(gone) == 0 {
+		return nil
+	}
+	out := []store.Tombstone{{
+		RequestID: requestID, SystemName: system, TableName: "*", Kind: "email",
+		Hash: hash(system, "email", strings.ToLower(email)), Action: store.TombstoneDelete, CreatedAt: now,
+	}}
+	for _, g := range gone {
+		action := store.TombstoneDelete
+		if g.Masked {
+			action = store.TombstoneMask
+		}
+		out = append(out, store.Tombstone{
+			RequestID: requestID, SystemName: system, TableName: g.Table, Kind: "key",
+			Hash: hash(system, g.Table, datamap.CanonKey(g.Key)), Action: action, CreatedAt: now,
+		})
+	}
+	return out
+}
