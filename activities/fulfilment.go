@@ -422,6 +422,9 @@ func (a *Fulfilment) correct(ctx context.Context, r *store.Request, f *domain.Fu
 		if err != nil {
 			return err
 		}
+		if err := a.recordCorrections(ctx, r.ID, changed); err != nil {
+			return err
+		}
 		if len(changed) > 0 {
 			f.Systems++
 		}
@@ -444,6 +447,23 @@ func (a *Fulfilment) correct(ctx context.Context, r *store.Request, f *domain.Fu
 		}
 	}
 	return nil
+}
+
+// recordCorrections keeps each corrected value, sealed, against the
+// keyed hash of its row, so `dsar archive restore` corrects a backup too.
+func (a *Fulfilment) recordCorrections(ctx context.Context, requestID string, changed []datamap.Changed) error {
+	var out []store.RecordedCorrection
+	for _, ch := range changed {
+		for _, key := range ch.Keys {
+			hash := archive.RowHash(a.Sealer.Hash, ch.System, ch.Table, key)
+			keyID, sealed := a.Sealer.SealBlob(archive.CorrectionName(ch.System, ch.Table, ch.Column, hash), []byte(ch.Value))
+			out = append(out, store.RecordedCorrection{
+				RequestID: requestID, SystemName: ch.System, TableName: ch.Table, KeyHash: hash,
+				ColumnName: ch.Column, KeyID: keyID, Value: sealed, CorrectedAt: a.Now(),
+			})
+		}
+	}
+	return a.Store.RecordCorrections(ctx, out)
 }
 
 func newID() string {

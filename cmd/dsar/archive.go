@@ -134,6 +134,22 @@ func restore(ctx context.Context, cfg *config.Config, sys *datamap.System, snapD
 	if err != nil {
 		return err
 	}
+	recorded, err := st.RecordedCorrections(ctx, sys.Name)
+	if err != nil {
+		return err
+	}
+	var cs []archive.Correction
+	for _, rc := range recorded {
+		plain, err := sealer.OpenBlob(rc.KeyID, archive.CorrectionName(rc.SystemName, rc.TableName, rc.ColumnName, rc.KeyHash), rc.Value)
+		if err != nil {
+			return fmt.Errorf("archive restore: a recorded correction cannot be opened (was DSAR_SECRET_KEY changed without keeping the old one in DSAR_SECRET_KEY_PREVIOUS?): %w", err)
+		}
+		cs = append(cs, archive.Correction{Table: rc.TableName, Column: rc.ColumnName, KeyHash: rc.KeyHash, Value: string(plain)})
+	}
+	corrected, err := l.Correct(ctx, cs, sealer.Hashes)
+	if err != nil {
+		return err
+	}
 	db, kind, err := datamap.OpenSQL(into)
 	if err != nil {
 		return err
@@ -149,7 +165,7 @@ func restore(ctx context.Context, cfg *config.Config, sys *datamap.System, snapD
 	}
 	sort.Strings(tables)
 	fmt.Fprintf(stdout, "restored snapshot %s of %s (taken %s)\n", snap.Name, sys.Name, snap.TakenAt.UTC().Format(time.RFC3339))
-	fmt.Fprintf(stdout, "forgot %d erased people and %d rows by their tombstones before restoring\n", forgot.People, forgot.Rows)
+	fmt.Fprintf(stdout, "forgot %d erased people and %d rows by their tombstones, and applied %d recorded corrections, before restoring\n", forgot.People, forgot.Rows, corrected)
 	for _, t := range tables {
 		fmt.Fprintf(stdout, "  %-28s %d rows\n", t, counts[t])
 	}

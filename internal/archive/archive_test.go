@@ -207,3 +207,41 @@ func TestErasedPersonStaysErasedInRewrittenAndRestoredBackups(t *testing.T) {
 		t.Errorf("%d of %d invoices kept for tax in the backup", n, invoices)
 	}
 }
+
+func TestRestoreAppliesRecordedCorrections(t *testing.T) {
+	s := newShop(t)
+	ctx := context.Background()
+	sealer, err := export.NewSealer(strings.Repeat("s", 40))
+	if err != nil {
+		t.Fatal(err)
+	}
+	changed, err := s.conn.Correct(ctx, email(6), []datamap.Change{{Category: "user.contact.phone_number", Value: "+31 20 555 0106"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cs []archive.Correction
+	for _, ch := range changed {
+		for _, key := range ch.Keys {
+			cs = append(cs, archive.Correction{Table: ch.Table, Column: ch.Column, KeyHash: archive.RowHash(sealer.Hash, "shop", ch.Table, key), Value: ch.Value})
+		}
+	}
+	if len(cs) != 1 {
+		t.Fatalf("corrections = %+v, want the one phone number", cs)
+	}
+	l, err := archive.Load(ctx, s.conn.System, s.backup)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	n, err := l.Correct(ctx, cs, sealer.Hashes)
+	if err != nil || n != 1 {
+		t.Fatalf("corrected %d rows, %v; want 1", n, err)
+	}
+	var phone string
+	if err := l.Conn.DB.QueryRow(`SELECT phone FROM customers WHERE id = 6`).Scan(&phone); err != nil || phone != "+31 20 555 0106" {
+		t.Errorf("restored phone = %q, %v; want the corrected one", phone, err)
+	}
+	if n := count(t, l.Conn.DB, `SELECT count(*) FROM customers WHERE phone = '+31 20 555 0106'`); n != 1 {
+		t.Errorf("%d customers got the corrected phone, want 1", n)
+	}
+}

@@ -90,6 +90,64 @@ func (l *Loaded) Forget(ctx context.Context, sup Suppression, now time.Time) (Fo
 	return out, nil
 }
 
+// RowHash is the keyed hash that names a row in tombstones and recorded
+// corrections.
+func RowHash(hash func(parts ...string) string, system, table string, key []any) string {
+	return hash(system, table, datamap.CanonKey(key))
+}
+
+// CorrectionName binds a recorded correction's sealed value to its row
+// and column.
+func CorrectionName(system, table, column, keyHash string) string {
+	return "correction/" + system + "/" + table + "/" + column + "/" + keyHash
+}
+
+// Correction is a recorded correction, opened: the value to write to a
+// column of the row whose key hashes to one of KeyHashes.
+type Correction struct {
+	Table, Column, KeyHash, Value string
+}
+
+// Correct writes recorded corrections to the rows of the loaded snapshot
+// they were made to, in the order given (later ones win), and returns how
+// many rows it changed.
+func (l *Loaded) Correct(ctx context.Context, cs []Correction, hashes func(parts ...string) []string) (int, error) {
+	sys := l.Conn.System
+	byHash := map[string][]Correction{}
+	for _, c := range cs {
+		byHash[c.Table+"/"+c.KeyHash] = append(byHash[c.Table+"/"+c.KeyHash], c)
+	}
+	type write struct {
+		table, column, value string
+		key                  []any
+	}
+	var writes []write
+	for _, t := range sys.Tables {
+		err := eachValue(ctx, l.Conn.DB, `SELECT `+quoteList(t.PrimaryKey)+` FROM "`+t.Name+`"`, func(key []any) {
+			for _, h := range hashes(sys.Name, t.Name, datamap.CanonKey(key)) {
+				for _, c := range byHash[t.Name+"/"+h] {
+					writes = append(writes, write{table: t.Name, column: c.Column, value: c.Value, key: slices.Clone(key)})
+				}
+			}
+		})
+		if err != nil {
+			return 0, fmt.Errorf("archive: %s: %w", t.Name, err)
+		}
+	}
+	for _, w := range writes {
+		t := sys.Table(w.table)
+		conds := make([]string, len(t.PrimaryKey))
+		for i, c := range t.PrimaryKey {
+			conds[i] = `"` + c + `" = ?`
+		}
+		args := append([]any{w.value}, w.key...)
+		if _, err := l.Conn.DB.ExecContext(ctx, `UPDATE "`+w.table+`" SET "`+w.column+`" = ? WHERE `+strings.Join(conds, " AND "), args...); err != nil {
+			return 0, fmt.Errorf("archive: correct %s.%s: %w", w.table, w.column, err)
+		}
+	}
+	return len(writes), nil
+}
+
 // CopyInto inserts the loaded snapshot into a database that has the
 // system's tables (and nothing of them yet), parents before children, in
 // one transaction: a restore that fails leaves the target as it was.
@@ -206,7 +264,7 @@ func Tombstones(requestID, system, email string, gone []datamap.GoneRow, hash fu
 		}
 		out = append(out, store.Tombstone{
 			RequestID: requestID, SystemName: system, TableName: g.Table, Kind: "key",
-			Hash: hash(system, g.Table, datamap.CanonKey(g.Key)), Action: action, CreatedAt: now,
+			Hash: RowHash(hash, system, g.Table, g.Key), Action: action, CreatedAt: now,
 		})
 	}
 	return out

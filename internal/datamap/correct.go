@@ -22,6 +22,10 @@ type Changed struct {
 	// Shared counts rows left unchanged because they are also another
 	// person's (an address two customers share).
 	Shared int `json:"shared,omitempty"`
+	// Keys are the rows written, and Value what was written to them, so
+	// the correction can be applied again to a restored backup.
+	Keys  [][]any `json:"-"`
+	Value string  `json:"-"`
 }
 
 // Correct writes each change to every correctable column of its category
@@ -67,7 +71,7 @@ func (c *Connector) Correct(ctx context.Context, ids Identities, changes []Chang
 						return nil, fmt.Errorf("system %s: correct %s.%s: %w", c.System.Name, t.Name, col, err)
 					}
 				}
-				out = append(out, Changed{Category: ch.Category, System: c.System.Name, Table: t.Name, Column: col, Rows: n, Shared: shared})
+				out = append(out, Changed{Category: ch.Category, System: c.System.Name, Table: t.Name, Column: col, Rows: n, Shared: shared, Keys: keys, Value: ch.Value})
 			}
 		}
 	}

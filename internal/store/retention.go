@@ -317,3 +317,38 @@ func (s *Store) RetainedSummary(ctx context.Context, requestID string) ([]Retain
 	}
 	return out, nil
 }
+
+// RecordedCorrection is a corrected value kept so a restored backup gets
+// it again: the row by keyed hash, the value sealed.
+type RecordedCorrection struct {
+	ID          int64
+	RequestID   string
+	SystemName  string
+	TableName   string
+	KeyHash     string
+	ColumnName  string
+	KeyID       string // the key the value is sealed with
+	Value       []byte
+	CorrectedAt time.Time
+}
+
+// RecordCorrections keeps corrected values for restores.
+func (s *Store) RecordCorrections(ctx context.Context, cs []RecordedCorrection) error {
+	if len(cs) == 0 {
+		return nil
+	}
+	if err := s.db.WithContext(ctx).CreateInBatches(cs, 500).Error; err != nil {
+		return fmt.Errorf("store: record corrections: %w", err)
+	}
+	return nil
+}
+
+// RecordedCorrections lists a system's recorded corrections, oldest first,
+// so a later correction of the same column wins.
+func (s *Store) RecordedCorrections(ctx context.Context, system string) ([]RecordedCorrection, error) {
+	var cs []RecordedCorrection
+	if err := s.db.WithContext(ctx).Where("system_name = ?", system).Order("id").Find(&cs).Error; err != nil {
+		return nil, fmt.Errorf("store: recorded corrections: %w", err)
+	}
+	return cs, nil
+}
