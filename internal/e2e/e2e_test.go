@@ -162,6 +162,7 @@ func newSystemEnv(t *testing.T, moreSystems string, more map[string]string) *sys
 	// The demo organisation, in its own PostgreSQL database.
 	shop := pgtest.NewDatabase(t)
 	t.Setenv(demo.DSNEnv, shop)
+	t.Setenv(demo.ArchiveEnv, filepath.Join(env["DSAR_DATA_DIR"], "shop-backups"))
 	if err := a.UseDemoOrganisation(ctx, demoPeople); err != nil {
 		t.Fatal(err)
 	}
