@@ -320,3 +320,69 @@ func fitsThePhone(t *testing.T, ctx context.Context, base, name, path string) {
 		t.Errorf("%s has fields without a label: %v", path, unlabelled)
 	}
 }
+
+// TestBrowserOfficerHoldsAndReleases: an officer places a legal hold on a
+// table, sees a deletion keep the held tickets and the invoices the law
+// keeps (with basis and end date), and releases the hold, which finishes
+// the deletion.
+func TestBrowserOfficerHoldsAndReleases(t *testing.T) {
+	ctx := newBrowser(t)
+	s := newSystem(t)
+	if _, err := app.CreateOfficer(context.Background(), s.app.Store, "grace@example.org", store.RoleOfficer, "correct horse battery", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	run(t, ctx, "sign in and open the holds",
+		chromedp.Navigate(s.base+"/officer/login"),
+		chromedp.WaitVisible(chromedp.CSS(`#password`)),
+		chromedp.SendKeys(chromedp.CSS(`#email`), "grace@example.org"),
+		chromedp.SendKeys(chromedp.CSS(`#password`), "correct horse battery"),
+		chromedp.Submit(chromedp.CSS(`#password`)),
+		chromedp.WaitVisible(`//h1[text()="Requests"]`),
+		chromedp.Click(`//nav//a[text()="Legal holds"]`),
+		chromedp.WaitVisible(chromedp.CSS(`#reason`)),
+		shot("28-holds"),
+		chromedp.Click(`//button[text()="Place the hold"]`),
+		chromedp.WaitVisible(chromedp.CSS(`.alert`)),
+		shot("29-hold-form-errors"),
+	)
+	if page := text(t, ctx, "main"); !strings.Contains(page, "enter the person's email address") || !strings.Contains(page, "give the reason for the hold") {
+		t.Errorf("an empty hold form says:\n%s", page)
+	}
+	run(t, ctx, "hold the support tickets",
+		chromedp.Click(chromedp.CSS(`input[name=scope][value=table]`)),
+		chromedp.SendKeys(chromedp.CSS(`#target`), "shop.support_tickets"),
+		chromedp.SendKeys(chromedp.CSS(`#reason`), "Litigation: Example Ltd v Hopper"),
+		chromedp.Click(`//button[text()="Place the hold"]`),
+		chromedp.WaitVisible(chromedp.CSS(`.notice`)),
+		shot("30-hold-placed"),
+	)
+	if page := text(t, ctx, "main"); !strings.Contains(page, "table shop.support_tickets") || !strings.Contains(page, "Litigation") {
+		t.Errorf("the holds page after placing one:\n%s", page)
+	}
+
+	const person = 2
+	r, _ := s.run(person, "deletion")
+	run(t, ctx, "see what the deletion kept",
+		chromedp.Navigate(s.base+"/officer/requests/"+r.ID),
+		chromedp.WaitVisible(`//h2[text()="Kept by law"]`),
+		shot("31-request-kept-by-law"),
+	)
+	page := text(t, ctx, "main")
+	for _, want := range []string{"shop / invoices", "tax law requires keeping invoices for seven years", "restricted, erased when the period ends", "support_tickets", "erasure resumes when released"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the request page lacks %q:\n%s", want, page)
+		}
+	}
+	run(t, ctx, "release the hold",
+		chromedp.Navigate(s.base+"/officer/holds"),
+		chromedp.Click(`//button[text()="Release"]`),
+		chromedp.WaitVisible(chromedp.CSS(`.notice`)),
+	)
+	if page := text(t, ctx, "main"); !strings.Contains(page, "No hold is in force") || !strings.Contains(page, "released") {
+		t.Errorf("the holds page after the release:\n%s", page)
+	}
+	waitFor(t, func() bool { return s.shopCount(`SELECT count(*) FROM support_tickets WHERE customer_id = $1`, person) == 0 })
+	run(t, ctx, "phone viewport", chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2)))
+	fitsThePhone(t, ctx, s.base, "32-phone-holds", "/officer/holds")
+	fitsThePhone(t, ctx, s.base, "33-phone-request-kept", "/officer/requests/"+r.ID)
+}

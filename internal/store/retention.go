@@ -288,6 +288,11 @@ type RetainedGroup struct {
 	Last   time.Time `json:"last_until"`  // the last period to end
 }
 
+// OneDate reports whether every row's period ends on the same day.
+func (g RetainedGroup) OneDate() bool {
+	return g.First.UTC().Format(time.DateOnly) == g.Last.UTC().Format(time.DateOnly)
+}
+
 // RetainedSummary groups a request's retained rows by table and basis.
 func (s *Store) RetainedSummary(ctx context.Context, requestID string) ([]RetainedGroup, error) {
 	rows, err := s.RetainedRows(ctx, requestID)
