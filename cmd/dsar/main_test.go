@@ -11,8 +11,13 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
+	"github.com/dsar-project/dsar/internal/archive"
 	"github.com/dsar-project/dsar/internal/auth"
+	"github.com/dsar-project/dsar/internal/datamap"
+	"github.com/dsar-project/dsar/internal/demo"
+	"github.com/dsar-project/dsar/internal/export"
 	"github.com/dsar-project/dsar/internal/store"
 )
 
@@ -230,5 +235,89 @@ func TestDeadlineForEachRegime(t *testing.T) {
 		if _, _, err := dsar(t, "", append([]string{"deadline"}, bad...)...); err == nil {
 			t.Errorf("dsar deadline %v succeeded", bad)
 		}
+	}
+}
+
+func TestArchiveSnapshotAndRestoreForgetsTheErased(t *testing.T) {
+	dir := env(t)
+	ctx := context.Background()
+	dsn := "sqlite:" + filepath.Join(dir, "shop.db")
+	if _, _, err := dsar(t, "", "demo", "seed", "--subjects", "20", "--dsn", dsn); err != nil {
+		t.Fatal(err)
+	}
+	mapYAML, _, err := dsar(t, "", "demo", "datamap")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mapFile := filepath.Join(dir, "datamap.yaml")
+	if err := os.WriteFile(mapFile, []byte(mapYAML), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("DSAR_DATAMAP", mapFile)
+	t.Setenv(demo.DSNEnv, dsn)
+	t.Setenv(demo.ArchiveEnv, filepath.Join(dir, "backups"))
+
+	out, _, err := dsar(t, "", "archive", "snapshot")
+	if err != nil || !strings.Contains(out, "snapshot ") {
+		t.Fatalf("snapshot: %q, %v", out, err)
+	}
+	snaps, err := archive.List(filepath.Join(dir, "backups"))
+	if err != nil || len(snaps) != 1 {
+		t.Fatalf("snapshots: %v, %v", snaps, err)
+	}
+
+	// Person 3 is erased after the backup; dsar keeps their tombstones.
+	m, err := datamap.LoadFile(mapFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := datamap.Connect(m.System("shop"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	person := demo.PersonAt(3)
+	erased, err := c.Erase(ctx, datamap.Identities{"email": {person.Email}}, datamap.Rules{Now: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.Open(ctx, "", filepath.Join(dir, "dsar.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	sealer, err := export.NewSealer(os.Getenv("DSAR_SECRET_KEY"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.AddTombstones(ctx, archive.Tombstones("DSR-1", "shop", person.Email, erased.Gone, sealer.Hash, time.Now())); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+
+	target := "sqlite:" + filepath.Join(dir, "restored.db")
+	db, kind, err := datamap.OpenSQL(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := demo.CreateSchema(ctx, db, kind); err != nil {
+		t.Fatal(err)
+	}
+	out, _, err = dsar(t, "", "archive", "restore", "--snapshot", snaps[0].Dir, "--into", target)
+	if err != nil || !strings.Contains(out, "forgot 1 erased people") || !strings.Contains(out, "customers                    19 rows") {
+		t.Fatalf("restore: %q, %v", out, err)
+	}
+	var n int
+	if err := db.QueryRow(`SELECT count(*) FROM customers WHERE email = ?`, person.Email).Scan(&n); err != nil || n != 0 {
+		t.Errorf("the erased person came back with the restore (%d rows, %v)", n, err)
+	}
+	if _, _, err := dsar(t, "", "archive", "restore", "--snapshot", snaps[0].Dir); err == nil || !strings.Contains(err.Error(), "--into") {
+		t.Errorf("restore without --into: %v", err)
+	}
+	if _, _, err := dsar(t, "", "archive", "snapshot", "--archive", "nightly"); err == nil || !strings.Contains(err.Error(), `no archive "nightly"`) {
+		t.Errorf("an unknown archive: %v", err)
 	}
 }
