@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/dsar-project/dsar/internal/datamap"
 	"github.com/dsar-project/dsar/internal/demo"
@@ -53,6 +54,14 @@ func TestParseReportsProblemsWithLines(t *testing.T) {
 		{"mask without columns", strings.Replace(goodMap, "erase: delete", "erase: mask", 1),
 			"table shop.customers: erase strategy mask needs mask:"},
 		{"wrong version", strings.Replace(goodMap, "version: 1", "version: 2", 1), "version must be 1"},
+		{"retention without basis", strings.Replace(goodMap, "erase: delete", "erase: delete\n        retain: {period: 7y, from: created_at}", 1),
+			"map.yaml:12: table shop.customers: retain needs a basis"},
+		{"retention period unreadable", strings.Replace(goodMap, "erase: delete", "erase: delete\n        retain: {basis: tax, period: seven years, from: created_at}", 1),
+			`table shop.customers: retain: period "seven years": write a number and a unit`},
+		{"archive of an unknown system", goodMap + "archives:\n  - {name: nightly, system: crm, dir_env: BACKUPS, retention: 35d}\n",
+			`map.yaml:13: archive nightly: system "crm" is not a postgres or sqlite system of the map`},
+		{"archive without retention", goodMap + "archives:\n  - {name: nightly, system: shop, dir_env: BACKUPS}\n",
+			"archive nightly: retention: period is empty"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -74,6 +83,43 @@ func TestParseRefusesKeptRowsPointingAtDeletedOnes(t *testing.T) {
 	_, err := datamap.Parse("map.yaml", []byte(y))
 	if err == nil || !strings.Contains(err.Error(), "keeps its rows (mask) and they reference customers.id, which is deleted") {
 		t.Fatalf("error = %v", err)
+	}
+}
+
+func TestParseRefusesRetainedRowsPointingAtDeletedOnes(t *testing.T) {
+	y := goodMap + `      - name: invoices
+        primary_key: id
+        columns: {billing_name: user.name}
+        references: {customer_id: customers.id}
+        erase: delete
+        retain: {basis: tax law, period: 7y, from: issued_at}
+`
+	_, err := datamap.Parse("map.yaml", []byte(y))
+	if err == nil || !strings.Contains(err.Error(), "retains rows that reference customers.id, which is deleted: list customer_id under retain.detach") {
+		t.Fatalf("error = %v", err)
+	}
+	if _, err := datamap.Parse("map.yaml", []byte(strings.Replace(y, "from: issued_at}", "from: issued_at, detach: [customer_id]}", 1))); err != nil {
+		t.Fatalf("with the reference detached: %v", err)
+	}
+}
+
+func TestParsePeriod(t *testing.T) {
+	start := time.Date(2024, 2, 29, 12, 0, 0, 0, time.UTC)
+	for in, want := range map[string]time.Time{
+		"7y":   time.Date(2031, 3, 1, 12, 0, 0, 0, time.UTC), // no 29 February in 2031
+		"90d":  start.AddDate(0, 0, 90),
+		"2w":   start.AddDate(0, 0, 14),
+		"1y6m": time.Date(2025, 8, 29, 12, 0, 0, 0, time.UTC),
+	} {
+		p, err := datamap.ParsePeriod(in)
+		if err != nil || !p.After(start).Equal(want) {
+			t.Errorf("%s after %s = %s, %v; want %s", in, start, p.After(start), err, want)
+		}
+	}
+	for _, bad := range []string{"", "7", "y7", "0d", "7 years", "-1y"} {
+		if _, err := datamap.ParsePeriod(bad); err == nil {
+			t.Errorf("period %q accepted", bad)
+		}
 	}
 }
 
