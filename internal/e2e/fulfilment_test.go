@@ -196,7 +196,12 @@ func TestAccessRequestDeliversAReportOfEverythingFound(t *testing.T) {
 		t.Fatalf("data.json: %v", err)
 	}
 	rows := map[string]int{}
+	backups := map[string]int{} // backup snapshot -> tables
 	for _, tb := range doc.Tables {
+		if tb.System != "shop" {
+			backups[tb.System]++
+			continue
+		}
 		rows[tb.Table] = len(tb.Rows)
 		if tb.Table == "accounts" && tb.Rows[0]["password_hash"] != "[withheld for security]" {
 			t.Errorf("the password hash is handed out: %v", tb.Rows[0]["password_hash"])
@@ -205,6 +210,15 @@ func TestAccessRequestDeliversAReportOfEverythingFound(t *testing.T) {
 	for table, want := range countOwned(before, person) {
 		if rows[table] != want {
 			t.Errorf("data.json has %d %s rows, the database %d", rows[table], table, want)
+		}
+	}
+	// Both nightly backups hold Ada too; the package says so, by date.
+	if len(backups) != 2 || !strings.Contains(report, "shop (backup ") {
+		t.Errorf("data.json has backup tables %v; want both demo backups, marked in the report", backups)
+	}
+	for name, n := range backups {
+		if !strings.HasPrefix(name, "shop (backup 20") || n != len(rows) {
+			t.Errorf("backup %q has %d tables, the live shop %d", name, n, len(rows))
 		}
 	}
 	othersIn(t, report+data, person)
@@ -275,18 +289,27 @@ func TestExportRequestDeliversJSONAndCSVPerTable(t *testing.T) {
 		t.Errorf("manifest: %+v", man)
 	}
 	owned := countOwned(before, person)
+	live, archived := 0, 0
 	for _, tb := range man.Tables {
-		var rows []map[string]any
-		if err := json.Unmarshal([]byte(files["shop/"+tb.Table+".json"]), &rows); err != nil {
-			t.Errorf("%s.json: %v", tb.Table, err)
+		if len(tb.Files) != 2 {
+			t.Fatalf("%s lists files %v", tb.Table, tb.Files)
 		}
-		csvLines := strings.Count(strings.TrimSpace(files["shop/"+tb.Table+".csv"]), "\n") // header + rows - 1
+		var rows []map[string]any
+		if err := json.Unmarshal([]byte(files[tb.Files[0]]), &rows); err != nil {
+			t.Errorf("%s: %v", tb.Files[0], err)
+		}
+		csvLines := strings.Count(strings.TrimSpace(files[tb.Files[1]]), "\n") // header + rows - 1
 		if want := owned[tb.Table]; len(rows) != want || csvLines != want {
-			t.Errorf("%s: %d JSON rows and %d CSV rows, want %d", tb.Table, len(rows), csvLines, want)
+			t.Errorf("%s: %d JSON rows and %d CSV rows, want %d", tb.Files[0], len(rows), csvLines, want)
+		}
+		if strings.HasPrefix(tb.Files[0], "shop/backups/20") {
+			archived++
+		} else if strings.HasPrefix(tb.Files[0], "shop/") {
+			live++
 		}
 	}
-	if len(man.Tables) < 8 {
-		t.Errorf("the export covers %d tables, want every table Katherine has rows in", len(man.Tables))
+	if live < 8 || archived != 2*live {
+		t.Errorf("the export covers %d live tables and %d from backups; want every table Katherine has rows in, and each in both backups", live, archived)
 	}
 	all := ""
 	for _, f := range files {
