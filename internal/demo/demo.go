@@ -15,6 +15,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
+
 	"github.com/dsar-project/dsar/internal/datamap"
 )
 
@@ -140,12 +143,7 @@ var epoch = time.Date(2023, 1, 1, 0, 0, 0, 0, time.UTC)
 const idsPerPerson = 10
 
 func seedRange(ctx context.Context, db *sql.DB, kind datamap.Kind, from, to int) error {
-	tx, err := db.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	ins := newInserter(ctx, tx, kind)
+	ins := &inserter{cols: map[string][]string{}, rows: map[string][][]any{}}
 	for i := from; i < to; i++ {
 		p := PersonAt(i)
 		rng := rand.New(rand.NewPCG(uint64(i), 0x64736172))
@@ -198,40 +196,68 @@ func seedRange(ctx context.Context, db *sql.DB, kind datamap.Kind, from, to int)
 				paths[rng.IntN(len(paths))], joined.Add(time.Duration(l*7+rng.IntN(7))*time.Hour))
 		}
 	}
-	if err := ins.flushAll(); err != nil {
+	if kind == datamap.KindPostgres {
+		return ins.copyAll(ctx, db)
+	}
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if err := ins.insertAll(ctx, tx); err != nil {
 		return err
 	}
 	return tx.Commit()
 }
 
-// inserter batches rows into multi-row INSERTs, table by table in an order
-// that keeps foreign keys satisfied.
+// inserter collects a batch of people's rows and writes them table by
+// table, in an order that keeps foreign keys satisfied: with COPY into
+// PostgreSQL, with multi-row INSERTs into SQLite.
 type inserter struct {
-	ctx  context.Context
-	tx   *sql.Tx
-	kind datamap.Kind
 	cols map[string][]string
 	rows map[string][][]any
 }
 
 var insertOrder = []string{"addresses", "customers", "accounts", "product_registrations", "orders", "invoices", "support_tickets", "newsletter_subscriptions", "web_logs"}
 
-func newInserter(ctx context.Context, tx *sql.Tx, kind datamap.Kind) *inserter {
-	return &inserter{ctx: ctx, tx: tx, kind: kind, cols: map[string][]string{}, rows: map[string][][]any{}}
-}
-
 func (in *inserter) add(table string, cols []string, vals ...any) {
 	in.cols[table] = cols
 	in.rows[table] = append(in.rows[table], vals)
 }
 
-func (in *inserter) flushAll() error {
+// copyAll writes the batch with COPY, in one transaction.
+func (in *inserter) copyAll(ctx context.Context, db *sql.DB) error {
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	return conn.Raw(func(driverConn any) error {
+		pc := driverConn.(*stdlib.Conn).Conn()
+		tx, err := pc.Begin(ctx)
+		if err != nil {
+			return err
+		}
+		defer tx.Rollback(ctx)
+		for _, t := range insertOrder {
+			if len(in.rows[t]) == 0 {
+				continue
+			}
+			if _, err := tx.CopyFrom(ctx, pgx.Identifier{t}, in.cols[t], pgx.CopyFromRows(in.rows[t])); err != nil {
+				return fmt.Errorf("demo seed %s: %w", t, err)
+			}
+		}
+		return tx.Commit(ctx)
+	})
+}
+
+// insertAll writes the batch with multi-row INSERTs.
+func (in *inserter) insertAll(ctx context.Context, tx *sql.Tx) error {
 	for _, t := range insertOrder {
 		rows := in.rows[t]
-		// PostgreSQL takes at most 65535 parameters in one statement.
 		per := max(1, 8000/max(1, len(in.cols[t])))
 		for start := 0; start < len(rows); start += per {
-			if err := in.insert(t, rows[start:min(start+per, len(rows))]); err != nil {
+			if err := in.insert(ctx, tx, t, rows[start:min(start+per, len(rows))]); err != nil {
 				return fmt.Errorf("demo seed %s: %w", t, err)
 			}
 		}
@@ -239,7 +265,7 @@ func (in *inserter) flushAll() error {
 	return nil
 }
 
-func (in *inserter) insert(table string, rows [][]any) error {
+func (in *inserter) insert(ctx context.Context, tx *sql.Tx, table string, rows [][]any) error {
 	cols := in.cols[table]
 	var b strings.Builder
 	b.WriteString("INSERT INTO " + table + " (" + strings.Join(cols, ", ") + ") VALUES ")
@@ -254,15 +280,11 @@ func (in *inserter) insert(table string, rows [][]any) error {
 				b.WriteString(", ")
 			}
 			args = append(args, v)
-			if in.kind == datamap.KindPostgres {
-				fmt.Fprintf(&b, "$%d", len(args))
-			} else {
-				b.WriteString("?")
-			}
+			b.WriteString("?")
 		}
 		b.WriteString(")")
 	}
-	_, err := in.tx.ExecContext(in.ctx, b.String(), args...)
+	_, err := tx.ExecContext(ctx, b.String(), args...)
 	return err
 }
 
