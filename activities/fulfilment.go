@@ -126,17 +126,18 @@ type Fulfilled struct {
 // completion email. Running it again after it finished does nothing.
 func (a *Fulfilment) Fulfil(ctx context.Context, requestID string) (Fulfilled, error) {
 	var f domain.Fulfilment // what an earlier, interrupted attempt did, if any
-	if _, err := a.Store.Fulfilment(ctx, requestID, &f); err != nil || f.Complete {
-		return fulfilled(f), err
-	}
-	if err := a.fulfil(ctx, requestID, &f); err != nil {
+	if _, err := a.Store.Fulfilment(ctx, requestID, &f); err != nil {
 		return Fulfilled{}, err
 	}
-	return fulfilled(f), nil
-}
-
-func fulfilled(f domain.Fulfilment) Fulfilled {
-	return Fulfilled{Aftercare: slices.ContainsFunc(f.Erased, func(t domain.ErasedTable) bool { return t.Retained+t.Held > 0 })}
+	if !f.Complete {
+		if err := a.fulfil(ctx, requestID, &f); err != nil {
+			return Fulfilled{}, err
+		}
+	}
+	// Asked of the database, not of f: an attempt cut short after a
+	// system committed has its retained rows recorded there only.
+	aftercare, err := a.Store.HasAftercare(ctx, requestID)
+	return Fulfilled{Aftercare: aftercare}, err
 }
 
 func (a *Fulfilment) fulfil(ctx context.Context, requestID string, f *domain.Fulfilment) error {

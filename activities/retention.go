@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/dsar-project/dsar/internal/datamap"
+	"github.com/dsar-project/dsar/internal/domain"
 	"github.com/dsar-project/dsar/internal/store"
 )
 
@@ -86,6 +87,12 @@ func (a *Fulfilment) resumeDeferred(ctx context.Context, r *store.Request, holds
 		}
 		held, holdIDs := heldTables(holds, r.Email, c.System)
 		if slices.Equal(held, d.Tables) {
+			if !slices.Equal(holdIDs, d.HoldIDs) { // other holds keep the same tables
+				d.HoldIDs = holdIDs
+				if err := a.Store.Defer(ctx, d); err != nil {
+					return err
+				}
+			}
 			waitFor(holdIDs)
 			continue
 		}
@@ -93,10 +100,16 @@ func (a *Fulfilment) resumeDeferred(ctx context.Context, r *store.Request, holds
 		if err != nil {
 			return err
 		}
-		var done, stillHeld int
+		var done, retained, stillHeld int
 		for _, t := range erasure.Tables {
-			done += t.Deleted + t.Masked + t.Retained
+			done += t.Deleted + t.Masked
+			retained += t.Retained
 			stillHeld += t.Held
+		}
+		// The backups held the same rows back; they go now too.
+		var scratch domain.Fulfilment
+		if err := a.eraseArchives(ctx, r, &scratch); err != nil {
+			return err
 		}
 		if stillHeld > 0 {
 			waitFor(holdIDs)
@@ -104,6 +117,9 @@ func (a *Fulfilment) resumeDeferred(ctx context.Context, r *store.Request, holds
 			return err
 		}
 		detail := fmt.Sprintf("legal hold lifted in system %s: erased %s", d.SystemName, count(done, "row"))
+		if retained > 0 {
+			detail += fmt.Sprintf(", retained %d by law", retained)
+		}
 		if stillHeld > 0 {
 			detail += fmt.Sprintf("; %d still held", stillHeld)
 		}
@@ -115,42 +131,24 @@ func (a *Fulfilment) resumeDeferred(ctx context.Context, r *store.Request, holds
 }
 
 // purgeRetained erases the retained rows whose period has ended, table by
-// table, leaving those a hold now covers.
+// table, leaving those a hold now covers (directly, or because a held
+// table refers to them). A row something still refers to stays and is
+// looked at again a day later.
 func (a *Fulfilment) purgeRetained(ctx context.Context, r *store.Request, holds []store.LegalHold, later func(time.Time), waitFor func([]string)) error {
 	rows, err := a.Store.RetainedRows(ctx, r.ID)
 	if err != nil {
 		return err
 	}
 	now := a.Now()
-	due := map[string]map[string][][]any{} // system -> table -> keys
-	ids := map[string][]int64{}
+	var due []store.RetainedRow
 	for _, row := range rows {
-		if row.PurgedAt != nil {
-			continue
-		}
-		if row.Until.After(now) {
+		switch {
+		case row.PurgedAt != nil:
+		case row.Until.After(now):
 			later(row.Until)
-			continue
+		default:
+			due = append(due, row)
 		}
-		var holdIDs []string
-		for _, h := range holds {
-			if h.Covers(r.Email, row.SystemName, row.TableName) {
-				holdIDs = append(holdIDs, h.ID)
-			}
-		}
-		if len(holdIDs) > 0 {
-			waitFor(holdIDs)
-			continue
-		}
-		key, err := parseRowKey(row.RowKey)
-		if err != nil {
-			return fmt.Errorf("retained row %d: %w", row.ID, err)
-		}
-		if due[row.SystemName] == nil {
-			due[row.SystemName] = map[string][][]any{}
-		}
-		due[row.SystemName][row.TableName] = append(due[row.SystemName][row.TableName], key)
-		ids[row.SystemName] = append(ids[row.SystemName], row.ID)
 	}
 	if len(due) == 0 {
 		return nil
@@ -159,21 +157,64 @@ func (a *Fulfilment) purgeRetained(ctx context.Context, r *store.Request, holds 
 	if err != nil {
 		return err
 	}
-	for _, system := range sortedKeys(due) {
+	bySystem := map[string][]store.RetainedRow{}
+	for _, row := range due {
+		bySystem[row.SystemName] = append(bySystem[row.SystemName], row)
+	}
+	for _, system := range sortedKeys(bySystem) {
 		c := connectorOf(conns, system)
 		if c == nil {
 			return fmt.Errorf("system %s, where rows are retained, is no longer in the data map", system)
 		}
-		results, err := c.Purge(ctx, due[system])
+		held, holdIDs := heldTables(holds, r.Email, c.System)
+		closure := c.HeldClosure(held)
+		keys := map[string][][]any{}
+		var rowsDue []store.RetainedRow
+		for _, row := range bySystem[system] {
+			if closure[row.TableName] {
+				waitFor(holdIDs)
+				continue
+			}
+			key, err := parseRowKey(row.RowKey)
+			if err != nil {
+				return fmt.Errorf("retained row %d: %w", row.ID, err)
+			}
+			keys[row.TableName] = append(keys[row.TableName], key)
+			rowsDue = append(rowsDue, row)
+		}
+		if len(rowsDue) == 0 {
+			continue
+		}
+		e, err := c.Purge(ctx, keys)
 		if err != nil {
 			return err
 		}
-		if err := a.Store.MarkPurged(ctx, ids[system], now); err != nil {
+		if err := a.Store.AddTombstones(ctx, a.tombstones(r, system, e.Gone, now)); err != nil {
+			return err
+		}
+		stayed := map[string]bool{}
+		for _, g := range e.Stayed {
+			stayed[g.Table+"/"+store.RowKeyJSON(g.Key)] = true
+		}
+		var done []int64
+		for _, row := range rowsDue {
+			key, _ := parseRowKey(row.RowKey)
+			if stayed[row.TableName+"/"+store.RowKeyJSON(key)] {
+				later(now.Add(HoldRecheck)) // referenced still: look again tomorrow
+				continue
+			}
+			done = append(done, row.ID) // erased, or already gone from the source
+		}
+		if err := a.Store.MarkPurged(ctx, done, now); err != nil {
 			return err
 		}
 		var parts []string
-		for _, res := range results {
-			parts = append(parts, fmt.Sprintf("%s.%s: %d deleted, %d masked", system, res.Table, res.Deleted, res.Masked))
+		for _, res := range e.Tables {
+			part := fmt.Sprintf("%s.%s: %d deleted, %d masked", system, res.Table, res.Deleted, res.Masked)
+			if res.Kept > 0 {
+				part += fmt.Sprintf(", %d still referenced (kept for now)", res.Kept)
+			}
+			parts = append(parts, part)
 		}
 		detail := "retention period ended; " + strings.Join(parts, "; ")
 		if err := a.Store.Audit(ctx, store.AuditEvent{RequestID: r.ID, Actor: store.ActorSystem, Action: "retained rows purged", Detail: detail, At: now}); err != nil {

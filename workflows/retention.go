@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/dsar-project/dsar/activities"
@@ -22,6 +23,15 @@ type RetentionPurgeInput struct {
 	RequestID string
 }
 
+// purgeActivity retries everything, a missing data map included: a purge
+// waits years, and a worker started without its map must not end it.
+var purgeActivity = workflow.ActivityOptions{
+	StartToCloseTimeout: time.Hour,
+	RetryPolicy: &temporal.RetryPolicy{
+		InitialInterval: 10 * time.Second, BackoffCoefficient: 2, MaximumInterval: time.Hour,
+	},
+}
+
 // PurgeStep is the longest a purge sleeps in one timer. Between steps it
 // looks again (a hold placed meanwhile is respected) and, every
 // PurgeStepsPerRun steps, continues as new: a seven-year wait keeps a
@@ -36,7 +46,7 @@ const (
 // the hold is released or ends. It sleeps on durable timers between, so
 // it survives restarts of the worker and of Temporal.
 func RetentionPurge(ctx workflow.Context, in RetentionPurgeInput) error {
-	ctx = workflow.WithActivityOptions(ctx, fulfilmentActivity)
+	ctx = workflow.WithActivityOptions(ctx, purgeActivity)
 	released := workflow.GetSignalChannel(ctx, SignalHoldReleased)
 	for step := 0; ; step++ {
 		var ac activities.Aftercare

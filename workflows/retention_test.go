@@ -18,9 +18,9 @@ import (
 
 // purge runs the request's RetentionPurge from start in simulated time,
 // through every continue-as-new, as Temporal would, and returns when it
-// finished and how many runs it took. during, if set, is called on the
-// first run's environment before it starts.
-func (h *harness) purge(start time.Time, during func(env *testsuite.TestWorkflowEnvironment)) (time.Time, int) {
+// finished and how many runs it took. during, if set, is called on each
+// run's environment before it starts, with the run's start.
+func (h *harness) purge(start time.Time, during func(env *testsuite.TestWorkflowEnvironment, start time.Time)) (time.Time, int) {
 	h.t.Helper()
 	for run := 1; run <= 200; run++ {
 		var suite testsuite.WorkflowTestSuite
@@ -29,8 +29,8 @@ func (h *harness) purge(start time.Time, during func(env *testsuite.TestWorkflow
 		a := *h.fulfil
 		a.Now = env.Now
 		env.RegisterActivity(&a)
-		if during != nil && run == 1 {
-			during(env)
+		if during != nil {
+			during(env, start)
 		}
 		env.ExecuteWorkflow(RetentionPurge, RetentionPurgeInput{RequestID: h.id})
 		if !env.IsWorkflowCompleted() {
@@ -174,7 +174,10 @@ func TestLegalHoldDefersDeletionUntilReleased(t *testing.T) {
 
 	released := received.Add(10 * 24 * time.Hour)
 	var afterRelease int
-	h.purge(received.Add(3*time.Hour), func(env *testsuite.TestWorkflowEnvironment) {
+	h.purge(received.Add(3*time.Hour), func(env *testsuite.TestWorkflowEnvironment, start time.Time) {
+		if start.After(released) {
+			return
+		}
 		env.RegisterDelayedCallback(func() {
 			if n := h.shopCount(`SELECT count(*) FROM customers WHERE id = 0`); n != 1 {
 				t.Errorf("held customer row gone before release")
@@ -183,16 +186,53 @@ func TestLegalHoldDefersDeletionUntilReleased(t *testing.T) {
 				t.Error(err)
 			}
 			env.SignalWorkflow(SignalHoldReleased, nil)
-		}, released.Sub(received.Add(3*time.Hour)))
+		}, released.Sub(start))
 		env.RegisterDelayedCallback(func() {
 			afterRelease = h.shopCount(`SELECT count(*) FROM support_tickets WHERE customer_id = 0`) +
 				h.shopCount(`SELECT count(*) FROM customers WHERE id = 0`)
-		}, released.Sub(received.Add(3*time.Hour))+time.Minute)
+		}, released.Sub(start)+time.Minute)
 	})
 	if afterRelease != 0 {
 		t.Errorf("a minute after the release %d held rows remain", afterRelease)
 	}
 	if len(h.audit("erasure resumed")) != 1 {
 		t.Errorf("erasure resumed %d times, want once", len(h.audit("erasure resumed")))
+	}
+}
+
+func TestPurgeWaitsForAHoldPlacedAfterTheDeletion(t *testing.T) {
+	h := newHarness(t, "")
+	ctx := context.Background()
+	h.verifyAt(time.Hour)
+	h.decideAt(2*time.Hour, ReviewDecision{Decision: Approve, Actor: "grace@example.org"})
+	if res := h.run(); res.Status != domain.StatusCompleted {
+		t.Fatalf("result %+v", res)
+	}
+	// Years later a dispute about Ada's invoices: a hold on the person.
+	if err := h.store.PlaceHold(ctx, &store.LegalHold{ID: "hold-ada", Scope: domain.HoldPerson, Email: "ada@example.com",
+		Reason: "Tax audit 2029", PlacedBy: "grace@example.org", PlacedAt: received}); err != nil {
+		t.Fatal(err)
+	}
+	release := received.AddDate(9, 0, 0)
+	var beforeRelease int
+	end, _ := h.purge(received.Add(3*time.Hour), func(env *testsuite.TestWorkflowEnvironment, start time.Time) {
+		if start.After(release) {
+			return
+		}
+		env.RegisterDelayedCallback(func() {
+			beforeRelease = h.shopCount(`SELECT count(*) FROM invoices WHERE billing_name = ?`, "Ada Lovelace")
+			if _, err := h.store.ReleaseHold(ctx, "hold-ada", "grace@example.org", env.Now()); err != nil {
+				t.Error(err)
+			}
+		}, release.Sub(start))
+	})
+	if beforeRelease == 0 {
+		t.Error("the held invoices were purged while the hold was in force")
+	}
+	if n := h.shopCount(`SELECT count(*) FROM invoices WHERE billing_name = ?`, "Ada Lovelace"); n != 0 {
+		t.Errorf("%d invoices remain after the hold's release", n)
+	}
+	if end.Before(release) || end.After(release.Add(25*time.Hour)) {
+		t.Errorf("purge finished %s; the hold was released %s and the purge looks daily", end, release)
 	}
 }

@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"slices"
 	"sort"
 	"time"
 
 	"github.com/dsar-project/dsar/internal/archive"
 	"github.com/dsar-project/dsar/internal/config"
 	"github.com/dsar-project/dsar/internal/datamap"
+	"github.com/dsar-project/dsar/internal/domain"
 	"github.com/dsar-project/dsar/internal/export"
 	"github.com/dsar-project/dsar/internal/store"
 )
@@ -117,24 +119,38 @@ func restore(ctx context.Context, cfg *config.Config, sys *datamap.System, snapD
 	if err != nil {
 		return err
 	}
-	tombs, err := st.Tombstones(ctx, sys.Name)
-	if err != nil {
-		return err
-	}
 	snap, err := archive.Read(snapDir)
 	if err != nil {
 		return err
+	}
+	// Only what dsar erased or corrected after the snapshot was taken: a
+	// person erased before it and back since is someone new.
+	tombs, err := st.Tombstones(ctx, sys.Name, snap.TakenAt)
+	if err != nil {
+		return err
+	}
+	holds, err := st.Holds(ctx, true, time.Now())
+	if err != nil {
+		return err
+	}
+	sup := archive.Suppression{Tombstones: tombs, Hashes: sealer.Hashes, HeldPerson: func(email string) bool {
+		return slices.ContainsFunc(holds, func(h store.LegalHold) bool { return h.Scope == domain.HoldPerson && h.Covers(email, sys.Name, "") })
+	}}
+	for _, t := range sys.Tables {
+		if slices.ContainsFunc(holds, func(h store.LegalHold) bool { return h.Scope != domain.HoldPerson && h.Covers("", sys.Name, t.Name) }) {
+			sup.Held = append(sup.Held, t.Name)
+		}
 	}
 	l, err := archive.Load(ctx, sys, snap)
 	if err != nil {
 		return err
 	}
 	defer l.Close()
-	forgot, err := l.Forget(ctx, archive.Suppression{Tombstones: tombs, Hashes: sealer.Hashes}, time.Now())
+	forgot, err := l.Forget(ctx, sup, time.Now())
 	if err != nil {
 		return err
 	}
-	recorded, err := st.RecordedCorrections(ctx, sys.Name)
+	recorded, err := st.RecordedCorrections(ctx, sys.Name, snap.TakenAt)
 	if err != nil {
 		return err
 	}

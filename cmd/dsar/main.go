@@ -34,6 +34,7 @@ import (
 	"time"
 
 	"github.com/dsar-project/dsar/internal/app"
+	"github.com/dsar-project/dsar/internal/archive"
 	"github.com/dsar-project/dsar/internal/config"
 	"github.com/dsar-project/dsar/internal/store"
 )
@@ -179,6 +180,9 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 }
 
 func runWorker(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
+	if err := archive.CleanTemp(); err != nil {
+		log.Warn("temporary copies of backups left by a stopped worker could not be removed", "error", err)
+	}
 	a, err := app.Open(ctx, cfg, log, false)
 	if err != nil {
 		return err

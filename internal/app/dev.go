@@ -69,6 +69,9 @@ func PrepareDev(cfg *config.Config) error {
 // Temporal server persisted under the data directory, the worker, the web
 // server and the recovery loop. It prints where to go to out.
 func RunDev(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Writer) error {
+	if err := archive.CleanTemp(); err != nil {
+		log.Warn("temporary copies of backups left by a stopped dsar could not be removed", "error", err)
+	}
 	ln, err := Listen(cfg.Addr)
 	if err != nil {
 		return err

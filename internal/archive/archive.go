@@ -19,7 +19,9 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/dsar-project/dsar/internal/datamap"
@@ -92,6 +94,37 @@ func Read(dir string) (Snapshot, error) {
 	return s, nil
 }
 
+// TempDir holds the temporary copies of loaded snapshots (personal data:
+// readable by dsar's user only), one folder per process. Each copy is
+// removed when done; copies a crashed process left behind are removed by
+// CleanTemp when a worker starts.
+var TempDir = filepath.Join(os.TempDir(), "dsar-snapshots")
+
+func processTemp() string { return filepath.Join(TempDir, strconv.Itoa(os.Getpid())) }
+
+// CleanTemp removes the copies of processes that are no longer running.
+func CleanTemp() error {
+	entries, err := os.ReadDir(TempDir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err == nil && pid != os.Getpid() && syscall.Kill(pid, 0) == nil {
+			continue // still running
+		}
+		if pid != os.Getpid() {
+			if err := os.RemoveAll(filepath.Join(TempDir, e.Name())); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
 // Loaded is a snapshot in a temporary SQLite database.
 type Loaded struct {
 	Snapshot Snapshot
@@ -105,7 +138,10 @@ type Loaded struct {
 // temporary database. Columns the map names but an older snapshot lacks
 // are there, empty, so the map's queries run unchanged.
 func Load(ctx context.Context, system *datamap.System, snap Snapshot) (*Loaded, error) {
-	tmp, err := os.MkdirTemp("", "dsar-snapshot-")
+	if err := os.MkdirAll(processTemp(), 0o700); err != nil {
+		return nil, fmt.Errorf("archive: %w", err)
+	}
+	tmp, err := os.MkdirTemp(processTemp(), "snapshot-")
 	if err != nil {
 		return nil, fmt.Errorf("archive: %w", err)
 	}
@@ -135,81 +171,106 @@ func (l *Loaded) Close() error {
 func (l *Loaded) file(table string) string { return filepath.Join(l.Snapshot.Dir, table+".jsonl") }
 
 func (l *Loaded) loadTable(ctx context.Context, t *datamap.Table) error {
+	cols := t.MappedColumns() // the table's columns so far
+	var fileCols []string      // the columns the snapshot has, in its order
+	create := `CREATE TABLE ` + quoteIdent(t.Name) + ` (` + quoteIdents(cols) + `)`
+	if _, err := l.Conn.DB.ExecContext(ctx, create); err != nil {
+		return err
+	}
 	f, err := os.Open(l.file(t.Name))
 	if errors.Is(err, os.ErrNotExist) {
-		f = nil // the snapshot has no such table: an empty one
-	} else if err != nil {
+		l.columns[t.Name] = nil // the snapshot has no such table: an empty one
+		return l.index(ctx, t)
+	}
+	if err != nil {
 		return err
 	}
-	if f != nil {
-		defer f.Close()
-	}
-	var rows []map[string]any
-	var cols []string
-	if f != nil {
-		sc := bufio.NewScanner(f)
-		sc.Buffer(make([]byte, 64*1024), 64*1024*1024)
-		for line := 1; sc.Scan(); line++ {
-			b := bytes.TrimSpace(sc.Bytes())
-			if len(b) == 0 {
-				continue
-			}
-			keys, row, err := decodeRow(b)
-			if err != nil {
-				return fmt.Errorf("line %d: %w", line, err)
-			}
-			for _, k := range keys {
-				if !slices.Contains(cols, k) {
-					cols = append(cols, k)
-				}
-			}
-			rows = append(rows, row)
-		}
-		if err := sc.Err(); err != nil {
-			return err
-		}
-	}
-	l.columns[t.Name] = slices.Clone(cols)
-	for _, c := range t.MappedColumns() {
-		if !slices.Contains(cols, c) {
-			cols = append(cols, c)
-		}
-	}
-	quoted := make([]string, len(cols))
-	for i, c := range cols {
-		quoted[i] = `"` + strings.ReplaceAll(c, `"`, `""`) + `"`
-	}
-	if _, err := l.Conn.DB.ExecContext(ctx, `CREATE TABLE "`+t.Name+`" (`+strings.Join(quoted, ", ")+`)`); err != nil {
-		return err
-	}
-	for _, c := range t.MappedColumns() {
-		if _, err := l.Conn.DB.ExecContext(ctx, `CREATE INDEX "`+t.Name+"_"+c+`" ON "`+t.Name+`" ("`+c+`")`); err != nil {
-			return err
-		}
-	}
-	if len(rows) == 0 {
-		return nil
-	}
+	defer f.Close()
 	tx, err := l.Conn.DB.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback()
-	stmt, err := tx.PrepareContext(ctx, `INSERT INTO "`+t.Name+`" (`+strings.Join(quoted, ", ")+`) VALUES (`+strings.TrimSuffix(strings.Repeat("?, ", len(cols)), ", ")+`)`)
-	if err != nil {
+	var stmt *sql.Stmt
+	prepare := func() error {
+		if stmt != nil {
+			stmt.Close()
+		}
+		stmt, err = tx.PrepareContext(ctx, `INSERT INTO `+quoteIdent(t.Name)+` (`+quoteIdents(cols)+`) VALUES (`+strings.TrimSuffix(strings.Repeat("?, ", len(cols)), ", ")+`)`)
 		return err
 	}
-	defer stmt.Close()
-	args := make([]any, len(cols))
-	for _, row := range rows {
-		for i, c := range cols {
-			args[i] = row[c]
+	if err := prepare(); err != nil {
+		return err
+	}
+	defer func() { stmt.Close() }()
+	// Rows are inserted as they are read: a large table never sits in
+	// memory. A column first seen further down is added as it appears.
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64*1024), 64*1024*1024)
+	args := make([]any, 0, len(cols))
+	for line := 1; sc.Scan(); line++ {
+		b := bytes.TrimSpace(sc.Bytes())
+		if len(b) == 0 {
+			continue
+		}
+		keys, row, err := decodeRow(b)
+		if err != nil {
+			return fmt.Errorf("line %d: %w", line, err)
+		}
+		grown := false
+		for _, k := range keys {
+			if !slices.Contains(fileCols, k) {
+				fileCols = append(fileCols, k)
+			}
+			if !slices.Contains(cols, k) {
+				if _, err := tx.ExecContext(ctx, `ALTER TABLE `+quoteIdent(t.Name)+` ADD COLUMN `+quoteIdent(k)); err != nil {
+					return err
+				}
+				cols = append(cols, k)
+				grown = true
+			}
+		}
+		if grown {
+			if err := prepare(); err != nil {
+				return err
+			}
+		}
+		args = args[:0]
+		for _, c := range cols {
+			args = append(args, row[c])
 		}
 		if _, err := stmt.ExecContext(ctx, args...); err != nil {
+			return fmt.Errorf("line %d: %w", line, err)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	l.columns[t.Name] = fileCols
+	return l.index(ctx, t)
+}
+
+// index indexes the columns discovery searches, once the rows are in.
+func (l *Loaded) index(ctx context.Context, t *datamap.Table) error {
+	for _, c := range t.MappedColumns() {
+		if _, err := l.Conn.DB.ExecContext(ctx, `CREATE INDEX `+quoteIdent(t.Name+"_"+c)+` ON `+quoteIdent(t.Name)+` (`+quoteIdent(c)+`)`); err != nil {
 			return err
 		}
 	}
-	return tx.Commit()
+	return nil
+}
+
+func quoteIdent(name string) string { return `"` + strings.ReplaceAll(name, `"`, `""`) + `"` }
+
+func quoteIdents(names []string) string {
+	q := make([]string, len(names))
+	for i, n := range names {
+		q[i] = quoteIdent(n)
+	}
+	return strings.Join(q, ", ")
 }
 
 // decodeRow reads one JSON object, keeping its keys' order. Integers
@@ -372,16 +433,26 @@ func jsonValue(v any) any {
 func Take(ctx context.Context, c *datamap.Connector, dir string, takenAt time.Time) (Snapshot, error) {
 	name := takenAt.UTC().Format("2006-01-02T150405Z")
 	snap := Snapshot{Dir: filepath.Join(dir, name), Name: name, TakenAt: takenAt.UTC()}
-	if err := os.MkdirAll(snap.Dir, 0o750); err != nil {
+	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return snap, fmt.Errorf("archive: %w", err)
 	}
+	// Written in a hidden folder and renamed when complete, so a crash
+	// never leaves a partial snapshot that List would take for whole.
+	tmp, err := os.MkdirTemp(dir, ".taking-")
+	if err != nil {
+		return snap, fmt.Errorf("archive: %w", err)
+	}
+	defer os.RemoveAll(tmp)
 	for _, t := range c.System.Tables {
-		if err := takeTable(ctx, c, t, snap.Dir); err != nil {
+		if err := takeTable(ctx, c, t, tmp); err != nil {
 			return snap, fmt.Errorf("archive: snapshot of %s.%s: %w", c.System.Name, t.Name, err)
 		}
 	}
 	m, _ := json.MarshalIndent(Manifest{System: c.System.Name, TakenAt: snap.TakenAt}, "", "  ")
-	if err := os.WriteFile(filepath.Join(snap.Dir, ManifestFile), append(m, '\n'), 0o640); err != nil {
+	if err := os.WriteFile(filepath.Join(tmp, ManifestFile), append(m, '\n'), 0o640); err != nil {
+		return snap, fmt.Errorf("archive: %w", err)
+	}
+	if err := os.Rename(tmp, snap.Dir); err != nil {
 		return snap, fmt.Errorf("archive: %w", err)
 	}
 	return snap, nil

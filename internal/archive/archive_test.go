@@ -107,7 +107,7 @@ func TestErasedPersonStaysErasedInRewrittenAndRestoredBackups(t *testing.T) {
 	if err := st.AddTombstones(ctx, archive.Tombstones("DSR-1", "shop", person.Email, erased.Gone, sealer.Hash, now)); err != nil {
 		t.Fatal(err)
 	}
-	tombs, err := st.Tombstones(ctx, "shop")
+	tombs, err := st.Tombstones(ctx, "shop", s.backup.TakenAt)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,6 +118,9 @@ func TestErasedPersonStaysErasedInRewrittenAndRestoredBackups(t *testing.T) {
 		}
 	}
 	sup := archive.Suppression{Tombstones: tombs, Hashes: sealer.Hashes}
+	if older, err := st.Tombstones(ctx, "shop", now.Add(time.Minute)); err != nil || len(older) != 0 {
+		t.Errorf("a backup taken after the erasure must forget nothing: %d tombstones, %v", len(older), err)
+	}
 
 	// A restore of the earlier backup forgets them before copying.
 	target := map[string]string{

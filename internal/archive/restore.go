@@ -14,13 +14,19 @@ import (
 )
 
 // Suppression is what a restored snapshot is checked against: the
-// tombstones dsar wrote when it erased people ("table/kind/hash" to
-// action, identities under table "*"), and the keyed hash that made them.
+// tombstones dsar wrote when it erased people after the snapshot was
+// taken ("table/kind/hash" to action, identities under table "*"), the
+// keyed hash that made them, and the legal holds in force.
 type Suppression struct {
 	Tombstones map[string]string
 	// Hashes returns the keyed hashes of the parts under every key dsar
 	// has had, so tombstones from before a key rotation still match.
 	Hashes func(parts ...string) []string
+	// Held lists the system's tables under a hold; HeldPerson reports
+	// whether a hold covers everything about a person. What they cover
+	// is restored as it is.
+	Held       []string
+	HeldPerson func(email string) bool
 }
 
 func (s Suppression) match(table, kind string, parts ...string) (string, bool) {
@@ -50,6 +56,9 @@ func (l *Loaded) Forget(ctx context.Context, sup Suppression, now time.Time) (Fo
 		for kind, col := range t.Identities {
 			err := eachValue(ctx, l.Conn.DB, `SELECT DISTINCT "`+col+`" FROM "`+t.Name+`" WHERE "`+col+`" IS NOT NULL`, func(v []any) {
 				s := fmt.Sprint(v[0])
+				if kind == "email" && sup.HeldPerson != nil && sup.HeldPerson(s) {
+					return
+				}
 				if _, ok := sup.match("*", kind, sys.Name, kind, strings.ToLower(s)); ok && !slices.Contains(ids[kind], s) {
 					ids[kind] = append(ids[kind], s)
 				}
@@ -61,14 +70,18 @@ func (l *Loaded) Forget(ctx context.Context, sup Suppression, now time.Time) (Fo
 	}
 	out.People = len(ids["email"])
 	if len(ids) > 0 {
-		e, err := l.Conn.Erase(ctx, ids, datamap.Rules{Now: now})
+		e, err := l.Conn.Erase(ctx, ids, datamap.Rules{Now: now, Held: sup.Held})
 		if err != nil {
 			return out, err
 		}
 		out.Rows += len(e.Gone)
 	}
 	keys := map[string][][]any{}
+	held := l.Conn.HeldClosure(sup.Held)
 	for _, t := range sys.Tables {
+		if held[t.Name] {
+			continue
+		}
 		err := eachValue(ctx, l.Conn.DB, `SELECT `+quoteList(t.PrimaryKey)+` FROM "`+t.Name+`"`, func(key []any) {
 			if _, ok := sup.match(t.Name, "key", sys.Name, t.Name, datamap.CanonKey(key)); ok {
 				keys[t.Name] = append(keys[t.Name], slices.Clone(key))
@@ -79,13 +92,11 @@ func (l *Loaded) Forget(ctx context.Context, sup Suppression, now time.Time) (Fo
 		}
 	}
 	if len(keys) > 0 {
-		res, err := l.Conn.Purge(ctx, keys)
+		e, err := l.Conn.Purge(ctx, keys)
 		if err != nil {
 			return out, err
 		}
-		for _, r := range res {
-			out.Rows += r.Deleted + r.Masked
-		}
+		out.Rows += len(e.Gone)
 	}
 	return out, nil
 }
@@ -192,8 +203,9 @@ func (l *Loaded) CopyInto(ctx context.Context, target *sql.DB, kind datamap.Kind
 		if err != nil {
 			return nil, err
 		}
+		var insErr error
 		err = eachValue(ctx, l.Conn.DB, `SELECT `+quoteList(cols)+` FROM "`+t.Name+`" ORDER BY rowid`, func(v []any) {
-			if err != nil {
+			if insErr != nil {
 				return
 			}
 			for i := range v {
@@ -201,13 +213,16 @@ func (l *Loaded) CopyInto(ctx context.Context, target *sql.DB, kind datamap.Kind
 					v[i] = n != 0
 				}
 			}
-			if _, err = stmt.ExecContext(ctx, v...); err == nil {
+			if _, insErr = stmt.ExecContext(ctx, v...); insErr == nil {
 				counts[t.Name]++
 			}
 		})
 		stmt.Close()
+		if err == nil {
+			err = insErr
+		}
 		if err != nil {
-			return nil, fmt.Errorf("archive: restore %s: %w", t.Name, err)
+			return nil, fmt.Errorf("archive: restore %s (row %d): %w", t.Name, counts[t.Name]+1, err)
 		}
 	}
 	return counts, tx.Commit()

@@ -413,14 +413,14 @@ func TestEraseRetainsInvoicesUntilTheirPeriodEndsThenPurges(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(purged) != 1 || purged[0].Deleted != invoices {
+		if len(purged.Tables) != 1 || purged.Tables[0].Deleted != invoices || len(purged.Gone) != invoices {
 			t.Errorf("purge = %+v, want %d invoices deleted", purged, invoices)
 		}
 		if n := count(t, c, `SELECT count(*) FROM invoices WHERE id / 10 = ?`, 3); n != 0 {
 			t.Errorf("%d invoices remain after the purge", n)
 		}
 		// Purging again finds nothing left.
-		if purged, err = c.Purge(ctx, keys); err != nil || purged[0].Deleted != 0 {
+		if purged, err = c.Purge(ctx, keys); err != nil || purged.Tables[0].Deleted != 0 || len(purged.Gone) != 0 {
 			t.Errorf("second purge = %+v, %v", purged, err)
 		}
 	})

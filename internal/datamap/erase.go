@@ -62,6 +62,9 @@ type Erasure struct {
 	Tables   []TableResult // in map order, only tables it touched
 	Retained []RetainedRow
 	Gone     []GoneRow
+	// Stayed are rows left in place because other rows still reference
+	// them (Kept in the table results).
+	Stayed []GoneRow
 }
 
 // CanonKey writes a primary key the same way whichever database (or
@@ -100,7 +103,7 @@ func (c *Connector) Erase(ctx context.Context, ids Identities, rules Rules) (*Er
 					res.Held++
 				}
 			}
-		} else if res, err = c.eraseTable(ctx, tx, ft, &rules, out); err != nil {
+		} else if res, err = c.eraseTable(ctx, tx, ft, &rules, held, out); err != nil {
 			return nil, fmt.Errorf("system %s: erase %s: %w", c.System.Name, t.Name, err)
 		}
 		if res.Deleted+res.Masked+res.Kept+res.Retained+res.Held > 0 {
@@ -124,15 +127,15 @@ func (c *Connector) Erase(ctx context.Context, ids Identities, rules Rules) (*Er
 
 // Purge erases rows kept earlier for their retention period, now that it
 // has ended, by their keys: each table by its strategy, children first.
-// Rows already gone are skipped; rows something else now references stay,
-// as in Erase.
-func (c *Connector) Purge(ctx context.Context, keys map[string][][]any) ([]TableResult, error) {
+// Rows already gone are skipped; rows something else now references stay
+// (counted as kept, and missing from the result's Gone), as in Erase.
+func (c *Connector) Purge(ctx context.Context, keys map[string][][]any) (*Erasure, error) {
 	tx, err := c.DB.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, fmt.Errorf("system %s: begin: %w", c.System.Name, err)
 	}
 	defer tx.Rollback()
-	var out []TableResult
+	out := &Erasure{}
 	for _, t := range c.childrenFirst() {
 		if len(keys[t.Name]) == 0 {
 			continue
@@ -154,11 +157,11 @@ func (c *Connector) Purge(ctx context.Context, keys map[string][][]any) ([]Table
 				return nil, fmt.Errorf("system %s: purge %s: %w", c.System.Name, t.Name, err)
 			}
 		}
-		res, err := c.eraseTable(ctx, tx, ft, nil, nil)
+		res, err := c.eraseTable(ctx, tx, ft, nil, nil, out)
 		if err != nil {
 			return nil, fmt.Errorf("system %s: purge %s: %w", c.System.Name, t.Name, err)
 		}
-		out = append(out, res)
+		out.Tables = append(out.Tables, res)
 	}
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("system %s: commit purge: %w", c.System.Name, err)
@@ -166,8 +169,10 @@ func (c *Connector) Purge(ctx context.Context, keys map[string][][]any) ([]Table
 	return out, nil
 }
 
-// heldClosure returns the held tables and every table they reference,
-// directly or not.
+// HeldClosure returns the held tables and every table they reference,
+// directly or not: what a hold on them keeps from erasure.
+func (c *Connector) HeldClosure(held []string) map[string]bool { return c.heldClosure(held) }
+
 func (c *Connector) heldClosure(held []string) map[string]bool {
 	out := map[string]bool{}
 	var add func(name string)
@@ -189,8 +194,9 @@ func (c *Connector) heldClosure(held []string) map[string]bool {
 
 // eraseTable erases one table's found rows. With rules, rows inside a
 // retention period are restricted and appended to out.Retained; without
-// (a purge), every row goes.
-func (c *Connector) eraseTable(ctx context.Context, tx *sql.Tx, ft *FoundTable, rules *Rules, out *Erasure) (TableResult, error) {
+// (a purge), every row goes. held are the tables a hold keeps, which a
+// restricted row keeps its references to.
+func (c *Connector) eraseTable(ctx context.Context, tx *sql.Tx, ft *FoundTable, rules *Rules, held map[string]bool, out *Erasure) (TableResult, error) {
 	t := ft.Table
 	res := TableResult{System: c.System.Name, Table: t.Name}
 	var rows []*FoundRow
@@ -214,7 +220,7 @@ func (c *Connector) eraseTable(ctx context.Context, tx *sql.Tx, ft *FoundTable, 
 		rows = append(rows, r)
 	}
 	if len(retained) > 0 {
-		if err := c.restrict(ctx, tx, t, retained); err != nil {
+		if err := c.restrict(ctx, tx, t, retained, held); err != nil {
 			return res, err
 		}
 	}
@@ -234,6 +240,7 @@ func (c *Connector) eraseTable(ctx context.Context, tx *sql.Tx, ft *FoundTable, 
 			mask = append(mask, r.Key)
 		case stays:
 			res.Kept++
+			out.Stayed = append(out.Stayed, GoneRow{Table: t.Name, Key: r.Key})
 		default:
 			del = append(del, r.Key)
 		}
@@ -247,13 +254,11 @@ func (c *Connector) eraseTable(ctx context.Context, tx *sql.Tx, ft *FoundTable, 
 		}
 		res.Deleted += n
 	}
-	if out != nil {
-		for _, k := range del {
-			out.Gone = append(out.Gone, GoneRow{Table: t.Name, Key: k})
-		}
-		for _, k := range mask {
-			out.Gone = append(out.Gone, GoneRow{Table: t.Name, Key: k, Masked: true})
-		}
+	for _, k := range del {
+		out.Gone = append(out.Gone, GoneRow{Table: t.Name, Key: k})
+	}
+	for _, k := range mask {
+		out.Gone = append(out.Gone, GoneRow{Table: t.Name, Key: k, Masked: true})
 	}
 	if len(mask) > 0 {
 		n, err := c.update(ctx, tx, t, t.MaskWith, mask)
@@ -265,12 +270,14 @@ func (c *Connector) eraseTable(ctx context.Context, tx *sql.Tx, ft *FoundTable, 
 	return res, nil
 }
 
-// restrict detaches retained rows from the parents being erased and sets
-// their restriction flag.
-func (c *Connector) restrict(ctx context.Context, tx *sql.Tx, t *Table, keys [][]any) error {
+// restrict detaches retained rows from the parents being erased (not from
+// held ones, which stay) and sets their restriction flag.
+func (c *Connector) restrict(ctx context.Context, tx *sql.Tx, t *Table, keys [][]any, held map[string]bool) error {
 	set := map[string]any{}
 	for _, col := range t.Retain.Detach {
-		set[col] = nil
+		if !held[t.References[col].Table] {
+			set[col] = nil
+		}
 	}
 	if t.Retain.Flag != "" {
 		set[t.Retain.Flag] = true

@@ -167,7 +167,9 @@ func newSystemEnv(t *testing.T, moreSystems string, more map[string]string) *sys
 		t.Fatal(err)
 	}
 	if moreSystems != "" {
-		m, err := datamap.Parse("e2e data map", []byte(strings.Replace(demo.DataMapYAML(), "kind: sqlite", "kind: postgres", 1)+moreSystems))
+		y := strings.Replace(demo.DataMapYAML(), "kind: sqlite", "kind: postgres", 1)
+		y = strings.Replace(y, "systems:\n", "systems:\n"+moreSystems+"\n", 1) // before the archives
+		m, err := datamap.Parse("e2e data map", []byte(y))
 		if err != nil {
 			t.Fatal(err)
 		}

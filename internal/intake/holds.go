@@ -53,16 +53,24 @@ func (s *Service) ReleaseHold(ctx context.Context, id, actor string) (*store.Leg
 	if err != nil {
 		return nil, err
 	}
-	requests, err := s.Store.RequestsDeferredBy(ctx, h.ID)
+	deferred, err := s.Store.RequestsDeferredBy(ctx, h.ID)
 	if err != nil {
 		return h, err
 	}
-	for _, rid := range requests {
+	// Every purge with something waiting looks again: the hold may also
+	// have kept retained rows whose period ended meanwhile.
+	waiting, err := s.Store.RequestsWithAftercare(ctx)
+	if err != nil {
+		return h, err
+	}
+	for _, rid := range waiting {
 		err := s.Temporal.SignalWorkflow(ctx, workflows.RetentionPurgeWorkflowID(rid), "", workflows.SignalHoldReleased, nil)
 		var notFound *serviceerror.NotFound
 		if err != nil && !errors.As(err, &notFound) {
 			s.Log.Warn("hold released; purge not woken, it looks again within a day", "hold_id", h.ID, "request_id", rid, "error", err)
 		}
+	}
+	for _, rid := range deferred {
 		detail := fmt.Sprintf("legal hold %s on %s released by %s", h.ID, h.Describe(), actor)
 		if h.Scope == domain.HoldPerson {
 			detail = fmt.Sprintf("legal hold %s released by %s", h.ID, actor)

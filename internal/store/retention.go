@@ -257,10 +257,11 @@ func (s *Store) AddTombstones(ctx context.Context, ts []Tombstone) error {
 	return nil
 }
 
-// Tombstones returns a system's tombstones by table, kind and hash.
-func (s *Store) Tombstones(ctx context.Context, system string) (map[string]string, error) {
+// Tombstones returns a system's tombstones made after since, by table,
+// kind and hash: what a backup taken at since must forget.
+func (s *Store) Tombstones(ctx context.Context, system string, since time.Time) (map[string]string, error) {
 	var ts []Tombstone
-	if err := s.db.WithContext(ctx).Where("system_name = ?", system).Find(&ts).Error; err != nil {
+	if err := s.db.WithContext(ctx).Where("system_name = ? AND created_at > ?", system, since.UTC()).Find(&ts).Error; err != nil {
 		return nil, fmt.Errorf("store: tombstones: %w", err)
 	}
 	out := make(map[string]string, len(ts))
@@ -348,12 +349,40 @@ func (s *Store) RecordCorrections(ctx context.Context, cs []RecordedCorrection) 
 	return nil
 }
 
-// RecordedCorrections lists a system's recorded corrections, oldest first,
-// so a later correction of the same column wins.
-func (s *Store) RecordedCorrections(ctx context.Context, system string) ([]RecordedCorrection, error) {
+// RecordedCorrections lists a system's corrections made after since,
+// oldest first, so a later correction of the same column wins.
+func (s *Store) RecordedCorrections(ctx context.Context, system string, since time.Time) ([]RecordedCorrection, error) {
 	var cs []RecordedCorrection
-	if err := s.db.WithContext(ctx).Where("system_name = ?", system).Order("id").Find(&cs).Error; err != nil {
+	if err := s.db.WithContext(ctx).Where("system_name = ? AND corrected_at > ?", system, since.UTC()).Order("id").Find(&cs).Error; err != nil {
 		return nil, fmt.Errorf("store: recorded corrections: %w", err)
 	}
 	return cs, nil
+}
+
+// HasAftercare reports whether a deletion left rows to purge or parts
+// deferred by a hold.
+func (s *Store) HasAftercare(ctx context.Context, requestID string) (bool, error) {
+	var n int64
+	if err := s.db.WithContext(ctx).Model(&RetainedRow{}).Where("request_id = ? AND purged_at IS NULL", requestID).Count(&n).Error; err != nil {
+		return false, fmt.Errorf("store: aftercare: %w", err)
+	}
+	if n > 0 {
+		return true, nil
+	}
+	if err := s.db.WithContext(ctx).Model(&DeferredErasure{}).Where("request_id = ? AND resumed_at IS NULL", requestID).Count(&n).Error; err != nil {
+		return false, fmt.Errorf("store: aftercare: %w", err)
+	}
+	return n > 0, nil
+}
+
+// RequestsWithAftercare lists the requests with rows retained or parts
+// deferred still waiting, for waking their purges when a hold is released.
+func (s *Store) RequestsWithAftercare(ctx context.Context) ([]string, error) {
+	var ids []string
+	err := s.db.WithContext(ctx).Raw(`SELECT DISTINCT request_id FROM retained_rows WHERE purged_at IS NULL
+		UNION SELECT request_id FROM deferred_erasures WHERE resumed_at IS NULL`).Scan(&ids).Error
+	if err != nil {
+		return nil, fmt.Errorf("store: aftercare: %w", err)
+	}
+	return ids, nil
 }
