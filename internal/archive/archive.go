@@ -172,7 +172,7 @@ func (l *Loaded) file(table string) string { return filepath.Join(l.Snapshot.Dir
 
 func (l *Loaded) loadTable(ctx context.Context, t *datamap.Table) error {
 	cols := t.MappedColumns() // the table's columns so far
-	var fileCols []string      // the columns the snapshot has, in its order
+	var fileCols []string     // the columns the snapshot has, in its order
 	create := `CREATE TABLE ` + quoteIdent(t.Name) + ` (` + quoteIdents(cols) + `)`
 	if _, err := l.Conn.DB.ExecContext(ctx, create); err != nil {
 		return err

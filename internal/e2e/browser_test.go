@@ -381,7 +381,9 @@ func TestBrowserOfficerHoldsAndReleases(t *testing.T) {
 	if page := text(t, ctx, "main"); !strings.Contains(page, "No hold is in force") || !strings.Contains(page, "released") {
 		t.Errorf("the holds page after the release:\n%s", page)
 	}
-	waitFor(t, func() bool { return s.shopCount(`SELECT count(*) FROM support_tickets WHERE customer_id = $1`, person) == 0 })
+	waitFor(t, func() bool {
+		return s.shopCount(`SELECT count(*) FROM support_tickets WHERE customer_id = $1`, person) == 0
+	})
 	run(t, ctx, "phone viewport", chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2)))
 	fitsThePhone(t, ctx, s.base, "32-phone-holds", "/officer/holds")
 	fitsThePhone(t, ctx, s.base, "33-phone-request-kept", "/officer/requests/"+r.ID)
