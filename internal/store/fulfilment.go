@@ -191,6 +191,16 @@ func (s *Store) DiscardIncompletePackages(ctx context.Context, requestID string)
 	})
 }
 
+// DeletePackage removes a package and its chunks outright.
+func (s *Store) DeletePackage(ctx context.Context, id string) error {
+	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := tx.Where("package_id = ?", id).Delete(&packageChunk{}).Error; err != nil {
+			return err
+		}
+		return tx.Where("id = ?", id).Delete(&Package{}).Error
+	})
+}
+
 // TakeDownload counts one download of a package. It fails with
 // ErrTokenExpired once the package expired or was removed, and with
 // ErrDownloadsUsed when no downloads are left.
