@@ -1,0 +1,69 @@
+// Command dsar-bench measures dsar against baselines taken in the same
+// run and writes report.json and summary.md (see docs/benchmarks.md).
+//
+//	dsar-bench [-size full|smoke] [-out DIR] [-only a,b] [-pg URL]
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	_ "github.com/jackc/pgx/v5/stdlib"
+
+	"github.com/dsar-project/dsar/internal/bench"
+	"github.com/dsar-project/dsar/internal/pgtest"
+)
+
+func main() {
+	if bench.ChildWorker() { // started by the parked-workflows benchmark
+		return
+	}
+	size := flag.String("size", "full", "full (what docs/benchmarks.md records) or smoke (seconds)")
+	out := flag.String("out", "test-output/bench", "where report.json and summary.md go")
+	only := flag.String("only", "", "comma-separated benchmarks to run (default all: "+strings.Join(bench.Names(), ", ")+")")
+	pg := flag.String("pg", "", "a PostgreSQL server where the run may create databases (default DSAR_TEST_DATABASE_URL, else the local server as postgres)")
+	flag.Parse()
+	sizes := bench.Full
+	switch *size {
+	case "full":
+	case "smoke":
+		sizes = bench.Smoke
+	default:
+		fmt.Fprintln(os.Stderr, "dsar-bench: -size is full or smoke")
+		os.Exit(2)
+	}
+	admin := *pg
+	if admin == "" {
+		admin = os.Getenv("DSAR_TEST_DATABASE_URL")
+	}
+	if admin == "" {
+		admin = pgtest.DefaultAdminURL
+	}
+	var names []string
+	if *only != "" {
+		names = strings.Split(*only, ",")
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	rep, err := bench.Run(ctx, bench.Options{Sizes: sizes, AdminURL: admin, Only: names, Log: log})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "dsar-bench:", err)
+		os.Exit(1)
+	}
+	if err := rep.Write(*out); err != nil {
+		fmt.Fprintln(os.Stderr, "dsar-bench:", err)
+		os.Exit(1)
+	}
+	rep.Markdown(os.Stdout)
+	fmt.Printf("\nreport: %s/report.json, %s/summary.md\n", *out, *out)
+	if len(rep.Failures) > 0 {
+		os.Exit(1)
+	}
+}

@@ -1,0 +1,369 @@
+package bench
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.temporal.io/sdk/client"
+
+	"github.com/dsar-project/dsar/internal/datamap"
+	"github.com/dsar-project/dsar/internal/demo"
+	"github.com/dsar-project/dsar/workflows"
+)
+
+// timed runs fn n times over c concurrent goroutines and returns each
+// call's duration and the wall time.
+func timed(ctx context.Context, n, c int, fn func(i int) error) ([]time.Duration, time.Duration, error) {
+	durs := make([]time.Duration, n)
+	var next atomic.Int64
+	var firstErr error
+	var once sync.Once
+	var wg sync.WaitGroup
+	start := time.Now()
+	for range c {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= n || ctx.Err() != nil {
+					return
+				}
+				t0 := time.Now()
+				if err := fn(i); err != nil {
+					once.Do(func() { firstErr = err })
+					return
+				}
+				durs[i] = time.Since(t0)
+			}
+		}()
+	}
+	wg.Wait()
+	return durs, time.Since(start), firstErr
+}
+
+// noWorkerQueue is a task queue no worker polls: starts land there and
+// wait, so intake is measured without the workflows' own load.
+const noWorkerQueue = "bench-no-worker"
+
+// intake: the HTTP intake (validate, store, start the workflow) beside
+// bare ExecuteWorkflow calls against the same server.
+func intake(ctx context.Context, e *Env) (Result, error) {
+	sz := e.opts.Sizes
+	r := Result{
+		What:     fmt.Sprintf("%d POST /api/v1/requests from %d concurrent clients, each stored in PostgreSQL and its workflow started.", sz.IntakeRequests, sz.IntakeClients),
+		Baseline: "the same number of bare client.ExecuteWorkflow calls, same concurrency, same server",
+		Goal:     "ratio ≥ 0.8, p99 < 500 ms",
+	}
+	in := e.Main.App.Intake
+	saved := in.TaskQueue
+	in.TaskQueue = noWorkerQueue
+	defer func() { in.TaskQueue = saved }()
+
+	tc := e.Main.App.Temporal
+	run := fmt.Sprint(time.Now().UnixNano())
+	base, baseWall, err := timed(ctx, sz.IntakeRequests, sz.IntakeClients, func(i int) error {
+		_, err := tc.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: fmt.Sprintf("bench-bare-%s-%d", run, i), TaskQueue: noWorkerQueue},
+			workflows.SubjectRequest, workflows.SubjectRequestInput{RequestID: fmt.Sprintf("BARE-%d", i), VerifyTTL: time.Hour})
+		return err
+	})
+	if err != nil {
+		return r, fmt.Errorf("baseline: %w", err)
+	}
+	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: sz.IntakeClients}}
+	durs, wall, err := timed(ctx, sz.IntakeRequests, sz.IntakeClients, func(i int) error {
+		body := map[string]any{"type": "access", "email": fmt.Sprintf("intake-%s-%d@example.net", run, i), "name": "Intake Benchmark"}
+		code, err := e.Main.call(ctx, hc, "POST", "/api/v1/requests", false, body, nil)
+		if err == nil && code != http.StatusCreated {
+			err = fmt.Errorf("POST /api/v1/requests answered %d", code)
+		}
+		return err
+	})
+	if err != nil {
+		return r, err
+	}
+	rate := float64(sz.IntakeRequests) / wall.Seconds()
+	baseRate := float64(sz.IntakeRequests) / baseWall.Seconds()
+	r.Figures = []Figure{{"rate", rate, "req/s"}, {"p50", percentile(durs, 50), "ms"}, {"p99", percentile(durs, 99), "ms"}}
+	r.BaselineFigures = []Figure{{"rate", baseRate, "req/s"}, {"p50", percentile(base, 50), "ms"}, {"p99", percentile(base, 99), "ms"}}
+	r.Ratio, r.RatioMeans = rate/baseRate, "rate over the baseline's"
+	r.Met = r.Ratio >= 0.8 && percentile(durs, 99) < 500
+	return r, nil
+}
+
+// endToEnd: submit, verify (an officer, through the API), approve, and
+// wait for completed, at concurrency 1 and 10.
+func endToEnd(ctx context.Context, e *Env) (Result, error) {
+	sz := e.opts.Sizes
+	r := Result{
+		What: fmt.Sprintf("%d access requests per concurrency level from random demo people, driven through the API: submit, verify by an officer, approve; timed until the answer says completed (discovery, the package built, sealed and stored, every email sent to the local SendGrid).", sz.EndToEnd),
+		Baseline: "a bare Temporal workflow running as many no-op activities one after another (" + fmt.Sprint(floorActivities) + "), on the same server and worker process",
+		Goal:     "p50 < 1 s",
+	}
+	hc := &http.Client{}
+	one := func(i int) error {
+		ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+		defer cancel()
+		p := demo.PersonAt(rand.IntN(sz.Subjects))
+		var created struct{ ID string }
+		code, err := e.Main.call(ctx, hc, "POST", "/api/v1/requests", false, map[string]any{"type": "access", "email": p.Email, "name": p.Name}, &created)
+		if err != nil || code != http.StatusCreated {
+			return fmt.Errorf("submit: %d %v", code, err)
+		}
+		path := "/api/v1/officer/requests/" + created.ID
+		for {
+			code, err := e.Main.call(ctx, hc, "POST", path+"/verify", true, map[string]string{"evidence": "benchmark"}, nil)
+			if err != nil {
+				return err
+			}
+			if code == http.StatusAccepted || code == http.StatusOK {
+				break
+			}
+			if code != http.StatusConflict {
+				return fmt.Errorf("verify answered %d", code)
+			}
+			time.Sleep(5 * time.Millisecond) // the workflow has not sent the link yet
+		}
+		for {
+			var got struct{ Status string }
+			if _, err := e.Main.call(ctx, hc, "GET", path, true, nil, &got); err != nil {
+				return err
+			}
+			if got.Status == "in_review" {
+				break
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		var decided struct{ Status string }
+		for {
+			code, err := e.Main.call(ctx, hc, "POST", path+"/approve", true, nil, &decided)
+			if err != nil {
+				return err
+			}
+			if code == http.StatusOK && decided.Status == "completed" {
+				return nil
+			}
+			if code == http.StatusAccepted || code == http.StatusOK {
+				break
+			}
+			return fmt.Errorf("approve answered %d", code)
+		}
+		for {
+			var got struct{ Status string }
+			if _, err := e.Main.call(ctx, hc, "GET", path, true, nil, &got); err != nil {
+				return err
+			}
+			if got.Status == "completed" {
+				return nil
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	floor, stop, err := e.floorWorker()
+	if err != nil {
+		return r, err
+	}
+	defer stop()
+	for _, c := range []int{1, 10} {
+		durs, _, err := timed(ctx, sz.EndToEnd, c, func(int) error { return one(0) })
+		if err != nil {
+			return r, fmt.Errorf("concurrency %d: %w", c, err)
+		}
+		base, _, err := timed(ctx, sz.EndToEnd, c, func(int) error { return floor(ctx) })
+		if err != nil {
+			return r, fmt.Errorf("baseline at concurrency %d: %w", c, err)
+		}
+		r.Figures = append(r.Figures, Figure{fmt.Sprintf("c=%d p50", c), percentile(durs, 50), "ms"}, Figure{fmt.Sprintf("c=%d p99", c), percentile(durs, 99), "ms"})
+		r.BaselineFigures = append(r.BaselineFigures, Figure{fmt.Sprintf("c=%d p50", c), percentile(base, 50), "ms"}, Figure{fmt.Sprintf("c=%d p99", c), percentile(base, 99), "ms"})
+		if c == 1 {
+			r.Ratio, r.RatioMeans = percentile(durs, 50)/percentile(base, 50), "p50 at c=1 over the baseline's"
+			r.Met = percentile(durs, 50) < 1000
+		} else {
+			r.Met = r.Met && percentile(durs, 50) < 1000
+		}
+	}
+	return r, nil
+}
+
+// handWritten finds the same rows as discovery for one person in one
+// indexed query, as an engineer would write it for this schema.
+const handWritten = `
+WITH c AS (SELECT id, address_id FROM customers WHERE email = $1),
+     o AS (SELECT id FROM orders WHERE customer_id IN (SELECT id FROM c))
+SELECT 'customers', id FROM c
+UNION ALL SELECT 'addresses', id FROM addresses WHERE id IN (SELECT address_id FROM c)
+UNION ALL SELECT 'accounts', id FROM accounts WHERE customer_id IN (SELECT id FROM c)
+UNION ALL SELECT 'product_registrations', id FROM product_registrations WHERE customer_id IN (SELECT id FROM c)
+UNION ALL SELECT 'orders', id FROM o
+UNION ALL SELECT 'invoices', id FROM invoices WHERE order_id IN (SELECT id FROM o)
+UNION ALL SELECT 'support_tickets', id FROM support_tickets WHERE customer_id IN (SELECT id FROM c)
+UNION ALL SELECT 'newsletter_subscriptions', id FROM newsletter_subscriptions WHERE email = $1
+UNION ALL SELECT 'web_logs', id FROM web_logs WHERE customer_id IN (SELECT id FROM c)`
+
+// discovery: dsar's discovery for random people beside the hand-written
+// query, on a database of Subjects people.
+func discovery(ctx context.Context, e *Env) (Result, error) {
+	sz := e.opts.Sizes
+	r := Result{
+		What:     fmt.Sprintf("discovery of %d random people among %d (about %s rows in 9 tables, seeded with COPY), through the data map's references.", sz.Lookups, sz.Subjects, approxRows(sz.Subjects)),
+		Baseline: "one hand-written query (CTEs and UNION ALL over the same indexes) returning the same rows, on the same connection pool",
+		Goal:     "ratio ≤ 2, p99 < 100 ms",
+	}
+	conns, err := e.Main.App.Systems.Connectors()
+	if err != nil {
+		return r, err
+	}
+	c := conns[0]
+	var durs, base []time.Duration
+	for i := range sz.Lookups {
+		p := demo.PersonAt(rand.IntN(sz.Subjects))
+		var found *datamap.Found
+		measure := func() error {
+			t0 := time.Now()
+			var err error
+			found, err = c.Discover(ctx, datamap.Identities{"email": {p.Email}})
+			durs = append(durs, time.Since(t0))
+			return err
+		}
+		var n int
+		handQuery := func() error {
+			t0 := time.Now()
+			rows, err := c.DB.QueryContext(ctx, handWritten, p.Email)
+			if err != nil {
+				return err
+			}
+			n = 0
+			for rows.Next() {
+				n++
+			}
+			rows.Close()
+			base = append(base, time.Since(t0))
+			return rows.Err()
+		}
+		first, second := measure, handQuery
+		if i%2 == 1 { // alternate, so neither always runs on a warmer cache
+			first, second = handQuery, measure
+		}
+		if err := first(); err != nil {
+			return r, err
+		}
+		if err := second(); err != nil {
+			return r, err
+		}
+		rows := 0
+		for _, ft := range found.Tables {
+			rows += len(ft.Rows)
+		}
+		if rows != n {
+			return r, fmt.Errorf("%s: discovery found %d rows, the hand-written query %d", p.Email, rows, n)
+		}
+	}
+	r.Figures = []Figure{{"p50", percentile(durs, 50), "ms"}, {"p99", percentile(durs, 99), "ms"}}
+	r.BaselineFigures = []Figure{{"p50", percentile(base, 50), "ms"}, {"p99", percentile(base, 99), "ms"}}
+	r.Ratio, r.RatioMeans = percentile(durs, 50)/percentile(base, 50), "p50 over the baseline's"
+	r.Met = r.Ratio <= 2 && percentile(durs, 99) < 100
+	return r, nil
+}
+
+func approxRows(people int) string {
+	n := float64(people) * 10
+	switch {
+	case n >= 1e6:
+		return fmt.Sprintf("%.0f million", n/1e6)
+	case n >= 1e3:
+		return fmt.Sprintf("%.0f thousand", n/1e3)
+	}
+	return fmt.Sprint(int(n))
+}
+
+// sizeOf is one person's rows for the erasure and export benchmarks.
+type bigPerson struct {
+	id       int64
+	email    string
+	tickets  int
+	orders   int
+	logs     int
+	bodySize int
+}
+
+// addBigPerson copies in a person who owns many rows.
+func addBigPerson(ctx context.Context, db *sql.DB, p bigPerson) error {
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	return copyRows(ctx, conn, p)
+}
+
+// erasure: one person with ManyRows rows erased by the data map beside
+// hand-written DELETE and UPDATE statements for the same rows.
+func erasure(ctx context.Context, e *Env) (Result, error) {
+	sz := e.opts.Sizes
+	r := Result{
+		What:     fmt.Sprintf("erasure of one person owning %d rows (support tickets and orders deleted, web logs anonymised), children first, in one transaction.", sz.ManyRows),
+		Baseline: "four hand-written statements (DELETE ... WHERE customer_id = $1, UPDATE for the logs) in one transaction on a twin person",
+		Goal:     "≥ 20,000 rows/s",
+	}
+	conns, err := e.Main.App.Systems.Connectors()
+	if err != nil {
+		return r, err
+	}
+	c := conns[0]
+	third := sz.ManyRows / 3
+	mk := func(id int64) bigPerson {
+		return bigPerson{id: id, email: fmt.Sprintf("many-%d@example.net", id), tickets: third, orders: third, logs: sz.ManyRows - 2*third, bodySize: 200}
+	}
+	dsarP, handP := mk(9_000_000_001), mk(9_000_000_002)
+	for _, p := range []bigPerson{dsarP, handP} {
+		if err := addBigPerson(ctx, c.DB, p); err != nil {
+			return r, err
+		}
+	}
+	t0 := time.Now()
+	er, err := c.Erase(ctx, datamap.Identities{"email": {dsarP.email}}, datamap.Rules{Now: time.Now()})
+	if err != nil {
+		return r, err
+	}
+	took := time.Since(t0)
+	rows := 0
+	for _, t := range er.Tables {
+		rows += t.Deleted + t.Masked
+	}
+	if rows < sz.ManyRows {
+		return r, fmt.Errorf("erased %d rows, want %d", rows, sz.ManyRows)
+	}
+	t0 = time.Now()
+	tx, err := c.DB.BeginTx(ctx, nil)
+	if err != nil {
+		return r, err
+	}
+	for _, q := range []string{
+		`DELETE FROM support_tickets WHERE customer_id = $1`,
+		`DELETE FROM orders WHERE customer_id = $1`,
+		`UPDATE web_logs SET customer_id = NULL, ip_address = NULL, user_agent = NULL WHERE customer_id = $1`,
+		`DELETE FROM customers WHERE id = $1`,
+	} {
+		if _, err := tx.ExecContext(ctx, q, handP.id); err != nil {
+			tx.Rollback()
+			return r, err
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return r, err
+	}
+	baseTook := time.Since(t0)
+	rate, baseRate := float64(rows)/took.Seconds(), float64(rows)/baseTook.Seconds()
+	r.Figures = []Figure{{"rate", rate, "rows/s"}, {"time", ms(took), "ms"}}
+	r.BaselineFigures = []Figure{{"rate", baseRate, "rows/s"}, {"time", ms(baseTook), "ms"}}
+	r.Ratio, r.RatioMeans = rate/baseRate, "rate over the baseline's"
+	r.Met = rate >= 20_000
+	r.Notes = "dsar also discovers the rows first, checks each parent for rows still referring to it, and deletes in batches of 1000 keys."
+	return r, nil
+}

@@ -1,0 +1,307 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"go.temporal.io/sdk/worker"
+
+	"github.com/dsar-project/dsar/internal/app"
+	"github.com/dsar-project/dsar/internal/config"
+	"github.com/dsar-project/dsar/internal/demo"
+	"github.com/dsar-project/dsar/internal/devtemporal"
+	"github.com/dsar-project/dsar/internal/sendgridtest"
+	"github.com/dsar-project/dsar/internal/store"
+)
+
+// Temporal's embedded server version, as go.mod pins it.
+const temporalVersion = "v1.32.0"
+
+const (
+	benchKey      = "SG.bench-key"
+	benchSecret   = "bench-secret-key-that-is-long-enough-0123456789"
+	officerEmail  = "bench@example.org"
+	benchPassword = "correct horse battery"
+)
+
+// Env is one running dsar: the embedded Temporal server, dsar's database
+// and the demo organisation's in PostgreSQL, a local SendGrid, a worker
+// and the web server.
+type Env struct {
+	opts     Options
+	temporal *devtemporal.Server
+	admin    *sql.DB
+	adminURL string
+	dbs      []string
+	tmp      string
+	setup    map[string]float64
+
+	// The main instance: the demo organisation with Sizes.Subjects
+	// people.
+	Main *Instance
+}
+
+// Instance is one dsar (app, worker, web server) on its own databases
+// and task queue.
+type Instance struct {
+	App      *app.App
+	Base     string // the web server's URL
+	Token    string // an officer's API token
+	Shop     string // the demo organisation's database
+	SendGrid *sendgridtest.Server
+	Env      map[string]string // its configuration, for a worker in a child process
+	worker   worker.Worker
+	stop     func()
+}
+
+func newEnv(ctx context.Context, o Options) (*Env, error) {
+	e := &Env{opts: o, setup: map[string]float64{}}
+	ok := false
+	defer func() {
+		if !ok {
+			e.Close()
+		}
+	}()
+	var err error
+	if e.tmp, err = os.MkdirTemp("", "dsar-bench-"); err != nil {
+		return nil, err
+	}
+	t0 := time.Now()
+	e.temporal, err = devtemporal.Start(devtemporal.Options{
+		Address: "127.0.0.1:0", Namespace: "default",
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("embedded Temporal: %w", err)
+	}
+	e.setup["temporal"] = time.Since(t0).Seconds()
+	e.adminURL = o.AdminURL
+	if e.admin, err = sql.Open("pgx", o.AdminURL); err != nil {
+		return nil, err
+	}
+	if err := e.admin.PingContext(ctx); err != nil {
+		return nil, fmt.Errorf("PostgreSQL at %s: %w", redactURL(o.AdminURL), err)
+	}
+	t0 = time.Now()
+	if e.Main, err = e.newInstance(ctx, "main", o.Sizes.Subjects, nil); err != nil {
+		return nil, err
+	}
+	e.setup["seed_subjects"] = time.Since(t0).Seconds()
+	ok = true
+	return e, nil
+}
+
+// database creates an empty database and returns its URL.
+func (e *Env) database(ctx context.Context, purpose string) (string, error) {
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	name := "dsar_bench_" + purpose + "_" + hex.EncodeToString(b)
+	if _, err := e.admin.ExecContext(ctx, "CREATE DATABASE "+name); err != nil {
+		return "", err
+	}
+	e.dbs = append(e.dbs, name)
+	u, err := url.Parse(e.adminURL)
+	if err != nil {
+		return "", err
+	}
+	u.Path = "/" + name
+	return u.String(), nil
+}
+
+// newInstance starts a dsar whose demo organisation has people persons.
+func (e *Env) newInstance(ctx context.Context, name string, people int, more map[string]string) (*Instance, error) {
+	appDB, err := e.database(ctx, name+"_app")
+	if err != nil {
+		return nil, err
+	}
+	shop, err := e.database(ctx, name+"_shop")
+	if err != nil {
+		return nil, err
+	}
+	sg := sendgridtest.New(benchKey)
+	sg.KeepBodiesOff()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	dataDir := filepath.Join(e.tmp, name)
+	env := map[string]string{
+		"DSAR_ADDR":          ln.Addr().String(),
+		"DSAR_BASE_URL":      "http://" + ln.Addr().String(),
+		"DSAR_DATA_DIR":      dataDir,
+		"DSAR_DATABASE_URL":  appDB,
+		"TEMPORAL_ADDRESS":   e.temporal.Address(),
+		"TEMPORAL_NAMESPACE": "default",
+		"DSAR_TASK_QUEUE":    "bench-" + name,
+		"SENDGRID_API_KEY":   benchKey,
+		"SENDGRID_API_URL":   sg.URL,
+		"DSAR_MAIL_FROM":     "privacy@example.org",
+		"DSAR_SECRET_KEY":    benchSecret,
+		"DSAR_PUBLIC_RATE":   "0",
+		"DSAR_BREACH_RATE":   "0",
+		"DSAR_LOG_LEVEL":     "error",
+		demo.DSNEnv:          shop,
+		demo.ArchiveEnv:      filepath.Join(dataDir, "backups"),
+	}
+	for k, v := range more {
+		env[k] = v
+	}
+	cfg, err := config.Load(func(k string) string { return env[k] })
+	if err != nil {
+		return nil, err
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	for _, k := range []string{demo.DSNEnv, demo.ArchiveEnv} {
+		os.Setenv(k, env[k]) // the demo map reads them from the environment
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	ictx, cancel := context.WithCancel(context.Background())
+	a, err := app.Open(ctx, cfg, log, true)
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	inst := &Instance{App: a, Base: env["DSAR_BASE_URL"], Shop: shop, SendGrid: sg, Env: env}
+	// The demo organisation without its backups: the benchmarks measure
+	// the live systems (docs/benchmarks.md).
+	m, err := demo.Prepare(ctx, shop, people, nil)
+	if err != nil {
+		cancel()
+		return nil, fmt.Errorf("seeding %d people: %w", people, err)
+	}
+	if err := a.UseDataMap(ctx, m); err != nil {
+		cancel()
+		return nil, err
+	}
+	w, err := a.NewWorker()
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	if err := w.Start(); err != nil {
+		cancel()
+		return nil, err
+	}
+	inst.worker = w
+	srv, err := a.NewWebServer()
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	served := make(chan error, 1)
+	go func() { served <- app.Serve(ictx, srv, ln) }()
+	inst.stop = func() {
+		cancel()
+		<-served
+		w.Stop()
+		a.Close()
+		sg.Close()
+	}
+	if inst.Token, err = app.CreateOfficer(ctx, a.Store, officerEmail, store.RoleOfficer, benchPassword, time.Now()); err != nil {
+		inst.stop()
+		return nil, err
+	}
+	return inst, nil
+}
+
+// Close stops everything and drops the databases.
+func (e *Env) Close() {
+	if e.Main != nil {
+		e.Main.stop()
+	}
+	if e.temporal != nil {
+		e.temporal.Stop()
+	}
+	if e.admin != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		for _, name := range e.dbs {
+			e.admin.ExecContext(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
+		}
+		e.admin.Close()
+	}
+	if e.tmp != "" {
+		os.RemoveAll(e.tmp)
+	}
+}
+
+func (e *Env) machine() Machine {
+	m := machineFacts()
+	var v string
+	if err := e.admin.QueryRow(`SHOW server_version`).Scan(&v); err == nil {
+		m.PostgreSQL = v
+	}
+	m.Temporal = temporalVersion
+	return m
+}
+
+// call makes an API request and decodes the JSON answer into out.
+func (i *Instance) call(ctx context.Context, client *http.Client, method, path string, officer bool, body, out any) (int, error) {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return 0, err
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, i.Base+path, rd)
+	if err != nil {
+		return 0, err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if officer {
+		req.Header.Set("Authorization", "Bearer "+i.Token)
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return resp.StatusCode, err
+	}
+	if out != nil && len(b) > 0 {
+		if err := json.Unmarshal(b, out); err != nil {
+			return resp.StatusCode, fmt.Errorf("%s %s: %d %s", method, path, resp.StatusCode, b)
+		}
+	}
+	return resp.StatusCode, nil
+}
+
+func redactURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	return u.Redacted()
+}
+
+// shopDB opens the instance's demo organisation database.
+func (i *Instance) shopDB() (*sql.DB, error) { return sql.Open("pgx", i.Shop) }
+
+func plural(n int, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	return fmt.Sprintf("%d %ss", n, strings.TrimSuffix(word, "s"))
+}
