@@ -102,7 +102,7 @@ func intake(ctx context.Context, e *Env) (Result, error) {
 func endToEnd(ctx context.Context, e *Env) (Result, error) {
 	sz := e.opts.Sizes
 	r := Result{
-		What: fmt.Sprintf("%d access requests per concurrency level from random demo people, driven through the API: submit, verify by an officer, approve; timed until the answer says completed (discovery, the package built, sealed and stored, every email sent to the local SendGrid).", sz.EndToEnd),
+		What:     fmt.Sprintf("%d access requests per concurrency level from random demo people, driven through the API: submit, verify by an officer, approve; timed until the answer says completed (discovery, the package built, sealed and stored, every email sent to the local SendGrid).", sz.EndToEnd),
 		Baseline: "a bare Temporal workflow running as many no-op activities one after another (" + fmt.Sprint(floorActivities) + "), on the same server and worker process",
 		Goal:     "p50 < 1 s",
 	}
