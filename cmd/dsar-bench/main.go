@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 
@@ -27,6 +28,8 @@ func main() {
 	size := flag.String("size", "full", "full (what docs/benchmarks.md records) or smoke (seconds)")
 	out := flag.String("out", "test-output/bench", "where report.json and summary.md go")
 	only := flag.String("only", "", "comma-separated benchmarks to run (default all: "+strings.Join(bench.Names(), ", ")+")")
+	subjects := flag.Int("subjects", 0, "the demo organisation's people, instead of the size's (for a quick look at one benchmark)")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the run to this file")
 	pg := flag.String("pg", "", "a PostgreSQL server where the run may create databases (default DSAR_TEST_DATABASE_URL, else the local server as postgres)")
 	flag.Parse()
 	sizes := bench.Full
@@ -37,6 +40,18 @@ func main() {
 	default:
 		fmt.Fprintln(os.Stderr, "dsar-bench: -size is full or smoke")
 		os.Exit(2)
+	}
+	if *subjects > 0 {
+		sizes.Subjects = *subjects
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "dsar-bench:", err)
+			os.Exit(1)
+		}
+		pprof.StartCPUProfile(f)
+		defer pprof.StopCPUProfile()
 	}
 	admin := *pg
 	if admin == "" {
@@ -64,6 +79,7 @@ func main() {
 	rep.Markdown(os.Stdout)
 	fmt.Printf("\nreport: %s/report.json, %s/summary.md\n", *out, *out)
 	if len(rep.Failures) > 0 {
+		pprof.StopCPUProfile()
 		os.Exit(1)
 	}
 }

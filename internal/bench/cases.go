@@ -193,18 +193,20 @@ func endToEnd(ctx context.Context, e *Env) (Result, error) {
 
 // handWritten finds the same rows as discovery for one person in one
 // indexed query, as an engineer would write it for this schema.
+// (= ANY (ARRAY(...)) keeps every lookup on its index; IN (SELECT ...)
+// over a CTE lets the planner pick hash joins over whole tables.)
 const handWritten = `
-WITH c AS (SELECT id, address_id FROM customers WHERE email = $1),
-     o AS (SELECT id FROM orders WHERE customer_id IN (SELECT id FROM c))
+WITH c AS MATERIALIZED (SELECT id, address_id FROM customers WHERE email = $1),
+     o AS MATERIALIZED (SELECT id FROM orders WHERE customer_id = ANY (ARRAY(SELECT id FROM c)))
 SELECT 'customers', id FROM c
-UNION ALL SELECT 'addresses', id FROM addresses WHERE id IN (SELECT address_id FROM c)
-UNION ALL SELECT 'accounts', id FROM accounts WHERE customer_id IN (SELECT id FROM c)
-UNION ALL SELECT 'product_registrations', id FROM product_registrations WHERE customer_id IN (SELECT id FROM c)
+UNION ALL SELECT 'addresses', id FROM addresses WHERE id = ANY (ARRAY(SELECT address_id FROM c))
+UNION ALL SELECT 'accounts', id FROM accounts WHERE customer_id = ANY (ARRAY(SELECT id FROM c))
+UNION ALL SELECT 'product_registrations', id FROM product_registrations WHERE customer_id = ANY (ARRAY(SELECT id FROM c))
 UNION ALL SELECT 'orders', id FROM o
-UNION ALL SELECT 'invoices', id FROM invoices WHERE order_id IN (SELECT id FROM o)
-UNION ALL SELECT 'support_tickets', id FROM support_tickets WHERE customer_id IN (SELECT id FROM c)
+UNION ALL SELECT 'invoices', id FROM invoices WHERE order_id = ANY (ARRAY(SELECT id FROM o))
+UNION ALL SELECT 'support_tickets', id FROM support_tickets WHERE customer_id = ANY (ARRAY(SELECT id FROM c))
 UNION ALL SELECT 'newsletter_subscriptions', id FROM newsletter_subscriptions WHERE email = $1
-UNION ALL SELECT 'web_logs', id FROM web_logs WHERE customer_id IN (SELECT id FROM c)`
+UNION ALL SELECT 'web_logs', id FROM web_logs WHERE customer_id = ANY (ARRAY(SELECT id FROM c))`
 
 // discovery: dsar's discovery for random people beside the hand-written
 // query, on a database of Subjects people.

@@ -4,16 +4,18 @@ import (
 	"bufio"
 	"context"
 	"database/sql"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"os"
+	"math/rand/v2"
 	"os/exec"
 	"runtime"
-	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -46,17 +48,27 @@ func copyRows(ctx context.Context, conn *sql.Conn, p bigPerson) error {
 		if _, err := tx.Exec(ctx, `INSERT INTO customers (id, full_name, email, created_at) VALUES ($1, $2, $3, $4)`, p.id, "Many Rows", p.email, now); err != nil {
 			return err
 		}
-		const line = "The printer says PC LOAD LETTER again. "
-		body := strings.Repeat(line, p.bodySize/len(line)+1)[:p.bodySize]
 		base := p.id * 1_000_000
-		var rows [][]any
-		for i := range p.tickets {
-			rows = append(rows, []any{base + int64(i), p.id, "Printer", body, now})
-		}
-		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"support_tickets"}, []string{"id", "customer_id", "subject", "body", "opened_at"}, pgx.CopyFromRows(rows)); err != nil {
+		// Each ticket's text is different and barely compressible, as
+		// real messages in a ZIP are not ten thousand copies of one.
+		rng := rand.New(rand.NewPCG(uint64(p.id), 7))
+		raw := make([]byte, p.bodySize*3/4)
+		i := 0
+		_, err = tx.CopyFrom(ctx, pgx.Identifier{"support_tickets"}, []string{"id", "customer_id", "subject", "body", "opened_at"},
+			pgx.CopyFromFunc(func() ([]any, error) {
+				if i == p.tickets {
+					return nil, nil
+				}
+				for j := range raw {
+					raw[j] = byte(rng.Uint32())
+				}
+				i++
+				return []any{base + int64(i), p.id, "Printer", base64.StdEncoding.EncodeToString(raw)[:p.bodySize], now}, nil
+			}))
+		if err != nil {
 			return err
 		}
-		rows = rows[:0]
+		var rows [][]any
 		for i := range p.orders {
 			rows = append(rows, []any{base + int64(i), p.id, now, int64(1000 + i)})
 		}
@@ -130,12 +142,14 @@ func exportLarge(ctx context.Context, e *Env) (Result, error) {
 	runtime.GC()
 	before := procField("/proc/self/status", "VmRSS") * 1024
 	stop := rssPeak()
+	cpu0 := cpuTime()
 	t0 := time.Now()
 	if _, err := a.Fulfil(ctx, req.ID); err != nil {
 		stop()
 		return r, err
 	}
 	took := time.Since(t0)
+	cpu := cpuTime() - cpu0
 	peak := stop() - before
 	pkg, err := st.RequestPackage(ctx, req.ID)
 	if err != nil {
@@ -164,18 +178,28 @@ func exportLarge(ctx context.Context, e *Env) (Result, error) {
 	}
 	rows.Close()
 	baseTook := time.Since(t0)
-	mbs := float64(pkg.Size) / 1e6 / took.Seconds()
+	// Rates are of the person's data (what the baseline reads), not of
+	// the compressed package.
+	mbs := float64(raw) / 1e6 / took.Seconds()
+	perCore := float64(raw) / 1e6 / cpu.Seconds()
 	baseMBs := float64(raw) / 1e6 / baseTook.Seconds()
-	r.Figures = []Figure{{"rate", mbs, "MB/s"}, {"package", float64(pkg.Size) / 1e6, "MB"}, {"peak RSS growth", float64(peak) / 1e6, "MB"}}
+	r.Figures = []Figure{{"rate", mbs, "MB/s"}, {"per core", perCore, "MB/CPU-s"}, {"package", float64(pkg.Size) / 1e6, "MB"}, {"peak RSS growth", float64(peak) / 1e6, "MB"}}
 	r.BaselineFigures = []Figure{{"rate", baseMBs, "MB/s"}, {"read", float64(raw) / 1e6, "MB"}}
 	r.Ratio, r.RatioMeans = mbs/baseMBs, "rate over the baseline's"
-	r.Met = mbs >= 100 && float64(peak) < 64e6
-	r.Notes = "The export is one goroutine: MB/s is per core. The package holds every ticket twice (JSON and CSV)."
+	r.Met = perCore >= 100 && float64(peak) < 64e6
+	r.Notes = "Per core is the data exported per second of dsar's own CPU time (user and system) while it ran; the wall-clock rate also waits for PostgreSQL to store the sealed package. The package holds every ticket twice (JSON and CSV), each a barely compressible 64 KiB."
 	// The package is 2 GB of chunks at full size: drop it.
 	if err := st.DeletePackage(ctx, pkg.ID); err != nil {
 		return r, err
 	}
 	return r, nil
+}
+
+// cpuTime is the CPU time (user and system) this process has used.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func mib(n int64) string {

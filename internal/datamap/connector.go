@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -39,6 +40,9 @@ func Connect(s *System) (*Connector, error) {
 		db.Close()
 		return nil, fmt.Errorf("system %s is kind %s but %s holds a %s connection string", s.Name, s.Kind, s.DSNEnv, kind)
 	}
+	// Discovery asks a hop's tables at once; keep enough connections
+	// open for that, or each hop would pay for new ones.
+	db.SetMaxIdleConns(16)
 	return &Connector{System: s, DB: db, Kind: kind}, nil
 }
 
@@ -167,7 +171,18 @@ func (c *Connector) discover(ctx context.Context, q querier, ids Identities) (*F
 		}
 		current := pending
 		pending = map[string]map[string]map[string]pendingValue{}
-		for _, t := range s.Tables { // map order keeps queries deterministic
+		// The hop's tables are independent: outside a transaction they are
+		// asked at once, on the pool's connections; their rows are then
+		// followed in map order, which keeps discovery deterministic.
+		type ask struct {
+			t     *Table
+			byCol map[string]map[string]pendingValue
+			ft    *FoundTable
+			fresh []*FoundRow
+			err   error
+		}
+		var asks []*ask
+		for _, t := range s.Tables {
 			byCol, ok := current[t.Name]
 			if !ok {
 				continue
@@ -181,16 +196,42 @@ func (c *Connector) discover(ctx context.Context, q querier, ids Identities) (*F
 					queried[t.Name+"."+col+"="+k+mode] = true
 				}
 			}
-			fresh, err := c.fetch(ctx, q, t, byCol, found)
-			if err != nil {
-				return nil, err
+			ft := found.byName[t.Name]
+			if ft == nil {
+				ft = &FoundTable{Table: t, index: map[string]*FoundRow{}}
 			}
-			for _, r := range fresh {
-				for col, ref := range t.References {
+			asks = append(asks, &ask{t: t, byCol: byCol, ft: ft})
+		}
+		if _, pooled := q.(*sql.DB); pooled && len(asks) > 1 {
+			var wg sync.WaitGroup
+			for _, a := range asks {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					a.fresh, a.err = c.fetch(ctx, q, a.t, a.byCol, a.ft)
+				}()
+			}
+			wg.Wait()
+		} else {
+			for _, a := range asks {
+				if a.fresh, a.err = c.fetch(ctx, q, a.t, a.byCol, a.ft); a.err != nil {
+					break
+				}
+			}
+		}
+		for _, a := range asks {
+			if a.err != nil {
+				return nil, a.err
+			}
+			if len(a.ft.Rows) > 0 {
+				found.byName[a.t.Name] = a.ft
+			}
+			for _, r := range a.fresh {
+				for col, ref := range a.t.References {
 					want(ref.Table, ref.Column, r.vals[col], false)
 				}
 				if r.Owned {
-					for _, in := range incoming[t.Name] {
+					for _, in := range incoming[a.t.Name] {
 						want(in.child, in.column, r.vals[in.target], true)
 					}
 				}
@@ -245,14 +286,10 @@ func (c *Connector) neededColumns(t *Table) []string {
 	return cols
 }
 
-// fetch runs the hop's query for one table and returns the rows that are
-// new or newly owned.
-func (c *Connector) fetch(ctx context.Context, q querier, t *Table, byCol map[string]map[string]pendingValue, found *Found) ([]*FoundRow, error) {
+// fetch runs the hop's query for one table, adds what it finds to ft,
+// and returns the rows that are new or newly owned.
+func (c *Connector) fetch(ctx context.Context, q querier, t *Table, byCol map[string]map[string]pendingValue, ft *FoundTable) ([]*FoundRow, error) {
 	cols := c.neededColumns(t)
-	ft := found.byName[t.Name]
-	if ft == nil {
-		ft = &FoundTable{Table: t, index: map[string]*FoundRow{}}
-	}
 	var fresh []*FoundRow
 	for _, batch := range batches(byCol) {
 		b := c.builder()
@@ -290,9 +327,6 @@ func (c *Connector) fetch(ctx context.Context, q querier, t *Table, byCol map[st
 		if err != nil {
 			return nil, fmt.Errorf("system %s: search %s: %w", c.System.Name, t.Name, err)
 		}
-	}
-	if len(ft.Rows) > 0 {
-		found.byName[t.Name] = ft
 	}
 	return fresh, nil
 }
