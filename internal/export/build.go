@@ -2,9 +2,9 @@ package export
 
 import (
 	"archive/zip"
-	"compress/flate"
 	"bufio"
 	"bytes"
+	"compress/flate"
 	"context"
 	"encoding/csv"
 	"encoding/json"
