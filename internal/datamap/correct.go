@@ -67,7 +67,7 @@ func (c *Connector) Correct(ctx context.Context, ids Identities, changes []Chang
 				n := 0
 				if len(keys) > 0 {
 					v := ch.Value
-					if n, err = c.update(ctx, tx, t, map[string]*string{col: &v}, keys); err != nil {
+					if n, err = c.update(ctx, tx, t, map[string]any{col: v}, keys); err != nil {
 						return nil, fmt.Errorf("system %s: correct %s.%s: %w", c.System.Name, t.Name, col, err)
 					}
 				}

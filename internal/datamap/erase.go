@@ -261,7 +261,7 @@ func (c *Connector) eraseTable(ctx context.Context, tx *sql.Tx, ft *FoundTable, 
 		out.Gone = append(out.Gone, GoneRow{Table: t.Name, Key: k, Masked: true})
 	}
 	if len(mask) > 0 {
-		n, err := c.update(ctx, tx, t, t.MaskWith, mask)
+		n, err := c.update(ctx, tx, t, maskValues(t.MaskWith), mask)
 		if err != nil {
 			return res, err
 		}
@@ -285,22 +285,21 @@ func (c *Connector) restrict(ctx context.Context, tx *sql.Tx, t *Table, keys [][
 	if len(set) == 0 {
 		return nil
 	}
-	for start := 0; start < len(keys); start += batchSize {
-		b := c.builder()
-		var assigns []string
-		for _, col := range sortedKeys(set) {
-			if set[col] == nil {
-				assigns = append(assigns, quote(col)+" = NULL")
-			} else {
-				assigns = append(assigns, quote(col)+" = "+b.arg(set[col]))
-			}
-		}
-		part := keys[start:min(start+batchSize, len(keys))]
-		if _, err := exec(ctx, tx, "UPDATE "+quote(t.Name)+" SET "+strings.Join(assigns, ", ")+" WHERE "+b.keyIn(t.PrimaryKey, part), b.args); err != nil {
-			return err
+	_, err := c.update(ctx, tx, t, set, keys)
+	return err
+}
+
+// maskValues turns a mask (nil for NULL) into update's values.
+func maskValues(mask map[string]*string) map[string]any {
+	set := make(map[string]any, len(mask))
+	for col, v := range mask {
+		if v == nil {
+			set[col] = nil
+		} else {
+			set[col] = *v
 		}
 	}
-	return nil
+	return set
 }
 
 // stillReferenced returns the keys of rows that some row in a referencing
@@ -342,7 +341,7 @@ func (c *Connector) stillReferenced(ctx context.Context, tx *sql.Tx, t *Table, r
 
 // update sets columns to values on the rows with the given keys; a nil
 // value writes NULL.
-func (c *Connector) update(ctx context.Context, tx *sql.Tx, t *Table, set map[string]*string, keys [][]any) (int, error) {
+func (c *Connector) update(ctx context.Context, tx *sql.Tx, t *Table, set map[string]any, keys [][]any) (int, error) {
 	total := 0
 	for start := 0; start < len(keys); start += batchSize {
 		b := c.builder()
@@ -351,7 +350,7 @@ func (c *Connector) update(ctx context.Context, tx *sql.Tx, t *Table, set map[st
 			if set[col] == nil {
 				assigns = append(assigns, quote(col)+" = NULL")
 			} else {
-				assigns = append(assigns, quote(col)+" = "+b.arg(*set[col]))
+				assigns = append(assigns, quote(col)+" = "+b.arg(set[col]))
 			}
 		}
 		part := keys[start:min(start+batchSize, len(keys))]
