@@ -295,7 +295,7 @@ func (c *Connector) fetch(ctx context.Context, q querier, t *Table, byCol map[st
 		b := c.builder()
 		var conds []string
 		for _, col := range sortedKeys(batch) {
-			conds = append(conds, quote(col)+" IN ("+b.list(batch[col])+")")
+			conds = append(conds, b.in(col, batch[col]))
 		}
 		query := "SELECT " + quoteList(cols) + " FROM " + quote(t.Name) + " WHERE " + strings.Join(conds, " OR ")
 		err := scanRows(ctx, q, query, b.args, len(cols), func(vals []any) {
@@ -477,6 +477,47 @@ func (b *builder) list(vals []any) string {
 	return strings.Join(ph, ", ")
 }
 
+// in is "column IN (...)". On PostgreSQL a list of integers or of
+// strings goes as one array parameter (column = ANY($1)): one value to
+// bind instead of a thousand, and a statement PostgreSQL plans in a
+// fraction of the time, which on large tables is most of the work.
+func (b *builder) in(column string, vals []any) string {
+	if b.kind == KindPostgres {
+		if arr, ok := typedArray(vals); ok {
+			return quote(column) + " = ANY(" + b.arg(arr) + ")"
+		}
+	}
+	return quote(column) + " IN (" + b.list(vals) + ")"
+}
+
+// typedArray turns values all of one kind into a slice pgx sends as an
+// array; mixed or other kinds are not turned.
+func typedArray(vals []any) (any, bool) {
+	switch vals[0].(type) {
+	case int64:
+		out := make([]int64, len(vals))
+		for i, v := range vals {
+			n, ok := v.(int64)
+			if !ok {
+				return nil, false
+			}
+			out[i] = n
+		}
+		return out, true
+	case string:
+		out := make([]string, len(vals))
+		for i, v := range vals {
+			s, ok := v.(string)
+			if !ok {
+				return nil, false
+			}
+			out[i] = s
+		}
+		return out, true
+	}
+	return nil, false
+}
+
 // keyIn is "pk IN (...)", or "(a, b) IN ((...), ...)" for a composite key.
 func (b *builder) keyIn(pk []string, keys [][]any) string {
 	if len(pk) == 1 {
@@ -484,7 +525,7 @@ func (b *builder) keyIn(pk []string, keys [][]any) string {
 		for i, k := range keys {
 			vals[i] = k[0]
 		}
-		return quote(pk[0]) + " IN (" + b.list(vals) + ")"
+		return b.in(pk[0], vals)
 	}
 	tuples := make([]string, len(keys))
 	for i, k := range keys {

@@ -325,7 +325,7 @@ func (c *Connector) stillReferenced(ctx context.Context, tx *sql.Tx, t *Table, r
 		for start := 0; start < len(vals); start += batchSize {
 			b := c.builder()
 			part := vals[start:min(start+batchSize, len(vals))]
-			query := "SELECT DISTINCT " + quote(in.column) + " FROM " + quote(in.child) + " WHERE " + quote(in.column) + " IN (" + b.list(part) + ")"
+			query := "SELECT DISTINCT " + quote(in.column) + " FROM " + quote(in.child) + " WHERE " + b.in(in.column, part)
 			err := scanRows(ctx, tx, query, b.args, 1, func(v []any) {
 				for _, r := range byVal[canon(v[0])] {
 					out[canonKey(r.Key)] = true
