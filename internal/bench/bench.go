@@ -84,16 +84,6 @@ type Result struct {
 	Seconds    float64 `json:"seconds"`
 }
 
-// Figure returns a figure by name.
-func (r *Result) Figure(name string) (float64, bool) {
-	for _, f := range r.Figures {
-		if f.Name == name {
-			return f.Value, true
-		}
-	}
-	return 0, false
-}
-
 // Report is a whole run.
 type Report struct {
 	Sizes    Sizes     `json:"sizes"`

@@ -284,7 +284,7 @@ func approxRows(people int) string {
 	return fmt.Sprint(int(n))
 }
 
-// sizeOf is one person's rows for the erasure and export benchmarks.
+// bigPerson is one person's rows for the erasure and export benchmarks.
 type bigPerson struct {
 	id       int64
 	email    string

@@ -15,7 +15,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"go.temporal.io/sdk/worker"
@@ -298,10 +297,3 @@ func redactURL(s string) string {
 
 // shopDB opens the instance's demo organisation database.
 func (i *Instance) shopDB() (*sql.DB, error) { return sql.Open("pgx", i.Shop) }
-
-func plural(n int, word string) string {
-	if n == 1 {
-		return "1 " + word
-	}
-	return fmt.Sprintf("%d %ss", n, strings.TrimSuffix(word, "s"))
-}
