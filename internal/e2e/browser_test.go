@@ -219,17 +219,9 @@ func TestBrowserRequesterAndOfficer(t *testing.T) {
 func TestBrowserOfficerRunsABreach(t *testing.T) {
 	ctx := newBrowser(t)
 	s := newSystem(t)
-	if _, err := app.CreateOfficer(context.Background(), s.app.Store, "grace@example.org", store.RoleOfficer, "correct horse battery", time.Now()); err != nil {
-		t.Fatal(err)
-	}
+	signInAsOfficer(t, ctx, s)
 	aware := time.Now().UTC().Add(-70 * time.Hour).Format("2006-01-02T15:04")
-	run(t, ctx, "sign in and record a breach",
-		chromedp.Navigate(s.base+"/officer/login"),
-		chromedp.WaitVisible(chromedp.CSS(`#password`)),
-		chromedp.SendKeys(chromedp.CSS(`#email`), "grace@example.org"),
-		chromedp.SendKeys(chromedp.CSS(`#password`), "correct horse battery"),
-		chromedp.Submit(chromedp.CSS(`#password`)),
-		chromedp.WaitVisible(`//h1[text()="Requests"]`),
+	run(t, ctx, "record a breach",
 		chromedp.Navigate(s.base+"/officer/breaches"),
 		chromedp.Click(`//a[text()="Record a breach"]`),
 		chromedp.WaitVisible(chromedp.CSS(`#title`)),
@@ -298,6 +290,22 @@ func TestBrowserOfficerRunsABreach(t *testing.T) {
 	}
 }
 
+// signInAsOfficer creates an officer and signs them in to the dashboard.
+func signInAsOfficer(t *testing.T, ctx context.Context, s *system) {
+	t.Helper()
+	if _, err := app.CreateOfficer(context.Background(), s.app.Store, "grace@example.org", store.RoleOfficer, "correct horse battery", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	run(t, ctx, "sign in",
+		chromedp.Navigate(s.base+"/officer/login"),
+		chromedp.WaitVisible(chromedp.CSS(`#password`)),
+		chromedp.SendKeys(chromedp.CSS(`#email`), "grace@example.org"),
+		chromedp.SendKeys(chromedp.CSS(`#password`), "correct horse battery"),
+		chromedp.Submit(chromedp.CSS(`#password`)),
+		chromedp.WaitVisible(`//h1[text()="Requests"]`),
+	)
+}
+
 // fitsThePhone opens a page (in a phone-sized viewport), keeps its
 // screenshot, and checks that it does not scroll sideways and that every
 // field has a label a screen reader can announce.
@@ -328,16 +336,8 @@ func fitsThePhone(t *testing.T, ctx context.Context, base, name, path string) {
 func TestBrowserOfficerHoldsAndReleases(t *testing.T) {
 	ctx := newBrowser(t)
 	s := newSystem(t)
-	if _, err := app.CreateOfficer(context.Background(), s.app.Store, "grace@example.org", store.RoleOfficer, "correct horse battery", time.Now()); err != nil {
-		t.Fatal(err)
-	}
-	run(t, ctx, "sign in and open the holds",
-		chromedp.Navigate(s.base+"/officer/login"),
-		chromedp.WaitVisible(chromedp.CSS(`#password`)),
-		chromedp.SendKeys(chromedp.CSS(`#email`), "grace@example.org"),
-		chromedp.SendKeys(chromedp.CSS(`#password`), "correct horse battery"),
-		chromedp.Submit(chromedp.CSS(`#password`)),
-		chromedp.WaitVisible(`//h1[text()="Requests"]`),
+	signInAsOfficer(t, ctx, s)
+	run(t, ctx, "open the holds",
 		chromedp.Click(`//nav//a[text()="Legal holds"]`),
 		chromedp.WaitVisible(chromedp.CSS(`#reason`)),
 		shot("28-holds"),
