@@ -110,16 +110,104 @@ func stripComments(s string) string {
 	return b.String()
 }
 
-// Seeded reports how many people the demo database holds.
-func Seeded(ctx context.Context, db *sql.DB) (int, error) {
+// Seeded reports how many people have been seeded into the demo database:
+// the seeded indices run from 0 up to (not including) the answer. It does
+// not count rows, so people the demo's requests erased, anonymised or
+// corrected since are still counted and never seeded again. It fails when
+// the database has no demo tables.
+//
+// The count is a mark the seeder writes in the same transaction as each
+// batch of people, where the demo tables do not see it (SQLite's
+// user_version, a comment on PostgreSQL's customers table), so the data
+// map, scans and snapshots of the demo organisation are unchanged. A demo
+// database seeded before the mark existed is recognised by the highest
+// person any of its rows belongs to.
+func Seeded(ctx context.Context, db *sql.DB, kind datamap.Kind) (int, error) {
+	n, err := readMark(ctx, db, kind)
+	if err != nil || n > 0 {
+		return n, err
+	}
+	return seededByRows(ctx, db)
+}
+
+// seedMark is PostgreSQL's mark, the comment on the customers table;
+// readPostgresMark reads it, empty when there is no such table.
+const (
+	seedMark         = "dsar demo organisation: %d people seeded"
+	readPostgresMark = `SELECT COALESCE(obj_description(to_regclass('customers'), 'pg_class'), '')`
+)
+
+// queryer is what reading the mark needs, from a database or transaction.
+type queryer interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// readMark returns the seed mark, 0 when there is none.
+func readMark(ctx context.Context, q queryer, kind datamap.Kind) (int, error) {
+	if kind == datamap.KindPostgres {
+		var comment string
+		if err := q.QueryRowContext(ctx, readPostgresMark).Scan(&comment); err != nil {
+			return 0, fmt.Errorf("demo seed mark: %w", err)
+		}
+		return parseMark(comment), nil
+	}
 	var n int
-	err := db.QueryRowContext(ctx, `SELECT count(*) FROM customers`).Scan(&n)
-	return n, err
+	if err := q.QueryRowContext(ctx, `PRAGMA user_version`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("demo seed mark: %w", err)
+	}
+	return max(n, 0), nil
+}
+
+func parseMark(comment string) int {
+	var n int
+	if _, err := fmt.Sscanf(comment, seedMark, &n); err != nil || n < 0 {
+		return 0
+	}
+	return n
+}
+
+// markStatement is the statement that sets the mark to n.
+func markStatement(kind datamap.Kind, n int) string {
+	if kind == datamap.KindPostgres {
+		return `COMMENT ON TABLE customers IS '` + fmt.Sprintf(seedMark, n) + `'`
+	}
+	return fmt.Sprintf(`PRAGMA user_version = %d`, n)
+}
+
+// mark raises the seed mark to n in tx; it never lowers it.
+func mark(ctx context.Context, tx *sql.Tx, kind datamap.Kind, n int) error {
+	was, err := readMark(ctx, tx, kind)
+	if err != nil || was >= n {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, markStatement(kind, n)); err != nil {
+		return fmt.Errorf("demo seed mark: %w", err)
+	}
+	return nil
+}
+
+// seededByRows recognises a demo database seeded without a mark: one more
+// than the highest person any row of any demo table belongs to, 0 when
+// the tables are empty. Retained rows (invoices) and every later person
+// keep the answer when the demo's requests remove someone.
+func seededByRows(ctx context.Context, db *sql.DB) (int, error) {
+	n := 0
+	for _, t := range insertOrder {
+		var id sql.NullInt64
+		if err := db.QueryRowContext(ctx, `SELECT max(id) FROM `+t).Scan(&id); err != nil {
+			return 0, fmt.Errorf("demo tables: %w", err)
+		}
+		if id.Valid {
+			n = max(n, Owner(t, id.Int64)+1)
+		}
+	}
+	return n, nil
 }
 
 // Seed adds people from index `from` up to (not including) `to`. Each
 // person's rows depend only on their index, so seeding is repeatable and
-// a larger seed extends a smaller one. progress, if set, hears after each
+// a larger seed extends a smaller one. Each batch raises the mark
+// Seeded reads in its own transaction. progress, if set, hears after each
 // batch how many people are done.
 func Seed(ctx context.Context, db *sql.DB, kind datamap.Kind, from, to int, progress func(done int)) error {
 	const perTx = 2000
@@ -197,7 +285,7 @@ func seedRange(ctx context.Context, db *sql.DB, kind datamap.Kind, from, to int)
 		}
 	}
 	if kind == datamap.KindPostgres {
-		return ins.copyAll(ctx, db)
+		return ins.copyAll(ctx, db, to)
 	}
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
@@ -205,6 +293,9 @@ func seedRange(ctx context.Context, db *sql.DB, kind datamap.Kind, from, to int)
 	}
 	defer tx.Rollback()
 	if err := ins.insertAll(ctx, tx); err != nil {
+		return err
+	}
+	if err := mark(ctx, tx, kind, to); err != nil {
 		return err
 	}
 	return tx.Commit()
@@ -225,8 +316,9 @@ func (in *inserter) add(table string, cols []string, vals ...any) {
 	in.rows[table] = append(in.rows[table], vals)
 }
 
-// copyAll writes the batch with COPY, in one transaction.
-func (in *inserter) copyAll(ctx context.Context, db *sql.DB) error {
+// copyAll writes the batch with COPY and raises the seed mark to
+// seeded, in one transaction.
+func (in *inserter) copyAll(ctx context.Context, db *sql.DB, seeded int) error {
 	conn, err := db.Conn(ctx)
 	if err != nil {
 		return err
@@ -245,6 +337,15 @@ func (in *inserter) copyAll(ctx context.Context, db *sql.DB) error {
 			}
 			if _, err := tx.CopyFrom(ctx, pgx.Identifier{t}, in.cols[t], pgx.CopyFromRows(in.rows[t])); err != nil {
 				return fmt.Errorf("demo seed %s: %w", t, err)
+			}
+		}
+		var comment string
+		if err := tx.QueryRow(ctx, readPostgresMark).Scan(&comment); err != nil {
+			return fmt.Errorf("demo seed mark: %w", err)
+		}
+		if parseMark(comment) < seeded {
+			if _, err := tx.Exec(ctx, markStatement(datamap.KindPostgres, seeded)); err != nil {
+				return fmt.Errorf("demo seed mark: %w", err)
 			}
 		}
 		return tx.Commit(ctx)
@@ -299,12 +400,14 @@ func Prepare(ctx context.Context, dsn string, people int, progress func(done int
 		return nil, err
 	}
 	defer db.Close()
-	seeded, err := Seeded(ctx, db)
+	seeded, err := Seeded(ctx, db, kind)
 	if err != nil {
 		if err := CreateSchema(ctx, db, kind); err != nil {
 			return nil, err
 		}
 		seeded = 0
+	} else if err := markOld(ctx, db, kind, seeded); err != nil {
+		return nil, err
 	}
 	if seeded < people {
 		if err := Seed(ctx, db, kind, seeded, people, progress); err != nil {
@@ -331,6 +434,26 @@ func Prepare(ctx context.Context, dsn string, people int, progress func(done int
 		}
 	}
 	return m, nil
+}
+
+// markOld gives a demo database seeded before the seed mark existed its
+// mark, so what the demo's requests remove later cannot lower the count.
+func markOld(ctx context.Context, db *sql.DB, kind datamap.Kind, seeded int) error {
+	if seeded == 0 {
+		return nil
+	}
+	if was, err := readMark(ctx, db, kind); err != nil || was >= seeded {
+		return err
+	}
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if err := mark(ctx, tx, kind, seeded); err != nil {
+		return err
+	}
+	return tx.Commit()
 }
 
 // backupsBeside is where the demo keeps its backups when ArchiveEnv is
