@@ -9,8 +9,8 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"os"
-	"reflect"
 	"regexp"
 	"slices"
 	"sort"
@@ -184,12 +184,31 @@ func (p *problems) err(source string) error {
 	return &Error{Source: source, Problems: p.list}
 }
 
+// MaxFileSize is the largest data map LoadFile reads. Real maps are a few
+// hundred lines; the limit keeps a wrong path (a device, a log) from
+// being read into memory without end.
+const MaxFileSize = 8 << 20
+
 // LoadFile reads and checks a data map file (without the live schema; see
 // Check for that).
 func LoadFile(path string) (*Map, error) {
-	b, err := os.ReadFile(path)
+	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("data map: %w", err)
+	}
+	defer f.Close()
+	tooLarge := fmt.Errorf("data map %s is larger than %d MiB", path, MaxFileSize>>20)
+	if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() && fi.Size() > MaxFileSize {
+		return nil, tooLarge
+	}
+	// Devices and pipes have no size to check first: read one byte past
+	// the limit and stop there.
+	b, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("data map: %w", err)
+	}
+	if len(b) > MaxFileSize {
+		return nil, tooLarge
 	}
 	return Parse(path, b)
 }
@@ -259,7 +278,7 @@ func (e *fileErase) UnmarshalYAML(n *yaml.Node) error {
 
 func (s *fileSystem) UnmarshalYAML(n *yaml.Node) error {
 	type plain fileSystem
-	if err := decodeStrict(n, (*plain)(s)); err != nil {
+	if err := n.Decode((*plain)(s)); err != nil {
 		return err
 	}
 	s.line = n.Line
@@ -268,7 +287,7 @@ func (s *fileSystem) UnmarshalYAML(n *yaml.Node) error {
 
 func (t *fileTable) UnmarshalYAML(n *yaml.Node) error {
 	type plain fileTable
-	if err := decodeStrict(n, (*plain)(t)); err != nil {
+	if err := n.Decode((*plain)(t)); err != nil {
 		return err
 	}
 	t.line = n.Line
@@ -294,40 +313,56 @@ func (t *fileTable) UnmarshalYAML(n *yaml.Node) error {
 	return nil
 }
 
-// decodeStrict refuses keys the struct does not know, so a misspelt
-// "refrences" is an error rather than silently ignored.
-func decodeStrict(n *yaml.Node, v any) error {
-	if n.Kind == yaml.MappingNode {
-		known := yamlKeys(v)
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			k := n.Content[i]
-			if !slices.Contains(known, k.Value) {
-				return fmt.Errorf("line %d: unknown key %q (expected one of %s)", k.Line, k.Value, strings.Join(known, ", "))
-			}
-		}
-	}
-	return n.Decode(v)
-}
-
 var lineInErr = regexp.MustCompile(`line (\d+): `)
 
-// Parse reads a data map from bytes; source names it in errors.
+// Parse reads a data map from bytes; source names it in errors. Every key
+// the format does not know is refused with its line (see checkKeys).
 func Parse(source string, data []byte) (*Map, error) {
-	var f fileMap
+	p := &problems{}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(&f); err != nil {
-		p := &problems{}
-		msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	var doc yaml.Node
+	if err := dec.Decode(&doc); err != nil {
+		if errors.Is(err, io.EOF) {
+			p.add(0, "the file is empty (see docs/datamap.md)")
+		} else {
+			yamlProblems(p, err)
+		}
+		return nil, p.err(source)
+	}
+	var extra yaml.Node
+	if err := dec.Decode(&extra); err == nil {
+		p.add(extra.Line, "a second YAML document (after ---): the map must be one document")
+	} else if !errors.Is(err, io.EOF) {
+		yamlProblems(p, err)
+	}
+	checkKeys(p, &doc)
+	if err := p.err(source); err != nil {
+		return nil, err
+	}
+	var f fileMap
+	if err := doc.Decode(&f); err != nil {
+		yamlProblems(p, err)
+		return nil, p.err(source)
+	}
+	return build(source, &f)
+}
+
+// yamlProblems turns a yaml error into problems with their lines.
+func yamlProblems(p *problems, err error) {
+	msgs := []string{err.Error()}
+	var te *yaml.TypeError
+	if errors.As(err, &te) {
+		msgs = te.Errors
+	}
+	for _, msg := range msgs {
+		msg = strings.TrimPrefix(msg, "yaml: ")
 		line := 0
 		if m := lineInErr.FindStringSubmatch(msg); m != nil {
 			fmt.Sscan(m[1], &line)
 			msg = lineInErr.ReplaceAllString(msg, "")
 		}
 		p.add(line, "%s", strings.ReplaceAll(msg, "unmarshal errors:\n  ", ""))
-		return nil, p.err(source)
 	}
-	return build(source, &f)
 }
 
 var nameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
@@ -519,18 +554,6 @@ func checkKeptParents(p *problems, s *System) {
 			}
 		}
 	}
-}
-
-// yamlKeys lists the yaml keys of a struct pointer's fields.
-func yamlKeys(v any) []string {
-	t := reflect.TypeOf(v).Elem()
-	var keys []string
-	for i := range t.NumField() {
-		if name, _, _ := strings.Cut(t.Field(i).Tag.Get("yaml"), ","); name != "" {
-			keys = append(keys, name)
-		}
-	}
-	return keys
 }
 
 var errNoDSN = errors.New("connection string is not set")

@@ -171,7 +171,7 @@ type fileArchive struct {
 
 func (a *fileArchive) UnmarshalYAML(n *yaml.Node) error {
 	type plain fileArchive
-	if err := decodeStrict(n, (*plain)(a)); err != nil {
+	if err := n.Decode((*plain)(a)); err != nil {
 		return err
 	}
 	a.line = n.Line
