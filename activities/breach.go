@@ -75,6 +75,7 @@ type Affected struct {
 // stores them, once, in a stable order (by email address), so a fan-out
 // can resume where it stopped.
 func (a *Breaches) FindAffected(ctx context.Context, id string) (Affected, error) {
+	defer keepAlive(ctx)()
 	st := a.Requests.Store
 	b, err := st.GetBreach(ctx, id)
 	if err != nil {
@@ -205,20 +206,7 @@ func (a *Breaches) FanOut(ctx context.Context, id string) (store.FanOutProgress,
 	// Heartbeat on a clock, not per batch: a slow provider call or a
 	// rate-limit wait must never look like a dead worker, or Temporal
 	// would start a second fan-out beside this one.
-	beatCtx, stopBeats := context.WithCancel(ctx)
-	defer stopBeats()
-	go func() {
-		t := time.NewTicker(2 * time.Second)
-		defer t.Stop()
-		for {
-			select {
-			case <-beatCtx.Done():
-				return
-			case <-t.C:
-				activity.RecordHeartbeat(ctx)
-			}
-		}
-	}()
+	defer keepAlive(ctx)()
 	started, sent := time.Now(), 0
 	for {
 		if err := ctx.Err(); err != nil {
@@ -318,6 +306,7 @@ type BreachAlert struct {
 
 // AlertBreach emails a breach alert to every acting officer, once each.
 func (a *Breaches) AlertBreach(ctx context.Context, al BreachAlert) error {
+	defer keepAlive(ctx)()
 	r := a.Requests
 	b, err := r.Store.GetBreach(ctx, al.BreachID)
 	if err != nil {

@@ -100,6 +100,7 @@ type Alert struct {
 // officer, once each, and notes it in the request's history. An overdue
 // alert also flags the request as overdue.
 func (a *Requests) AlertOfficers(ctx context.Context, al Alert) error {
+	defer keepAlive(ctx)()
 	r, err := a.Store.GetRequest(ctx, al.RequestID)
 	if err != nil {
 		return classify(err)

@@ -11,7 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/dsar-project/dsar/internal/archive"
@@ -63,6 +62,7 @@ func identities(r *store.Request) datamap.Identities {
 // Discover searches every system for the requester and stores the
 // findings (counts, categories and row keys) for the officer's review.
 func (a *Fulfilment) Discover(ctx context.Context, requestID string) (Discovered, error) {
+	defer keepAlive(ctx)()
 	r, err := a.Store.GetRequest(ctx, requestID)
 	if err != nil {
 		return Discovered{}, classify(err)
@@ -125,6 +125,7 @@ type Fulfilled struct {
 // package, erases, or corrects, and records what it did for the
 // completion email. Running it again after it finished does nothing.
 func (a *Fulfilment) Fulfil(ctx context.Context, requestID string) (Fulfilled, error) {
+	defer keepAlive(ctx)()
 	var f domain.Fulfilment // what an earlier, interrupted attempt did, if any
 	if _, err := a.Store.Fulfilment(ctx, requestID, &f); err != nil {
 		return Fulfilled{}, err
@@ -238,12 +239,11 @@ func (a *Fulfilment) buildPackage(ctx context.Context, r *store.Request, others 
 		return err
 	}
 	meta := export.Meta{RequestID: r.ID, Organisation: a.Organisation, GeneratedAt: now, Others: others}
-	hw := &heartbeatWriter{ctx: ctx, w: w}
 	sources = append(sources, archived...)
 	if r.Type == domain.TypeExport {
-		err = export.WriteExport(ctx, hw, sources, meta)
+		err = export.WriteExport(ctx, w, sources, meta)
 	} else {
-		err = export.WriteAccess(ctx, hw, sources, meta)
+		err = export.WriteAccess(ctx, w, sources, meta)
 	}
 	if err != nil {
 		return err
@@ -278,24 +278,6 @@ func (a *Fulfilment) others(ctx context.Context, requestID string) ([]export.Oth
 		out = append(out, o)
 	}
 	return out, nil
-}
-
-// heartbeatWriter tells Temporal a long package build is alive.
-type heartbeatWriter struct {
-	ctx  context.Context
-	w    *export.Writer
-	n    int64
-	last int64
-}
-
-func (h *heartbeatWriter) Write(b []byte) (int, error) {
-	n, err := h.w.Write(b)
-	h.n += int64(n)
-	if h.n-h.last >= export.ChunkSize && activity.IsActivity(h.ctx) {
-		activity.RecordHeartbeat(h.ctx, h.n)
-		h.last = h.n
-	}
-	return n, err
 }
 
 // erase erases the person's rows system by system, each in one

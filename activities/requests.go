@@ -78,6 +78,7 @@ type Email struct {
 // step. Links are minted here, inside the activity, so no token ever
 // enters workflow history.
 func (a *Requests) SendEmail(ctx context.Context, e Email) error {
+	defer keepAlive(ctx)()
 	step := e.Step
 	if step == "" {
 		step = string(e.Kind)

@@ -32,6 +32,7 @@ const HoldRecheck = 24 * time.Hour
 // then says what remains and when to look again. Running it twice does no
 // harm: what was done is recorded.
 func (a *Fulfilment) Aftercare(ctx context.Context, requestID string) (Aftercare, error) {
+	defer keepAlive(ctx)()
 	r, err := a.Store.GetRequest(ctx, requestID)
 	if err != nil {
 		return Aftercare{}, classify(err)

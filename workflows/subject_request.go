@@ -38,6 +38,23 @@ const (
 	QueryStatus = "status"
 )
 
+// Change IDs of workflow.GetVersion: each names a change to the request
+// workflow, so requests started before it replay as they ran.
+const (
+	// changeFulfilment: dsar discovers and acts on the data map itself.
+	changeFulfilment = "fulfilment"
+	// changeClock: the workflow keeps the legal clock (reminders,
+	// escalation, extensions).
+	changeClock = "clock"
+	// changeRetention: a deletion that kept or deferred rows starts a
+	// RetentionPurge.
+	changeRetention = "retention"
+	// changeFulfillingFirst: an approval is recorded as fulfilling before
+	// any system is touched, so the status never says "in review" over
+	// data already erased.
+	changeFulfillingFirst = "fulfilling-first"
+)
+
 // MaxReasonLen bounds a denial reason, which is emailed to the requester.
 const MaxReasonLen = 2000
 
@@ -122,8 +139,11 @@ var (
 	}
 	// Discovery and fulfilment work in the organisation's own databases,
 	// which may be slow or briefly down: long timeouts, patient retries.
+	// They heartbeat on a clock, so a worker that dies mid-step costs
+	// seconds before another worker retries, not the hour.
 	fulfilmentActivity = workflow.ActivityOptions{
 		StartToCloseTimeout: time.Hour,
+		HeartbeatTimeout:    activities.HeartbeatTimeout,
 		RetryPolicy: &temporal.RetryPolicy{
 			InitialInterval: 10 * time.Second, BackoffCoefficient: 2, MaximumInterval: 10 * time.Minute,
 			NonRetryableErrorTypes: []string{activities.ErrTypeNoDataMap},
@@ -137,8 +157,12 @@ var (
 			InitialInterval: 10 * time.Second, BackoffCoefficient: 2, MaximumInterval: time.Hour,
 		},
 	}
+	// A provider may accept a message and answer slowly: the send waits
+	// for its answer (mail.SendTimeout) rather than give up and send the
+	// message twice, and heartbeats meanwhile so a dead worker is noticed.
 	emailActivity = workflow.ActivityOptions{
-		StartToCloseTimeout: time.Minute,
+		StartToCloseTimeout: mail.SendTimeout + time.Minute,
+		HeartbeatTimeout:    activities.HeartbeatTimeout,
 		RetryPolicy: &temporal.RetryPolicy{
 			InitialInterval: 5 * time.Second, BackoffCoefficient: 2, MaximumInterval: 10 * time.Minute,
 		},
@@ -157,6 +181,10 @@ type subjectRequest struct {
 	// clock is the request's legal clock; nil in workflows started before
 	// the workflow kept it (they replay without reminders or extensions).
 	clock *activities.Clock
+	// awaitingOthers is set once an approved request waits on webhooks
+	// or manual tasks: the review Update answers then rather than days
+	// later.
+	awaitingOthers bool
 	// extending is set while an accepted extension is carried out.
 	extending bool
 	// alerted holds the keys of the officer alerts already raised.
@@ -198,8 +226,8 @@ func (w *subjectRequest) register(ctx workflow.Context) error {
 }
 
 func (w *subjectRequest) run(ctx workflow.Context) error {
-	w.fulfils = workflow.GetVersion(ctx, "fulfilment", workflow.DefaultVersion, 1) >= 1
-	if workflow.GetVersion(ctx, "clock", workflow.DefaultVersion, 1) >= 1 {
+	w.fulfils = workflow.GetVersion(ctx, changeFulfilment, workflow.DefaultVersion, 1) >= 1
+	if workflow.GetVersion(ctx, changeClock, workflow.DefaultVersion, 1) >= 1 {
 		var clock activities.Clock
 		actx := workflow.WithActivityOptions(ctx, storeActivity)
 		if err := workflow.ExecuteActivity(actx, requests.Clock, w.in.RequestID).Get(ctx, &clock); err != nil {
@@ -318,7 +346,7 @@ func (w *subjectRequest) validateReview(d ReviewDecision) error {
 // which may take days.
 func (w *subjectRequest) review(ctx workflow.Context, d ReviewDecision) (ReviewResult, error) {
 	w.decision = &d
-	if err := workflow.Await(ctx, func() bool { return w.status.Final() || w.status == domain.StatusFulfilling }); err != nil {
+	if err := workflow.Await(ctx, func() bool { return w.status.Final() || w.awaitingOthers }); err != nil {
 		return ReviewResult{}, err
 	}
 	return ReviewResult{Status: w.status}, nil
@@ -330,6 +358,11 @@ func (w *subjectRequest) decide(ctx workflow.Context, d ReviewDecision) error {
 	if d.Decision == Deny {
 		status, kind = domain.StatusDenied, mail.KindDenied
 	} else if w.fulfils {
+		if workflow.GetVersion(ctx, changeFulfillingFirst, workflow.DefaultVersion, 1) >= 1 {
+			if err := w.setStatus(ctx, domain.StatusFulfilling, d.Actor, ""); err != nil {
+				return err
+			}
+		}
 		if err := w.otherSystems(ctx, d.Actor); err != nil {
 			return err
 		}
@@ -343,7 +376,7 @@ func (w *subjectRequest) decide(ctx workflow.Context, d ReviewDecision) error {
 	if err := w.email(ctx, kind, time.Time{}); err != nil {
 		return err
 	}
-	if done.Aftercare && workflow.GetVersion(ctx, "retention", workflow.DefaultVersion, 1) >= 1 {
+	if done.Aftercare && workflow.GetVersion(ctx, changeRetention, workflow.DefaultVersion, 1) >= 1 {
 		return w.startPurge(ctx)
 	}
 	return nil
@@ -361,9 +394,12 @@ func (w *subjectRequest) otherSystems(ctx workflow.Context, officer string) erro
 	if len(tasks) == 0 {
 		return nil
 	}
-	if err := w.setStatus(ctx, domain.StatusFulfilling, officer, ""); err != nil {
-		return err
+	if w.status != domain.StatusFulfilling {
+		if err := w.setStatus(ctx, domain.StatusFulfilling, officer, ""); err != nil {
+			return err
+		}
 	}
+	w.awaitingOthers = true
 	pending := map[string]bool{}
 	var calls []workflow.Future
 	wctx := workflow.WithActivityOptions(ctx, webhookActivity)

@@ -260,7 +260,7 @@ func TestApprovedRequestCompletes(t *testing.T) {
 	}
 	var approvedBy string
 	for _, e := range timeline {
-		if e.Detail == "in_review → completed" {
+		if strings.HasPrefix(e.Detail, "in_review → ") {
 			approvedBy = e.Actor
 		}
 	}
@@ -470,6 +470,44 @@ func TestActivitiesCarryNoPersonalData(t *testing.T) {
 			if strings.Contains(call, secret) {
 				t.Errorf("activity call holds %q: %s", secret, call)
 			}
+		}
+	}
+}
+
+// TestApprovalIsFulfillingBeforeAnySystemIsTouched: once an officer
+// approves, the request shows as being carried out before the first row
+// is erased, so a crash mid-erasure never leaves it "in review" with
+// Approve offered; and the long steps heartbeat, so a worker that dies
+// costs seconds before another retries, not the step's hour.
+func TestApprovalIsFulfillingBeforeAnySystemIsTouched(t *testing.T) {
+	h := newHarness(t, "")
+	h.verifyAt(time.Hour)
+	var statusAtFulfil domain.Status
+	heartbeats := map[string]time.Duration{}
+	h.env.SetOnActivityStartedListener(func(info *activity.Info, ctx context.Context, _ converter.EncodedValues) {
+		heartbeats[info.ActivityType.Name] = info.HeartbeatTimeout
+		if info.ActivityType.Name == "Fulfil" {
+			r, err := h.store.GetRequest(ctx, h.id)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			statusAtFulfil = r.Status
+		}
+	})
+	approval := h.decideAt(3*time.Hour, ReviewDecision{Decision: Approve, Actor: "grace@example.org"})
+	if res := h.run(); res.Status != domain.StatusCompleted {
+		t.Fatalf("result %+v", res)
+	}
+	if statusAtFulfil != domain.StatusFulfilling {
+		t.Errorf("status when erasure began: %q, want %q", statusAtFulfil, domain.StatusFulfilling)
+	}
+	if approval.result.Status != domain.StatusCompleted {
+		t.Errorf("the approval answered %q, want it to wait for completion", approval.result.Status)
+	}
+	for _, name := range []string{"Discover", "Fulfil", "SendEmail"} {
+		if hb := heartbeats[name]; hb <= 0 || hb > time.Minute {
+			t.Errorf("%s runs with heartbeat timeout %v; want one of at most a minute", name, hb)
 		}
 	}
 }

@@ -61,7 +61,7 @@ const (
 	StatusVerifying         Status = "verifying"          // waiting for the requester to prove their identity
 	StatusExpiredUnverified Status = "expired_unverified" // identity never proven in time
 	StatusInReview          Status = "in_review"          // verified; waiting for an officer
-	StatusFulfilling        Status = "fulfilling"         // approved; waiting for other systems or manual tasks
+	StatusFulfilling        Status = "fulfilling"         // approved; being carried out, or waiting for other systems or manual tasks
 	StatusCompleted         Status = "completed"          // approved and fulfilled
 	StatusDenied            Status = "denied"             // refused with a reason
 )
@@ -128,7 +128,7 @@ func (s Status) OfficerLabel() string {
 	case StatusInReview:
 		return "Awaiting decision"
 	case StatusFulfilling:
-		return "Approved; waiting for other systems or tasks"
+		return "Approved; being carried out"
 	case StatusCompleted:
 		return "Completed"
 	case StatusDenied:

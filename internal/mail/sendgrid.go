@@ -12,6 +12,12 @@ import (
 	sgmail "github.com/sendgrid/sendgrid-go/helpers/mail"
 )
 
+// SendTimeout is how long a send waits for the provider's answer. A
+// provider may accept a message and answer late: giving up early and
+// trying again would send it twice, so the wait is long, and the activity
+// sending it heartbeats meanwhile.
+const SendTimeout = 3 * time.Minute
+
 // SendGrid sends email through SendGrid's v3 API at a configurable base URL,
 // so tests and staging can point it at a local server.
 type SendGrid struct {
@@ -28,7 +34,7 @@ func NewSendGrid(apiKey, baseURL, from, fromName string) *SendGrid {
 		apiKey:  apiKey,
 		baseURL: baseURL,
 		from:    sgmail.NewEmail(fromName, from),
-		client:  &rest.Client{HTTPClient: &http.Client{Timeout: 30 * time.Second}},
+		client:  &rest.Client{HTTPClient: &http.Client{Timeout: SendTimeout}},
 	}
 }
 
