@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"mime"
 	"net/http"
 	"strconv"
 	"strings"
@@ -46,7 +47,7 @@ func (s *Server) apiSubmit(c echo.Context) error {
 // bindJSON decodes a JSON body strictly: unknown fields and trailing data
 // are errors, so a misspelt field is not silently dropped.
 func bindJSON(c echo.Context, v any) error {
-	if ct := c.Request().Header.Get(echo.HeaderContentType); !strings.HasPrefix(ct, echo.MIMEApplicationJSON) {
+	if mt, _, err := mime.ParseMediaType(c.Request().Header.Get(echo.HeaderContentType)); err != nil || mt != echo.MIMEApplicationJSON {
 		return echo.NewHTTPError(http.StatusUnsupportedMediaType, "send a JSON body with Content-Type: application/json")
 	}
 	dec := json.NewDecoder(c.Request().Body)

@@ -116,7 +116,7 @@ func (s *Server) opsRoutes(e *echo.Echo) {
 // routes declares every route in one place.
 func (s *Server) routes(e *echo.Echo) {
 	e.Use(middleware.Recover(), s.securityHeaders, s.accessLog)
-	e.Use(middleware.BodyLimit("64K"))
+	e.Use(middleware.BodyLimit("64K"), refuseBadText)
 
 	s.opsRoutes(e)
 	e.StaticFS("/static", echo.MustSubFS(staticFiles, "static"))

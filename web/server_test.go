@@ -194,6 +194,11 @@ func TestAPISubmitRejectsBadInputAndStoresNothing(t *testing.T) {
 		{"malformed", "application/json", `{"type":`, 400, nil},
 		{"trailing data", "application/json", `{"type":"access","email":"a@example.com","name":"A"} {}`, 400, nil},
 		{"not JSON", "text/plain", `type=access`, 415, nil},
+		{"NUL in the name", "application/json", `{"type":"access","email":"a@example.com","name":"Ada\u0000"}`, 400, []string{"name"}},
+		{"NUL in a correction", "application/json", `{"type":"correction","email":"a@example.com","name":"A","corrections":[{"field":"phone","value":"1\u0000"}]}`, 400, []string{"corrections[0].value"}},
+		{"bytes that are not UTF-8", "application/json", "{\"type\":\"access\",\"email\":\"a@example.com\",\"name\":\"Ad\xffa\"}", 400, []string{"body"}},
+		{"a name of two lines", "application/json", `{"type":"access","email":"a@example.com","name":"Ada\r\nYou have won a prize"}`, 400, []string{"name"}},
+		{"a look-alike media type", "application/jsonx", `{"type":"access","email":"a@example.com","name":"A"}`, 415, nil},
 		{"too large", "application/json", `{"type":"access","email":"a@example.com","name":"A","details":"` + strings.Repeat("x", 70<<10) + `"}`, 413, nil},
 	}
 	for _, c := range cases {
@@ -216,6 +221,34 @@ func TestAPISubmitRejectsBadInputAndStoresNothing(t *testing.T) {
 				t.Errorf("fields %v, want %v", fields, c.fields)
 			}
 		})
+	}
+	if n := h.count(); n != 0 {
+		t.Errorf("%d requests stored from bad input", n)
+	}
+}
+
+// TestTextThatCannotBeStoredIsRefusedAtTheEdge: a NUL or bytes that are
+// not UTF-8 anywhere (form, query, officer API) answer 400 before any
+// handler runs; PostgreSQL could not store them, and a decision carrying
+// one must never reach a workflow.
+func TestTextThatCannotBeStoredIsRefusedAtTheEdge(t *testing.T) {
+	h := newHarness(t, false)
+	for name, body := range map[string]string{
+		"NUL":        "type=access&email=a%40example.com&name=Ada%00",
+		"not UTF-8":  "type=access&email=a%40example.com&name=Ad%FFa",
+		"two lines":  "type=access&email=a%40example.com&name=Ada%0D%0AClick+here",
+		"in details": "type=access&email=a%40example.com&name=Ada&details=x%00",
+	} {
+		if r := h.do("POST", "/requests", "application/x-www-form-urlencoded", body); r.code != http.StatusBadRequest {
+			t.Errorf("form with %s: status %d, want 400: %s", name, r.code, r.body)
+		}
+	}
+	if r := h.do("GET", "/?type=%00", "", ""); r.code != http.StatusBadRequest {
+		t.Errorf("query with NUL: status %d, want 400", r.code)
+	}
+	r := h.officer(store.RoleOfficer, "POST", "/api/v1/officer/requests/DSR-00000000A/deny", `{"reason":"no\u0000"}`)
+	if r.code != http.StatusBadRequest || !strings.Contains(r.body, `"reason"`) {
+		t.Errorf("deny with NUL reason: status %d, want 400 naming the reason: %s", r.code, r.body)
 	}
 	if n := h.count(); n != 0 {
 		t.Errorf("%d requests stored from bad input", n)

@@ -206,7 +206,9 @@ func (s *Server) checkCSRF(c echo.Context, ses *store.Session) error {
 	if origin := c.Request().Header.Get("Origin"); origin != "" && !s.sameOrigin(origin, c.Request().Host) {
 		return echo.NewHTTPError(http.StatusForbidden, "This form was sent from another site.")
 	}
-	if !sameToken(c.FormValue("csrf"), ses.CSRFToken) {
+	// From the form body only: a token in the URL would sit in logs and
+	// browser history.
+	if !sameToken(c.Request().PostFormValue("csrf"), ses.CSRFToken) {
 		return echo.NewHTTPError(http.StatusForbidden, "This form expired. Go back, reload the page and try again.")
 	}
 	return nil

@@ -243,6 +243,10 @@ func (b *breachRun) validateNotice(n NoticeApproval) error {
 		return errors.New("the notice needs a subject line")
 	case utf8.RuneCountInString(n.Subject) > domain.MaxTitleLen:
 		return fmt.Errorf("the subject is longer than %d characters", domain.MaxTitleLen)
+	case domain.CheckLine(n.Subject) != nil:
+		return fmt.Errorf("subject: %w", domain.CheckLine(n.Subject))
+	case domain.CheckText(n.Text) != nil:
+		return fmt.Errorf("text: %w", domain.CheckText(n.Text))
 	case strings.TrimSpace(n.Text) == "":
 		return errors.New("the notice needs its text: what happened, what it means for them, what we did, what they can do, whom to contact")
 	case slices.ContainsFunc(outlineParts, func(part string) bool { return strings.Contains(n.Text, part) }):
@@ -292,6 +296,8 @@ func (b *breachRun) validateAuthority(ctx workflow.Context, n AuthorityNotificat
 			n.NotifiedAt.Sub(b.state.DeadlineAt).Round(time.Minute))
 	case n.Actor == "":
 		return errors.New("the recording officer is required")
+	case slices.ContainsFunc([]string{n.Authority, n.Reference, n.DelayReason}, func(s string) bool { return domain.CheckText(s) != nil }):
+		return domain.ErrNotText
 	case slices.ContainsFunc([]string{n.Authority, n.Reference, n.DelayReason}, func(s string) bool { return utf8.RuneCountInString(s) > MaxReasonLen }):
 		return fmt.Errorf("keep each field under %d characters", MaxReasonLen)
 	}

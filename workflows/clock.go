@@ -11,6 +11,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/dsar-project/dsar/activities"
+	"github.com/dsar-project/dsar/internal/domain"
 	"github.com/dsar-project/dsar/internal/mail"
 )
 
@@ -144,6 +145,8 @@ func (w *subjectRequest) validateExtend(ctx workflow.Context, e Extension) error
 		return fmt.Errorf("the first period ended on %s; an extension had to be announced within it", w.clock.NoticeBy.UTC().Format("2 January 2006, 15:04 MST"))
 	case e.Reason == "":
 		return errors.New("an extension needs a reason; the requester will read it")
+	case domain.CheckText(e.Reason) != nil:
+		return fmt.Errorf("reason: %w", domain.CheckText(e.Reason))
 	case utf8.RuneCountInString(e.Reason) > MaxReasonLen:
 		return fmt.Errorf("reason is longer than %d characters", MaxReasonLen)
 	case e.Actor == "":

@@ -333,6 +333,8 @@ func (w *subjectRequest) validateReview(d ReviewDecision) error {
 		return fmt.Errorf("decision must be %q or %q", Approve, Deny)
 	case d.Decision == Deny && d.Reason == "":
 		return errors.New("a denial needs a reason; the requester will read it")
+	case domain.CheckText(d.Reason) != nil:
+		return fmt.Errorf("reason: %w", domain.CheckText(d.Reason))
 	case utf8.RuneCountInString(d.Reason) > MaxReasonLen:
 		return fmt.Errorf("reason is longer than %d characters", MaxReasonLen)
 	case d.Actor == "":

@@ -69,6 +69,8 @@ func (b *NewBreach) Normalize(now time.Time, knownSystem, knownCategory func(str
 	switch {
 	case b.Title == "":
 		errs["title"] = "give the incident a short title"
+	case CheckLine(b.Title) != nil:
+		errs["title"] = CheckLine(b.Title).Error()
 	case utf8.RuneCountInString(b.Title) > MaxTitleLen:
 		errs["title"] = fmt.Sprintf("use at most %d characters", MaxTitleLen)
 	}

@@ -239,10 +239,15 @@ func (r *NewRequest) Normalize() error {
 	switch {
 	case r.Name == "":
 		errs["name"] = "enter your name"
+	case CheckLine(r.Name) != nil:
+		errs["name"] = CheckLine(r.Name).Error()
 	case utf8.RuneCountInString(r.Name) > MaxNameLen:
 		errs["name"] = fmt.Sprintf("use at most %d characters", MaxNameLen)
 	}
-	if utf8.RuneCountInString(r.Details) > MaxDetailsLen {
+	switch {
+	case CheckText(r.Details) != nil:
+		errs["details"] = CheckText(r.Details).Error()
+	case utf8.RuneCountInString(r.Details) > MaxDetailsLen:
 		errs["details"] = fmt.Sprintf("use at most %d characters", MaxDetailsLen)
 	}
 	switch {
@@ -258,12 +263,16 @@ func (r *NewRequest) Normalize() error {
 		switch {
 		case c.Field == "":
 			errs[key+".field"] = "say which value to correct"
+		case CheckLine(c.Field) != nil:
+			errs[key+".field"] = CheckLine(c.Field).Error()
 		case utf8.RuneCountInString(c.Field) > MaxFieldLen:
 			errs[key+".field"] = fmt.Sprintf("use at most %d characters", MaxFieldLen)
 		}
 		switch {
 		case c.Value == "":
 			errs[key+".value"] = "give the correct value"
+		case CheckLine(c.Value) != nil:
+			errs[key+".value"] = CheckLine(c.Value).Error()
 		case utf8.RuneCountInString(c.Value) > MaxValueLen:
 			errs[key+".value"] = fmt.Sprintf("use at most %d characters", MaxValueLen)
 		}
