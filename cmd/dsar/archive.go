@@ -22,24 +22,23 @@ import (
 //
 //	dsar archive snapshot --archive NAME
 //	dsar archive restore --snapshot DIR --into DSN [--archive NAME]
-func archiveCmd(ctx context.Context, cfg *config.Config, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		return fmt.Errorf("archive: say `snapshot` or `restore`")
-	}
-	if cfg.DataMap == "" {
-		return fmt.Errorf("archive: set DSAR_DATAMAP to the data map that names the archives")
-	}
-	m, err := datamap.LoadFile(cfg.DataMap)
-	if err != nil {
+func archiveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if done, err := group("archive", archiveHelp, args, stdout, stderr); done {
 		return err
 	}
 	sub, args := args[0], args[1:]
 	fs := flag.NewFlagSet("archive "+sub, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	name := fs.String("archive", "", "the archive's name in the data map (default: the only one)")
+	name := fs.String("archive", "", "the archive's name in the data map (default: the only one; on restore, the one whose folder holds the snapshot)")
 	switch sub {
 	case "snapshot":
-		if err := fs.Parse(args); err != nil {
+		if err := parseFlags(fs, archiveSnapshotHelp, args, stdout); err != nil {
+			return err
+		}
+		if err := maxArgs(fs, 0); err != nil {
+			return err
+		}
+		_, m, err := archiveConfig()
+		if err != nil {
 			return err
 		}
 		ar, err := pickArchive(m, *name, "")
@@ -64,11 +63,18 @@ func archiveCmd(ctx context.Context, cfg *config.Config, args []string, stdout, 
 	case "restore":
 		snapDir := fs.String("snapshot", "", "the snapshot folder to restore")
 		into := fs.String("into", "", "the database to restore into (postgres://... or sqlite:PATH), with the schema in place and no rows")
-		if err := fs.Parse(args); err != nil {
+		if err := parseFlags(fs, archiveRestoreHelp, args, stdout); err != nil {
+			return err
+		}
+		if err := maxArgs(fs, 0); err != nil {
 			return err
 		}
 		if *snapDir == "" || *into == "" {
 			return fmt.Errorf("archive restore: give --snapshot DIR and --into DSN")
+		}
+		cfg, m, err := archiveConfig()
+		if err != nil {
+			return err
 		}
 		ar, err := pickArchive(m, *name, filepath.Dir(filepath.Clean(*snapDir)))
 		if err != nil {
@@ -76,7 +82,24 @@ func archiveCmd(ctx context.Context, cfg *config.Config, args []string, stdout, 
 		}
 		return restore(ctx, cfg, m.System(ar.System), *snapDir, *into, stdout)
 	}
-	return fmt.Errorf("archive: unknown command %q (say `snapshot` or `restore`)", sub)
+	return unknownSub("archive", sub, archiveHelp, stderr)
+}
+
+// archiveConfig reads the settings and the data map that names the
+// archives.
+func archiveConfig() (*config.Config, *datamap.Map, error) {
+	cfg, err := loadConfig()
+	if err != nil {
+		return nil, nil, err
+	}
+	if cfg.DataMap == "" {
+		return nil, nil, fmt.Errorf("archive: set DSAR_DATAMAP to the data map that names the archives")
+	}
+	m, err := datamap.LoadFile(cfg.DataMap)
+	if err != nil {
+		return nil, nil, err
+	}
+	return cfg, m, nil
 }
 
 // pickArchive finds the archive by name, by the folder that holds the
@@ -107,14 +130,14 @@ func pickArchive(m *datamap.Map, name, parent string) (*datamap.Archive, error) 
 // restore loads a snapshot, forgets everyone dsar erased since (by their
 // tombstones), and copies what remains into the target database.
 func restore(ctx context.Context, cfg *config.Config, sys *datamap.System, snapDir, into string, stdout io.Writer) error {
+	if cfg.SecretKey == "" {
+		return fmt.Errorf("archive restore: DSAR_SECRET_KEY must be the key dsar runs with: tombstones are keyed with it")
+	}
 	st, err := store.Open(ctx, cfg.DatabaseURL, cfg.SQLitePath())
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	if cfg.SecretKey == "" {
-		return fmt.Errorf("archive restore: DSAR_SECRET_KEY must be the key dsar runs with: tombstones are keyed with it")
-	}
 	sealer, err := export.NewSealer(cfg.SecretKey, cfg.PreviousKeys...)
 	if err != nil {
 		return err

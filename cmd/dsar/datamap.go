@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -10,7 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/dsar-project/dsar/internal/config"
 	"github.com/dsar-project/dsar/internal/datamap"
 	"github.com/dsar-project/dsar/internal/demo"
 )
@@ -19,19 +19,21 @@ import (
 //
 //	dsar datamap scan --dsn URL [--system NAME] [--dsn-env VAR]
 //	dsar datamap check [FILE]
-func datamapCmd(ctx context.Context, cfg *config.Config, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		return fmt.Errorf("datamap: say `scan` or `check`")
+func datamapCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if done, err := group("datamap", datamapHelp, args, stdout, stderr); done {
+		return err
 	}
 	sub, args := args[0], args[1:]
 	switch sub {
 	case "scan":
 		fs := flag.NewFlagSet("datamap scan", flag.ContinueOnError)
-		fs.SetOutput(stderr)
 		dsn := fs.String("dsn", "", "the database to scan: postgres://... or sqlite:PATH")
 		system := fs.String("system", "main", "the system's name in the data map")
 		dsnEnv := fs.String("dsn-env", "", "the variable the map will read the connection string from (default DSAR_<SYSTEM>_DSN)")
-		if err := fs.Parse(args); err != nil {
+		if err := parseFlags(fs, datamapScanHelp, args, stdout); err != nil {
+			return err
+		}
+		if err := maxArgs(fs, 0); err != nil {
 			return err
 		}
 		if *dsn == "" {
@@ -56,9 +58,20 @@ func datamapCmd(ctx context.Context, cfg *config.Config, args []string, stdout, 
 			System: *system, Kind: kind, DSNEnv: *dsnEnv, Source: fmt.Sprintf("a %s database (%d tables)", kind, len(live.Tables)),
 		})
 	case "check":
-		file := cfg.DataMap
-		if len(args) > 0 {
-			file = args[0]
+		fs := flag.NewFlagSet("datamap check", flag.ContinueOnError)
+		if err := parseFlags(fs, datamapCheckHelp, args, stdout); err != nil {
+			return err
+		}
+		if err := maxArgs(fs, 1); err != nil {
+			return err
+		}
+		file := fs.Arg(0)
+		if file == "" {
+			cfg, err := loadConfig()
+			if err != nil {
+				return err
+			}
+			file = cfg.DataMap
 		}
 		if file == "" {
 			return fmt.Errorf("datamap check: name the file, or set DSAR_DATAMAP")
@@ -69,7 +82,12 @@ func datamapCmd(ctx context.Context, cfg *config.Config, args []string, stdout, 
 		}
 		systems := datamap.NewSystems(m)
 		defer systems.Close()
+		// main's context ends on SIGINT or SIGTERM, which stops the
+		// schema queries and connection attempts.
 		if err := systems.Check(ctx); err != nil {
+			if ctx.Err() != nil {
+				return errors.New("datamap check: interrupted before it finished")
+			}
 			return err
 		}
 		tables := 0
@@ -79,34 +97,50 @@ func datamapCmd(ctx context.Context, cfg *config.Config, args []string, stdout, 
 		fmt.Fprintf(stdout, "%s: %d systems, %d tables; matches the live databases\n", file, len(m.Systems), tables)
 		return nil
 	}
-	return fmt.Errorf("datamap: unknown subcommand %q (say `scan` or `check`)", sub)
+	return unknownSub("datamap", sub, datamapHelp, stderr)
 }
 
 // demoCmd seeds the demo organisation, for trying dsar and for benchmarks.
 //
 //	dsar demo seed --subjects N [--dsn URL]
 //	dsar demo datamap
-func demoCmd(ctx context.Context, cfg *config.Config, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		return fmt.Errorf("demo: say `seed` or `datamap`")
+func demoCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if done, err := group("demo", demoHelp, args, stdout, stderr); done {
+		return err
 	}
 	sub, args := args[0], args[1:]
 	switch sub {
 	case "datamap":
+		fs := flag.NewFlagSet("demo datamap", flag.ContinueOnError)
+		if err := parseFlags(fs, demoDatamapHelp, args, stdout); err != nil {
+			return err
+		}
+		if err := maxArgs(fs, 0); err != nil {
+			return err
+		}
 		_, err := io.WriteString(stdout, demo.DataMapYAML())
 		return err
 	case "seed":
 		fs := flag.NewFlagSet("demo seed", flag.ContinueOnError)
-		fs.SetOutput(stderr)
 		subjects := fs.Int("subjects", 50, "how many people the demo organisation holds")
-		dsn := fs.String("dsn", os.Getenv(demo.DSNEnv), "the demo database (default "+demo.DSNEnv+", else the file dsar dev uses)")
-		if err := fs.Parse(args); err != nil {
+		dsn := fs.String("dsn", "", "the demo database: postgres://... or sqlite:PATH (default "+demo.DSNEnv+", else DSAR_DATA_DIR/demo-organisation.db)")
+		if err := parseFlags(fs, demoSeedHelp, args, stdout); err != nil {
+			return err
+		}
+		if err := maxArgs(fs, 0); err != nil {
 			return err
 		}
 		if *subjects < 1 {
 			return fmt.Errorf("demo seed: --subjects must be 1 or more")
 		}
 		if *dsn == "" {
+			*dsn = os.Getenv(demo.DSNEnv)
+		}
+		if *dsn == "" {
+			cfg, err := loadConfig()
+			if err != nil {
+				return err
+			}
 			if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 				return err
 			}
@@ -126,5 +160,5 @@ func demoCmd(ctx context.Context, cfg *config.Config, args []string, stdout, std
 		fmt.Fprintf(stdout, "the demo organisation holds %d people (%s)\n", *subjects, time.Since(start).Round(time.Millisecond))
 		return nil
 	}
-	return fmt.Errorf("demo: unknown subcommand %q (say `seed` or `datamap`)", sub)
+	return unknownSub("demo", sub, demoHelp, stderr)
 }

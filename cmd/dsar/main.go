@@ -10,10 +10,16 @@
 //	dsar officer token    mint an API token for an officer
 //	dsar datamap scan     draft a data map from a live database
 //	dsar datamap check    check a data map against the live databases
+//	dsar archive snapshot write a backup snapshot of an archive's system
+//	dsar archive restore  restore a snapshot, forgetting the people dsar erased since
 //	dsar demo seed        seed the demo organisation with N people
+//	dsar demo datamap     print the demo organisation's data map
 //	dsar deadline         print a request's legal dates under a regime
 //
-// Settings come from the environment; see docs/configuration.md.
+// `dsar COMMAND --help` (or -h, or `dsar help COMMAND`) prints what a
+// command does, its flags and the environment it reads, and needs no
+// configuration. Settings come from the environment; see
+// docs/configuration.md.
 package main
 
 import (
@@ -29,12 +35,14 @@ import (
 	"net/mail"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/dsar-project/dsar/internal/app"
 	"github.com/dsar-project/dsar/internal/archive"
+	"github.com/dsar-project/dsar/internal/auth"
 	"github.com/dsar-project/dsar/internal/config"
 	"github.com/dsar-project/dsar/internal/store"
 )
@@ -53,15 +61,18 @@ Usage:
   dsar officer token -email E              print a new API token for an officer
   dsar datamap scan -dsn URL [-system S]   draft a data map from a live PostgreSQL or SQLite database
   dsar datamap check [FILE]                check a data map (default DSAR_DATAMAP) against the live databases
-  dsar archive snapshot [-archive A]      write a backup snapshot of an archive's system (JSON lines per table)
+  dsar archive snapshot [-archive A]       write a backup snapshot of an archive's system (JSON lines per table)
   dsar archive restore -snapshot DIR -into URL [-archive A]
                                            restore a snapshot into an empty database, forgetting everyone
                                            dsar erased since (by their tombstones)
   dsar demo seed [-subjects N] [-dsn URL]  seed the demo organisation deterministically (for benchmarks)
   dsar demo datamap                        print the demo organisation's data map
-  dsar deadline -regime R -received TIME [-extended] [-tz ZONE]
+  dsar deadline -received TIME [-regime R] [-extended] [-tz ZONE]
                                            print due_at, extended_due_at, ack_due_at and extension_notice_by
                                            as JSON (regimes: default, gdpr, ccpa)
+
+Run ` + "`dsar COMMAND --help`" + ` (or ` + "`dsar help COMMAND`" + `) for what a command does,
+its flags and the environment it reads.
 
 Settings are environment variables; see docs/configuration.md.
 `
@@ -69,6 +80,11 @@ Settings are environment variables; see docs/configuration.md.
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	go func() {
+		// After the first signal, a second one ends the process at once.
+		<-ctx.Done()
+		stop()
+	}()
 	if err := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "dsar:", err)
 		os.Exit(1)
@@ -78,20 +94,66 @@ func main() {
 // errUsage asks run's caller to print the usage.
 var errUsage = errors.New("see `dsar help`")
 
+// run runs the command args name. Every command parses its flags before
+// it reads any configuration, so --help works with none.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	err := dispatch(ctx, args, stdin, stdout, stderr)
+	if errors.Is(err, errHelp) {
+		return nil
+	}
+	return err
+}
+
+func dispatch(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return errUsage
 	}
 	cmd, args := args[0], args[1:]
-	if cmd == "help" || cmd == "-h" || cmd == "--help" {
+	switch {
+	case isHelp(cmd) && len(args) > 0: // dsar help COMMAND [SUBCOMMAND]
+		return dispatch(ctx, append(slices.Clip(args), "--help"), stdin, stdout, stderr)
+	case isHelp(cmd):
 		fmt.Fprint(stdout, usage)
 		return nil
 	}
-	if cmd == "deadline" { // pure date arithmetic: no configuration needed
-		return deadlineCmd(args, stdout, stderr)
+	switch cmd {
+	case "dev", "serve", "worker", "migrate":
+		return process(ctx, cmd, args, stdout, stderr)
+	case "config":
+		return configCmd(args, stdout, stderr)
+	case "health":
+		return health(ctx, args, stdout)
+	case "officer":
+		return officer(ctx, args, stdin, stdout, stderr)
+	case "datamap":
+		return datamapCmd(ctx, args, stdout, stderr)
+	case "demo":
+		return demoCmd(ctx, args, stdout, stderr)
+	case "archive":
+		return archiveCmd(ctx, args, stdout, stderr)
+	case "deadline": // pure date arithmetic: no configuration needed
+		return deadlineCmd(args, stdout)
 	}
-	cfg, err := config.Load(os.Getenv)
+	fmt.Fprint(stderr, usage)
+	return fmt.Errorf("unknown command %q", cmd)
+}
+
+// loadConfig reads the settings from the environment.
+func loadConfig() (*config.Config, error) { return config.Load(os.Getenv) }
+
+// process runs one of the long-running processes, or migrate, with valid
+// settings.
+func process(ctx context.Context, cmd string, args []string, stdout, stderr io.Writer) error {
+	h := map[string]help{"dev": devHelp, "serve": serveHelp, "worker": workerHelp, "migrate": migrateHelp}[cmd]
+	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
+	if err := parseFlags(fs, h, args, stdout); err != nil {
+		return err
+	}
+	if err := maxArgs(fs, 0); err != nil {
+		return err
+	}
+	cfg, err := loadConfig()
 	if err != nil {
 		return err
 	}
@@ -99,24 +161,6 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		if err := app.PrepareDev(cfg); err != nil {
 			return err
 		}
-	}
-	if cmd == "health" {
-		return health(ctx, cfg, args, stdout)
-	}
-	switch cmd {
-	case "datamap":
-		return datamapCmd(ctx, cfg, args, stdout, stderr)
-	case "demo":
-		return demoCmd(ctx, cfg, args, stdout, stderr)
-	case "archive":
-		return archiveCmd(ctx, cfg, args, stdout, stderr)
-	}
-	if cmd == "config" {
-		cfg.Print(stdout)
-		if err := cfg.Validate(); err != nil {
-			fmt.Fprintln(stderr, err)
-		}
-		return nil
 	}
 	if err := cfg.Validate(); err != nil {
 		return err
@@ -130,19 +174,34 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return serve(ctx, cfg, log)
 	case "worker":
 		return runWorker(ctx, cfg, log)
-	case "migrate":
-		a, err := app.Open(ctx, cfg, log, true)
-		if err != nil {
-			return err
-		}
-		a.Close()
-		fmt.Fprintln(stdout, "database is up to date")
-		return nil
-	case "officer":
-		return officer(ctx, cfg, log, args, stdin, stdout)
 	}
-	fmt.Fprint(stderr, usage)
-	return fmt.Errorf("unknown command %q", cmd)
+	a, err := app.Open(ctx, cfg, log, true) // migrate
+	if err != nil {
+		return err
+	}
+	a.Close()
+	fmt.Fprintln(stdout, "database is up to date")
+	return nil
+}
+
+// configCmd prints the settings, then what is wrong with them.
+func configCmd(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("config", flag.ContinueOnError)
+	if err := parseFlags(fs, configHelp, args, stdout); err != nil {
+		return err
+	}
+	if err := maxArgs(fs, 0); err != nil {
+		return err
+	}
+	cfg, err := loadConfig()
+	if err != nil {
+		return err
+	}
+	cfg.Print(stdout)
+	if err := cfg.Validate(); err != nil {
+		fmt.Fprintln(stderr, err)
+	}
+	return nil
 }
 
 // newLogger logs JSON for machines in production and readable text in dev.
@@ -217,10 +276,21 @@ func runWorker(ctx context.Context, cfg *config.Config, log *slog.Logger) error 
 
 // health asks a running dsar whether it is ready: a probe for images with
 // no shell or curl.
-func health(ctx context.Context, cfg *config.Config, args []string, stdout io.Writer) error {
-	url := "http://" + cfg.Addr + "/readyz"
-	if len(args) > 0 {
-		url = args[0]
+func health(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("health", flag.ContinueOnError)
+	if err := parseFlags(fs, healthHelp, args, stdout); err != nil {
+		return err
+	}
+	if err := maxArgs(fs, 1); err != nil {
+		return err
+	}
+	url := fs.Arg(0)
+	if url == "" {
+		cfg, err := loadConfig()
+		if err != nil {
+			return err
+		}
+		url = "http://" + cfg.Addr + "/readyz"
 	}
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
@@ -241,16 +311,27 @@ func health(ctx context.Context, cfg *config.Config, args []string, stdout io.Wr
 	return nil
 }
 
-func officer(ctx context.Context, cfg *config.Config, log *slog.Logger, args []string, stdin io.Reader, stdout io.Writer) error {
-	if len(args) == 0 {
-		return errors.New("officer: say `add` or `token`")
+// officer creates officers and mints their API tokens.
+func officer(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	if done, err := group("officer", officerHelp, args, stdout, stderr); done {
+		return err
 	}
 	sub, args := args[0], args[1:]
 	fs := flag.NewFlagSet("officer "+sub, flag.ContinueOnError)
-	role := fs.String("role", string(store.RoleOfficer), "admin, officer or viewer")
 	emailFlag := fs.String("email", "", "the officer's email address")
-	if err := fs.Parse(args); err != nil {
-		return err
+	var role *string
+	switch sub {
+	case "add":
+		role = fs.String("role", string(store.RoleOfficer), "admin, officer or viewer")
+		if err := parseFlags(fs, officerAddHelp, args, stdout); err != nil {
+			return err
+		}
+	case "token":
+		if err := parseFlags(fs, officerTokenHelp, args, stdout); err != nil {
+			return err
+		}
+	default:
+		return unknownSub("officer", sub, officerHelp, stderr)
 	}
 	email := *emailFlag
 	switch {
@@ -263,18 +344,24 @@ func officer(ctx context.Context, cfg *config.Config, log *slog.Logger, args []s
 	if a, err := mail.ParseAddress(email); err != nil || a.Address != email {
 		return fmt.Errorf("officer %s: %q is not an email address", sub, email)
 	}
-	a, err := app.Open(ctx, cfg, log, false)
+	if role != nil && !store.Role(*role).Valid() {
+		return fmt.Errorf("officer add: role %q is not admin, officer or viewer", *role)
+	}
+	cfg, err := loadConfig()
+	if err != nil {
+		return err
+	}
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	a, err := app.Open(ctx, cfg, newLogger(cfg, stderr, false), false)
 	if err != nil {
 		return err
 	}
 	defer a.Close()
 	now := time.Now().UTC()
 
-	switch sub {
-	case "add":
-		if !store.Role(*role).Valid() {
-			return fmt.Errorf("officer add: role %q is not admin, officer or viewer", *role)
-		}
+	if sub == "add" {
 		password, err := readPassword(stdin)
 		if err != nil {
 			return err
@@ -288,34 +375,42 @@ func officer(ctx context.Context, cfg *config.Config, log *slog.Logger, args []s
 		}
 		fmt.Fprintf(stdout, "created %s (%s)\nAPI token: %s\n", email, *role, token)
 		return nil
-	case "token":
-		o, err := a.Store.OfficerByEmail(ctx, email)
-		if errors.Is(err, store.ErrNotFound) {
-			return fmt.Errorf("officer token: no officer %s (create one with `dsar officer add`)", email)
-		}
-		if err != nil {
-			return err
-		}
-		token, err := app.NewAPIToken(ctx, a.Store, o.ID, now)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintln(stdout, token)
-		return nil
 	}
-	return fmt.Errorf("officer: unknown subcommand %q (say `add` or `token`)", sub)
+	o, err := a.Store.OfficerByEmail(ctx, email)
+	if errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("officer token: no officer %s (create one with `dsar officer add`)", email)
+	}
+	if err != nil {
+		return err
+	}
+	token, err := app.NewAPIToken(ctx, a.Store, o.ID, now)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, token)
+	return nil
 }
 
-// minPasswordLen is the shortest officer password accepted.
-const minPasswordLen = 12
+// The lengths of an officer password, in bytes.
+const (
+	minPasswordLen = auth.MinPasswordLen
+	maxPasswordLen = 1024
+)
 
+// readPassword reads the password from the first line of r, reading no
+// more than a password's length from it.
 func readPassword(r io.Reader) (string, error) {
-	line, err := bufio.NewReader(r).ReadString('\n')
+	// Room for the longest password and its line end; one byte more and
+	// the password is too long.
+	line, err := bufio.NewReader(io.LimitReader(r, maxPasswordLen+2)).ReadString('\n')
 	if err != nil && !errors.Is(err, io.EOF) {
-		return "", fmt.Errorf("reading the password from stdin: %w", err)
+		return "", fmt.Errorf("officer add: reading the password from stdin: %w", err)
 	}
 	p := strings.TrimRight(line, "\r\n")
-	if len(p) < minPasswordLen {
+	switch {
+	case len(p) > maxPasswordLen:
+		return "", fmt.Errorf("officer add: the password on stdin is longer than %d bytes", maxPasswordLen)
+	case len(p) < minPasswordLen:
 		return "", fmt.Errorf("officer add: give a password of at least %d characters on stdin", minPasswordLen)
 	}
 	return p, nil

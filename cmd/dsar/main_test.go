@@ -4,12 +4,17 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -319,5 +324,332 @@ func TestArchiveSnapshotAndRestoreForgetsTheErased(t *testing.T) {
 	}
 	if _, _, err := dsar(t, "", "archive", "snapshot", "--archive", "nightly"); err == nil || !strings.Contains(err.Error(), `no archive "nightly"`) {
 		t.Errorf("an unknown archive: %v", err)
+	}
+}
+
+// runMainEnv, set, makes the test binary run dsar's main instead of the
+// tests, so that tests see real exit statuses in an environment of their
+// choosing.
+const runMainEnv = "DSAR_TEST_RUN_MAIN"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(runMainEnv) == "1" {
+		os.Unsetenv(runMainEnv)
+		main()
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// dsarProcess starts dsar as a process in dir with only the environment
+// env; wait for it with cmd.Wait.
+func dsarProcess(t *testing.T, dir string, env []string, args ...string) (cmd *exec.Cmd, stdout, stderr *bytes.Buffer) {
+	t.Helper()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, stderr = new(bytes.Buffer), new(bytes.Buffer)
+	cmd = exec.Command(exe, args...)
+	cmd.Dir = dir
+	cmd.Env = append([]string{runMainEnv + "=1"}, env...)
+	cmd.Stdin = strings.NewReader("")
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	return cmd, stdout, stderr
+}
+
+// commands is every command and subcommand, as typed.
+var commands = [][]string{
+	{"dev"}, {"serve"}, {"worker"}, {"migrate"}, {"config"}, {"health"},
+	{"officer"}, {"officer", "add"}, {"officer", "token"},
+	{"datamap"}, {"datamap", "scan"}, {"datamap", "check"},
+	{"demo"}, {"demo", "seed"}, {"demo", "datamap"},
+	{"archive"}, {"archive", "snapshot"}, {"archive", "restore"},
+	{"deadline"},
+}
+
+// TestEveryCommandAnswersHelpWithoutConfiguration asks every command for
+// help in each way, with nothing in the environment and an empty working
+// directory: each prints its usage on stdout and exits 0, touching
+// nothing.
+func TestEveryCommandAnswersHelpWithoutConfiguration(t *testing.T) {
+	// Every command the top-level usage lists is in the table.
+	known := map[string]bool{}
+	for _, c := range commands {
+		known[strings.Join(c, " ")] = true
+	}
+	for _, line := range strings.Split(usage, "\n") {
+		if !strings.HasPrefix(line, "  dsar ") {
+			continue
+		}
+		f := strings.Fields(line)
+		name := f[1]
+		if len(f) > 2 && known[f[1]+" "+f[2]] {
+			name += " " + f[2]
+		}
+		if !known[name] {
+			t.Errorf("the usage lists `dsar %s`, which this test does not ask for help", name)
+		}
+	}
+
+	cases := [][]string{{"help"}, {"-h"}, {"--help"}}
+	for _, c := range commands {
+		for _, ask := range [][]string{{"--help"}, {"-h"}, {"-help"}, {"help"}} {
+			cases = append(cases, append(slices.Clone(c), ask...))
+		}
+		cases = append(cases, append([]string{"help"}, c...))
+	}
+	for _, args := range cases {
+		t.Run(strings.Join(args, "_"), func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			cmd, stdout, stderr := dsarProcess(t, dir, nil, args...)
+			if err := cmd.Wait(); err != nil {
+				t.Fatalf("dsar %s: %v\nstderr: %s", strings.Join(args, " "), err, stderr)
+			}
+			if stderr.Len() > 0 {
+				t.Errorf("stderr: %s", stderr)
+			}
+			var name []string
+			for _, a := range args {
+				if !isHelp(a) {
+					name = append(name, a)
+				}
+			}
+			out := stdout.String()
+			if want := "Usage: dsar " + strings.Join(name, " "); len(name) > 0 && !strings.HasPrefix(out, want) {
+				t.Errorf("stdout does not start with %q:\n%s", want, out)
+			}
+			if len(name) == 0 && out != usage {
+				t.Errorf("stdout is not the usage:\n%s", out)
+			}
+			if len(name) > 0 && !strings.Contains(out, "\nEnvironment") {
+				t.Errorf("the help does not say what environment the command reads:\n%s", out)
+			}
+			if entries, _ := os.ReadDir(dir); len(entries) > 0 {
+				t.Errorf("asking for help left %v in the working directory", entries)
+			}
+		})
+	}
+}
+
+// TestHelpShowsFlagsWithDefaults: a command's help lists its flags with
+// their defaults.
+func TestHelpShowsFlagsWithDefaults(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"officer", "add"}, []string{"-email", "-role", `(default "officer")`, "stdin"}},
+		{[]string{"officer", "token"}, []string{"-email"}},
+		{[]string{"datamap", "scan"}, []string{"-dsn", "-dsn-env", "-system", `(default "main")`}},
+		{[]string{"datamap", "check"}, []string{"DSAR_DATAMAP", "[FILE]"}},
+		{[]string{"demo", "seed"}, []string{"-subjects", "(default 50)", "-dsn", "DSAR_DEMO_DSN"}},
+		{[]string{"archive", "snapshot"}, []string{"-archive", "DSAR_DATAMAP"}},
+		{[]string{"archive", "restore"}, []string{"-snapshot", "-into", "-archive", "DSAR_DATAMAP", "DSAR_SECRET_KEY"}},
+		{[]string{"deadline"}, []string{"-received", "-regime", `(default "default")`, "-tz", `(default "UTC")`, "-extended"}},
+		{[]string{"serve"}, []string{"DSAR_SECRET_KEY", "SENDGRID_API_KEY", "DSAR_DATABASE_URL", "TEMPORAL_ADDRESS"}},
+		{[]string{"health"}, []string{"[URL]", "DSAR_ADDR"}},
+	} {
+		out, _, err := dsar(t, "", append(c.args, "--help")...)
+		if err != nil {
+			t.Fatalf("%v: %v", c.args, err)
+		}
+		for _, w := range c.want {
+			if !strings.Contains(out, w) {
+				t.Errorf("dsar %s --help lacks %q:\n%s", strings.Join(c.args, " "), w, out)
+			}
+		}
+		if strings.Contains(out, "-role") && c.args[1] == "token" {
+			t.Errorf("officer token offers -role, which it does not use:\n%s", out)
+		}
+	}
+}
+
+// TestUsageErrorsAreOneLine: a wrong flag, argument or subcommand is
+// refused with an error naming the command, before any configuration is
+// read.
+func TestUsageErrorsAreOneLine(t *testing.T) {
+	t.Setenv("DSAR_VERIFY_TTL", "not a duration") // configuration would fail
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"deadline", "--bogus"}, "deadline: flag provided but not defined: -bogus (see `dsar deadline --help`)"},
+		{[]string{"serve", "extra"}, `serve: unexpected argument "extra"`},
+		{[]string{"datamap", "check", "a.yaml", "b.yaml"}, `datamap check: unexpected argument "b.yaml"`},
+		{[]string{"datamap", "frob"}, `datamap: unknown subcommand "frob"`},
+		{[]string{"officer", "promote"}, `officer: unknown subcommand "promote"`},
+		{[]string{"archive"}, "archive: say which subcommand"},
+		{[]string{"officer", "add", "--email", "not an address"}, "not an email address"},
+	} {
+		_, _, err := dsar(t, "", c.args...)
+		if err == nil || !strings.Contains(err.Error(), c.want) || strings.Contains(err.Error(), "\n") {
+			t.Errorf("dsar %s: %v, want one line with %q", strings.Join(c.args, " "), err, c.want)
+		}
+	}
+}
+
+// TestDeadlineRefusesDatesOutOfRange: a date that is malformed or out of
+// range is one line saying what is wrong and what is expected, never Go's
+// own error.
+func TestDeadlineRefusesDatesOutOfRange(t *testing.T) {
+	for _, c := range []struct{ received, want string }{
+		{"9999-12-31T00:00:00Z", "year 9999 is out of range; give a time in the years 1970 to 2999"},
+		{"0001-01-01T00:00:00Z", "year 1 is out of range"},
+		{"1969-12-31T23:59:59Z", "year 1969 is out of range"},
+		{"3000-01-01T00:00:00+01:00", "year 3000 is out of range"},
+		{"2026-02-30T09:00:00Z", "day out of range; give an RFC 3339 time such as 2026-05-04T09:00:00Z"},
+		{"2026-13-01T09:00:00Z", "month out of range; give an RFC 3339 time"},
+		{"4 May 2026", "not in the expected format; give an RFC 3339 time such as 2026-05-04T09:00:00Z"},
+		{"2026-05-04", "not in the expected format"},
+		{"2026-05-04T09:00:00", "not in the expected format"},
+	} {
+		out, _, err := dsar(t, "", "deadline", "--regime", "gdpr", "--received", c.received)
+		if err == nil || out != "" {
+			t.Errorf("--received %s: printed %q, err %v", c.received, out, err)
+			continue
+		}
+		msg := err.Error()
+		if !strings.Contains(msg, c.want) || strings.Contains(msg, "\n") || strings.Contains(msg, "parsing time") || strings.Contains(msg, "MarshalJSON") {
+			t.Errorf("--received %s: %q, want one line with %q", c.received, msg, c.want)
+		}
+	}
+	// The ends of the range work, with the longest extension.
+	for _, received := range []string{"1970-01-01T00:00:00Z", "2999-12-31T23:59:59-12:00"} {
+		if _, _, err := dsar(t, "", "deadline", "--regime", "gdpr", "--received", received, "--extended", "--tz", "Pacific/Kiritimati"); err != nil {
+			t.Errorf("--received %s: %v", received, err)
+		}
+	}
+}
+
+// countingReader counts what is read from it.
+type countingReader struct {
+	r io.Reader
+	n int
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += n
+	return n, err
+}
+
+// TestReadPasswordIsBounded: the password is read from stdin with a limit,
+// and one too long is refused, not cut.
+func TestReadPasswordIsBounded(t *testing.T) {
+	for _, c := range []struct {
+		in, want, err string
+	}{
+		{"long enough password\n", "long enough password", ""},
+		{"long enough password\r\nsecond line\n", "long enough password", ""},
+		{"long enough password", "long enough password", ""},
+		{strings.Repeat("p", maxPasswordLen) + "\r\n", strings.Repeat("p", maxPasswordLen), ""},
+		{strings.Repeat("p", maxPasswordLen+1) + "\n", "", "longer than 1024 bytes"},
+		{"short\n", "", "at least 12"},
+	} {
+		got, err := readPassword(strings.NewReader(c.in))
+		if got != c.want || (err == nil) != (c.err == "") || (err != nil && !strings.Contains(err.Error(), c.err)) {
+			t.Errorf("readPassword(%.30q...) = %.30q, %v; want %.30q, %q", c.in, got, err, c.want, c.err)
+		}
+	}
+	huge := &countingReader{r: io.LimitReader(neverEnding('p'), 1<<30)}
+	if _, err := readPassword(huge); err == nil || !strings.Contains(err.Error(), "longer than") {
+		t.Errorf("a gigabyte without a line end: %v", err)
+	}
+	if huge.n > maxPasswordLen+2 {
+		t.Errorf("readPassword read %d bytes, more than a password and its line end", huge.n)
+	}
+}
+
+type neverEnding byte
+
+func (b neverEnding) Read(p []byte) (int, error) {
+	for i := range p {
+		p[i] = byte(b)
+	}
+	return len(p), nil
+}
+
+// TestDatamapCheckStopsOnSignal: a check waiting on a database that never
+// answers ends promptly on SIGTERM or SIGINT, with a non-zero status.
+func TestDatamapCheckStopsOnSignal(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	accepted := make(chan struct{}, 16)
+	go func() { // accept connections and never answer them
+		var held []net.Conn
+		defer func() {
+			for _, c := range held {
+				c.Close()
+			}
+		}()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			held = append(held, c)
+			select {
+			case accepted <- struct{}{}:
+			default:
+			}
+		}
+	}()
+	dir := t.TempDir()
+	file := filepath.Join(dir, "datamap.yaml")
+	const m = `version: 1
+systems:
+  - name: shop
+    kind: postgres
+    dsn_env: DSAR_SHOP_DSN
+    tables:
+      - name: customers
+        primary_key: id
+        identities:
+          email: email
+        columns:
+          email: user.contact.email
+        erase: delete
+`
+	if err := os.WriteFile(file, []byte(m), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := []string{"DSAR_SHOP_DSN=postgres://dsar:secret@" + ln.Addr().String() + "/shop?sslmode=disable&connect_timeout=60"}
+	for _, sig := range []os.Signal{syscall.SIGTERM, os.Interrupt} {
+		cmd, _, stderr := dsarProcess(t, dir, env, "datamap", "check", file)
+		select { // the check is waiting on the database
+		case <-accepted:
+		case <-time.After(30 * time.Second):
+			cmd.Process.Kill()
+			cmd.Wait()
+			t.Fatalf("datamap check never reached the database; stderr %q", stderr)
+		}
+		start := time.Now()
+		if err := cmd.Process.Signal(sig); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		select {
+		case err := <-done:
+			if err == nil {
+				t.Errorf("%v: exit status 0 for an interrupted check", sig)
+			}
+			if !strings.Contains(stderr.String(), "interrupted") {
+				t.Errorf("%v: stderr %q", sig, stderr)
+			}
+			t.Logf("%v: stopped in %v", sig, time.Since(start).Round(time.Millisecond))
+		case <-time.After(10 * time.Second):
+			cmd.Process.Kill()
+			<-done
+			t.Fatalf("%v: datamap check still running 10s after the signal; stderr %q", sig, stderr)
+		}
 	}
 }
