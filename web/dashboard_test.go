@@ -2,9 +2,11 @@ package web
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
+	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"strconv"
@@ -175,6 +177,77 @@ func TestSignInNeedsItsFormAndIsRateLimited(t *testing.T) {
 	r = b.signIn("ada@example.org", officerPassword)
 	if r.code != http.StatusTooManyRequests || r.header.Get("Retry-After") == "" {
 		t.Errorf("attempt after %d failures: %d, want 429 even with the right password", loginAttemptsBurst, r.code)
+	}
+}
+
+// signInFrom signs in from a client address, carrying cookies, and
+// returns the answer and the cookies it set.
+func (h *harness) signInFrom(addr, email, password string, cookies ...*http.Cookie) (*httptest.ResponseRecorder, []*http.Cookie) {
+	h.t.Helper()
+	handler := h.server.Handler()
+	get := httptest.NewRequest("GET", "/officer/login", nil)
+	get.RemoteAddr = addr + ":4711"
+	page := httptest.NewRecorder()
+	handler.ServeHTTP(page, get)
+	form := url.Values{"email": {email}, "password": {password}, "csrf": {csrfOf(h.t, page.Body.String())}}
+	post := httptest.NewRequest("POST", "/officer/login", strings.NewReader(form.Encode()))
+	post.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	post.RemoteAddr = addr + ":4711"
+	for _, c := range append(page.Result().Cookies(), cookies...) {
+		post.AddCookie(c)
+	}
+	rec := httptest.NewRecorder()
+	handler.ServeHTTP(rec, post)
+	return rec, rec.Result().Cookies()
+}
+
+// TestGuessingAPasswordNeverLocksTheOfficerOut: failures slow the
+// address and the account with a backoff, but the real officer, from
+// another address or from a browser that signed in before, gets in.
+func TestGuessingAPasswordNeverLocksTheOfficerOut(t *testing.T) {
+	h := newHarness(t, false)
+	h.addOfficer("ada@example.org", store.RoleOfficer)
+	// A browser of Ada's that signed in before the attack.
+	rec, cookies := h.signInFrom("192.0.2.1", "ada@example.org", officerPassword)
+	if rec.Code != http.StatusSeeOther {
+		t.Fatalf("first sign-in: %d", rec.Code)
+	}
+	var known *http.Cookie
+	for _, c := range cookies {
+		if c.Name == knownDeviceCookie {
+			known = c
+		}
+	}
+	if known == nil {
+		t.Fatal("a sign-in sets no known-device cookie")
+	}
+
+	// One address guesses seven times: it is slowed, nobody else.
+	for range 7 {
+		h.signInFrom("203.0.113.9", "ada@example.org", "guess")
+	}
+	if rec, _ := h.signInFrom("203.0.113.9", "ada@example.org", "guess"); rec.Code != http.StatusTooManyRequests || rec.Header().Get("Retry-After") == "" {
+		t.Errorf("the guessing address: %d, want 429 with Retry-After", rec.Code)
+	}
+	if rec, _ := h.signInFrom("198.51.100.7", "ada@example.org", officerPassword); rec.Code != http.StatusSeeOther {
+		t.Errorf("Ada from another address after one address guessed: %d, want signed in", rec.Code)
+	}
+
+	// Guesses spread over many addresses slow the account itself ...
+	for i := range accountFreeFailures + 5 {
+		h.signInFrom(fmt.Sprintf("198.18.0.%d", i+1), "ada@example.org", "guess")
+	}
+	if rec, _ := h.signInFrom("198.51.100.8", "ada@example.org", officerPassword); rec.Code != http.StatusTooManyRequests {
+		t.Errorf("an unknown browser after a spread-out attack: %d, want 429", rec.Code)
+	}
+	// ... but not Ada's browser that signed in before.
+	if rec, _ := h.signInFrom("198.51.100.9", "ada@example.org", officerPassword, known); rec.Code != http.StatusSeeOther {
+		t.Errorf("Ada's known browser after a spread-out attack: %d, want signed in", rec.Code)
+	}
+	// A cookie for another account, or forged, does not help.
+	forged := &http.Cookie{Name: knownDeviceCookie, Value: "00." + strings.Repeat("0", 64)}
+	if rec, _ := h.signInFrom("198.51.100.10", "ada@example.org", officerPassword, forged); rec.Code != http.StatusTooManyRequests {
+		t.Errorf("a forged known-device cookie: %d, want 429", rec.Code)
 	}
 }
 

@@ -28,7 +28,8 @@ import (
 //go:embed static
 var staticFiles embed.FS
 
-// Sign-in attempts allowed per client address and per email address.
+// Sign-in attempts allowed per client address (signin.go adds the
+// per-account backoff).
 const (
 	loginAttemptsPerMinute = 6
 	loginAttemptsBurst     = 6
@@ -47,8 +48,9 @@ type Server struct {
 	now      func() time.Time
 	log      *slog.Logger
 
-	loginLimit  *limiter // sign-in attempts per client and per email
-	publicLimit *limiter // public submissions per client; nil means unlimited
+	loginLimit  *limiter     // sign-in attempts per client address
+	signins     *signinGuard // failed sign-ins per account, with backoff
+	publicLimit *limiter     // public submissions per client; nil means unlimited
 }
 
 // Deps are the server's collaborators.
@@ -76,7 +78,7 @@ func New(d Deps) (*Server, error) {
 	s := &Server{
 		cfg: d.Config, store: d.Store, temporal: d.Temporal, intake: d.Intake, sealer: d.Sealer, dataMap: d.DataMap,
 		pages: p, gatherer: d.Metrics, now: d.Now, log: d.Log,
-		loginLimit: newLimiter(loginAttemptsPerMinute, loginAttemptsBurst),
+		loginLimit: newLimiter(loginAttemptsPerMinute, loginAttemptsBurst), signins: newSigninGuard(),
 	}
 	if d.Config.PublicRatePerMinute > 0 {
 		s.publicLimit = newLimiter(d.Config.PublicRatePerMinute, d.Config.PublicRatePerMinute)

@@ -22,6 +22,7 @@ import (
 	"github.com/dsar-project/dsar/internal/auth"
 	"github.com/dsar-project/dsar/internal/config"
 	"github.com/dsar-project/dsar/internal/domain"
+	"github.com/dsar-project/dsar/internal/export"
 	"github.com/dsar-project/dsar/internal/intake"
 	"github.com/dsar-project/dsar/internal/metrics"
 	"github.com/dsar-project/dsar/internal/store"
@@ -37,6 +38,7 @@ var testNow = time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
 
 type harness struct {
 	t      *testing.T
+	server *Server
 	logs   *syncBuffer
 	srv    *httptest.Server
 	store  *store.Store
@@ -58,14 +60,17 @@ func newHarness(t *testing.T, dev bool) *harness {
 	reg := prometheus.NewRegistry()
 	metrics.RegisterRequests(reg, st, now, log)
 	cfg := &config.Config{BaseURL: "http://dsar.test", DevMode: dev}
-	s, err := New(Deps{
-		Config: cfg, Store: st, Temporal: tc, Metrics: reg, Now: now, Log: log,
-		Intake: &intake.Service{Store: st, Temporal: tc, TaskQueue: "web-test", VerifyTTL: 7 * 24 * time.Hour, Now: now, Log: log},
-	})
+	in := &intake.Service{Store: st, Temporal: tc, TaskQueue: "web-test", VerifyTTL: 7 * 24 * time.Hour, Now: now, Log: log}
+	t.Cleanup(in.Close)
+	sealer, err := export.NewSealer(strings.Repeat("k", 32))
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &harness{t: t, logs: logs, srv: httptest.NewServer(s.Handler()), store: st, tokens: map[store.Role]string{}}
+	s, err := New(Deps{Config: cfg, Store: st, Temporal: tc, Metrics: reg, Now: now, Log: log, Intake: in, Sealer: sealer})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &harness{t: t, server: s, logs: logs, srv: httptest.NewServer(s.Handler()), store: st, tokens: map[store.Role]string{}}
 	t.Cleanup(h.srv.Close)
 	for _, role := range []store.Role{store.RoleOfficer, store.RoleViewer} {
 		o := &store.Officer{Email: string(role) + "@example.org", Role: role, PasswordHash: "x", CreatedAt: testNow}

@@ -38,8 +38,12 @@ var dummyHash = func() string {
 func (s *Server) secureCookies() bool { return strings.HasPrefix(s.cfg.BaseURL, "https://") }
 
 func (s *Server) setCookie(c echo.Context, name, value string, maxAge int) {
+	s.setCookiePath(c, name, value, "/", maxAge)
+}
+
+func (s *Server) setCookiePath(c echo.Context, name, value, path string, maxAge int) {
 	c.SetCookie(&http.Cookie{
-		Name: name, Value: value, Path: "/", MaxAge: maxAge,
+		Name: name, Value: value, Path: path, MaxAge: maxAge,
 		HttpOnly: true, Secure: s.secureCookies(), SameSite: http.SameSiteStrictMode,
 	})
 }
@@ -80,9 +84,14 @@ func (s *Server) login(c echo.Context) error {
 		page.Message = "Your sign-in form expired. Please try again."
 		return s.renderLoginAgain(c, http.StatusForbidden, page)
 	}
-	if !s.loginLimit.allow("ip:"+c.RealIP(), s.now()) || !s.loginLimit.allow("email:"+email, s.now()) {
+	if !s.loginLimit.allow(c.RealIP(), s.now()) {
 		c.Response().Header().Set("Retry-After", "60")
 		page.Message = "Too many attempts. Please wait a minute and try again."
+		return s.renderLoginAgain(c, http.StatusTooManyRequests, page)
+	}
+	if wait := s.signins.wait(email, c.RealIP(), s.knownDevice(c, email), s.now()); wait > 0 {
+		c.Response().Header().Set("Retry-After", retryAfter(wait))
+		page.Message = "Too many failed attempts for this account. Please wait " + humanWait(wait) + " and try again."
 		return s.renderLoginAgain(c, http.StatusTooManyRequests, page)
 	}
 	ctx := c.Request().Context()
@@ -95,6 +104,7 @@ func (s *Server) login(c echo.Context) error {
 	}
 	if perr := auth.CheckPassword(hash, c.FormValue("password")); perr != nil || err != nil || !o.Active() {
 		s.log.Info("sign-in refused", "officer_id", officerID(o))
+		s.signins.failed(email, c.RealIP(), s.now())
 		page.Message = "That email and password do not match an active officer."
 		return s.renderLoginAgain(c, http.StatusUnauthorized, page)
 	}
@@ -116,6 +126,8 @@ func (s *Server) login(c echo.Context) error {
 	}
 	s.setCookie(c, sessionCookie, token, int(SessionIdle.Seconds()))
 	s.setCookie(c, loginCSRFCookie, "", -1)
+	s.signins.succeeded(email, c.RealIP())
+	s.rememberDevice(c, email)
 	s.log.Info("signed in", "officer_id", o.ID)
 	return c.Redirect(http.StatusSeeOther, page.Next)
 }

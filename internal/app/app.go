@@ -154,6 +154,7 @@ const JanitorInterval = time.Hour
 // Close releases the Temporal client, the organisation's systems and the
 // database.
 func (a *App) Close() {
+	a.Intake.Close()
 	a.Temporal.Close()
 	if a.Systems != nil {
 		a.Systems.Close()

@@ -222,9 +222,7 @@ func (a *App) seedDemoRequests(ctx context.Context) (int, error) {
 		return 0, err
 	}
 	for _, d := range demoRequests {
-		svc := *a.Intake
-		svc.Now = func() time.Time { return a.Now().Add(-d.age) }
-		receipt, err := svc.Submit(ctx, d.request)
+		receipt, err := a.Intake.SubmitReceived(ctx, d.request, a.Now().Add(-d.age))
 		if err != nil {
 			return 0, err
 		}

@@ -123,7 +123,7 @@ type benchmark struct {
 }
 
 var benchmarks = []benchmark{
-	{"intake", intake},
+	{"intake", intakeCase},
 	{"end_to_end", endToEnd},
 	{"discovery", discovery},
 	{"erasure", erasure},

@@ -52,9 +52,9 @@ func timed(ctx context.Context, n, c int, fn func(i int) error) ([]time.Duration
 // wait, so intake is measured without the workflows' own load.
 const noWorkerQueue = "bench-no-worker"
 
-// intake: the HTTP intake (validate, store, start the workflow) beside
+// intakeCase: the HTTP intake (validate, store, start the workflow) beside
 // bare ExecuteWorkflow calls against the same server.
-func intake(ctx context.Context, e *Env) (Result, error) {
+func intakeCase(ctx context.Context, e *Env) (Result, error) {
 	sz := e.opts.Sizes
 	r := Result{
 		What:     fmt.Sprintf("%d POST /api/v1/requests from %d concurrent clients, each stored in PostgreSQL and its workflow started.", sz.IntakeRequests, sz.IntakeClients),

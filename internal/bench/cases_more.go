@@ -32,6 +32,7 @@ import (
 	"github.com/dsar-project/dsar/internal/app"
 	"github.com/dsar-project/dsar/internal/config"
 	"github.com/dsar-project/dsar/internal/domain"
+	"github.com/dsar-project/dsar/internal/intake"
 	"github.com/dsar-project/dsar/internal/store"
 )
 
@@ -526,8 +527,10 @@ func parkedWorkflows(ctx context.Context, e *Env) (Result, error) {
 	if err != nil {
 		return r, err
 	}
-	in := *e.Main.App.Intake
-	in.TaskQueue = parkedQueue
+	main := e.Main.App.Intake
+	in := &intake.Service{Store: main.Store, Temporal: main.Temporal, TaskQueue: parkedQueue, VerifyTTL: main.VerifyTTL,
+		Regime: main.Regime, Location: main.Location, Reminders: main.Reminders, Now: main.Now, Log: main.Log}
+	defer in.Close()
 	run := time.Now().UnixNano()
 	if _, _, err := timed(ctx, sz.Parked, 16, func(i int) error {
 		_, err := in.Submit(ctx, domain.NewRequest{Type: domain.TypeAccess, Email: fmt.Sprintf("parked-%d-%d@example.net", run, i), Name: "Parked Request"})

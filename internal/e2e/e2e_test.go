@@ -19,6 +19,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -35,6 +36,7 @@ import (
 	"github.com/dsar-project/dsar/internal/demo"
 	"github.com/dsar-project/dsar/internal/devtemporal"
 	"github.com/dsar-project/dsar/internal/domain"
+	"github.com/dsar-project/dsar/internal/intake"
 	"github.com/dsar-project/dsar/internal/pgtest"
 	"github.com/dsar-project/dsar/internal/sendgridtest"
 	"github.com/dsar-project/dsar/internal/store"
@@ -467,41 +469,91 @@ func TestSendGridOutageDelaysButNeverDuplicates(t *testing.T) {
 	}
 }
 
-func TestRequestKeptWhileTemporalIsDown(t *testing.T) {
+// TestRequestKeptWhileTemporalIsDownAndStartedWhenItAnswers: a request
+// submitted while Temporal does not answer is stored and acknowledged,
+// and started within seconds of Temporal answering again, by the web
+// process itself: nobody calls recovery, and no monitor run is awaited.
+func TestRequestKeptWhileTemporalIsDownAndStartedWhenItAnswers(t *testing.T) {
 	s := newSystem(t)
-	// A second intake whose Temporal is unreachable, as when the cluster
-	// is down: the requester still gets a receipt and the row is kept.
-	dead, err := client.NewLazyClient(client.Options{HostPort: "127.0.0.1:1", Namespace: "default"})
+	gate := newTCPGate(t, temporalServer(t))
+	tc, err := client.NewLazyClient(client.Options{HostPort: gate.addr, Namespace: "default"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer dead.Close()
-	down := *s.app.Intake
-	down.Temporal = dead
-	receipt, err := (&down).Submit(context.Background(), newRequest("mary@example.com", "Mary Somerville"))
+	defer tc.Close()
+	main := s.app.Intake
+	in := &intake.Service{Store: main.Store, Temporal: tc, TaskQueue: main.TaskQueue, VerifyTTL: main.VerifyTTL,
+		Regime: main.Regime, Location: main.Location, Reminders: main.Reminders, Now: main.Now, Log: main.Log}
+	defer in.Close()
+	receipt, err := in.Submit(context.Background(), newRequest("mary@example.com", "Mary Somerville"))
 	if err != nil {
 		t.Fatalf("submit while Temporal is down: %v", err)
 	}
 	id := receipt.Request.ID
 	stored, err := s.app.Store.GetRequest(context.Background(), id)
-	if err != nil || stored.Status != "received" {
+	if err != nil || stored.Status != "received" || stored.WorkflowStartedAt != nil {
 		t.Fatalf("stored request: %+v, %v", stored, err)
 	}
 	if len(s.sendgrid.Mails()) != 0 {
 		t.Errorf("emails sent before the workflow started: %v", steps(s.sendgrid.Mails()))
 	}
 
-	// Temporal is back: recovery starts the workflow, once.
-	for range 2 {
-		if _, err := s.app.Intake.Recover(context.Background()); err != nil {
-			t.Fatalf("recover: %v", err)
-		}
-	}
+	gate.open()
 	s.waitMail(id, "verification")
 	s.waitStatus(id, "verifying")
 	if got := steps(s.sendgrid.Mails()); len(got) != 2 {
-		t.Errorf("emails after recovery: %v, want acknowledgement and verification once each", got)
+		t.Errorf("emails after Temporal came back: %v, want acknowledgement and verification once each", got)
 	}
+	// Recovery finds nothing left to do.
+	if n, err := s.app.Intake.Recover(context.Background()); err != nil || n != 0 {
+		t.Errorf("recovery after the start: moved %d, %v; want nothing left", n, err)
+	}
+}
+
+// tcpGate stands between a client and a server: closed, it drops every
+// connection at once, as an unreachable server would; opened, it
+// forwards.
+type tcpGate struct {
+	addr   string
+	target string
+	opened atomic.Bool
+}
+
+func newTCPGate(t *testing.T, target string) *tcpGate {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	g := &tcpGate{addr: ln.Addr().String(), target: target}
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			if !g.opened.Load() {
+				c.Close()
+				continue
+			}
+			go g.forward(c)
+		}
+	}()
+	return g
+}
+
+func (g *tcpGate) open() { g.opened.Store(true) }
+
+func (g *tcpGate) forward(c net.Conn) {
+	defer c.Close()
+	up, err := net.Dial("tcp", g.target)
+	if err != nil {
+		return
+	}
+	defer up.Close()
+	go func() { _, _ = io.Copy(up, c); up.Close() }()
+	_, _ = io.Copy(c, up)
 }
 
 func TestTemporalHistoryHoldsNoPersonalData(t *testing.T) {

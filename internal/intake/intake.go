@@ -10,6 +10,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
+	"sync"
 	"time"
 
 	"go.temporal.io/api/enums/v1"
@@ -43,6 +46,29 @@ type Service struct {
 	Reminders []time.Duration
 	Now       func() time.Time
 	Log       *slog.Logger
+
+	retry retrier
+}
+
+// Retry backoff for starts that failed at intake: the first retry comes
+// quickly, later ones at most every retryMax, so a request is started
+// within seconds of Temporal answering again.
+const (
+	retryFirst = 500 * time.Millisecond
+	retryMax   = 10 * time.Second
+)
+
+// retrier starts, with backoff, the workflows of requests whose start
+// failed at intake. It runs only while some start is pending and stops at
+// Close; Recover, run by every web process and by the deadline monitor,
+// stays the last resort for what a stopped process left.
+type retrier struct {
+	mu      sync.Mutex
+	pending map[string]bool
+	running bool
+	stop    chan struct{}
+	done    sync.WaitGroup
+	closed  bool
 }
 
 // Receipt is what the requester is shown after submitting.
@@ -53,9 +79,15 @@ type Receipt struct {
 
 // Submit validates and stores a request, then starts its workflow. A
 // *domain.ValidationError means nothing was stored. If Temporal cannot be
-// reached the request is still stored and the receipt returned; recovery
-// starts it later.
+// reached the request is still stored and the receipt returned; its start
+// is retried in the background within seconds.
 func (s *Service) Submit(ctx context.Context, nr domain.NewRequest) (*Receipt, error) {
+	return s.SubmitReceived(ctx, nr, s.Now())
+}
+
+// SubmitReceived is Submit for a request received at a given time: the
+// demo organisation's requests arrived days ago.
+func (s *Service) SubmitReceived(ctx context.Context, nr domain.NewRequest, received time.Time) (*Receipt, error) {
 	if err := nr.Normalize(); err != nil {
 		return nil, err
 	}
@@ -67,7 +99,7 @@ func (s *Service) Submit(ctx context.Context, nr domain.NewRequest) (*Receipt, e
 	if err != nil {
 		return nil, err
 	}
-	now := s.Now().UTC().Truncate(time.Second)
+	now := received.UTC().Truncate(time.Second)
 	regime := cmp.Or(nr.Regime, s.Regime, deadline.Default)
 	loc := s.Location
 	if loc == nil {
@@ -91,9 +123,97 @@ func (s *Service) Submit(ctx context.Context, nr domain.NewRequest) (*Receipt, e
 		return nil, fmt.Errorf("intake: %w", err)
 	}
 	if err := s.Start(ctx, r); err != nil {
-		s.Log.Warn("request stored; workflow start deferred", "request_id", r.ID, "error", err)
+		s.Log.Warn("request stored; workflow start retried in the background", "request_id", r.ID, "error", err)
+		s.retryStart(r.ID)
 	}
 	return &Receipt{Request: r, StatusToken: token}, nil
+}
+
+// retryStart keeps trying to start a stored request's workflow until it
+// starts or the service closes.
+func (s *Service) retryStart(id string) {
+	rt := &s.retry
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	if rt.closed {
+		return
+	}
+	if rt.pending == nil {
+		rt.pending, rt.stop = map[string]bool{}, make(chan struct{})
+	}
+	rt.pending[id] = true
+	if rt.running {
+		return
+	}
+	rt.running = true
+	rt.done.Add(1)
+	go s.retryLoop()
+}
+
+func (s *Service) retryLoop() {
+	rt := &s.retry
+	defer rt.done.Done()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		select {
+		case <-rt.stop:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	wait := retryFirst
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+		rt.mu.Lock()
+		ids := slices.Collect(maps.Keys(rt.pending))
+		rt.mu.Unlock()
+		started := 0
+		for _, id := range ids {
+			r, err := s.Store.GetRequest(ctx, id)
+			if err == nil && r.WorkflowStartedAt == nil {
+				err = s.Start(ctx, r)
+			}
+			if err != nil && !errors.Is(err, store.ErrNotFound) {
+				break // Temporal or the database still down: back off
+			}
+			started++
+			rt.mu.Lock()
+			delete(rt.pending, id)
+			rt.mu.Unlock()
+		}
+		if started > 0 {
+			s.Log.Info("started deferred requests", "count", started)
+			wait = retryFirst
+		} else {
+			wait = min(wait*2, retryMax)
+		}
+		rt.mu.Lock()
+		if len(rt.pending) == 0 {
+			rt.running = false
+			rt.mu.Unlock()
+			return
+		}
+		rt.mu.Unlock()
+	}
+}
+
+// Close stops retrying starts; what is left is started by Recover.
+func (s *Service) Close() {
+	rt := &s.retry
+	rt.mu.Lock()
+	if !rt.closed {
+		rt.closed = true
+		if rt.stop != nil {
+			close(rt.stop)
+		}
+	}
+	rt.mu.Unlock()
+	rt.done.Wait()
 }
 
 // Start starts a stored request's workflow. Starting twice is harmless:

@@ -42,6 +42,9 @@ type requestsCollector struct {
 	log     *slog.Logger
 	desc    *prometheus.Desc
 	overdue *prometheus.Desc
+	// unstarted: requests stored while Temporal did not answer, whose
+	// workflow has not started yet.
+	unstarted *prometheus.Desc
 	// breaches: open breaches whose authority is not yet notified, by
 	// whether the 72 hours have passed.
 	breaches *prometheus.Desc
@@ -56,6 +59,8 @@ func RegisterRequests(reg prometheus.Registerer, s *store.Store, now func() time
 			desc: prometheus.NewDesc("dsar_requests", "Requests by type and status.", []string{"type", "status"}, nil),
 			overdue: prometheus.NewDesc("dsar_requests_overdue",
 				"Open requests past their legal due date, by type.", []string{"type"}, nil),
+			unstarted: prometheus.NewDesc("dsar_requests_unstarted",
+				"Requests stored whose workflow has not started yet (Temporal did not answer at intake); started within seconds once it does.", nil, nil),
 			breaches: prometheus.NewDesc("dsar_breaches_unnotified",
 				"Open breaches whose supervisory authority is not yet notified, by whether their 72 hours have passed.", []string{"overdue"}, nil),
 		},
@@ -67,6 +72,7 @@ func RegisterRequests(reg prometheus.Registerer, s *store.Store, now func() time
 func (c *requestsCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.desc
 	ch <- c.overdue
+	ch <- c.unstarted
 	ch <- c.breaches
 }
 
@@ -90,6 +96,12 @@ func (c *requestsCollector) Collect(ch chan<- prometheus.Metric) {
 	for _, t := range domain.RequestTypes {
 		ch <- prometheus.MustNewConstMetric(c.overdue, prometheus.GaugeValue, float64(overdue[t]), string(t))
 	}
+	unstarted, err := c.store.CountUnstarted(ctx)
+	if err != nil {
+		c.log.Error("metrics: count unstarted requests", "error", err)
+		return
+	}
+	ch <- prometheus.MustNewConstMetric(c.unstarted, prometheus.GaugeValue, float64(unstarted))
 	open, err := c.store.ListBreaches(ctx, true, 0)
 	if err != nil {
 		c.log.Error("metrics: list breaches", "error", err)

@@ -184,6 +184,16 @@ func (s *Store) UnstartedRequests(ctx context.Context, limit int) ([]Request, er
 	return rs, nil
 }
 
+// CountUnstarted counts stored requests whose workflow has not started.
+func (s *Store) CountUnstarted(ctx context.Context) (int64, error) {
+	var n int64
+	err := s.db.WithContext(ctx).Model(&Request{}).Where("workflow_started_at IS NULL").Count(&n).Error
+	if err != nil {
+		return 0, fmt.Errorf("store: count unstarted requests: %w", err)
+	}
+	return n, nil
+}
+
 // Transition is one status change with who made it and why.
 type Transition struct {
 	RequestID string
