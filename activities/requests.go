@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
@@ -26,6 +27,15 @@ const (
 	ErrTypeMailRejected      = "MailRejected"
 	ErrTypeNotFound          = "NotFound"
 )
+
+// MaxVerificationEmailsPerDay caps the verification emails (and their
+// reminders) sent to one address in 24 hours, over all its requests: the
+// public form cannot be used to flood someone's inbox from the
+// organisation's address. Past the cap the email is not sent, the
+// request's trail says so, and the officer sees it.
+const MaxVerificationEmailsPerDay = 5
+
+var verificationSteps = []string{string(mail.KindVerification), string(mail.KindVerificationReminder)}
 
 // StatusLinkLifetime is how long a status link in an email keeps working.
 const StatusLinkLifetime = 365 * 24 * time.Hour
@@ -95,6 +105,16 @@ func (a *Requests) SendEmail(ctx context.Context, e Email) error {
 		return classify(err)
 	}
 	now := a.Now()
+	if slices.Contains(verificationSteps, step) {
+		n, err := a.Store.EmailsToAddress(ctx, r.Email, verificationSteps, now.Add(-24*time.Hour))
+		if err != nil {
+			return err
+		}
+		if n >= MaxVerificationEmailsPerDay {
+			detail := fmt.Sprintf("%s: not sent; %d verification emails went to this address in the last 24 hours", step, n)
+			return a.refused(ctx, r.ID, step, detail, now)
+		}
+	}
 	statusToken, err := a.mintToken(ctx, r.ID, store.PurposeStatus, now.Add(StatusLinkLifetime))
 	if err != nil {
 		return err
@@ -137,10 +157,11 @@ func (a *Requests) SendEmail(ctx context.Context, e Email) error {
 		a.Metrics.Failed.WithLabelValues(string(e.Kind)).Inc()
 		a.Log.Warn("email not sent", "request_id", r.ID, "step", step, "error", err)
 		if errors.Is(err, mail.ErrPermanent) {
-			_ = a.Store.Audit(ctx, store.AuditEvent{RequestID: r.ID, Actor: store.ActorSystem,
-				Action: "email_failed", Detail: step + ": " + err.Error(), At: now})
-			return temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeMailRejected, err)
+			return a.refused(ctx, r.ID, step, step+": "+err.Error(), now)
 		}
+		return err
+	}
+	if err := a.Store.ClearMailFailure(ctx, r.ID, step); err != nil {
 		return err
 	}
 	a.Metrics.Sent.WithLabelValues(string(e.Kind)).Inc()
@@ -149,6 +170,20 @@ func (a *Requests) SendEmail(ctx context.Context, e Email) error {
 	}
 	return a.Store.Audit(ctx, store.AuditEvent{RequestID: r.ID, Actor: store.ActorSystem,
 		Action: "email_sent", Detail: step, At: now})
+}
+
+// refused records an email the provider refused for good, or that the
+// daily cap held back, where the officer sees it (the request's page and
+// trail), and tells the workflow to go on without it: the officer can
+// correct the address and send it again.
+func (a *Requests) refused(ctx context.Context, requestID, step, detail string, now time.Time) error {
+	if err := a.Store.MarkMailFailed(ctx, requestID, step, detail, now); err != nil {
+		return err
+	}
+	if err := a.Store.Audit(ctx, store.AuditEvent{RequestID: requestID, Actor: store.ActorSystem, Action: "email_failed", Detail: detail, At: now}); err != nil {
+		return err
+	}
+	return temporal.NewNonRetryableApplicationError(detail, ErrTypeMailRejected, nil)
 }
 
 // addFulfilment puts what fulfilment did into a completion email: a fresh

@@ -29,6 +29,9 @@ type requestCreated struct {
 	Status     domain.Status      `json:"status"`
 	ReceivedAt time.Time          `json:"received_at"`
 	DueAt      time.Time          `json:"due_at"`
+	// Duplicate: the same request was submitted moments before; this is
+	// that first request, and nothing new was stored.
+	Duplicate bool `json:"duplicate,omitempty"`
 }
 
 func (s *Server) apiSubmit(c echo.Context) error {
@@ -41,7 +44,11 @@ func (s *Server) apiSubmit(c echo.Context) error {
 		return err
 	}
 	r := receipt.Request
-	return c.JSON(http.StatusCreated, requestCreated{ID: r.ID, Type: r.Type, Status: r.Status, ReceivedAt: r.ReceivedAt, DueAt: r.DueAt})
+	code := http.StatusCreated
+	if receipt.Duplicate {
+		code = http.StatusOK // the first of identical submissions
+	}
+	return c.JSON(code, requestCreated{ID: r.ID, Type: r.Type, Status: r.Status, ReceivedAt: r.ReceivedAt, DueAt: r.DueAt, Duplicate: receipt.Duplicate})
 }
 
 // bindJSON decodes a JSON body strictly: unknown fields and trailing data

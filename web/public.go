@@ -78,6 +78,9 @@ func (s *Server) submitForm(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	if receipt.Duplicate {
+		return s.render(c, http.StatusOK, "receipt", receipt)
+	}
 	return s.render(c, http.StatusCreated, "receipt", receipt)
 }
 

@@ -186,6 +186,40 @@ func TestAPISubmitStoresAndAnswers201EvenWithTemporalDown(t *testing.T) {
 	}
 }
 
+// TestIdenticalSubmissionsReturnTheFirstRequest: a double click, a reload
+// or a script repeating one request makes one request, not thirty.
+func TestIdenticalSubmissionsReturnTheFirstRequest(t *testing.T) {
+	h := newHarness(t, false)
+	body := `{"type":"deletion","email":"ada@example.com","name":"Ada Lovelace","details":"old account"}`
+	first := h.do("POST", "/api/v1/requests", "application/json", body)
+	if first.code != http.StatusCreated {
+		t.Fatalf("first: %d %s", first.code, first.body)
+	}
+	var a, b requestCreated
+	first.json(t, &a)
+	for range 5 {
+		again := h.do("POST", "/api/v1/requests", "application/json", body)
+		if again.code != http.StatusOK {
+			t.Fatalf("repeat: %d %s, want 200", again.code, again.body)
+		}
+		again.json(t, &b)
+		if b.ID != a.ID || !b.Duplicate {
+			t.Errorf("repeat answered %+v, want the first request %s marked duplicate", b, a.ID)
+		}
+	}
+	form := h.do("POST", "/requests", "application/x-www-form-urlencoded", "type=deletion&email=ada%40example.com&name=Ada+Lovelace&details=old+account")
+	if form.code != http.StatusOK || !strings.Contains(form.body, a.ID) || !strings.Contains(form.body, "already have this request") || strings.Contains(form.body, "/status/") {
+		t.Errorf("repeat through the form: %d; want the first reference, no status link:\n%s", form.code, form.body)
+	}
+	if n := h.count(); n != 1 {
+		t.Errorf("%d requests stored, want 1", n)
+	}
+	other := h.do("POST", "/api/v1/requests", "application/json", `{"type":"access","email":"ada@example.com","name":"Ada Lovelace"}`)
+	if other.code != http.StatusCreated {
+		t.Errorf("a different request from the same address: %d, want 201", other.code)
+	}
+}
+
 func TestAPISubmitRejectsBadInputAndStoresNothing(t *testing.T) {
 	h := newHarness(t, false)
 	cases := []struct {

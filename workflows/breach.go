@@ -137,8 +137,7 @@ func Breach(ctx workflow.Context, in BreachInput) (BreachResult, error) {
 	var res BreachResult
 	fctx := workflow.WithActivityOptions(ctx, fulfilmentActivity)
 	if err := workflow.ExecuteActivity(fctx, breaches.FindAffected, in.BreachID).Get(ctx, &res.Affected); err != nil {
-		var appErr *temporal.ApplicationError
-		if !errors.As(err, &appErr) || appErr.Type() != activities.ErrTypeNoDataMap {
+		if !isAppError(err, activities.ErrTypeNoDataMap) {
 			return res, err
 		}
 		workflow.GetLogger(ctx).Warn("no data map configured; affected people cannot be found", "breach_id", in.BreachID)

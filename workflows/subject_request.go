@@ -4,6 +4,7 @@
 package workflows
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"time"
@@ -34,6 +35,10 @@ const (
 	// period, with a reason the requester is emailed; it answers the new
 	// due date, or refuses through the validator.
 	UpdateExtend = "extend"
+	// UpdateResendEmail sends again the emails the provider refused (after
+	// an officer corrected the address); it answers which went out, or
+	// refuses through the validator when none was refused.
+	UpdateResendEmail = "resend-email"
 	// QueryStatus answers the workflow's current status.
 	QueryStatus = "status"
 )
@@ -116,6 +121,18 @@ type Extension struct {
 	Actor  string // the officer, for the audit trail
 }
 
+// ResendEmail is the argument of UpdateResendEmail.
+type ResendEmail struct {
+	Actor string // the officer, for the audit trail
+}
+
+// ResendResult is what UpdateResendEmail answers: the steps sent, and
+// those the provider refused again.
+type ResendResult struct {
+	Sent    []string
+	Refused []string
+}
+
 // ExtensionResult is what UpdateExtend answers once the new date is
 // stored and the requester emailed.
 type ExtensionResult struct {
@@ -187,6 +204,11 @@ type subjectRequest struct {
 	awaitingOthers bool
 	// extending is set while an accepted extension is carried out.
 	extending bool
+	// refused are the emails the provider refused for good, by step, in
+	// the order they were refused, to send again on an officer's word.
+	refused []activities.Email
+	// resending is set while refused emails are sent again.
+	resending bool
 	// alerted holds the keys of the officer alerts already raised.
 	alerted map[string]bool
 }
@@ -220,9 +242,50 @@ func (w *subjectRequest) register(ctx workflow.Context) error {
 	}); err != nil {
 		return err
 	}
+	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateResendEmail, w.resend, workflow.UpdateHandlerOptions{
+		Validator: w.validateResend,
+	}); err != nil {
+		return err
+	}
 	return workflow.SetUpdateHandlerWithOptions(ctx, UpdateReview, w.review, workflow.UpdateHandlerOptions{
 		Validator: w.validateReview,
 	})
+}
+
+func (w *subjectRequest) validateResend(r ResendEmail) error {
+	switch {
+	case r.Actor == "":
+		return errors.New("the officer is required")
+	case w.resending:
+		return errors.New("the refused emails are being sent again already")
+	case len(w.refused) == 0:
+		return errors.New("no email of this request was refused; there is nothing to send again")
+	}
+	return nil
+}
+
+// resend sends the refused emails again, oldest first, as they were
+// asked for (a verification link keeps its original expiry).
+func (w *subjectRequest) resend(ctx workflow.Context, r ResendEmail) (ResendResult, error) {
+	w.resending = true
+	defer func() { w.resending = false }()
+	var res ResendResult
+	var still []activities.Email
+	for _, e := range w.refused {
+		step := cmp.Or(e.Step, string(e.Kind))
+		err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, emailActivity), requests.SendEmail, e).Get(ctx, nil)
+		switch {
+		case err == nil:
+			res.Sent = append(res.Sent, step)
+		case isAppError(err, activities.ErrTypeMailRejected):
+			res.Refused = append(res.Refused, step)
+			still = append(still, e)
+		default:
+			return res, err
+		}
+	}
+	w.refused = still
+	return res, nil
 }
 
 func (w *subjectRequest) run(ctx workflow.Context) error {
@@ -455,8 +518,7 @@ func (w *subjectRequest) otherSystems(ctx workflow.Context, officer string) erro
 func (w *subjectRequest) dataMapStep(ctx workflow.Context, step any, result any) error {
 	ctx = workflow.WithActivityOptions(ctx, fulfilmentActivity)
 	err := workflow.ExecuteActivity(ctx, step, w.in.RequestID).Get(ctx, result)
-	var appErr *temporal.ApplicationError
-	if errors.As(err, &appErr) && appErr.Type() == activities.ErrTypeNoDataMap {
+	if isAppError(err, activities.ErrTypeNoDataMap) {
 		workflow.GetLogger(ctx).Warn("no data map configured; skipping", "request_id", w.in.RequestID)
 		return nil
 	}
@@ -494,12 +556,11 @@ func (w *subjectRequest) setStatus(ctx workflow.Context, to domain.Status, actor
 // by the activity and does not stop the request: an officer can still act.
 func (w *subjectRequest) email(ctx workflow.Context, kind mail.Kind, verifyLinkExpires time.Time) error {
 	ctx = workflow.WithActivityOptions(ctx, emailActivity)
-	err := workflow.ExecuteActivity(ctx, requests.SendEmail, activities.Email{
-		RequestID: w.in.RequestID, Kind: kind, VerifyLinkExpires: verifyLinkExpires,
-	}).Get(ctx, nil)
-	var appErr *temporal.ApplicationError
-	if errors.As(err, &appErr) && appErr.Type() == activities.ErrTypeMailRejected {
+	e := activities.Email{RequestID: w.in.RequestID, Kind: kind, VerifyLinkExpires: verifyLinkExpires}
+	err := workflow.ExecuteActivity(ctx, requests.SendEmail, e).Get(ctx, nil)
+	if isAppError(err, activities.ErrTypeMailRejected) {
 		workflow.GetLogger(ctx).Warn("email rejected; continuing", "kind", kind)
+		w.refused = append(w.refused, e)
 		return nil
 	}
 	if err != nil {

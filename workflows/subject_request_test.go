@@ -67,13 +67,21 @@ type recordingSender struct {
 }
 
 func (r *recordingSender) Send(ctx context.Context, m mail.Message) (string, error) {
+	r.mu.Lock()
 	if m.Step == r.refuse {
+		r.mu.Unlock()
 		return "", fmt.Errorf("%w: sendgrid answered 400: invalid address", mail.ErrPermanent)
 	}
-	r.mu.Lock()
 	r.sent = append(r.sent, m)
 	r.mu.Unlock()
 	return r.outbox.Send(ctx, m)
+}
+
+// accept stops refusing: the address was corrected.
+func (r *recordingSender) accept() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.refuse = ""
 }
 
 func (r *recordingSender) steps() []string {
@@ -437,6 +445,66 @@ func TestRefusedEmailDoesNotStopTheRequest(t *testing.T) {
 	}
 	if !found {
 		t.Errorf("the refused email is not in the audit trail: %+v", timeline)
+	}
+}
+
+// TestRefusedVerificationEmailIsSentAgainOnAnOfficersWord: the officer
+// sees the refusal on the request, corrects the address, and the
+// workflow sends the verification email again; with nothing refused any
+// more, a second resend is refused.
+func TestRefusedVerificationEmailIsSentAgainOnAnOfficersWord(t *testing.T) {
+	h := newHarness(t, "verification")
+	h.env.RegisterDelayedCallback(func() {
+		if r := h.stored(); r.MailFailedStep != "verification" || !strings.Contains(r.MailFailure, "invalid address") {
+			t.Errorf("the refusal is not on the request: step %q, failure %q", r.MailFailedStep, r.MailFailure)
+		}
+		h.mail.accept()
+	}, time.Hour)
+	again := updateAt[ResendResult](h, time.Hour+time.Minute, UpdateResendEmail, ResendEmail{Actor: "grace@example.org"})
+	twice := updateAt[ResendResult](h, time.Hour+2*time.Minute, UpdateResendEmail, ResendEmail{Actor: "grace@example.org"})
+	h.verifyAt(2 * time.Hour)
+	h.decideAt(3*time.Hour, ReviewDecision{Decision: Approve, Actor: "grace@example.org"})
+	if res := h.run(); res.Status != domain.StatusCompleted {
+		t.Fatalf("result %+v", res)
+	}
+	if again.rejected != nil || fmt.Sprint(again.result.Sent) != "[verification]" {
+		t.Errorf("resend answered %+v (rejected: %v), want the verification sent", again.result, again.rejected)
+	}
+	if twice.rejected == nil || !strings.Contains(twice.rejected.Error(), "nothing to send again") {
+		t.Errorf("a second resend was not refused: %v", twice.rejected)
+	}
+	h.wantSteps("acknowledgement", "verification", "verified", "completed")
+	if m, _ := h.mail.message("verification"); !strings.Contains(m.Text, "/verify/") {
+		t.Errorf("the resent verification email has no link:\n%s", m.Text)
+	}
+	if r := h.stored(); r.MailFailedStep != "" {
+		t.Errorf("the refusal is still shown after the email went out: %q", r.MailFailedStep)
+	}
+}
+
+// TestVerificationEmailsToOneAddressAreCapped: the form cannot be used to
+// flood someone's inbox; past the daily cap the email is held back and
+// the officer sees why.
+func TestVerificationEmailsToOneAddressAreCapped(t *testing.T) {
+	h := newHarness(t, "")
+	ctx := context.Background()
+	for i := range activities.MaxVerificationEmailsPerDay {
+		id := fmt.Sprintf("DSR-EARLIER%02d", i)
+		r := &store.Request{ID: id, Type: domain.TypeAccess, Status: domain.StatusVerifying, Email: "ada@example.com", Name: "Ada",
+			ReceivedAt: received.Add(-time.Hour), DueAt: received.AddDate(0, 1, 0), Regime: deadline.Default}
+		if err := h.store.CreateRequest(ctx, r, nil); err != nil {
+			t.Fatal(err)
+		}
+		if err := h.store.RecordEmailSent(ctx, store.SentEmail{RequestID: id, Step: "verification", SentAt: received.Add(-time.Hour)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h.verifyAt(time.Hour)
+	h.decideAt(2*time.Hour, ReviewDecision{Decision: Deny, Reason: "test", Actor: "grace@example.org"})
+	h.run()
+	h.wantSteps("acknowledgement", "verified", "denied")
+	if r := h.stored(); r.MailFailedStep != "verification" || !strings.Contains(r.MailFailure, "last 24 hours") {
+		t.Errorf("the held-back email is not on the request: %q %q", r.MailFailedStep, r.MailFailure)
 	}
 }
 

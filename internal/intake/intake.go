@@ -75,7 +75,17 @@ type retrier struct {
 type Receipt struct {
 	Request     *store.Request
 	StatusToken string // for the status link on the receipt page
+	// Duplicate is set when the submission repeated an open request
+	// received within DuplicateWindow: Request is that first one, and no
+	// status link is handed out (whoever repeats a request may not be
+	// the person who made it; the link is in their email).
+	Duplicate bool
 }
+
+// DuplicateWindow is how long an identical submission (same address,
+// type, name, details, corrections and regime) returns the first request
+// instead of making another: a double click, a reload, a script.
+const DuplicateWindow = 15 * time.Minute
 
 // Submit validates and stores a request, then starts its workflow. A
 // *domain.ValidationError means nothing was stored. If Temporal cannot be
@@ -101,6 +111,12 @@ func (s *Service) SubmitReceived(ctx context.Context, nr domain.NewRequest, rece
 	}
 	now := received.UTC().Truncate(time.Second)
 	regime := cmp.Or(nr.Regime, s.Regime, deadline.Default)
+	if first, err := s.duplicateOf(ctx, nr, regime, now); err != nil || first != nil {
+		if err != nil {
+			return nil, fmt.Errorf("intake: %w", err)
+		}
+		return &Receipt{Request: first, Duplicate: true}, nil
+	}
 	loc := s.Location
 	if loc == nil {
 		loc = time.UTC
@@ -127,6 +143,23 @@ func (s *Service) SubmitReceived(ctx context.Context, nr domain.NewRequest, rece
 		s.retryStart(r.ID)
 	}
 	return &Receipt{Request: r, StatusToken: token}, nil
+}
+
+// duplicateOf finds an open request identical to nr received within
+// DuplicateWindow before now.
+func (s *Service) duplicateOf(ctx context.Context, nr domain.NewRequest, regime deadline.Regime, now time.Time) (*store.Request, error) {
+	recent, err := s.Store.RecentByEmail(ctx, nr.Email, now.Add(-DuplicateWindow))
+	if err != nil {
+		return nil, err
+	}
+	for i := range recent {
+		r := &recent[i]
+		if !r.Status.Final() && r.Type == nr.Type && r.Name == nr.Name && r.Details == nr.Details &&
+			r.Regime == regime && slices.Equal(r.Corrections, nr.Corrections) {
+			return r, nil
+		}
+	}
+	return nil, nil
 }
 
 // retryStart keeps trying to start a stored request's workflow until it

@@ -27,6 +27,20 @@ func (s *Store) EmailSent(ctx context.Context, requestID, step string) (bool, er
 	return n > 0, nil
 }
 
+// EmailsToAddress counts the emails of the given steps sent since a time
+// to any request from an address.
+func (s *Store) EmailsToAddress(ctx context.Context, email string, steps []string, since time.Time) (int64, error) {
+	var n int64
+	err := s.db.WithContext(ctx).Model(&SentEmail{}).
+		Joins("JOIN requests ON requests.id = sent_emails.request_id").
+		Where("requests.email = ? AND sent_emails.step IN ? AND sent_emails.sent_at >= ?", email, steps, since.UTC()).
+		Count(&n).Error
+	if err != nil {
+		return 0, fmt.Errorf("store: emails to address: %w", err)
+	}
+	return n, nil
+}
+
 // RecordEmailSent notes that a step's email went out. Recording twice keeps
 // the first record.
 func (s *Store) RecordEmailSent(ctx context.Context, e SentEmail) error {

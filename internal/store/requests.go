@@ -43,7 +43,13 @@ type Request struct {
 	ClosedAt          *time.Time
 	DecisionReason    string
 	WorkflowStartedAt *time.Time
-	UpdatedAt         time.Time
+	// MailFailedStep is the last email step the provider refused for
+	// good, MailFailure why and MailFailedAt when; cleared once it goes
+	// out.
+	MailFailedStep string
+	MailFailure    string
+	MailFailedAt   *time.Time
+	UpdatedAt      time.Time
 }
 
 // AuditEvent is one line of a request's history.
@@ -180,6 +186,68 @@ func (s *Store) UnstartedRequests(ctx context.Context, limit int) ([]Request, er
 		Order("received_at").Limit(limit).Find(&rs).Error
 	if err != nil {
 		return nil, fmt.Errorf("store: unstarted requests: %w", err)
+	}
+	return rs, nil
+}
+
+// MarkMailFailed records that the provider refused a step's email for
+// good.
+func (s *Store) MarkMailFailed(ctx context.Context, id, step, failure string, at time.Time) error {
+	err := s.db.WithContext(ctx).Model(&Request{}).Where("id = ?", id).Updates(map[string]any{
+		"mail_failed_step": step, "mail_failure": failure, "mail_failed_at": at.UTC(), "updated_at": at.UTC(),
+	}).Error
+	if err != nil {
+		return fmt.Errorf("store: mark mail failed: %w", err)
+	}
+	return nil
+}
+
+// ClearMailFailure forgets a refused step once its email went out.
+func (s *Store) ClearMailFailure(ctx context.Context, id, step string) error {
+	err := s.db.WithContext(ctx).Model(&Request{}).Where("id = ? AND mail_failed_step = ?", id, step).Updates(map[string]any{
+		"mail_failed_step": "", "mail_failure": "", "mail_failed_at": nil,
+	}).Error
+	if err != nil {
+		return fmt.Errorf("store: clear mail failure: %w", err)
+	}
+	return nil
+}
+
+// ErrNoMailFailure refuses an address correction on a request whose
+// emails all went out.
+var ErrNoMailFailure = errors.New("no email of this request was refused; its address is the one the requester proved")
+
+// CorrectEmail changes the address of an open request whose email the
+// provider refused, and audits who did it. The new address is not in the
+// audit detail: the trail outlives an erasure.
+func (s *Store) CorrectEmail(ctx context.Context, id, email, actor string, at time.Time) error {
+	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		var r Request
+		if err := tx.Where("id = ?", id).Take(&r).Error; err != nil {
+			if errors.Is(err, gorm.ErrRecordNotFound) {
+				return ErrNotFound
+			}
+			return fmt.Errorf("store: correct email: %w", err)
+		}
+		if r.MailFailedStep == "" || r.Status.Final() {
+			return ErrNoMailFailure
+		}
+		if err := tx.Model(&Request{}).Where("id = ?", id).Updates(map[string]any{"email": email, "updated_at": at.UTC()}).Error; err != nil {
+			return fmt.Errorf("store: correct email: %w", err)
+		}
+		return tx.Create(&AuditEvent{RequestID: id, Actor: actor, Action: "email_corrected",
+			Detail: "the requester's address, after the provider refused " + r.MailFailedStep, At: at.UTC()}).Error
+	})
+}
+
+// RecentByEmail lists the requests from an address received at or after
+// since, oldest first.
+func (s *Store) RecentByEmail(ctx context.Context, email string, since time.Time) ([]Request, error) {
+	var rs []Request
+	err := s.db.WithContext(ctx).Where("email = ? AND received_at >= ?", email, since.UTC()).
+		Order("received_at").Limit(100).Find(&rs).Error
+	if err != nil {
+		return nil, fmt.Errorf("store: recent requests by email: %w", err)
 	}
 	return rs, nil
 }
