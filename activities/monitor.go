@@ -15,7 +15,7 @@ import (
 type Monitor struct {
 	Requests *Requests
 	// Recover starts the workflow of every stored request that has none
-	// and resends lost verification signals (intake.Service.Recover).
+	// and resends lost verification signals (office.Service.Recover).
 	Recover func(ctx context.Context) (int, error)
 	// Window is how far ahead a due date puts a request in the digest.
 	Window time.Duration

@@ -11,15 +11,11 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
-	"go.temporal.io/api/serviceerror"
-	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/temporal"
 
 	"github.com/dsar-project/dsar/internal/auth"
 	"github.com/dsar-project/dsar/internal/deadline"
 	"github.com/dsar-project/dsar/internal/domain"
 	"github.com/dsar-project/dsar/internal/store"
-	"github.com/dsar-project/dsar/workflows"
 )
 
 // requestCreated is the answer to POST /api/v1/requests.
@@ -39,7 +35,7 @@ func (s *Server) apiSubmit(c echo.Context) error {
 	if err := bindJSON(c, &nr); err != nil {
 		return err
 	}
-	receipt, err := s.intake.Submit(c.Request().Context(), nr)
+	receipt, err := s.office.Submit(c.Request().Context(), nr)
 	if err != nil {
 		return err
 	}
@@ -91,13 +87,16 @@ type officerRequest struct {
 	ExtensionReason string     `json:"extension_reason,omitempty"`
 	// Overdue says the request is open past its due date; OverdueAt is
 	// when it was escalated to the officers.
-	Overdue        bool               `json:"overdue"`
-	OverdueAt      *time.Time         `json:"overdue_at,omitempty"`
-	VerifiedAt     *time.Time         `json:"verified_at,omitempty"`
-	VerifiedBy     string             `json:"verified_by,omitempty"`
-	ClosedAt       *time.Time         `json:"closed_at,omitempty"`
-	DecisionReason string             `json:"decision_reason,omitempty"`
-	Timeline       []store.AuditEvent `json:"timeline,omitempty"`
+	Overdue        bool       `json:"overdue"`
+	OverdueAt      *time.Time `json:"overdue_at,omitempty"`
+	VerifiedAt     *time.Time `json:"verified_at,omitempty"`
+	VerifiedBy     string     `json:"verified_by,omitempty"`
+	ClosedAt       *time.Time `json:"closed_at,omitempty"`
+	DecisionReason string     `json:"decision_reason,omitempty"`
+	// MailFailure is the last email the provider refused (or the daily
+	// cap held back); POST .../resend-email sends it again.
+	MailFailure *mailFailure       `json:"mail_failure,omitempty"`
+	Timeline    []store.AuditEvent `json:"timeline,omitempty"`
 	// Findings are what discovery found, for review before approval.
 	Findings []store.Finding `json:"findings,omitempty"`
 	// Tasks are the webhook and manual systems' parts of an approved
@@ -111,9 +110,21 @@ type officerRequest struct {
 	Deferred []store.DeferredErasure `json:"deferred,omitempty"`
 }
 
+// mailFailure is an email the provider refused for good.
+type mailFailure struct {
+	Step   string     `json:"step"`
+	Detail string     `json:"detail"`
+	At     *time.Time `json:"at,omitempty"`
+}
+
 func toOfficerRequest(r *store.Request, now time.Time) officerRequest {
+	var mf *mailFailure
+	if r.MailFailedStep != "" {
+		mf = &mailFailure{Step: r.MailFailedStep, Detail: r.MailFailure, At: r.MailFailedAt}
+	}
 	return officerRequest{
-		ExtendedAt: r.ExtendedAt, ExtensionReason: r.ExtensionReason, Overdue: r.Overdue(now), OverdueAt: r.OverdueAt,
+		MailFailure: mf,
+		ExtendedAt:  r.ExtendedAt, ExtensionReason: r.ExtensionReason, Overdue: r.Overdue(now), OverdueAt: r.OverdueAt,
 		ID: r.ID, Type: r.Type, Status: r.Status, Email: r.Email, Name: r.Name, Details: r.Details,
 		Corrections: r.Corrections, ReceivedAt: r.ReceivedAt, DueAt: r.DueAt, VerifiedAt: r.VerifiedAt,
 		Regime: r.Regime, AckDueAt: r.AckDueAt, ExtensionNoticeBy: r.ExtensionNoticeBy, ExtendedDueAt: r.ExtendedDueAt,
@@ -184,22 +195,15 @@ func (s *Server) apiVerify(c echo.Context) error {
 	if err := bindJSON(c, &body); err != nil {
 		return err
 	}
-	body.Evidence = strings.TrimSpace(body.Evidence)
-	if body.Evidence == "" {
-		return &domain.ValidationError{Fields: map[string]string{"evidence": "say how you verified the requester's identity"}}
-	}
-	r, err := s.store.GetRequest(c.Request().Context(), c.Param("id"))
-	if err != nil {
+	id := c.Param("id")
+	if err := s.office.VerifyByOfficer(c.Request().Context(), id, body.Evidence, officerFrom(c).Email); err != nil {
 		return err
 	}
-	if err := s.verifyByOfficer(c, r, body.Evidence); err != nil {
-		return err
-	}
-	return c.JSON(http.StatusAccepted, map[string]any{"id": r.ID, "verified": true})
+	return c.JSON(http.StatusAccepted, map[string]any{"id": id, "verified": true})
 }
 
 func (s *Server) apiApprove(c echo.Context) error {
-	return s.decide(c, workflows.ReviewDecision{Decision: workflows.Approve})
+	return s.apiDecide(c, true, "")
 }
 
 func (s *Server) apiDeny(c echo.Context) error {
@@ -209,11 +213,18 @@ func (s *Server) apiDeny(c echo.Context) error {
 	if err := bindJSON(c, &body); err != nil {
 		return err
 	}
-	body.Reason = strings.TrimSpace(body.Reason)
-	if body.Reason == "" {
-		return &domain.ValidationError{Fields: map[string]string{"reason": "a denial needs a reason; the requester will read it"}}
+	return s.apiDecide(c, false, body.Reason)
+}
+
+// apiDecide answers the status a decision led to; 202 while it is still
+// being carried out, 409 with the reason when it was refused (the error
+// handler maps the office's errors).
+func (s *Server) apiDecide(c echo.Context, approve bool, reason string) error {
+	status, err := s.office.Decide(c.Request().Context(), c.Param("id"), approve, reason, officerFrom(c).Email)
+	if err != nil {
+		return err
 	}
-	return s.decide(c, workflows.ReviewDecision{Decision: workflows.Deny, Reason: body.Reason})
+	return c.JSON(http.StatusOK, map[string]any{"id": c.Param("id"), "status": status})
 }
 
 // apiExtend extends a request's deadline through its workflow.
@@ -224,112 +235,34 @@ func (s *Server) apiExtend(c echo.Context) error {
 	if err := bindJSON(c, &body); err != nil {
 		return err
 	}
-	r, err := s.store.GetRequest(c.Request().Context(), c.Param("id"))
+	due, err := s.office.Extend(c.Request().Context(), c.Param("id"), body.Reason, officerFrom(c).Email)
 	if err != nil {
 		return err
 	}
-	due, err := s.extend(c, r, body.Reason)
-	if errors.Is(err, errStillProcessing) {
-		return c.JSON(http.StatusAccepted, map[string]string{"id": r.ID, "status": "processing"})
+	return c.JSON(http.StatusOK, map[string]any{"id": c.Param("id"), "due_at": due})
+}
+
+// apiResendEmail sends again the emails the provider refused, after
+// correcting the address when one is given.
+func (s *Server) apiResendEmail(c echo.Context) error {
+	var body struct {
+		Email string `json:"email"`
 	}
+	if err := bindJSON(c, &body); err != nil {
+		return err
+	}
+	res, err := s.office.ResendEmail(c.Request().Context(), c.Param("id"), body.Email, officerFrom(c).Email)
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, map[string]any{"id": r.ID, "due_at": due})
+	return c.JSON(http.StatusOK, map[string]any{"id": c.Param("id"), "sent": orEmpty(res.Sent), "refused": orEmpty(res.Refused)})
 }
 
-// extend sends an extension to the request's workflow and answers the new
-// due date once stored and emailed, or the validator's refusal as a 409.
-func (s *Server) extend(c echo.Context, r *store.Request, reason string) (time.Time, error) {
-	reason = strings.TrimSpace(reason)
-	if reason == "" {
-		return time.Time{}, &domain.ValidationError{Fields: map[string]string{"reason": "an extension needs a reason; the requester will read it"}}
+func orEmpty(s []string) []string {
+	if s == nil {
+		return []string{}
 	}
-	ctx := c.Request().Context()
-	handle, err := s.temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
-		WorkflowID:   workflows.SubjectRequestWorkflowID(r.ID),
-		UpdateName:   workflows.UpdateExtend,
-		Args:         []any{workflows.Extension{Reason: reason, Actor: officerFrom(c).Email}},
-		WaitForStage: client.WorkflowUpdateStageAccepted,
-	})
-	if err != nil {
-		return time.Time{}, decisionError(err, r)
-	}
-	waitCtx, cancel := context.WithTimeout(ctx, decisionWait)
-	defer cancel()
-	var res workflows.ExtensionResult
-	if err := handle.Get(waitCtx, &res); err != nil {
-		if waitCtx.Err() != nil && ctx.Err() == nil {
-			return time.Time{}, errStillProcessing
-		}
-		return time.Time{}, decisionError(err, r)
-	}
-	return res.DueAt, nil
-}
-
-// decisionWait is how long the API waits for a decision to be carried out
-// before answering 202 and letting it finish in the background.
-const decisionWait = 20 * time.Second
-
-// decide sends an officer's decision to the request's workflow and answers
-// in JSON: the new status, 202 while it is still being carried out, or
-// 409 with the validator's reason.
-func (s *Server) decide(c echo.Context, d workflows.ReviewDecision) error {
-	r, err := s.store.GetRequest(c.Request().Context(), c.Param("id"))
-	if err != nil {
-		return err
-	}
-	d.Actor = officerFrom(c).Email
-	status, err := s.sendDecision(c.Request().Context(), r, d)
-	if errors.Is(err, errStillProcessing) {
-		return c.JSON(http.StatusAccepted, map[string]string{"id": r.ID, "status": "processing"})
-	}
-	if err != nil {
-		return err
-	}
-	return c.JSON(http.StatusOK, map[string]any{"id": r.ID, "status": status})
-}
-
-// errStillProcessing: the decision was accepted but not yet carried out
-// within decisionWait; it finishes in the background.
-var errStillProcessing = errors.New("decision accepted and still being carried out")
-
-// sendDecision delivers a decision through the workflow's Update. The
-// validator answers at once: a refused decision is a 409 carrying its
-// reason; an accepted one returns the new status once recorded and the
-// requester emailed.
-func (s *Server) sendDecision(ctx context.Context, r *store.Request, d workflows.ReviewDecision) (domain.Status, error) {
-	handle, err := s.temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
-		WorkflowID:   workflows.SubjectRequestWorkflowID(r.ID),
-		UpdateName:   workflows.UpdateReview,
-		Args:         []any{d},
-		WaitForStage: client.WorkflowUpdateStageAccepted,
-	})
-	if err != nil {
-		return "", decisionError(err, r)
-	}
-	waitCtx, cancel := context.WithTimeout(ctx, decisionWait)
-	defer cancel()
-	var res workflows.ReviewResult
-	if err := handle.Get(waitCtx, &res); err != nil {
-		if waitCtx.Err() != nil && ctx.Err() == nil {
-			return "", errStillProcessing
-		}
-		return "", decisionError(err, r)
-	}
-	return res.Status, nil
-}
-
-func decisionError(err error, r *store.Request) error {
-	var appErr *temporal.ApplicationError
-	var notFound *serviceerror.NotFound
-	switch {
-	case errors.As(err, &appErr):
-		return echo.NewHTTPError(http.StatusConflict, appErr.Message())
-	case errors.As(err, &notFound):
-		return echo.NewHTTPError(http.StatusConflict, "request "+r.ID+" is "+string(r.Status)+" and no longer open")
-	}
-	return echo.NewHTTPError(http.StatusServiceUnavailable, "the workflow service is unavailable; try again shortly").SetInternal(err)
+	return s
 }
 
 // requireOfficer authenticates the bearer token of the officer API.

@@ -3,7 +3,6 @@ package web
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"html/template"
 	"net/http"
@@ -11,13 +10,11 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
-	"go.temporal.io/api/serviceerror"
-	"go.temporal.io/sdk/client"
 
 	"github.com/dsar-project/dsar/internal/datamap"
 	"github.com/dsar-project/dsar/internal/domain"
+	"github.com/dsar-project/dsar/internal/office"
 	"github.com/dsar-project/dsar/internal/store"
-	"github.com/dsar-project/dsar/workflows"
 )
 
 // breachView is a breach as officers see it: the record, its clock, the
@@ -57,7 +54,7 @@ func (s *Server) apiRecordBreach(c echo.Context) error {
 	if err := bindJSON(c, &nb); err != nil {
 		return err
 	}
-	b, err := s.intake.RecordBreach(c.Request().Context(), nb, officerFrom(c).Email, s.currentDataMap())
+	b, err := s.office.RecordBreach(c.Request().Context(), nb, officerFrom(c).Email, s.currentDataMap())
 	if err != nil {
 		return err
 	}
@@ -102,20 +99,11 @@ func (s *Server) apiApproveNotice(c echo.Context) error {
 	if err := bindJSON(c, &body); err != nil {
 		return err
 	}
-	b, err := s.store.GetBreach(c.Request().Context(), c.Param("id"))
-	if err != nil {
+	id := c.Param("id")
+	if err := s.office.ApproveNotice(c.Request().Context(), id, body.Subject, body.Text, officerFrom(c).Email); err != nil {
 		return err
 	}
-	err = s.breachUpdate(c.Request().Context(), b, workflows.UpdateApproveNotice, workflows.NoticeApproval{
-		Subject: body.Subject, Text: body.Text, Actor: officerFrom(c).Email,
-	})
-	if errors.Is(err, errStillProcessing) {
-		return accepted(c, b.ID)
-	}
-	if err != nil {
-		return err
-	}
-	return c.JSON(http.StatusOK, map[string]any{"id": b.ID, "notice_approved": true})
+	return c.JSON(http.StatusOK, map[string]any{"id": id, "notice_approved": true})
 }
 
 func (s *Server) apiAuthorityNotified(c echo.Context) error {
@@ -128,24 +116,14 @@ func (s *Server) apiAuthorityNotified(c echo.Context) error {
 	if err := bindJSON(c, &body); err != nil {
 		return err
 	}
-	b, err := s.store.GetBreach(c.Request().Context(), c.Param("id"))
+	id := c.Param("id")
+	err := s.office.RecordAuthority(c.Request().Context(), id, office.AuthorityNotification{
+		Authority: body.Authority, Reference: body.Reference, NotifiedAt: body.NotifiedAt, DelayReason: body.DelayReason,
+	}, officerFrom(c).Email)
 	if err != nil {
 		return err
 	}
-	if body.NotifiedAt.IsZero() {
-		body.NotifiedAt = s.now()
-	}
-	err = s.breachUpdate(c.Request().Context(), b, workflows.UpdateAuthorityNotified, workflows.AuthorityNotification{
-		Authority: body.Authority, Reference: body.Reference, NotifiedAt: body.NotifiedAt,
-		DelayReason: body.DelayReason, Actor: officerFrom(c).Email,
-	})
-	if errors.Is(err, errStillProcessing) {
-		return accepted(c, b.ID)
-	}
-	if err != nil {
-		return err
-	}
-	return c.JSON(http.StatusOK, map[string]any{"id": b.ID, "authority_notified": true})
+	return c.JSON(http.StatusOK, map[string]any{"id": id, "authority_notified": true})
 }
 
 // apiResolveUncertain settles notices whose delivery a crash left
@@ -160,58 +138,11 @@ func (s *Server) apiResolveUncertain(c echo.Context) error {
 	if body.Resend == nil {
 		return &domain.ValidationError{Fields: map[string]string{"resend": "say true to send them again or false to record them as sent"}}
 	}
-	b, err := s.store.GetBreach(c.Request().Context(), c.Param("id"))
-	if err != nil {
+	id := c.Param("id")
+	if err := s.office.ResolveUncertain(c.Request().Context(), id, *body.Resend, officerFrom(c).Email); err != nil {
 		return err
 	}
-	err = s.breachUpdate(c.Request().Context(), b, workflows.UpdateResolveUncertain, workflows.UncertainDecision{
-		Resend: *body.Resend, Actor: officerFrom(c).Email,
-	})
-	if errors.Is(err, errStillProcessing) {
-		return accepted(c, b.ID)
-	}
-	if err != nil {
-		return err
-	}
-	return c.JSON(http.StatusOK, map[string]any{"id": b.ID, "resend": *body.Resend})
-}
-
-// breachUpdate sends an Update to a breach's workflow; a refusal is a 409
-// with the validator's reason.
-func (s *Server) breachUpdate(ctx context.Context, b *store.Breach, name string, arg any) error {
-	handle, err := s.temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
-		WorkflowID: workflows.BreachWorkflowID(b.ID), UpdateName: name, Args: []any{arg},
-		WaitForStage: client.WorkflowUpdateStageAccepted,
-	})
-	if err != nil {
-		return breachError(err, b)
-	}
-	waitCtx, cancel := context.WithTimeout(ctx, decisionWait)
-	defer cancel()
-	if err := handle.Get(waitCtx, nil); err != nil {
-		if waitCtx.Err() != nil && ctx.Err() == nil {
-			return errStillProcessing
-		}
-		return breachError(err, b)
-	}
-	return nil
-}
-
-// breachError turns a refused or failed Update into what an officer reads.
-func breachError(err error, b *store.Breach) error {
-	var notFound *serviceerror.NotFound
-	if errors.As(err, &notFound) {
-		if b.ClosedAt != nil {
-			return echo.NewHTTPError(http.StatusConflict, "breach "+b.ID+" is closed")
-		}
-		return echo.NewHTTPError(http.StatusServiceUnavailable, "breach "+b.ID+" has no running workflow yet; the deadline monitor starts it, try again shortly")
-	}
-	return decisionError(err, &store.Request{ID: b.ID})
-}
-
-// accepted answers an Update still being carried out.
-func accepted(c echo.Context, id string) error {
-	return c.JSON(http.StatusAccepted, map[string]string{"id": id, "status": "processing"})
+	return c.JSON(http.StatusOK, map[string]any{"id": id, "resend": *body.Resend})
 }
 
 // breachReport is the report for the supervisory authority (GDPR Art.

@@ -9,14 +9,13 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/dsar-project/dsar/internal/auth"
 	"github.com/dsar-project/dsar/internal/domain"
+	"github.com/dsar-project/dsar/internal/office"
 	"github.com/dsar-project/dsar/internal/store"
-	"github.com/dsar-project/dsar/workflows"
 )
 
 // chrome is what every dashboard page shows around its content.
@@ -42,6 +41,8 @@ var flashes = map[string]string{
 	"denied":             "Denied. The requester has been emailed the reason.",
 	"processing":         "Accepted. It is being carried out and the list will show it shortly.",
 	"verified":           "Identity verified. The request moves to review in a moment.",
+	"resent":             "The refused emails were sent again.",
+	"resend-refused":     "The provider refused the email again: check the address.",
 	"extended":           "Deadline extended. The requester has been emailed the new date and your reason.",
 	"officer-added":      "Officer added.",
 	"breach-recorded":    "Breach recorded. Its 72 hours run from the moment of awareness; dsar is finding the people affected.",
@@ -217,115 +218,79 @@ func (s *Server) renderRequestPage(c echo.Context, code int, r *store.Request, p
 }
 
 func (s *Server) dashboardApprove(c echo.Context) error {
-	return s.dashboardDecide(c, workflows.ReviewDecision{Decision: workflows.Approve}, "approved")
+	return s.dashboardDecide(c, true, "", "approved")
 }
 
 func (s *Server) dashboardDeny(c echo.Context) error {
-	reason := strings.TrimSpace(c.FormValue("reason"))
-	return s.dashboardDecide(c, workflows.ReviewDecision{Decision: workflows.Deny, Reason: reason}, "denied")
+	return s.dashboardDecide(c, false, c.FormValue("reason"), "denied")
 }
 
 // dashboardDecide carries out a decision and returns to the request with
 // the outcome, or shows the request again with the reason it was refused.
-func (s *Server) dashboardDecide(c echo.Context, d workflows.ReviewDecision, done string) error {
+func (s *Server) dashboardDecide(c echo.Context, approve bool, reason, done string) error {
 	ctx := c.Request().Context()
-	r, err := s.store.GetRequest(ctx, c.Param("id"))
-	if err != nil {
-		return err
-	}
-	if d.Decision == workflows.Deny && d.Reason == "" {
-		return s.renderRequest(c, http.StatusBadRequest, r, "A denial needs a reason: the requester will read it.", "")
-	}
-	d.Actor = officerFrom(c).Email
-	_, err = s.sendDecision(ctx, r, d)
-	if errors.Is(err, errStillProcessing) {
+	_, err := s.office.Decide(ctx, c.Param("id"), approve, reason, officerFrom(c).Email)
+	if errors.Is(err, office.ErrStillProcessing) {
 		done = "processing"
 	} else if err != nil {
-		var herr *echo.HTTPError
-		if errors.As(err, &herr) {
-			msg, _ := herr.Message.(string)
-			return s.renderRequest(c, herr.Code, r, msg, d.Reason)
-		}
+		return s.requestProblem(c, err, reason, "")
+	}
+	return c.Redirect(http.StatusSeeOther, "/officer/requests/"+url.PathEscape(c.Param("id"))+"?done="+done)
+}
+
+// requestProblem shows the request again with what was wrong with a
+// command; errors no officer can act on go to the error handler.
+func (s *Server) requestProblem(c echo.Context, err error, denyReason, extendReason string) error {
+	code, msg, ok := problemOf(err)
+	if !ok {
 		return err
 	}
-	return c.Redirect(http.StatusSeeOther, "/officer/requests/"+url.PathEscape(r.ID)+"?done="+done)
+	r, gerr := s.store.GetRequest(c.Request().Context(), c.Param("id"))
+	if gerr != nil {
+		return gerr
+	}
+	return s.renderRequestPage(c, code, r, msg, denyReason, extendReason)
 }
 
 // dashboardExtend extends the request's deadline and returns to it, or
 // shows it again with the reason the extension was refused.
 func (s *Server) dashboardExtend(c echo.Context) error {
-	r, err := s.store.GetRequest(c.Request().Context(), c.Param("id"))
-	if err != nil {
-		return err
-	}
 	reason := c.FormValue("reason")
 	done := "extended"
-	if _, err := s.extend(c, r, reason); errors.Is(err, errStillProcessing) {
+	_, err := s.office.Extend(c.Request().Context(), c.Param("id"), reason, officerFrom(c).Email)
+	if errors.Is(err, office.ErrStillProcessing) {
 		done = "processing"
 	} else if err != nil {
-		var herr *echo.HTTPError
-		var verr *domain.ValidationError
-		switch {
-		case errors.As(err, &verr):
-			return s.renderRequestPage(c, http.StatusBadRequest, r, "An extension needs a reason: the requester will read it.", "", reason)
-		case errors.As(err, &herr):
-			msg, _ := herr.Message.(string)
-			return s.renderRequestPage(c, herr.Code, r, msg, "", reason)
-		}
-		return err
+		return s.requestProblem(c, err, "", reason)
 	}
-	return c.Redirect(http.StatusSeeOther, "/officer/requests/"+url.PathEscape(r.ID)+"?done="+done)
+	return c.Redirect(http.StatusSeeOther, "/officer/requests/"+url.PathEscape(c.Param("id"))+"?done="+done)
 }
 
 // dashboardVerify records that the officer proved the requester's identity
 // by other means, then tells the workflow, which moves the request to
 // review.
 func (s *Server) dashboardVerify(c echo.Context) error {
-	ctx := c.Request().Context()
-	r, err := s.store.GetRequest(ctx, c.Param("id"))
-	if err != nil {
-		return err
+	if err := s.office.VerifyByOfficer(c.Request().Context(), c.Param("id"), c.FormValue("evidence"), officerFrom(c).Email); err != nil {
+		return s.requestProblem(c, err, "", "")
 	}
-	evidence := strings.TrimSpace(c.FormValue("evidence"))
-	if evidence == "" {
-		return s.renderRequest(c, http.StatusBadRequest, r, "Say how you verified the requester's identity; it goes in the audit trail.", "")
-	}
-	if err := s.verifyByOfficer(c, r, evidence); err != nil {
-		var herr *echo.HTTPError
-		if errors.As(err, &herr) {
-			msg, _ := herr.Message.(string)
-			return s.renderRequest(c, herr.Code, r, msg, "")
-		}
-		return err
-	}
-	return c.Redirect(http.StatusSeeOther, "/officer/requests/"+url.PathEscape(r.ID)+"?done=verified")
+	return c.Redirect(http.StatusSeeOther, "/officer/requests/"+url.PathEscape(c.Param("id"))+"?done=verified")
 }
 
-// verifyByOfficer stores an officer's verification and signals the
-// workflow; a lost signal is resent by the recovery loop.
-func (s *Server) verifyByOfficer(c echo.Context, r *store.Request, evidence string) error {
-	if utf8.RuneCountInString(evidence) > maxEvidenceLen {
-		return &domain.ValidationError{Fields: map[string]string{"evidence": "at most " + strconv.Itoa(maxEvidenceLen) + " characters"}}
+// dashboardResendEmail corrects the requester's address, when given, and
+// sends the refused emails again.
+func (s *Server) dashboardResendEmail(c echo.Context) error {
+	res, err := s.office.ResendEmail(c.Request().Context(), c.Param("id"), c.FormValue("email"), officerFrom(c).Email)
+	done := "resent"
+	switch {
+	case errors.Is(err, office.ErrStillProcessing):
+		done = "processing"
+	case err != nil:
+		return s.requestProblem(c, err, "", "")
+	case len(res.Refused) > 0:
+		done = "resend-refused"
 	}
-	officer := officerFrom(c).Email
-	changed, err := s.store.VerifyByOfficer(c.Request().Context(), r.ID, officer, evidence, s.now())
-	if errors.Is(err, store.ErrInvalidTransition) {
-		return echo.NewHTTPError(http.StatusConflict, "Request "+r.ID+" is not waiting for identity verification ("+r.Status.OfficerLabel()+").")
-	}
-	if err != nil {
-		return err
-	}
-	if !changed {
-		return echo.NewHTTPError(http.StatusConflict, "The identity behind request "+r.ID+" was already verified.")
-	}
-	if err := s.intake.SignalVerified(c.Request().Context(), r.ID, officer); err != nil {
-		s.log.Warn("verification stored; signal deferred", "request_id", r.ID, "error", err)
-	}
-	return nil
+	return c.Redirect(http.StatusSeeOther, "/officer/requests/"+url.PathEscape(c.Param("id"))+"?done="+done)
 }
-
-// maxEvidenceLen bounds the note on how an officer verified someone.
-const maxEvidenceLen = 1000
 
 // requireAdmin admits admins only: they manage the officers.
 func requireAdmin(next echo.HandlerFunc) echo.HandlerFunc {

@@ -10,8 +10,8 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/dsar-project/dsar/internal/domain"
+	"github.com/dsar-project/dsar/internal/office"
 	"github.com/dsar-project/dsar/internal/store"
-	"github.com/dsar-project/dsar/workflows"
 )
 
 type breachesPage struct {
@@ -100,7 +100,7 @@ func (s *Server) dashboardRecordBreach(c echo.Context) error {
 	} else if strings.TrimSpace(f.AwareAt) != "" {
 		errs["aware_at"] = "give a date and time such as 2026-05-04T09:30 (UTC)"
 	}
-	b, err := s.intake.RecordBreach(c.Request().Context(), nb, officerFrom(c).Email, s.currentDataMap())
+	b, err := s.office.RecordBreach(c.Request().Context(), nb, officerFrom(c).Email, s.currentDataMap())
 	var verr *domain.ValidationError
 	if errors.As(err, &verr) || len(errs) > 0 {
 		if verr != nil {
@@ -154,7 +154,7 @@ func (s *Server) renderBreach(c echo.Context, code int, b *store.Breach, problem
 	p.NoticeForm.Subject, p.NoticeForm.Text = subject, text
 	if p.NoticeForm.Subject == "" && p.NoticeForm.Text == "" {
 		p.NoticeForm.Subject = "Important: a security incident affecting your data"
-		p.NoticeForm.Text = workflows.NoticeOutline
+		p.NoticeForm.Text = office.NoticeOutline
 	}
 	return s.render(c, code, "officer/breach", p)
 }
@@ -165,9 +165,7 @@ func (s *Server) dashboardApproveNotice(c echo.Context) error {
 		return err
 	}
 	subject, text := c.FormValue("subject"), c.FormValue("text")
-	err = s.breachUpdate(c.Request().Context(), b, workflows.UpdateApproveNotice, workflows.NoticeApproval{
-		Subject: subject, Text: text, Actor: officerFrom(c).Email,
-	})
+	err = s.office.ApproveNotice(c.Request().Context(), b.ID, subject, text, officerFrom(c).Email)
 	if err != nil {
 		return s.breachProblem(c, b, err, subject, text)
 	}
@@ -183,10 +181,10 @@ func (s *Server) dashboardAuthorityNotified(c echo.Context) error {
 	if perr != nil {
 		return s.renderBreach(c, http.StatusBadRequest, b, "Give the time of the notification, such as 2026-05-04T09:30 (UTC).", "", "")
 	}
-	err = s.breachUpdate(c.Request().Context(), b, workflows.UpdateAuthorityNotified, workflows.AuthorityNotification{
+	err = s.office.RecordAuthority(c.Request().Context(), b.ID, office.AuthorityNotification{
 		Authority: c.FormValue("authority"), Reference: c.FormValue("reference"), NotifiedAt: at,
-		DelayReason: c.FormValue("delay_reason"), Actor: officerFrom(c).Email,
-	})
+		DelayReason: c.FormValue("delay_reason"),
+	}, officerFrom(c).Email)
 	if err != nil {
 		return s.breachProblem(c, b, err, "", "")
 	}
@@ -198,9 +196,7 @@ func (s *Server) dashboardResolveUncertain(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	err = s.breachUpdate(c.Request().Context(), b, workflows.UpdateResolveUncertain, workflows.UncertainDecision{
-		Resend: c.FormValue("resend") == "yes", Actor: officerFrom(c).Email,
-	})
+	err = s.office.ResolveUncertain(c.Request().Context(), b.ID, c.FormValue("resend") == "yes", officerFrom(c).Email)
 	if err != nil {
 		return s.breachProblem(c, b, err, "", "")
 	}
@@ -225,13 +221,11 @@ func (s *Server) dashboardBreachProgress(c echo.Context) error {
 
 // breachProblem shows the breach again with why an action was refused.
 func (s *Server) breachProblem(c echo.Context, b *store.Breach, err error, subject, text string) error {
-	if errors.Is(err, errStillProcessing) {
+	if errors.Is(err, office.ErrStillProcessing) {
 		return c.Redirect(http.StatusSeeOther, "/officer/breaches/"+url.PathEscape(b.ID)+"?done=processing")
 	}
-	var herr *echo.HTTPError
-	if errors.As(err, &herr) {
-		msg, _ := herr.Message.(string)
-		return s.renderBreach(c, herr.Code, b, msg, subject, text)
+	if code, msg, ok := problemOf(err); ok {
+		return s.renderBreach(c, code, b, msg, subject, text)
 	}
 	return err
 }

@@ -91,7 +91,7 @@ func (s *Server) dashboardPlaceHold(c echo.Context) error {
 			errs["ends_at"] = "give a date such as 2027-06-30, or leave it empty"
 		}
 	}
-	_, err := s.intake.PlaceHold(c.Request().Context(), nh, officerFrom(c).Email, s.currentDataMap())
+	_, err := s.office.PlaceHold(c.Request().Context(), nh, officerFrom(c).Email, s.currentDataMap())
 	var verr *domain.ValidationError
 	if errors.As(err, &verr) || len(errs) > 0 {
 		if verr != nil {
@@ -113,7 +113,7 @@ func (s *Server) dashboardPlaceHold(c echo.Context) error {
 }
 
 func (s *Server) dashboardReleaseHold(c echo.Context) error {
-	_, err := s.intake.ReleaseHold(c.Request().Context(), c.Param("id"), officerFrom(c).Email)
+	_, err := s.office.ReleaseHold(c.Request().Context(), c.Param("id"), officerFrom(c).Email)
 	if err != nil && !errors.Is(err, store.ErrHoldReleased) {
 		return err
 	}

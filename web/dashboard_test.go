@@ -508,3 +508,53 @@ func TestCountdownReadsLikeTheLiveScript(t *testing.T) {
 		}
 	}
 }
+
+// TestRefusedEmailIsShownAndTheAddressCanBeCorrected: a permanent
+// refusal is on the request's page and in the API; the officer corrects
+// a mistyped address (refused when it is not an address, or when no
+// email was refused), and the resend goes to the workflow.
+func TestRefusedEmailIsShownAndTheAddressCanBeCorrected(t *testing.T) {
+	h := newHarness(t, false)
+	h.addOfficer("ada@example.org", store.RoleOfficer)
+	ctx := context.Background()
+	r := &store.Request{ID: "DSR-00000000M", Type: domain.TypeAccess, Status: domain.StatusVerifying, Email: "grace@exmaple.com", Name: "Grace",
+		ReceivedAt: testNow, DueAt: testNow.AddDate(0, 0, 30), Regime: "default"}
+	if err := h.store.CreateRequest(ctx, r, nil); err != nil {
+		t.Fatal(err)
+	}
+	if r := h.officer(store.RoleOfficer, "POST", "/api/v1/officer/requests/DSR-00000000M/resend-email", `{}`); r.code != http.StatusConflict {
+		t.Errorf("resend with nothing refused: %d, want 409: %s", r.code, r.body)
+	}
+	if err := h.store.MarkMailFailed(ctx, r.ID, "verification", "verification: sendgrid answered 400: invalid domain", testNow); err != nil {
+		t.Fatal(err)
+	}
+	var got officerRequest
+	h.officer(store.RoleOfficer, "GET", "/api/v1/officer/requests/DSR-00000000M", "").json(t, &got)
+	if got.MailFailure == nil || got.MailFailure.Step != "verification" {
+		t.Errorf("the API does not show the refusal: %+v", got.MailFailure)
+	}
+	b := h.browser()
+	b.signIn("ada@example.org", officerPassword)
+	page := b.get("/officer/requests/DSR-00000000M")
+	if !strings.Contains(page.body, "did not reach the requester") || !strings.Contains(page.body, "invalid domain") || !strings.Contains(page.body, "Send it again") {
+		t.Errorf("the request page does not show the refusal with a way to resend:\n%s", page.body)
+	}
+	csrf := csrfOf(t, page.body)
+	if r := b.post("/officer/requests/DSR-00000000M/resend-email", url.Values{"csrf": {csrf}, "email": {"not an address"}}); r.code != http.StatusBadRequest {
+		t.Errorf("resend to a bad address: %d, want 400", r.code)
+	}
+	if r, _ := h.store.GetRequest(ctx, "DSR-00000000M"); r.Email != "grace@exmaple.com" {
+		t.Errorf("a refused correction changed the address to %q", r.Email)
+	}
+	// Temporal is down here: the address is corrected, the resend answers 503.
+	if r := h.officer(store.RoleOfficer, "POST", "/api/v1/officer/requests/DSR-00000000M/resend-email", `{"email":"grace@example.com"}`); r.code != http.StatusServiceUnavailable {
+		t.Errorf("resend with Temporal down: %d, want 503: %s", r.code, r.body)
+	}
+	if r, _ := h.store.GetRequest(ctx, "DSR-00000000M"); r.Email != "grace@example.com" {
+		t.Errorf("the corrected address was not stored: %q", r.Email)
+	}
+	timeline, _ := h.store.Timeline(ctx, "DSR-00000000M")
+	if len(timeline) == 0 || timeline[len(timeline)-1].Action != "email_corrected" || timeline[len(timeline)-1].Actor != "officer@example.org" {
+		t.Errorf("the correction is not audited with the officer: %+v", timeline)
+	}
+}

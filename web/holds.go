@@ -27,7 +27,7 @@ func (s *Server) apiPlaceHold(c echo.Context) error {
 	if err := bindJSON(c, &nh); err != nil {
 		return err
 	}
-	h, err := s.intake.PlaceHold(c.Request().Context(), nh, officerFrom(c).Email, s.currentDataMap())
+	h, err := s.office.PlaceHold(c.Request().Context(), nh, officerFrom(c).Email, s.currentDataMap())
 	if err != nil {
 		return err
 	}
@@ -56,7 +56,7 @@ func (s *Server) apiGetHold(c echo.Context) error {
 
 // apiReleaseHold releases a hold; deletions it deferred resume.
 func (s *Server) apiReleaseHold(c echo.Context) error {
-	h, err := s.intake.ReleaseHold(c.Request().Context(), c.Param("id"), officerFrom(c).Email)
+	h, err := s.office.ReleaseHold(c.Request().Context(), c.Param("id"), officerFrom(c).Email)
 	if errors.Is(err, store.ErrHoldReleased) {
 		return echo.NewHTTPError(http.StatusConflict, "the hold was already released")
 	}

@@ -70,7 +70,7 @@ func (s *Server) submitForm(c echo.Context) error {
 		nr.Corrections = append(nr.Corrections, cor)
 	}
 	shown := nr
-	receipt, err := s.intake.Submit(c.Request().Context(), nr)
+	receipt, err := s.office.Submit(c.Request().Context(), nr)
 	var verr *domain.ValidationError
 	if errors.As(err, &verr) {
 		return s.render(c, http.StatusBadRequest, "form", newFormPage(shown, verr.Fields))
@@ -114,7 +114,7 @@ func (s *Server) verify(c echo.Context) error {
 	case err != nil:
 		return err
 	}
-	if err := s.intake.SignalVerified(ctx, r.ID, store.ActorRequester); err != nil {
+	if err := s.office.SignalVerified(ctx, r.ID, store.ActorRequester); err != nil {
 		s.log.Warn("verification stored; signal deferred", "request_id", r.ID, "error", err)
 	}
 	return s.render(c, http.StatusOK, "verify", verifyPage{

@@ -15,13 +15,12 @@ import (
 	"github.com/labstack/echo/v4/middleware"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-	"go.temporal.io/sdk/client"
 
 	"github.com/dsar-project/dsar/internal/config"
 	"github.com/dsar-project/dsar/internal/datamap"
 	"github.com/dsar-project/dsar/internal/domain"
 	"github.com/dsar-project/dsar/internal/export"
-	"github.com/dsar-project/dsar/internal/intake"
+	"github.com/dsar-project/dsar/internal/office"
 	"github.com/dsar-project/dsar/internal/store"
 )
 
@@ -39,8 +38,7 @@ const (
 type Server struct {
 	cfg      *config.Config
 	store    *store.Store
-	temporal client.Client
-	intake   *intake.Service
+	office   *office.Service
 	sealer   *export.Sealer
 	dataMap  func() *datamap.Map
 	pages    *pages
@@ -55,11 +53,10 @@ type Server struct {
 
 // Deps are the server's collaborators.
 type Deps struct {
-	Config   *config.Config
-	Store    *store.Store
-	Temporal client.Client
-	Intake   *intake.Service
-	Sealer   *export.Sealer
+	Config *config.Config
+	Store  *store.Store
+	Office *office.Service
+	Sealer *export.Sealer
 	// DataMap answers the data map breaches are checked against (nil:
 	// none configured).
 	DataMap func() *datamap.Map
@@ -76,7 +73,7 @@ func New(d Deps) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{
-		cfg: d.Config, store: d.Store, temporal: d.Temporal, intake: d.Intake, sealer: d.Sealer, dataMap: d.DataMap,
+		cfg: d.Config, store: d.Store, office: d.Office, sealer: d.Sealer, dataMap: d.DataMap,
 		pages: p, gatherer: d.Metrics, now: d.Now, log: d.Log,
 		loginLimit: newLimiter(loginAttemptsPerMinute, loginAttemptsBurst), signins: newSigninGuard(),
 	}
@@ -144,6 +141,7 @@ func (s *Server) routes(e *echo.Echo) {
 	officer.POST("/requests/:id/approve", s.apiApprove, requireActor)
 	officer.POST("/requests/:id/deny", s.apiDeny, requireActor)
 	officer.POST("/requests/:id/extend", s.apiExtend, requireActor)
+	officer.POST("/requests/:id/resend-email", s.apiResendEmail, requireActor)
 	officer.GET("/breaches", s.apiListBreaches)
 	officer.POST("/breaches", s.apiRecordBreach, requireActor)
 	officer.GET("/breaches/:id", s.apiGetBreach)
@@ -172,6 +170,7 @@ func (s *Server) routes(e *echo.Echo) {
 	dash.POST("/requests/:id/approve", s.dashboardApprove, requireActor)
 	dash.POST("/requests/:id/deny", s.dashboardDeny, requireActor)
 	dash.POST("/requests/:id/extend", s.dashboardExtend, requireActor)
+	dash.POST("/requests/:id/resend-email", s.dashboardResendEmail, requireActor)
 	dash.GET("/metrics", s.dashboardMetrics)
 	dash.GET("/breaches", s.dashboardBreaches)
 	dash.GET("/breaches/new", s.dashboardNewBreach, requireActor)
@@ -208,7 +207,7 @@ func (s *Server) readyz(c echo.Context) error {
 	if err := s.store.Ping(ctx); err != nil {
 		checks["database"], ready = "unreachable", false
 	}
-	if _, err := s.temporal.CheckHealth(ctx, &client.CheckHealthRequest{}); err != nil {
+	if err := s.office.Ready(ctx); err != nil {
 		checks["temporal"], ready = "unreachable", false
 	}
 	code := http.StatusOK
@@ -259,28 +258,37 @@ type apiError struct {
 	Fields map[string]string `json:"fields,omitempty"`
 }
 
-// handleError maps errors to status codes: validation → 400, not found →
-// 404, Echo's own errors keep their code, anything else is a 500 whose
-// detail stays in the log.
+// handleError maps errors to status codes, once for every handler:
+// validation → 400, not found → 404, a refused command → 409 with its
+// reason, a command still being carried out → 202, the workflow service
+// down → 503, Echo's own errors keep their code, anything else is a 500
+// whose detail stays in the log.
 func (s *Server) handleError(err error, c echo.Context) {
 	if c.Response().Committed {
+		return
+	}
+	if errors.Is(err, office.ErrStillProcessing) && isAPI(c) {
+		_ = c.JSON(http.StatusAccepted, map[string]string{"id": c.Param("id"), "status": "processing"})
 		return
 	}
 	code, body := http.StatusInternalServerError, apiError{Error: "internal error"}
 	var verr *domain.ValidationError
 	var herr *echo.HTTPError
-	switch {
-	case errors.As(err, &verr):
-		code, body = http.StatusBadRequest, apiError{Error: "invalid input", Fields: verr.Fields}
-	case errors.Is(err, store.ErrNotFound):
-		code, body = http.StatusNotFound, apiError{Error: "not found"}
-	case errors.As(err, &herr):
+	if pc, msg, ok := problemOf(err); ok {
+		code, body.Error = pc, msg
+		if errors.As(err, &verr) {
+			body = apiError{Error: "invalid input", Fields: verr.Fields}
+		}
+		if errors.Is(err, office.ErrUnavailable) {
+			s.log.Warn("workflow service unavailable", "route", c.Path(), "error", err)
+		}
+	} else if errors.As(err, &herr) {
 		code = herr.Code
 		body.Error = http.StatusText(code)
 		if msg, ok := herr.Message.(string); ok {
 			body.Error = msg
 		}
-	default:
+	} else {
 		s.log.Error("request failed", "route", c.Path(), "error", err)
 	}
 	if isAPI(c) {
@@ -295,6 +303,30 @@ func (s *Server) handleError(err error, c echo.Context) {
 		s.log.Error("rendering an error page", "error", err)
 		_ = c.String(code, body.Error)
 	}
+}
+
+// problemOf is what an officer or client is told of a failed command:
+// its status code and message; ok is false for errors nobody outside
+// can act on.
+func problemOf(err error) (code int, msg string, ok bool) {
+	var verr *domain.ValidationError
+	var refused *office.RefusedError
+	var missing *office.NotFoundError
+	switch {
+	case errors.As(err, &verr):
+		return http.StatusBadRequest, verr.Summary(), true
+	case errors.As(err, &missing):
+		return http.StatusNotFound, missing.What, true
+	case errors.Is(err, store.ErrNotFound):
+		return http.StatusNotFound, "not found", true
+	case errors.As(err, &refused):
+		return http.StatusConflict, refused.Reason, true
+	case errors.Is(err, office.ErrUnavailable):
+		return http.StatusServiceUnavailable, office.ErrUnavailable.Error(), true
+	case errors.Is(err, office.ErrStillProcessing):
+		return http.StatusAccepted, "accepted; it is still being carried out", true
+	}
+	return 0, "", false
 }
 
 func isAPI(c echo.Context) bool {

@@ -23,8 +23,8 @@ import (
 	"github.com/dsar-project/dsar/internal/config"
 	"github.com/dsar-project/dsar/internal/domain"
 	"github.com/dsar-project/dsar/internal/export"
-	"github.com/dsar-project/dsar/internal/intake"
 	"github.com/dsar-project/dsar/internal/metrics"
+	"github.com/dsar-project/dsar/internal/office"
 	"github.com/dsar-project/dsar/internal/store"
 	"github.com/dsar-project/dsar/internal/storetest"
 )
@@ -60,13 +60,13 @@ func newHarness(t *testing.T, dev bool) *harness {
 	reg := prometheus.NewRegistry()
 	metrics.RegisterRequests(reg, st, now, log)
 	cfg := &config.Config{BaseURL: "http://dsar.test", DevMode: dev}
-	in := &intake.Service{Store: st, Temporal: tc, TaskQueue: "web-test", VerifyTTL: 7 * 24 * time.Hour, Now: now, Log: log}
+	in := &office.Service{Store: st, Temporal: tc, TaskQueue: "web-test", VerifyTTL: 7 * 24 * time.Hour, Now: now, Log: log}
 	t.Cleanup(in.Close)
 	sealer, err := export.NewSealer(strings.Repeat("k", 32))
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := New(Deps{Config: cfg, Store: st, Temporal: tc, Metrics: reg, Now: now, Log: log, Intake: in, Sealer: sealer})
+	s, err := New(Deps{Config: cfg, Store: st, Metrics: reg, Now: now, Log: log, Office: in, Sealer: sealer})
 	if err != nil {
 		t.Fatal(err)
 	}

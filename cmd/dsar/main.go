@@ -232,7 +232,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	go a.Intake.RunRecovery(ctx, app.RecoveryInterval)
+	go a.Office.RunRecovery(ctx, app.RecoveryInterval)
 	go a.RunJanitor(ctx, app.JanitorInterval)
 	log.Info("web server listening", "addr", ln.Addr().String(), "base_url", cfg.BaseURL)
 	return app.Serve(ctx, srv, ln)

@@ -21,9 +21,9 @@ import (
 	"github.com/dsar-project/dsar/internal/config"
 	"github.com/dsar-project/dsar/internal/datamap"
 	"github.com/dsar-project/dsar/internal/export"
-	"github.com/dsar-project/dsar/internal/intake"
 	"github.com/dsar-project/dsar/internal/mail"
 	"github.com/dsar-project/dsar/internal/metrics"
+	"github.com/dsar-project/dsar/internal/office"
 	"github.com/dsar-project/dsar/internal/store"
 	"github.com/dsar-project/dsar/internal/temporalclient"
 	"github.com/dsar-project/dsar/web"
@@ -39,7 +39,7 @@ type App struct {
 	Config   *config.Config
 	Store    *store.Store
 	Temporal client.Client
-	Intake   *intake.Service
+	Office   *office.Service
 	Sealer   *export.Sealer   // encrypts requesters' packages at rest
 	Systems  *datamap.Systems // the organisation's systems; nil until LoadDataMap, and without a data map
 	Registry *prometheus.Registry
@@ -85,7 +85,7 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, migrate boo
 	metrics.RegisterRequests(reg, st, now, log)
 	return &App{
 		Config: cfg, Store: st, Temporal: tc, Sealer: sealer, Registry: reg, Now: now, Log: log,
-		Intake: &intake.Service{
+		Office: &office.Service{
 			Store: st, Temporal: tc, TaskQueue: cfg.TaskQueue, VerifyTTL: cfg.VerifyTTL,
 			Regime: cfg.Regime, Location: cfg.Location, Reminders: cfg.Reminders, Now: now, Log: log,
 		},
@@ -154,7 +154,7 @@ const JanitorInterval = time.Hour
 // Close releases the Temporal client, the organisation's systems and the
 // database.
 func (a *App) Close() {
-	a.Intake.Close()
+	a.Office.Close()
 	a.Temporal.Close()
 	if a.Systems != nil {
 		a.Systems.Close()
@@ -200,7 +200,7 @@ func (a *App) NewWorker() (worker.Worker, error) {
 		Requests: reqs, Systems: a.Systems, Batch: batch, Rate: float64(a.Config.BreachRate),
 	})
 	w.RegisterActivity(&activities.Monitor{
-		Requests: reqs, Recover: a.Intake.Recover, Window: digestWindow(a.Config.Reminders),
+		Requests: reqs, Recover: a.Office.Recover, Window: digestWindow(a.Config.Reminders),
 	})
 	w.RegisterActivity(&activities.Fulfilment{
 		Store: a.Store, Systems: a.Systems, Sealer: a.Sealer, Organisation: a.Config.Organisation,
@@ -258,7 +258,7 @@ func (a *App) NewOpsServer() (*http.Server, error) {
 
 func (a *App) web() (*web.Server, error) {
 	return web.New(web.Deps{
-		Config: a.Config, Store: a.Store, Temporal: a.Temporal, Intake: a.Intake, Sealer: a.Sealer, DataMap: a.dataMap,
+		Config: a.Config, Store: a.Store, Office: a.Office, Sealer: a.Sealer, DataMap: a.dataMap,
 		Metrics: a.Registry, Now: a.Now, Log: a.Log,
 	})
 }

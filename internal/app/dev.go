@@ -126,7 +126,7 @@ func RunDev(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Wr
 	if err != nil {
 		return err
 	}
-	go a.Intake.RunRecovery(ctx, RecoveryInterval)
+	go a.Office.RunRecovery(ctx, RecoveryInterval)
 	go a.RunJanitor(ctx, JanitorInterval)
 	if n, err := a.seedDemoRequests(ctx); err != nil {
 		log.Warn("demo requests not seeded", "error", err)
@@ -222,7 +222,7 @@ func (a *App) seedDemoRequests(ctx context.Context) (int, error) {
 		return 0, err
 	}
 	for _, d := range demoRequests {
-		receipt, err := a.Intake.SubmitReceived(ctx, d.request, a.Now().Add(-d.age))
+		receipt, err := a.Office.SubmitReceived(ctx, d.request, a.Now().Add(-d.age))
 		if err != nil {
 			return 0, err
 		}
@@ -233,7 +233,7 @@ func (a *App) seedDemoRequests(ctx context.Context) (int, error) {
 			return 0, err
 		}
 		// A lost signal is resent by the recovery loop.
-		_ = a.Intake.SignalVerified(ctx, receipt.Request.ID, store.ActorRequester)
+		_ = a.Office.SignalVerified(ctx, receipt.Request.ID, store.ActorRequester)
 	}
 	return len(demoRequests), nil
 }

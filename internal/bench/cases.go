@@ -61,7 +61,7 @@ func intakeCase(ctx context.Context, e *Env) (Result, error) {
 		Baseline: "the same number of bare client.ExecuteWorkflow calls, same concurrency, same server",
 		Goal:     "ratio ≥ 0.8, p99 < 500 ms",
 	}
-	in := e.Main.App.Intake
+	in := e.Main.App.Office
 	saved := in.TaskQueue
 	in.TaskQueue = noWorkerQueue
 	defer func() { in.TaskQueue = saved }()

@@ -32,7 +32,7 @@ import (
 	"github.com/dsar-project/dsar/internal/app"
 	"github.com/dsar-project/dsar/internal/config"
 	"github.com/dsar-project/dsar/internal/domain"
-	"github.com/dsar-project/dsar/internal/intake"
+	"github.com/dsar-project/dsar/internal/office"
 	"github.com/dsar-project/dsar/internal/store"
 )
 
@@ -527,8 +527,8 @@ func parkedWorkflows(ctx context.Context, e *Env) (Result, error) {
 	if err != nil {
 		return r, err
 	}
-	main := e.Main.App.Intake
-	in := &intake.Service{Store: main.Store, Temporal: main.Temporal, TaskQueue: parkedQueue, VerifyTTL: main.VerifyTTL,
+	main := e.Main.App.Office
+	in := &office.Service{Store: main.Store, Temporal: main.Temporal, TaskQueue: parkedQueue, VerifyTTL: main.VerifyTTL,
 		Regime: main.Regime, Location: main.Location, Reminders: main.Reminders, Now: main.Now, Log: main.Log}
 	defer in.Close()
 	run := time.Now().UnixNano()

@@ -204,6 +204,24 @@ func (e *ValidationError) Error() string {
 	return "invalid input: " + strings.Join(parts, "; ")
 }
 
+// Summary is the problems in one sentence, for a page that shows one
+// message.
+func (e *ValidationError) Summary() string {
+	parts := make([]string, 0, len(e.Fields))
+	for _, k := range slices.Sorted(maps.Keys(e.Fields)) {
+		p := e.Fields[k]
+		if len(e.Fields) > 1 {
+			p = k + ": " + p
+		}
+		parts = append(parts, p)
+	}
+	s := strings.Join(parts, "; ")
+	if s != "" {
+		s = strings.ToUpper(s[:1]) + s[1:] + "."
+	}
+	return s
+}
+
 // Normalize trims the request and lower-cases the email's domain, then
 // validates it. It returns a *ValidationError when anything is wrong.
 func (r *NewRequest) Normalize() error {

@@ -36,7 +36,7 @@ import (
 	"github.com/dsar-project/dsar/internal/demo"
 	"github.com/dsar-project/dsar/internal/devtemporal"
 	"github.com/dsar-project/dsar/internal/domain"
-	"github.com/dsar-project/dsar/internal/intake"
+	"github.com/dsar-project/dsar/internal/office"
 	"github.com/dsar-project/dsar/internal/pgtest"
 	"github.com/dsar-project/dsar/internal/sendgridtest"
 	"github.com/dsar-project/dsar/internal/store"
@@ -481,8 +481,8 @@ func TestRequestKeptWhileTemporalIsDownAndStartedWhenItAnswers(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer tc.Close()
-	main := s.app.Intake
-	in := &intake.Service{Store: main.Store, Temporal: tc, TaskQueue: main.TaskQueue, VerifyTTL: main.VerifyTTL,
+	main := s.app.Office
+	in := &office.Service{Store: main.Store, Temporal: tc, TaskQueue: main.TaskQueue, VerifyTTL: main.VerifyTTL,
 		Regime: main.Regime, Location: main.Location, Reminders: main.Reminders, Now: main.Now, Log: main.Log}
 	defer in.Close()
 	receipt, err := in.Submit(context.Background(), newRequest("mary@example.com", "Mary Somerville"))
@@ -505,7 +505,7 @@ func TestRequestKeptWhileTemporalIsDownAndStartedWhenItAnswers(t *testing.T) {
 		t.Errorf("emails after Temporal came back: %v, want acknowledgement and verification once each", got)
 	}
 	// Recovery finds nothing left to do.
-	if n, err := s.app.Intake.Recover(context.Background()); err != nil || n != 0 {
+	if n, err := s.app.Office.Recover(context.Background()); err != nil || n != 0 {
 		t.Errorf("recovery after the start: moved %d, %v; want nothing left", n, err)
 	}
 }

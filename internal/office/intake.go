@@ -1,8 +1,4 @@
-// Package intake takes a new request from the web, stores it and starts its
-// workflow, and recovers requests whose workflow could not be started or
-// signalled while Temporal was unreachable. A request is stored before it
-// is acknowledged, so nothing is lost when Temporal is down.
-package intake
+package office
 
 import (
 	"cmp"
@@ -113,7 +109,7 @@ func (s *Service) SubmitReceived(ctx context.Context, nr domain.NewRequest, rece
 	regime := cmp.Or(nr.Regime, s.Regime, deadline.Default)
 	if first, err := s.duplicateOf(ctx, nr, regime, now); err != nil || first != nil {
 		if err != nil {
-			return nil, fmt.Errorf("intake: %w", err)
+			return nil, fmt.Errorf("office: %w", err)
 		}
 		return &Receipt{Request: first, Duplicate: true}, nil
 	}
@@ -136,7 +132,7 @@ func (s *Service) SubmitReceived(ctx context.Context, nr domain.NewRequest, rece
 		ExpiresAt: now.Add(activities.StatusLinkLifetime), CreatedAt: now,
 	}
 	if err := s.Store.CreateRequest(ctx, r, statusToken); err != nil {
-		return nil, fmt.Errorf("intake: %w", err)
+		return nil, fmt.Errorf("office: %w", err)
 	}
 	if err := s.Start(ctx, r); err != nil {
 		s.Log.Warn("request stored; workflow start retried in the background", "request_id", r.ID, "error", err)
@@ -263,7 +259,7 @@ func (s *Service) Start(ctx context.Context, r *store.Request) error {
 	}, workflows.SubjectRequest, workflows.SubjectRequestInput{RequestID: r.ID, VerifyTTL: s.VerifyTTL, Reminders: s.Reminders})
 	var started *serviceerror.WorkflowExecutionAlreadyStarted
 	if err != nil && !errors.As(err, &started) {
-		return fmt.Errorf("intake: start workflow: %w", err)
+		return fmt.Errorf("office: start workflow: %w", err)
 	}
 	return s.Store.MarkWorkflowStarted(ctx, r.ID, s.Now())
 }
@@ -277,7 +273,7 @@ func (s *Service) SignalVerified(ctx context.Context, requestID, actor string) e
 	err := s.Temporal.SignalWorkflow(ctx, workflows.SubjectRequestWorkflowID(requestID), "",
 		workflows.SignalIdentityVerified, workflows.IdentityVerified{Actor: actor})
 	if err != nil {
-		return fmt.Errorf("intake: signal verified: %w", err)
+		return fmt.Errorf("office: signal verified: %w", err)
 	}
 	return nil
 }
@@ -291,7 +287,7 @@ func (s *Service) SignalTaskCompleted(ctx context.Context, requestID, system str
 	err := s.Temporal.SignalWorkflow(ctx, workflows.SubjectRequestWorkflowID(requestID), "",
 		workflows.SignalTaskCompleted, workflows.TaskCompleted{System: system})
 	if err != nil {
-		return fmt.Errorf("intake: signal task completed: %w", err)
+		return fmt.Errorf("office: signal task completed: %w", err)
 	}
 	return nil
 }

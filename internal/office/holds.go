@@ -1,4 +1,4 @@
-package intake
+package office
 
 import (
 	"context"
@@ -40,7 +40,7 @@ func (s *Service) PlaceHold(ctx context.Context, nh domain.NewHold, actor string
 		TableName: nh.Table, Reason: nh.Reason, EndsAt: nh.EndsAt, PlacedBy: actor, PlacedAt: now,
 	}
 	if err := s.Store.PlaceHold(ctx, h); err != nil {
-		return nil, fmt.Errorf("intake: %w", err)
+		return nil, fmt.Errorf("office: %w", err)
 	}
 	return h, nil
 }
