@@ -273,7 +273,7 @@ func (s *Server) requireOfficer(next echo.HandlerFunc) echo.HandlerFunc {
 			c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Bearer realm="dsar"`)
 			return echo.NewHTTPError(http.StatusUnauthorized, "a valid API token is required (Authorization: Bearer TOKEN)")
 		}
-		o, err := s.store.OfficerByTokenHash(c.Request().Context(), auth.HashToken(token))
+		o, err := s.store.OfficerByTokenHash(c.Request().Context(), auth.HashToken(token), s.now())
 		if errors.Is(err, store.ErrNotFound) {
 			c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Bearer realm="dsar", error="invalid_token"`)
 			return echo.NewHTTPError(http.StatusUnauthorized, "a valid API token is required (Authorization: Bearer TOKEN)")

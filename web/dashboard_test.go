@@ -558,3 +558,27 @@ func TestRefusedEmailIsShownAndTheAddressCanBeCorrected(t *testing.T) {
 		t.Errorf("the correction is not audited with the officer: %+v", timeline)
 	}
 }
+
+// TestExpiredPackageIsGoneForOfficersToo: past its download lifetime a
+// package is gone for everyone, whether or not the janitor has run.
+func TestExpiredPackageIsGoneForOfficersToo(t *testing.T) {
+	h := newHarness(t, false)
+	ctx := context.Background()
+	r := &store.Request{ID: "DSR-00000000P", Type: domain.TypeAccess, Status: domain.StatusCompleted, Email: "grace@example.com", Name: "Grace",
+		ReceivedAt: testNow.AddDate(0, 0, -40), DueAt: testNow.AddDate(0, 0, -10), Regime: "default"}
+	if err := h.store.CreateRequest(ctx, r, nil); err != nil {
+		t.Fatal(err)
+	}
+	p := &store.Package{ID: "p1", RequestID: r.ID, FileName: "a.zip", ContentType: "application/zip",
+		KeyID: "k", CreatedAt: testNow.AddDate(0, 0, -20), ExpiresAt: testNow.Add(-time.Minute), DownloadsLeft: 5}
+	if err := h.store.CreatePackage(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.store.CompletePackage(ctx, p.ID, 6, 1, p.CreatedAt); err != nil {
+		t.Fatal(err)
+	}
+	resp := h.officer(store.RoleOfficer, "GET", "/api/v1/officer/requests/DSR-00000000P/package", "")
+	if resp.code != http.StatusGone || !strings.Contains(resp.body, "expired") {
+		t.Errorf("an expired package: %d %s, want 410", resp.code, resp.body)
+	}
+}

@@ -128,6 +128,11 @@ func (s *Server) officerPackage(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	if !s.now().Before(p.ExpiresAt) {
+		// Expired packages are deleted by the janitor; until it runs, they
+		// are gone for officers as for the requester.
+		return echo.NewHTTPError(http.StatusGone, "this request's package expired on "+p.ExpiresAt.UTC().Format("2 January 2006, 15:04 MST")+" and is no longer kept")
+	}
 	if err := s.store.Audit(ctx, store.AuditEvent{
 		RequestID: r.ID, Actor: officerFrom(c).Email, Action: "package_reviewed", Detail: p.FileName, At: s.now(),
 	}); err != nil {

@@ -180,7 +180,7 @@ Manages the officers who sign in to the dashboard and the API.
 
 Subcommands:
   add     create an officer (password on stdin); prints an API token
-  token   print a new API token for an officer
+  token   print a new API token for an officer, revoking the earlier ones
 
 Run ` + "`dsar officer SUBCOMMAND --help`" + ` for its flags.`,
 		env: envDatabase,
@@ -196,8 +196,9 @@ given as the only argument.`, minPasswordLen, maxPasswordLen),
 	officerTokenHelp = help{
 		usage: "dsar officer token -email E",
 		about: `
-Prints a new API token for an officer (earlier tokens stay valid). The
-email address may instead be given as the only argument.`,
+Prints a new API token for an officer and revokes their earlier tokens.
+Tokens expire 90 days after they are made. The email address may instead
+be given as the only argument.`,
 		env: envDatabase,
 	}
 

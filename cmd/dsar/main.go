@@ -383,7 +383,7 @@ func officer(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	if err != nil {
 		return err
 	}
-	token, err := app.NewAPIToken(ctx, a.Store, o.ID, now)
+	token, err := app.RotateAPIToken(ctx, a.Store, o.ID, now)
 	if err != nil {
 		return err
 	}

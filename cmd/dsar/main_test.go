@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -126,13 +127,17 @@ func TestOfficerAddAndToken(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	for _, tok := range []string{token, second} {
-		o, err := st.OfficerByTokenHash(context.Background(), auth.HashToken(tok))
-		if err != nil || o.Email != "ada@example.org" || o.Role != store.RoleAdmin {
-			t.Errorf("token resolves to %+v, %v", o, err)
-		}
+	o, err := st.OfficerByTokenHash(context.Background(), auth.HashToken(second), time.Now())
+	if err != nil || o.Email != "ada@example.org" || o.Role != store.RoleAdmin {
+		t.Errorf("the new token resolves to %+v, %v", o, err)
 	}
-	o, _ := st.OfficerByEmail(context.Background(), "ada@example.org")
+	if _, err := st.OfficerByTokenHash(context.Background(), auth.HashToken(token), time.Now()); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("the token before `officer token` still works: %v", err)
+	}
+	if _, err := st.OfficerByTokenHash(context.Background(), auth.HashToken(second), time.Now().Add(store.APITokenLifetime+time.Hour)); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("a token past its lifetime still works: %v", err)
+	}
+	o, _ = st.OfficerByEmail(context.Background(), "ada@example.org")
 	if err := auth.CheckPassword(o.PasswordHash, "long enough password"); err != nil {
 		t.Errorf("the password does not check: %v", err)
 	}

@@ -23,6 +23,7 @@ import (
 	"github.com/dsar-project/dsar/internal/demo"
 	"github.com/dsar-project/dsar/internal/devtemporal"
 	"github.com/dsar-project/dsar/internal/domain"
+	"github.com/dsar-project/dsar/internal/files"
 	"github.com/dsar-project/dsar/internal/store"
 )
 
@@ -48,7 +49,7 @@ func PrepareDev(cfg *config.Config) error {
 		return nil
 	}
 	path := filepath.Join(cfg.DataDir, devSecretFile)
-	b, err := os.ReadFile(path)
+	b, err := files.Read(path, files.SecretMax)
 	if errors.Is(err, fs.ErrNotExist) {
 		raw := make([]byte, 48)
 		if _, err := rand.Read(raw); err != nil {
@@ -249,11 +250,23 @@ type devCredentials struct {
 func (a *App) devOfficer(ctx context.Context) (devCredentials, error) {
 	path := filepath.Join(a.Config.DataDir, devCredentialsFile)
 	if _, err := a.Store.OfficerByEmail(ctx, DevOfficerEmail); err == nil {
-		b, err := os.ReadFile(path)
+		b, err := files.Read(path, files.ManifestMax)
 		if err != nil {
 			return devCredentials{Email: DevOfficerEmail}, nil // created elsewhere; nothing to show
 		}
-		return parseDevCredentials(string(b)), nil
+		c := parseDevCredentials(string(b))
+		if _, err := a.Store.OfficerByTokenHash(ctx, auth.HashToken(c.Token), a.Now()); errors.Is(err, store.ErrNotFound) {
+			// The token expired: a fresh one, kept for the next start.
+			o, err := a.Store.OfficerByEmail(ctx, DevOfficerEmail)
+			if err != nil {
+				return devCredentials{}, err
+			}
+			if c.Token, err = RotateAPIToken(ctx, a.Store, o.ID, a.Now()); err != nil {
+				return devCredentials{}, err
+			}
+			return c, writeDevCredentials(path, c)
+		}
+		return c, nil
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return devCredentials{}, err
 	}
@@ -265,11 +278,15 @@ func (a *App) devOfficer(ctx context.Context) (devCredentials, error) {
 	if c.Token, err = CreateOfficer(ctx, a.Store, c.Email, store.RoleAdmin, password, a.Now()); err != nil {
 		return devCredentials{}, err
 	}
+	return c, writeDevCredentials(path, c)
+}
+
+func writeDevCredentials(path string, c devCredentials) error {
 	body := fmt.Sprintf("email=%s\npassword=%s\ntoken=%s\n", c.Email, c.Password, c.Token)
 	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
-		return devCredentials{}, fmt.Errorf("writing dev credentials: %w", err)
+		return fmt.Errorf("writing dev credentials: %w", err)
 	}
-	return c, nil
+	return nil
 }
 
 func parseDevCredentials(s string) devCredentials {
@@ -303,12 +320,30 @@ func CreateOfficer(ctx context.Context, st *store.Store, email string, role stor
 }
 
 // NewAPIToken mints an API token for an officer; only its hash is stored.
+// It expires after store.APITokenLifetime.
 func NewAPIToken(ctx context.Context, st *store.Store, officerID int64, now time.Time) (string, error) {
 	token, hash, err := auth.NewToken()
 	if err != nil {
 		return "", err
 	}
 	if err := st.AddAPIToken(ctx, &store.APIToken{OfficerID: officerID, Hash: hash, CreatedAt: now}); err != nil {
+		return "", err
+	}
+	return token, nil
+}
+
+// RotateAPIToken mints a new API token for an officer and revokes every
+// other token of theirs.
+func RotateAPIToken(ctx context.Context, st *store.Store, officerID int64, now time.Time) (string, error) {
+	token, hash, err := auth.NewToken()
+	if err != nil {
+		return "", err
+	}
+	t := &store.APIToken{OfficerID: officerID, Hash: hash, CreatedAt: now}
+	if err := st.AddAPIToken(ctx, t); err != nil {
+		return "", err
+	}
+	if err := st.RevokeAPITokens(ctx, officerID, t.ID, now); err != nil {
 		return "", err
 	}
 	return token, nil
@@ -324,18 +359,21 @@ func randomPassword() (string, error) {
 
 func printDevBanner(out io.Writer, cfg *config.Config, c devCredentials) {
 	base := cfg.BaseURL
+	mailNote, outbox := "email goes to the outbox below, not to anyone", "  Dev outbox      "+base+"/dev/outbox\n"
+	if !cfg.UsesOutbox() {
+		mailNote, outbox = "email is sent through SendGrid at "+cfg.SendGridAPIURL, ""
+	}
 	fmt.Fprintf(out, `
-dsar is running (development mode: email goes to the outbox below, not to anyone).
+dsar is running (development mode: %[6]s).
 
   Request form    %[1]s/
   Dashboard       %[1]s/officer/
   Officer API     %[1]s/api/v1/officer/requests   (described at %[1]s/api/v1/openapi.json)
-  Dev outbox      %[1]s/dev/outbox
-  Temporal        %[2]s, namespace %[3]s
+%[7]s  Temporal        %[2]s, namespace %[3]s
   Data            %[4]s
   Demo shop       %[5]s (the organisation whose data the requests are about)
 
-`, base, cfg.TemporalAddress, cfg.TemporalNamespace, cfg.DataDir, demoWhere(cfg))
+`, base, cfg.TemporalAddress, cfg.TemporalNamespace, cfg.DataDir, demoWhere(cfg), mailNote, outbox)
 	if c.Token != "" {
 		fmt.Fprintf(out, `First officer (admin), kept in %[5]s:
   email     %[1]s

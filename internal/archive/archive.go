@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/dsar-project/dsar/internal/datamap"
+	"github.com/dsar-project/dsar/internal/files"
 )
 
 // ManifestFile is the file in each snapshot saying when it was taken.
@@ -74,7 +75,7 @@ func List(dir string) ([]Snapshot, error) {
 // Read describes one snapshot folder.
 func Read(dir string) (Snapshot, error) {
 	s := Snapshot{Dir: dir, Name: filepath.Base(dir)}
-	b, err := os.ReadFile(filepath.Join(dir, ManifestFile))
+	b, err := files.Read(filepath.Join(dir, ManifestFile), files.ManifestMax)
 	switch {
 	case err == nil:
 		var m Manifest

@@ -10,7 +10,6 @@ import (
 	"net"
 	"net/mail"
 	"net/url"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -18,6 +17,7 @@ import (
 	_ "time/tzdata" // time zone names work in images without a zone database
 
 	"github.com/dsar-project/dsar/internal/deadline"
+	"github.com/dsar-project/dsar/internal/files"
 )
 
 // Config is every setting dsar reads. It is built once by Load and passed
@@ -223,7 +223,7 @@ func lookup(getenv func(string) string, name string) (string, error) {
 	case v != "" && file != "":
 		return "", fmt.Errorf("%s and %s_FILE are both set; set one", name, name)
 	case file != "":
-		b, err := os.ReadFile(file)
+		b, err := files.Read(file, files.SecretMax)
 		if err != nil {
 			return "", fmt.Errorf("%s_FILE: %v", name, err)
 		}

@@ -105,7 +105,7 @@ func TestDemoDeletionLeavesOnlyWhatTheLawKeeps(t *testing.T) {
 			d.WorkflowExecutionInfo.HistoryLength >= 11 // its first look done, its timer started
 	})
 	noneInHistory(t, workflows.RetentionPurgeWorkflowID(r.ID), p.Email, p.Name)
-	s.recordHistory(r.ID, "subject_request_deletion_retained.json")
+	s.recordHistory(r.ID, "subject_request_deletion_retained_fulfilling_first.json")
 }
 
 // TestLegalHoldThroughTheAPI: an officer holds the support tickets; a

@@ -43,7 +43,14 @@ type APIToken struct {
 	Hash       string
 	CreatedAt  time.Time
 	LastUsedAt *time.Time
+	// ExpiresAt is when the token stops working; nil for a token stored
+	// before tokens expired, which lasts APITokenLifetime from creation.
+	ExpiresAt *time.Time
+	RevokedAt *time.Time
 }
+
+// APITokenLifetime is how long an API token works.
+const APITokenLifetime = 90 * 24 * time.Hour
 
 // CreateOfficer adds an officer; an email already taken returns ErrConflict.
 func (s *Store) CreateOfficer(ctx context.Context, o *Officer) error {
@@ -72,24 +79,54 @@ func (s *Store) CountOfficers(ctx context.Context) (int64, error) {
 	return n, nil
 }
 
-// AddAPIToken stores an officer's token hash.
+// AddAPIToken stores an officer's token hash, expiring APITokenLifetime
+// after its creation unless it says otherwise.
 func (s *Store) AddAPIToken(ctx context.Context, t *APIToken) error {
 	t.CreatedAt = t.CreatedAt.UTC()
+	if t.ExpiresAt == nil {
+		exp := t.CreatedAt.Add(APITokenLifetime)
+		t.ExpiresAt = &exp
+	}
 	if err := s.db.WithContext(ctx).Create(t).Error; err != nil {
 		return notFound(err, "add API token")
 	}
 	return nil
 }
 
-// OfficerByTokenHash finds the officer a bearer token belongs to.
-func (s *Store) OfficerByTokenHash(ctx context.Context, hash string) (*Officer, error) {
-	var o Officer
-	err := s.db.WithContext(ctx).Joins("JOIN api_tokens ON api_tokens.officer_id = officers.id").
-		Where("api_tokens.hash = ? AND officers.disabled_at IS NULL", hash).Take(&o).Error
+// OfficerByTokenHash finds the officer a bearer token belongs to, if the
+// token is neither expired nor revoked, and records its use (at most once
+// a minute, so a busy client does not write on every call).
+func (s *Store) OfficerByTokenHash(ctx context.Context, hash string, now time.Time) (*Officer, error) {
+	now = now.UTC()
+	var t APIToken
+	err := s.db.WithContext(ctx).Joins("JOIN officers ON api_tokens.officer_id = officers.id").
+		Where("api_tokens.hash = ? AND officers.disabled_at IS NULL AND api_tokens.revoked_at IS NULL", hash).
+		Where("api_tokens.expires_at > ? OR (api_tokens.expires_at IS NULL AND api_tokens.created_at > ?)", now, now.Add(-APITokenLifetime)).
+		Take(&t).Error
 	if err != nil {
 		return nil, notFound(err, "officer by token")
 	}
+	if t.LastUsedAt == nil || now.Sub(*t.LastUsedAt) > time.Minute {
+		if err := s.db.WithContext(ctx).Model(&APIToken{}).Where("id = ?", t.ID).Update("last_used_at", now).Error; err != nil {
+			return nil, fmt.Errorf("store: record token use: %w", err)
+		}
+	}
+	var o Officer
+	if err := s.db.WithContext(ctx).Where("id = ?", t.OfficerID).Take(&o).Error; err != nil {
+		return nil, notFound(err, "officer by token")
+	}
 	return &o, nil
+}
+
+// RevokeAPITokens revokes an officer's tokens, but for keep (0: all).
+func (s *Store) RevokeAPITokens(ctx context.Context, officerID, keep int64, now time.Time) error {
+	err := s.db.WithContext(ctx).Model(&APIToken{}).
+		Where("officer_id = ? AND id <> ? AND revoked_at IS NULL", officerID, keep).
+		Update("revoked_at", now.UTC()).Error
+	if err != nil {
+		return fmt.Errorf("store: revoke API tokens: %w", err)
+	}
+	return nil
 }
 
 // ListOfficers lists every officer, by email.

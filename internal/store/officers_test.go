@@ -96,7 +96,7 @@ func TestAPITokens(t *testing.T) {
 		}
 
 		for hash, want := range map[string]*store.Officer{graceHash: grace, alanHash: alan} {
-			o, err := db.st.OfficerByTokenHash(ctx, hash)
+			o, err := db.st.OfficerByTokenHash(ctx, hash, t0)
 			if err != nil {
 				t.Fatalf("OfficerByTokenHash: %v", err)
 			}
@@ -104,14 +104,14 @@ func TestAPITokens(t *testing.T) {
 				t.Errorf("OfficerByTokenHash = %+v, want %+v", o, want)
 			}
 		}
-		if _, err := db.st.OfficerByTokenHash(ctx, auth.HashToken("made-up")); !errors.Is(err, store.ErrNotFound) {
+		if _, err := db.st.OfficerByTokenHash(ctx, auth.HashToken("made-up"), t0); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("OfficerByTokenHash(unknown) = %v, want ErrNotFound", err)
 		}
 		if err := db.st.AddAPIToken(ctx, &store.APIToken{OfficerID: alan.ID, Hash: graceHash, CreatedAt: t0}); !errors.Is(err, store.ErrConflict) {
 			t.Errorf("AddAPIToken(taken hash) = %v, want ErrConflict", err)
 		}
 		// The taken hash still belongs to grace.
-		if o, err := db.st.OfficerByTokenHash(ctx, graceHash); err != nil || o.ID != grace.ID {
+		if o, err := db.st.OfficerByTokenHash(ctx, graceHash, t0); err != nil || o.ID != grace.ID {
 			t.Errorf("after a refused duplicate, OfficerByTokenHash = %+v, %v", o, err)
 		}
 		if err := db.st.AddAPIToken(ctx, &store.APIToken{OfficerID: grace.ID + alan.ID + 100, Hash: "orphan", CreatedAt: t0}); err == nil {

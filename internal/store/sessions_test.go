@@ -56,13 +56,13 @@ func TestSessions(t *testing.T) {
 		if _, _, err := db.st.SessionByTokenHash(ctx, ses.TokenHash, t0.Add(4*time.Hour)); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("session of a disabled officer: %v", err)
 		}
-		if _, err := db.st.OfficerByTokenHash(ctx, auth.HashToken("api")); !errors.Is(err, store.ErrNotFound) {
+		if _, err := db.st.OfficerByTokenHash(ctx, auth.HashToken("api"), t0); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("API token of a disabled officer: %v", err)
 		}
 		if err := db.st.SetOfficerDisabled(ctx, o.ID, false, t0); err != nil {
 			t.Fatal(err)
 		}
-		if got, err := db.st.OfficerByTokenHash(ctx, auth.HashToken("api")); err != nil || !got.Active() {
+		if got, err := db.st.OfficerByTokenHash(ctx, auth.HashToken("api"), t0); err != nil || !got.Active() {
 			t.Errorf("re-enabled officer's token: %+v, %v", got, err)
 		}
 		if err := db.st.SetOfficerDisabled(ctx, 99999, true, t0); !errors.Is(err, store.ErrNotFound) {
