@@ -13,7 +13,7 @@ dev:
 ## test: vet, then every test with the race detector (PostgreSQL at DSAR_TEST_DATABASE_URL)
 test:
 	$(GO) vet $(PKGS)
-	$(GO) test -race -count=1 -timeout 30m $(PKGS)
+	$(GO) test -race -count=1 -timeout 12m $(PKGS)
 
 ## build: the dsar binary in bin/
 build:

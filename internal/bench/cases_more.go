@@ -544,7 +544,11 @@ func parkedWorkflows(ctx context.Context, e *Env) (Result, error) {
 	}
 	defer db.Close()
 	pattern := fmt.Sprintf("parked-%d-%%", run)
-	for deadline := time.Now().Add(20 * time.Minute); ; time.Sleep(time.Second) {
+	// A start that failed at intake is retried within seconds, so the
+	// wait scales with the number of requests: two minutes for the smoke
+	// run, not twenty.
+	wait := max(2*time.Minute, time.Duration(sz.Parked)*100*time.Millisecond)
+	for deadline := time.Now().Add(wait); ; time.Sleep(time.Second) {
 		var n int
 		if err := db.QueryRowContext(ctx, `SELECT count(*) FROM requests WHERE email LIKE $1 AND status = 'verifying'`, pattern).Scan(&n); err != nil {
 			return r, err
@@ -553,7 +557,7 @@ func parkedWorkflows(ctx context.Context, e *Env) (Result, error) {
 			break
 		}
 		if time.Now().After(deadline) {
-			return r, fmt.Errorf("only %d of %d requests parked", n, sz.Parked)
+			return r, fmt.Errorf("only %d of %d requests reached verifying within %v: their workflows did not start or did not run", n, sz.Parked, wait)
 		}
 	}
 	time.Sleep(2 * time.Second)
