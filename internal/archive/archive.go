@@ -385,16 +385,8 @@ func (l *Loaded) Columns(table string) []string { return l.columns[table] }
 
 // writeRows writes each row of rows as one JSON object per line.
 func writeRows(rows *sql.Rows, cols []string, w io.Writer) error {
-	vals := make([]any, len(cols))
-	ptrs := make([]any, len(cols))
-	for i := range vals {
-		ptrs[i] = &vals[i]
-	}
 	var line bytes.Buffer
-	for rows.Next() {
-		if err := rows.Scan(ptrs...); err != nil {
-			return err
-		}
+	return datamap.EachRow(rows, func(vals []any) error {
 		line.Reset()
 		line.WriteByte('{')
 		for i, c := range cols {
@@ -411,11 +403,9 @@ func writeRows(rows *sql.Rows, cols []string, w io.Writer) error {
 			line.Write(v)
 		}
 		line.WriteString("}\n")
-		if _, err := w.Write(line.Bytes()); err != nil {
-			return err
-		}
-	}
-	return rows.Err()
+		_, err := w.Write(line.Bytes())
+		return err
+	})
 }
 
 func jsonValue(v any) any {

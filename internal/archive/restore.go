@@ -236,20 +236,8 @@ func eachValue(ctx context.Context, db *sql.DB, query string, fn func([]any)) er
 		return err
 	}
 	defer rows.Close()
-	cols, err := rows.Columns()
-	if err != nil {
-		return err
-	}
-	vals := make([]any, len(cols))
-	ptrs := make([]any, len(cols))
-	for i := range vals {
-		ptrs[i] = &vals[i]
-	}
-	for rows.Next() {
-		if err := rows.Scan(ptrs...); err != nil {
-			return err
-		}
-		out := make([]any, len(cols))
+	return datamap.EachRow(rows, func(vals []any) error {
+		out := make([]any, len(vals))
 		for i, v := range vals {
 			if b, ok := v.([]byte); ok {
 				v = string(b)
@@ -257,8 +245,8 @@ func eachValue(ctx context.Context, db *sql.DB, query string, fn func([]any)) er
 			out[i] = v
 		}
 		fn(out)
-	}
-	return rows.Err()
+		return nil
+	})
 }
 
 // Tombstones are the records that keep an erased person out of restored

@@ -298,7 +298,7 @@ func (c *Connector) fetch(ctx context.Context, q querier, t *Table, byCol map[st
 			conds = append(conds, b.in(col, batch[col]))
 		}
 		query := "SELECT " + quoteList(cols) + " FROM " + quote(t.Name) + " WHERE " + strings.Join(conds, " OR ")
-		err := scanRows(ctx, q, query, b.args, len(cols), func(vals []any) {
+		err := scanRows(ctx, q, query, b.args, func(vals []any) {
 			row := map[string]any{}
 			for i, col := range cols {
 				row[col] = vals[i]
@@ -367,54 +367,34 @@ func (c *Connector) ReadRows(ctx context.Context, t *Table, keys [][]any, each f
 			rows.Close()
 			return err
 		}
-		vals := make([]any, len(cols))
-		ptrs := make([]any, len(cols))
-		for i := range vals {
-			ptrs[i] = &vals[i]
-		}
-		for rows.Next() {
-			if err := rows.Scan(ptrs...); err != nil {
-				rows.Close()
-				return err
-			}
+		err = EachRow(rows, func(vals []any) error {
 			for i, v := range vals {
 				vals[i] = normalise(v)
 			}
-			if err := each(cols, vals); err != nil {
-				rows.Close()
-				return err
-			}
-		}
+			return each(cols, vals)
+		})
 		rows.Close()
-		if err := rows.Err(); err != nil {
+		if err != nil {
 			return fmt.Errorf("system %s: read %s: %w", c.System.Name, t.Name, err)
 		}
 	}
 	return nil
 }
 
-func scanRows(ctx context.Context, q querier, query string, args []any, n int, each func([]any)) error {
+func scanRows(ctx context.Context, q querier, query string, args []any, each func([]any)) error {
 	rows, err := q.QueryContext(ctx, query, args...)
 	if err != nil {
 		return err
 	}
 	defer rows.Close()
-	vals := make([]any, n)
-	ptrs := make([]any, n)
-	for i := range vals {
-		ptrs[i] = &vals[i]
-	}
-	for rows.Next() {
-		if err := rows.Scan(ptrs...); err != nil {
-			return err
-		}
-		out := make([]any, n)
+	return EachRow(rows, func(vals []any) error {
+		out := make([]any, len(vals))
 		for i, v := range vals {
 			out[i] = normalise(v)
 		}
 		each(out)
-	}
-	return rows.Err()
+		return nil
+	})
 }
 
 // normalise turns driver values into ones that compare, print and bind

@@ -116,7 +116,7 @@ func (c *Connector) ownKeys(ctx context.Context, q querier, found *Found, ft *Fo
 			b := c.builder()
 			part := vals[start:min(start+batchSize, len(vals))]
 			query := "SELECT " + quoteList(cols) + " FROM " + quote(in.child) + " WHERE " + b.in(in.column, part)
-			err := scanRows(ctx, q, query, b.args, len(cols), func(v []any) {
+			err := scanRows(ctx, q, query, b.args, func(v []any) {
 				key := canonKey(v[:len(child.PrimaryKey)])
 				if mine != nil {
 					if r, ok := mine.index[key]; ok && r.Owned {

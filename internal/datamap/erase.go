@@ -146,7 +146,7 @@ func (c *Connector) Purge(ctx context.Context, keys map[string][][]any) (*Erasur
 			b := c.builder()
 			part := keys[t.Name][start:min(start+batchSize, len(keys[t.Name]))]
 			query := "SELECT " + quoteList(cols) + " FROM " + quote(t.Name) + " WHERE " + b.keyIn(t.PrimaryKey, part)
-			err := scanRows(ctx, tx, query, b.args, len(cols), func(vals []any) {
+			err := scanRows(ctx, tx, query, b.args, func(vals []any) {
 				row := map[string]any{}
 				for i, col := range cols {
 					row[col] = vals[i]
@@ -326,7 +326,7 @@ func (c *Connector) stillReferenced(ctx context.Context, tx *sql.Tx, t *Table, r
 			b := c.builder()
 			part := vals[start:min(start+batchSize, len(vals))]
 			query := "SELECT DISTINCT " + quote(in.column) + " FROM " + quote(in.child) + " WHERE " + b.in(in.column, part)
-			err := scanRows(ctx, tx, query, b.args, 1, func(v []any) {
+			err := scanRows(ctx, tx, query, b.args, func(v []any) {
 				for _, r := range byVal[canon(v[0])] {
 					out[canonKey(r.Key)] = true
 				}

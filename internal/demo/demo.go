@@ -491,22 +491,8 @@ func Snapshot(ctx context.Context, db *sql.DB) (map[string]map[int64]string, err
 		if err != nil {
 			return nil, err
 		}
-		cols, err := rows.Columns()
-		if err != nil {
-			rows.Close()
-			return nil, err
-		}
 		out[table] = map[int64]string{}
-		vals := make([]any, len(cols))
-		ptrs := make([]any, len(cols))
-		for i := range vals {
-			ptrs[i] = &vals[i]
-		}
-		for rows.Next() {
-			if err := rows.Scan(ptrs...); err != nil {
-				rows.Close()
-				return nil, err
-			}
+		err = datamap.EachRow(rows, func(vals []any) error {
 			var b strings.Builder
 			for _, v := range vals {
 				switch x := v.(type) {
@@ -527,8 +513,8 @@ func Snapshot(ctx context.Context, db *sql.DB) (map[string]map[int64]string, err
 				id = int64(x)
 			}
 			out[table][id] = b.String()
-		}
-		err = rows.Err()
+			return nil
+		})
 		rows.Close()
 		if err != nil {
 			return nil, err
