@@ -232,8 +232,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	go a.Office.RunRecovery(ctx, app.RecoveryInterval)
-	go a.RunJanitor(ctx, app.JanitorInterval)
+	a.StartWebBackground(ctx)
 	log.Info("web server listening", "addr", ln.Addr().String(), "base_url", cfg.BaseURL)
 	return app.Serve(ctx, srv, ln)
 }
@@ -250,10 +249,6 @@ func runWorker(ctx context.Context, cfg *config.Config, log *slog.Logger) error 
 	if err := a.LoadDataMap(ctx); err != nil {
 		return err
 	}
-	w, err := a.NewWorker()
-	if err != nil {
-		return err
-	}
 	ln, err := app.Listen(cfg.Addr)
 	if err != nil {
 		return err
@@ -262,13 +257,11 @@ func runWorker(ctx context.Context, cfg *config.Config, log *slog.Logger) error 
 	if err != nil {
 		return err
 	}
-	if err := w.Start(); err != nil {
-		return fmt.Errorf("worker: %w", err)
-	}
-	defer w.Stop()
-	if err := a.EnsureMonitorSchedule(ctx); err != nil {
+	stopWorker, err := a.StartWorker(ctx)
+	if err != nil {
 		return err
 	}
+	defer stopWorker()
 	log.Info("worker started", "temporal", cfg.TemporalAddress, "namespace", cfg.TemporalNamespace,
 		"task_queue", cfg.TaskQueue, "ops_addr", ln.Addr().String())
 	return app.Serve(ctx, ops, ln)

@@ -148,6 +148,31 @@ func (a *App) RunJanitor(ctx context.Context, interval time.Duration) {
 	}
 }
 
+// StartWorker starts a worker on the task queue and makes sure the
+// deadline monitor's schedule exists; stop it with the returned stop.
+func (a *App) StartWorker(ctx context.Context) (stop func(), err error) {
+	w, err := a.NewWorker()
+	if err != nil {
+		return nil, err
+	}
+	if err := w.Start(); err != nil {
+		return nil, fmt.Errorf("worker: %w", err)
+	}
+	if err := a.EnsureMonitorSchedule(ctx); err != nil {
+		w.Stop()
+		return nil, err
+	}
+	return w.Stop, nil
+}
+
+// StartWebBackground runs what every web process runs beside its
+// handlers until ctx ends: recovery of requests Temporal missed and the
+// janitor.
+func (a *App) StartWebBackground(ctx context.Context) {
+	go a.Office.RunRecovery(ctx, RecoveryInterval)
+	go a.RunJanitor(ctx, JanitorInterval)
+}
+
 // JanitorInterval is how often expired sessions and packages are removed.
 const JanitorInterval = time.Hour
 

@@ -112,23 +112,16 @@ func RunDev(ctx context.Context, cfg *config.Config, log *slog.Logger, out io.Wr
 	if err != nil {
 		return err
 	}
-	w, err := a.NewWorker()
+	stopWorker, err := a.StartWorker(ctx)
 	if err != nil {
 		return err
 	}
-	if err := w.Start(); err != nil {
-		return fmt.Errorf("worker: %w", err)
-	}
-	defer w.Stop()
-	if err := a.EnsureMonitorSchedule(ctx); err != nil {
-		return err
-	}
+	defer stopWorker()
 	srv, err := a.NewWebServer()
 	if err != nil {
 		return err
 	}
-	go a.Office.RunRecovery(ctx, RecoveryInterval)
-	go a.RunJanitor(ctx, JanitorInterval)
+	a.StartWebBackground(ctx)
 	if n, err := a.seedDemoRequests(ctx); err != nil {
 		log.Warn("demo requests not seeded", "error", err)
 	} else if n > 0 {
