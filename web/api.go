@@ -56,6 +56,14 @@ func bindJSON(c echo.Context, v any) error {
 	dec := json.NewDecoder(c.Request().Body)
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
+		var perr *time.ParseError
+		if errors.As(err, &perr) {
+			return echo.NewHTTPError(http.StatusBadRequest, "malformed JSON: a time must be in RFC 3339 form, such as 2026-05-04T09:30:00Z")
+		}
+		var herr *echo.HTTPError
+		if errors.As(err, &herr) {
+			return err // the body limit's 413
+		}
 		return echo.NewHTTPError(http.StatusBadRequest, "malformed JSON: "+err.Error())
 	}
 	if dec.More() {

@@ -285,6 +285,9 @@ func TestTextThatCannotBeStoredIsRefusedAtTheEdge(t *testing.T) {
 	if r := h.do("GET", "/?type=%00", "", ""); r.code != http.StatusBadRequest {
 		t.Errorf("query with NUL: status %d, want 400", r.code)
 	}
+	if r := h.officer(store.RoleOfficer, "POST", "/api/v1/officer/breaches/BRE-0000000000/authority", `{"authority":"ICO","reference":"1","notified_at":"yesterday"}`); r.code != http.StatusBadRequest || strings.Contains(r.body, "2006") || !strings.Contains(r.body, "RFC 3339") {
+		t.Errorf("a bad timestamp: %d %s; want 400 in plain words, without Go's layout", r.code, r.body)
+	}
 	r := h.officer(store.RoleOfficer, "POST", "/api/v1/officer/requests/DSR-00000000A/deny", `{"reason":"no\u0000"}`)
 	if r.code != http.StatusBadRequest || !strings.Contains(r.body, `"reason"`) {
 		t.Errorf("deny with NUL reason: status %d, want 400 naming the reason: %s", r.code, r.body)
