@@ -11,6 +11,7 @@ import (
 
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
+	"golang.org/x/time/rate"
 
 	"github.com/dsar-project/dsar/internal/datamap"
 	"github.com/dsar-project/dsar/internal/domain"
@@ -207,20 +208,16 @@ func (a *Breaches) FanOut(ctx context.Context, id string) (store.FanOutProgress,
 	// rate-limit wait must never look like a dead worker, or Temporal
 	// would start a second fan-out beside this one.
 	defer keepAlive(ctx)()
-	started, sent := time.Now(), 0
+	pace := rate.NewLimiter(rate.Inf, size)
+	if a.Rate > 0 {
+		pace = rate.NewLimiter(rate.Limit(a.Rate), size)
+	}
 	for {
 		if err := ctx.Err(); err != nil {
 			return store.FanOutProgress{}, err // stopping: the next attempt resumes here
 		}
-		if a.Rate > 0 {
-			ahead := time.Duration(float64(sent)/a.Rate*float64(time.Second)) - time.Since(started)
-			if ahead > 0 {
-				select {
-				case <-ctx.Done():
-					return store.FanOutProgress{}, ctx.Err()
-				case <-time.After(ahead):
-				}
-			}
+		if err := pace.WaitN(ctx, size); err != nil {
+			return store.FanOutProgress{}, err
 		}
 		// From here to the mark, a stopping worker does not cut in.
 		keep := context.WithoutCancel(ctx)
@@ -235,7 +232,7 @@ func (a *Breaches) FanOut(ctx context.Context, id string) (store.FanOutProgress,
 		for i, r := range rs {
 			to[i] = mail.Recipient{Email: r.Email, Name: cmpName(r.Name)}
 		}
-		sendCtx, cancel := context.WithTimeout(keep, time.Minute)
+		sendCtx, cancel := context.WithTimeout(keep, mail.SendTimeout)
 		err = a.Batch.SendBatch(sendCtx, mail.Batch{Subject: subject, Text: text, HTML: html, To: to, Ref: b.ID, Step: string(mail.KindBreachNotice)})
 		cancel()
 		if errors.Is(err, mail.ErrPermanent) {
@@ -247,6 +244,11 @@ func (a *Breaches) FanOut(ctx context.Context, id string) (store.FanOutProgress,
 			}
 			continue
 		}
+		if errors.Is(err, mail.ErrNoAnswer) {
+			// Sent, maybe accepted: the batch stays claimed, and becomes
+			// uncertain for an officer to settle rather than be sent twice.
+			return store.FanOutProgress{}, err
+		}
 		if err != nil {
 			// An answer other than acceptance means nothing was sent.
 			if rerr := st.ReleaseBatch(keep, id, batch); rerr != nil {
@@ -257,7 +259,6 @@ func (a *Breaches) FanOut(ctx context.Context, id string) (store.FanOutProgress,
 		if err := st.MarkBatchSent(keep, id, batch, a.Requests.Now()); err != nil {
 			return store.FanOutProgress{}, err
 		}
-		sent += len(rs)
 		a.Requests.Metrics.Sent.WithLabelValues(string(mail.KindBreachNotice)).Add(float64(len(rs)))
 	}
 	// This attempt's batches are all settled; anything still claimed was

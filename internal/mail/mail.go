@@ -31,6 +31,11 @@ type Sender interface {
 // request, a bad API key): the caller should stop and report it.
 var ErrPermanent = errors.New("permanent mail failure")
 
+// ErrNoAnswer marks a send whose request went out but whose answer never
+// came (a timeout): the provider may or may not have accepted it, so it
+// must not be sent again blindly.
+var ErrNoAnswer = errors.New("the mail provider did not answer in time")
+
 // Recipient is one person of a batch.
 type Recipient struct {
 	Email, Name string

@@ -2,8 +2,10 @@ package mail
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"html"
+	"net"
 	"net/http"
 	"time"
 
@@ -93,6 +95,10 @@ func (s *SendGrid) post(ctx context.Context, v3 *sgmail.SGMailV3) (string, error
 	req.Method = rest.Post
 	req.Body = sgmail.GetRequestBody(v3)
 	resp, err := s.client.SendWithContext(ctx, req)
+	var netErr net.Error
+	if err != nil && (errors.Is(err, context.DeadlineExceeded) || errors.As(err, &netErr) && netErr.Timeout()) {
+		return "", fmt.Errorf("mail: %w: %w", ErrNoAnswer, err)
+	}
 	if err != nil {
 		return "", fmt.Errorf("mail: sendgrid unreachable: %w", err)
 	}

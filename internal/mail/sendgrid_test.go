@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/dsar-project/dsar/internal/mail"
 )
@@ -232,5 +233,26 @@ func TestSendGridHonoursContext(t *testing.T) {
 	cancel()
 	if _, err := s.Send(ctx, adaMessage()); err == nil {
 		t.Error("Send with a cancelled context succeeded")
+	}
+}
+
+// TestSendGridSilenceIsNoAnswerNotFailure: a provider that takes the
+// message and does not answer in time may have accepted it; the error
+// says so (ErrNoAnswer), so the caller does not send it again blindly.
+func TestSendGridSilenceIsNoAnswerNotFailure(t *testing.T) {
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		<-release
+		w.WriteHeader(http.StatusAccepted)
+	}))
+	defer srv.Close()
+	defer close(release)
+	sg := mail.NewSendGrid(sendGridKey, srv.URL, "privacy@example.org", "Example")
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	_, err := sg.Send(ctx, mail.Message{To: "ada@example.com", Subject: "s", Text: "t", HTML: "<p>t</p>"})
+	if !errors.Is(err, mail.ErrNoAnswer) || errors.Is(err, mail.ErrPermanent) {
+		t.Errorf("a provider that does not answer: %v, want ErrNoAnswer", err)
 	}
 }
