@@ -137,12 +137,8 @@ func (w *subjectRequest) validateExtend(ctx workflow.Context, e Extension) error
 	switch {
 	case w.clock == nil:
 		return errors.New("this request's workflow started before extensions; its deadline cannot be extended here")
-	case w.status.Final():
-		return fmt.Errorf("request is %s; there is nothing to extend", w.status)
-	case w.clock.Extended || w.extending:
-		return errors.New("the request was already extended once; the law allows one extension")
-	case workflow.Now(ctx).After(w.clock.NoticeBy):
-		return fmt.Errorf("the first period ended on %s; an extension had to be announced within it", w.clock.NoticeBy.UTC().Format("2 January 2006, 15:04 MST"))
+	case domain.ExtensionRefused(w.status, w.clock.Extended || w.extending, w.clock.NoticeBy, workflow.Now(ctx)) != nil:
+		return domain.ExtensionRefused(w.status, w.clock.Extended || w.extending, w.clock.NoticeBy, workflow.Now(ctx))
 	case e.Reason == "":
 		return errors.New("an extension needs a reason; the requester will read it")
 	case domain.CheckText(e.Reason) != nil:

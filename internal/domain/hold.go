@@ -82,3 +82,19 @@ func (h *NewHold) Normalize(now time.Time, knownTable func(system, table string)
 	}
 	return nil
 }
+
+// HoldCovers reports whether a hold of scope on (holdEmail, holdSystem,
+// holdTable) covers a person's data in a system's table: a person hold
+// covers everything about that address (case aside), a system hold the
+// whole system, a table hold that one table.
+func HoldCovers(scope HoldScope, holdEmail, holdSystem, holdTable, email, system, table string) bool {
+	switch scope {
+	case HoldPerson:
+		return strings.EqualFold(holdEmail, email)
+	case HoldSystem:
+		return holdSystem == system
+	case HoldTable:
+		return holdSystem == system && holdTable == table
+	}
+	return false
+}

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"gorm.io/gorm"
@@ -37,15 +36,7 @@ func (h *LegalHold) Active(now time.Time) bool {
 
 // Covers reports whether the hold covers the person's data in a table.
 func (h *LegalHold) Covers(email, system, table string) bool {
-	switch h.Scope {
-	case domain.HoldPerson:
-		return strings.EqualFold(h.Email, email)
-	case domain.HoldSystem:
-		return h.SystemName == system
-	case domain.HoldTable:
-		return h.SystemName == system && h.TableName == table
-	}
-	return false
+	return domain.HoldCovers(h.Scope, h.Email, h.SystemName, h.TableName, email, system, table)
 }
 
 // Describe names what the hold covers, without its reason.
