@@ -111,7 +111,11 @@ const (
   DSAR_DATA_DIR       embedded databases and files (default .dsar)
   DSAR_SECRET_KEY     required: at least 32 characters
   SENDGRID_API_KEY    required`
-	envNone = `  none needed`
+	envNone  = `  none needed`
+	envAudit = `  DSAR_SECRET_KEY     required: the key dsar runs with (the chain is keyed with it)
+  DSAR_SECRET_KEY_PREVIOUS  older keys, if the key was rotated since
+  DSAR_DATABASE_URL   dsar's database, postgres://...; empty means SQLite in DSAR_DATA_DIR
+  DSAR_DATA_DIR       embedded databases and files (default .dsar)`
 )
 
 var (
@@ -298,6 +302,33 @@ changed.`,
   DSAR_SECRET_KEY_PREVIOUS  older keys, if the key was rotated since
   DSAR_DATABASE_URL   dsar's database, which holds the tombstones;
                       empty means SQLite in DSAR_DATA_DIR (default .dsar)`,
+	}
+
+	auditHelp = help{
+		usage: "dsar audit verify ...",
+		about: `
+Checks the audit trail: every entry is chained to the one before it by a
+keyed hash (HMAC-SHA256 under a key derived from DSAR_SECRET_KEY), so
+entries changed, deleted, inserted or reordered in the database are found.
+
+Subcommands:
+  verify   walk the whole chain and report the first broken link
+
+Run ` + "`dsar audit SUBCOMMAND --help`" + ` for its flags.`,
+		env: envAudit,
+	}
+	auditVerifyHelp = help{
+		usage: "dsar audit verify [-anchor SEQ:MAC]",
+		about: `
+Walks the whole audit chain and checks each entry's MAC and its link to
+the entry before it. Prints "N entries verified" and the chain's head
+(SEQ:MAC) and exits 0, or names the first broken link (the entry, its
+request, and whether entries were changed, deleted, inserted or
+reordered) and exits 1. Entries from before the chain existed are
+counted, not checked. Keep the printed head somewhere else: given back as
+-anchor, it also catches the chain's end being cut off and its head
+rewritten. It only reads the database.`,
+		env: envAudit,
 	}
 
 	deadlineHelp = help{

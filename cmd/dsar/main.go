@@ -15,6 +15,7 @@
 //	dsar demo seed        seed the demo organisation with N people
 //	dsar demo datamap     print the demo organisation's data map
 //	dsar deadline         print a request's legal dates under a regime
+//	dsar audit verify     check the audit trail's hash chain
 //
 // `dsar COMMAND --help` (or -h, or `dsar help COMMAND`) prints what a
 // command does, its flags and the environment it reads, and needs no
@@ -70,6 +71,7 @@ Usage:
   dsar deadline -received TIME [-regime R] [-extended] [-tz ZONE]
                                            print due_at, extended_due_at, ack_due_at and extension_notice_by
                                            as JSON (regimes: default, gdpr, ccpa)
+  dsar audit verify [-anchor SEQ:MAC]      check the audit trail's hash chain; exit 1 at the first broken link
 
 Run ` + "`dsar COMMAND --help`" + ` (or ` + "`dsar help COMMAND`" + `) for what a command does,
 its flags and the environment it reads.
@@ -132,6 +134,8 @@ func dispatch(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		return demoCmd(ctx, args, stdout, stderr)
 	case "archive":
 		return archiveCmd(ctx, args, stdout, stderr)
+	case "audit":
+		return auditCmd(ctx, args, stdout, stderr)
 	case "deadline": // pure date arithmetic: no configuration needed
 		return deadlineCmd(args, stdout)
 	}

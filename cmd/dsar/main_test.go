@@ -374,6 +374,7 @@ var commands = [][]string{
 	{"demo"}, {"demo", "seed"}, {"demo", "datamap"},
 	{"archive"}, {"archive", "snapshot"}, {"archive", "restore"},
 	{"deadline"},
+	{"audit"}, {"audit", "verify"},
 }
 
 // TestEveryCommandAnswersHelpWithoutConfiguration asks every command for
@@ -458,6 +459,7 @@ func TestHelpShowsFlagsWithDefaults(t *testing.T) {
 		{[]string{"deadline"}, []string{"-received", "-regime", `(default "default")`, "-tz", `(default "UTC")`, "-extended"}},
 		{[]string{"serve"}, []string{"DSAR_SECRET_KEY", "SENDGRID_API_KEY", "DSAR_DATABASE_URL", "TEMPORAL_ADDRESS"}},
 		{[]string{"health"}, []string{"[URL]", "DSAR_ADDR"}},
+		{[]string{"audit", "verify"}, []string{"-anchor SEQ:MAC", "DSAR_SECRET_KEY", "DSAR_SECRET_KEY_PREVIOUS", "DSAR_DATABASE_URL"}},
 	} {
 		out, _, err := dsar(t, "", append(c.args, "--help")...)
 		if err != nil {
@@ -489,6 +491,8 @@ func TestUsageErrorsAreOneLine(t *testing.T) {
 		{[]string{"datamap", "frob"}, `datamap: unknown subcommand "frob"`},
 		{[]string{"officer", "promote"}, `officer: unknown subcommand "promote"`},
 		{[]string{"archive"}, "archive: say which subcommand"},
+		{[]string{"audit", "frob"}, `audit: unknown subcommand "frob"`},
+		{[]string{"audit", "verify", "--anchor", "x"}, "audit verify: invalid value"},
 		{[]string{"officer", "add", "--email", "not an address"}, "not an email address"},
 	} {
 		_, _, err := dsar(t, "", c.args...)

@@ -18,6 +18,7 @@ import (
 	"go.temporal.io/sdk/worker"
 
 	"github.com/dsar-project/dsar/activities"
+	"github.com/dsar-project/dsar/internal/auditchain"
 	"github.com/dsar-project/dsar/internal/config"
 	"github.com/dsar-project/dsar/internal/datamap"
 	"github.com/dsar-project/dsar/internal/export"
@@ -57,6 +58,12 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, migrate boo
 	if err != nil {
 		return nil, err
 	}
+	auditKeys, err := auditchain.Keys(cfg.SecretKey, cfg.PreviousKeys...)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	st.SetAuditKeys(auditKeys...)
 	if migrate {
 		n, err := st.Migrate(ctx)
 		if err != nil {

@@ -60,6 +60,13 @@ type AuditEvent struct {
 	Action    string    `json:"action"`
 	Detail    string    `json:"detail,omitempty"`
 	At        time.Time `json:"at"`
+	// The entry's link in the audit chain (audit.go): its place, the MAC
+	// of the entry before it, its own MAC and the key's ID. Set when the
+	// entry is created; empty for entries from before the chain.
+	Seq     int64  `json:"-"`
+	PrevMAC string `json:"-" gorm:"column:prev_mac"`
+	MAC     string `json:"-" gorm:"column:mac"`
+	KeyID   string `json:"-" gorm:"column:key_id"`
 }
 
 // Actors that are not officers.

@@ -44,6 +44,7 @@ const (
 type Store struct {
 	db      *gorm.DB
 	dialect Dialect
+	audit   auditKeys // the audit chain's keys (audit.go)
 }
 
 // Open connects to PostgreSQL when databaseURL is set, otherwise to the
@@ -60,6 +61,9 @@ func Open(ctx context.Context, databaseURL, sqlitePath string) (*Store, error) {
 			return nil, fmt.Errorf("store: connect to PostgreSQL: %w", err)
 		}
 		s := &Store{db: db, dialect: Postgres}
+		if err := s.registerAuditChain(); err != nil {
+			return nil, err
+		}
 		if err := s.Ping(ctx); err != nil {
 			return nil, err
 		}
@@ -88,6 +92,9 @@ func Open(ctx context.Context, databaseURL, sqlitePath string) (*Store, error) {
 		return nil, fmt.Errorf("store: open SQLite %s: %w", sqlitePath, err)
 	}
 	s := &Store{db: db, dialect: SQLite}
+	if err := s.registerAuditChain(); err != nil {
+		return nil, err
+	}
 	if err := s.Ping(ctx); err != nil {
 		return nil, err
 	}
