@@ -82,140 +82,166 @@ var ErrInvalid = errors.New("invalid configuration")
 // in tests). A variable NAME may instead be given as NAME_FILE, the path of a
 // file holding the value, which suits container secrets.
 func Load(getenv func(string) string) (*Config, error) {
-	var problems []string
-	get := func(name, def string) string {
-		v, err := lookup(getenv, name)
-		if err != nil {
-			problems = append(problems, err.Error())
-		}
-		if v == "" {
-			return def
-		}
-		return v
-	}
+	l := &loader{getenv: getenv}
 	c := &Config{
-		Addr:              get("DSAR_ADDR", DefaultAddr),
-		DataDir:           get("DSAR_DATA_DIR", DefaultDataDir),
-		DatabaseURL:       get("DSAR_DATABASE_URL", ""),
-		TemporalAddress:   get("TEMPORAL_ADDRESS", DefaultTemporalAddress),
-		TemporalNamespace: get("TEMPORAL_NAMESPACE", DefaultTemporalNamespace),
-		TaskQueue:         get("DSAR_TASK_QUEUE", DefaultTaskQueue),
-		SendGridAPIKey:    get("SENDGRID_API_KEY", ""),
-		SendGridAPIURL:    strings.TrimRight(get("SENDGRID_API_URL", DefaultSendGridAPIURL), "/"),
-		MailFrom:          get("DSAR_MAIL_FROM", DefaultMailFrom),
-		MailFromName:      get("DSAR_MAIL_FROM_NAME", DefaultMailFromName),
-		Organisation:      get("DSAR_ORGANISATION", DefaultOrganisation),
-		SecretKey:         get("DSAR_SECRET_KEY", ""),
-		LogLevel:          strings.ToLower(get("DSAR_LOG_LEVEL", DefaultLogLevel)),
+		Addr:              l.text("DSAR_ADDR", DefaultAddr),
+		DataDir:           l.text("DSAR_DATA_DIR", DefaultDataDir),
+		DatabaseURL:       l.text("DSAR_DATABASE_URL", ""),
+		TemporalAddress:   l.text("TEMPORAL_ADDRESS", DefaultTemporalAddress),
+		TemporalNamespace: l.text("TEMPORAL_NAMESPACE", DefaultTemporalNamespace),
+		TaskQueue:         l.text("DSAR_TASK_QUEUE", DefaultTaskQueue),
+		SendGridAPIKey:    l.text("SENDGRID_API_KEY", ""),
+		SendGridAPIURL:    strings.TrimRight(l.text("SENDGRID_API_URL", DefaultSendGridAPIURL), "/"),
+		MailFrom:          l.text("DSAR_MAIL_FROM", DefaultMailFrom),
+		MailFromName:      l.text("DSAR_MAIL_FROM_NAME", DefaultMailFromName),
+		Organisation:      l.text("DSAR_ORGANISATION", DefaultOrganisation),
+		SecretKey:         l.text("DSAR_SECRET_KEY", ""),
+		LogLevel:          strings.ToLower(l.text("DSAR_LOG_LEVEL", DefaultLogLevel)),
+		DataMap:           l.text("DSAR_DATAMAP", ""),
+		PreviousKeys:      l.list("DSAR_SECRET_KEY_PREVIOUS"),
+
+		VerifyTTL:       l.duration("DSAR_VERIFY_TTL", DefaultVerifyTTL, time.Minute, time.ParseDuration, "168h"),
+		DownloadTTL:     l.duration("DSAR_DOWNLOAD_TTL", DefaultDownloadTTL, time.Hour, parseDays, "14d or 72h"),
+		MonitorInterval: l.duration("DSAR_MONITOR_INTERVAL", DefaultMonitorInterval, time.Minute, time.ParseDuration, "1h or 15m"),
+
+		Regime:              l.regime("DSAR_REGIME", deadline.Default),
+		Location:            l.location("DSAR_TIMEZONE"),
+		Reminders:           l.reminders("DSAR_REMINDERS"),
+		BreachRate:          l.count("DSAR_BREACH_RATE", DefaultBreachRate),
+		PublicRatePerMinute: l.count("DSAR_PUBLIC_RATE", DefaultPublicRate),
 	}
-	if prev := get("DSAR_SECRET_KEY_PREVIOUS", ""); prev != "" {
-		c.PreviousKeys = strings.Fields(strings.ReplaceAll(prev, ",", " "))
-	}
-	c.BaseURL = strings.TrimRight(get("DSAR_BASE_URL", "http://"+c.Addr), "/")
-	c.VerifyTTL = DefaultVerifyTTL
-	if v := get("DSAR_VERIFY_TTL", ""); v != "" {
-		d, err := time.ParseDuration(v)
-		switch {
-		case err != nil:
-			problems = append(problems, fmt.Sprintf("DSAR_VERIFY_TTL: %q is not a duration (use e.g. 168h)", v))
-		case d < time.Minute:
-			problems = append(problems, fmt.Sprintf("DSAR_VERIFY_TTL: %s is shorter than one minute", d))
-		default:
-			c.VerifyTTL = d
-		}
-	}
-	c.DataMap = get("DSAR_DATAMAP", "")
-	c.DownloadTTL = DefaultDownloadTTL
-	if v := get("DSAR_DOWNLOAD_TTL", ""); v != "" {
-		d, err := parseDays(v)
-		switch {
-		case err != nil:
-			problems = append(problems, fmt.Sprintf("DSAR_DOWNLOAD_TTL: %q is not a duration (use e.g. 14d or 72h)", v))
-		case d < time.Hour:
-			problems = append(problems, fmt.Sprintf("DSAR_DOWNLOAD_TTL: %s is shorter than one hour", d))
-		default:
-			c.DownloadTTL = d
-		}
-	}
-	c.Regime = deadline.Default
-	if v := get("DSAR_REGIME", ""); v != "" {
+	c.BaseURL = strings.TrimRight(l.text("DSAR_BASE_URL", "http://"+c.Addr), "/")
+	for _, v := range l.list("DSAR_CLOCK_PAUSE") {
 		r, err := deadline.Parse(v)
 		if err != nil {
-			problems = append(problems, "DSAR_REGIME: "+err.Error())
-		} else {
-			c.Regime = r
-		}
-	}
-	c.Location = time.UTC
-	if v := get("DSAR_TIMEZONE", ""); v != "" {
-		loc, err := time.LoadLocation(v)
-		if err != nil {
-			problems = append(problems, fmt.Sprintf("DSAR_TIMEZONE: %q is not a time zone name such as Europe/Amsterdam", v))
-		} else {
-			c.Location = loc
-		}
-	}
-	// "none" leaves an empty, non-nil list: no reminders (nil means the
-	// workflow's defaults).
-	c.Reminders = []time.Duration{}
-	for _, v := range strings.Split(get("DSAR_REMINDERS", DefaultReminders), ",") {
-		if v = strings.TrimSpace(v); v == "" || v == "none" {
-			continue
-		}
-		d, err := parseDays(v)
-		if err != nil || d <= 0 {
-			problems = append(problems, fmt.Sprintf("DSAR_REMINDERS: %q is not a time before the due date (use e.g. 7d,2d or 12h; none for no reminders)", v))
-			continue
-		}
-		c.Reminders = append(c.Reminders, d)
-	}
-	for _, v := range strings.Split(get("DSAR_CLOCK_PAUSE", ""), ",") {
-		if v = strings.TrimSpace(v); v == "" {
-			continue
-		}
-		r, err := deadline.Parse(v)
-		if err != nil {
-			problems = append(problems, "DSAR_CLOCK_PAUSE: "+err.Error())
+			l.problem("DSAR_CLOCK_PAUSE: " + err.Error())
 			continue
 		}
 		c.PausingRegimes = append(c.PausingRegimes, r)
 	}
-	c.MonitorInterval = DefaultMonitorInterval
-	if v := get("DSAR_MONITOR_INTERVAL", ""); v != "" {
-		d, err := time.ParseDuration(v)
-		switch {
-		case err != nil:
-			problems = append(problems, fmt.Sprintf("DSAR_MONITOR_INTERVAL: %q is not a duration (use e.g. 1h or 15m)", v))
-		case d < time.Minute:
-			problems = append(problems, fmt.Sprintf("DSAR_MONITOR_INTERVAL: %s is shorter than one minute", d))
-		default:
-			c.MonitorInterval = d
-		}
-	}
-	c.BreachRate = DefaultBreachRate
-	if v := get("DSAR_BREACH_RATE", ""); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 0 {
-			problems = append(problems, fmt.Sprintf("DSAR_BREACH_RATE: %q is not a whole number, 0 or more", v))
-		} else {
-			c.BreachRate = n
-		}
-	}
-	c.PublicRatePerMinute = DefaultPublicRate
-	if v := get("DSAR_PUBLIC_RATE", ""); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 0 {
-			problems = append(problems, fmt.Sprintf("DSAR_PUBLIC_RATE: %q is not a whole number, 0 or more", v))
-		} else {
-			c.PublicRatePerMinute = n
-		}
-	}
+	problems := l.problems
 	if len(problems) > 0 {
 		return nil, fmt.Errorf("%w:\n  %s", ErrInvalid, strings.Join(problems, "\n  "))
 	}
 	return c, nil
 }
 
+// loader reads settings, collecting every problem so one run names them
+// all.
+type loader struct {
+	getenv   func(string) string
+	problems []string
+}
+
+func (l *loader) problem(p string) { l.problems = append(l.problems, p) }
+
+// text is the setting, or def when it is unset.
+func (l *loader) text(name, def string) string {
+	v, err := lookup(l.getenv, name)
+	if err != nil {
+		l.problem(err.Error())
+	}
+	if v == "" {
+		return def
+	}
+	return v
+}
+
+// list is a comma- or space-separated setting, without empty items; nil
+// when unset.
+func (l *loader) list(name string) []string {
+	items := strings.Fields(strings.ReplaceAll(l.text(name, ""), ",", " "))
+	if len(items) == 0 {
+		return nil
+	}
+	return items
+}
+
+// duration parses a length of time of at least min; example shows the
+// form in the problem.
+func (l *loader) duration(name string, def, min time.Duration, parse func(string) (time.Duration, error), example string) time.Duration {
+	v := l.text(name, "")
+	if v == "" {
+		return def
+	}
+	d, err := parse(v)
+	switch {
+	case err != nil:
+		l.problem(fmt.Sprintf("%s: %q is not a duration (use e.g. %s)", name, v, example))
+	case d < min:
+		l.problem(fmt.Sprintf("%s: %s is shorter than %s", name, d, minName(min)))
+	default:
+		return d
+	}
+	return def
+}
+
+func minName(d time.Duration) string {
+	if d == time.Hour {
+		return "one hour"
+	}
+	return "one minute"
+}
+
+// count is a whole number, 0 or more.
+func (l *loader) count(name string, def int) int {
+	v := l.text(name, "")
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 {
+		l.problem(fmt.Sprintf("%s: %q is not a whole number, 0 or more", name, v))
+		return def
+	}
+	return n
+}
+
+func (l *loader) regime(name string, def deadline.Regime) deadline.Regime {
+	v := l.text(name, "")
+	if v == "" {
+		return def
+	}
+	r, err := deadline.Parse(v)
+	if err != nil {
+		l.problem(name + ": " + err.Error())
+		return def
+	}
+	return r
+}
+
+func (l *loader) location(name string) *time.Location {
+	v := l.text(name, "")
+	if v == "" {
+		return time.UTC
+	}
+	loc, err := time.LoadLocation(v)
+	if err != nil {
+		l.problem(fmt.Sprintf("%s: %q is not a time zone name such as Europe/Amsterdam", name, v))
+		return time.UTC
+	}
+	return loc
+}
+
+// reminders are times before a due date; "none" leaves an empty, non-nil
+// list: no reminders (nil means the workflow's defaults).
+func (l *loader) reminders(name string) []time.Duration {
+	out := []time.Duration{}
+	for _, v := range strings.Split(l.text(name, DefaultReminders), ",") {
+		if v = strings.TrimSpace(v); v == "" || v == "none" {
+			continue
+		}
+		d, err := parseDays(v)
+		if err != nil || d <= 0 {
+			l.problem(fmt.Sprintf("%s: %q is not a time before the due date (use e.g. 7d,2d or 12h; none for no reminders)", name, v))
+			continue
+		}
+		out = append(out, d)
+	}
+	return out
+}
+
+// lookup reads a setting from NAME, or from the file NAME_FILE names.
 func lookup(getenv func(string) string, name string) (string, error) {
 	v := getenv(name)
 	file := getenv(name + "_FILE")
