@@ -1,0 +1,84 @@
+package activities
+
+import (
+	"context"
+	"slices"
+
+	"github.com/dsar-project/dsar/internal/archive"
+	"github.com/dsar-project/dsar/internal/datamap"
+	"github.com/dsar-project/dsar/internal/domain"
+	"github.com/dsar-project/dsar/internal/store"
+)
+
+// correct maps each requested correction to a category and writes it to
+// every correctable column of that category in the person's rows, system
+// by system, recording each finished system as erase does.
+func (a *Fulfilment) correct(ctx context.Context, r *store.Request, f *domain.Fulfilment) error {
+	conns, err := a.connectors()
+	if err != nil {
+		return err
+	}
+	var changes []datamap.Change
+	field := map[string]string{} // category -> the requester's field name
+	f.Unmatched = nil
+	for _, c := range r.Corrections {
+		cat, ok := domain.CorrectionCategory(c.Field)
+		if !ok {
+			f.Unmatched = append(f.Unmatched, c.Field)
+			continue
+		}
+		changes = append(changes, datamap.Change{Category: cat, Value: c.Value})
+		field[cat] = c.Field
+	}
+	ids := identities(r)
+	for _, c := range conns {
+		if slices.Contains(f.SystemsDone, c.System.Name) {
+			continue
+		}
+		changed, err := c.Correct(ctx, ids, changes)
+		if err != nil {
+			return err
+		}
+		if err := a.recordCorrections(ctx, r.ID, changed); err != nil {
+			return err
+		}
+		if len(changed) > 0 {
+			f.Systems++
+		}
+		for _, ch := range changed {
+			f.Corrected = append(f.Corrected, domain.CorrectedColumn{
+				Field: field[ch.Category], Category: ch.Category, System: ch.System, Table: ch.Table, Column: ch.Column, Rows: ch.Rows, Shared: ch.Shared,
+			})
+			f.Rows += ch.Rows
+		}
+		if err := a.systemDone(ctx, r.ID, c.System.Name, f); err != nil {
+			return err
+		}
+	}
+	for _, ch := range changes {
+		reached := slices.ContainsFunc(f.Corrected, func(c domain.CorrectedColumn) bool {
+			return c.Category == ch.Category && (c.Rows > 0 || c.Shared > 0)
+		})
+		if !reached {
+			f.Unmatched = append(f.Unmatched, field[ch.Category])
+		}
+	}
+	return nil
+}
+
+// recordCorrections keeps each corrected value, sealed, against the
+// keyed hash of its row, so `dsar archive restore` corrects a backup too.
+func (a *Fulfilment) recordCorrections(ctx context.Context, requestID string, changed []datamap.Changed) error {
+	var out []store.RecordedCorrection
+	for _, ch := range changed {
+		for _, key := range ch.Keys {
+			hash := archive.RowHash(a.Sealer.Hash, ch.System, ch.Table, key)
+			keyID, sealed := a.Sealer.SealBlob(archive.CorrectionName(ch.System, ch.Table, ch.Column, hash), []byte(ch.Value))
+			out = append(out, store.RecordedCorrection{
+				RequestID: requestID, SystemName: ch.System, TableName: ch.Table, KeyHash: hash,
+				ColumnName: ch.Column, KeyID: keyID, Value: sealed, CorrectedAt: a.Now(),
+			})
+		}
+	}
+	return a.Store.RecordCorrections(ctx, out)
+}
