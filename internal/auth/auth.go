@@ -72,6 +72,11 @@ func CheckPassword(encoded, password string) error {
 	if err != nil {
 		return fmt.Errorf("auth: malformed key: %w", err)
 	}
+	// argon2 panics on no passes, no lanes or an empty key, and an empty
+	// key would match any password: refuse such a hash.
+	if time < 1 || threads < 1 || len(want) == 0 {
+		return fmt.Errorf("auth: malformed password hash: parameters out of range")
+	}
 	got := argon2.IDKey([]byte(password), salt, time, memory, threads, uint32(len(want)))
 	if subtle.ConstantTimeCompare(got, want) != 1 {
 		return ErrMismatch
@@ -102,8 +107,10 @@ func ValidTokenShape(s string) bool {
 	if len(s) != 43 {
 		return false
 	}
-	_, err := base64.RawURLEncoding.DecodeString(s)
-	return err == nil
+	// The decoder skips \r and \n, so a line break would pass for a
+	// character; only 43 that decode to the token's 32 bytes are a token.
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	return err == nil && len(b) == 32
 }
 
 // NewRequestID returns a request reference such as DSR-7K3M9Q2XHD: short

@@ -24,7 +24,17 @@ func checkKeys(p *problems, doc *yaml.Node) {
 		}
 		root = resolve(root.Content[0])
 	}
-	walkKeys(p, root, reflect.TypeOf(fileMap{}), "", "")
+	walkKeys(p, map[walked]bool{}, root, reflect.TypeOf(fileMap{}), "", "")
+}
+
+// walked is a mapping already checked against a type under a label.
+// Aliases and merge keys can reach one mapping many times, or from inside
+// itself ("&a {<<: *a}"); it is checked once per place it is named, so
+// such a file neither recurses without end nor takes exponential time.
+type walked struct {
+	n           *yaml.Node
+	t           reflect.Type
+	label, qual string
 }
 
 // kindKeys is implemented by a file struct whose allowed keys depend on
@@ -36,14 +46,15 @@ type kindKeys interface {
 // walkKeys checks the mapping n against struct type t. label names the
 // mapping for messages ("table shop.customers", "" for the top level);
 // qual is the dotted name of the enclosing named items ("shop").
-func walkKeys(p *problems, n *yaml.Node, t reflect.Type, label, qual string) {
+func walkKeys(p *problems, seen map[walked]bool, n *yaml.Node, t reflect.Type, label, qual string) {
 	n = resolve(n)
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
-	if t.Kind() != reflect.Struct || n.Kind != yaml.MappingNode {
-		return // not a mapping of keys (a scalar shorthand, or a type error decoding reports)
+	if t.Kind() != reflect.Struct || n.Kind != yaml.MappingNode || seen[walked{n, t, label, qual}] {
+		return // not a mapping of keys (a scalar shorthand, or a type error decoding reports), or checked already
 	}
+	seen[walked{n, t, label, qual}] = true
 	known, fields := structKeys(t)
 	allowed, what := known, ""
 	if k, ok := reflect.New(t).Interface().(kindKeys); ok {
@@ -59,7 +70,7 @@ func walkKeys(p *problems, n *yaml.Node, t reflect.Type, label, qual string) {
 		key, val := n.Content[i], n.Content[i+1]
 		if key.Kind == yaml.ScalarNode && key.ShortTag() == "!!merge" {
 			// "<<: *defaults" merges another mapping's keys into this one.
-			walkMerged(p, val, t, label, qual)
+			walkMerged(p, seen, val, t, label, qual)
 			continue
 		}
 		name := key.Value
@@ -86,7 +97,7 @@ func walkKeys(p *problems, n *yaml.Node, t reflect.Type, label, qual string) {
 			if label != "" {
 				inner += " of " + label
 			}
-			walkKeys(p, val, ft, inner, qual)
+			walkKeys(p, seen, val, ft, inner, qual)
 		case ft.Kind() == reflect.Slice && elemStruct(ft):
 			// A list of named items: "table shop.customers".
 			seq := resolve(val)
@@ -103,28 +114,28 @@ func walkKeys(p *problems, n *yaml.Node, t reflect.Type, label, qual string) {
 						q = qual + "." + itemName
 					}
 					itemLabel = singular + " " + q
-					walkKeys(p, item, ft.Elem(), itemLabel, q)
+					walkKeys(p, seen, item, ft.Elem(), itemLabel, q)
 					continue
 				}
 				if label != "" {
 					itemLabel += " of " + label
 				}
-				walkKeys(p, item, ft.Elem(), itemLabel, qual)
+				walkKeys(p, seen, item, ft.Elem(), itemLabel, qual)
 			}
 		}
 	}
 }
 
 // walkMerged checks the mapping (or list of mappings) a merge key names.
-func walkMerged(p *problems, val *yaml.Node, t reflect.Type, label, qual string) {
+func walkMerged(p *problems, seen map[walked]bool, val *yaml.Node, t reflect.Type, label, qual string) {
 	val = resolve(val)
 	if val.Kind == yaml.SequenceNode {
 		for _, m := range val.Content {
-			walkKeys(p, m, t, label, qual)
+			walkKeys(p, seen, m, t, label, qual)
 		}
 		return
 	}
-	walkKeys(p, val, t, label, qual)
+	walkKeys(p, seen, val, t, label, qual)
 }
 
 func resolve(n *yaml.Node) *yaml.Node {

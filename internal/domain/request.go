@@ -309,7 +309,9 @@ func NormalizeEmail(s string) (string, error) {
 		return "", fmt.Errorf("enter your email address")
 	}
 	a, err := mail.ParseAddress(s)
-	if err != nil || a.Name != "" || a.Address != s || len(s) > maxEmailAddrBytes {
+	// net/mail takes any non-ASCII rune as a letter, control characters
+	// and U+2028 included; an address is printed in headers and pages.
+	if err != nil || a.Name != "" || a.Address != s || len(s) > maxEmailAddrBytes || CheckLine(s) != nil {
 		return "", fmt.Errorf("enter an email address like name@example.com")
 	}
 	at := strings.LastIndexByte(s, '@')

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"html/template"
 	"io"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -107,11 +108,34 @@ func text(v any) string {
 }
 
 // jsonValue keeps numbers and booleans as they are, times in RFC 3339.
+// JSON has no infinite or NaN numbers (a REAL column can hold them):
+// those are written as text, "+Inf", "-Inf", "NaN".
 func jsonValue(v any) any {
-	if t, ok := v.(time.Time); ok {
-		return t.UTC().Format(time.RFC3339)
+	switch x := v.(type) {
+	case time.Time:
+		return x.UTC().Format(time.RFC3339)
+	case float64:
+		if math.IsInf(x, 0) || math.IsNaN(x) {
+			return text(x)
+		}
+	case float32:
+		if math.IsInf(float64(x), 0) || math.IsNaN(float64(x)) {
+			return text(x)
+		}
 	}
 	return v
+}
+
+// csvCell is a CSV cell that a spreadsheet will not run as a formula
+// (CSV injection): text starting with =, +, -, @, a tab or a carriage
+// return gets a leading apostrophe, which spreadsheets read as "text"
+// and do not show. Numbers stay as they are.
+func csvCell(v any) string {
+	s := text(v)
+	if _, isText := v.(string); isText && s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
+		return "'" + s
+	}
+	return s
 }
 
 // newZip starts a ZIP whose files are compressed at deflate's fastest
@@ -206,13 +230,17 @@ func WriteExport(ctx context.Context, w io.Writer, sources []Source, meta Meta) 
 		err = t.each(ctx, func(cols []string, row []any) error {
 			if !header {
 				header = true
-				if err := cw.Write(cols); err != nil {
+				head := make([]string, len(cols))
+				for i, c := range cols {
+					head[i] = csvCell(c)
+				}
+				if err := cw.Write(head); err != nil {
 					return err
 				}
 			}
 			rec := make([]string, len(row))
 			for i, v := range row {
-				rec[i] = text(v)
+				rec[i] = csvCell(v)
 			}
 			return cw.Write(rec)
 		})
