@@ -10,19 +10,23 @@ PKGS    := ./...
 dev:
 	$(GO) run ./cmd/dsar dev
 
-## test: vet, then every test with the race detector (PostgreSQL at DSAR_TEST_DATABASE_URL)
-test:
-	$(GO) vet $(PKGS)
+## test: lint, then every test with the race detector (PostgreSQL at DSAR_TEST_DATABASE_URL); fuzz targets run their seed corpora
+test: lint
 	$(GO) test -race -count=1 -timeout 12m $(PKGS)
 
 ## build: the dsar binary in bin/
 build:
 	$(GO) build -trimpath -o $(BIN) ./cmd/dsar
 
-## lint: formatting and vet
+STATICCHECK   ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
+WORKFLOWCHECK ?= go.temporal.io/sdk/contrib/tools/workflowcheck@v0.6.0
+
+## lint: formatting, vet, staticcheck, and Temporal's workflowcheck on workflows/ (determinism)
 lint:
 	@test -z "$$(gofmt -l .)" || { echo "gofmt needed:"; gofmt -l .; exit 1; }
 	$(GO) vet $(PKGS)
+	$(GO) run $(STATICCHECK) $(PKGS)
+	$(GO) run $(WORKFLOWCHECK) ./workflows/
 
 ## bench: every benchmark at full size against baselines measured in the same run (docs/benchmarks.md)
 bench:

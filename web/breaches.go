@@ -165,7 +165,7 @@ func (s *Server) breachReport(c echo.Context) error {
 	c.Response().Header().Set("Content-Disposition", `attachment; filename="`+name+`.json"`)
 	enc := json.NewEncoder(c.Response())
 	enc.SetIndent("", "  ")
-	c.Response().Header().Set(echo.HeaderContentType, echo.MIMEApplicationJSONCharsetUTF8)
+	c.Response().Header().Set(echo.HeaderContentType, echo.MIMEApplicationJSON)
 	c.Response().WriteHeader(http.StatusOK)
 	return enc.Encode(r)
 }

@@ -91,9 +91,7 @@ func (s *Server) dashboardRecordBreach(c echo.Context) error {
 		Title: f.Title, Description: f.Description, Systems: f.Systems, Risk: domain.Risk(f.Risk),
 		Consequences: f.Consequences, Measures: f.Measures,
 	}
-	for _, cat := range strings.FieldsFunc(f.Categories, func(r rune) bool { return r == ',' || r == ' ' || r == '\n' }) {
-		nb.Categories = append(nb.Categories, cat)
-	}
+	nb.Categories = append(nb.Categories, strings.FieldsFunc(f.Categories, func(r rune) bool { return r == ',' || r == ' ' || r == '\n' })...)
 	errs := map[string]string{}
 	if t, err := time.ParseInLocation(awareLayout, strings.TrimSpace(f.AwareAt), time.UTC); err == nil {
 		nb.AwareAt = t

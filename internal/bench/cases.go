@@ -141,17 +141,13 @@ func endToEnd(ctx context.Context, e *Env) (Result, error) {
 			time.Sleep(5 * time.Millisecond)
 		}
 		var decided struct{ Status string }
-		for {
-			code, err := e.Main.call(ctx, hc, "POST", path+"/approve", true, nil, &decided)
-			if err != nil {
-				return err
-			}
-			if code == http.StatusOK && decided.Status == "completed" {
-				return nil
-			}
-			if code == http.StatusAccepted || code == http.StatusOK {
-				break
-			}
+		code, err = e.Main.call(ctx, hc, "POST", path+"/approve", true, nil, &decided)
+		switch {
+		case err != nil:
+			return err
+		case code == http.StatusOK && decided.Status == "completed":
+			return nil
+		case code != http.StatusAccepted && code != http.StatusOK:
 			return fmt.Errorf("approve answered %d", code)
 		}
 		for {

@@ -294,6 +294,3 @@ func redactURL(s string) string {
 	}
 	return u.Redacted()
 }
-
-// shopDB opens the instance's demo organisation database.
-func (i *Instance) shopDB() (*sql.DB, error) { return sql.Open("pgx", i.Shop) }

