@@ -20,13 +20,15 @@ build:
 
 STATICCHECK   ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 WORKFLOWCHECK ?= go.temporal.io/sdk/contrib/tools/workflowcheck@v0.6.0
+REDOCLY       ?= @redocly/cli@2.77.0
 
-## lint: formatting, vet, staticcheck, and Temporal's workflowcheck on workflows/ (determinism)
+## lint: formatting, vet, staticcheck, Temporal's workflowcheck on workflows/ (determinism), and the OpenAPI document under Redocly's recommended rules (redocly.yaml)
 lint:
 	@test -z "$$(gofmt -l .)" || { echo "gofmt needed:"; gofmt -l .; exit 1; }
 	$(GO) vet $(PKGS)
 	$(GO) run $(STATICCHECK) $(PKGS)
 	$(GO) run $(WORKFLOWCHECK) ./workflows/
+	REDOCLY_TELEMETRY=off REDOCLY_SUPPRESS_UPDATE_NOTICE=true npx --yes $(REDOCLY) lint --config redocly.yaml web/openapi.json
 
 ## bench: every benchmark at full size against baselines measured in the same run (docs/benchmarks.md)
 bench:

@@ -299,6 +299,11 @@ func TestDashboardListsAndDecides(t *testing.T) {
 		t.Errorf("approve with a forged token: %d", r.code)
 	}
 	csrf := csrfOf(t, detail.body)
+	// The real token in the URL does not count: tokens in URLs end up in
+	// logs and history.
+	if r := b.post("/officer/requests/DSR-00000000A/approve?csrf="+url.QueryEscape(csrf), url.Values{}); r.code != http.StatusForbidden {
+		t.Errorf("approve with the token in the query string: %d, want 403", r.code)
+	}
 	r := b.post("/officer/requests/DSR-00000000A/deny", url.Values{"csrf": {csrf}, "reason": {"  "}})
 	if r.code != http.StatusBadRequest || !strings.Contains(r.body, "A denial needs a reason") {
 		t.Errorf("deny without a reason: %d", r.code)
