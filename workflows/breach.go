@@ -8,7 +8,6 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/dsar-project/dsar/activities"
@@ -74,22 +73,6 @@ var NoticeOutline = "On [date] we discovered that [what happened]. It involved y
 	"Questions: write to our data protection officer at [address]."
 
 var outlineParts = []string{"[date]", "[what happened]", "[categories]", "[likely consequences]", "[measures]", "[advice]", "[address]"}
-
-var (
-	breaches *activities.Breaches
-
-	// The fan-out heartbeats every two seconds; a worker that stops or
-	// dies mid-way is noticed within the heartbeat timeout and the next
-	// attempt resumes from the database.
-	fanOutActivity = workflow.ActivityOptions{
-		StartToCloseTimeout: 6 * time.Hour,
-		HeartbeatTimeout:    10 * time.Second,
-		RetryPolicy: &temporal.RetryPolicy{
-			InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: 5 * time.Minute,
-			NonRetryableErrorTypes: []string{activities.ErrTypeMailRejected, activities.ErrTypeBreachRefused},
-		},
-	}
-)
 
 type breachRun struct {
 	in                   BreachInput

@@ -20,9 +20,6 @@ type DeadlineMonitorResult struct {
 	Digest    activities.DigestReport
 }
 
-// monitor names the Monitor activities.
-var monitor *activities.Monitor
-
 // DeadlineMonitor is one run of the deadline monitor: it starts the
 // workflow of any stored request that has none (recovery after a Temporal
 // outage), then emails the officers one digest of the requests overdue

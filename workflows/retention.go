@@ -4,7 +4,6 @@ import (
 	"time"
 
 	"go.temporal.io/api/enums/v1"
-	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/dsar-project/dsar/activities"
@@ -21,15 +20,6 @@ func RetentionPurgeWorkflowID(requestID string) string { return "retention/" + r
 // RetentionPurgeInput starts (or continues) a deletion's purge.
 type RetentionPurgeInput struct {
 	RequestID string
-}
-
-// purgeActivity retries everything, a missing data map included: a purge
-// waits years, and a worker started without its map must not end it.
-var purgeActivity = workflow.ActivityOptions{
-	StartToCloseTimeout: time.Hour,
-	RetryPolicy: &temporal.RetryPolicy{
-		InitialInterval: 10 * time.Second, BackoffCoefficient: 2, MaximumInterval: time.Hour,
-	},
 }
 
 // PurgeStep is the longest a purge sleeps in one timer. Between steps it

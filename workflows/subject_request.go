@@ -10,7 +10,6 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/dsar-project/dsar/activities"
@@ -144,47 +143,6 @@ type ExtensionResult struct {
 type ReviewResult struct {
 	Status domain.Status
 }
-
-// Activity options. Database steps retry quickly; email retries back off
-// to ten minutes so a provider outage delays mail instead of losing it.
-var (
-	storeActivity = workflow.ActivityOptions{
-		StartToCloseTimeout: 30 * time.Second,
-		RetryPolicy: &temporal.RetryPolicy{
-			InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute,
-		},
-	}
-	// Discovery and fulfilment work in the organisation's own databases,
-	// which may be slow or briefly down: long timeouts, patient retries.
-	// They heartbeat on a clock, so a worker that dies mid-step costs
-	// seconds before another worker retries, not the hour.
-	fulfilmentActivity = workflow.ActivityOptions{
-		StartToCloseTimeout: time.Hour,
-		HeartbeatTimeout:    activities.HeartbeatTimeout,
-		RetryPolicy: &temporal.RetryPolicy{
-			InitialInterval: 10 * time.Second, BackoffCoefficient: 2, MaximumInterval: 10 * time.Minute,
-			NonRetryableErrorTypes: []string{activities.ErrTypeNoDataMap},
-		},
-	}
-	// Webhooks are retried until they answer 2xx, however long that
-	// takes: the request waits for them.
-	webhookActivity = workflow.ActivityOptions{
-		StartToCloseTimeout: 2 * time.Minute,
-		RetryPolicy: &temporal.RetryPolicy{
-			InitialInterval: 10 * time.Second, BackoffCoefficient: 2, MaximumInterval: time.Hour,
-		},
-	}
-	// A provider may accept a message and answer slowly: the send waits
-	// for its answer (mail.SendTimeout) rather than give up and send the
-	// message twice, and heartbeats meanwhile so a dead worker is noticed.
-	emailActivity = workflow.ActivityOptions{
-		StartToCloseTimeout: mail.SendTimeout + time.Minute,
-		HeartbeatTimeout:    activities.HeartbeatTimeout,
-		RetryPolicy: &temporal.RetryPolicy{
-			InitialInterval: 5 * time.Second, BackoffCoefficient: 2, MaximumInterval: 10 * time.Minute,
-		},
-	}
-)
 
 // subjectRequest is the state of one running request.
 type subjectRequest struct {
@@ -524,13 +482,6 @@ func (w *subjectRequest) dataMapStep(ctx workflow.Context, step any, result any)
 	}
 	return err
 }
-
-// fulfilment names the data-map activities, like requests below.
-var fulfilment *activities.Fulfilment
-
-// requests is the nil receiver through which activities are named; the
-// worker registers a real one.
-var requests *activities.Requests
 
 func (w *subjectRequest) setStatus(ctx workflow.Context, to domain.Status, actor, reason string) error {
 	if to == domain.StatusInReview {
