@@ -217,7 +217,9 @@ func breachReportOf(b *store.Breach, organisation string, now time.Time) breachR
 	}
 }
 
-var reportPage = template.Must(template.New("report").Funcs(template.FuncMap{
+// reportPage is the breach report for the supervisory authority: a
+// page that stands alone (its style inline), to save or print.
+var reportPage = template.Must(template.New("breach_report.html").Funcs(template.FuncMap{
 	"join": func(s []string) string { return strings.Join(s, ", ") },
 	"num": func(n *int) string {
 		if n == nil {
@@ -225,26 +227,4 @@ var reportPage = template.Must(template.New("report").Funcs(template.FuncMap{
 		}
 		return fmt.Sprint(*n)
 	},
-}).Parse(`<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>Breach report {{.Breach}}</title>
-<style>body{font-family:system-ui,sans-serif;max-width:48rem;margin:2rem auto;padding:0 1rem;line-height:1.5;color:#1f2933}dt{font-weight:600;margin-top:1rem}dd{margin:0;white-space:pre-wrap}</style></head>
-<body>
-<h1>Personal data breach: {{.Title}}</h1>
-<p>{{.Controller}} · reference {{.Breach}} · generated {{.GeneratedAt.Format "2 January 2006, 15:04 MST"}}</p>
-<dl>
-<dt>Nature of the breach</dt><dd>{{.Nature}}</dd>
-<dt>Became aware</dt><dd>{{.AwareAt.Format "2 January 2006, 15:04 MST"}} (72 hours end {{.DeadlineAt.Format "2 January 2006, 15:04 MST"}})</dd>
-<dt>Risk to people</dt><dd>{{.Risk}}</dd>
-<dt>Systems</dt><dd>{{join .Systems}}</dd>
-<dt>Categories of personal data</dt><dd>{{join .Categories}}</dd>
-<dt>Approximate number of people</dt><dd>{{num .People}}</dd>
-<dt>Approximate number of records</dt><dd>{{num .Records}}</dd>
-<dt>Likely consequences</dt><dd>{{with .Consequences}}{{.}}{{else}}not yet assessed{{end}}</dd>
-<dt>Measures taken or proposed</dt><dd>{{with .Measures}}{{.}}{{else}}not yet recorded{{end}}</dd>
-<dt>People affected notified</dt><dd>{{.PeopleNotified}}</dd>
-{{with .NotifiedAt}}<dt>Authority notified</dt><dd>{{$.Authority}}, reference {{$.Reference}}, {{.Format "2 January 2006, 15:04 MST"}}</dd>{{end}}
-{{with .DelayReason}}<dt>Reasons for the delay</dt><dd>{{.}}</dd>{{end}}
-<dt>Contact</dt><dd>{{.Contact}}</dd>
-</dl>
-</body></html>
-`))
+}).ParseFS(templateFiles, "templates/breach_report.html"))

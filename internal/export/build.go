@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"compress/flate"
 	"context"
+	_ "embed"
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
@@ -281,35 +282,17 @@ func WriteExport(ctx context.Context, w io.Writer, sources []Source, meta Meta) 
 	return z.Close()
 }
 
-var reportHead = template.Must(template.New("head").Parse(`<!doctype html>
-<html lang="en"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Your data held by {{.Organisation}}</title>
-<style>
-body{font:16px/1.5 system-ui,sans-serif;color:#1a1a1a;max-width:72rem;margin:2rem auto;padding:0 1rem}
-h1{font-size:1.6rem}h2{margin-top:2rem;font-size:1.25rem}h3{font-size:1.05rem;margin-bottom:.25rem}
-table{border-collapse:collapse;margin:.5rem 0 1.5rem;font-size:.9rem;display:block;overflow-x:auto}
-th,td{border:1px solid #c8c8c8;padding:.3rem .5rem;text-align:left;vertical-align:top}
-th{background:#f1f1f1}.cat{display:block;font-weight:normal;color:#555;font-size:.8rem}
-</style></head><body>
-<h1>Your data held by {{.Organisation}}</h1>
-<p>Request {{.RequestID}}, prepared {{.Generated}}. This report lists every record we found about you,
-grouped by the system and table it is kept in. Each column names the kind of personal data it holds.
-A machine-readable copy of the same data is in <code>data.json</code> beside this file.</p>
-`))
+//go:embed report.html
+var reportTemplates string
 
-var reportTable = template.Must(template.New("table").Parse(`<h3>{{.System}} · {{.Table}}</h3>
-<table><thead><tr>{{range .Columns}}<th scope="col">{{.Name}}{{with .Category}}<span class="cat">{{.}}</span>{{end}}</th>{{end}}</tr></thead><tbody>
-`))
-
-var reportRow = template.Must(template.New("row").Parse(`<tr>{{range .}}<td>{{.}}</td>{{end}}</tr>
-`))
-
-var reportOthers = template.Must(template.New("others").Funcs(template.FuncMap{"indent": indentJSON}).Parse(`{{range .}}<h2>{{.System}}</h2>
-{{with .Note}}<p>{{.}}</p>
-{{end}}{{if .Records}}<pre>{{indent .Records}}</pre>
-{{else if eq .Kind "manual"}}<p>This system is handled by our staff; the note above says what they did.</p>
-{{end}}{{end}}`))
+// The access report's parts, from report.html.
+var (
+	report       = template.Must(template.New("report.html").Funcs(template.FuncMap{"indent": indentJSON}).Parse(reportTemplates))
+	reportHead   = report.Lookup("head")
+	reportTable  = report.Lookup("table")
+	reportRow    = report.Lookup("row")
+	reportOthers = report.Lookup("others")
+)
 
 // indentJSON lays out a webhook's records for reading.
 func indentJSON(raw json.RawMessage) string {
