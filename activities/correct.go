@@ -46,9 +46,9 @@ func (a *Fulfilment) correct(ctx context.Context, r *store.Request, f *domain.Fu
 			f.Systems++
 		}
 		for _, ch := range changed {
-			f.Corrected = append(f.Corrected, domain.CorrectedColumn{
-				Field: field[ch.Category], Category: ch.Category, System: ch.System, Table: ch.Table, Column: ch.Column, Rows: ch.Rows, Shared: ch.Shared,
-			})
+			col := ch.CorrectedColumn
+			col.Field = field[ch.Category]
+			f.Corrected = append(f.Corrected, col)
 			f.Rows += ch.Rows
 		}
 		if err := a.systemDone(ctx, r.ID, c.System.Name, f); err != nil {

@@ -35,11 +35,8 @@ func (a *Fulfilment) erase(ctx context.Context, r *store.Request, f *domain.Fulf
 		if len(erasure.Tables) > 0 {
 			f.Systems++
 		}
+		f.Erased = append(f.Erased, erasure.Tables...)
 		for _, t := range erasure.Tables {
-			f.Erased = append(f.Erased, domain.ErasedTable{
-				System: t.System, Table: t.Table, Deleted: t.Deleted, Masked: t.Masked, Kept: t.Kept,
-				Retained: t.Retained, RetainedUntil: t.RetainedUntil, Basis: t.Basis, Held: t.Held,
-			})
 			f.Rows += t.Deleted + t.Masked + t.Kept + t.Retained + t.Held
 		}
 		if err := a.systemDone(ctx, r.ID, c.System.Name, f); err != nil {

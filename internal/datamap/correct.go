@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"slices"
+
+	"github.com/dsar-project/dsar/internal/domain"
 )
 
 // Change is one corrected value, addressed by category.
@@ -12,18 +14,11 @@ type Change struct {
 	Value    string
 }
 
-// Changed is where a correction was written.
+// Changed is where a correction was written: the column as the
+// fulfilment records it, and the rows and value, so the correction can be
+// applied again to a restored backup (never in the record or in JSON).
 type Changed struct {
-	Category string `json:"category"`
-	System   string `json:"system"`
-	Table    string `json:"table"`
-	Column   string `json:"column"`
-	Rows     int    `json:"rows"`
-	// Shared counts rows left unchanged because they are also another
-	// person's (an address two customers share).
-	Shared int `json:"shared,omitempty"`
-	// Keys are the rows written, and Value what was written to them, so
-	// the correction can be applied again to a restored backup.
+	domain.CorrectedColumn
 	Keys  [][]any `json:"-"`
 	Value string  `json:"-"`
 }
@@ -71,7 +66,9 @@ func (c *Connector) Correct(ctx context.Context, ids Identities, changes []Chang
 						return nil, fmt.Errorf("system %s: correct %s.%s: %w", c.System.Name, t.Name, col, err)
 					}
 				}
-				out = append(out, Changed{Category: ch.Category, System: c.System.Name, Table: t.Name, Column: col, Rows: n, Shared: shared, Keys: keys, Value: ch.Value})
+				out = append(out, Changed{CorrectedColumn: domain.CorrectedColumn{
+					Category: ch.Category, System: c.System.Name, Table: t.Name, Column: col, Rows: n, Shared: shared,
+				}, Keys: keys, Value: ch.Value})
 			}
 		}
 	}

@@ -7,26 +7,13 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/dsar-project/dsar/internal/domain"
 )
 
-// TableResult is what erasure or correction did in one table.
-type TableResult struct {
-	System  string `json:"system"`
-	Table   string `json:"table"`
-	Deleted int    `json:"deleted"`
-	Masked  int    `json:"masked"`
-	// Kept counts linked rows left in place because rows outside the
-	// request still reference them (an address shared with someone else).
-	Kept int `json:"kept"`
-	// Retained counts rows the law requires keeping for now; they are
-	// restricted and erased when their period ends, by RetainedUntil at
-	// the latest, on the table's Basis.
-	Retained      int       `json:"retained,omitempty"`
-	RetainedUntil time.Time `json:"retained_until,omitzero"`
-	Basis         string    `json:"basis,omitempty"`
-	// Held counts rows left in place under a legal hold.
-	Held int `json:"held,omitempty"`
-}
+// TableResult is what erasure did in one table: the record of the
+// fulfilment keeps it as it is.
+type TableResult = domain.ErasedTable
 
 // Rules are what erasure must respect besides the data map itself.
 type Rules struct {

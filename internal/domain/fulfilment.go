@@ -53,8 +53,12 @@ type ErasedTable struct {
 	Table   string `json:"table"`
 	Deleted int    `json:"deleted"`
 	Masked  int    `json:"masked"`
-	Kept    int    `json:"kept"`
-	// Retained rows stay, restricted, on Basis until RetainedUntil.
+	// Kept counts linked rows left in place because rows outside the
+	// request still reference them (an address shared with someone else).
+	Kept int `json:"kept"`
+	// Retained rows the law requires keeping stay, restricted, on Basis,
+	// and are erased when their period ends, by RetainedUntil at the
+	// latest.
 	Retained      int       `json:"retained,omitempty"`
 	RetainedUntil time.Time `json:"retained_until,omitzero"`
 	Basis         string    `json:"basis,omitempty"`
