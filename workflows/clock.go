@@ -6,7 +6,6 @@ import (
 	"slices"
 	"strconv"
 	"time"
-	"unicode/utf8"
 
 	"go.temporal.io/sdk/workflow"
 
@@ -141,10 +140,8 @@ func (w *subjectRequest) validateExtend(ctx workflow.Context, e Extension) error
 		return domain.ExtensionRefused(w.status, w.clock.Extended || w.extending, w.clock.NoticeBy, workflow.Now(ctx))
 	case e.Reason == "":
 		return errors.New("an extension needs a reason; the requester will read it")
-	case domain.CheckText(e.Reason) != nil:
-		return fmt.Errorf("reason: %w", domain.CheckText(e.Reason))
-	case utf8.RuneCountInString(e.Reason) > MaxReasonLen:
-		return fmt.Errorf("reason is longer than %d characters", MaxReasonLen)
+	case reasonProblem(e.Reason) != nil:
+		return reasonProblem(e.Reason)
 	case e.Actor == "":
 		return errors.New("the extending officer is required")
 	}

@@ -62,6 +62,18 @@ const (
 // MaxReasonLen bounds a denial reason, which is emailed to the requester.
 const MaxReasonLen = 2000
 
+// reasonProblem says what is wrong with a reason the requester will read:
+// text that cannot be stored, or too long.
+func reasonProblem(reason string) error {
+	if err := domain.CheckText(reason); err != nil {
+		return fmt.Errorf("reason: %w", err)
+	}
+	if utf8.RuneCountInString(reason) > MaxReasonLen {
+		return fmt.Errorf("reason is longer than %d characters", MaxReasonLen)
+	}
+	return nil
+}
+
 // SubjectRequestWorkflowID is the workflow ID of a request: one workflow
 // per request, so starting twice is harmless.
 func SubjectRequestWorkflowID(requestID string) string { return "request/" + requestID }
@@ -354,10 +366,8 @@ func (w *subjectRequest) validateReview(d ReviewDecision) error {
 		return fmt.Errorf("decision must be %q or %q", Approve, Deny)
 	case d.Decision == Deny && d.Reason == "":
 		return errors.New("a denial needs a reason; the requester will read it")
-	case domain.CheckText(d.Reason) != nil:
-		return fmt.Errorf("reason: %w", domain.CheckText(d.Reason))
-	case utf8.RuneCountInString(d.Reason) > MaxReasonLen:
-		return fmt.Errorf("reason is longer than %d characters", MaxReasonLen)
+	case reasonProblem(d.Reason) != nil:
+		return reasonProblem(d.Reason)
 	case d.Actor == "":
 		return errors.New("the deciding officer is required")
 	}
