@@ -178,12 +178,6 @@ func (b *breachRun) needsNotice() bool {
 // breach is recorded is skipped unless it is the latest, so a breach
 // recorded 70 hours after awareness escalates at once.
 func (b *breachRun) watchClock(ctx workflow.Context) {
-	type milestone struct {
-		at     time.Time
-		kind   mail.Kind
-		key    string
-		urgent bool
-	}
 	var ms []milestone
 	for _, h := range domain.BreachReminders {
 		ms = append(ms, milestone{at: b.state.AwareAt.Add(h), kind: mail.KindOfficerBreachReminder,

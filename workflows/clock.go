@@ -14,11 +14,13 @@ import (
 	"github.com/dsar-project/dsar/internal/mail"
 )
 
-// milestone is one officer alert on a request's clock.
+// milestone is one officer alert on a clock: a request's or a breach's.
 type milestone struct {
 	at   time.Time
 	kind mail.Kind
 	key  string
+	// urgent alerts go to every officer at once (breaches past 60 hours).
+	urgent bool
 }
 
 // milestones are a due date's alerts in time order: a reminder at each
