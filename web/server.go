@@ -38,7 +38,7 @@ const (
 type Server struct {
 	cfg      *config.Config
 	store    *store.Store
-	office   *office.Service
+	office   Office
 	sealer   *export.Sealer
 	dataMap  func() *datamap.Map
 	pages    *pages
@@ -55,7 +55,7 @@ type Server struct {
 type Deps struct {
 	Config *config.Config
 	Store  *store.Store
-	Office *office.Service
+	Office Office
 	Sealer *export.Sealer
 	// DataMap answers the data map breaches are checked against (nil:
 	// none configured).

@@ -39,6 +39,9 @@ var testNow = time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
 type harness struct {
 	t      *testing.T
 	server *Server
+	// office is the real service behind a fake that a test can switch on
+	// to answer every command as it says.
+	office *fakeOffice
 	logs   *syncBuffer
 	srv    *httptest.Server
 	store  *store.Store
@@ -66,11 +69,12 @@ func newHarness(t *testing.T, dev bool) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := New(Deps{Config: cfg, Store: st, Metrics: reg, Now: now, Log: log, Office: in, Sealer: sealer})
+	fake := &fakeOffice{Office: in}
+	s, err := New(Deps{Config: cfg, Store: st, Metrics: reg, Now: now, Log: log, Office: fake, Sealer: sealer})
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &harness{t: t, server: s, logs: logs, srv: httptest.NewServer(s.Handler()), store: st, tokens: map[store.Role]string{}}
+	h := &harness{t: t, server: s, office: fake, logs: logs, srv: httptest.NewServer(s.Handler()), store: st, tokens: map[store.Role]string{}}
 	t.Cleanup(h.srv.Close)
 	for _, role := range []store.Role{store.RoleOfficer, store.RoleViewer} {
 		o := &store.Officer{Email: string(role) + "@example.org", Role: role, PasswordHash: "x", CreatedAt: testNow}

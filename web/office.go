@@ -1,0 +1,39 @@
+package web
+
+import (
+	"context"
+	"time"
+
+	"github.com/dsar-project/dsar/internal/datamap"
+	"github.com/dsar-project/dsar/internal/domain"
+	"github.com/dsar-project/dsar/internal/office"
+	"github.com/dsar-project/dsar/internal/store"
+)
+
+// Office is what the web asks of the privacy office (internal/office):
+// every command, answered with the office's typed errors, which
+// handleError maps to HTTP. *office.Service is the real one; handler
+// tests put a fake in front of it to reach every answer the API
+// document lists.
+type Office interface {
+	Submit(ctx context.Context, nr domain.NewRequest) (*office.Receipt, error)
+	SignalVerified(ctx context.Context, requestID, actor string) error
+	VerifyByOfficer(ctx context.Context, requestID, evidence, actor string) error
+	Decide(ctx context.Context, requestID string, approve bool, reason, actor string) (domain.Status, error)
+	Extend(ctx context.Context, requestID, reason, actor string) (time.Time, error)
+	CompleteTask(ctx context.Context, requestID, system, note, actor string) error
+	ResendEmail(ctx context.Context, requestID, newEmail, actor string) (office.Resent, error)
+
+	RecordBreach(ctx context.Context, nb domain.NewBreach, actor string, m *datamap.Map) (*store.Breach, error)
+	ApproveNotice(ctx context.Context, breachID, subject, text, actor string) error
+	RecordAuthority(ctx context.Context, breachID string, n office.AuthorityNotification, actor string) error
+	ResolveUncertain(ctx context.Context, breachID string, resend bool, actor string) error
+
+	PlaceHold(ctx context.Context, nh domain.NewHold, actor string, m *datamap.Map) (*store.LegalHold, error)
+	ReleaseHold(ctx context.Context, id, actor string) (*store.LegalHold, error)
+
+	// Ready reports whether the workflow service answers.
+	Ready(ctx context.Context) error
+}
+
+var _ Office = (*office.Service)(nil)
