@@ -1,0 +1,204 @@
+package datamap
+
+import (
+	"errors"
+	"regexp"
+	"slices"
+	"strings"
+)
+
+// build turns the file into a Map, collecting every problem it can see
+// without a database.
+func build(source string, f *fileMap) (*Map, error) {
+	p := &problems{}
+	if f.Version != 1 {
+		p.add(0, "version must be 1 (found %d)", f.Version)
+	}
+	m := &Map{Source: source, Categories: f.Categories}
+	known := map[string]bool{}
+	for _, c := range builtinCategories {
+		known[c] = true
+	}
+	for _, c := range f.Categories {
+		known[c] = true
+	}
+	if len(f.Systems) == 0 {
+		p.add(0, "no systems: the map must name at least one")
+	}
+	seenSystems := map[string]bool{}
+	for _, fs := range f.Systems {
+		s := &System{
+			Name: fs.Name, Kind: Kind(fs.Kind), DSNEnv: fs.DSNEnv, SecretEnv: fs.SecretEnv,
+			Instructions: fs.Instructions, Line: fs.line,
+		}
+		if fs.URLEnv != "" {
+			s.DSNEnv = fs.URLEnv
+		}
+		switch {
+		case !nameRE.MatchString(s.Name):
+			p.add(s.Line, "system name %q must be letters, digits and underscores", s.Name)
+		case seenSystems[s.Name]:
+			p.add(s.Line, "system %q is named twice", s.Name)
+		}
+		seenSystems[s.Name] = true
+		switch s.Kind {
+		case KindPostgres, KindSQLite:
+			if s.DSNEnv == "" {
+				p.add(s.Line, "system %s: dsn_env must name the environment variable with its connection string", s.Name)
+			}
+			if len(fs.Tables) == 0 {
+				p.add(s.Line, "system %s: no tables", s.Name)
+			}
+		case KindWebhook:
+			if s.DSNEnv == "" || s.SecretEnv == "" {
+				p.add(s.Line, "system %s: a webhook needs url_env and secret_env (environment variables with its URL and signing secret)", s.Name)
+			}
+		case KindManual:
+			if strings.TrimSpace(s.Instructions) == "" {
+				p.add(s.Line, "system %s: a manual system needs instructions for the officer", s.Name)
+			}
+		default:
+			p.add(s.Line, "system %s: kind %q is not one of postgres, sqlite, webhook, manual", s.Name, fs.Kind)
+		}
+		if !s.Kind.SQL() && len(fs.Tables) > 0 {
+			p.add(s.Line, "system %s: only postgres and sqlite systems list tables", s.Name)
+			continue
+		}
+		for _, ft := range fs.Tables {
+			s.Tables = append(s.Tables, buildTable(p, s, &ft, known))
+		}
+		m.Systems = append(m.Systems, s)
+	}
+	// References must point at tables of the same system.
+	for _, s := range m.Systems {
+		seenTables := map[string]bool{}
+		for _, t := range s.Tables {
+			if seenTables[t.Name] {
+				p.add(t.Line, "table %s.%s is listed twice", s.Name, t.Name)
+			}
+			seenTables[t.Name] = true
+			for col, ref := range t.References {
+				if s.Table(ref.Table) == nil {
+					p.add(t.line("references."+col), "%s.%s.%s refers to %s, which is not a table of system %s in the map", s.Name, t.Name, col, ref, s.Name)
+				}
+			}
+		}
+		checkKeptParents(p, s)
+	}
+	buildArchives(p, m, f.Archives)
+	if err := p.err(source); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+func buildTable(p *problems, s *System, ft *fileTable, known map[string]bool) *Table {
+	t := &Table{
+		Name: ft.Name, PrimaryKey: ft.PrimaryKey, Identities: ft.Identities, Columns: ft.Columns,
+		References: map[string]ColumnRef{}, Correctable: ft.Correctable,
+		Erase: Strategy(ft.Erase.Strategy), MaskWith: ft.Erase.Mask, Line: ft.line, lines: ft.lines,
+	}
+	where := s.Name + "." + t.Name
+	if !nameRE.MatchString(t.Name) {
+		p.add(t.Line, "table name %q must be letters, digits and underscores", t.Name)
+	}
+	if len(t.PrimaryKey) == 0 {
+		p.add(t.Line, "table %s: primary_key is missing; dsar needs it to address rows", where)
+	}
+	for _, c := range t.PrimaryKey {
+		if !nameRE.MatchString(c) {
+			p.add(t.line("primary_key"), "table %s: primary key column %q is not a valid name", where, c)
+		}
+	}
+	for kind, col := range t.Identities {
+		if !nameRE.MatchString(kind) {
+			p.add(t.line("identities."+kind), "table %s: identity type %q must be a lower-case word such as email or customer_id", where, kind)
+		}
+		if !nameRE.MatchString(col) {
+			p.add(t.line("identities."+kind), "table %s: identity column %q is not a valid name", where, col)
+		}
+	}
+	for col, cat := range t.Columns {
+		if !nameRE.MatchString(col) {
+			p.add(t.line("columns."+col), "table %s: column %q is not a valid name", where, col)
+		}
+		if !known[cat] {
+			p.add(t.line("columns."+col), "table %s: column %s has unknown category %q (see docs/datamap.md, or declare it under categories:)", where, col, cat)
+		}
+	}
+	for col, target := range ft.References {
+		tbl, c, ok := strings.Cut(target, ".")
+		if !ok || !nameRE.MatchString(tbl) || !nameRE.MatchString(c) {
+			p.add(t.line("references."+col), "table %s: reference %s: %q must be table.column", where, col, target)
+			continue
+		}
+		t.References[col] = ColumnRef{Table: tbl, Column: c}
+	}
+	for _, col := range t.Correctable {
+		if _, ok := t.Columns[col]; !ok {
+			p.add(t.line("correctable"), "table %s: correctable column %s has no category under columns:", where, col)
+		}
+	}
+	switch t.Erase {
+	case Delete:
+	case Mask:
+		if len(t.MaskWith) == 0 {
+			p.add(t.line("erase"), "table %s: erase strategy mask needs mask: with a replacement (or null) per column", where)
+		}
+	case "":
+		p.add(t.Line, "table %s: erase is missing: delete, or mask with replacements", where)
+	default:
+		p.add(t.line("erase"), "table %s: erase strategy %q is not delete or mask", where, t.Erase)
+	}
+	if ft.Retain != nil {
+		buildRetention(p, where, t, ft.Retain)
+	}
+	for col := range t.MaskWith {
+		if !nameRE.MatchString(col) {
+			p.add(t.line("mask."+col), "table %s: masked column %q is not a valid name", where, col)
+		}
+		if slices.Contains(t.PrimaryKey, col) {
+			p.add(t.line("mask."+col), "table %s: the primary key %s cannot be masked", where, col)
+		}
+	}
+	return t
+}
+
+// checkKeptParents refuses a map where rows that stay (masked) keep a
+// reference to rows that would be deleted: the foreign key would break or
+// the parent would silently stay unmasked.
+func checkKeptParents(p *problems, s *System) {
+	for _, child := range s.Tables {
+		if child.Erase != Mask && child.Retain == nil {
+			continue
+		}
+		for col, ref := range child.References {
+			parent := s.Table(ref.Table)
+			if parent == nil || parent == child || parent.Erase != Delete || len(parent.MaskWith) > 0 || parent.Retain != nil {
+				continue
+			}
+			if _, nulled := child.MaskWith[col]; nulled && child.Erase == Mask {
+				continue // masking the reference detaches the row
+			}
+			if child.Retain != nil && slices.Contains(child.Retain.Detach, col) {
+				continue // retained rows let go of the parent
+			}
+			if child.Erase == Mask {
+				p.add(child.line("references."+col),
+					"table %s.%s keeps its rows (mask) and they reference %s, which is deleted: mask %s too, or give %s a mask for rows that must stay",
+					s.Name, child.Name, ref, col, parent.Name)
+			} else {
+				p.add(child.line("references."+col),
+					"table %s.%s retains rows that reference %s, which is deleted: list %s under retain.detach, or give %s a mask for rows that must stay",
+					s.Name, child.Name, ref, col, parent.Name)
+			}
+		}
+	}
+}
+
+// nameRE is what a table, column or archive name must look like: it is
+// written into SQL, quoted, and must never need escaping.
+var nameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// errNoDSN: a system's connection string variable is not set.
+var errNoDSN = errors.New("connection string is not set")
