@@ -32,13 +32,7 @@ func auditCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		return err
 	})
-	if err := parseFlags(fs, auditVerifyHelp, args, stdout); err != nil {
-		return err
-	}
-	if err := maxArgs(fs, 0); err != nil {
-		return err
-	}
-	cfg, err := loadConfig()
+	cfg, err := configure(fs, auditVerifyHelp, args, stdout, 0)
 	if err != nil {
 		return err
 	}

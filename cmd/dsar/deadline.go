@@ -29,10 +29,7 @@ func deadlineCmd(args []string, stdout io.Writer) error {
 	received := fs.String("received", "", "when the request was received, RFC 3339 (2026-05-04T09:00:00Z)")
 	extended := fs.Bool("extended", false, "the request was extended: due_at is the extended date")
 	tz := fs.String("tz", "UTC", "the time zone days and months are counted in (IANA name)")
-	if err := parseFlags(fs, deadlineHelp, args, stdout); err != nil {
-		return err
-	}
-	if err := maxArgs(fs, 0); err != nil {
+	if err := parseArgs(fs, deadlineHelp, args, stdout, 0); err != nil {
 		return err
 	}
 	r, err := deadline.Parse(*regime)

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/dsar-project/dsar/internal/config"
 )
 
 // help is what `dsar COMMAND --help` prints: the synopsis, what the
@@ -340,3 +342,20 @@ such as 2026-05-04T09:00:00Z, in the years %d to %d.`, minDeadlineYear, maxDeadl
 		env: envNone,
 	}
 )
+
+// parseArgs parses a command's flags (printing its help when asked) and
+// refuses more than max arguments.
+func parseArgs(fs *flag.FlagSet, h help, args []string, stdout io.Writer, max int) error {
+	if err := parseFlags(fs, h, args, stdout); err != nil {
+		return err
+	}
+	return maxArgs(fs, max)
+}
+
+// configure is parseArgs, then the settings from the environment.
+func configure(fs *flag.FlagSet, h help, args []string, stdout io.Writer, max int) (*config.Config, error) {
+	if err := parseArgs(fs, h, args, stdout, max); err != nil {
+		return nil, err
+	}
+	return loadConfig()
+}

@@ -151,13 +151,7 @@ func loadConfig() (*config.Config, error) { return config.Load(os.Getenv) }
 func process(ctx context.Context, cmd string, args []string, stdout, stderr io.Writer) error {
 	h := map[string]help{"dev": devHelp, "serve": serveHelp, "worker": workerHelp, "migrate": migrateHelp}[cmd]
 	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
-	if err := parseFlags(fs, h, args, stdout); err != nil {
-		return err
-	}
-	if err := maxArgs(fs, 0); err != nil {
-		return err
-	}
-	cfg, err := loadConfig()
+	cfg, err := configure(fs, h, args, stdout, 0)
 	if err != nil {
 		return err
 	}
@@ -191,13 +185,7 @@ func process(ctx context.Context, cmd string, args []string, stdout, stderr io.W
 // configCmd prints the settings, then what is wrong with them.
 func configCmd(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("config", flag.ContinueOnError)
-	if err := parseFlags(fs, configHelp, args, stdout); err != nil {
-		return err
-	}
-	if err := maxArgs(fs, 0); err != nil {
-		return err
-	}
-	cfg, err := loadConfig()
+	cfg, err := configure(fs, configHelp, args, stdout, 0)
 	if err != nil {
 		return err
 	}
@@ -275,10 +263,7 @@ func runWorker(ctx context.Context, cfg *config.Config, log *slog.Logger) error 
 // no shell or curl.
 func health(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("health", flag.ContinueOnError)
-	if err := parseFlags(fs, healthHelp, args, stdout); err != nil {
-		return err
-	}
-	if err := maxArgs(fs, 1); err != nil {
+	if err := parseArgs(fs, healthHelp, args, stdout, 1); err != nil {
 		return err
 	}
 	url := fs.Arg(0)
