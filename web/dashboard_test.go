@@ -587,3 +587,51 @@ func TestExpiredPackageIsGoneForOfficersToo(t *testing.T) {
 		t.Errorf("an expired package: %d %s, want 410", resp.code, resp.body)
 	}
 }
+
+// TestOfficerManagesTheirAPITokens: an officer creates a token on the
+// dashboard (shown once, and it works), sees when it was last used, and
+// revokes it (it stops working); another officer's token is out of reach.
+func TestOfficerManagesTheirAPITokens(t *testing.T) {
+	h := newHarness(t, false)
+	h.addOfficer("ada@example.org", store.RoleOfficer)
+	b := h.browser()
+	b.signIn("ada@example.org", officerPassword)
+	page := b.get("/officer/tokens")
+	if page.code != http.StatusOK || !strings.Contains(page.body, "no API tokens") {
+		t.Fatalf("tokens page: %d\n%s", page.code, page.body)
+	}
+	created := b.post("/officer/tokens", url.Values{"csrf": {csrfOf(t, page.body)}})
+	m := regexp.MustCompile(`<code class="token">([A-Za-z0-9_-]+)</code>`).FindStringSubmatch(created.body)
+	if created.code != http.StatusCreated || m == nil {
+		t.Fatalf("creating a token: %d, no token shown\n%s", created.code, created.body)
+	}
+	token := m[1]
+	call := func() int {
+		return h.do("GET", "/api/v1/officer/requests", "", "", "Authorization", "Bearer "+token).code
+	}
+	if code := call(); code != http.StatusOK {
+		t.Fatalf("the new token: %d, want 200", code)
+	}
+	listed := b.get("/officer/tokens")
+	if strings.Contains(listed.body, token) || strings.Contains(listed.body, ">never<") {
+		t.Errorf("the list shows the token again or not its use:\n%s", listed.body)
+	}
+	// Someone else's token cannot be revoked from here.
+	ts, _ := h.store.APITokens(context.Background(), 1)
+	if len(ts) == 0 {
+		t.Fatal("the harness officer has no token")
+	}
+	if r := b.post(fmt.Sprintf("/officer/tokens/%d/revoke", ts[0].ID), url.Values{"csrf": {csrfOf(t, listed.body)}}); r.code != http.StatusNotFound {
+		t.Errorf("revoking another officer's token: %d, want 404", r.code)
+	}
+	mine := regexp.MustCompile(`action="/officer/tokens/(\d+)/revoke"`).FindStringSubmatch(listed.body)
+	if mine == nil {
+		t.Fatalf("no revoke button:\n%s", listed.body)
+	}
+	if r := b.post("/officer/tokens/"+mine[1]+"/revoke", url.Values{"csrf": {csrfOf(t, listed.body)}}); r.code != http.StatusOK || !strings.Contains(r.body, "revoked") {
+		t.Errorf("revoking: %d\n%s", r.code, r.body)
+	}
+	if code := call(); code != http.StatusUnauthorized {
+		t.Errorf("a revoked token: %d, want 401", code)
+	}
+}

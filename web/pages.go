@@ -31,6 +31,7 @@ var pageFiles = map[string]string{
 	"officer/requests":   "templates/officer/requests.html",
 	"officer/request":    "templates/officer/request.html",
 	"officer/officers":   "templates/officer/officers.html",
+	"officer/tokens":     "templates/officer/tokens.html",
 	"officer/metrics":    "templates/officer/metrics.html",
 	"officer/breaches":   "templates/officer/breaches.html",
 	"officer/breach-new": "templates/officer/breach-new.html",

@@ -118,6 +118,31 @@ func (s *Store) OfficerByTokenHash(ctx context.Context, hash string, now time.Ti
 	return &o, nil
 }
 
+// APITokens lists an officer's tokens, newest first, revoked ones
+// included.
+func (s *Store) APITokens(ctx context.Context, officerID int64) ([]APIToken, error) {
+	var ts []APIToken
+	if err := s.db.WithContext(ctx).Where("officer_id = ?", officerID).Order("created_at DESC, id DESC").Find(&ts).Error; err != nil {
+		return nil, fmt.Errorf("store: API tokens: %w", err)
+	}
+	return ts, nil
+}
+
+// RevokeAPIToken revokes one of an officer's tokens; another officer's
+// token, or one already revoked, is ErrNotFound.
+func (s *Store) RevokeAPIToken(ctx context.Context, officerID, id int64, now time.Time) error {
+	res := s.db.WithContext(ctx).Model(&APIToken{}).
+		Where("id = ? AND officer_id = ? AND revoked_at IS NULL", id, officerID).
+		Update("revoked_at", now.UTC())
+	if res.Error != nil {
+		return fmt.Errorf("store: revoke API token: %w", res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return ErrNotFound
+	}
+	return nil
+}
+
 // RevokeAPITokens revokes an officer's tokens, but for keep (0: all).
 func (s *Store) RevokeAPITokens(ctx context.Context, officerID, keep int64, now time.Time) error {
 	err := s.db.WithContext(ctx).Model(&APIToken{}).
