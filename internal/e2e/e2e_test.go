@@ -814,3 +814,48 @@ func waitFor(t *testing.T, ok func() bool) {
 	}
 	t.Fatal("timed out")
 }
+
+// TestRefusedEmailsAreSentAgainAfterTheAddressIsCorrected: SendGrid
+// refuses the first emails for good (a mistyped domain); the request
+// goes on, the officer sees the refusal, corrects the address and sends
+// them again, and each arrives once at the corrected address.
+func TestRefusedEmailsAreSentAgainAfterTheAddressIsCorrected(t *testing.T) {
+	s := newSystem(t)
+	s.sendgrid.FailNext(2, http.StatusBadRequest)
+	r := s.submit("ada@example.con", "Ada Lovelace", "access")
+	s.waitStatus(r.ID, "verifying")
+	var got struct {
+		MailFailure *struct{ Step, Detail string } `json:"mail_failure"`
+	}
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		s.call("GET", "/api/v1/officer/requests/"+r.ID, s.token, nil, &got)
+		if got.MailFailure != nil && got.MailFailure.Step == "verification" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the refused verification email never showed on the request: %+v", got.MailFailure)
+		}
+	}
+	if n := len(s.sendgrid.Mails()); n != 0 {
+		t.Fatalf("%d emails accepted before the resend, want none", n)
+	}
+	var res struct{ Sent, Refused []string }
+	if code := s.call("POST", "/api/v1/officer/requests/"+r.ID+"/resend-email", s.token, map[string]string{"email": "ada@example.com"}, &res); code != http.StatusOK {
+		t.Fatalf("resend: %d %+v", code, res)
+	}
+	if fmt.Sprint(res.Sent) != "[acknowledgement verification]" || len(res.Refused) != 0 {
+		t.Errorf("resend answered %+v, want both emails sent", res)
+	}
+	m := s.waitMail(r.ID, "verification")
+	if m.To != "ada@example.com" || !verifyLink.MatchString(m.Text) {
+		t.Errorf("the resent verification went to %q, link present: %v", m.To, verifyLink.MatchString(m.Text))
+	}
+	if got := steps(s.sendgrid.Mails()); fmt.Sprint(got) != fmt.Sprint([]string{r.ID + ":acknowledgement", r.ID + ":verification"}) {
+		t.Errorf("emails delivered: %v, want each once", got)
+	}
+	var again struct{ Error string }
+	if code := s.call("POST", "/api/v1/officer/requests/"+r.ID+"/resend-email", s.token, map[string]string{}, &again); code != http.StatusConflict {
+		t.Errorf("a second resend: %d %+v, want 409", code, again)
+	}
+	s.recordHistory(r.ID, "subject_request_resend_email.json")
+}
