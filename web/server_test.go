@@ -286,6 +286,16 @@ func TestTextThatCannotBeStoredIsRefusedAtTheEdge(t *testing.T) {
 			t.Errorf("form with %s: status %d, want 400: %s", name, r.code, r.body)
 		}
 	}
+	multipart := "--b\r\nContent-Disposition: form-data; name=\"type\"\r\n\r\naccess\r\n--b\r\nContent-Disposition: form-data; name=\"email\"\r\n\r\na@example.com\r\n--b\r\nContent-Disposition: form-data; name=\"name\"\r\n\r\nAda\x00\r\n--b--\r\n"
+	if r := h.do("POST", "/requests", "multipart/form-data; boundary=b", multipart); r.code != http.StatusBadRequest {
+		t.Errorf("multipart form with NUL: status %d, want 400: %s", r.code, r.body)
+	}
+	if n := h.count(); n != 0 {
+		t.Errorf("%d requests stored from a multipart form with NUL", n)
+	}
+	if r := h.do("POST", "/requests", "multipart/form-data; boundary=b", strings.Replace(multipart, "Ada\x00", "Ada", 1)); r.code != http.StatusCreated {
+		t.Errorf("the same multipart form without the NUL: %d, want 201", r.code)
+	}
 	if r := h.do("GET", "/?type=%00", "", ""); r.code != http.StatusBadRequest {
 		t.Errorf("query with NUL: status %d, want 400", r.code)
 	}
@@ -296,8 +306,8 @@ func TestTextThatCannotBeStoredIsRefusedAtTheEdge(t *testing.T) {
 	if r.code != http.StatusBadRequest || !strings.Contains(r.body, `"reason"`) {
 		t.Errorf("deny with NUL reason: status %d, want 400 naming the reason: %s", r.code, r.body)
 	}
-	if n := h.count(); n != 0 {
-		t.Errorf("%d requests stored from bad input", n)
+	if n := h.count(); n != 1 {
+		t.Errorf("%d requests stored, want only the good multipart one", n)
 	}
 }
 

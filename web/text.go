@@ -36,6 +36,19 @@ func refuseBadText(next echo.HandlerFunc) echo.HandlerFunc {
 			return next(c)
 		}
 		mt, _, _ := mime.ParseMediaType(req.Header.Get(echo.HeaderContentType))
+		if mt == echo.MIMEMultipartForm {
+			// Parsed here once (bounded by the body limit); handlers read
+			// the parsed form.
+			if err := req.ParseMultipartForm(64 << 10); err != nil {
+				return echo.NewHTTPError(http.StatusBadRequest, "The form could not be read.")
+			}
+			for k, vs := range req.MultipartForm.Value {
+				if field := badValues(k, vs); field != "" {
+					return badText(field)
+				}
+			}
+			return next(c)
+		}
 		if mt != echo.MIMEApplicationJSON && mt != echo.MIMEApplicationForm {
 			return next(c)
 		}
