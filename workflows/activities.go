@@ -67,7 +67,7 @@ var (
 // the next attempt resumes from the database.
 var fanOutActivity = workflow.ActivityOptions{
 	StartToCloseTimeout: 6 * time.Hour,
-	HeartbeatTimeout:    10 * time.Second,
+	HeartbeatTimeout:    activities.HeartbeatTimeout,
 	RetryPolicy: &temporal.RetryPolicy{
 		InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: 5 * time.Minute,
 		NonRetryableErrorTypes: []string{activities.ErrTypeMailRejected, activities.ErrTypeBreachRefused},

@@ -135,11 +135,13 @@ func (w *subjectRequest) pauseClock(ctx workflow.Context, since time.Time) error
 }
 
 func (w *subjectRequest) validateExtend(ctx workflow.Context, e Extension) error {
-	switch {
-	case w.clock == nil:
+	if w.clock == nil {
 		return errors.New("this request's workflow started before extensions; its deadline cannot be extended here")
-	case domain.ExtensionRefused(w.status, w.clock.Extended || w.extending, w.clock.NoticeBy, workflow.Now(ctx)) != nil:
-		return domain.ExtensionRefused(w.status, w.clock.Extended || w.extending, w.clock.NoticeBy, workflow.Now(ctx))
+	}
+	if err := domain.ExtensionRefused(w.status, w.clock.Extended || w.extending, w.clock.NoticeBy, workflow.Now(ctx)); err != nil {
+		return err
+	}
+	switch {
 	case e.Reason == "":
 		return errors.New("an extension needs a reason; the requester will read it")
 	case reasonProblem(e.Reason) != nil:
