@@ -62,7 +62,7 @@ func archiveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return nil
 	case "restore":
 		snapDir := fs.String("snapshot", "", "the snapshot folder to restore")
-		into := fs.String("into", "", "the database to restore into (postgres://... or sqlite:PATH), with the schema in place and no rows")
+		into := fs.String("into", "", "the database to restore into (postgres://..., mysql://... or sqlite:PATH), with the schema in place and no rows")
 		if err := parseFlags(fs, archiveRestoreHelp, args, stdout); err != nil {
 			return err
 		}

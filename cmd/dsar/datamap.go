@@ -27,7 +27,7 @@ func datamapCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	switch sub {
 	case "scan":
 		fs := flag.NewFlagSet("datamap scan", flag.ContinueOnError)
-		dsn := fs.String("dsn", "", "the database to scan: postgres://... or sqlite:PATH")
+		dsn := fs.String("dsn", "", "the database to scan: postgres://..., mysql://... or sqlite:PATH")
 		system := fs.String("system", "main", "the system's name in the data map")
 		dsnEnv := fs.String("dsn-env", "", "the variable the map will read the connection string from (default DSAR_<SYSTEM>_DSN)")
 		if err := parseFlags(fs, datamapScanHelp, args, stdout); err != nil {
@@ -37,7 +37,7 @@ func datamapCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			return err
 		}
 		if *dsn == "" {
-			return fmt.Errorf("datamap scan: give the database with --dsn postgres://... or --dsn sqlite:PATH")
+			return fmt.Errorf("datamap scan: give the database with --dsn postgres://..., mysql://... or sqlite:PATH")
 		}
 		if *dsnEnv == "" {
 			*dsnEnv = "DSAR_" + strings.ToUpper(strings.ReplaceAll(*system, "-", "_")) + "_DSN"
@@ -123,7 +123,7 @@ func demoCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	case "seed":
 		fs := flag.NewFlagSet("demo seed", flag.ContinueOnError)
 		subjects := fs.Int("subjects", 50, "how many people the demo organisation holds")
-		dsn := fs.String("dsn", "", "the demo database: postgres://... or sqlite:PATH (default "+demo.DSNEnv+", else DSAR_DATA_DIR/demo-organisation.db)")
+		dsn := fs.String("dsn", "", "the demo database: postgres://..., mysql://... or sqlite:PATH (default "+demo.DSNEnv+", else DSAR_DATA_DIR/demo-organisation.db)")
 		if err := parseFlags(fs, demoSeedHelp, args, stdout); err != nil {
 			return err
 		}

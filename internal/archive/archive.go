@@ -174,7 +174,7 @@ func (l *Loaded) file(table string) string { return filepath.Join(l.Snapshot.Dir
 func (l *Loaded) loadTable(ctx context.Context, t *datamap.Table) error {
 	cols := t.MappedColumns() // the table's columns so far
 	var fileCols []string     // the columns the snapshot has, in its order
-	create := `CREATE TABLE ` + quoteIdent(t.Name) + ` (` + quoteIdents(cols) + `)`
+	create := `CREATE TABLE ` + lite.Quote(t.Name) + ` (` + lite.QuoteList(cols) + `)`
 	if _, err := l.Conn.DB.ExecContext(ctx, create); err != nil {
 		return err
 	}
@@ -197,7 +197,7 @@ func (l *Loaded) loadTable(ctx context.Context, t *datamap.Table) error {
 		if stmt != nil {
 			stmt.Close()
 		}
-		stmt, err = tx.PrepareContext(ctx, `INSERT INTO `+quoteIdent(t.Name)+` (`+quoteIdents(cols)+`) VALUES (`+strings.TrimSuffix(strings.Repeat("?, ", len(cols)), ", ")+`)`)
+		stmt, err = tx.PrepareContext(ctx, `INSERT INTO `+lite.Quote(t.Name)+` (`+lite.QuoteList(cols)+`) VALUES (`+strings.TrimSuffix(strings.Repeat("?, ", len(cols)), ", ")+`)`)
 		return err
 	}
 	if err := prepare(); err != nil {
@@ -224,7 +224,7 @@ func (l *Loaded) loadTable(ctx context.Context, t *datamap.Table) error {
 				fileCols = append(fileCols, k)
 			}
 			if !slices.Contains(cols, k) {
-				if _, err := tx.ExecContext(ctx, `ALTER TABLE `+quoteIdent(t.Name)+` ADD COLUMN `+quoteIdent(k)); err != nil {
+				if _, err := tx.ExecContext(ctx, `ALTER TABLE `+lite.Quote(t.Name)+` ADD COLUMN `+lite.Quote(k)); err != nil {
 					return err
 				}
 				cols = append(cols, k)
@@ -257,22 +257,15 @@ func (l *Loaded) loadTable(ctx context.Context, t *datamap.Table) error {
 // index indexes the columns discovery searches, once the rows are in.
 func (l *Loaded) index(ctx context.Context, t *datamap.Table) error {
 	for _, c := range t.MappedColumns() {
-		if _, err := l.Conn.DB.ExecContext(ctx, `CREATE INDEX `+quoteIdent(t.Name+"_"+c)+` ON `+quoteIdent(t.Name)+` (`+quoteIdent(c)+`)`); err != nil {
+		if _, err := l.Conn.DB.ExecContext(ctx, `CREATE INDEX `+lite.Quote(t.Name+"_"+c)+` ON `+lite.Quote(t.Name)+` (`+lite.Quote(c)+`)`); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func quoteIdent(name string) string { return `"` + strings.ReplaceAll(name, `"`, `""`) + `"` }
-
-func quoteIdents(names []string) string {
-	q := make([]string, len(names))
-	for i, n := range names {
-		q[i] = quoteIdent(n)
-	}
-	return strings.Join(q, ", ")
-}
+// lite is the dialect of the snapshot's own SQLite file.
+const lite = datamap.KindSQLite
 
 // decodeRow reads one JSON object, keeping its keys' order. Integers
 // become int64 (so keys compare as the live database's do), objects and
@@ -370,9 +363,9 @@ func (l *Loaded) writeTable(ctx context.Context, table string, cols []string) er
 func (l *Loaded) Dump(ctx context.Context, table string, cols []string, w io.Writer) error {
 	quoted := make([]string, len(cols))
 	for i, c := range cols {
-		quoted[i] = `"` + strings.ReplaceAll(c, `"`, `""`) + `"`
+		quoted[i] = lite.Quote(c)
 	}
-	rows, err := l.Conn.DB.QueryContext(ctx, `SELECT `+strings.Join(quoted, ", ")+` FROM "`+table+`" ORDER BY rowid`)
+	rows, err := l.Conn.DB.QueryContext(ctx, `SELECT `+strings.Join(quoted, ", ")+` FROM `+lite.Quote(table)+` ORDER BY rowid`)
 	if err != nil {
 		return err
 	}
@@ -450,7 +443,7 @@ func Take(ctx context.Context, c *datamap.Connector, dir string, takenAt time.Ti
 }
 
 func takeTable(ctx context.Context, c *datamap.Connector, t *datamap.Table, dir string) error {
-	rows, err := c.DB.QueryContext(ctx, `SELECT * FROM "`+t.Name+`" ORDER BY `+quoteList(t.PrimaryKey))
+	rows, err := c.DB.QueryContext(ctx, `SELECT * FROM `+c.Kind.Quote(t.Name)+` ORDER BY `+c.Kind.QuoteList(t.PrimaryKey))
 	if err != nil {
 		return err
 	}
@@ -473,12 +466,4 @@ func takeTable(ctx context.Context, c *datamap.Connector, t *datamap.Table, dir 
 		return err
 	}
 	return f.Close()
-}
-
-func quoteList(names []string) string {
-	q := make([]string, len(names))
-	for i, n := range names {
-		q[i] = `"` + n + `"`
-	}
-	return strings.Join(q, ", ")
 }

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -54,7 +53,7 @@ func (l *Loaded) Forget(ctx context.Context, sup Suppression, now time.Time) (Fo
 	ids := datamap.Identities{}
 	for _, t := range sys.Tables {
 		for kind, col := range t.Identities {
-			err := eachValue(ctx, l.Conn.DB, `SELECT DISTINCT "`+col+`" FROM "`+t.Name+`" WHERE "`+col+`" IS NOT NULL`, func(v []any) {
+			err := eachValue(ctx, l.Conn.DB, `SELECT DISTINCT `+lite.Quote(col)+` FROM `+lite.Quote(t.Name)+` WHERE `+lite.Quote(col)+` IS NOT NULL`, func(v []any) {
 				s := fmt.Sprint(v[0])
 				if kind == "email" && sup.HeldPerson != nil && sup.HeldPerson(s) {
 					return
@@ -82,7 +81,7 @@ func (l *Loaded) Forget(ctx context.Context, sup Suppression, now time.Time) (Fo
 		if held[t.Name] {
 			continue
 		}
-		err := eachValue(ctx, l.Conn.DB, `SELECT `+quoteList(t.PrimaryKey)+` FROM "`+t.Name+`"`, func(key []any) {
+		err := eachValue(ctx, l.Conn.DB, `SELECT `+lite.QuoteList(t.PrimaryKey)+` FROM `+lite.Quote(t.Name), func(key []any) {
 			if _, ok := sup.match(t.Name, "key", sys.Name, t.Name, datamap.CanonKey(key)); ok {
 				keys[t.Name] = append(keys[t.Name], slices.Clone(key))
 			}
@@ -134,7 +133,7 @@ func (l *Loaded) Correct(ctx context.Context, cs []Correction, hashes func(parts
 	}
 	var writes []write
 	for _, t := range sys.Tables {
-		err := eachValue(ctx, l.Conn.DB, `SELECT `+quoteList(t.PrimaryKey)+` FROM "`+t.Name+`"`, func(key []any) {
+		err := eachValue(ctx, l.Conn.DB, `SELECT `+lite.QuoteList(t.PrimaryKey)+` FROM `+lite.Quote(t.Name), func(key []any) {
 			for _, h := range hashes(sys.Name, t.Name, datamap.CanonKey(key)) {
 				for _, c := range byHash[t.Name+"/"+h] {
 					writes = append(writes, write{table: t.Name, column: c.Column, value: c.Value, key: slices.Clone(key)})
@@ -149,10 +148,10 @@ func (l *Loaded) Correct(ctx context.Context, cs []Correction, hashes func(parts
 		t := sys.Table(w.table)
 		conds := make([]string, len(t.PrimaryKey))
 		for i, c := range t.PrimaryKey {
-			conds[i] = `"` + c + `" = ?`
+			conds[i] = lite.Quote(c) + ` = ?`
 		}
 		args := append([]any{w.value}, w.key...)
-		if _, err := l.Conn.DB.ExecContext(ctx, `UPDATE "`+w.table+`" SET "`+w.column+`" = ? WHERE `+strings.Join(conds, " AND "), args...); err != nil {
+		if _, err := l.Conn.DB.ExecContext(ctx, `UPDATE `+lite.Quote(w.table)+` SET `+lite.Quote(w.column)+` = ? WHERE `+strings.Join(conds, " AND "), args...); err != nil {
 			return 0, fmt.Errorf("archive: correct %s.%s: %w", w.table, w.column, err)
 		}
 	}
@@ -182,11 +181,13 @@ func (l *Loaded) CopyInto(ctx context.Context, target *sql.DB, kind datamap.Kind
 			return nil, fmt.Errorf("archive: the target database has no table %s; create the schema first", t.Name)
 		}
 		var cols []string
-		var boolean []bool
+		var boolean, moment []bool
 		for _, c := range l.columns[t.Name] {
 			if sc, ok := lt.Column(c); ok {
+				typ := strings.ToLower(sc.Type)
 				cols = append(cols, c)
-				boolean = append(boolean, strings.Contains(strings.ToLower(sc.Type), "bool"))
+				boolean = append(boolean, strings.Contains(typ, "bool"))
+				moment = append(moment, strings.Contains(typ, "date") || strings.Contains(typ, "time"))
 			}
 		}
 		if len(cols) == 0 {
@@ -194,23 +195,27 @@ func (l *Loaded) CopyInto(ctx context.Context, target *sql.DB, kind datamap.Kind
 		}
 		ph := make([]string, len(cols))
 		for i := range cols {
-			ph[i] = "?"
-			if kind == datamap.KindPostgres {
-				ph[i] = "$" + strconv.Itoa(i+1)
-			}
+			ph[i] = kind.Placeholder(i + 1)
 		}
-		stmt, err := tx.PrepareContext(ctx, `INSERT INTO "`+t.Name+`" (`+quoteList(cols)+`) VALUES (`+strings.Join(ph, ", ")+`)`)
+		stmt, err := tx.PrepareContext(ctx, `INSERT INTO `+kind.Quote(t.Name)+` (`+kind.QuoteList(cols)+`) VALUES (`+strings.Join(ph, ", ")+`)`)
 		if err != nil {
 			return nil, err
 		}
 		var insErr error
-		err = eachValue(ctx, l.Conn.DB, `SELECT `+quoteList(cols)+` FROM "`+t.Name+`" ORDER BY rowid`, func(v []any) {
+		err = eachValue(ctx, l.Conn.DB, `SELECT `+lite.QuoteList(cols)+` FROM `+lite.Quote(t.Name)+` ORDER BY rowid`, func(v []any) {
 			if insErr != nil {
 				return
 			}
 			for i := range v {
 				if n, ok := v[i].(int64); ok && boolean[i] {
 					v[i] = n != 0
+				}
+				// A snapshot keeps times as RFC 3339 text, which MySQL
+				// will not take for a DATETIME; a time it will.
+				if s, ok := v[i].(string); ok && moment[i] {
+					if at, err := time.Parse(time.RFC3339Nano, s); err == nil {
+						v[i] = at
+					}
 				}
 			}
 			if _, insErr = stmt.ExecContext(ctx, v...); insErr == nil {

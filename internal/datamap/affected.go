@@ -92,15 +92,15 @@ func (c *Connector) affectedQuery(t *Table) (string, bool) {
 		if _, ok := cur.table.Identities["email"]; ok {
 			var joins []string
 			for j := i; j > 0; j = path[j].prev {
-				joins = append(joins, "JOIN "+quote(path[j].table.Name)+" "+alias(j)+" ON "+path[j].on)
+				joins = append(joins, "JOIN "+c.Kind.Quote(path[j].table.Name)+" "+alias(j)+" ON "+path[j].on)
 			}
 			slices.Reverse(joins)
 			nameExpr := "NULL"
 			if col := nameColumn(cur.table); col != "" {
-				nameExpr = "MAX(" + alias(i) + "." + quote(col) + ")"
+				nameExpr = "MAX(" + alias(i) + "." + c.Kind.Quote(col) + ")"
 			}
-			email := alias(i) + "." + quote(cur.table.Identities["email"])
-			return "SELECT " + email + ", " + nameExpr + ", COUNT(*) FROM " + quote(t.Name) + " t0 " +
+			email := alias(i) + "." + c.Kind.Quote(cur.table.Identities["email"])
+			return "SELECT " + email + ", " + nameExpr + ", COUNT(*) FROM " + c.Kind.Quote(t.Name) + " t0 " +
 				strings.Join(joins, " ") + " WHERE " + email + " IS NOT NULL GROUP BY " + email, true
 		}
 		// References out of this table, then into it.
@@ -110,7 +110,7 @@ func (c *Connector) affectedQuery(t *Table) (string, bool) {
 				seen[next.Name] = true
 				n := len(path)
 				path = append(path, hop{table: next, prev: i,
-					on: alias(i) + "." + quote(col) + " = " + alias(n) + "." + quote(ref.Column)})
+					on: alias(i) + "." + c.Kind.Quote(col) + " = " + alias(n) + "." + c.Kind.Quote(ref.Column)})
 			}
 		}
 		for _, other := range c.System.Tables {
@@ -122,7 +122,7 @@ func (c *Connector) affectedQuery(t *Table) (string, bool) {
 					seen[other.Name] = true
 					n := len(path)
 					path = append(path, hop{table: other, prev: i,
-						on: alias(n) + "." + quote(col) + " = " + alias(i) + "." + quote(ref.Column)})
+						on: alias(n) + "." + c.Kind.Quote(col) + " = " + alias(i) + "." + c.Kind.Quote(ref.Column)})
 					break
 				}
 			}

@@ -56,7 +56,7 @@ func (c *Connector) ReadRows(ctx context.Context, t *Table, keys [][]any, each f
 	for start := 0; start < len(keys); start += batchSize {
 		end := min(start+batchSize, len(keys))
 		b := c.builder()
-		query := "SELECT * FROM " + quote(t.Name) + " WHERE " + b.keyIn(t.PrimaryKey, keys[start:end]) + " ORDER BY " + quoteList(t.PrimaryKey)
+		query := "SELECT * FROM " + c.Kind.Quote(t.Name) + " WHERE " + b.keyIn(t.PrimaryKey, keys[start:end]) + " ORDER BY " + c.Kind.QuoteList(t.PrimaryKey)
 		rows, err := c.DB.QueryContext(ctx, query, b.args...)
 		if err != nil {
 			return fmt.Errorf("system %s: read %s: %w", c.System.Name, t.Name, err)

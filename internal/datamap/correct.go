@@ -112,7 +112,7 @@ func (c *Connector) ownKeys(ctx context.Context, q querier, found *Found, ft *Fo
 		for start := 0; start < len(vals); start += batchSize {
 			b := c.builder()
 			part := vals[start:min(start+batchSize, len(vals))]
-			query := "SELECT " + quoteList(cols) + " FROM " + quote(in.child) + " WHERE " + b.in(in.column, part)
+			query := "SELECT " + c.Kind.QuoteList(cols) + " FROM " + c.Kind.Quote(in.child) + " WHERE " + b.in(in.column, part)
 			err := scanRows(ctx, q, query, b.args, func(v []any) {
 				key := canonKey(v[:len(child.PrimaryKey)])
 				if mine != nil {

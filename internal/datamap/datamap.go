@@ -16,12 +16,13 @@ type Kind string
 const (
 	KindPostgres Kind = "postgres"
 	KindSQLite   Kind = "sqlite"
+	KindMySQL    Kind = "mysql" // MySQL and MariaDB
 	KindWebhook  Kind = "webhook"
 	KindManual   Kind = "manual"
 )
 
 // SQL reports whether dsar queries the system itself.
-func (k Kind) SQL() bool { return k == KindPostgres || k == KindSQLite }
+func (k Kind) SQL() bool { return k == KindPostgres || k == KindSQLite || k == KindMySQL }
 
 // Strategy is how a table's rows are erased.
 type Strategy string

@@ -50,7 +50,7 @@ func TestParseReportsProblemsWithLines(t *testing.T) {
 		{"reference to nowhere", strings.Replace(goodMap, "erase: delete", "references: {address_id: addresses.id}\n        erase: delete", 1),
 			"map.yaml:11: shop.customers.address_id refers to addresses.id, which is not a table of system shop"},
 		{"bad kind", strings.Replace(goodMap, "kind: sqlite", "kind: oracle", 1),
-			`map.yaml:3: system shop: kind "oracle" is not one of postgres, sqlite, webhook, manual`},
+			`map.yaml:3: system shop: kind "oracle" is not one of postgres, mysql, sqlite, webhook, manual`},
 		{"mask without columns", strings.Replace(goodMap, "erase: delete", "erase: mask", 1),
 			"table shop.customers: erase strategy mask needs mask:"},
 		{"wrong version", strings.Replace(goodMap, "version: 1", "version: 2", 1), "version must be 1"},
@@ -59,7 +59,7 @@ func TestParseReportsProblemsWithLines(t *testing.T) {
 		{"retention period unreadable", strings.Replace(goodMap, "erase: delete", "erase: delete\n        retain: {basis: tax, period: seven years, from: created_at}", 1),
 			`table shop.customers: retain: period "seven years": write a number and a unit`},
 		{"archive of an unknown system", goodMap + "archives:\n  - {name: nightly, system: crm, dir_env: BACKUPS, retention: 35d}\n",
-			`map.yaml:13: archive nightly: system "crm" is not a postgres or sqlite system of the map`},
+			`map.yaml:13: archive nightly: system "crm" is not an SQL system (postgres, mysql, sqlite) of the map`},
 		{"archive without retention", goodMap + "archives:\n  - {name: nightly, system: shop, dir_env: BACKUPS}\n",
 			"archive nightly: retention: period is empty"},
 	}

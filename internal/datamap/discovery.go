@@ -244,6 +244,10 @@ func (c *Connector) neededColumns(t *Table) []string {
 // and returns the rows that are new or newly owned.
 func (c *Connector) fetch(ctx context.Context, q querier, t *Table, byCol map[string]map[string]pendingValue, ft *FoundTable) ([]*FoundRow, error) {
 	cols := c.neededColumns(t)
+	folded := map[string]map[string]pendingValue{}
+	for col, vs := range byCol {
+		folded[col] = foldValues(vs)
+	}
 	var fresh []*FoundRow
 	for _, batch := range batches(byCol) {
 		b := c.builder()
@@ -251,18 +255,21 @@ func (c *Connector) fetch(ctx context.Context, q querier, t *Table, byCol map[st
 		for _, col := range sortedKeys(batch) {
 			conds = append(conds, b.in(col, batch[col]))
 		}
-		query := "SELECT " + quoteList(cols) + " FROM " + quote(t.Name) + " WHERE " + strings.Join(conds, " OR ")
+		query := "SELECT " + c.Kind.QuoteList(cols) + " FROM " + c.Kind.Quote(t.Name) + " WHERE " + strings.Join(conds, " OR ")
 		err := scanRows(ctx, q, query, b.args, func(vals []any) {
 			row := map[string]any{}
 			for i, col := range cols {
 				row[col] = vals[i]
 			}
-			owned := false
+			owned, asked := false, false
 			for col, vs := range byCol {
-				if pv, ok := vs[canon(row[col])]; ok && pv.owned {
-					owned = true
-					break
+				if pv, ok := matchValue(vs, folded[col], row[col]); ok {
+					asked = true
+					owned = owned || pv.owned
 				}
+			}
+			if !asked {
+				return // a collation's match that is not the value asked for
 			}
 			key := vals[:len(t.PrimaryKey)]
 			k := canonKey(key)
@@ -303,4 +310,39 @@ func batches(byCol map[string]map[string]pendingValue) []map[string][]any {
 		out = append(out, cur)
 	}
 	return out
+}
+
+// foldValues indexes the asked text values by their folded form.
+func foldValues(vs map[string]pendingValue) map[string]pendingValue {
+	out := map[string]pendingValue{}
+	for _, pv := range vs {
+		if str, ok := pv.value.(string); ok {
+			k := fold(str)
+			if prev, ok := out[k]; !ok || (pv.owned && !prev.owned) {
+				out[k] = pv
+			}
+		}
+	}
+	return out
+}
+
+// fold is text as a case-insensitive, pad-space collation compares it.
+func fold(s string) string { return strings.ToLower(strings.TrimRight(s, " ")) }
+
+// matchValue finds the asked value a row's column answers to: the same
+// value or, for text, the same but for case and trailing spaces. MySQL's
+// usual collations compare text that way (as email addresses are meant
+// to be compared), so the database answers "Alan@Example.com" to a
+// search for "alan@example.com". They also ignore accents, and a row
+// whose value matches no asked value even so ("rené" for "rene") is not
+// the person's: it is left out rather than taken for theirs.
+func matchValue(vs, folded map[string]pendingValue, v any) (pendingValue, bool) {
+	if pv, ok := vs[canon(v)]; ok {
+		return pv, true
+	}
+	if str, ok := v.(string); ok {
+		pv, ok := folded[fold(str)]
+		return pv, ok
+	}
+	return pendingValue{}, false
 }

@@ -132,7 +132,7 @@ func (c *Connector) Purge(ctx context.Context, keys map[string][][]any) (*Erasur
 		for start := 0; start < len(keys[t.Name]); start += batchSize {
 			b := c.builder()
 			part := keys[t.Name][start:min(start+batchSize, len(keys[t.Name]))]
-			query := "SELECT " + quoteList(cols) + " FROM " + quote(t.Name) + " WHERE " + b.keyIn(t.PrimaryKey, part)
+			query := "SELECT " + c.Kind.QuoteList(cols) + " FROM " + c.Kind.Quote(t.Name) + " WHERE " + b.keyIn(t.PrimaryKey, part)
 			err := scanRows(ctx, tx, query, b.args, func(vals []any) {
 				row := map[string]any{}
 				for i, col := range cols {
@@ -235,7 +235,7 @@ func (c *Connector) eraseTable(ctx context.Context, tx *sql.Tx, ft *FoundTable, 
 	for start := 0; start < len(del); start += batchSize {
 		b := c.builder()
 		part := del[start:min(start+batchSize, len(del))]
-		n, err := exec(ctx, tx, "DELETE FROM "+quote(t.Name)+" WHERE "+b.keyIn(t.PrimaryKey, part), b.args)
+		n, err := exec(ctx, tx, "DELETE FROM "+c.Kind.Quote(t.Name)+" WHERE "+b.keyIn(t.PrimaryKey, part), b.args)
 		if err != nil {
 			return res, err
 		}
@@ -312,7 +312,7 @@ func (c *Connector) stillReferenced(ctx context.Context, tx *sql.Tx, t *Table, r
 		for start := 0; start < len(vals); start += batchSize {
 			b := c.builder()
 			part := vals[start:min(start+batchSize, len(vals))]
-			query := "SELECT DISTINCT " + quote(in.column) + " FROM " + quote(in.child) + " WHERE " + b.in(in.column, part)
+			query := "SELECT DISTINCT " + c.Kind.Quote(in.column) + " FROM " + c.Kind.Quote(in.child) + " WHERE " + b.in(in.column, part)
 			err := scanRows(ctx, tx, query, b.args, func(v []any) {
 				for _, r := range byVal[canon(v[0])] {
 					out[canonKey(r.Key)] = true
@@ -335,13 +335,13 @@ func (c *Connector) update(ctx context.Context, tx *sql.Tx, t *Table, set map[st
 		var assigns []string
 		for _, col := range sortedKeys(set) {
 			if set[col] == nil {
-				assigns = append(assigns, quote(col)+" = NULL")
+				assigns = append(assigns, c.Kind.Quote(col)+" = NULL")
 			} else {
-				assigns = append(assigns, quote(col)+" = "+b.arg(set[col]))
+				assigns = append(assigns, c.Kind.Quote(col)+" = "+b.arg(set[col]))
 			}
 		}
 		part := keys[start:min(start+batchSize, len(keys))]
-		query := "UPDATE " + quote(t.Name) + " SET " + strings.Join(assigns, ", ") + " WHERE " + b.keyIn(t.PrimaryKey, part)
+		query := "UPDATE " + c.Kind.Quote(t.Name) + " SET " + strings.Join(assigns, ", ") + " WHERE " + b.keyIn(t.PrimaryKey, part)
 		n, err := exec(ctx, tx, query, b.args)
 		if err != nil {
 			return total, err

@@ -190,7 +190,7 @@ func buildArchives(p *problems, m *Map, files []fileArchive) {
 		}
 		seen[a.Name] = true
 		if s := m.System(a.System); s == nil || !s.Kind.SQL() {
-			p.add(a.Line, "archive %s: system %q is not a postgres or sqlite system of the map", a.Name, a.System)
+			p.add(a.Line, "archive %s: system %q is not an SQL system (postgres, mysql, sqlite) of the map", a.Name, a.System)
 		}
 		if a.DirEnv == "" {
 			p.add(a.Line, "archive %s: dir_env must name the environment variable with the snapshots' directory", a.Name)

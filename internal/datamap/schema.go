@@ -13,8 +13,9 @@ import (
 	_ "modernc.org/sqlite"             // registers "sqlite"
 )
 
-// OpenSQL connects to a PostgreSQL URL (postgres://...) or a SQLite file
-// (sqlite:PATH, file:PATH, or a path ending in .db or .sqlite).
+// OpenSQL connects to a PostgreSQL URL (postgres://...), a MySQL or
+// MariaDB URL (mysql://...) or a SQLite file (sqlite:PATH, file:PATH, or
+// a path ending in .db or .sqlite).
 func OpenSQL(dsn string) (*sql.DB, Kind, error) {
 	switch {
 	case dsn == "":
@@ -22,12 +23,15 @@ func OpenSQL(dsn string) (*sql.DB, Kind, error) {
 	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
 		db, err := sql.Open("pgx", dsn)
 		return db, KindPostgres, err
+	case strings.HasPrefix(dsn, "mysql://"), strings.HasPrefix(dsn, "mariadb://"):
+		db, err := openMySQL(dsn)
+		return db, KindMySQL, err
 	}
 	path := strings.TrimPrefix(strings.TrimPrefix(dsn, "sqlite:"), "file:")
 	path, query, _ := strings.Cut(path, "?")
 	if !strings.HasPrefix(dsn, "sqlite:") && !strings.HasPrefix(dsn, "file:") &&
 		!strings.HasSuffix(path, ".db") && !strings.HasSuffix(path, ".sqlite") {
-		return nil, "", fmt.Errorf("connection string must be postgres://..., sqlite:PATH or a .db file")
+		return nil, "", fmt.Errorf("connection string must be postgres://..., mysql://..., sqlite:PATH or a .db file")
 	}
 	q, err := url.ParseQuery(query)
 	if err != nil {
@@ -82,8 +86,11 @@ func (t *SchemaTable) Column(name string) (SchemaColumn, bool) {
 
 // ReadSchema reads the tables of the database's current schema.
 func ReadSchema(ctx context.Context, db *sql.DB, kind Kind) (*Schema, error) {
-	if kind == KindSQLite {
+	switch kind {
+	case KindSQLite:
 		return readSQLiteSchema(ctx, db)
+	case KindMySQL:
+		return readMySQLSchema(ctx, db)
 	}
 	return readPostgresSchema(ctx, db)
 }

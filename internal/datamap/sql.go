@@ -19,10 +19,7 @@ func (c *Connector) builder() *builder { return &builder{kind: c.Kind} }
 
 func (b *builder) arg(v any) string {
 	b.args = append(b.args, v)
-	if b.kind == KindPostgres {
-		return "$" + strconv.Itoa(len(b.args))
-	}
-	return "?"
+	return b.kind.Placeholder(len(b.args))
 }
 
 func (b *builder) list(vals []any) string {
@@ -40,10 +37,10 @@ func (b *builder) list(vals []any) string {
 func (b *builder) in(column string, vals []any) string {
 	if b.kind == KindPostgres {
 		if arr, ok := typedArray(vals); ok {
-			return quote(column) + " = ANY(" + b.arg(arr) + ")"
+			return b.kind.Quote(column) + " = ANY(" + b.arg(arr) + ")"
 		}
 	}
-	return quote(column) + " IN (" + b.list(vals) + ")"
+	return b.kind.Quote(column) + " IN (" + b.list(vals) + ")"
 }
 
 // typedArray turns values all of one kind into a slice pgx sends as an
@@ -88,19 +85,35 @@ func (b *builder) keyIn(pk []string, keys [][]any) string {
 		tuples[i] = "(" + b.list(k) + ")"
 	}
 	if b.kind == KindSQLite {
-		return "(" + quoteList(pk) + ") IN (VALUES " + strings.Join(tuples, ", ") + ")"
+		return "(" + b.kind.QuoteList(pk) + ") IN (VALUES " + strings.Join(tuples, ", ") + ")"
 	}
-	return "(" + quoteList(pk) + ") IN (" + strings.Join(tuples, ", ") + ")"
+	return "(" + b.kind.QuoteList(pk) + ") IN (" + strings.Join(tuples, ", ") + ")"
 }
 
-// quote quotes an identifier. Names are checked against nameRE when the
-// map loads, and against the live schema before use.
-func quote(name string) string { return `"` + name + `"` }
+// Placeholder is the n-th (from 1) bind parameter in the system's SQL.
+func (k Kind) Placeholder(n int) string {
+	if k == KindPostgres {
+		return "$" + strconv.Itoa(n)
+	}
+	return "?"
+}
 
-func quoteList(names []string) string {
+// Quote quotes an identifier in the system's SQL: backticks on MySQL,
+// double quotes elsewhere. Names are checked against nameRE when the map
+// loads, and against the live schema before use; a quote character
+// inside a name is doubled all the same.
+func (k Kind) Quote(name string) string {
+	if k == KindMySQL {
+		return "`" + strings.ReplaceAll(name, "`", "``") + "`"
+	}
+	return `"` + strings.ReplaceAll(name, `"`, `""`) + `"`
+}
+
+// QuoteList quotes identifiers and joins them with commas.
+func (k Kind) QuoteList(names []string) string {
 	q := make([]string, len(names))
 	for i, n := range names {
-		q[i] = quote(n)
+		q[i] = k.Quote(n)
 	}
 	return strings.Join(q, ", ")
 }

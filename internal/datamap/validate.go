@@ -42,7 +42,7 @@ func build(source string, f *fileMap) (*Map, error) {
 		}
 		seenSystems[s.Name] = true
 		switch s.Kind {
-		case KindPostgres, KindSQLite:
+		case KindPostgres, KindSQLite, KindMySQL:
 			if s.DSNEnv == "" {
 				p.add(s.Line, "system %s: dsn_env must name the environment variable with its connection string", s.Name)
 			}
@@ -58,10 +58,10 @@ func build(source string, f *fileMap) (*Map, error) {
 				p.add(s.Line, "system %s: a manual system needs instructions for the officer", s.Name)
 			}
 		default:
-			p.add(s.Line, "system %s: kind %q is not one of postgres, sqlite, webhook, manual", s.Name, fs.Kind)
+			p.add(s.Line, "system %s: kind %q is not one of postgres, mysql, sqlite, webhook, manual", s.Name, fs.Kind)
 		}
 		if !s.Kind.SQL() && len(fs.Tables) > 0 {
-			p.add(s.Line, "system %s: only postgres and sqlite systems list tables", s.Name)
+			p.add(s.Line, "system %s: only SQL systems (postgres, mysql, sqlite) list tables", s.Name)
 			continue
 		}
 		for _, ft := range fs.Tables {

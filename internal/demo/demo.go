@@ -7,11 +7,13 @@ import (
 	"context"
 	"database/sql"
 	_ "embed"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"time"
 
@@ -93,11 +95,42 @@ func CreateSchema(ctx context.Context, db *sql.DB, kind datamap.Kind) error {
 		if strings.TrimSpace(stripComments(stmt)) == "" {
 			continue
 		}
+		if kind == datamap.KindMySQL {
+			stmt = mysqlDDL(stmt)
+		}
 		if _, err := db.ExecContext(ctx, stmt); err != nil {
 			return fmt.Errorf("demo schema: %w", err)
 		}
 	}
 	return nil
+}
+
+// inlineReference is a column's REFERENCES clause, which MySQL parses
+// and ignores: it only keeps foreign keys declared on the table.
+var inlineReference = regexp.MustCompile(`(?m)^\s+(\w+)\s+(.*?)\s+REFERENCES\s+(\w+)\s*\((\w+)\)(,?)$`)
+
+// mysqlDDL turns one statement of the demo schema into MySQL's own:
+// DATETIME for timestamps (MySQL's TIMESTAMP updates itself), bounded
+// VARCHAR where text is indexed, foreign keys declared on the table, and
+// UTF-8 text with MySQL's usual case-insensitive collation.
+func mysqlDDL(stmt string) string {
+	stmt = strings.ReplaceAll(stmt, "TIMESTAMP NOT NULL", "DATETIME(6) NOT NULL")
+	stmt = strings.ReplaceAll(stmt, "TEXT NOT NULL UNIQUE", "VARCHAR(255) NOT NULL UNIQUE")
+	if !strings.Contains(stmt, "CREATE TABLE") {
+		return stmt
+	}
+	var fks []string
+	stmt = inlineReference.ReplaceAllStringFunc(stmt, func(line string) string {
+		m := inlineReference.FindStringSubmatch(line)
+		fks = append(fks, fmt.Sprintf("FOREIGN KEY (%s) REFERENCES %s (%s)", m[1], m[3], m[4]))
+		return "    " + m[1] + " " + m[2] + m[5]
+	})
+	body := strings.TrimRight(strings.TrimSpace(stmt), ")")
+	body = strings.TrimRight(body, " \n")
+	for _, fk := range fks {
+		body += ",\n    " + fk
+	}
+	return body + "\n) DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_general_ci"
 }
 
 func stripComments(s string) string {
@@ -142,8 +175,19 @@ type queryer interface {
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
 
+// readMySQLMark reads MySQL's mark, the comment on the customers table.
+const readMySQLMark = `SELECT TABLE_COMMENT FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'customers'`
+
 // readMark returns the seed mark, 0 when there is none.
 func readMark(ctx context.Context, q queryer, kind datamap.Kind) (int, error) {
+	if kind == datamap.KindMySQL {
+		var comment string
+		err := q.QueryRowContext(ctx, readMySQLMark).Scan(&comment)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return 0, fmt.Errorf("demo seed mark: %w", err)
+		}
+		return parseMark(comment), nil
+	}
 	if kind == datamap.KindPostgres {
 		var comment string
 		if err := q.QueryRowContext(ctx, readPostgresMark).Scan(&comment); err != nil {
@@ -168,14 +212,38 @@ func parseMark(comment string) int {
 
 // markStatement is the statement that sets the mark to n.
 func markStatement(kind datamap.Kind, n int) string {
-	if kind == datamap.KindPostgres {
+	switch kind {
+	case datamap.KindPostgres:
 		return `COMMENT ON TABLE customers IS '` + fmt.Sprintf(seedMark, n) + `'`
+	case datamap.KindMySQL:
+		return `ALTER TABLE customers COMMENT = '` + fmt.Sprintf(seedMark, n) + `'`
 	}
 	return fmt.Sprintf(`PRAGMA user_version = %d`, n)
 }
 
-// mark raises the seed mark to n in tx; it never lowers it.
+// mark raises the seed mark to n in tx; it never lowers it. MySQL
+// commits before any ALTER TABLE, so there the mark is raised after the
+// batch commits, by markAfter, and a batch whose mark a crash lost is
+// written again over itself (INSERT IGNORE).
 func mark(ctx context.Context, tx *sql.Tx, kind datamap.Kind, n int) error {
+	if kind == datamap.KindMySQL {
+		return nil
+	}
+	return raiseMark(ctx, tx, kind, n)
+}
+
+// markAfter raises MySQL's mark once a batch has committed.
+func markAfter(ctx context.Context, db *sql.DB, kind datamap.Kind, n int) error {
+	if kind != datamap.KindMySQL {
+		return nil
+	}
+	return raiseMark(ctx, db, kind, n)
+}
+
+func raiseMark(ctx context.Context, tx interface {
+	queryer
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}, kind datamap.Kind, n int) error {
 	was, err := readMark(ctx, tx, kind)
 	if err != nil || was >= n {
 		return err
@@ -292,13 +360,16 @@ func seedRange(ctx context.Context, db *sql.DB, kind datamap.Kind, from, to int)
 		return err
 	}
 	defer tx.Rollback()
-	if err := ins.insertAll(ctx, tx); err != nil {
+	if err := ins.insertAll(ctx, tx, kind); err != nil {
 		return err
 	}
 	if err := mark(ctx, tx, kind, to); err != nil {
 		return err
 	}
-	return tx.Commit()
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	return markAfter(ctx, db, kind, to)
 }
 
 // inserter collects a batch of people's rows and writes them table by
@@ -353,12 +424,12 @@ func (in *inserter) copyAll(ctx context.Context, db *sql.DB, seeded int) error {
 }
 
 // insertAll writes the batch with multi-row INSERTs.
-func (in *inserter) insertAll(ctx context.Context, tx *sql.Tx) error {
+func (in *inserter) insertAll(ctx context.Context, tx *sql.Tx, kind datamap.Kind) error {
 	for _, t := range insertOrder {
 		rows := in.rows[t]
 		per := max(1, 8000/max(1, len(in.cols[t])))
 		for start := 0; start < len(rows); start += per {
-			if err := in.insert(ctx, tx, t, rows[start:min(start+per, len(rows))]); err != nil {
+			if err := in.insert(ctx, tx, kind, t, rows[start:min(start+per, len(rows))]); err != nil {
 				return fmt.Errorf("demo seed %s: %w", t, err)
 			}
 		}
@@ -366,10 +437,15 @@ func (in *inserter) insertAll(ctx context.Context, tx *sql.Tx) error {
 	return nil
 }
 
-func (in *inserter) insert(ctx context.Context, tx *sql.Tx, table string, rows [][]any) error {
+func (in *inserter) insert(ctx context.Context, tx *sql.Tx, kind datamap.Kind, table string, rows [][]any) error {
 	cols := in.cols[table]
 	var b strings.Builder
-	b.WriteString("INSERT INTO " + table + " (" + strings.Join(cols, ", ") + ") VALUES ")
+	if kind == datamap.KindMySQL {
+		b.WriteString("INSERT IGNORE INTO ")
+	} else {
+		b.WriteString("INSERT INTO ")
+	}
+	b.WriteString(table + " (" + strings.Join(cols, ", ") + ") VALUES ")
 	args := make([]any, 0, len(rows)*len(cols))
 	for i, r := range rows {
 		if i > 0 {
@@ -453,7 +529,10 @@ func markOld(ctx context.Context, db *sql.DB, kind datamap.Kind, seeded int) err
 	if err := mark(ctx, tx, kind, seeded); err != nil {
 		return err
 	}
-	return tx.Commit()
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	return markAfter(ctx, db, kind, seeded)
 }
 
 // backupsBeside is where the demo keeps its backups when ArchiveEnv is

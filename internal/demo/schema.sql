@@ -1,6 +1,7 @@
 -- The demo organisation: a small software shop whose customers register
 -- products, order, pay invoices, open support tickets, read the newsletter
--- and leave traces in the web logs. Written for PostgreSQL and SQLite.
+-- and leave traces in the web logs. Written for PostgreSQL and SQLite;
+-- MySQL and MariaDB get it through mysqlDDL in demo.go.
 
 CREATE TABLE addresses (
     id          BIGINT PRIMARY KEY,
