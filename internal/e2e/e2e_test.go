@@ -161,8 +161,12 @@ func newSystemEnv(t *testing.T, moreSystems string, more map[string]string) *sys
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The demo organisation, in its own PostgreSQL database.
-	shop := pgtest.NewDatabase(t)
+	// The demo organisation, in its own PostgreSQL database unless the
+	// test names another.
+	shop := more[demo.DSNEnv]
+	if shop == "" {
+		shop = pgtest.NewDatabase(t)
+	}
 	t.Setenv(demo.DSNEnv, shop)
 	t.Setenv(demo.ArchiveEnv, filepath.Join(env["DSAR_DATA_DIR"], "shop-backups"))
 	if err := a.UseDemoOrganisation(ctx, demoPeople); err != nil {
