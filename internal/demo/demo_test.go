@@ -9,22 +9,26 @@ import (
 
 	"github.com/dsar-project/dsar/internal/datamap"
 	"github.com/dsar-project/dsar/internal/demo"
+	"github.com/dsar-project/dsar/internal/mysqltest"
 	"github.com/dsar-project/dsar/internal/pgtest"
 )
 
 const people = 10
 
-// eachKind runs the test against a fresh SQLite file and a fresh
-// PostgreSQL database (skipped locally without a server).
+// eachKind runs the test against a fresh SQLite file and fresh
+// PostgreSQL and MySQL databases (skipped locally without a server).
 func eachKind(t *testing.T, run func(t *testing.T, dsn string)) {
-	for _, kind := range []datamap.Kind{datamap.KindSQLite, datamap.KindPostgres} {
+	for _, kind := range []datamap.Kind{datamap.KindSQLite, datamap.KindPostgres, datamap.KindMySQL} {
 		t.Run(string(kind), func(t *testing.T) {
 			dir := t.TempDir()
 			t.Setenv(demo.ArchiveEnv, filepath.Join(dir, "backups"))
 			t.Setenv(demo.DSNEnv, "")
 			dsn := "sqlite:" + filepath.Join(dir, "shop.db")
-			if kind == datamap.KindPostgres {
+			switch kind {
+			case datamap.KindPostgres:
 				dsn = pgtest.NewDatabase(t)
+			case datamap.KindMySQL:
+				dsn = mysqltest.NewDatabase(t)
 			}
 			run(t, dsn)
 		})
@@ -143,9 +147,12 @@ func TestPrepareRecognisesAnOlderDemoDatabase(t *testing.T) {
 	eachKind(t, func(t *testing.T, dsn string) {
 		prepare(t, dsn, people)
 		db, kind := open(t, dsn)
-		if kind == datamap.KindPostgres {
+		switch kind {
+		case datamap.KindPostgres:
 			exec(t, db, `COMMENT ON TABLE customers IS NULL`)
-		} else {
+		case datamap.KindMySQL:
+			exec(t, db, `ALTER TABLE customers COMMENT = ''`)
+		default:
 			exec(t, db, `PRAGMA user_version = 0`)
 		}
 		fulfilDemoRequests(t, db)
