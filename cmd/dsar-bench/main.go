@@ -1,7 +1,7 @@
 // Command dsar-bench measures dsar against baselines taken in the same
 // run and writes report.json and summary.md (see docs/benchmarks.md).
 //
-//	dsar-bench [-size full|smoke] [-out DIR] [-only a,b] [-pg URL]
+//	dsar-bench [-size full|smoke] [-out DIR] [-only a,b] [-pg URL] [-mysql URL]
 package main
 
 import (
@@ -31,6 +31,7 @@ func main() {
 	subjects := flag.Int("subjects", 0, "the demo organisation's people, instead of the size's (for a quick look at one benchmark)")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the run to this file")
 	pg := flag.String("pg", "", "a PostgreSQL server where the run may create databases (default DSAR_TEST_DATABASE_URL, else the local server as postgres)")
+	mysqlURL := flag.String("mysql", "", "a MySQL or MariaDB server where the run may create a database (default DSAR_TEST_MYSQL_URL, else "+bench.DefaultMySQLURL+")")
 	flag.Parse()
 	sizes := bench.Full
 	switch *size {
@@ -60,6 +61,9 @@ func main() {
 	if admin == "" {
 		admin = pgtest.DefaultAdminURL
 	}
+	if *mysqlURL == "" {
+		*mysqlURL = os.Getenv("DSAR_TEST_MYSQL_URL")
+	}
 	var names []string
 	if *only != "" {
 		names = strings.Split(*only, ",")
@@ -67,7 +71,7 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
-	rep, err := bench.Run(ctx, bench.Options{Sizes: sizes, AdminURL: admin, Only: names, Log: log})
+	rep, err := bench.Run(ctx, bench.Options{Sizes: sizes, AdminURL: admin, MySQLURL: *mysqlURL, Only: names, Log: log})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "dsar-bench:", err)
 		os.Exit(1)

@@ -34,6 +34,8 @@ type Sizes struct {
 	Subjects int `json:"subjects"`
 	// Lookups are the discoveries timed.
 	Lookups int `json:"lookups"`
+	// MySQLSubjects are the demo organisation's people in MySQL.
+	MySQLSubjects int `json:"mysql_subjects"`
 	// ManyRows is how many rows the person erased at once owns.
 	ManyRows int `json:"many_rows"`
 	// ExportBytes is the size of the large export.
@@ -48,13 +50,13 @@ type Sizes struct {
 
 // Smoke is small enough for every test run.
 var Smoke = Sizes{
-	Name: "smoke", IntakeRequests: 40, IntakeClients: 4, EndToEnd: 3, Subjects: 300, Lookups: 20,
+	Name: "smoke", IntakeRequests: 40, IntakeClients: 4, EndToEnd: 3, Subjects: 300, MySQLSubjects: 300, Lookups: 20,
 	ManyRows: 2000, ExportBytes: 4 << 20, OpenRequests: 2000, BreachPeople: 300, Parked: 40,
 }
 
 // Full is what `make bench` runs and docs/benchmarks.md records.
 var Full = Sizes{
-	Name: "full", IntakeRequests: 3000, IntakeClients: 50, EndToEnd: 40, Subjects: 1_000_000, Lookups: 300,
+	Name: "full", IntakeRequests: 3000, IntakeClients: 50, EndToEnd: 40, Subjects: 1_000_000, MySQLSubjects: 200_000, Lookups: 300,
 	ManyRows: 200_000, ExportBytes: 1 << 30, OpenRequests: 1_000_000, BreachPeople: 100_000, Parked: 10_000,
 }
 
@@ -102,6 +104,7 @@ type Machine struct {
 	MemoryGiB  float64
 	Go         string
 	PostgreSQL string
+	MySQL      string `json:"mysql,omitempty"`
 	Temporal   string
 	Setup      map[string]float64 `json:"setup_seconds"`
 }
@@ -112,6 +115,9 @@ type Options struct {
 	// AdminURL is a PostgreSQL server where the run may create and drop
 	// databases.
 	AdminURL string
+	// MySQLURL is a MySQL or MariaDB server (mysql://...) where the run
+	// may create and drop a database; empty means DefaultMySQLURL.
+	MySQLURL string
 	// Only, if set, names the benchmarks to run.
 	Only []string
 	Log  *slog.Logger
@@ -127,6 +133,8 @@ var benchmarks = []benchmark{
 	{"end_to_end", endToEnd},
 	{"discovery", discovery},
 	{"erasure", erasure},
+	{"discovery_mysql", discoveryMySQL},
+	{"erasure_mysql", erasureMySQL},
 	{"export", exportLarge},
 	{"deadline_monitor", deadlineMonitor},
 	{"breach_fanout", breachFanOut},
@@ -171,6 +179,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		o.Log.Info("benchmark done", "name", b.name, "seconds", fmt.Sprintf("%.1f", r.Seconds), "met", r.Met)
 	}
 	rep.Machine.Setup = e.setup
+	rep.Machine.MySQL = e.mysqlVersion
 	rep.Seconds = time.Since(start).Seconds()
 	return rep, nil
 }
@@ -199,8 +208,12 @@ func (r *Report) Write(dir string) error {
 func (r *Report) Markdown(w io.Writer) {
 	m := r.Machine
 	fmt.Fprintf(w, "Run of %s (%s sizes), %.0f s in all.\n\n", r.Started.Format("2006-01-02 15:04 MST"), r.Sizes.Name, r.Seconds)
-	fmt.Fprintf(w, "Machine: %s/%s, %d CPUs%s, %.0f GiB; %s; PostgreSQL %s; Temporal server %s (embedded).\n\n",
-		m.OS, m.Arch, m.CPUs, cpuName(m.CPU), m.MemoryGiB, m.Go, m.PostgreSQL, m.Temporal)
+	mysql := ""
+	if m.MySQL != "" {
+		mysql = "; MySQL " + m.MySQL
+	}
+	fmt.Fprintf(w, "Machine: %s/%s, %d CPUs%s, %.0f GiB; %s; PostgreSQL %s%s; Temporal server %s (embedded).\n\n",
+		m.OS, m.Arch, m.CPUs, cpuName(m.CPU), m.MemoryGiB, m.Go, m.PostgreSQL, mysql, m.Temporal)
 	fmt.Fprintln(w, "| benchmark | dsar | baseline | ratio | goal | met |")
 	fmt.Fprintln(w, "|---|---|---|---|---|---|")
 	for _, res := range r.Results {

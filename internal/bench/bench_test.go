@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/dsar-project/dsar/internal/mysqltest"
 	"github.com/dsar-project/dsar/internal/pgtest"
 )
 
@@ -28,8 +29,9 @@ func TestSmoke(t *testing.T) {
 	if admin == "" {
 		admin = pgtest.DefaultAdminURL
 	}
-	pgtest.NewDatabase(t) // skips (or fails under CI) without PostgreSQL
-	rep, err := Run(context.Background(), Options{Sizes: Smoke, AdminURL: admin, Log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))})
+	pgtest.NewDatabase(t)    // skips (or fails under CI) without PostgreSQL
+	mysqltest.NewDatabase(t) // and without MySQL
+	rep, err := Run(context.Background(), Options{Sizes: Smoke, AdminURL: admin, MySQLURL: os.Getenv("DSAR_TEST_MYSQL_URL"), Log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))})
 	if err != nil {
 		t.Fatal(err)
 	}

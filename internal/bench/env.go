@@ -48,6 +48,10 @@ type Env struct {
 	dbs      []string
 	tmp      string
 	setup    map[string]float64
+	// mysql is the demo organisation on MySQL, once a MySQL benchmark
+	// has asked for it.
+	mysql        *mysqlShop
+	mysqlVersion string
 
 	// The main instance: the demo organisation with Sizes.Subjects
 	// people.
@@ -223,6 +227,9 @@ func (e *Env) newInstance(ctx context.Context, name string, people int, more map
 func (e *Env) Close() {
 	if e.Main != nil {
 		e.Main.stop()
+	}
+	if e.mysql != nil {
+		e.mysql.close()
 	}
 	if e.temporal != nil {
 		e.temporal.Stop()

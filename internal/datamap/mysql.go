@@ -51,6 +51,11 @@ func openMySQL(dsn string) (*sql.DB, error) {
 	cfg.ParseTime = true
 	cfg.Loc = time.UTC
 	cfg.Timeout = 10 * time.Second
+	// Arguments are escaped into the statement by the driver (safe with
+	// utf8mb4) rather than sent with a prepared statement: one round trip
+	// per query instead of three (prepare, execute, close), which is most
+	// of a discovery's time.
+	cfg.InterpolateParams = true
 	cfg.Params = map[string]string{"charset": "utf8mb4"}
 	native := cfg.FormatDSN()
 	if len(q) > 0 {
