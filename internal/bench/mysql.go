@@ -6,7 +6,6 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"fmt"
-	mathrand "math/rand/v2"
 	"net/url"
 	"os"
 	"strings"
@@ -122,59 +121,13 @@ func discoveryMySQL(ctx context.Context, e *Env) (Result, error) {
 	if err != nil {
 		return r, err
 	}
-	var durs, base []time.Duration
-	for i := range sz.Lookups {
-		p := demo.PersonAt(mathrand.IntN(sz.MySQLSubjects))
-		var found *datamap.Found
-		measure := func() error {
-			t0 := time.Now()
-			var err error
-			found, err = c.Discover(ctx, datamap.Identities{"email": {p.Email}})
-			durs = append(durs, time.Since(t0))
-			return err
+	return r, timeDiscovery(ctx, &r, c, sz.Lookups, sz.MySQLSubjects, func(email string) (*sql.Rows, error) {
+		args := make([]any, 9)
+		for j := range args {
+			args[j] = email
 		}
-		var n int
-		handQuery := func() error {
-			t0 := time.Now()
-			args := make([]any, 9)
-			for j := range args {
-				args[j] = p.Email
-			}
-			rows, err := c.DB.QueryContext(ctx, handWrittenMySQL, args...)
-			if err != nil {
-				return err
-			}
-			n = 0
-			for rows.Next() {
-				n++
-			}
-			rows.Close()
-			base = append(base, time.Since(t0))
-			return rows.Err()
-		}
-		first, second := measure, handQuery
-		if i%2 == 1 {
-			first, second = handQuery, measure
-		}
-		if err := first(); err != nil {
-			return r, err
-		}
-		if err := second(); err != nil {
-			return r, err
-		}
-		rows := 0
-		for _, ft := range found.Tables {
-			rows += len(ft.Rows)
-		}
-		if rows != n {
-			return r, fmt.Errorf("%s: discovery found %d rows, the hand-written query %d", p.Email, rows, n)
-		}
-	}
-	r.Figures = []Figure{{"p50", percentile(durs, 50), "ms"}, {"p99", percentile(durs, 99), "ms"}}
-	r.BaselineFigures = []Figure{{"p50", percentile(base, 50), "ms"}, {"p99", percentile(base, 99), "ms"}}
-	r.Ratio, r.RatioMeans = percentile(durs, 50)/percentile(base, 50), "p50 over the baseline's"
-	r.Met = r.Ratio <= 2 && percentile(durs, 99) < 100
-	return r, nil
+		return c.DB.QueryContext(ctx, handWrittenMySQL, args...)
+	})
 }
 
 // erasureMySQL: one person with ManyRows rows erased by the data map on
@@ -190,55 +143,10 @@ func erasureMySQL(ctx context.Context, e *Env) (Result, error) {
 	if err != nil {
 		return r, err
 	}
-	third := sz.ManyRows / 3
-	mk := func(id int64) bigPerson {
-		return bigPerson{id: id, email: fmt.Sprintf("many-%d@example.net", id), tickets: third, orders: third, logs: sz.ManyRows - 2*third, bodySize: 200}
-	}
-	dsarP, handP := mk(9_000_000_001), mk(9_000_000_002)
-	for _, p := range []bigPerson{dsarP, handP} {
-		if err := insertBigPerson(ctx, c.DB, p); err != nil {
-			return r, err
-		}
-	}
-	t0 := time.Now()
-	er, err := c.Erase(ctx, datamap.Identities{"email": {dsarP.email}}, datamap.Rules{Now: time.Now()})
-	if err != nil {
+	if err := timeErasure(ctx, &r, c, sz.ManyRows, insertBigPerson); err != nil {
 		return r, err
 	}
-	took := time.Since(t0)
-	rows := 0
-	for _, t := range er.Tables {
-		rows += t.Deleted + t.Masked
-	}
-	if rows < sz.ManyRows {
-		return r, fmt.Errorf("erased %d rows, want %d", rows, sz.ManyRows)
-	}
-	t0 = time.Now()
-	tx, err := c.DB.BeginTx(ctx, nil)
-	if err != nil {
-		return r, err
-	}
-	for _, q := range []string{
-		`DELETE FROM support_tickets WHERE customer_id = ?`,
-		`DELETE FROM orders WHERE customer_id = ?`,
-		`UPDATE web_logs SET customer_id = NULL, ip_address = NULL, user_agent = NULL WHERE customer_id = ?`,
-		`DELETE FROM customers WHERE id = ?`,
-	} {
-		if _, err := tx.ExecContext(ctx, q, handP.id); err != nil {
-			tx.Rollback()
-			return r, err
-		}
-	}
-	if err := tx.Commit(); err != nil {
-		return r, err
-	}
-	baseTook := time.Since(t0)
-	rate, baseRate := float64(rows)/took.Seconds(), float64(rows)/baseTook.Seconds()
-	r.Figures = []Figure{{"rate", rate, "rows/s"}, {"time", ms(took), "ms"}}
-	r.BaselineFigures = []Figure{{"rate", baseRate, "rows/s"}, {"time", ms(baseTook), "ms"}}
-	r.Ratio, r.RatioMeans = rate/baseRate, "rate over the baseline's"
 	r.Met = r.Ratio >= 0.5
-	r.Notes = "dsar also discovers the rows first, checks each parent for rows still referring to it, and deletes in batches of 1000 keys."
 	return r, nil
 }
 

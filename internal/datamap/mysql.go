@@ -85,27 +85,13 @@ func redactURLError(err error) error {
 }
 
 func readMySQLSchema(ctx context.Context, db *sql.DB) (*Schema, error) {
-	s := &Schema{Tables: map[string]*SchemaTable{}}
-	rows, err := db.QueryContext(ctx, `
+	s, err := readColumns(ctx, db, `
 		SELECT c.TABLE_NAME, c.COLUMN_NAME, c.COLUMN_TYPE, c.IS_NULLABLE = 'YES'
 		FROM information_schema.COLUMNS c
 		JOIN information_schema.TABLES t ON t.TABLE_SCHEMA = c.TABLE_SCHEMA AND t.TABLE_NAME = c.TABLE_NAME
 		WHERE c.TABLE_SCHEMA = DATABASE() AND t.TABLE_TYPE = 'BASE TABLE'
 		ORDER BY c.TABLE_NAME, c.ORDINAL_POSITION`)
 	if err != nil {
-		return nil, fmt.Errorf("read schema: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var table string
-		var c SchemaColumn
-		if err := rows.Scan(&table, &c.Name, &c.Type, &c.Nullable); err != nil {
-			return nil, err
-		}
-		t := s.table(table)
-		t.Columns = append(t.Columns, c)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, err
 	}
 	// MySQL names every primary key PRIMARY and gives a foreign key's

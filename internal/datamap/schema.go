@@ -96,27 +96,13 @@ func ReadSchema(ctx context.Context, db *sql.DB, kind Kind) (*Schema, error) {
 }
 
 func readPostgresSchema(ctx context.Context, db *sql.DB) (*Schema, error) {
-	s := &Schema{Tables: map[string]*SchemaTable{}}
-	rows, err := db.QueryContext(ctx, `
+	s, err := readColumns(ctx, db, `
 		SELECT c.table_name, c.column_name, c.data_type, c.is_nullable = 'YES'
 		FROM information_schema.columns c
 		JOIN information_schema.tables t ON t.table_schema = c.table_schema AND t.table_name = c.table_name
 		WHERE c.table_schema = current_schema() AND t.table_type = 'BASE TABLE'
 		ORDER BY c.table_name, c.ordinal_position`)
 	if err != nil {
-		return nil, fmt.Errorf("read schema: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var table string
-		var c SchemaColumn
-		if err := rows.Scan(&table, &c.Name, &c.Type, &c.Nullable); err != nil {
-			return nil, err
-		}
-		t := s.table(table)
-		t.Columns = append(t.Columns, c)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, err
 	}
 	keys, err := db.QueryContext(ctx, `
@@ -222,6 +208,27 @@ func readSQLiteSchema(ctx context.Context, db *sql.DB) (*Schema, error) {
 		}
 	}
 	return s, nil
+}
+
+// readColumns reads every table's columns from a query answering table,
+// column, type and nullable, in order.
+func readColumns(ctx context.Context, db *sql.DB, query string) (*Schema, error) {
+	s := &Schema{Tables: map[string]*SchemaTable{}}
+	rows, err := db.QueryContext(ctx, query)
+	if err != nil {
+		return nil, fmt.Errorf("read schema: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var table string
+		var c SchemaColumn
+		if err := rows.Scan(&table, &c.Name, &c.Type, &c.Nullable); err != nil {
+			return nil, err
+		}
+		t := s.table(table)
+		t.Columns = append(t.Columns, c)
+	}
+	return s, rows.Err()
 }
 
 func (s *Schema) table(name string) *SchemaTable {
