@@ -81,8 +81,18 @@ type Table struct {
 	// Retain, when set, keeps rows the law requires until their period
 	// ends (see Retention).
 	Retain *Retention
+	// OptOut, when set, is what an opt-out of marketing, sale or sharing
+	// does to the person's own rows of the table.
+	OptOut *OptOut
 	Line   int
 	lines  map[string]int // "columns.email" -> line, for error messages
+}
+
+// OptOut is what an opt-out does to a table's rows of the person: write
+// values (newsletter = false), or delete the rows (a subscription).
+type OptOut struct {
+	Set    map[string]any // column -> value; nil writes NULL
+	Delete bool
 }
 
 // ColumnRef is the far end of a reference.
@@ -162,6 +172,11 @@ func (t *Table) MappedColumns() []string {
 		add(r.From)
 		add(r.Flag)
 		for _, c := range r.Detach {
+			add(c)
+		}
+	}
+	if o := t.OptOut; o != nil {
+		for _, c := range sortedKeys(o.Set) {
 			add(c)
 		}
 	}

@@ -73,7 +73,7 @@ func TestParseRefusesUnknownKeysInEveryBlock(t *testing.T) {
 		{"system", "dsn_env: SHOP_DSN", "dsn_evn: SHOP_DSN",
 			`map.yaml:6: unknown key "dsn_evn" in system shop; did you mean "dsn_env"? (allowed keys: name, kind, dsn_env, tables)`},
 		{"table", "identities: {email: email}", "identites: {email: email}",
-			`map.yaml:10: unknown key "identites" in table shop.customers; did you mean "identities"? (allowed keys: name, primary_key, identities, columns, references, correctable, erase, retain)`},
+			`map.yaml:10: unknown key "identites" in table shop.customers; did you mean "identities"? (allowed keys: name, primary_key, identities, columns, references, correctable, erase, retain, opt_out)`},
 		{"erase", "mask: {billing_name: erased}", "maks: {billing_name: erased}",
 			`map.yaml:19: unknown key "maks" in erase of table shop.invoices; did you mean "mask"? (allowed keys: strategy, mask)`},
 		{"retain", "flag: restricted", "falg: restricted",

@@ -56,6 +56,10 @@ func openMySQL(dsn string) (*sql.DB, error) {
 	// per query instead of three (prepare, execute, close), which is most
 	// of a discovery's time.
 	cfg.InterpolateParams = true
+	// An UPDATE reports the rows it matched, as on the other databases,
+	// not only those whose value changed: a correction to the value a row
+	// already holds still reached it.
+	cfg.ClientFoundRows = true
 	cfg.Params = map[string]string{"charset": "utf8mb4"}
 	native := cfg.FormatDSN()
 	if len(q) > 0 {

@@ -112,6 +112,7 @@ type fileTable struct {
 	Correctable []string          `yaml:"correctable"`
 	Erase       fileErase         `yaml:"erase"`
 	Retain      *fileRetain       `yaml:"retain"`
+	OptOut      *fileOptOut       `yaml:"opt_out"`
 	line        int
 	lines       map[string]int
 }
@@ -119,6 +120,23 @@ type fileTable struct {
 type fileErase struct {
 	Strategy string             `yaml:"strategy"`
 	Mask     map[string]*string `yaml:"mask"`
+}
+
+// fileOptOut is `opt_out: delete` or `opt_out: {set: {column: value}}`.
+type fileOptOut struct {
+	Set    map[string]any `yaml:"set"`
+	Delete bool           `yaml:"-"`
+	Word   string         `yaml:"-"` // the scalar form as written
+}
+
+func (o *fileOptOut) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind == yaml.ScalarNode {
+		o.Word = n.Value
+		o.Delete = n.Value == "delete"
+		return nil
+	}
+	type plain fileOptOut
+	return n.Decode((*plain)(o))
 }
 
 // stringList accepts one string or a list of them.

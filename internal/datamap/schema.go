@@ -304,6 +304,11 @@ func (m *Map) Check(s *System, live *Schema) error {
 				}
 			}
 		}
+		if o := t.OptOut; o != nil {
+			for _, c := range sortedKeys(o.Set) {
+				col("opt_out", c, "opt-out")
+			}
+		}
 		for c, with := range t.MaskWith {
 			col("mask."+c, c, "masked")
 			if lc, ok := lt.Column(c); ok && with == nil && !lc.Nullable {

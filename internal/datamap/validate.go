@@ -150,6 +150,9 @@ func buildTable(p *problems, s *System, ft *fileTable, known map[string]bool) *T
 	default:
 		p.add(t.line("erase"), "table %s: erase strategy %q is not delete or mask", where, t.Erase)
 	}
+	if ft.OptOut != nil {
+		t.OptOut = buildOptOut(p, where, t, ft.OptOut)
+	}
 	if ft.Retain != nil {
 		buildRetention(p, where, t, ft.Retain)
 	}
@@ -202,3 +205,32 @@ var nameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
 // errNoDSN: a system's connection string variable is not set.
 var errNoDSN = errors.New("connection string is not set")
+
+// buildOptOut checks a table's opt-out action: delete, or columns set to
+// plain values (text, numbers, true or false, null), never the key.
+func buildOptOut(p *problems, where string, t *Table, f *fileOptOut) *OptOut {
+	line := t.line("opt_out")
+	if f.Word != "" {
+		if !f.Delete {
+			p.add(line, "table %s: opt_out %q must be delete or {set: {column: value}}", where, f.Word)
+		}
+		return &OptOut{Delete: f.Delete}
+	}
+	if len(f.Set) == 0 {
+		p.add(line, "table %s: opt_out needs set with at least one column, or the word delete", where)
+	}
+	for col, v := range f.Set {
+		switch {
+		case !nameRE.MatchString(col):
+			p.add(line, "table %s: opt_out sets %q, which is not a valid column name", where, col)
+		case slices.Contains(t.PrimaryKey, col):
+			p.add(line, "table %s: opt_out must not set the primary key column %s", where, col)
+		}
+		switch v.(type) {
+		case nil, bool, int, int64, uint64, float64, string:
+		default:
+			p.add(line, "table %s: opt_out sets %s to %v; give text, a number, true, false or null", where, col, v)
+		}
+	}
+	return &OptOut{Set: f.Set}
+}

@@ -484,6 +484,8 @@ func Prepare(ctx context.Context, dsn string, people int, progress func(done int
 		seeded = 0
 	} else if err := markOld(ctx, db, kind, seeded); err != nil {
 		return nil, err
+	} else if err := upgrade(ctx, db, kind); err != nil {
+		return nil, err
 	}
 	if seeded < people {
 		if err := Seed(ctx, db, kind, seeded, people, progress); err != nil {
@@ -510,6 +512,23 @@ func Prepare(ctx context.Context, dsn string, people int, progress func(done int
 		}
 	}
 	return m, nil
+}
+
+// upgrade brings a demo database made by an earlier dsar up to the
+// current schema: the newsletter flag opt-outs turn off.
+func upgrade(ctx context.Context, db *sql.DB, kind datamap.Kind) error {
+	live, err := datamap.ReadSchema(ctx, db, kind)
+	if err != nil {
+		return err
+	}
+	if t := live.Tables["customers"]; t != nil {
+		if _, ok := t.Column("newsletter"); !ok {
+			if _, err := db.ExecContext(ctx, `ALTER TABLE customers ADD COLUMN newsletter BOOLEAN NOT NULL DEFAULT TRUE`); err != nil {
+				return fmt.Errorf("demo schema: add the newsletter flag: %w", err)
+			}
+		}
+	}
+	return nil
 }
 
 // markOld gives a demo database seeded before the seed mark existed its

@@ -17,7 +17,8 @@ CREATE TABLE customers (
     email      TEXT NOT NULL UNIQUE,
     phone      TEXT,
     address_id BIGINT REFERENCES addresses (id),
-    created_at TIMESTAMP NOT NULL
+    created_at TIMESTAMP NOT NULL,
+    newsletter BOOLEAN NOT NULL DEFAULT TRUE
 );
 CREATE INDEX customers_address ON customers (address_id);
 
