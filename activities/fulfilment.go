@@ -82,6 +82,8 @@ func (a *Fulfilment) fulfil(ctx context.Context, requestID string, f *domain.Ful
 		err = a.erase(ctx, r, f)
 	case domain.TypeCorrection:
 		err = a.correct(ctx, r, f)
+	case domain.TypeOptOut:
+		err = a.optOut(ctx, r, f)
 	default:
 		err = fmt.Errorf("unknown request type %q", r.Type)
 	}
@@ -112,6 +114,8 @@ func describe(t domain.RequestType, f domain.Fulfilment) string {
 		return fmt.Sprintf("deleted %s, masked %d, kept %d shared with others, retained %d by law, held %d", count(del, "row"), mask, kept, retained, held)
 	case domain.TypeCorrection:
 		return fmt.Sprintf("corrected %s; %s not matched", count(len(f.Corrected), "column"), count(len(f.Unmatched), "field"))
+	case domain.TypeOptOut:
+		return fmt.Sprintf("opted out in %s (%s)", count(len(f.OptedOut), "table"), count(f.Rows, "row"))
 	}
 	if f.Package != nil {
 		return fmt.Sprintf("package of %s from %s, %d bytes", count(f.Rows, "row"), count(f.Systems, "system"), f.Package.Size)

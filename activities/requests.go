@@ -220,6 +220,13 @@ func (a *Requests) addFulfilment(ctx context.Context, r *store.Request, data *ma
 				ar.Archive, ar.Snapshots, plural(ar.Snapshots, "copy", "copies"), formatDate(ar.GoneBy)))
 		}
 	}
+	for _, o := range f.OptedOut {
+		what := "marketing switched off"
+		if o.Deleted {
+			what = "subscription removed"
+		}
+		data.OptedOut = append(data.OptedOut, fmt.Sprintf("%s / %s: %s (%d %s)", o.System, o.Table, what, o.Rows, plural(o.Rows, "record", "records")))
+	}
 	for _, c := range f.Corrected {
 		if c.Rows > 0 {
 			data.Corrected = append(data.Corrected, fmt.Sprintf("%s: %s / %s.%s (%d %s)", c.Field, c.System, c.Table, c.Column, c.Rows, plural(c.Rows, "record", "records")))

@@ -212,7 +212,7 @@ func (s *Server) renderRequestPage(c echo.Context, code int, r *store.Request, p
 		Searched:  slices.ContainsFunc(timeline, func(e store.AuditEvent) bool { return e.Action == "discovered" }),
 		CanDecide: officerFrom(c).Role.CanAct() && r.Status == domain.StatusInReview,
 		CanVerify: officerFrom(c).Role.CanAct() && r.Status == domain.StatusVerifying && r.VerifiedAt == nil,
-		CanExtend: officerFrom(c).Role.CanAct() && domain.ExtensionRefused(r.Status, r.ExtendedAt != nil, r.NoticeBy(), now) == nil,
+		CanExtend: officerFrom(c).Role.CanAct() && domain.ExtensionRefused(r.Type, r.Status, r.ExtendedAt != nil, r.NoticeBy(), now) == nil,
 		Error:     problem, Reason: reason, ExtensionReason: extensionReason,
 	})
 }

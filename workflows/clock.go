@@ -138,7 +138,7 @@ func (w *subjectRequest) validateExtend(ctx workflow.Context, e Extension) error
 	if w.clock == nil {
 		return errors.New("this request's workflow started before extensions; its deadline cannot be extended here")
 	}
-	if err := domain.ExtensionRefused(w.status, w.clock.Extended || w.extending, w.clock.NoticeBy, workflow.Now(ctx)); err != nil {
+	if err := domain.ExtensionRefused(w.in.Type, w.status, w.clock.Extended || w.extending, w.clock.NoticeBy, workflow.Now(ctx)); err != nil {
 		return err
 	}
 	switch {

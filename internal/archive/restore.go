@@ -39,8 +39,9 @@ func (s Suppression) match(table, kind string, parts ...string) (string, bool) {
 
 // Forgotten counts what Forget removed from a snapshot.
 type Forgotten struct {
-	People int // people recognised by a tombstoned identity and erased
-	Rows   int // rows deleted or masked, by identity or by key
+	People   int // people recognised by a tombstoned identity and erased
+	Rows     int // rows deleted or masked, by identity or by key
+	OptedOut int // rows an opt-out since changed, changed again
 }
 
 // Forget erases from the loaded snapshot everyone dsar erased since it
@@ -75,20 +76,9 @@ func (l *Loaded) Forget(ctx context.Context, sup Suppression, now time.Time) (Fo
 		}
 		out.Rows += len(e.Gone)
 	}
-	keys := map[string][][]any{}
-	held := l.Conn.HeldClosure(sup.Held)
-	for _, t := range sys.Tables {
-		if held[t.Name] {
-			continue
-		}
-		err := eachValue(ctx, l.Conn.DB, `SELECT `+lite.QuoteList(t.PrimaryKey)+` FROM `+lite.Quote(t.Name), func(key []any) {
-			if _, ok := sup.match(t.Name, "key", sys.Name, t.Name, datamap.CanonKey(key)); ok {
-				keys[t.Name] = append(keys[t.Name], slices.Clone(key))
-			}
-		})
-		if err != nil {
-			return out, fmt.Errorf("archive: %s: %w", t.Name, err)
-		}
+	keys, err := l.tombstonedKeys(ctx, sup, "key")
+	if err != nil {
+		return out, err
 	}
 	if len(keys) > 0 {
 		e, err := l.Conn.Purge(ctx, keys)
@@ -97,7 +87,44 @@ func (l *Loaded) Forget(ctx context.Context, sup Suppression, now time.Time) (Fo
 		}
 		out.Rows += len(e.Gone)
 	}
+	// Opt-outs last: their rows are set again as the map says, or go.
+	optOuts, err := l.tombstonedKeys(ctx, sup, store.TombstoneOptOut)
+	if err != nil {
+		return out, err
+	}
+	if len(optOuts) > 0 {
+		done, err := l.Conn.ApplyOptOut(ctx, optOuts)
+		if err != nil {
+			return out, err
+		}
+		for _, o := range done {
+			out.OptedOut += o.Rows
+		}
+	}
 	return out, nil
+}
+
+// tombstonedKeys lists the keys of the snapshot's rows, by table, that a
+// tombstone of the kind names ("key" for rows erased, "opt_out" for rows
+// an opt-out changed). Tables under a hold are left as they are.
+func (l *Loaded) tombstonedKeys(ctx context.Context, sup Suppression, kind string) (map[string][][]any, error) {
+	sys := l.Conn.System
+	keys := map[string][][]any{}
+	held := l.Conn.HeldClosure(sup.Held)
+	for _, t := range sys.Tables {
+		if held[t.Name] || (kind == store.TombstoneOptOut && t.OptOut == nil) {
+			continue
+		}
+		err := eachValue(ctx, l.Conn.DB, `SELECT `+lite.QuoteList(t.PrimaryKey)+` FROM `+lite.Quote(t.Name), func(key []any) {
+			if _, ok := sup.match(t.Name, kind, sys.Name, t.Name, datamap.CanonKey(key)); ok {
+				keys[t.Name] = append(keys[t.Name], slices.Clone(key))
+			}
+		})
+		if err != nil {
+			return nil, fmt.Errorf("archive: %s: %w", t.Name, err)
+		}
+	}
+	return keys, nil
 }
 
 // RowHash is the keyed hash that names a row in tombstones and recorded
@@ -252,6 +279,22 @@ func eachValue(ctx context.Context, db *sql.DB, query string, fn func([]any)) er
 		fn(out)
 		return nil
 	})
+}
+
+// OptOutTombstones are the records that make a restored backup apply an
+// opt-out again: one per row it changed or deleted, a keyed hash of the
+// row's key like an erased row's, of kind "opt_out".
+func OptOutTombstones(requestID string, done []datamap.OptedOut, hash func(parts ...string) string, now time.Time) []store.Tombstone {
+	var out []store.Tombstone
+	for _, o := range done {
+		for _, key := range o.Keys {
+			out = append(out, store.Tombstone{
+				RequestID: requestID, SystemName: o.System, TableName: o.Table, Kind: store.TombstoneOptOut,
+				Hash: RowHash(hash, o.System, o.Table, key), Action: store.TombstoneOptOut, CreatedAt: now,
+			})
+		}
+	}
+	return out
 }
 
 // Tombstones are the records that keep an erased person out of restored

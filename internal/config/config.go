@@ -42,6 +42,7 @@ type Config struct {
 	PublicRatePerMinute int               // DSAR_PUBLIC_RATE: public submissions per client per minute; 0 = unlimited
 	DataMap             string            // DSAR_DATAMAP: the data map file; empty in dev means the demo organisation's
 	DownloadTTL         time.Duration     // DSAR_DOWNLOAD_TTL: how long a requester's package can be downloaded
+	OptOutWithin        time.Duration     // DSAR_OPT_OUT_WITHIN: how soon an opt-out is due where the law says "without delay"
 	Regime              deadline.Regime   // DSAR_REGIME: the legal clock of requests that name none
 	Location            *time.Location    // DSAR_TIMEZONE: the zone deadlines count calendar days in
 	Reminders           []time.Duration   // DSAR_REMINDERS: how long before a due date officers are reminded
@@ -66,6 +67,7 @@ const (
 	DefaultLogLevel          = "info"
 	DefaultPublicRate        = 20
 	DefaultDownloadTTL       = 14 * 24 * time.Hour
+	DefaultOptOutWithin      = 2 * 24 * time.Hour
 	DefaultReminders         = "7d,2d"
 	DefaultMonitorInterval   = time.Hour
 	DefaultBreachRate        = 10000
@@ -102,6 +104,7 @@ func Load(getenv func(string) string) (*Config, error) {
 
 		VerifyTTL:       l.duration("DSAR_VERIFY_TTL", DefaultVerifyTTL, time.Minute, time.ParseDuration, "168h"),
 		DownloadTTL:     l.duration("DSAR_DOWNLOAD_TTL", DefaultDownloadTTL, time.Hour, parseDays, "14d or 72h"),
+		OptOutWithin:    l.duration("DSAR_OPT_OUT_WITHIN", DefaultOptOutWithin, time.Hour, parseDays, "2d or 24h"),
 		MonitorInterval: l.duration("DSAR_MONITOR_INTERVAL", DefaultMonitorInterval, time.Minute, time.ParseDuration, "1h or 15m"),
 
 		Regime:              l.regime("DSAR_REGIME", deadline.Default),
@@ -343,6 +346,7 @@ func (c *Config) Print(w io.Writer) {
 		{"DSAR_PUBLIC_RATE", strconv.Itoa(c.PublicRatePerMinute)},
 		{"DSAR_DATAMAP", c.DataMap},
 		{"DSAR_DOWNLOAD_TTL", c.DownloadTTL.String()},
+		{"DSAR_OPT_OUT_WITHIN", c.OptOutWithin.String()},
 		{"DSAR_REGIME", string(c.Regime)},
 		{"DSAR_TIMEZONE", c.Location.String()},
 		{"DSAR_REMINDERS", durationList(c.Reminders)},

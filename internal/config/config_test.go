@@ -61,6 +61,7 @@ func TestLoadDefaults(t *testing.T) {
 		LogLevel:            "info",
 		PublicRatePerMinute: 20,
 		DownloadTTL:         14 * 24 * time.Hour,
+		OptOutWithin:        2 * 24 * time.Hour,
 		Regime:              deadline.Default,
 		Location:            time.UTC,
 		Reminders:           []time.Duration{7 * 24 * time.Hour, 2 * 24 * time.Hour},
@@ -99,6 +100,7 @@ func TestLoadReadsEveryVariable(t *testing.T) {
 		"DSAR_VERIFY_TTL":       "72h",
 		"DSAR_DATAMAP":          "/etc/dsar/datamap.yaml",
 		"DSAR_DOWNLOAD_TTL":     "7d",
+		"DSAR_OPT_OUT_WITHIN":   "24h",
 		"DSAR_REGIME":           "GDPR",
 		"DSAR_TIMEZONE":         "Europe/Amsterdam",
 		"DSAR_REMINDERS":        "10d, 3d,12h",
@@ -130,6 +132,7 @@ func TestLoadReadsEveryVariable(t *testing.T) {
 		PublicRatePerMinute: 20,
 		DataMap:             "/etc/dsar/datamap.yaml",
 		DownloadTTL:         7 * 24 * time.Hour,
+		OptOutWithin:        24 * time.Hour,
 		Regime:              deadline.GDPR,
 		Location:            c.Location, // compared by name below
 		Reminders:           []time.Duration{10 * 24 * time.Hour, 3 * 24 * time.Hour, 12 * time.Hour},
@@ -431,8 +434,8 @@ func TestPrintRedactsSecrets(t *testing.T) {
 	}
 	// One NAME=value line per setting.
 	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
-	if len(lines) != 25 {
-		t.Errorf("Print wrote %d lines, want 25:\n%s", len(lines), out)
+	if len(lines) != 26 {
+		t.Errorf("Print wrote %d lines, want 26:\n%s", len(lines), out)
 	}
 	for _, l := range lines {
 		if name, _, ok := strings.Cut(l, "="); !ok || name == "" || strings.ToUpper(name) != name {

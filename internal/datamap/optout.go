@@ -2,19 +2,19 @@ package datamap
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
+
+	"github.com/dsar-project/dsar/internal/domain"
 )
 
 // OptedOut is what an opt-out did to one table: the person's rows it
 // wrote the table's values to, or deleted, with their keys so a restored
 // backup can be opted out again (never in the record or in JSON).
 type OptedOut struct {
-	System  string         `json:"system"`
-	Table   string         `json:"table"`
-	Rows    int            `json:"rows"`
-	Deleted bool           `json:"deleted,omitempty"`
-	Keys    [][]any        `json:"-"`
-	Set     map[string]any `json:"-"`
+	domain.OptedOutTable
+	Keys [][]any        `json:"-"`
+	Set  map[string]any `json:"-"`
 }
 
 // OptOut applies the opt-out actions of the map to the person's own
@@ -33,27 +33,16 @@ func (c *Connector) OptOut(ctx context.Context, ids Identities) ([]OptedOut, err
 	}
 	var out []OptedOut
 	for _, ft := range found.Tables {
-		t := ft.Table
-		if t.OptOut == nil {
+		if ft.Table.OptOut == nil {
 			continue
 		}
 		keys := ft.Keys(func(r *FoundRow) bool { return r.Owned })
 		if len(keys) == 0 {
 			continue
 		}
-		res := OptedOut{System: c.System.Name, Table: t.Name, Deleted: t.OptOut.Delete, Keys: keys, Set: t.OptOut.Set}
-		if t.OptOut.Delete {
-			for start := 0; start < len(keys); start += batchSize {
-				b := c.builder()
-				part := keys[start:min(start+batchSize, len(keys))]
-				n, err := exec(ctx, tx, "DELETE FROM "+c.Kind.Quote(t.Name)+" WHERE "+b.keyIn(t.PrimaryKey, part), b.args)
-				if err != nil {
-					return nil, fmt.Errorf("system %s: opt out of %s: %w", c.System.Name, t.Name, err)
-				}
-				res.Rows += n
-			}
-		} else if res.Rows, err = c.update(ctx, tx, t, t.OptOut.Set, keys); err != nil {
-			return nil, fmt.Errorf("system %s: opt out of %s: %w", c.System.Name, t.Name, err)
+		res, err := c.applyOptOut(ctx, tx, ft.Table, keys)
+		if err != nil {
+			return nil, err
 		}
 		out = append(out, res)
 	}
@@ -61,4 +50,51 @@ func (c *Connector) OptOut(ctx context.Context, ids Identities) ([]OptedOut, err
 		return nil, fmt.Errorf("system %s: commit opt-out: %w", c.System.Name, err)
 	}
 	return out, nil
+}
+
+// ApplyOptOut applies the map's opt-out actions to the rows with the
+// given keys, by table, in one transaction: a restored backup's rows of
+// people who opted out since it was taken.
+func (c *Connector) ApplyOptOut(ctx context.Context, keys map[string][][]any) ([]OptedOut, error) {
+	tx, err := c.DB.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("system %s: begin: %w", c.System.Name, err)
+	}
+	defer tx.Rollback()
+	var out []OptedOut
+	for _, t := range c.System.Tables {
+		if t.OptOut == nil || len(keys[t.Name]) == 0 {
+			continue
+		}
+		res, err := c.applyOptOut(ctx, tx, t, keys[t.Name])
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, res)
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("system %s: commit opt-out: %w", c.System.Name, err)
+	}
+	return out, nil
+}
+
+// applyOptOut sets the table's opt-out values on the rows, or deletes them.
+func (c *Connector) applyOptOut(ctx context.Context, tx *sql.Tx, t *Table, keys [][]any) (OptedOut, error) {
+	res := OptedOut{OptedOutTable: domain.OptedOutTable{System: c.System.Name, Table: t.Name, Deleted: t.OptOut.Delete}, Keys: keys, Set: t.OptOut.Set}
+	var err error
+	if t.OptOut.Delete {
+		for start := 0; start < len(keys) && err == nil; start += batchSize {
+			b := c.builder()
+			part := keys[start:min(start+batchSize, len(keys))]
+			var n int
+			n, err = exec(ctx, tx, "DELETE FROM "+c.Kind.Quote(t.Name)+" WHERE "+b.keyIn(t.PrimaryKey, part), b.args)
+			res.Rows += n
+		}
+	} else {
+		res.Rows, err = c.update(ctx, tx, t, t.OptOut.Set, keys)
+	}
+	if err != nil {
+		return res, fmt.Errorf("system %s: opt out of %s: %w", c.System.Name, t.Name, err)
+	}
+	return res, nil
 }

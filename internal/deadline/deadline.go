@@ -89,6 +89,27 @@ type Deadlines struct {
 	ExtensionNoticeBy time.Time `json:"extension_notice_by"`
 }
 
+// OptOutBusinessDays is how long the CCPA regulations (§7026(f)) give a
+// business to comply with a request to opt out of sale or sharing.
+const OptOutBusinessDays = 15
+
+// OptOut computes the deadlines of an opt-out received at received: 15
+// business days under the CCPA; elsewhere the law asks for it without
+// delay (GDPR Art. 21(3): marketing stops when the person objects), and
+// within is the organisation's own limit. An opt-out is never extended
+// and needs no acknowledgement.
+func OptOut(r Regime, received time.Time, loc *time.Location, within time.Duration) (Deadlines, error) {
+	if _, err := RulesOf(r); err != nil {
+		return Deadlines{}, err
+	}
+	t := received.In(loc)
+	due := t.Add(within)
+	if r == CCPA {
+		due = AddBusinessDays(t, OptOutBusinessDays)
+	}
+	return Deadlines{DueAt: due, ExtendedDueAt: due, ExtensionNoticeBy: due}, nil
+}
+
 // For computes the deadlines of a request received at received, counted
 // in loc.
 func For(r Regime, received time.Time, loc *time.Location) (Deadlines, error) {

@@ -119,3 +119,25 @@ func TestParse(t *testing.T) {
 		t.Error("Parse(lgpd) accepted an unknown regime")
 	}
 }
+
+func TestOptOutIsDueQuicklyAndNeverExtended(t *testing.T) {
+	friday := time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)
+	ccpa, err := OptOut(CCPA, friday, time.UTC, 48*time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 15 business days from Friday 27 November: Friday 18 December.
+	if want := time.Date(2026, 12, 18, 9, 0, 0, 0, time.UTC); !ccpa.DueAt.Equal(want) || !ccpa.ExtendedDueAt.Equal(want) || ccpa.AckDueAt != nil {
+		t.Errorf("CCPA opt-out = %+v, want due and latest %v, no acknowledgement", ccpa, want)
+	}
+	gdpr, err := OptOut(GDPR, friday, time.UTC, 48*time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := friday.Add(48 * time.Hour); !gdpr.DueAt.Equal(want) || !gdpr.ExtendedDueAt.Equal(want) {
+		t.Errorf("GDPR opt-out = %+v, want due and latest %v", gdpr, want)
+	}
+	if _, err := OptOut("lgpd", friday, time.UTC, time.Hour); err == nil {
+		t.Error("an unknown regime was accepted")
+	}
+}

@@ -9,8 +9,10 @@ import (
 // ExtensionRefused says why a request's deadline cannot be extended now,
 // or nil when it can: the law allows one extension, announced within the
 // first period, of a request still open.
-func ExtensionRefused(status Status, extended bool, noticeBy, now time.Time) error {
+func ExtensionRefused(typ RequestType, status Status, extended bool, noticeBy, now time.Time) error {
 	switch {
+	case typ == TypeOptOut:
+		return errors.New("an opt-out cannot be extended; the law asks for it without delay")
 	case status.Final():
 		return fmt.Errorf("request is %s; there is nothing to extend", status)
 	case extended:

@@ -10,18 +10,20 @@ func TestExtensionRefused(t *testing.T) {
 	noticeBy := time.Date(2026, 6, 3, 9, 0, 0, 0, time.UTC)
 	before, after := noticeBy.Add(-time.Hour), noticeBy.Add(time.Hour)
 	for _, c := range []struct {
+		typ      RequestType
 		status   Status
 		extended bool
 		now      time.Time
 		want     string
 	}{
-		{StatusInReview, false, before, ""},
-		{StatusVerifying, false, noticeBy, ""},
-		{StatusCompleted, false, before, "nothing to extend"},
-		{StatusInReview, true, before, "already extended once"},
-		{StatusInReview, false, after, "first period ended on 3 June 2026"},
+		{TypeAccess, StatusInReview, false, before, ""},
+		{TypeDeletion, StatusVerifying, false, noticeBy, ""},
+		{TypeAccess, StatusCompleted, false, before, "nothing to extend"},
+		{TypeAccess, StatusInReview, true, before, "already extended once"},
+		{TypeAccess, StatusInReview, false, after, "first period ended on 3 June 2026"},
+		{TypeOptOut, StatusVerifying, false, before, "an opt-out cannot be extended"},
 	} {
-		err := ExtensionRefused(c.status, c.extended, noticeBy, c.now)
+		err := ExtensionRefused(c.typ, c.status, c.extended, noticeBy, c.now)
 		if c.want == "" && err != nil || c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)) {
 			t.Errorf("%s, extended %v, at %v: %v, want %q", c.status, c.extended, c.now, err, c.want)
 		}

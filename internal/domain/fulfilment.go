@@ -16,6 +16,8 @@ type Fulfilment struct {
 	Archives []ArchiveResult `json:"archives,omitempty"`
 	// Corrected lists where each corrected value was written.
 	Corrected []CorrectedColumn `json:"corrected,omitempty"`
+	// OptedOut lists, per system and table, what an opt-out did.
+	OptedOut []OptedOutTable `json:"opted_out,omitempty"`
 	// Unmatched lists correction fields that name no kind of data dsar
 	// knows; an officer follows them up by hand.
 	Unmatched []string `json:"unmatched,omitempty"`
@@ -30,6 +32,15 @@ type Fulfilment struct {
 	// Systems and Rows count what was found.
 	Systems int `json:"systems"`
 	Rows    int `json:"rows"`
+}
+
+// OptedOutTable is what an opt-out did in one table: the person's rows
+// whose marketing columns it set, or that it deleted.
+type OptedOutTable struct {
+	System  string `json:"system"`
+	Table   string `json:"table"`
+	Rows    int    `json:"rows"`
+	Deleted bool   `json:"deleted,omitempty"`
 }
 
 // OtherSystem is a webhook or manual system's part of a request.

@@ -23,10 +23,13 @@ const (
 	TypeCorrection RequestType = "correction"
 	TypeDeletion   RequestType = "deletion"
 	TypeExport     RequestType = "export"
+	// TypeOptOut stops marketing to the person, and the sale or sharing
+	// of their personal information.
+	TypeOptOut RequestType = "opt_out"
 )
 
 // RequestTypes lists every type in the order the form shows them.
-var RequestTypes = []RequestType{TypeAccess, TypeCorrection, TypeDeletion, TypeExport}
+var RequestTypes = []RequestType{TypeAccess, TypeCorrection, TypeDeletion, TypeExport, TypeOptOut}
 
 // Valid reports whether t is a known type.
 func (t RequestType) Valid() bool {
@@ -49,6 +52,8 @@ func (t RequestType) Label() string {
 		return "Delete my data"
 	case TypeExport:
 		return "Export my data"
+	case TypeOptOut:
+		return "Stop marketing to me and do not sell or share my data"
 	}
 	return string(t)
 }
@@ -139,7 +144,7 @@ func (s Status) OfficerLabel() string {
 
 var transitions = map[Status][]Status{
 	StatusReceived:   {StatusVerifying},
-	StatusVerifying:  {StatusInReview, StatusExpiredUnverified},
+	StatusVerifying:  {StatusInReview, StatusExpiredUnverified, StatusFulfilling}, // an opt-out goes straight to fulfilling
 	StatusInReview:   {StatusFulfilling, StatusCompleted, StatusDenied},
 	StatusFulfilling: {StatusCompleted},
 }

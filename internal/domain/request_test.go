@@ -33,6 +33,7 @@ func TestRequestTypeLabel(t *testing.T) {
 		TypeCorrection: "Correct my data",
 		TypeDeletion:   "Delete my data",
 		TypeExport:     "Export my data",
+		TypeOptOut:     "Stop marketing to me and do not sell or share my data",
 		"portability":  "portability",
 	}
 	for typ, label := range want {
@@ -40,8 +41,8 @@ func TestRequestTypeLabel(t *testing.T) {
 			t.Errorf("RequestType(%q).Label() = %q, want %q", typ, got, label)
 		}
 	}
-	if len(RequestTypes) != 4 {
-		t.Errorf("RequestTypes has %d entries, want the 4 rights the form offers", len(RequestTypes))
+	if len(RequestTypes) != 5 {
+		t.Errorf("RequestTypes has %d entries, want the 5 rights the form offers", len(RequestTypes))
 	}
 }
 
@@ -80,12 +81,13 @@ func TestCanTransition(t *testing.T) {
 		{StatusReceived, StatusVerifying}:          true,
 		{StatusVerifying, StatusInReview}:          true,
 		{StatusVerifying, StatusExpiredUnverified}: true,
+		{StatusVerifying, StatusFulfilling}:        true, // an opt-out needs no review
 		{StatusInReview, StatusCompleted}:          true,
 		{StatusInReview, StatusDenied}:             true,
 		{StatusInReview, StatusFulfilling}:         true,
 		{StatusFulfilling, StatusCompleted}:        true,
 	}
-	// Every pair of known statuses: exactly the seven above are allowed.
+	// Every pair of known statuses: exactly the eight above are allowed.
 	for _, from := range Statuses {
 		for _, to := range Statuses {
 			want := allowed[[2]Status{from, to}]

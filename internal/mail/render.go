@@ -71,6 +71,8 @@ type Data struct {
 	// and what became of the person in the backups.
 	Erased   []ErasedLine
 	Archives []string
+	// Completion of an opt-out: what it changed, one line per table.
+	OptedOut []string
 	// Completion of a correction: what changed, and fields not matched.
 	Corrected []string
 	// Shared lists corrections not written because the record is also

@@ -17,6 +17,7 @@ import (
 
 	"github.com/dsar-project/dsar/activities"
 	"github.com/dsar-project/dsar/internal/auth"
+	"github.com/dsar-project/dsar/internal/config"
 	"github.com/dsar-project/dsar/internal/deadline"
 	"github.com/dsar-project/dsar/internal/domain"
 	"github.com/dsar-project/dsar/internal/store"
@@ -37,6 +38,9 @@ type Service struct {
 	// their calendar days are counted in.
 	Regime   deadline.Regime
 	Location *time.Location
+	// OptOutWithin is when an opt-out is due where the law says "without
+	// delay"; zero means config.DefaultOptOutWithin.
+	OptOutWithin time.Duration
 	// Reminders are how long before a due date officers are reminded;
 	// nil means the workflow's defaults.
 	Reminders []time.Duration
@@ -118,6 +122,9 @@ func (s *Service) SubmitReceived(ctx context.Context, nr domain.NewRequest, rece
 		loc = time.UTC
 	}
 	clock, err := deadline.For(regime, now, loc)
+	if nr.Type == domain.TypeOptOut {
+		clock, err = deadline.OptOut(regime, now, loc, cmp.Or(s.OptOutWithin, config.DefaultOptOutWithin))
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -256,7 +263,7 @@ func (s *Service) Start(ctx context.Context, r *store.Request) error {
 		TaskQueue:                s.TaskQueue,
 		WorkflowIDReusePolicy:    enums.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
 		WorkflowIDConflictPolicy: enums.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
-	}, workflows.SubjectRequest, workflows.SubjectRequestInput{RequestID: r.ID, VerifyTTL: s.VerifyTTL, Reminders: s.Reminders})
+	}, workflows.SubjectRequest, workflows.SubjectRequestInput{RequestID: r.ID, Type: r.Type, VerifyTTL: s.VerifyTTL, Reminders: s.Reminders})
 	var started *serviceerror.WorkflowExecutionAlreadyStarted
 	if err != nil && !errors.As(err, &started) {
 		return fmt.Errorf("office: start workflow: %w", err)

@@ -226,7 +226,7 @@ type Tombstone struct {
 	TableName  string
 	Kind       string
 	Hash       string
-	Action     string // delete or mask
+	Action     string // delete, mask or opt_out
 	CreatedAt  time.Time
 }
 
@@ -234,6 +234,9 @@ type Tombstone struct {
 const (
 	TombstoneDelete = "delete"
 	TombstoneMask   = "mask"
+	// TombstoneOptOut marks a row an opt-out changed (kind "opt_out"): a
+	// restore applies the table's opt-out action to it again.
+	TombstoneOptOut = "opt_out"
 )
 
 // AddTombstones records tombstones; ones already there stay as they are.
