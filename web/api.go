@@ -6,7 +6,6 @@ import (
 	"errors"
 	"mime"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -138,38 +137,6 @@ func toOfficerRequest(r *store.Request, now time.Time) officerRequest {
 		Regime: r.Regime, AckDueAt: r.AckDueAt, ExtensionNoticeBy: r.ExtensionNoticeBy, ExtendedDueAt: r.ExtendedDueAt,
 		VerifiedBy: r.VerifiedBy, ClosedAt: r.ClosedAt, DecisionReason: r.DecisionReason,
 	}
-}
-
-func (s *Server) apiListRequests(c echo.Context) error {
-	f := store.RequestFilter{Status: domain.Status(c.QueryParam("status")), Type: domain.RequestType(c.QueryParam("type"))}
-	errs := map[string]string{}
-	if f.Status != "" && !f.Status.Valid() {
-		errs["status"] = "unknown status"
-	}
-	if f.Type != "" && !f.Type.Valid() {
-		errs["type"] = "unknown type"
-	}
-	for name, dst := range map[string]*int{"limit": &f.Limit, "offset": &f.Offset} {
-		if v := c.QueryParam(name); v != "" {
-			n, err := strconv.Atoi(v)
-			if err != nil || n < 0 {
-				errs[name] = "must be a whole number, 0 or more"
-			}
-			*dst = n
-		}
-	}
-	if len(errs) > 0 {
-		return &domain.ValidationError{Fields: errs}
-	}
-	rs, err := s.store.ListRequests(c.Request().Context(), f)
-	if err != nil {
-		return err
-	}
-	out := make([]officerRequest, len(rs))
-	for i := range rs {
-		out[i] = toOfficerRequest(&rs[i], s.now())
-	}
-	return c.JSON(http.StatusOK, map[string]any{"requests": out})
 }
 
 func (s *Server) apiGetRequest(c echo.Context) error {

@@ -13,6 +13,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/dsar-project/dsar/internal/auth"
+	"github.com/dsar-project/dsar/internal/deadline"
 	"github.com/dsar-project/dsar/internal/domain"
 	"github.com/dsar-project/dsar/internal/office"
 	"github.com/dsar-project/dsar/internal/store"
@@ -97,43 +98,82 @@ type requestsPage struct {
 	Rows     []requestRow
 	Statuses []domain.Status
 	Types    []typeOption
+	Regimes  []deadline.Regime
+	Sorts    []sortOption
 	Filter   requestsFilter
-	Overdue  int
-	Limited  bool // the list stopped at listLimit rows
+	Overdue  int // on this page
+	Total    int64
+	// Next, Prev and CSV are links that keep the filters.
+	Next, Prev, CSV string
+	Problems        map[string]string
 }
 
-// listLimit is the most requests the list shows; filters narrow it.
-const listLimit = 500
+type sortOption struct {
+	Value store.RequestSort
+	Label string
+}
 
+var sortOptions = []sortOption{
+	{store.SortDue, "Due, soonest first"}, {store.SortDueDesc, "Due, latest first"},
+	{store.SortReceived, "Received, oldest first"}, {store.SortReceivedDesc, "Received, newest first"},
+}
+
+// requestsFilter is the list's query and whether closed requests are
+// included when nothing else asks for them.
 type requestsFilter struct {
-	Status domain.Status
-	Type   domain.RequestType
-	Q      string
-	All    bool // include closed requests
+	listQuery
+	All bool
+}
+
+// openOnly: without a status, a search or "include closed", the list is
+// the officer's work, open requests.
+func (f requestsFilter) openOnly() bool { return !f.All && f.Status == "" && f.Q == "" }
+
+func (f requestsFilter) link(path, cursor string) string {
+	v := f.values()
+	if f.All {
+		v.Set("all", "1")
+	}
+	if cursor != "" {
+		v.Set("cursor", cursor)
+	}
+	if len(v) == 0 {
+		return path
+	}
+	return path + "?" + v.Encode()
 }
 
 func (s *Server) dashboardRequests(c echo.Context) error {
-	f := requestsFilter{
-		Status: domain.Status(c.QueryParam("status")), Type: domain.RequestType(c.QueryParam("type")),
-		Q: strings.TrimSpace(c.QueryParam("q")), All: c.QueryParam("all") == "1",
-	}
-	if f.Status != "" && !f.Status.Valid() {
-		f.Status = ""
-	}
-	if f.Type != "" && !f.Type.Valid() {
-		f.Type = ""
-	}
-	rs, err := s.store.ListRequests(c.Request().Context(), store.RequestFilter{
-		Status: f.Status, Type: f.Type, ID: f.Q, Open: !f.All && f.Status == "" && f.Q == "", Limit: listLimit,
-	})
-	if err != nil {
-		return err
-	}
-	now := s.now()
-	p := requestsPage{chrome: s.chrome(c, "requests"), Statuses: domain.Statuses, Filter: f, Limited: len(rs) == listLimit}
+	q, f, err := s.parseListQuery(c)
+	filter := requestsFilter{listQuery: q, All: c.QueryParam("all") == "1"}
+	p := requestsPage{chrome: s.chrome(c, "requests"), Statuses: domain.Statuses, Regimes: deadline.Regimes, Sorts: sortOptions, Filter: filter}
 	for _, t := range domain.RequestTypes {
 		p.Types = append(p.Types, typeOption{Value: t, Label: t.Label()})
 	}
+	var verr *domain.ValidationError
+	if errors.As(err, &verr) {
+		p.Problems = verr.Fields
+		return s.render(c, http.StatusBadRequest, "officer/requests", p)
+	}
+	if err != nil {
+		return err
+	}
+	f.Open = filter.openOnly()
+	page, err := s.store.PageRequests(c.Request().Context(), f)
+	if errors.Is(err, store.ErrBadCursor) {
+		p.Problems = map[string]string{"cursor": err.Error()}
+		return s.render(c, http.StatusBadRequest, "officer/requests", p)
+	}
+	if err != nil {
+		return err
+	}
+	rs := page.Requests
+	// A reference typed in full goes straight to its request.
+	if len(rs) == 1 && strings.EqualFold(rs[0].ID, q.Q) {
+		return c.Redirect(http.StatusSeeOther, "/officer/requests/"+rs[0].ID)
+	}
+	now := s.now()
+	p.Total = page.Total
 	for i := range rs {
 		row := requestRow{Request: rs[i], Deadline: deadlineOf(&rs[i], now)}
 		if row.Deadline.Class == "overdue" {
@@ -141,10 +181,13 @@ func (s *Server) dashboardRequests(c echo.Context) error {
 		}
 		p.Rows = append(p.Rows, row)
 	}
-	// A reference typed in full goes straight to its request.
-	if len(rs) == 1 && strings.EqualFold(rs[0].ID, f.Q) {
-		return c.Redirect(http.StatusSeeOther, "/officer/requests/"+rs[0].ID)
+	if page.Next != nil {
+		p.Next = filter.link("/officer/requests", page.Next.String())
 	}
+	if page.Prev != nil {
+		p.Prev = filter.link("/officer/requests", page.Prev.String())
+	}
+	p.CSV = filter.link("/officer/requests.csv", "")
 	return s.render(c, http.StatusOK, "officer/requests", p)
 }
 

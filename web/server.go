@@ -134,6 +134,7 @@ func (s *Server) routes(e *echo.Echo) {
 
 	officer := api.Group("/officer", s.requireOfficer)
 	officer.GET("/requests", s.apiListRequests)
+	officer.GET("/requests.csv", s.requestsCSV)
 	officer.GET("/requests/:id", s.apiGetRequest)
 	officer.GET("/requests/:id/package", s.officerPackage)
 	officer.GET("/requests/:id/audit", s.auditTrail)
@@ -164,6 +165,7 @@ func (s *Server) routes(e *echo.Echo) {
 	dash := e.Group("/officer", s.requireSession)
 	dash.POST("/logout", s.logout)
 	dash.GET("/requests", s.dashboardRequests)
+	dash.GET("/requests.csv", s.dashboardRequestsCSV)
 	dash.GET("/requests/:id", s.dashboardRequest)
 	dash.GET("/requests/:id/package", s.officerPackage)
 	dash.GET("/requests/:id/audit", s.auditTrail)

@@ -19,6 +19,7 @@ import (
 
 	"github.com/dsar-project/dsar/activities"
 	"github.com/dsar-project/dsar/internal/auditchain"
+	"github.com/dsar-project/dsar/internal/auth"
 	"github.com/dsar-project/dsar/internal/config"
 	"github.com/dsar-project/dsar/internal/datamap"
 	"github.com/dsar-project/dsar/internal/export"
@@ -64,6 +65,12 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, migrate boo
 		return nil, err
 	}
 	st.SetAuditKeys(auditKeys...)
+	lookupKeys, err := auth.LookupKeys(cfg.SecretKey, cfg.PreviousKeys...)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	st.SetLookupKeys(lookupKeys...)
 	if migrate {
 		n, err := st.Migrate(ctx)
 		if err != nil {
@@ -72,6 +79,18 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, migrate boo
 		}
 		if n > 0 {
 			log.Info("migrations applied", "count", n)
+		}
+		// The email lookup hashes need the key, which SQL migrations do
+		// not have: rows stored before migration 0011, or hashed under a
+		// rotated key, are hashed here (and by every web process's
+		// janitor, at its start and hourly).
+		hashed, err := st.HashEmails(ctx)
+		if err != nil {
+			st.Close()
+			return nil, err
+		}
+		if hashed > 0 {
+			log.Info("requests' email lookup hashes made", "count", hashed)
 		}
 	}
 	tc, err := temporalclient.New(temporalclient.Options{
@@ -131,8 +150,9 @@ func (a *App) UseDataMap(ctx context.Context, m *datamap.Map) error {
 	return nil
 }
 
-// RunJanitor removes expired dashboard sessions and expired packages
-// every interval until ctx ends.
+// RunJanitor removes expired dashboard sessions and expired packages, and
+// hashes addresses left without a lookup hash, every interval until ctx
+// ends.
 func (a *App) RunJanitor(ctx context.Context, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
@@ -146,6 +166,13 @@ func (a *App) RunJanitor(ctx context.Context, interval time.Duration) {
 			a.Log.Warn("removing expired packages", "error", err)
 		} else if n > 0 {
 			a.Log.Info("removed expired packages", "count", n)
+		}
+		// Requests stored by a process older than migration 0011 (during a
+		// rolling upgrade) have no lookup hash; hash them.
+		if n, err := a.Store.HashEmails(ctx); err != nil && ctx.Err() == nil {
+			a.Log.Warn("hashing requests' email addresses for lookup", "error", err)
+		} else if n > 0 {
+			a.Log.Info("requests' email lookup hashes made", "count", n)
 		}
 		select {
 		case <-ctx.Done():

@@ -14,6 +14,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/dsar-project/dsar/internal/app"
+	"github.com/dsar-project/dsar/internal/domain"
 	"github.com/dsar-project/dsar/internal/store"
 )
 
@@ -137,8 +138,12 @@ func TestBrowserRequesterAndOfficer(t *testing.T) {
 	}
 	s.waitStatus(reference, "in_review")
 
+	// Among many other requests (closed ones, so no workflow needs them),
+	// the officer finds Ada's by her address, typed in another case.
+	seedClosedRequests(t, s.app.Store, 300)
+
 	// The officer.
-	run(t, ctx, "sign in and approve",
+	run(t, ctx, "sign in and find the request by email",
 		chromedp.Navigate(s.base+"/officer/"),
 		chromedp.WaitVisible(chromedp.CSS(`#password`)),
 		shot("04-sign-in"),
@@ -147,6 +152,15 @@ func TestBrowserRequesterAndOfficer(t *testing.T) {
 		chromedp.Submit(chromedp.CSS(`#password`)),
 		chromedp.WaitVisible(chromedp.CSS(`table.requests`)),
 		shot("05-requests"),
+		chromedp.SendKeys(chromedp.CSS(`#q`), "Ada@Example.COM"),
+		chromedp.Submit(chromedp.CSS(`#q`)),
+		chromedp.WaitVisible(`//span[@id="total"][contains(., "1 request matches")]`),
+		shot("05b-search-by-email"),
+	)
+	if rows := text(t, ctx, "table.requests tbody"); !strings.Contains(rows, reference) || strings.Contains(rows, "Someone") {
+		t.Errorf("searching Ada's address lists:\n%s", rows)
+	}
+	run(t, ctx, "open the request and extend it",
 		chromedp.Click(`//a[text()="`+reference+`"]`),
 		chromedp.WaitVisible(`//button[text()="Approve"]`),
 		shot("06-request"),
@@ -209,6 +223,22 @@ func TestBrowserRequesterAndOfficer(t *testing.T) {
 		{"12-phone-metrics", "/officer/metrics"},
 	} {
 		fitsThePhone(t, ctx, s.base, page.name, page.path)
+	}
+}
+
+// seedClosedRequests stores n completed requests from other people,
+// through the store.
+func seedClosedRequests(t *testing.T, st *store.Store, n int) {
+	t.Helper()
+	now := time.Now().UTC()
+	for i := range n {
+		received := now.AddDate(0, 0, -60).Add(time.Duration(i) * time.Minute)
+		r := &store.Request{ID: fmt.Sprintf("DSR-S%09d", i), Type: domain.TypeAccess, Status: domain.StatusCompleted,
+			Email: fmt.Sprintf("someone%d@example.com", i), Name: fmt.Sprintf("Someone %d", i),
+			ReceivedAt: received, DueAt: received.AddDate(0, 0, 30), ClosedAt: &now, WorkflowStartedAt: &now}
+		if err := st.CreateRequest(context.Background(), r, nil); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 

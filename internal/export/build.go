@@ -127,11 +127,12 @@ func jsonValue(v any) any {
 	return v
 }
 
-// csvCell is a CSV cell that a spreadsheet will not run as a formula
+// CSVCell is a CSV cell that a spreadsheet will not run as a formula
 // (CSV injection): text starting with =, +, -, @, a tab or a carriage
 // return gets a leading apostrophe, which spreadsheets read as "text"
-// and do not show. Numbers stay as they are.
-func csvCell(v any) string {
+// and do not show. Numbers stay as they are; times are RFC 3339 in UTC.
+// Every CSV dsar writes goes through it (packages, the officers' list).
+func CSVCell(v any) string {
 	s := text(v)
 	if _, isText := v.(string); isText && s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
 		return "'" + s
@@ -233,7 +234,7 @@ func WriteExport(ctx context.Context, w io.Writer, sources []Source, meta Meta) 
 				header = true
 				head := make([]string, len(cols))
 				for i, c := range cols {
-					head[i] = csvCell(c)
+					head[i] = CSVCell(c)
 				}
 				if err := cw.Write(head); err != nil {
 					return err
@@ -241,7 +242,7 @@ func WriteExport(ctx context.Context, w io.Writer, sources []Source, meta Meta) 
 			}
 			rec := make([]string, len(row))
 			for i, v := range row {
-				rec[i] = csvCell(v)
+				rec[i] = CSVCell(v)
 			}
 			return cw.Write(rec)
 		})

@@ -4,11 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"gorm.io/gorm"
-	"gorm.io/gorm/clause"
 
 	"github.com/dsar-project/dsar/internal/deadline"
 	"github.com/dsar-project/dsar/internal/domain"
@@ -50,6 +48,10 @@ type Request struct {
 	MailFailure    string
 	MailFailedAt   *time.Time
 	UpdatedAt      time.Time
+	// EmailHash is the keyed hash of Email (auth.LookupKey) that finds a
+	// request by address without reading addresses in clear; the store
+	// sets it.
+	EmailHash string
 }
 
 // AuditEvent is one line of a request's history.
@@ -92,6 +94,7 @@ func (s *Store) CreateRequest(ctx context.Context, r *Request, statusToken *Requ
 	if r.Corrections == nil {
 		r.Corrections = []domain.Correction{}
 	}
+	r.EmailHash = s.lookupKeys()[0].EmailHash(r.Email)
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		if err := tx.Create(r).Error; err != nil {
 			return err
@@ -119,59 +122,6 @@ func (s *Store) GetRequest(ctx context.Context, id string) (*Request, error) {
 	}
 	return &r, nil
 }
-
-// RequestFilter narrows ListRequests. Zero fields match everything.
-type RequestFilter struct {
-	Status domain.Status
-	Type   domain.RequestType
-	Open   bool   // only requests whose clock still runs
-	ID     string // a reference or its beginning, any case
-	Limit  int
-	Offset int
-}
-
-// ListRequests returns requests, open ones first, each group soonest due
-// first: what an officer must act on comes first, overdue at the top.
-func (s *Store) ListRequests(ctx context.Context, f RequestFilter) ([]Request, error) {
-	q := s.db.WithContext(ctx).Model(&Request{})
-	if f.Status != "" {
-		q = q.Where("status = ?", f.Status)
-	}
-	if f.Type != "" {
-		q = q.Where("type = ?", f.Type)
-	}
-	if f.Open {
-		q = q.Where("status IN ?", domain.OpenStatuses())
-	}
-	if id := strings.ToUpper(strings.TrimSpace(f.ID)); id != "" {
-		q = q.Where("id LIKE ? ESCAPE '\\'", likePrefix.Replace(id)+"%")
-	}
-	if f.Limit <= 0 || f.Limit > 500 {
-		f.Limit = 100
-	}
-	order := clause.OrderBy{Expression: clause.Expr{
-		SQL:  "CASE WHEN status IN ? THEN 0 ELSE 1 END, due_at, id",
-		Vars: []any{openStatuses()},
-	}}
-	var rs []Request
-	if err := q.Order(order).Limit(f.Limit).Offset(f.Offset).Find(&rs).Error; err != nil {
-		return nil, fmt.Errorf("store: list requests: %w", err)
-	}
-	return rs, nil
-}
-
-// openStatuses is domain.OpenStatuses as plain strings, which GORM expands
-// into an IN list.
-func openStatuses() []string {
-	var out []string
-	for _, st := range domain.OpenStatuses() {
-		out = append(out, string(st))
-	}
-	return out
-}
-
-// likePrefix escapes LIKE's wildcards in a searched reference.
-var likePrefix = strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`)
 
 // MarkWorkflowStarted records that the request's workflow exists, so the
 // start is not retried.
@@ -239,7 +189,9 @@ func (s *Store) CorrectEmail(ctx context.Context, id, email, actor string, at ti
 		if r.MailFailedStep == "" || r.Status.Final() {
 			return ErrNoMailFailure
 		}
-		if err := tx.Model(&Request{}).Where("id = ?", id).Updates(map[string]any{"email": email, "updated_at": at.UTC()}).Error; err != nil {
+		if err := tx.Model(&Request{}).Where("id = ?", id).Updates(map[string]any{
+			"email": email, "email_hash": s.lookupKeys()[0].EmailHash(email), "updated_at": at.UTC(),
+		}).Error; err != nil {
 			return fmt.Errorf("store: correct email: %w", err)
 		}
 		return tx.Create(&AuditEvent{RequestID: id, Actor: actor, Action: "email_corrected",

@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"gorm.io/driver/postgres"
@@ -21,6 +22,8 @@ import (
 	// The modernc driver is pure Go and registers itself as "sqlite"; the
 	// embedded Temporal server uses the same one.
 	moderncsqlite "modernc.org/sqlite"
+
+	"github.com/dsar-project/dsar/internal/auth"
 )
 
 // Errors callers check with errors.Is.
@@ -44,7 +47,15 @@ const (
 type Store struct {
 	db      *gorm.DB
 	dialect Dialect
-	audit   auditKeys // the audit chain's keys (audit.go)
+	audit   auditKeys  // the audit chain's keys (audit.go)
+	lookup  lookupKeys // the email lookup hash keys (list.go)
+}
+
+// lookupKeys are the keys of email lookup hashes, current first; nil until
+// SetLookupKeys.
+type lookupKeys struct {
+	mu   sync.RWMutex
+	keys []auth.LookupKey
 }
 
 // Open connects to PostgreSQL when databaseURL is set, otherwise to the
