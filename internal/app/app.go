@@ -19,6 +19,7 @@ import (
 
 	"github.com/dsar-project/dsar/activities"
 	"github.com/dsar-project/dsar/internal/auditchain"
+	"github.com/dsar-project/dsar/internal/auth"
 	"github.com/dsar-project/dsar/internal/config"
 	"github.com/dsar-project/dsar/internal/datamap"
 	"github.com/dsar-project/dsar/internal/export"
@@ -64,6 +65,12 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, migrate boo
 		return nil, err
 	}
 	st.SetAuditKeys(auditKeys...)
+	codeKeys, err := auth.CodeKeys(cfg.SecretKey, cfg.PreviousKeys...)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	st.SetCodeKeys(codeKeys...)
 	if migrate {
 		n, err := st.Migrate(ctx)
 		if err != nil {

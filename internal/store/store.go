@@ -45,6 +45,7 @@ type Store struct {
 	db      *gorm.DB
 	dialect Dialect
 	audit   auditKeys // the audit chain's keys (audit.go)
+	codes   codeKeys  // the verification codes' keys (codes.go)
 }
 
 // Open connects to PostgreSQL when databaseURL is set, otherwise to the
