@@ -62,7 +62,7 @@ func newFormPage(f domain.NewRequest, errs map[string]string) formPage {
 		if human, ok := formMessages[k]; ok {
 			msg = human
 		}
-		p.Errors[k] = msg
+		p.Errors[k] = sentence(msg)
 	}
 	for _, t := range domain.RequestTypes {
 		p.Types = append(p.Types, typeOption{Value: t, Label: t.Label(), Hint: typeHints[t]})
@@ -72,7 +72,7 @@ func newFormPage(f domain.NewRequest, errs map[string]string) formPage {
 	}
 	add := func(key, id string) {
 		if msg, ok := p.Errors[key]; ok {
-			p.Summary = append(p.Summary, fieldError{ID: id, Message: sentence(msg)})
+			p.Summary = append(p.Summary, fieldError{ID: id, Message: msg})
 		}
 	}
 	add("type", "type-"+string(domain.RequestTypes[0]))
