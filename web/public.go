@@ -185,12 +185,13 @@ func (s *Server) showVerify(c echo.Context) error {
 }
 
 // verify uses a single-use verification link, posted by the button of the
-// page the link opens; the token travels in the form, and being
+// page the link opens; the token travels in the form body (never the
+// URL, where it could be logged or replayed from history), and being
 // unguessable it is what keeps another site from posting it. The
 // verification is stored before the workflow is told, so a Temporal outage
 // loses nothing.
 func (s *Server) verify(c echo.Context) error {
-	token := c.FormValue("token")
+	token := c.Request().PostFormValue("token")
 	if !auth.ValidTokenShape(token) {
 		return errNotFoundPage
 	}
@@ -287,7 +288,7 @@ func (s *Server) confirmByCode(c echo.Context) error {
 		return err
 	}
 	page := statusPage{Request: r, Token: c.Param("token")}
-	code, ok := auth.NormalizeCode(c.FormValue("code"))
+	code, ok := auth.NormalizeCode(c.Request().PostFormValue("code"))
 	if !ok {
 		page.CodeError = "Enter the six digits of the code in the email, for example 123 456."
 		return s.render(c, http.StatusBadRequest, "status", page)

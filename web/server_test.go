@@ -424,6 +424,10 @@ func TestVerificationLink(t *testing.T) {
 		t.Fatal("opening the link verified the request")
 	}
 
+	// Only from the form's body: a token in the query does nothing.
+	if r := h.do("POST", "/verify?token="+token, "application/x-www-form-urlencoded", ""); r.code != http.StatusNotFound {
+		t.Errorf("a token in the query: %d, want 404", r.code)
+	}
 	// The button's POST confirms, once.
 	form := url.Values{"token": {token}}.Encode()
 	r := h.do("POST", "/verify", "application/x-www-form-urlencoded", form)
