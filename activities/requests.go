@@ -80,13 +80,13 @@ type Email struct {
 	Kind      mail.Kind
 	Step      string
 	// VerifyLinkExpires, when set, adds a fresh single-use verification
-	// link that expires then.
+	// link and six-digit code that expire then.
 	VerifyLinkExpires time.Time
 }
 
 // SendEmail renders and sends one email, at most once per request and
-// step. Links are minted here, inside the activity, so no token ever
-// enters workflow history.
+// step. Links and codes are minted here, inside the activity, so no token
+// or code ever enters workflow history.
 func (a *Requests) SendEmail(ctx context.Context, e Email) error {
 	defer keepAlive(ctx)()
 	step := e.Step
@@ -136,6 +136,17 @@ func (a *Requests) SendEmail(ctx context.Context, e Email) error {
 		}
 		data.Link = a.BaseURL + "/verify/" + token
 		data.LinkExpires = formatTime(e.VerifyLinkExpires)
+		// The same email carries a code, for a person who reads mail on
+		// another device than the one with the status page; it expires
+		// with the link.
+		code, err := auth.NewCode()
+		if err != nil {
+			return err
+		}
+		if err := a.Store.AddVerifyCode(ctx, r.ID, code, e.VerifyLinkExpires, now); err != nil {
+			return err
+		}
+		data.Code = code[:3] + " " + code[3:]
 	}
 	if e.Kind == mail.KindExtended {
 		data.Reason = r.ExtensionReason

@@ -107,6 +107,40 @@ func TestSendEmailOncePerStepEvenWhenRetried(t *testing.T) {
 	}
 }
 
+// TestVerificationEmailsCarryACode: each verification email has a fresh
+// six-digit code in both parts, which verifies the request once; a reminder
+// has its own, and the earlier email's code keeps working until one is
+// used.
+func TestVerificationEmailsCarryACode(t *testing.T) {
+	sender := &flakySender{}
+	env, st, id := setup(t, sender)
+	expires := now.Add(7 * 24 * time.Hour)
+	for _, kind := range []mail.Kind{mail.KindVerification, mail.KindVerificationReminder} {
+		if _, err := env.ExecuteActivity(requests.SendEmail, activities.Email{RequestID: id, Kind: kind, VerifyLinkExpires: expires}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(sender.sent) != 2 {
+		t.Fatalf("sent %d emails, want 2", len(sender.sent))
+	}
+	codeIn := regexp.MustCompile(`\b(\d{3}) (\d{3})\b`)
+	var codes []string
+	for _, m := range sender.sent {
+		text, html := codeIn.FindStringSubmatch(m.Text), codeIn.FindStringSubmatch(m.HTML)
+		if text == nil || html == nil || text[0] != html[0] {
+			t.Fatalf("%s: code %v in the text, %v in the HTML:\n%s", m.Step, text, html, m.Text)
+		}
+		codes = append(codes, text[1]+text[2])
+	}
+	r, err := st.VerifyByCode(context.Background(), id, codes[0], now.Add(time.Hour))
+	if err != nil || r.VerifiedAt == nil {
+		t.Fatalf("the first email's code: %+v, %v", r, err)
+	}
+	if _, err := st.VerifyByCode(context.Background(), id, codes[1], now.Add(time.Hour)); !errors.Is(err, store.ErrTokenUsed) {
+		t.Errorf("a code after verification: %v, want ErrTokenUsed", err)
+	}
+}
+
 func TestSetStatusIsIdempotentAndRefusesForbiddenMoves(t *testing.T) {
 	env, st, id := setup(t, &flakySender{})
 	change := activities.StatusChange{RequestID: id, To: domain.StatusVerifying, Actor: store.ActorSystem}

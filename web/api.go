@@ -34,6 +34,7 @@ func (s *Server) apiSubmit(c echo.Context) error {
 	if err := bindJSON(c, &nr); err != nil {
 		return err
 	}
+	nr.GPC = gpcSignal(c)
 	receipt, err := s.office.Submit(c.Request().Context(), nr)
 	if err != nil {
 		return err
@@ -94,10 +95,13 @@ type officerRequest struct {
 	ExtensionReason string     `json:"extension_reason,omitempty"`
 	// Overdue says the request is open past its due date; OverdueAt is
 	// when it was escalated to the officers.
-	Overdue        bool       `json:"overdue"`
-	OverdueAt      *time.Time `json:"overdue_at,omitempty"`
-	VerifiedAt     *time.Time `json:"verified_at,omitempty"`
-	VerifiedBy     string     `json:"verified_by,omitempty"`
+	Overdue    bool       `json:"overdue"`
+	OverdueAt  *time.Time `json:"overdue_at,omitempty"`
+	VerifiedAt *time.Time `json:"verified_at,omitempty"`
+	VerifiedBy string     `json:"verified_by,omitempty"`
+	// GPC is true when the requester's browser sent the Global Privacy
+	// Control signal (Sec-GPC: 1) with the request.
+	GPC            bool       `json:"gpc"`
 	ClosedAt       *time.Time `json:"closed_at,omitempty"`
 	DecisionReason string     `json:"decision_reason,omitempty"`
 	// MailFailure is the last email the provider refused (or the daily
@@ -135,7 +139,7 @@ func toOfficerRequest(r *store.Request, now time.Time) officerRequest {
 		ID: r.ID, Type: r.Type, Status: r.Status, Email: r.Email, Name: r.Name, Details: r.Details,
 		Corrections: r.Corrections, ReceivedAt: r.ReceivedAt, DueAt: r.DueAt, VerifiedAt: r.VerifiedAt,
 		Regime: r.Regime, AckDueAt: r.AckDueAt, ExtensionNoticeBy: r.ExtensionNoticeBy, ExtendedDueAt: r.ExtendedDueAt,
-		VerifiedBy: r.VerifiedBy, ClosedAt: r.ClosedAt, DecisionReason: r.DecisionReason,
+		VerifiedBy: r.VerifiedBy, ClosedAt: r.ClosedAt, DecisionReason: r.DecisionReason, GPC: r.GPC,
 	}
 }
 

@@ -123,8 +123,10 @@ func (s *Server) routes(e *echo.Echo) {
 	// Public pages.
 	e.GET("/", s.showForm)
 	e.POST("/requests", s.submitForm, s.limitByClient(s.publicLimit))
-	e.GET("/verify/:token", s.verify)
+	e.GET("/verify/:token", s.showVerify)
+	e.POST("/verify", s.verify)
 	e.GET("/status/:token", s.status)
+	e.POST("/status/:token/code", s.confirmByCode, s.limitByClient(s.publicLimit))
 	e.GET("/download/:token", s.downloadInfo)
 	e.POST("/download/:token", s.download, s.limitByClient(s.publicLimit))
 

@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -46,6 +47,8 @@ type harness struct {
 	srv    *httptest.Server
 	store  *store.Store
 	tokens map[store.Role]string
+	// requests counts the requests addVerifyToken made.
+	requests int
 }
 
 func newHarness(t *testing.T, dev bool) *harness {
@@ -320,14 +323,37 @@ func TestFormShowsErrorsKeepsValuesAndReceipt(t *testing.T) {
 
 	bad := url.Values{"type": {"access"}, "name": {"Ada <b>Lovelace</b>"}, "email": {"nope"}}
 	r = h.do("POST", "/requests", "application/x-www-form-urlencoded", bad.Encode())
-	if r.code != http.StatusBadRequest || !strings.Contains(r.body, "Please correct the highlighted fields") {
-		t.Fatalf("bad form: %d", r.code)
+	if r.code != http.StatusBadRequest || !strings.Contains(r.body, "Please correct this problem") {
+		t.Fatalf("bad form: %d\n%s", r.code, r.body)
+	}
+	// The summary is announced and takes the focus, and links each
+	// problem to its field.
+	if !strings.Contains(r.body, `id="error-summary" role="alert" tabindex="-1" autofocus`) || !strings.Contains(r.body, `<a href="#email">`) {
+		t.Errorf("the error summary is not announced, focused and linked:\n%s", r.body)
 	}
 	if !strings.Contains(r.body, `value="Ada &lt;b&gt;Lovelace&lt;/b&gt;"`) || !strings.Contains(r.body, `id="email-error"`) {
 		t.Errorf("the form should keep the escaped name and mark the email field:\n%s", r.body)
 	}
 	if h.count() != 0 {
 		t.Error("a bad form stored a request")
+	}
+
+	// Errors speak the reader's words, not the API's values.
+	r = h.do("POST", "/requests", "application/x-www-form-urlencoded", url.Values{"name": {"Ada"}, "email": {"ada@example.com"}}.Encode())
+	if r.code != http.StatusBadRequest || !strings.Contains(r.body, "Choose what you would like us to do") || strings.Contains(r.body, "access, correction") ||
+		!strings.Contains(r.body, `<a href="#type-access">`) {
+		t.Errorf("a form without a type: %d\n%s", r.code, r.body)
+	}
+	// Correction fields left filled in before choosing another kind of
+	// request are hidden, and ignored.
+	other := url.Values{"type": {"deletion"}, "name": {"Ada Lovelace"}, "email": {"ada.l@example.com"},
+		"correction_field": {"postal address"}, "correction_value": {"12 St James's Square"}}
+	r = h.do("POST", "/requests", "application/x-www-form-urlencoded", other.Encode())
+	if r.code != http.StatusCreated {
+		t.Fatalf("a deletion with hidden correction fields filled in: %d\n%s", r.code, r.body)
+	}
+	if stored, err := h.store.GetRequest(context.Background(), regexp.MustCompile(`DSR-[0-9A-Z]{10}`).FindString(r.body)); err != nil || len(stored.Corrections) != 0 {
+		t.Errorf("the deletion stored corrections: %+v, %v", stored, err)
 	}
 
 	good := url.Values{"type": {"correction"}, "name": {"Ada Lovelace"}, "email": {"ada@example.com"},
@@ -359,7 +385,9 @@ func TestFormShowsErrorsKeepsValuesAndReceipt(t *testing.T) {
 // addVerifyToken stores a verification token for a new request.
 func (h *harness) addVerifyToken(expires time.Time) (token, id string) {
 	h.t.Helper()
-	r := h.do("POST", "/api/v1/requests", "application/json", `{"type":"access","email":"grace@example.com","name":"Grace Hopper"}`)
+	// Each request its own address: identical submissions would be one.
+	h.requests++
+	r := h.do("POST", "/api/v1/requests", "application/json", fmt.Sprintf(`{"type":"access","email":"grace%d@example.com","name":"Grace Hopper"}`, h.requests))
 	var c struct{ ID string }
 	r.json(h.t, &c)
 	// The workflow would have moved it to verifying before sending a link.
@@ -376,10 +404,33 @@ func (h *harness) addVerifyToken(expires time.Time) (token, id string) {
 	return token, c.ID
 }
 
+// verifyForm is the token the verification page's button posts.
+var verifyForm = regexp.MustCompile(`<form method="post" action="/verify">\s*<input type="hidden" name="token" value="([A-Za-z0-9_-]{43})">`)
+
 func TestVerificationLink(t *testing.T) {
 	h := newHarness(t, false)
 	token, id := h.addVerifyToken(testNow.Add(time.Hour))
-	r := h.do("GET", "/verify/"+token, "", "")
+
+	// Opening the link (a person, or a mail scanner) shows a button and
+	// changes nothing, however often.
+	for range 3 {
+		r := h.do("GET", "/verify/"+token, "", "")
+		m := verifyForm.FindStringSubmatch(r.body)
+		if r.code != 200 || m == nil || m[1] != token || !strings.Contains(r.body, "Confirm my email address") {
+			t.Fatalf("the link's page: %d\n%s", r.code, r.body)
+		}
+	}
+	if stored, _ := h.store.GetRequest(context.Background(), id); stored.VerifiedAt != nil {
+		t.Fatal("opening the link verified the request")
+	}
+
+	// Only from the form's body: a token in the query does nothing.
+	if r := h.do("POST", "/verify?token="+token, "application/x-www-form-urlencoded", ""); r.code != http.StatusNotFound {
+		t.Errorf("a token in the query: %d, want 404", r.code)
+	}
+	// The button's POST confirms, once.
+	form := url.Values{"token": {token}}.Encode()
+	r := h.do("POST", "/verify", "application/x-www-form-urlencoded", form)
 	if r.code != 200 || !strings.Contains(r.body, "your email address is confirmed") {
 		t.Fatalf("verify: %d\n%s", r.code, r.body)
 	}
@@ -387,28 +438,193 @@ func TestVerificationLink(t *testing.T) {
 	if stored.VerifiedAt == nil || stored.VerifiedBy != store.ActorRequester {
 		t.Errorf("verification not stored before signalling: %+v", stored)
 	}
-	if r := h.do("GET", "/verify/"+token, "", ""); r.code != http.StatusConflict || !strings.Contains(r.body, "already used") {
+	if r := h.do("POST", "/verify", "application/x-www-form-urlencoded", form); r.code != http.StatusConflict || !strings.Contains(r.body, "already used") {
 		t.Errorf("second use: %d", r.code)
+	}
+	if r := h.do("GET", "/verify/"+token, "", ""); r.code != http.StatusConflict || !strings.Contains(r.body, "already used") || verifyForm.MatchString(r.body) {
+		t.Errorf("opening a used link: %d\n%s", r.code, r.body)
 	}
 
 	logs := h.logs.String()
-	if !strings.Contains(logs, "route=/verify/:token") {
-		t.Errorf("the access log should name the route:\n%s", logs)
+	if !strings.Contains(logs, "route=/verify/:token") || !strings.Contains(logs, "route=/verify ") {
+		t.Errorf("the access log should name the routes:\n%s", logs)
 	}
-	for _, secret := range []string{token, "grace@example.com", "Grace Hopper"} {
+	for _, secret := range []string{token, "grace1@example.com", "Grace Hopper"} {
 		if strings.Contains(logs, secret) {
 			t.Errorf("the log holds %q:\n%s", secret, logs)
 		}
 	}
 
-	expired, _ := h.addVerifyToken(testNow.Add(-time.Minute))
-	if r := h.do("GET", "/verify/"+expired, "", ""); r.code != http.StatusGone || !strings.Contains(r.body, "expired") {
+	expired, expiredID := h.addVerifyToken(testNow.Add(-time.Minute))
+	if r := h.do("GET", "/verify/"+expired, "", ""); r.code != http.StatusGone || !strings.Contains(r.body, "expired") || verifyForm.MatchString(r.body) {
 		t.Errorf("expired link: %d", r.code)
+	}
+	if r := h.do("POST", "/verify", "application/x-www-form-urlencoded", url.Values{"token": {expired}}.Encode()); r.code != http.StatusGone {
+		t.Errorf("posting an expired link: %d", r.code)
+	}
+	if stored, _ := h.store.GetRequest(context.Background(), expiredID); stored.VerifiedAt != nil {
+		t.Error("an expired link verified the request")
 	}
 	for _, bad := range []string{strings.Repeat("A", 43), "short", "%00"} {
 		if r := h.do("GET", "/verify/"+bad, "", ""); r.code != 404 || !strings.Contains(r.body, "This link does not work") {
 			t.Errorf("link %q: %d", bad, r.code)
 		}
+	}
+	for _, bad := range []string{"", strings.Repeat("A", 43), "short"} {
+		if r := h.do("POST", "/verify", "application/x-www-form-urlencoded", url.Values{"token": {bad}}.Encode()); r.code != 404 {
+			t.Errorf("posting token %q: %d, want 404", bad, r.code)
+		}
+	}
+	// The token goes in the form, never as a GET that changes state.
+	if r := h.do("POST", "/verify/"+token, "application/x-www-form-urlencoded", ""); r.code != http.StatusMethodNotAllowed && r.code != http.StatusNotFound {
+		t.Errorf("POST to the link itself: %d", r.code)
+	}
+}
+
+// statusLinkOf stores a status token for a request and returns its path.
+func (h *harness) statusLinkOf(id string) string {
+	h.t.Helper()
+	token, hash, err := auth.NewToken()
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	if err := h.store.AddToken(context.Background(), &store.RequestToken{RequestID: id, Purpose: store.PurposeStatus, Hash: hash, ExpiresAt: testNow.Add(24 * time.Hour), CreatedAt: testNow}); err != nil {
+		h.t.Fatal(err)
+	}
+	return "/status/" + token
+}
+
+func TestVerificationCodeOnTheStatusPage(t *testing.T) {
+	h := newHarness(t, false)
+	ctx := context.Background()
+	link, id := h.addVerifyToken(testNow.Add(time.Hour))
+	if err := h.store.AddVerifyCode(ctx, id, "024680", testNow.Add(time.Hour), testNow); err != nil {
+		t.Fatal(err)
+	}
+	status := h.statusLinkOf(id)
+	post := func(code string) response {
+		return h.do("POST", status+"/code", "application/x-www-form-urlencoded", url.Values{"code": {code}}.Encode())
+	}
+	verified := func() bool {
+		r, err := h.store.GetRequest(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r.VerifiedAt != nil
+	}
+
+	r := h.do("GET", status, "", "")
+	if r.code != 200 || !strings.Contains(r.body, `action="`+status+`/code"`) || !strings.Contains(r.body, "Confirm with the code") {
+		t.Fatalf("the status page offers no code form: %d\n%s", r.code, r.body)
+	}
+	// A code of the wrong shape is refused and not counted.
+	for _, bad := range []string{"", "12345", "abcdef", "1234567"} {
+		r := post(bad)
+		if r.code != http.StatusBadRequest || !strings.Contains(r.body, "Enter the six digits") || !strings.Contains(r.body, `role="alert"`) {
+			t.Errorf("code %q: %d\n%s", bad, r.code, r.body)
+		}
+	}
+	// A wrong code says so and how many tries are left, and verifies
+	// nothing.
+	r = post("111 111")
+	if r.code != http.StatusBadRequest || !strings.Contains(r.body, "That code is not right") || !strings.Contains(r.body, "4 tries left") ||
+		!strings.Contains(r.body, `id="error-summary" role="alert" tabindex="-1" autofocus`) {
+		t.Errorf("a wrong code: %d\n%s", r.code, r.body)
+	}
+	if verified() {
+		t.Fatal("a wrong code verified the request")
+	}
+	// The right one, typed as it is printed, confirms.
+	r = post("024 680")
+	if r.code != 200 || !strings.Contains(r.body, "your email address is confirmed") || strings.Contains(r.body, "Confirm with the code") {
+		t.Fatalf("the right code: %d\n%s", r.code, r.body)
+	}
+	if !verified() {
+		t.Fatal("the right code did not verify the request")
+	}
+	// Single use: again, it changes nothing and the link is spent too.
+	if r := post("024680"); r.code != http.StatusConflict || strings.Contains(r.body, "Confirm with the code") {
+		t.Errorf("the code again: %d\n%s", r.code, r.body)
+	}
+	if r := h.do("POST", "/verify", "application/x-www-form-urlencoded", url.Values{"token": {link}}.Encode()); r.code != http.StatusOK && r.code != http.StatusConflict {
+		t.Errorf("the link after the code: %d", r.code)
+	}
+
+	// An expired code.
+	_, late := h.addVerifyToken(testNow.Add(time.Hour))
+	if err := h.store.AddVerifyCode(ctx, late, "135791", testNow.Add(-time.Minute), testNow.Add(-time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if r := h.do("POST", h.statusLinkOf(late)+"/code", "application/x-www-form-urlencoded", "code=135791"); r.code != http.StatusGone || !strings.Contains(r.body, "expired") {
+		t.Errorf("an expired code: %d\n%s", r.code, r.body)
+	}
+
+	// Five wrong codes lock the codes; the link still works.
+	lockedLink, locked := h.addVerifyToken(testNow.Add(time.Hour))
+	if err := h.store.AddVerifyCode(ctx, locked, "975310", testNow.Add(time.Hour), testNow); err != nil {
+		t.Fatal(err)
+	}
+	lockedStatus := h.statusLinkOf(locked)
+	for i := range store.MaxCodeFailures {
+		r := h.do("POST", lockedStatus+"/code", "application/x-www-form-urlencoded", "code=000000")
+		want := http.StatusBadRequest
+		if i == store.MaxCodeFailures-1 {
+			want = http.StatusTooManyRequests
+		}
+		if r.code != want {
+			t.Errorf("wrong code %d: %d, want %d", i+1, r.code, want)
+		}
+	}
+	r = h.do("POST", lockedStatus+"/code", "application/x-www-form-urlencoded", "code=975310")
+	if r.code != http.StatusTooManyRequests || !strings.Contains(r.body, "open the link in the email") || strings.Contains(r.body, "Confirm with the code") {
+		t.Errorf("the right code once locked: %d\n%s", r.code, r.body)
+	}
+	if r := h.do("GET", lockedStatus, "", ""); !strings.Contains(r.body, "codes no longer work") || strings.Contains(r.body, `name="code"`) {
+		t.Errorf("a locked request's status page:\n%s", r.body)
+	}
+	if got, _ := h.store.GetRequest(ctx, locked); got.VerifiedAt != nil {
+		t.Fatal("a locked code verified the request")
+	}
+	if r := h.do("POST", "/verify", "application/x-www-form-urlencoded", url.Values{"token": {lockedLink}}.Encode()); r.code != http.StatusOK {
+		t.Errorf("the link after the lock: %d", r.code)
+	}
+	if r := h.do("POST", "/status/"+strings.Repeat("A", 43)+"/code", "application/x-www-form-urlencoded", "code=975310"); r.code != http.StatusNotFound {
+		t.Errorf("a code on an unknown status link: %d", r.code)
+	}
+}
+
+func TestGlobalPrivacyControlIsRecorded(t *testing.T) {
+	h := newHarness(t, false)
+	form := url.Values{"type": {"access"}, "name": {"Ada Lovelace"}, "email": {"ada@example.com"}}
+	r := h.do("POST", "/requests", "application/x-www-form-urlencoded", form.Encode(), "Sec-GPC", "1")
+	withGPC := regexp.MustCompile(`DSR-[0-9A-Z]{10}`).FindString(r.body)
+	form.Set("email", "grace@example.com")
+	r = h.do("POST", "/requests", "application/x-www-form-urlencoded", form.Encode())
+	without := regexp.MustCompile(`DSR-[0-9A-Z]{10}`).FindString(r.body)
+	r = h.do("POST", "/api/v1/requests", "application/json", `{"type":"access","email":"alan@example.com","name":"Alan Turing"}`, "Sec-GPC", "1")
+	var viaAPI struct{ ID string }
+	r.json(t, &viaAPI)
+	for id, want := range map[string]bool{withGPC: true, without: false, viaAPI.ID: true} {
+		var got struct {
+			GPC *bool `json:"gpc"`
+		}
+		h.officer(store.RoleOfficer, "GET", "/api/v1/officer/requests/"+id, "").json(t, &got)
+		if got.GPC == nil || *got.GPC != want {
+			t.Errorf("%s: gpc %v, want %v", id, got.GPC, want)
+		}
+	}
+	// The officer's request page says whether the browser sent it.
+	h.addOfficer("ada@example.org", store.RoleOfficer)
+	b := h.browser()
+	b.signIn("ada@example.org", officerPassword)
+	for id, want := range map[string]string{withGPC: "Sent: the requester's browser asked", without: "Not sent"} {
+		if page := b.get("/officer/requests/" + id); !strings.Contains(page.body, "Global Privacy Control</dt><dd>"+want) {
+			t.Errorf("the officer's page of %s does not say %q:\n%s", id, want, page.body)
+		}
+	}
+	// A body cannot claim it.
+	if r := h.do("POST", "/api/v1/requests", "application/json", `{"type":"access","email":"x@example.com","name":"X","gpc":true}`); r.code != http.StatusBadRequest {
+		t.Errorf("gpc in the JSON body: %d, want 400 (unknown field)", r.code)
 	}
 }
 

@@ -71,6 +71,12 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, migrate boo
 		return nil, err
 	}
 	st.SetLookupKeys(lookupKeys...)
+	codeKeys, err := auth.CodeKeys(cfg.SecretKey, cfg.PreviousKeys...)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	st.SetCodeKeys(codeKeys...)
 	if migrate {
 		n, err := st.Migrate(ctx)
 		if err != nil {

@@ -184,6 +184,9 @@ type NewRequest struct {
 	// Regime is the law the requester invokes (default, gdpr, ccpa);
 	// empty means the organisation's configured default.
 	Regime deadline.Regime `json:"regime,omitempty"`
+	// GPC is the browser's Global Privacy Control signal (Sec-GPC: 1),
+	// read from the request's headers, never from its body.
+	GPC bool `json:"-"`
 }
 
 // Limits on free text, so a form cannot be used to store arbitrary blobs.

@@ -132,10 +132,23 @@ func TestBrowserRequesterAndOfficer(t *testing.T) {
 	}
 
 	link := verifyLink.FindString(s.waitMail(reference, "verification").Text)
-	run(t, ctx, "open the verification link", chromedp.Navigate(link), shot("03-verified"))
-	if h1 := text(t, ctx, "h1"); !strings.Contains(h1, "your email address is confirmed") {
-		t.Errorf("verification page says %q", h1)
+	run(t, ctx, "open the verification link",
+		chromedp.Navigate(link),
+		chromedp.WaitVisible(`//button[text()="Confirm my email address"]`),
+		shot("03-confirm"),
+	)
+	// Opening the link changed nothing; the button confirms.
+	var opened struct {
+		VerifiedAt *time.Time `json:"verified_at"`
 	}
+	if s.call("GET", "/api/v1/officer/requests/"+reference, s.token, nil, &opened); opened.VerifiedAt != nil {
+		t.Fatal("opening the verification link verified the request")
+	}
+	run(t, ctx, "confirm",
+		chromedp.Click(`//button[text()="Confirm my email address"]`),
+		chromedp.WaitVisible(`//h1[contains(., "your email address is confirmed")]`),
+		shot("03-verified"),
+	)
 	s.waitStatus(reference, "in_review")
 
 	// Among many other requests (closed ones, so no workflow needs them),
@@ -240,6 +253,115 @@ func seedClosedRequests(t *testing.T, st *store.Store, n int) {
 			t.Fatal(err)
 		}
 	}
+}
+
+// TestBrowserCorrectionConfirmedWithTheCode: a requester whose browser
+// sends Global Privacy Control asks for a correction. The correction
+// fields appear only once correction is chosen; a form sent with a mistake
+// moves the focus to its error summary. They read the email on another
+// device, so they type its code on the status page: a wrong code first,
+// which is refused, then the right one.
+func TestBrowserCorrectionConfirmedWithTheCode(t *testing.T) {
+	ctx := newBrowser(t)
+	s := newSystem(t)
+	visible := func(css string) bool {
+		t.Helper()
+		v, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`(e => !!e && e.offsetParent !== null)(document.querySelector(`+"`"+css+"`"+`))`))
+		if err != nil {
+			t.Fatalf("is %s visible: %v", css, err)
+		}
+		return v
+	}
+	focused := func() string {
+		t.Helper()
+		id, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.activeElement ? document.activeElement.id : ""`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return id
+	}
+	sendGPC := chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		return t.Call(ctx, "Network.setExtraHTTPHeaders", map[string]any{"headers": map[string]string{"Sec-GPC": "1"}}, nil)
+	})
+	run(t, ctx, "open the form", sendGPC, chromedp.Navigate(s.base+"/"), chromedp.WaitVisible(chromedp.CSS(`#name`)))
+	if visible("fieldset.corrections") {
+		t.Error("the correction fields show before correction is chosen")
+	}
+	run(t, ctx, "choose a correction",
+		chromedp.Click(chromedp.CSS(`#type-correction`)),
+		chromedp.WaitVisible(chromedp.CSS(`#cf0`)),
+		shot("13-form-correction"),
+		chromedp.SendKeys(chromedp.CSS(`#name`), "Ada Lovelace"),
+		chromedp.SendKeys(chromedp.CSS(`#email`), "ada@example.com"),
+		chromedp.Submit(chromedp.CSS(`#name`)),
+		chromedp.WaitVisible(chromedp.CSS(`#error-summary`)),
+		shot("14-form-errors"),
+	)
+	if got := focused(); got != "error-summary" {
+		t.Errorf("after a refused form the focus is on %q, want the error summary", got)
+	}
+	if summary := text(t, ctx, "#error-summary"); !strings.Contains(summary, "Say which value to correct") {
+		t.Errorf("the error summary says %q", summary)
+	}
+	if !visible("fieldset.corrections") {
+		t.Error("the correction fields are hidden on the refused correction form")
+	}
+	run(t, ctx, "correct and send",
+		chromedp.SendKeys(chromedp.CSS(`#cf0`), "postal address"),
+		chromedp.SendKeys(chromedp.CSS(`#cv0`), "12 St James's Square"),
+		chromedp.Submit(chromedp.CSS(`#name`)),
+		chromedp.WaitVisible(`//h1[contains(., "We received your request")]`),
+	)
+	reference := text(t, ctx, "dd strong")
+	var stored struct {
+		GPC bool `json:"gpc"`
+	}
+	if s.call("GET", "/api/v1/officer/requests/"+reference, s.token, nil, &stored); !stored.GPC {
+		t.Errorf("the request %s did not record the browser's Global Privacy Control signal", reference)
+	}
+
+	code := emailedCode.FindStringSubmatch(s.waitMail(reference, "verification").Text)
+	if code == nil {
+		t.Fatal("the verification email has no code")
+	}
+	s.waitStatus(reference, "verifying")
+	wrong := "000000"
+	if code[1]+code[2] == wrong {
+		wrong = "999999"
+	}
+	run(t, ctx, "open the status page",
+		chromedp.Click(`//a[text()="Follow your request"]`),
+		chromedp.WaitVisible(chromedp.CSS(`#code`)),
+		shot("15-status-code"),
+	)
+	statusPage, err := chromedp.Run(ctx, chromedp.Location())
+	if err != nil {
+		t.Fatal(err)
+	}
+	run(t, ctx, "type a wrong code",
+		chromedp.SendKeys(chromedp.CSS(`#code`), wrong),
+		chromedp.Submit(chromedp.CSS(`#code`)),
+		chromedp.WaitVisible(chromedp.CSS(`#error-summary`)),
+		shot("16-status-wrong-code"),
+	)
+	if alert := text(t, ctx, "#error-summary"); !strings.Contains(alert, "That code is not right") || !strings.Contains(alert, "4 tries left") {
+		t.Errorf("a wrong code says %q", alert)
+	}
+	if got := focused(); got != "error-summary" {
+		t.Errorf("after a wrong code the focus is on %q, want the message", got)
+	}
+	run(t, ctx, "type the code from the email",
+		chromedp.SendKeys(chromedp.CSS(`#code`), code[1]+" "+code[2]),
+		chromedp.Submit(chromedp.CSS(`#code`)),
+		chromedp.WaitVisible(chromedp.CSS(`.notice`)),
+		shot("17-status-confirmed"),
+	)
+	if notice := text(t, ctx, ".notice"); !strings.Contains(notice, "your email address is confirmed") {
+		t.Errorf("after the right code the page says %q", notice)
+	}
+	s.waitStatus(reference, "in_review")
+	run(t, ctx, "phone viewport", chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2)))
+	fitsThePhone(t, ctx, s.base, "18-phone-status", strings.TrimPrefix(statusPage, s.base))
 }
 
 // TestBrowserOfficerRunsABreach: an officer records a breach 70 hours

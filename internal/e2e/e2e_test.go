@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -329,7 +330,33 @@ func steps(ms []sendgridtest.Mail) []string {
 var (
 	verifyLink = regexp.MustCompile(`https?://\S+/verify/[A-Za-z0-9_-]+`)
 	statusLink = regexp.MustCompile(`https?://\S+/status/[A-Za-z0-9_-]+`)
+	// confirmButton is the form on the page a verification link opens.
+	confirmButton = regexp.MustCompile(`<form method="post" action="/verify">\s*<input type="hidden" name="token" value="([A-Za-z0-9_-]{43})">`)
+	// emailedCode is the six-digit code in a verification email.
+	emailedCode = regexp.MustCompile(`\b(\d{3}) (\d{3})\b`)
 )
+
+// confirm does what a person does with a verification link: opens it,
+// which shows a button and changes nothing, then presses the button. It
+// answers the button's response, or the page's when it has no button.
+func (s *system) confirm(link string) (int, string) {
+	s.t.Helper()
+	code, page := s.page(link)
+	m := confirmButton.FindStringSubmatch(page)
+	if code != http.StatusOK || m == nil {
+		return code, page
+	}
+	resp, err := http.PostForm(s.base+"/verify", url.Values{"token": {m[1]}})
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return resp.StatusCode, string(b)
+}
 
 func TestRequestFromFormToCompletion(t *testing.T) {
 	s := newSystem(t)
@@ -350,13 +377,30 @@ func TestRequestFromFormToCompletion(t *testing.T) {
 	if !strings.HasPrefix(link, s.base+"/verify/") {
 		t.Errorf("verification link %q does not use DSAR_BASE_URL %q", link, s.base)
 	}
+	if !emailedCode.MatchString(verification.Text) {
+		t.Errorf("verification email has no code:\n%s", verification.Text)
+	}
 	s.waitStatus(r.ID, "verifying")
 
-	code, body := s.page(link)
+	// Opening the link, as a mail scanner would, shows a button and
+	// verifies nothing.
+	for range 2 {
+		if code, body := s.page(link); code != http.StatusOK || !confirmButton.MatchString(body) {
+			t.Fatalf("the link's page: %d\n%s", code, body)
+		}
+	}
+	var before struct {
+		Status     string
+		VerifiedAt *time.Time `json:"verified_at"`
+	}
+	if s.call("GET", "/api/v1/officer/requests/"+r.ID, s.token, nil, &before); before.VerifiedAt != nil || before.Status != "verifying" {
+		t.Fatalf("opening the link changed the request: %+v", before)
+	}
+	code, body := s.confirm(link)
 	if code != http.StatusOK || !strings.Contains(body, "your email address is confirmed") {
 		t.Fatalf("verify: %d\n%s", code, body)
 	}
-	if code, _ := s.page(link); code != http.StatusConflict {
+	if code, _ := s.confirm(link); code != http.StatusConflict {
 		t.Errorf("second use of the verification link: %d, want 409", code)
 	}
 	s.waitMail(r.ID, "verified")
@@ -428,16 +472,48 @@ func (s *system) recordWorkflowHistory(workflowID, file string) {
 func TestDenialStatesReasonAndRightToComplain(t *testing.T) {
 	s := newSystem(t)
 	r := s.submit("grace@example.com", "Grace Hopper", "deletion")
-	link := verifyLink.FindString(s.waitMail(r.ID, "verification").Text)
+	code := emailedCode.FindStringSubmatch(s.waitMail(r.ID, "verification").Text)
+	status := statusLink.FindString(s.waitMail(r.ID, "acknowledgement").Text)
+	if code == nil || status == "" {
+		t.Fatalf("code %v, status link %q", code, status)
+	}
 
 	var refused map[string]any
 	if code := s.call("POST", "/api/v1/officer/requests/"+r.ID+"/deny", s.token, map[string]string{"reason": "too early"}, &refused); code != http.StatusConflict {
 		t.Errorf("deny before verification: %d %v, want 409", code, refused)
 	}
-	if code, _ := s.page(link); code != http.StatusOK {
-		t.Fatalf("verify: %d", code)
+	// Grace confirms with the code, typed on the status page: a wrong one
+	// first, which changes nothing.
+	typeCode := func(c string) (int, string) {
+		resp, err := http.PostForm(status+"/code", url.Values{"code": {c}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp.StatusCode, string(b)
+	}
+	wrong := "000000"
+	if code[1]+code[2] == wrong {
+		wrong = "999999"
+	}
+	if got, body := typeCode(wrong); got != http.StatusBadRequest || !strings.Contains(body, "That code is not right") {
+		t.Errorf("a wrong code: %d\n%s", got, body)
+	}
+	if got, body := typeCode(code[1] + " " + code[2]); got != http.StatusOK || !strings.Contains(body, "your email address is confirmed") {
+		t.Fatalf("the emailed code: %d\n%s", got, body)
 	}
 	s.waitStatus(r.ID, "in_review")
+	var trail struct {
+		Entries []struct{ Action, Actor string }
+	}
+	s.call("GET", "/api/v1/officer/requests/"+r.ID+"/audit", s.token, nil, &trail)
+	if got := fmt.Sprint(trail.Entries); !strings.Contains(got, "{verification_code_failed requester}") || !strings.Contains(got, "{identity_verified requester}") {
+		t.Errorf("the audit trail does not show the wrong code and the verification: %v", got)
+	}
 
 	var bad struct{ Fields map[string]string }
 	if code := s.call("POST", "/api/v1/officer/requests/"+r.ID+"/deny", s.token, map[string]string{"reason": "  "}, &bad); code != http.StatusBadRequest || bad.Fields["reason"] == "" {
@@ -704,7 +780,7 @@ func TestOfficerExtendsTheDeadline(t *testing.T) {
 		t.Errorf("the API shows %+v", detail)
 	}
 	link := verifyLink.FindString(s.waitMail(r.ID, "verification").Text)
-	if code, _ := s.page(link); code != http.StatusOK {
+	if code, _ := s.confirm(link); code != http.StatusOK {
 		t.Fatalf("verify: %d", code)
 	}
 	s.waitStatus(r.ID, "in_review")

@@ -55,7 +55,7 @@ func (s *system) run(person int, typ string, corrections ...map[string]string) (
 		s.t.Fatalf("submit: %d", code)
 	}
 	link := verifyLink.FindString(s.waitMail(r.ID, "verification").Text)
-	if code, _ := s.page(link); code != http.StatusOK {
+	if code, _ := s.confirm(link); code != http.StatusOK {
 		s.t.Fatalf("verify: %d", code)
 	}
 	s.waitStatus(r.ID, "in_review")

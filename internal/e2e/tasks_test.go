@@ -78,7 +78,7 @@ func TestWebhookAndManualSystemsJoinTheRequest(t *testing.T) {
 	if code := s.call("POST", "/api/v1/requests", "", map[string]any{"type": "access", "email": p.Email, "name": p.Name}, &r); code != http.StatusCreated {
 		t.Fatalf("submit: %d", code)
 	}
-	if code, _ := s.page(verifyLink.FindString(s.waitMail(r.ID, "verification").Text)); code != http.StatusOK {
+	if code, _ := s.confirm(verifyLink.FindString(s.waitMail(r.ID, "verification").Text)); code != http.StatusOK {
 		t.Fatalf("verify: %d", code)
 	}
 	s.waitStatus(r.ID, "in_review")

@@ -60,8 +60,11 @@ type Data struct {
 	DueAt        string
 	Link         string // the action link of this email (verify, status)
 	LinkExpires  string
-	StatusLink   string
-	Reason       string
+	// Code is the verification code sent with a verification link
+	// ("123 456"), typed on the status page instead of opening the link.
+	Code       string
+	StatusLink string
+	Reason     string
 
 	// Completion of an access or export request: the package link.
 	DownloadLink    string

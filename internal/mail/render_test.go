@@ -23,6 +23,7 @@ func sampleData() mail.Data {
 		DueAt:        "9 April 2025",
 		Link:         verifyLink,
 		LinkExpires:  "17 March 2025 09:30 UTC",
+		Code:         "024 680",
 		StatusLink:   statusLink,
 		Reason:       "We hold no data about this address.",
 	}
@@ -41,8 +42,8 @@ func newRenderer(t *testing.T) *mail.Renderer {
 // every subject and every HTML footer (checked for all kinds below).
 var mustShow = map[mail.Kind][]string{
 	mail.KindAcknowledgement:      {"Ada Lovelace", "Access my data", "DSR-7K3M9Q2XHD", "10 March 2025", "9 April 2025", statusLink},
-	mail.KindVerification:         {"Ada Lovelace", verifyLink, "17 March 2025 09:30 UTC"},
-	mail.KindVerificationReminder: {"Ada Lovelace", "DSR-7K3M9Q2XHD", verifyLink, "17 March 2025 09:30 UTC"},
+	mail.KindVerification:         {"Ada Lovelace", verifyLink, "17 March 2025 09:30 UTC", "024 680", "status page"},
+	mail.KindVerificationReminder: {"Ada Lovelace", "DSR-7K3M9Q2XHD", verifyLink, "17 March 2025 09:30 UTC", "024 680", "status page"},
 	mail.KindExpiredUnverified:    {"Ada Lovelace", "DSR-7K3M9Q2XHD", "not confirmed in time", "new request"},
 	mail.KindVerified:             {"Ada Lovelace", "Access my data", "9 April 2025", statusLink},
 	mail.KindCompleted:            {"Ada Lovelace", "Access my data", statusLink, "supervisory authority"},

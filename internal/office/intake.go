@@ -130,7 +130,7 @@ func (s *Service) SubmitReceived(ctx context.Context, nr domain.NewRequest, rece
 	}
 	r := &store.Request{
 		ID: id, Type: nr.Type, Status: domain.StatusReceived,
-		Email: nr.Email, Name: nr.Name, Details: nr.Details, Corrections: nr.Corrections,
+		Email: nr.Email, Name: nr.Name, Details: nr.Details, Corrections: nr.Corrections, GPC: nr.GPC,
 		ReceivedAt: now, DueAt: clock.DueAt, Regime: regime, AckDueAt: clock.AckDueAt,
 		ExtensionNoticeBy: &clock.ExtensionNoticeBy, ExtendedDueAt: &clock.ExtendedDueAt,
 	}

@@ -35,9 +35,15 @@ type Request struct {
 	ExtensionReason string
 	// OverdueAt is when the workflow found the request past its due date
 	// and escalated it to the officers.
-	OverdueAt         *time.Time
-	VerifiedAt        *time.Time
-	VerifiedBy        string
+	OverdueAt  *time.Time
+	VerifiedAt *time.Time
+	VerifiedBy string
+	// VerifyCodeFailures counts wrong verification codes typed for the
+	// request; at MaxCodeFailures its codes stop working (codes.go).
+	VerifyCodeFailures int
+	// GPC is true when the browser sent the Global Privacy Control
+	// signal (Sec-GPC: 1) with the request.
+	GPC               bool `gorm:"column:gpc"`
 	ClosedAt          *time.Time
 	DecisionReason    string
 	WorkflowStartedAt *time.Time

@@ -49,6 +49,7 @@ type Store struct {
 	dialect Dialect
 	audit   auditKeys  // the audit chain's keys (audit.go)
 	lookup  lookupKeys // the email lookup hash keys (list.go)
+	codes   codeKeys   // the verification codes' keys (codes.go)
 }
 
 // lookupKeys are the keys of email lookup hashes, current first; nil until
