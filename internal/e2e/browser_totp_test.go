@@ -47,6 +47,11 @@ func TestBrowserOfficerSignsInWithTOTP(t *testing.T) {
 	}
 
 	password("sign in with the password")
+	run(t, ctx, "signed in", chromedp.WaitVisible(`//h1[text()="Requests"]`))
+	// The set-up page, with its long otpauth link, fits a phone.
+	run(t, ctx, "phone viewport", chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2)))
+	fitsThePhone(t, ctx, s.base, "24-phone-totp-enrol", "/officer/security")
+	run(t, ctx, "desktop viewport", chromedp.EmulateViewport(1280, 900), chromedp.Navigate(s.base+"/officer/requests"))
 	run(t, ctx, "open sign-in security",
 		chromedp.WaitVisible(`//h1[text()="Requests"]`),
 		chromedp.Click(`//nav//a[text()="Sign-in security"]`),
@@ -104,6 +109,8 @@ func TestBrowserOfficerSignsInWithTOTP(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS(`#password`)),
 	)
 	password("the password before a recovery code")
+	run(t, ctx, "the code page", chromedp.WaitVisible(chromedp.CSS(`#code`)), chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2)))
+	fitsThePhone(t, ctx, s.base, "25-phone-totp-code", "/officer/login/code")
 	run(t, ctx, "a recovery code",
 		chromedp.WaitVisible(chromedp.CSS(`#code`)),
 		chromedp.SendKeys(chromedp.CSS(`#code`), codes[0]),
