@@ -313,6 +313,18 @@ func TestTOTPPendingSignIn(t *testing.T) {
 		t.Errorf("a code without a password: %d", r.code)
 	}
 
+	// A forged one opens nothing.
+	forged := &http.Cookie{Name: pendingSigninCookie, Path: "/officer/login",
+		Value: strconv.FormatInt(h.officerByEmail("ada@example.org").ID, 10) + "." + strconv.FormatInt(clock.now().Add(time.Minute).Unix(), 10) + ".00." + strings.Repeat("0", 64)}
+	b.client.Jar.SetCookies(mustURL(t, h.srv.URL+"/officer/login"), []*http.Cookie{forged})
+	if r := b.get("/officer/login/code"); r.code != http.StatusSeeOther {
+		t.Errorf("code page with a forged pending sign-in: %d", r.code)
+	}
+	page = b.get("/officer/login")
+	if r := b.post("/officer/login/code", url.Values{"csrf": {csrfOf(t, page.body)}, "code": {code(t, secret, clock.now())}}); r.code != http.StatusUnauthorized || b.hasSession() {
+		t.Errorf("a code with a forged pending sign-in: %d", r.code)
+	}
+
 	// A pending sign-in lasts five minutes.
 	r := b.signIn("ada@example.org", officerPassword)
 	page = b.get(r.header.Get("Location"))
