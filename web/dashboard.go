@@ -51,6 +51,7 @@ var flashes = map[string]string{
 	"authority-recorded": "The authority's notification is recorded.",
 	"uncertain-resolved": "Recorded. The fan-out finishes in a moment.",
 	"officer-saved":      "Officer updated.",
+	"totp-reset":         "Two-factor sign-in reset. The officer sets it up again with their next sign-in.",
 }
 
 // dueBadge is a request's clock as a badge: days left, coloured by urgency.
@@ -347,10 +348,11 @@ func requireAdmin(next echo.HandlerFunc) echo.HandlerFunc {
 
 type officersPage struct {
 	chrome
-	Officers []store.Officer
-	Roles    []store.Role
-	Form     struct{ Email, Role string }
-	Errors   map[string]string
+	Officers    []store.Officer
+	Roles       []store.Role
+	RequireTOTP bool
+	Form        struct{ Email, Role string }
+	Errors      map[string]string
 }
 
 func (s *Server) officersPage(c echo.Context, code int, p officersPage) error {
@@ -359,6 +361,9 @@ func (s *Server) officersPage(c echo.Context, code int, p officersPage) error {
 		return err
 	}
 	p.chrome = s.chrome(c, "officers")
+	if p.RequireTOTP, err = s.store.RequireTOTP(c.Request().Context()); err != nil {
+		return err
+	}
 	p.Officers, p.Roles = os, []store.Role{store.RoleAdmin, store.RoleOfficer, store.RoleViewer}
 	if p.Form.Role == "" {
 		p.Form.Role = string(store.RoleOfficer)

@@ -27,6 +27,8 @@ var pageFiles = map[string]string{
 	"outbox":             "templates/outbox.html",
 	"error":              "templates/error.html",
 	"officer/login":      "templates/officer/login.html",
+	"officer/login-code": "templates/officer/login-code.html",
+	"officer/security":   "templates/officer/security.html",
 	"officer/error":      "templates/officer/error.html",
 	"officer/requests":   "templates/officer/requests.html",
 	"officer/request":    "templates/officer/request.html",

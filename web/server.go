@@ -164,6 +164,8 @@ func (s *Server) routes(e *echo.Echo) {
 	e.GET("/officer/", toRequests)
 	e.GET("/officer/login", s.showLogin)
 	e.POST("/officer/login", s.login)
+	e.GET("/officer/login/code", s.showLoginCode)
+	e.POST("/officer/login/code", s.loginCode)
 	dash := e.Group("/officer", s.requireSession)
 	dash.POST("/logout", s.logout)
 	dash.GET("/requests", s.dashboardRequests)
@@ -196,6 +198,12 @@ func (s *Server) routes(e *echo.Echo) {
 	dash.GET("/officers", s.dashboardOfficers, requireAdmin)
 	dash.POST("/officers", s.dashboardAddOfficer, requireAdmin)
 	dash.POST("/officers/:id/active", s.dashboardSetOfficerActive, requireAdmin)
+	dash.POST("/officers/:id/totp/reset", s.dashboardResetTOTP, requireAdmin)
+	dash.POST("/officers/require-totp", s.dashboardRequireTOTP, requireAdmin)
+	dash.GET("/security", s.dashboardSecurity)
+	dash.POST("/security/totp", s.dashboardEnrolTOTP)
+	dash.POST("/security/totp/disable", s.dashboardDisableTOTP)
+	dash.POST("/security/recovery-codes", s.dashboardNewRecoveryCodes)
 
 	if s.cfg.DevMode {
 		e.GET("/dev/outbox", s.outboxPage)

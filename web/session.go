@@ -109,6 +109,19 @@ func (s *Server) login(c echo.Context) error {
 		return s.renderLoginAgain(c, http.StatusUnauthorized, page)
 	}
 
+	if o.HasTOTP() {
+		if s.sealer == nil {
+			return errors.New("web: two-factor sign-in needs the secret key")
+		}
+		s.setPendingSignin(c, o)
+		s.log.Info("password accepted, asking for the second factor", "officer_id", o.ID)
+		return c.Redirect(http.StatusSeeOther, "/officer/login/code?next="+url.QueryEscape(page.Next))
+	}
+	return s.startSession(c, o, page.Next)
+}
+
+// startSession signs an officer in whose every factor was checked.
+func (s *Server) startSession(c echo.Context, o *store.Officer, next string) error {
 	token, hashed, err := auth.NewToken()
 	if err != nil {
 		return err
@@ -118,7 +131,7 @@ func (s *Server) login(c echo.Context) error {
 		return err
 	}
 	now := s.now()
-	if err := s.store.CreateSession(ctx, &store.Session{
+	if err := s.store.CreateSession(c.Request().Context(), &store.Session{
 		OfficerID: o.ID, TokenHash: hashed, CSRFToken: csrf,
 		CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(SessionIdle),
 	}); err != nil {
@@ -126,10 +139,10 @@ func (s *Server) login(c echo.Context) error {
 	}
 	s.setCookie(c, sessionCookie, token, int(SessionIdle.Seconds()))
 	s.setCookie(c, loginCSRFCookie, "", -1)
-	s.signins.succeeded(email, c.RealIP())
-	s.rememberDevice(c, email)
-	s.log.Info("signed in", "officer_id", o.ID)
-	return c.Redirect(http.StatusSeeOther, page.Next)
+	s.signins.succeeded(o.Email, c.RealIP())
+	s.rememberDevice(c, o.Email)
+	s.log.Info("signed in", "officer_id", o.ID, "second_factor", o.HasTOTP())
+	return c.Redirect(http.StatusSeeOther, next)
 }
 
 // renderLoginAgain shows the form with a fresh login CSRF token.
@@ -203,8 +216,28 @@ func (s *Server) requireSession(next echo.HandlerFunc) echo.HandlerFunc {
 				return err
 			}
 		}
+		if !o.HasTOTP() && !totpEnrolRoutes[c.Request().Method+" "+c.Path()] {
+			required, err := s.store.RequireTOTP(c.Request().Context())
+			if err != nil {
+				return err
+			}
+			if required {
+				if c.Request().Method == http.MethodGet {
+					return c.Redirect(http.StatusSeeOther, "/officer/security")
+				}
+				return echo.NewHTTPError(http.StatusForbidden, "Two-factor sign-in is required: set it up under Sign-in security first.")
+			}
+		}
 		return next(c)
 	}
+}
+
+// totpEnrolRoutes are all an officer without two-factor may use while an
+// admin requires it: enrolling, and signing out.
+var totpEnrolRoutes = map[string]bool{
+	"GET /officer/security":       true,
+	"POST /officer/security/totp": true,
+	"POST /officer/logout":        true,
 }
 
 func mustCookie(c echo.Context) string {

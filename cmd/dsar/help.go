@@ -180,13 +180,14 @@ within 5 seconds. It is the health check of images with no shell or curl.`,
 	}
 
 	officerHelp = help{
-		usage: "dsar officer add|token [flags] EMAIL",
+		usage: "dsar officer add|token|reset-totp [flags] EMAIL",
 		about: `
 Manages the officers who sign in to the dashboard and the API.
 
 Subcommands:
   add     create an officer (password on stdin); prints an API token
   token   print a new API token for an officer, revoking the earlier ones
+  reset-totp  turn an officer's two-factor sign-in off (a lost phone)
 
 Run ` + "`dsar officer SUBCOMMAND --help`" + ` for its flags.`,
 		env: envDatabase,
@@ -205,6 +206,17 @@ given as the only argument.`, minPasswordLen, maxPasswordLen),
 Prints a new API token for an officer and revokes their earlier tokens.
 Tokens expire 90 days after they are made. The email address may instead
 be given as the only argument.`,
+		env: envDatabase,
+	}
+
+	officerResetTOTPHelp = help{
+		usage: "dsar officer reset-totp -email E",
+		about: `
+Turns an officer's two-factor sign-in off and drops their recovery codes,
+for an officer (or the last admin) who lost their phone and their
+recovery codes; an admin can do the same on the Officers page. It is
+recorded in the officer's account events. If an admin requires two-factor,
+the officer sets it up again right after their password.`,
 		env: envDatabase,
 	}
 

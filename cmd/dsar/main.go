@@ -8,6 +8,7 @@
 //	dsar health           probe a running dsar's readiness
 //	dsar officer add      create an officer (password on stdin)
 //	dsar officer token    mint an API token for an officer
+//	dsar officer reset-totp  turn an officer's two-factor sign-in off
 //	dsar datamap scan     draft a data map from a live database
 //	dsar datamap check    check a data map against the live databases
 //	dsar archive snapshot write a backup snapshot of an archive's system
@@ -60,6 +61,7 @@ Usage:
   dsar officer add -email E [-role R]      create an officer (admin, officer or viewer);
                                            reads the password from stdin, prints an API token
   dsar officer token -email E              print a new API token for an officer
+  dsar officer reset-totp -email E         turn an officer's two-factor sign-in off (a lost phone)
   dsar datamap scan -dsn URL [-system S]   draft a data map from a live PostgreSQL or SQLite database
   dsar datamap check [FILE]                check a data map (default DSAR_DATAMAP) against the live databases
   dsar archive snapshot [-archive A]       write a backup snapshot of an archive's system (JSON lines per table)
@@ -312,6 +314,10 @@ func officer(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		if err := parseFlags(fs, officerTokenHelp, args, stdout); err != nil {
 			return err
 		}
+	case "reset-totp":
+		if err := parseFlags(fs, officerResetTOTPHelp, args, stdout); err != nil {
+			return err
+		}
 	default:
 		return unknownSub("officer", sub, officerHelp, stderr)
 	}
@@ -360,10 +366,23 @@ func officer(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	}
 	o, err := a.Store.OfficerByEmail(ctx, email)
 	if errors.Is(err, store.ErrNotFound) {
-		return fmt.Errorf("officer token: no officer %s (create one with `dsar officer add`)", email)
+		return fmt.Errorf("officer %s: no officer %s (create one with `dsar officer add`)", sub, email)
 	}
 	if err != nil {
 		return err
+	}
+	if sub == "reset-totp" {
+		// The way back in for an admin who lost their phone and their
+		// recovery codes: someone with the server's configuration.
+		err := a.Store.DisableTOTP(ctx, o.ID, "operator (dsar officer reset-totp)", store.EventTOTPReset, now)
+		if errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("officer reset-totp: %s has no two-factor sign-in", email)
+		}
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "two-factor sign-in reset for %s; they set it up again at their next sign-in if it is required\n", email)
+		return nil
 	}
 	token, err := app.RotateAPIToken(ctx, a.Store, o.ID, now)
 	if err != nil {

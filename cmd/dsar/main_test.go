@@ -662,3 +662,43 @@ systems:
 		}
 	}
 }
+
+func TestOfficerResetTOTP(t *testing.T) {
+	dir := env(t)
+	if _, _, err := dsar(t, "", "migrate"); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := dsar(t, "long enough password\n", "officer", "add", "--email", "ada@example.org", "--role", "admin"); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := dsar(t, "", "officer", "reset-totp", "ada@example.org"); err == nil || !strings.Contains(err.Error(), "has no two-factor") {
+		t.Errorf("reset without two-factor: %v", err)
+	}
+	if _, _, err := dsar(t, "", "officer", "reset-totp", "nobody@example.org"); err == nil || !strings.Contains(err.Error(), "no officer") {
+		t.Errorf("reset of nobody: %v", err)
+	}
+	ctx := context.Background()
+	st, err := store.Open(ctx, "", dir+"/dsar.db")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	o, err := st.OfficerByEmail(ctx, "ada@example.org")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.EnableTOTP(ctx, o.ID, []byte("sealed"), "k", 1, []string{"h"}, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	out, _, err := dsar(t, "", "officer", "reset-totp", "-email", "ada@example.org")
+	if err != nil || !strings.Contains(out, "reset for ada@example.org") {
+		t.Fatalf("reset-totp: %q, %v", out, err)
+	}
+	if o, _ := st.OfficerByEmail(ctx, "ada@example.org"); o.HasTOTP() {
+		t.Error("two-factor still on")
+	}
+	es, err := st.OfficerEvents(ctx, o.ID, 1)
+	if err != nil || len(es) != 1 || es[0].Action != store.EventTOTPReset || !strings.Contains(es[0].Actor, "operator") {
+		t.Errorf("events = %+v, %v", es, err)
+	}
+}

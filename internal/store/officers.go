@@ -31,10 +31,20 @@ type Officer struct {
 	PasswordHash string `json:"-"`
 	CreatedAt    time.Time
 	DisabledAt   *time.Time
+	// Two-factor sign-in (totp.go): the sealed TOTP secret and the ID of
+	// the key that sealed it, when it was turned on, and the time step
+	// of the last code accepted.
+	TOTPSecret    []byte     `json:"-" gorm:"column:totp_secret"`
+	TOTPKeyID     string     `json:"-" gorm:"column:totp_key_id"`
+	TOTPEnabledAt *time.Time `json:"-" gorm:"column:totp_enabled_at"`
+	TOTPLastStep  int64      `json:"-" gorm:"column:totp_last_step"`
 }
 
 // Active reports whether the officer may sign in and act.
 func (o *Officer) Active() bool { return o.DisabledAt == nil }
+
+// HasTOTP reports whether the officer signs in with a second factor.
+func (o *Officer) HasTOTP() bool { return o.TOTPEnabledAt != nil }
 
 // APIToken is an officer's bearer token for the JSON API, stored hashed.
 type APIToken struct {
