@@ -32,6 +32,7 @@ var typeHints = map[domain.RequestType]string{
 	domain.TypeCorrection: "Fix personal data we hold about you that is wrong or incomplete.",
 	domain.TypeDeletion:   "Have us erase the personal data we hold about you, where the law allows.",
 	domain.TypeExport:     "Get your data in a file you can take to another service.",
+	domain.TypeOptOut:     "Stop our marketing to you, and stop us selling or sharing your personal information.",
 }
 
 // formMessages replace the validation messages that name internal values
