@@ -204,7 +204,7 @@ func restore(ctx context.Context, cfg *config.Config, sys *datamap.System, snapD
 	}
 	sort.Strings(tables)
 	fmt.Fprintf(stdout, "restored snapshot %s of %s (taken %s)\n", snap.Name, sys.Name, snap.TakenAt.UTC().Format(time.RFC3339))
-	fmt.Fprintf(stdout, "forgot %d erased people and %d rows by their tombstones, and applied %d recorded corrections, before restoring\n", forgot.People, forgot.Rows, corrected)
+	fmt.Fprintf(stdout, "forgot %d erased people and %d rows by their tombstones, opted %d rows out again, and applied %d recorded corrections, before restoring\n", forgot.People, forgot.Rows, forgot.OptedOut, corrected)
 	for _, t := range tables {
 		fmt.Fprintf(stdout, "  %-28s %d rows\n", t, counts[t])
 	}
