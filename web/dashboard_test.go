@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -444,6 +445,43 @@ func TestMetricsPage(t *testing.T) {
 	}
 	if page.code != 200 || strings.Count(page.body, "<svg") != 3 {
 		t.Errorf("metrics: %d with %d charts", page.code, strings.Count(page.body, "<svg"))
+	}
+	// The median's scale is 10 days, the share's always 100 %.
+	for _, want := range []string{"top of scale: 10.0 days", "top of scale: 100 %"} {
+		if !strings.Contains(page.body, want) {
+			t.Errorf("metrics page lacks %q", want)
+		}
+	}
+
+	csv := b.get("/officer/metrics.csv")
+	if csv.code != 200 || !strings.HasPrefix(csv.body, "month,received_access,received_correction,received_deletion,received_export,received_opt_out,received,closed,closed_on_time,median_days_to_close\n") ||
+		!strings.Contains(csv.body, "2026-02,0,0,1,0,0,1,0,0,\n") || !strings.Contains(csv.body, "2026-03,0,0,0,0,0,0,1,1,10.0\n") {
+		t.Errorf("metrics CSV: %d\n%s", csv.code, csv.body)
+	}
+	report := b.get("/officer/reports/2026")
+	if report.code != 200 || !strings.Contains(report.body, "Requests in 2026") ||
+		!strings.Contains(report.body, "Delete my data<br><span class=\"hint\">request to delete</span></th><td>1</td><td>1</td><td>0</td><td>0</td><td>0</td><td>10.0</td><td>10.0</td>") {
+		t.Errorf("2026 report: %d\n%s", report.code, report.body)
+	}
+	if r := b.get("/officer/reports/2026.csv"); r.code != 200 || !strings.Contains(r.body, "2026,deletion,request to delete,1,1,0,0,0,10.0,10.0\n") {
+		t.Errorf("2026 report CSV: %d\n%s", r.code, r.body)
+	}
+	for _, bad := range []string{"1999", "2027", "last", "2026.pdf"} {
+		if r := b.get("/officer/reports/" + bad); r.code != http.StatusBadRequest {
+			t.Errorf("report for %q: %d, want 400", bad, r.code)
+		}
+	}
+	var rep struct {
+		Year  int
+		Types []struct {
+			Type       string
+			Received   int
+			Complied   int
+			MedianDays float64 `json:"median_days"`
+		}
+	}
+	if r := h.officer(store.RoleViewer, "GET", "/api/v1/officer/reports/2026", ""); r.code != 200 || json.Unmarshal([]byte(r.body), &rep) != nil || rep.Year != 2026 || len(rep.Types) != len(domain.RequestTypes) {
+		t.Errorf("API report: %d %s", r.code, r.body)
 	}
 }
 

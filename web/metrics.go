@@ -5,6 +5,7 @@ import (
 	"math"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -48,22 +49,39 @@ const (
 	barGap      = 12
 )
 
-// newChart scales values (per month, per series) into bars.
-func newChart(title, unit string, months []stats.Month, series []legendItem, value func(m stats.Month, series int) float64, format func(float64) string) chart {
+// niceTop is the top of a chart's scale: the smallest of 1, 2 or 5 times
+// a power of ten at or above the largest value, and never below least,
+// so a median of a few minutes is a sliver under "1 day", not a full bar.
+func niceTop(largest, least float64) float64 {
+	if largest <= least {
+		return least
+	}
+	p := math.Pow(10, math.Floor(math.Log10(largest)))
+	for _, f := range []float64{1, 2, 5, 10} {
+		if f*p >= largest {
+			return f * p
+		}
+	}
+	return 10 * p
+}
+
+// newChart scales values (per month, per series) into bars on a scale
+// from 0 to top; top 0 means a nice scale over the values (see niceTop).
+func newChart(title, unit string, months []stats.Month, series []legendItem, top float64, value func(m stats.Month, series int) float64, format func(float64) string) chart {
 	c := chart{Title: title, Unit: unit, Height: chartHeight}
 	if len(series) > 1 {
 		c.Legend = series
 	}
-	top := 0.0
-	for _, m := range months {
-		sum := 0.0
-		for s := range series {
-			sum += math.Max(0, value(m, s))
-		}
-		top = math.Max(top, sum)
-	}
 	if top == 0 {
-		top = 1
+		largest := 0.0
+		for _, m := range months {
+			sum := 0.0
+			for s := range series {
+				sum += math.Max(0, value(m, s))
+			}
+			largest = math.Max(largest, sum)
+		}
+		top = niceTop(largest, 1)
 	}
 	c.Max = format(top)
 	for i, m := range months {
@@ -76,7 +94,7 @@ func newChart(title, unit string, months []stats.Month, series []legendItem, val
 			}
 			known = true
 			total += v
-			h := int(math.Round(v / top * chartHeight))
+			h := int(math.Round(math.Min(v, top) / top * chartHeight))
 			y -= h
 			b.Segments = append(b.Segments, segment{Y: y, Height: h, Class: item.Class,
 				Title: fmt.Sprintf("%s %s: %s %s", m.Start.Format("January 2006"), item.Label, format(v), unit)})
@@ -95,23 +113,41 @@ type metricsPage struct {
 	Charts []chart
 	Counts []store.StatusCount
 	Months []stats.Month
+	Years  []int // the years a report can be asked for, latest first
 }
 
-func (s *Server) dashboardMetrics(c echo.Context) error {
-	ctx := c.Request().Context()
+// requestTimes reads the dates of every request received since.
+func (s *Server) requestTimes(c echo.Context, since time.Time) ([]stats.Request, error) {
+	rows, err := s.store.RequestTimesSince(c.Request().Context(), since)
+	if err != nil {
+		return nil, err
+	}
+	rs := make([]stats.Request, len(rows))
+	for i, r := range rows {
+		rs[i] = stats.Request{Type: r.Type, Status: r.Status, ReceivedAt: r.ReceivedAt, DueAt: r.DueAt, ClosedAt: r.ClosedAt}
+	}
+	return rs, nil
+}
+
+// months reads the last metricsMonths months of figures.
+func (s *Server) months(c echo.Context) ([]stats.Month, error) {
 	now := s.now()
 	since := stats.MonthStart(now).AddDate(0, 1-metricsMonths, 0)
 	// Requests received before the window may close inside it; a year
 	// before is far enough for any legal clock.
-	rows, err := s.store.RequestTimesSince(ctx, since.AddDate(-1, 0, 0))
+	rs, err := s.requestTimes(c, since.AddDate(-1, 0, 0))
+	if err != nil {
+		return nil, err
+	}
+	return stats.Monthly(rs, now, metricsMonths), nil
+}
+
+func (s *Server) dashboardMetrics(c echo.Context) error {
+	ctx := c.Request().Context()
+	months, err := s.months(c)
 	if err != nil {
 		return err
 	}
-	rs := make([]stats.Request, len(rows))
-	for i, r := range rows {
-		rs[i] = stats.Request{Type: r.Type, ReceivedAt: r.ReceivedAt, DueAt: r.DueAt, ClosedAt: r.ClosedAt}
-	}
-	months := stats.Monthly(rs, now, metricsMonths)
 	counts, err := s.store.CountRequests(ctx)
 	if err != nil {
 		return err
@@ -122,13 +158,13 @@ func (s *Server) dashboardMetrics(c echo.Context) error {
 		types = append(types, legendItem{Class: "t-" + string(t), Label: t.Label()})
 	}
 	whole := func(v float64) string { return strconv.Itoa(int(math.Round(v))) }
-	p := metricsPage{chrome: s.chrome(c, "metrics"), Counts: counts, Months: months}
+	p := metricsPage{chrome: s.chrome(c, "metrics"), Counts: counts, Months: months, Years: reportYears(s.now())}
 	p.Charts = []chart{
-		newChart("Requests received", "requests", months, types,
+		newChart("Requests received", "requests", months, types, 0,
 			func(m stats.Month, i int) float64 { return float64(m.Received[domain.RequestTypes[i]]) }, whole),
-		newChart("Median days to close", "days", months, []legendItem{{Class: "m-days", Label: "median"}},
+		newChart("Median days to close", "days", months, []legendItem{{Class: "m-days", Label: "median"}}, 0,
 			func(m stats.Month, _ int) float64 { return m.MedianDays }, func(v float64) string { return strconv.FormatFloat(v, 'f', 1, 64) }),
-		newChart("Closed on time", "%", months, []legendItem{{Class: "m-ontime", Label: "on time"}},
+		newChart("Closed on time", "%", months, []legendItem{{Class: "m-ontime", Label: "on time"}}, 100,
 			func(m stats.Month, _ int) float64 {
 				if m.OnTimeShare() < 0 {
 					return -1

@@ -35,6 +35,7 @@ var pageFiles = map[string]string{
 	"officer/officers":   "templates/officer/officers.html",
 	"officer/tokens":     "templates/officer/tokens.html",
 	"officer/metrics":    "templates/officer/metrics.html",
+	"officer/report":     "templates/officer/report.html",
 	"officer/breaches":   "templates/officer/breaches.html",
 	"officer/breach-new": "templates/officer/breach-new.html",
 	"officer/breach":     "templates/officer/breach.html",

@@ -13,6 +13,7 @@ import (
 // Request is what the figures are computed from.
 type Request struct {
 	Type       domain.RequestType
+	Status     domain.Status
 	ReceivedAt time.Time
 	DueAt      time.Time
 	ClosedAt   *time.Time
@@ -103,4 +104,85 @@ func median(xs []float64) float64 {
 		return xs[mid]
 	}
 	return (xs[mid-1] + xs[mid]) / 2
+}
+
+// TypeYear is one request type's figures for a calendar year, as the
+// CCPA regulations (§7102(a)) ask a business handling many people's data
+// to disclose them: requests received, complied with in whole or in part,
+// and denied, and the median and mean days to respond. Requests are
+// counted in the year they were received, by how they stand now.
+type TypeYear struct {
+	Type     domain.RequestType `json:"type"`
+	Received int                `json:"received"`
+	Complied int                `json:"complied"` // completed, in whole or in part
+	Denied   int                `json:"denied"`
+	// Unverified closed because the person never confirmed who they are.
+	Unverified int `json:"unverified"`
+	Open       int `json:"open"`
+	// MedianDays and MeanDays run from receipt to the answer (complied or
+	// denied); -1 when none was answered.
+	MedianDays float64 `json:"median_days"`
+	MeanDays   float64 `json:"mean_days"`
+}
+
+// Yearly computes every type's figures for requests received in year
+// (UTC), in the order of domain.RequestTypes; types unknown to that list
+// follow in name order.
+func Yearly(rs []Request, year int) []TypeYear {
+	byType := map[domain.RequestType]*TypeYear{}
+	days := map[domain.RequestType][]float64{}
+	for _, r := range rs {
+		if r.ReceivedAt.UTC().Year() != year {
+			continue
+		}
+		f := byType[r.Type]
+		if f == nil {
+			f = &TypeYear{Type: r.Type}
+			byType[r.Type] = f
+		}
+		f.Received++
+		switch r.Status {
+		case domain.StatusCompleted:
+			f.Complied++
+		case domain.StatusDenied:
+			f.Denied++
+		case domain.StatusExpiredUnverified:
+			f.Unverified++
+		default:
+			f.Open++
+		}
+		if (r.Status == domain.StatusCompleted || r.Status == domain.StatusDenied) && r.ClosedAt != nil {
+			days[r.Type] = append(days[r.Type], r.ClosedAt.Sub(r.ReceivedAt).Hours()/24)
+		}
+	}
+	var out []TypeYear
+	add := func(t domain.RequestType) {
+		f := byType[t]
+		if f == nil {
+			f = &TypeYear{Type: t}
+		}
+		f.MedianDays, f.MeanDays = -1, -1
+		if d := days[t]; len(d) > 0 {
+			f.MedianDays = median(d)
+			sum := 0.0
+			for _, x := range d {
+				sum += x
+			}
+			f.MeanDays = sum / float64(len(d))
+		}
+		out = append(out, *f)
+		delete(byType, t)
+	}
+	for _, t := range domain.RequestTypes {
+		add(t)
+	}
+	rest := make([]domain.RequestType, 0, len(byType))
+	for t := range byType {
+		rest = append(rest, t)
+	}
+	slices.Sort(rest)
+	for _, t := range rest {
+		add(t)
+	}
+	return out
 }

@@ -71,3 +71,44 @@ func TestMonthlyAcrossTheYear(t *testing.T) {
 		t.Error("zero months")
 	}
 }
+
+func TestYearlyCountsWhatTheCCPAAsksToDisclose(t *testing.T) {
+	at := func(s string) time.Time {
+		v, err := time.Parse(time.DateOnly, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	closed := func(s string) *time.Time { v := at(s); return &v }
+	rs := []Request{
+		{Type: domain.TypeAccess, Status: domain.StatusCompleted, ReceivedAt: at("2025-01-10"), ClosedAt: closed("2025-01-20")}, // 10 days
+		{Type: domain.TypeAccess, Status: domain.StatusCompleted, ReceivedAt: at("2025-03-01"), ClosedAt: closed("2025-03-05")}, // 4
+		{Type: domain.TypeAccess, Status: domain.StatusDenied, ReceivedAt: at("2025-06-01"), ClosedAt: closed("2025-06-02")},    // 1
+		{Type: domain.TypeAccess, Status: domain.StatusExpiredUnverified, ReceivedAt: at("2025-07-01"), ClosedAt: closed("2025-07-08")},
+		{Type: domain.TypeAccess, Status: domain.StatusInReview, ReceivedAt: at("2025-12-30")},
+		{Type: domain.TypeDeletion, Status: domain.StatusCompleted, ReceivedAt: at("2024-12-31"), ClosedAt: closed("2025-01-02")}, // another year
+		{Type: domain.TypeOptOut, Status: domain.StatusCompleted, ReceivedAt: at("2025-05-05"), ClosedAt: closed("2025-05-05")},   // 0 days
+	}
+	got := Yearly(rs, 2025)
+	if len(got) != len(domain.RequestTypes) {
+		t.Fatalf("%d types, want one row per type: %+v", len(got), got)
+	}
+	byType := map[domain.RequestType]TypeYear{}
+	for _, f := range got {
+		byType[f.Type] = f
+	}
+	access := byType[domain.TypeAccess]
+	if access.Received != 5 || access.Complied != 2 || access.Denied != 1 || access.Unverified != 1 || access.Open != 1 {
+		t.Errorf("access = %+v", access)
+	}
+	if access.MedianDays != 4 || access.MeanDays != 5 {
+		t.Errorf("access days: median %v, mean %v; want 4 and 5", access.MedianDays, access.MeanDays)
+	}
+	if del := byType[domain.TypeDeletion]; del.Received != 0 || del.MedianDays != -1 || del.MeanDays != -1 {
+		t.Errorf("deletion = %+v, want nothing in 2025 and no days", del)
+	}
+	if opt := byType[domain.TypeOptOut]; opt.Complied != 1 || opt.MedianDays != 0 || opt.MeanDays != 0 {
+		t.Errorf("opt-out = %+v, want one complied the same day", opt)
+	}
+}
