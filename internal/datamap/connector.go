@@ -50,6 +50,38 @@ type querier interface {
 	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
 }
 
+// begin opens a transaction on the system.
+func (c *Connector) begin(ctx context.Context) (*sql.Tx, error) {
+	tx, err := c.DB.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("system %s: begin: %w", c.System.Name, err)
+	}
+	return tx, nil
+}
+
+// discoverInTx opens a transaction and discovers the person in it, so
+// what is then changed is exactly what was found.
+func (c *Connector) discoverInTx(ctx context.Context, ids Identities) (*sql.Tx, *Found, error) {
+	tx, err := c.begin(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	found, err := c.discover(ctx, tx, ids)
+	if err != nil {
+		tx.Rollback()
+		return nil, nil, err
+	}
+	return tx, found, nil
+}
+
+// commit commits what (an erasure, a correction...) on the system.
+func (c *Connector) commit(tx *sql.Tx, what string) error {
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("system %s: commit %s: %w", c.System.Name, what, err)
+	}
+	return nil
+}
+
 // ReadRows streams the full rows with the given keys, batch by batch, so
 // an export never holds a whole table in memory.
 func (c *Connector) ReadRows(ctx context.Context, t *Table, keys [][]any, each func(columns []string, row []any) error) error {

@@ -29,15 +29,11 @@ type Changed struct {
 // row shared with another person is left alone, since correcting it would
 // change that person's data too; it is reported as Shared.
 func (c *Connector) Correct(ctx context.Context, ids Identities, changes []Change) ([]Changed, error) {
-	tx, err := c.DB.BeginTx(ctx, nil)
-	if err != nil {
-		return nil, fmt.Errorf("system %s: begin: %w", c.System.Name, err)
-	}
-	defer tx.Rollback()
-	found, err := c.discover(ctx, tx, ids)
+	tx, found, err := c.discoverInTx(ctx, ids)
 	if err != nil {
 		return nil, err
 	}
+	defer tx.Rollback()
 	var out []Changed
 	for _, ft := range found.Tables {
 		t := ft.Table
@@ -72,8 +68,8 @@ func (c *Connector) Correct(ctx context.Context, ids Identities, changes []Chang
 			}
 		}
 	}
-	if err := tx.Commit(); err != nil {
-		return nil, fmt.Errorf("system %s: commit correction: %w", c.System.Name, err)
+	if err := c.commit(tx, "correction"); err != nil {
+		return nil, err
 	}
 	return out, nil
 }

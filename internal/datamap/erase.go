@@ -66,15 +66,11 @@ func CanonKey(key []any) string { return canonKey(key) }
 // still reference after its children were handled is masked when its
 // table says how, and otherwise kept and counted.
 func (c *Connector) Erase(ctx context.Context, ids Identities, rules Rules) (*Erasure, error) {
-	tx, err := c.DB.BeginTx(ctx, nil)
-	if err != nil {
-		return nil, fmt.Errorf("system %s: begin: %w", c.System.Name, err)
-	}
-	defer tx.Rollback()
-	found, err := c.discover(ctx, tx, ids)
+	tx, found, err := c.discoverInTx(ctx, ids)
 	if err != nil {
 		return nil, err
 	}
+	defer tx.Rollback()
 	out := &Erasure{}
 	held := c.heldClosure(rules.Held)
 	for _, t := range c.childrenFirst() {
@@ -106,8 +102,8 @@ func (c *Connector) Erase(ctx context.Context, ids Identities, rules Rules) (*Er
 			return nil, err
 		}
 	}
-	if err := tx.Commit(); err != nil {
-		return nil, fmt.Errorf("system %s: commit erasure: %w", c.System.Name, err)
+	if err := c.commit(tx, "erasure"); err != nil {
+		return nil, err
 	}
 	return out, nil
 }
@@ -117,9 +113,9 @@ func (c *Connector) Erase(ctx context.Context, ids Identities, rules Rules) (*Er
 // Rows already gone are skipped; rows something else now references stay
 // (counted as kept, and missing from the result's Gone), as in Erase.
 func (c *Connector) Purge(ctx context.Context, keys map[string][][]any) (*Erasure, error) {
-	tx, err := c.DB.BeginTx(ctx, nil)
+	tx, err := c.begin(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("system %s: begin: %w", c.System.Name, err)
+		return nil, err
 	}
 	defer tx.Rollback()
 	out := &Erasure{}
@@ -150,8 +146,8 @@ func (c *Connector) Purge(ctx context.Context, keys map[string][][]any) (*Erasur
 		}
 		out.Tables = append(out.Tables, res)
 	}
-	if err := tx.Commit(); err != nil {
-		return nil, fmt.Errorf("system %s: commit purge: %w", c.System.Name, err)
+	if err := c.commit(tx, "purge"); err != nil {
+		return nil, err
 	}
 	return out, nil
 }

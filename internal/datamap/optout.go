@@ -22,15 +22,11 @@ type OptedOut struct {
 // deleted (a subscription). Linked rows, such as an address shared with
 // others, are never touched: an opt-out is the person's alone.
 func (c *Connector) OptOut(ctx context.Context, ids Identities) ([]OptedOut, error) {
-	tx, err := c.DB.BeginTx(ctx, nil)
-	if err != nil {
-		return nil, fmt.Errorf("system %s: begin: %w", c.System.Name, err)
-	}
-	defer tx.Rollback()
-	found, err := c.discover(ctx, tx, ids)
+	tx, found, err := c.discoverInTx(ctx, ids)
 	if err != nil {
 		return nil, err
 	}
+	defer tx.Rollback()
 	var out []OptedOut
 	for _, ft := range found.Tables {
 		if ft.Table.OptOut == nil {
@@ -46,8 +42,8 @@ func (c *Connector) OptOut(ctx context.Context, ids Identities) ([]OptedOut, err
 		}
 		out = append(out, res)
 	}
-	if err := tx.Commit(); err != nil {
-		return nil, fmt.Errorf("system %s: commit opt-out: %w", c.System.Name, err)
+	if err := c.commit(tx, "opt-out"); err != nil {
+		return nil, err
 	}
 	return out, nil
 }
@@ -56,9 +52,9 @@ func (c *Connector) OptOut(ctx context.Context, ids Identities) ([]OptedOut, err
 // given keys, by table, in one transaction: a restored backup's rows of
 // people who opted out since it was taken.
 func (c *Connector) ApplyOptOut(ctx context.Context, keys map[string][][]any) ([]OptedOut, error) {
-	tx, err := c.DB.BeginTx(ctx, nil)
+	tx, err := c.begin(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("system %s: begin: %w", c.System.Name, err)
+		return nil, err
 	}
 	defer tx.Rollback()
 	var out []OptedOut
@@ -72,8 +68,8 @@ func (c *Connector) ApplyOptOut(ctx context.Context, keys map[string][][]any) ([
 		}
 		out = append(out, res)
 	}
-	if err := tx.Commit(); err != nil {
-		return nil, fmt.Errorf("system %s: commit opt-out: %w", c.System.Name, err)
+	if err := c.commit(tx, "opt-out"); err != nil {
+		return nil, err
 	}
 	return out, nil
 }
