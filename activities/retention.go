@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -162,7 +163,7 @@ func (a *Fulfilment) purgeRetained(ctx context.Context, r *store.Request, holds 
 	for _, row := range due {
 		bySystem[row.SystemName] = append(bySystem[row.SystemName], row)
 	}
-	for _, system := range sortedKeys(bySystem) {
+	for _, system := range slices.Sorted(maps.Keys(bySystem)) {
 		c := connectorOf(conns, system)
 		if c == nil {
 			return fmt.Errorf("system %s, where rows are retained, is no longer in the data map", system)
@@ -253,13 +254,4 @@ func parseRowKey(s string) ([]any, error) {
 		}
 	}
 	return key, nil
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }
