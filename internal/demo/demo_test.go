@@ -179,3 +179,22 @@ func TestPrepareRecognisesAnOlderDemoDatabase(t *testing.T) {
 		}
 	})
 }
+
+// TestPrepareAddsTheNewsletterFlagToAnOlderDemoDatabase: a demo database
+// made before opt-outs lacks the flag they turn off; preparing it again
+// adds the flag, on for everyone, and changes nothing else.
+func TestPrepareAddsTheNewsletterFlagToAnOlderDemoDatabase(t *testing.T) {
+	eachKind(t, func(t *testing.T, dsn string) {
+		prepare(t, dsn, people)
+		db, _ := open(t, dsn)
+		exec(t, db, `ALTER TABLE customers DROP COLUMN newsletter`)
+		prepare(t, dsn, people)
+		var on int
+		if err := db.QueryRow(`SELECT count(*) FROM customers WHERE newsletter = TRUE`).Scan(&on); err != nil {
+			t.Fatalf("the newsletter flag was not added back: %v", err)
+		}
+		if on != people {
+			t.Errorf("%d of %d customers have the flag on", on, people)
+		}
+	})
+}
