@@ -23,8 +23,10 @@ const ErrTypeNoDataMap = "NoDataMap"
 // PackageDownloads is how many times a requester may download a package.
 const PackageDownloads = 5
 
-// Fulfilment are the activities that find a person's data and act on it:
-// discovery, access and export packages, deletion and correction.
+// Fulfilment are the activities that find a person's data and act on it
+// in the systems dsar reaches itself: discovery, access and export
+// packages, deletion (and its aftercare), correction and opt-out. Tasks
+// are the other systems'.
 type Fulfilment struct {
 	Store        *store.Store
 	Systems      *datamap.Systems // nil: no data map configured

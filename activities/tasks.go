@@ -16,8 +16,19 @@ import (
 
 	"github.com/dsar-project/dsar/internal/datamap"
 	"github.com/dsar-project/dsar/internal/domain"
+	"github.com/dsar-project/dsar/internal/export"
 	"github.com/dsar-project/dsar/internal/store"
 )
+
+// Tasks are the activities for the systems dsar does not reach itself:
+// a task per webhook and manual system, the webhook calls, and the
+// officers' progress on the manual ones.
+type Tasks struct {
+	Store   *store.Store
+	Systems *datamap.Systems // nil: no data map configured
+	Sealer  *export.Sealer   // seals what webhooks answer
+	Now     func() time.Time
+}
 
 // Task is what the workflow knows of a task: a system's name and kind,
 // nothing about the person.
@@ -71,7 +82,7 @@ func Sign(secret string, timestamp int64, body []byte) string {
 
 // PrepareTasks creates a request's tasks for the data map's webhook and
 // manual systems (once; a retry finds them) and returns them.
-func (a *Fulfilment) PrepareTasks(ctx context.Context, requestID string) ([]Task, error) {
+func (a *Tasks) PrepareTasks(ctx context.Context, requestID string) ([]Task, error) {
 	if a.Systems == nil {
 		return nil, nil
 	}
@@ -93,7 +104,7 @@ func (a *Fulfilment) PrepareTasks(ctx context.Context, requestID string) ([]Task
 
 // PendingTasks lists a request's tasks with whether each is done; the
 // workflow asks in case a completion signal was lost.
-func (a *Fulfilment) PendingTasks(ctx context.Context, requestID string) ([]Task, error) {
+func (a *Tasks) PendingTasks(ctx context.Context, requestID string) ([]Task, error) {
 	ts, err := a.Store.Tasks(ctx, requestID)
 	if err != nil {
 		return nil, err
@@ -112,7 +123,7 @@ func tasksOf(ts []store.Task) []Task {
 // CallWebhook sends the request to a webhook system, signed, and stores
 // its answer sealed. Any answer but 2xx is an error, so Temporal retries
 // until the system answers; a task already done is not called again.
-func (a *Fulfilment) CallWebhook(ctx context.Context, requestID, system string) error {
+func (a *Tasks) CallWebhook(ctx context.Context, requestID, system string) error {
 	ts, err := a.Store.Tasks(ctx, requestID)
 	if err != nil {
 		return err
@@ -168,7 +179,7 @@ func (a *Fulfilment) CallWebhook(ctx context.Context, requestID, system string) 
 	return err
 }
 
-func (a *Fulfilment) post(ctx context.Context, url, secret string, body []byte) ([]byte, error) {
+func (a *Tasks) post(ctx context.Context, url, secret string, body []byte) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(ctx, webhookTimeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))

@@ -15,10 +15,11 @@ import (
 // worker registers real ones (internal/app), and a workflow only ever
 // names a method.
 var (
-	requests   *activities.Requests
-	fulfilment *activities.Fulfilment
-	breaches   *activities.Breaches
-	monitor    *activities.Monitor
+	requests    *activities.Requests
+	fulfilment  *activities.Fulfilment
+	systemTasks *activities.Tasks
+	breaches    *activities.Breaches
+	monitor     *activities.Monitor
 )
 
 // Activity options. Database steps retry quickly; email retries back off

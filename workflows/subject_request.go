@@ -433,7 +433,7 @@ func (w *subjectRequest) decide(ctx workflow.Context, d ReviewDecision) error {
 func (w *subjectRequest) otherSystems(ctx workflow.Context, officer string) error {
 	var tasks []activities.Task
 	actx := workflow.WithActivityOptions(ctx, storeActivity)
-	if err := workflow.ExecuteActivity(actx, fulfilment.PrepareTasks, w.in.RequestID).Get(ctx, &tasks); err != nil {
+	if err := workflow.ExecuteActivity(actx, systemTasks.PrepareTasks, w.in.RequestID).Get(ctx, &tasks); err != nil {
 		return err
 	}
 	if len(tasks) == 0 {
@@ -452,7 +452,7 @@ func (w *subjectRequest) otherSystems(ctx workflow.Context, officer string) erro
 		switch {
 		case t.Done:
 		case t.Kind == "webhook":
-			calls = append(calls, workflow.ExecuteActivity(wctx, fulfilment.CallWebhook, w.in.RequestID, t.System))
+			calls = append(calls, workflow.ExecuteActivity(wctx, systemTasks.CallWebhook, w.in.RequestID, t.System))
 		default:
 			pending[t.System] = true
 		}
@@ -470,7 +470,7 @@ func (w *subjectRequest) otherSystems(ctx workflow.Context, officer string) erro
 		var recheckErr error
 		sel.AddFuture(recheck, func(workflow.Future) {
 			var now []activities.Task
-			if recheckErr = workflow.ExecuteActivity(actx, fulfilment.PendingTasks, w.in.RequestID).Get(ctx, &now); recheckErr != nil {
+			if recheckErr = workflow.ExecuteActivity(actx, systemTasks.PendingTasks, w.in.RequestID).Get(ctx, &now); recheckErr != nil {
 				return
 			}
 			for _, t := range now {

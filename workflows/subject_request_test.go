@@ -147,6 +147,7 @@ func newHarness(t *testing.T, refuse string) *harness {
 	}
 	t.Cleanup(fulfil.Systems.Close)
 	env.RegisterActivity(fulfil)
+	env.RegisterActivity(&activities.Tasks{Store: st, Systems: fulfil.Systems, Sealer: sealer, Now: env.Now})
 	// The purge a deletion starts outlives the request by years; here
 	// the test notes it started and runs it on its own (retention_test).
 	h := &harness{t: t, env: env, store: st, mail: sender, shop: shop, id: r.ID, systems: fulfil.Systems, fulfil: fulfil}

@@ -271,6 +271,7 @@ func (a *App) NewWorker() (worker.Worker, error) {
 		Store: a.Store, Systems: a.Systems, Sealer: a.Sealer, Organisation: a.Config.Organisation,
 		DownloadTTL: a.Config.DownloadTTL, Now: a.Now, Log: a.Log,
 	})
+	w.RegisterActivity(&activities.Tasks{Store: a.Store, Systems: a.Systems, Sealer: a.Sealer, Now: a.Now})
 	return w, nil
 }
 
