@@ -108,24 +108,30 @@ func (s *Store) AddAPIToken(ctx context.Context, t *APIToken) error {
 // a minute, so a busy client does not write on every call).
 func (s *Store) OfficerByTokenHash(ctx context.Context, hash string, now time.Time) (*Officer, error) {
 	now = now.UTC()
-	var t APIToken
-	err := s.db.WithContext(ctx).Joins("JOIN officers ON api_tokens.officer_id = officers.id").
+	// One query finds the token and its officer.
+	var row struct {
+		Officer
+		TokenID         int64
+		TokenLastUsedAt *time.Time
+	}
+	res := s.db.WithContext(ctx).Table("officers").
+		Select("officers.*, api_tokens.id AS token_id, api_tokens.last_used_at AS token_last_used_at").
+		Joins("JOIN api_tokens ON api_tokens.officer_id = officers.id").
 		Where("api_tokens.hash = ? AND officers.disabled_at IS NULL AND api_tokens.revoked_at IS NULL", hash).
 		Where("api_tokens.expires_at > ? OR (api_tokens.expires_at IS NULL AND api_tokens.created_at > ?)", now, now.Add(-APITokenLifetime)).
-		Take(&t).Error
-	if err != nil {
-		return nil, notFound(err, "officer by token")
+		Limit(1).Scan(&row)
+	if res.Error != nil {
+		return nil, fmt.Errorf("store: officer by token: %w", res.Error)
 	}
-	if t.LastUsedAt == nil || now.Sub(*t.LastUsedAt) > time.Minute {
-		if err := s.db.WithContext(ctx).Model(&APIToken{}).Where("id = ?", t.ID).Update("last_used_at", now).Error; err != nil {
+	if res.RowsAffected == 0 {
+		return nil, fmt.Errorf("store: officer by token: %w", ErrNotFound)
+	}
+	if last := row.TokenLastUsedAt; last == nil || now.Sub(*last) > time.Minute {
+		if err := s.db.WithContext(ctx).Model(&APIToken{}).Where("id = ?", row.TokenID).Update("last_used_at", now).Error; err != nil {
 			return nil, fmt.Errorf("store: record token use: %w", err)
 		}
 	}
-	var o Officer
-	if err := s.db.WithContext(ctx).Where("id = ?", t.OfficerID).Take(&o).Error; err != nil {
-		return nil, notFound(err, "officer by token")
-	}
-	return &o, nil
+	return &row.Officer, nil
 }
 
 // APITokens lists an officer's tokens, newest first, revoked ones
