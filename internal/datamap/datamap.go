@@ -17,8 +17,10 @@ const (
 	KindPostgres Kind = "postgres"
 	KindSQLite   Kind = "sqlite"
 	KindMySQL    Kind = "mysql" // MySQL and MariaDB
-	KindWebhook  Kind = "webhook"
-	KindManual   Kind = "manual"
+	// kindMariaDB is accepted in a map for KindMySQL.
+	kindMariaDB Kind = "mariadb"
+	KindWebhook Kind = "webhook"
+	KindManual  Kind = "manual"
 )
 
 // SQL reports whether dsar queries the system itself.

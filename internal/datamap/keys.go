@@ -191,7 +191,7 @@ func (fileSystem) keysFor(n *yaml.Node) ([]string, string) {
 		}
 	}
 	switch Kind(kind) {
-	case KindPostgres, KindSQLite, KindMySQL:
+	case KindPostgres, KindSQLite, KindMySQL, kindMariaDB:
 		return []string{"name", "kind", "dsn_env", "tables"}, "a " + kind + " system"
 	case KindWebhook:
 		return []string{"name", "kind", "url_env", "secret_env"}, "a webhook system"

@@ -84,3 +84,24 @@ func TestMySQLConnectionStrings(t *testing.T) {
 	}
 	db.Close()
 }
+
+func TestMariaDBIsAnotherNameForMySQL(t *testing.T) {
+	m, err := datamap.Parse("map.yaml", []byte(`version: 1
+systems:
+  - name: shop
+    kind: mariadb
+    dsn_env: SHOP_DSN
+    tables:
+      - name: customers
+        primary_key: id
+        identities: {email: email}
+        columns: {email: user.contact.email}
+        erase: delete
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k := m.System("shop").Kind; k != datamap.KindMySQL {
+		t.Errorf("kind mariadb loads as %q, want mysql", k)
+	}
+}

@@ -31,6 +31,9 @@ func build(source string, f *fileMap) (*Map, error) {
 			Name: fs.Name, Kind: Kind(fs.Kind), DSNEnv: fs.DSNEnv, SecretEnv: fs.SecretEnv,
 			Instructions: fs.Instructions, Line: fs.line,
 		}
+		if s.Kind == kindMariaDB {
+			s.Kind = KindMySQL
+		}
 		if fs.URLEnv != "" {
 			s.DSNEnv = fs.URLEnv
 		}
