@@ -168,7 +168,7 @@ func TestLoggedRequestKeepsItsChannelAndVerification(t *testing.T) {
 			t.Errorf("stored: %+v", got)
 		}
 		trail := actions(t, db, r.ID)
-		if len(trail) != 2 || trail[0] != "received:deletion request received by Letter, logged by an officer" ||
+		if len(trail) != 2 || trail[0] != "received:deletion request received by letter, logged by an officer" ||
 			trail[1] != "identity_verified:signed letter matches the customer record" {
 			t.Errorf("trail: %v", trail)
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"gorm.io/gorm"
@@ -142,7 +143,7 @@ func (s *Store) createRequest(ctx context.Context, r *Request, statusToken *Requ
 			Detail: string(r.Type) + " request submitted", At: r.ReceivedAt}
 		if r.LoggedBy != "" {
 			received.Actor = r.LoggedBy
-			received.Detail = fmt.Sprintf("%s request received by %s, logged by an officer", r.Type, r.Channel.Label())
+			received.Detail = fmt.Sprintf("%s request received by %s, logged by an officer", r.Type, strings.ToLower(r.Channel.Label()))
 		}
 		if err := tx.Create(&received).Error; err != nil {
 			return err
