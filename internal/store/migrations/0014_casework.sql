@@ -1,4 +1,4 @@
--- Case work (docs/dashboard.md, "Case work"): how a request arrived, who
+-- Case work (docs/casework.md): how a request arrived, who
 -- logged it, who works on it, and the officers' internal notes.
 --
 -- channel is how the request reached the organisation: 'web' (the form
