@@ -1,6 +1,7 @@
 package web
 
 import (
+	"cmp"
 	"encoding/csv"
 	"errors"
 	"net/http"
@@ -212,7 +213,7 @@ func badCursor(err error) error {
 }
 
 // csvHeader names the export's columns.
-var csvHeader = []string{"reference", "type", "status", "regime", "received_at", "due_at", "overdue", "closed_at", "name", "email"}
+var csvHeader = []string{"reference", "type", "status", "regime", "received_at", "due_at", "overdue", "closed_at", "name", "email", "channel", "assignee"}
 
 // requestsCSV streams every request the filters match (no paging: the
 // limit and cursor are ignored) as CSV, in the list's order. Text a
@@ -245,6 +246,10 @@ func (s *Server) writeRequestsCSV(c echo.Context, f store.RequestFilter) error {
 	if err != nil {
 		return err
 	}
+	officers, err := s.officerEmails(ctx)
+	if err != nil {
+		return err
+	}
 	h := c.Response().Header()
 	h.Set(echo.HeaderContentType, "text/csv; charset=utf-8")
 	h.Set(echo.HeaderContentDisposition, `attachment; filename="requests-`+s.now().Format("2006-01-02")+`.csv"`)
@@ -263,7 +268,7 @@ func (s *Server) writeRequestsCSV(c echo.Context, f store.RequestFilter) error {
 				closed = r.ClosedAt.UTC().Format(time.RFC3339)
 			}
 			rec := []any{r.ID, string(r.Type), string(r.Status), string(r.Regime), r.ReceivedAt, r.DueAt,
-				strconv.FormatBool(r.Overdue(now)), closed, r.Name, r.Email}
+				strconv.FormatBool(r.Overdue(now)), closed, r.Name, r.Email, string(cmp.Or(r.Channel, domain.ChannelWeb)), assigneeOf(r, officers)}
 			cells := make([]string, len(rec))
 			for j, v := range rec {
 				cells[j] = export.CSVCell(v)
