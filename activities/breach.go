@@ -340,7 +340,7 @@ func (a *Breaches) AlertBreach(ctx context.Context, al BreachAlert) error {
 	if al.Urgent {
 		data.Reason = "urgent"
 	}
-	sent, err := r.alert(ctx, al.Kind, "breach/"+b.ID+"/"+al.Key, "", data)
+	sent, err := r.alert(ctx, al.Kind, "breach/"+b.ID+"/"+al.Key, "", data, nil)
 	if err != nil || sent == 0 {
 		return err
 	}

@@ -96,9 +96,13 @@ type Alert struct {
 	Key string
 }
 
-// AlertOfficers emails an alert about a request to every active admin and
-// officer, once each, and notes it in the request's history. An overdue
-// alert also flags the request as overdue.
+// AlertOfficers emails an alert about a request, once to each officer it
+// is for, and notes it in the request's history. An overdue alert also
+// flags the request as overdue. A reminder goes to the request's
+// assignee alone when one is assigned who may act, otherwise to every
+// active admin and officer; an overdue escalation goes to the assignee
+// first, then to every other acting officer. Who is assigned is read
+// here, when the alert is due, so the workflow does not need to know.
 func (a *Requests) AlertOfficers(ctx context.Context, al Alert) error {
 	defer keepAlive(ctx)()
 	r, err := a.Store.GetRequest(ctx, al.RequestID)
@@ -119,7 +123,7 @@ func (a *Requests) AlertOfficers(ctx context.Context, al Alert) error {
 		DueAt: formatTime(r.DueAt), DueIn: DueIn(now, r.DueAt), StatusLabel: r.Status.OfficerLabel(),
 		Regime: string(r.Regime), DashboardLink: a.BaseURL + "/officer/requests/" + r.ID,
 	}
-	sent, err := a.alert(ctx, al.Kind, "request/"+r.ID+"/"+al.Key, r.ID, data)
+	sent, err := a.alert(ctx, al.Kind, "request/"+r.ID+"/"+al.Key, r.ID, data, r.AssigneeID)
 	if err != nil || sent == 0 {
 		return err
 	}
@@ -127,14 +131,33 @@ func (a *Requests) AlertOfficers(ctx context.Context, al Alert) error {
 		Action: "officers_alerted", Detail: fmt.Sprintf("%s (%s)", al.Kind, al.Key), At: now})
 }
 
-// alert sends one alert to every acting officer who has not had it, and
-// reports how many it sent now. Each officer's copy is recorded on its
-// own, so a retry after a partial failure sends only the missing ones.
-func (a *Requests) alert(ctx context.Context, kind mail.Kind, key, requestID string, data mail.Data) (int, error) {
+// recipients orders the acting officers for an alert: the assignee
+// first, if they may act, and alone for a reminder.
+func recipients(officers []store.Officer, kind mail.Kind, assigneeID *int64) []store.Officer {
+	if assigneeID == nil {
+		return officers
+	}
+	i := slices.IndexFunc(officers, func(o store.Officer) bool { return o.ID == *assigneeID })
+	if i < 0 {
+		return officers // disabled, or no longer allowed to act: everyone
+	}
+	if kind == mail.KindOfficerReminder {
+		return officers[i : i+1]
+	}
+	out := append([]store.Officer{officers[i]}, officers[:i]...)
+	return append(out, officers[i+1:]...)
+}
+
+// alert sends one alert to every acting officer who has not had it (the
+// assignee first, or alone: recipients), and reports how many it sent
+// now. Each officer's copy is recorded on its own, so a retry after a
+// partial failure sends only the missing ones.
+func (a *Requests) alert(ctx context.Context, kind mail.Kind, key, requestID string, data mail.Data, assigneeID *int64) (int, error) {
 	officers, err := a.Store.ActingOfficers(ctx)
 	if err != nil {
 		return 0, err
 	}
+	officers = recipients(officers, kind, assigneeID)
 	if len(officers) == 0 {
 		a.Log.Warn("no active officer to alert", "kind", kind, "key", key)
 		return 0, nil

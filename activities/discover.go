@@ -27,7 +27,12 @@ func (a *Fulfilment) connectors() ([]*datamap.Connector, error) {
 
 // identities are what a request's verified requester is known by. Only
 // the email is proven by verification, so it is the only identity used.
+// A request an officer logged without an address has none: it matches
+// no row (an empty email must never match rows whose email is empty).
 func identities(r *store.Request) datamap.Identities {
+	if r.Email == "" {
+		return datamap.Identities{}
+	}
 	return datamap.Identities{"email": uniq(r.Email, lower(r.Email))}
 }
 

@@ -105,6 +105,6 @@ func (m *Monitor) Digest(ctx context.Context) (DigestReport, error) {
 	}
 	key := "digest/" + now.UTC().Format(time.DateOnly) + "/" + hex.EncodeToString(h.Sum(nil))[:16]
 	data := mail.Data{Organisation: a.Organisation, Items: items, DashboardLink: a.BaseURL + "/officer/requests"}
-	rep.Sent, err = a.alert(ctx, mail.KindOfficerDigest, key, "", data)
+	rep.Sent, err = a.alert(ctx, mail.KindOfficerDigest, key, "", data, nil)
 	return rep, err
 }

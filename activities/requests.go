@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
@@ -105,6 +106,9 @@ func (a *Requests) SendEmail(ctx context.Context, e Email) error {
 		return classify(err)
 	}
 	now := a.Now()
+	if r.Email == "" {
+		return a.noAddress(ctx, r, step, now)
+	}
 	if slices.Contains(verificationSteps, step) {
 		n, err := a.Store.EmailsToAddress(ctx, r.Email, verificationSteps, now.Add(-24*time.Hour))
 		if err != nil {
@@ -181,6 +185,22 @@ func (a *Requests) SendEmail(ctx context.Context, e Email) error {
 	}
 	return a.Store.Audit(ctx, store.AuditEvent{RequestID: r.ID, Actor: store.ActorSystem,
 		Action: "email_sent", Detail: step, At: now})
+}
+
+// NoAddressProvider is the provider ID recorded for an email step of a
+// request that has no address: the step is done, nothing was sent.
+const NoAddressProvider = "none: no address"
+
+// noAddress passes over an email of a request an officer logged from a
+// person who gave no address: the step is recorded as done so the
+// workflow goes on, and the trail tells the officer to answer by the
+// request's own channel.
+func (a *Requests) noAddress(ctx context.Context, r *store.Request, step string, now time.Time) error {
+	if err := a.Store.RecordEmailSent(ctx, store.SentEmail{RequestID: r.ID, Step: step, ProviderID: NoAddressProvider, SentAt: now}); err != nil {
+		return err
+	}
+	return a.Store.Audit(ctx, store.AuditEvent{RequestID: r.ID, Actor: store.ActorSystem, Action: "email_not_sent",
+		Detail: step + ": the requester gave no email address; answer them by " + strings.ToLower(r.Channel.Label()), At: now})
 }
 
 // refused records an email the provider refused for good, or that the

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -84,6 +85,12 @@ type officerRequest struct {
 	ReceivedAt  time.Time           `json:"received_at"`
 	DueAt       time.Time           `json:"due_at"`
 	Regime      deadline.Regime     `json:"regime"`
+	// Channel is how the request arrived: web, or for a request an
+	// officer logged (LoggedBy), letter, phone, email or in_person.
+	Channel  domain.Channel `json:"channel"`
+	LoggedBy string         `json:"logged_by,omitempty"`
+	// Assignee is the email of the officer working on the request.
+	Assignee string `json:"assignee,omitempty"`
 	// AckDueAt is by when receipt must be confirmed (CCPA);
 	// ExtensionNoticeBy by when an extension must be announced, and
 	// ExtendedDueAt how far one can reach.
@@ -108,6 +115,8 @@ type officerRequest struct {
 	// cap held back); POST .../resend-email sends it again.
 	MailFailure *mailFailure       `json:"mail_failure,omitempty"`
 	Timeline    []store.AuditEvent `json:"timeline,omitempty"`
+	// Notes are the officers' internal notes, oldest first.
+	Notes []store.Note `json:"notes,omitempty"`
 	// Findings are what discovery found, for review before approval.
 	Findings []store.Finding `json:"findings,omitempty"`
 	// Tasks are the webhook and manual systems' parts of an approved
@@ -140,6 +149,7 @@ func toOfficerRequest(r *store.Request, now time.Time) officerRequest {
 		Corrections: r.Corrections, ReceivedAt: r.ReceivedAt, DueAt: r.DueAt, VerifiedAt: r.VerifiedAt,
 		Regime: r.Regime, AckDueAt: r.AckDueAt, ExtensionNoticeBy: r.ExtensionNoticeBy, ExtendedDueAt: r.ExtendedDueAt,
 		VerifiedBy: r.VerifiedBy, ClosedAt: r.ClosedAt, DecisionReason: r.DecisionReason, GPC: r.GPC,
+		Channel: cmp.Or(r.Channel, domain.ChannelWeb), LoggedBy: r.LoggedBy,
 	}
 }
 
@@ -150,7 +160,15 @@ func (s *Server) apiGetRequest(c echo.Context) error {
 		return err
 	}
 	out := toOfficerRequest(r, s.now())
+	officers, err := s.officerEmails(ctx)
+	if err != nil {
+		return err
+	}
+	out.Assignee = assigneeOf(r, officers)
 	if out.Timeline, err = s.store.Timeline(ctx, r.ID); err != nil {
+		return err
+	}
+	if out.Notes, err = s.store.Notes(ctx, r.ID); err != nil {
 		return err
 	}
 	if out.Findings, out.Fulfilment, err = s.fulfilmentOf(ctx, r.ID); err != nil {

@@ -52,6 +52,10 @@ var flashes = map[string]string{
 	"uncertain-resolved": "Recorded. The fan-out finishes in a moment.",
 	"officer-saved":      "Officer updated.",
 	"totp-reset":         "Two-factor sign-in reset. The officer sets it up again with their next sign-in.",
+	"noted":              "Note added. Only officers can read it.",
+	"assigned":           "Assignment saved.",
+	"logged":             "Request logged. Its clock runs from the date it was received.",
+	"duplicate":          "The same request was logged or submitted moments ago: this is that one, and nothing new was stored.",
 }
 
 // dueBadge is a request's clock as a badge: days left, coloured by urgency.
@@ -92,6 +96,7 @@ func plural(n int, word string) string {
 type requestRow struct {
 	store.Request
 	Deadline dueBadge
+	Assignee string
 }
 
 type requestsPage struct {
@@ -107,6 +112,11 @@ type requestsPage struct {
 	// Next, Prev and CSV are links that keep the filters.
 	Next, Prev, CSV string
 	Problems        map[string]string
+	// Officers are who requests can be assigned to; Here is the list's
+	// own link, to come back to after a bulk assignment.
+	Officers []store.Officer
+	Here     string
+	CanAct   bool
 }
 
 type sortOption struct {
@@ -147,7 +157,13 @@ func (f requestsFilter) link(path, cursor string) string {
 func (s *Server) dashboardRequests(c echo.Context) error {
 	q, f, err := s.parseListQuery(c)
 	filter := requestsFilter{listQuery: q, All: c.QueryParam("all") == "1"}
-	p := requestsPage{chrome: s.chrome(c, "requests"), Statuses: domain.Statuses, Regimes: deadline.Regimes, Sorts: sortOptions, Filter: filter}
+	p := requestsPage{chrome: s.chrome(c, "requests"), Statuses: domain.Statuses, Regimes: deadline.Regimes, Sorts: sortOptions, Filter: filter,
+		CanAct: officerFrom(c).Role.CanAct()}
+	officers, oerr := s.assigneeOptions(c)
+	if oerr != nil {
+		return oerr
+	}
+	p.Officers = officers
 	for _, t := range domain.RequestTypes {
 		p.Types = append(p.Types, typeOption{Value: t, Label: t.Label()})
 	}
@@ -173,10 +189,15 @@ func (s *Server) dashboardRequests(c echo.Context) error {
 	if len(rs) == 1 && strings.EqualFold(rs[0].ID, q.Q) {
 		return c.Redirect(http.StatusSeeOther, "/officer/requests/"+rs[0].ID)
 	}
+	emails, err := s.officerEmails(c.Request().Context())
+	if err != nil {
+		return err
+	}
 	now := s.now()
 	p.Total = page.Total
+	p.Here = filter.link("/officer/requests", q.Cursor)
 	for i := range rs {
-		row := requestRow{Request: rs[i], Deadline: deadlineOf(&rs[i], now)}
+		row := requestRow{Request: rs[i], Deadline: deadlineOf(&rs[i], now), Assignee: assigneeOf(&rs[i], emails)}
 		if row.Deadline.Class == "overdue" {
 			p.Overdue++
 		}
@@ -209,6 +230,9 @@ type requestPage struct {
 	CanDecide bool // in review, and the officer may act
 	CanVerify bool // waiting for the requester's link, and the officer may act
 	CanExtend bool // open, not yet extended, inside the first period
+	Notes     []store.Note
+	Assignee  string          // the assignee's email, if any
+	Officers  []store.Officer // who it can be assigned to
 	Error     string
 	Reason    string
 	// ExtensionReason is kept when an extension was refused.
@@ -249,8 +273,21 @@ func (s *Server) renderRequestPage(c echo.Context, code int, r *store.Request, p
 	if err != nil {
 		return err
 	}
+	notes, err := s.store.Notes(ctx, r.ID)
+	if err != nil {
+		return err
+	}
+	emails, err := s.officerEmails(ctx)
+	if err != nil {
+		return err
+	}
+	acting, err := s.assigneeOptions(c)
+	if err != nil {
+		return err
+	}
 	now := s.now()
 	return s.render(c, code, "officer/request", requestPage{
+		Notes: notes, Assignee: assigneeOf(r, emails), Officers: acting,
 		chrome: s.chrome(c, "requests"), Request: r, Deadline: deadlineOf(r, s.now()), Timeline: timeline,
 		Findings: findings, Done: done, Package: pkg, Tasks: tasks, Retained: retained, Deferred: deferred, CanAct: officerFrom(c).Role.CanAct(),
 		Searched:  slices.ContainsFunc(timeline, func(e store.AuditEvent) bool { return e.Action == "discovered" }),

@@ -24,6 +24,10 @@ type Office interface {
 	CompleteTask(ctx context.Context, requestID, system, note, actor string) error
 	ResendEmail(ctx context.Context, requestID, newEmail, actor string) (office.Resent, error)
 
+	LogRequest(ctx context.Context, lr office.LoggedRequest, actor string) (*office.Receipt, error)
+	AddNote(ctx context.Context, requestID, body, actor string) (*store.Note, error)
+	Assign(ctx context.Context, requestIDs []string, assignee, actor string) (int, error)
+
 	RecordBreach(ctx context.Context, nb domain.NewBreach, actor string, m *datamap.Map) (*store.Breach, error)
 	ApproveNotice(ctx context.Context, breachID, subject, text, actor string) error
 	RecordAuthority(ctx context.Context, breachID string, n office.AuthorityNotification, actor string) error

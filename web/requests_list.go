@@ -1,6 +1,7 @@
 package web
 
 import (
+	"cmp"
 	"encoding/csv"
 	"errors"
 	"net/http"
@@ -31,6 +32,7 @@ type listQuery struct {
 	Regime   deadline.Regime
 	Q        string
 	Overdue  string // "", "true" or "false"
+	Assignee string // an officer's email, "me" or "none"
 	From, To string // received dates, YYYY-MM-DD, both included
 	Sort     store.RequestSort
 	Limit    int
@@ -45,6 +47,7 @@ func (s *Server) parseListQuery(c echo.Context) (listQuery, store.RequestFilter,
 		Regime: deadline.Regime(c.QueryParam("regime")), Q: strings.TrimSpace(c.QueryParam("q")),
 		Overdue: c.QueryParam("overdue"), From: c.QueryParam("received_from"), To: c.QueryParam("received_to"),
 		Sort: store.RequestSort(c.QueryParam("sort")), Cursor: c.QueryParam("cursor"),
+		Assignee: strings.ToLower(strings.TrimSpace(c.QueryParam("assignee"))),
 	}
 	f := store.RequestFilter{Status: q.Status, Type: q.Type, Regime: q.Regime, Search: q.Q, Sort: q.Sort, Now: s.now()}
 	errs := map[string]string{}
@@ -56,6 +59,24 @@ func (s *Server) parseListQuery(c echo.Context) (listQuery, store.RequestFilter,
 	}
 	if q.Regime != "" && !slices.Contains(deadline.Regimes, q.Regime) {
 		errs["regime"] = "unknown regime: default, gdpr or ccpa"
+	}
+	switch q.Assignee {
+	case "":
+	case "none":
+		f.Unassigned = true
+	case "me":
+		id := officerFrom(c).ID
+		f.AssigneeID = &id
+	default:
+		o, err := s.store.OfficerByEmail(c.Request().Context(), q.Assignee)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			errs["assignee"] = "no officer has this email: give an officer's email, me or none"
+		case err != nil:
+			return q, f, err
+		default:
+			f.AssigneeID = &o.ID
+		}
 	}
 	if len(q.Q) > maxSearchLen {
 		errs["q"] = "at most " + strconv.Itoa(maxSearchLen) + " characters"
@@ -130,7 +151,7 @@ func (q listQuery) values() url.Values {
 	v := url.Values{}
 	for k, s := range map[string]string{
 		"status": string(q.Status), "type": string(q.Type), "regime": string(q.Regime), "q": q.Q,
-		"overdue": q.Overdue, "received_from": q.From, "received_to": q.To,
+		"overdue": q.Overdue, "received_from": q.From, "received_to": q.To, "assignee": q.Assignee,
 	} {
 		if s != "" {
 			v.Set(k, s)
@@ -165,9 +186,14 @@ func (s *Server) apiListRequests(c echo.Context) error {
 		return badCursor(err)
 	}
 	out := requestList{Requests: make([]officerRequest, len(p.Requests)), Total: p.Total}
+	officers, err := s.officerEmails(c.Request().Context())
+	if err != nil {
+		return err
+	}
 	now := s.now()
 	for i := range p.Requests {
 		out.Requests[i] = toOfficerRequest(&p.Requests[i], now)
+		out.Requests[i].Assignee = assigneeOf(&p.Requests[i], officers)
 	}
 	if p.Next != nil {
 		out.Next = p.Next.String()
@@ -187,7 +213,7 @@ func badCursor(err error) error {
 }
 
 // csvHeader names the export's columns.
-var csvHeader = []string{"reference", "type", "status", "regime", "received_at", "due_at", "overdue", "closed_at", "name", "email"}
+var csvHeader = []string{"reference", "type", "status", "regime", "received_at", "due_at", "overdue", "closed_at", "name", "email", "channel", "assignee"}
 
 // requestsCSV streams every request the filters match (no paging: the
 // limit and cursor are ignored) as CSV, in the list's order. Text a
@@ -220,6 +246,10 @@ func (s *Server) writeRequestsCSV(c echo.Context, f store.RequestFilter) error {
 	if err != nil {
 		return err
 	}
+	officers, err := s.officerEmails(ctx)
+	if err != nil {
+		return err
+	}
 	h := c.Response().Header()
 	h.Set(echo.HeaderContentType, "text/csv; charset=utf-8")
 	h.Set(echo.HeaderContentDisposition, `attachment; filename="requests-`+s.now().Format("2006-01-02")+`.csv"`)
@@ -238,7 +268,7 @@ func (s *Server) writeRequestsCSV(c echo.Context, f store.RequestFilter) error {
 				closed = r.ClosedAt.UTC().Format(time.RFC3339)
 			}
 			rec := []any{r.ID, string(r.Type), string(r.Status), string(r.Regime), r.ReceivedAt, r.DueAt,
-				strconv.FormatBool(r.Overdue(now)), closed, r.Name, r.Email}
+				strconv.FormatBool(r.Overdue(now)), closed, r.Name, r.Email, string(cmp.Or(r.Channel, domain.ChannelWeb)), assigneeOf(r, officers)}
 			cells := make([]string, len(rec))
 			for j, v := range rec {
 				cells[j] = export.CSVCell(v)

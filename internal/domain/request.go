@@ -232,7 +232,14 @@ func (e *ValidationError) Summary() string {
 
 // Normalize trims the request and lower-cases the email's domain, then
 // validates it. It returns a *ValidationError when anything is wrong.
-func (r *NewRequest) Normalize() error {
+func (r *NewRequest) Normalize() error { return r.normalize(false) }
+
+// NormalizeWithoutEmail is Normalize for a request an officer logs from a
+// person who gave no email address: an empty Email is accepted, any
+// other is checked as usual.
+func (r *NewRequest) NormalizeWithoutEmail() error { return r.normalize(true) }
+
+func (r *NewRequest) normalize(emailOptional bool) error {
 	r.Type = RequestType(strings.ToLower(strings.TrimSpace(string(r.Type))))
 	r.Email = strings.TrimSpace(r.Email)
 	r.Name = strings.TrimSpace(r.Name)
@@ -257,7 +264,9 @@ func (r *NewRequest) Normalize() error {
 			r.Regime = reg
 		}
 	}
-	if email, err := NormalizeEmail(r.Email); err != nil {
+	if emailOptional && r.Email == "" {
+		// no address: the officer who logs the request verifies it
+	} else if email, err := NormalizeEmail(r.Email); err != nil {
 		errs["email"] = err.Error()
 	} else {
 		r.Email = email

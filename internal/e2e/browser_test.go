@@ -188,6 +188,19 @@ func TestBrowserRequesterAndOfficer(t *testing.T) {
 	if m := s.waitMail(reference, "extended"); !strings.Contains(m.Text, "several systems") {
 		t.Errorf("the extension email:\n%s", m.Text)
 	}
+	// Case work: an internal note, and the request given to Grace.
+	run(t, ctx, "add a note and an assignee",
+		chromedp.SendKeys(chromedp.CSS(`#note-body`), "Ada phoned: her old address is on the 2019 orders."),
+		chromedp.Click(`//button[text()="Add note"]`),
+		chromedp.WaitVisible(`//div[@class="notice"][contains(., "Note added")]`),
+		chromedp.SetValue(chromedp.CSS(`#assignee-select`), "grace@example.org"),
+		chromedp.Click(`//button[text()="Save assignee"]`),
+		chromedp.WaitVisible(`//dd[@id="assignee"][text()="grace@example.org"]`),
+		shot("06c-note-and-assignee"),
+	)
+	if notes := text(t, ctx, "ol.notes"); !strings.Contains(notes, "her old address is on the 2019 orders") || !strings.Contains(notes, "grace@example.org") {
+		t.Errorf("the notes show:\n%s", notes)
+	}
 	run(t, ctx, "approve",
 		chromedp.Click(`//button[text()="Approve"]`),
 		chromedp.WaitVisible(chromedp.CSS(`.notice`)),

@@ -17,7 +17,6 @@ import (
 
 	"github.com/dsar-project/dsar/activities"
 	"github.com/dsar-project/dsar/internal/auth"
-	"github.com/dsar-project/dsar/internal/config"
 	"github.com/dsar-project/dsar/internal/deadline"
 	"github.com/dsar-project/dsar/internal/domain"
 	"github.com/dsar-project/dsar/internal/store"
@@ -101,6 +100,20 @@ func (s *Service) SubmitReceived(ctx context.Context, nr domain.NewRequest, rece
 	if err := nr.Normalize(); err != nil {
 		return nil, err
 	}
+	return s.submit(ctx, nr, received, intake{})
+}
+
+// intake is how a request came in when an officer logged it; zero for
+// one the requester submitted.
+type intake struct {
+	channel  domain.Channel
+	officer  string
+	evidence string    // how the officer verified a request without an address
+	at       time.Time // when the officer logged it
+}
+
+// submit stores and starts a normalised request.
+func (s *Service) submit(ctx context.Context, nr domain.NewRequest, received time.Time, in intake) (*Receipt, error) {
 	id, err := auth.NewRequestID()
 	if err != nil {
 		return nil, err
@@ -111,20 +124,15 @@ func (s *Service) SubmitReceived(ctx context.Context, nr domain.NewRequest, rece
 	}
 	now := received.UTC().Truncate(time.Second)
 	regime := cmp.Or(nr.Regime, s.Regime, deadline.Default)
-	if first, err := s.duplicateOf(ctx, nr, regime, now); err != nil || first != nil {
-		if err != nil {
-			return nil, fmt.Errorf("office: %w", err)
+	if nr.Email != "" {
+		if first, err := s.duplicateOf(ctx, nr, regime, now); err != nil || first != nil {
+			if err != nil {
+				return nil, fmt.Errorf("office: %w", err)
+			}
+			return &Receipt{Request: first, Duplicate: true}, nil
 		}
-		return &Receipt{Request: first, Duplicate: true}, nil
 	}
-	loc := s.Location
-	if loc == nil {
-		loc = time.UTC
-	}
-	clock, err := deadline.For(regime, now, loc)
-	if nr.Type == domain.TypeOptOut {
-		clock, err = deadline.OptOut(regime, now, loc, cmp.Or(s.OptOutWithin, config.DefaultOptOutWithin))
-	}
+	clock, err := s.clockFor(nr.Type, regime, now)
 	if err != nil {
 		return nil, err
 	}
@@ -133,17 +141,39 @@ func (s *Service) SubmitReceived(ctx context.Context, nr domain.NewRequest, rece
 		Email: nr.Email, Name: nr.Name, Details: nr.Details, Corrections: nr.Corrections, GPC: nr.GPC,
 		ReceivedAt: now, DueAt: clock.DueAt, Regime: regime, AckDueAt: clock.AckDueAt,
 		ExtensionNoticeBy: &clock.ExtensionNoticeBy, ExtendedDueAt: &clock.ExtendedDueAt,
+		Channel: in.channel, LoggedBy: in.officer,
+	}
+	issued := now
+	if !in.at.IsZero() {
+		issued = in.at
 	}
 	statusToken := &store.RequestToken{
 		Purpose: store.PurposeStatus, Hash: hash,
-		ExpiresAt: now.Add(activities.StatusLinkLifetime), CreatedAt: now,
+		ExpiresAt: issued.Add(activities.StatusLinkLifetime), CreatedAt: issued,
 	}
-	if err := s.Store.CreateRequest(ctx, r, statusToken); err != nil {
+	if in.officer == "" {
+		err = s.Store.CreateRequest(ctx, r, statusToken)
+	} else {
+		if in.evidence != "" {
+			r.VerifiedAt, r.VerifiedBy = &in.at, in.officer
+		}
+		err = s.Store.CreateLoggedRequest(ctx, r, statusToken, in.evidence)
+	}
+	if err != nil {
 		return nil, fmt.Errorf("office: %w", err)
 	}
 	if err := s.Start(ctx, r); err != nil {
 		s.Log.Warn("request stored; workflow start retried in the background", "request_id", r.ID, "error", err)
 		s.retryStart(r.ID)
+		return &Receipt{Request: r, StatusToken: token}, nil
+	}
+	if r.VerifiedAt != nil {
+		// Verified as it was logged: the workflow, which sends this
+		// request no email, moves it to review on this signal (or on
+		// Recover's, if this one is lost).
+		if err := s.SignalVerified(ctx, r.ID, in.officer); err != nil {
+			s.Log.Warn("verification stored; signal deferred", "request_id", r.ID, "error", err)
+		}
 	}
 	return &Receipt{Request: r, StatusToken: token}, nil
 }

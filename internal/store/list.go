@@ -84,6 +84,10 @@ type RequestFilter struct {
 	// included, before is not. Zero means unbounded.
 	ReceivedFrom   time.Time
 	ReceivedBefore time.Time
+	// AssigneeID keeps only the requests assigned to that officer;
+	// Unassigned only those assigned to no one.
+	AssigneeID *int64
+	Unassigned bool
 	// Search is a reference or its beginning (any case), an email address
 	// (anything with an @: matched exactly, ignoring case, through its
 	// keyed hash) or part of the requester's name (ignoring case).
@@ -299,6 +303,12 @@ func (s *Store) filtered(ctx context.Context, f RequestFilter) *gorm.DB {
 	}
 	if !f.ReceivedBefore.IsZero() {
 		q = q.Where("received_at < ?", f.ReceivedBefore.UTC())
+	}
+	switch {
+	case f.AssigneeID != nil:
+		q = q.Where("assignee_id = ?", *f.AssigneeID)
+	case f.Unassigned:
+		q = q.Where("assignee_id IS NULL")
 	}
 	switch term := strings.TrimSpace(f.Search); {
 	case term == "":

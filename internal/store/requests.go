@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"gorm.io/gorm"
@@ -58,6 +59,13 @@ type Request struct {
 	// request by address without reading addresses in clear; the store
 	// sets it.
 	EmailHash string
+	// Channel is how the request arrived (web when empty); LoggedBy is
+	// the officer who logged a request that came another way. Email is
+	// empty for a logged request whose requester gave none.
+	Channel  domain.Channel
+	LoggedBy string
+	// AssigneeID is the officer working on the request, if any.
+	AssigneeID *int64
 }
 
 // AuditEvent is one line of a request's history.
@@ -86,6 +94,26 @@ const (
 // CreateRequest stores a new request with its first audit entry and the
 // status link token handed to the requester on the receipt.
 func (s *Store) CreateRequest(ctx context.Context, r *Request, statusToken *RequestToken) error {
+	return s.createRequest(ctx, r, statusToken, "")
+}
+
+// CreateLoggedRequest stores a request an officer logged (r.LoggedBy)
+// with its first audit entries. With evidence, the officer verified the
+// requester's identity as they logged it (r.VerifiedAt and VerifiedBy
+// set): the verification is stored and audited in the same transaction,
+// so a request without an address is never left waiting for a link
+// nobody can send.
+func (s *Store) CreateLoggedRequest(ctx context.Context, r *Request, statusToken *RequestToken, evidence string) error {
+	if r.LoggedBy == "" || (evidence != "") != (r.VerifiedAt != nil) {
+		return errors.New("store: a logged request names its officer, and evidence goes with a verification")
+	}
+	return s.createRequest(ctx, r, statusToken, evidence)
+}
+
+func (s *Store) createRequest(ctx context.Context, r *Request, statusToken *RequestToken, evidence string) error {
+	if r.Channel == "" {
+		r.Channel = domain.ChannelWeb
+	}
 	r.ReceivedAt = r.ReceivedAt.UTC()
 	r.DueAt = r.DueAt.UTC()
 	r.UpdatedAt = r.ReceivedAt
@@ -111,8 +139,19 @@ func (s *Store) CreateRequest(ctx context.Context, r *Request, statusToken *Requ
 				return err
 			}
 		}
-		return tx.Create(&AuditEvent{RequestID: r.ID, Actor: ActorRequester, Action: "received",
-			Detail: string(r.Type) + " request submitted", At: r.ReceivedAt}).Error
+		received := AuditEvent{RequestID: r.ID, Actor: ActorRequester, Action: "received",
+			Detail: string(r.Type) + " request submitted", At: r.ReceivedAt}
+		if r.LoggedBy != "" {
+			received.Actor = r.LoggedBy
+			received.Detail = fmt.Sprintf("%s request received by %s, logged by an officer", r.Type, strings.ToLower(r.Channel.Label()))
+		}
+		if err := tx.Create(&received).Error; err != nil {
+			return err
+		}
+		if evidence == "" {
+			return nil
+		}
+		return tx.Create(&AuditEvent{RequestID: r.ID, Actor: r.VerifiedBy, Action: "identity_verified", Detail: evidence, At: r.VerifiedAt.UTC()}).Error
 	})
 	if err != nil {
 		return notFound(err, "create request")
