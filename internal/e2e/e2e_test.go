@@ -549,6 +549,29 @@ func TestSendGridOutageDelaysButNeverDuplicates(t *testing.T) {
 	}
 }
 
+// TestSlowProviderAnswerIsWaitedForNotSentTwice (finding F5): SendGrid
+// takes the acknowledgement at once but answers only after 35 seconds,
+// longer than an HTTP client's usual 30. dsar waits for the answer
+// instead of giving up and sending the message again: the person gets
+// one acknowledgement, then the verification email.
+func TestSlowProviderAnswerIsWaitedForNotSentTwice(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits 35 seconds for the provider")
+	}
+	s := newSystem(t)
+	s.sendgrid.SlowNext(1, 35*time.Second)
+	r := s.submit("alan@example.com", "Alan Turing", "export")
+	s.waitMail(r.ID, "verification")
+	got := steps(s.sendgrid.Mails())
+	want := []string{r.ID + ":acknowledgement", r.ID + ":verification"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("emails delivered: %v, want %v (one acknowledgement, however slow its answer)", got, want)
+	}
+	if n := s.sendgrid.Attempts(); n != 2 {
+		t.Errorf("SendGrid saw %d attempts, want 2: the slow answer was not waited for", n)
+	}
+}
+
 // TestRequestKeptWhileTemporalIsDownAndStartedWhenItAnswers: a request
 // submitted while Temporal does not answer is stored and acknowledged,
 // and started within seconds of Temporal answering again, by the web

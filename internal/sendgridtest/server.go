@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"time"
 )
 
 // Mail is one delivered message as SendGrid received it.
@@ -38,12 +39,14 @@ type Server struct {
 	attempts  int
 	calls     int
 	countOnly bool
+	slowNext  int
+	slowBy    time.Duration
 }
 
 // New starts a server accepting the API key key.
 func New(key string) *Server {
 	s := &Server{key: key}
-	s.Server = httptest.NewServer(http.HandlerFunc(s.handle))
+	s.Server = httptest.NewServer(http.HandlerFunc(s.serve))
 	return s
 }
 
@@ -53,6 +56,42 @@ func (s *Server) FailNext(n, code int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.failNext, s.failCode = n, code
+}
+
+// SlowNext makes the next n sends wait d before answering, as a
+// provider does when it has taken a message and is slow to say so: the
+// message counts as accepted from the start.
+func (s *Server) SlowNext(n int, d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.slowNext, s.slowBy = n, d
+}
+
+// serve answers at once, or after the delay SlowNext asked for.
+func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	var delay time.Duration
+	if s.slowNext > 0 && r.URL.Path == "/v3/mail/send" {
+		s.slowNext--
+		delay = s.slowBy
+	}
+	s.mu.Unlock()
+	if delay == 0 {
+		s.handle(w, r)
+		return
+	}
+	rec := httptest.NewRecorder()
+	s.handle(rec, r)
+	select {
+	case <-time.After(delay):
+	case <-r.Context().Done(): // the client gave up waiting
+		return
+	}
+	for k, v := range rec.Header() {
+		w.Header()[k] = v
+	}
+	w.WriteHeader(rec.Code)
+	w.Write(rec.Body.Bytes())
 }
 
 // Mails returns a copy of what was accepted, in order.
