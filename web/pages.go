@@ -28,6 +28,8 @@ var pageFiles = map[string]string{
 	"error":               "templates/error.html",
 	"officer/login":       "templates/officer/login.html",
 	"officer/login-code":  "templates/officer/login-code.html",
+	"officer/forgot":      "templates/officer/forgot.html",
+	"officer/reset":       "templates/officer/reset.html",
 	"officer/security":    "templates/officer/security.html",
 	"officer/error":       "templates/officer/error.html",
 	"officer/requests":    "templates/officer/requests.html",

@@ -20,6 +20,7 @@ import (
 	"github.com/dsar-project/dsar/internal/datamap"
 	"github.com/dsar-project/dsar/internal/domain"
 	"github.com/dsar-project/dsar/internal/export"
+	"github.com/dsar-project/dsar/internal/mail"
 	"github.com/dsar-project/dsar/internal/office"
 	"github.com/dsar-project/dsar/internal/store"
 )
@@ -46,6 +47,9 @@ type Server struct {
 	now      func() time.Time
 	log      *slog.Logger
 
+	mail      mail.Sender    // password reset links; nil: resets are off
+	templates *mail.Renderer // renders those emails
+
 	loginLimit  *limiter     // sign-in attempts per client address
 	signins     *signinGuard // failed sign-ins per account, with backoff
 	publicLimit *limiter     // public submissions per client; nil means unlimited
@@ -60,6 +64,8 @@ type Deps struct {
 	// DataMap answers the data map breaches are checked against (nil:
 	// none configured).
 	DataMap func() *datamap.Map
+	// Mail sends officers their password reset links (nil: no resets).
+	Mail    mail.Sender
 	Metrics prometheus.Gatherer
 	Now     func() time.Time
 	Log     *slog.Logger
@@ -74,11 +80,16 @@ func New(d Deps) (*Server, error) {
 	}
 	s := &Server{
 		cfg: d.Config, store: d.Store, office: d.Office, sealer: d.Sealer, dataMap: d.DataMap,
-		pages: p, gatherer: d.Metrics, now: d.Now, log: d.Log,
+		pages: p, gatherer: d.Metrics, now: d.Now, log: d.Log, mail: d.Mail,
 		loginLimit: newLimiter(loginAttemptsPerMinute, loginAttemptsBurst), signins: newSigninGuard(),
 	}
 	if d.Config.PublicRatePerMinute > 0 {
 		s.publicLimit = newLimiter(d.Config.PublicRatePerMinute, d.Config.PublicRatePerMinute)
+	}
+	if d.Mail != nil {
+		if s.templates, err = mail.NewRenderer(); err != nil {
+			return nil, err
+		}
 	}
 	return s, nil
 }
@@ -171,6 +182,10 @@ func (s *Server) routes(e *echo.Echo) {
 	e.GET("/officer/login", s.showLogin)
 	e.POST("/officer/login", s.login)
 	e.GET("/officer/login/code", s.showLoginCode)
+	e.GET("/officer/password/forgot", s.showForgotPassword)
+	e.POST("/officer/password/forgot", s.forgotPassword)
+	e.GET("/officer/password/reset/:token", s.showResetPassword)
+	e.POST("/officer/password/reset", s.resetPassword)
 	e.POST("/officer/login/code", s.loginCode)
 	dash := e.Group("/officer", s.requireSession)
 	dash.POST("/logout", s.logout)

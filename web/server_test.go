@@ -24,6 +24,7 @@ import (
 	"github.com/dsar-project/dsar/internal/config"
 	"github.com/dsar-project/dsar/internal/domain"
 	"github.com/dsar-project/dsar/internal/export"
+	"github.com/dsar-project/dsar/internal/mail"
 	"github.com/dsar-project/dsar/internal/metrics"
 	"github.com/dsar-project/dsar/internal/office"
 	"github.com/dsar-project/dsar/internal/store"
@@ -73,7 +74,7 @@ func newHarness(t *testing.T, dev bool) *harness {
 		t.Fatal(err)
 	}
 	fake := &fakeOffice{Office: in}
-	s, err := New(Deps{Config: cfg, Store: st, Metrics: reg, Now: now, Log: log, Office: fake, Sealer: sealer})
+	s, err := New(Deps{Config: cfg, Store: st, Metrics: reg, Now: now, Log: log, Office: fake, Sealer: sealer, Mail: &mail.Outbox{Store: st, Now: now}})
 	if err != nil {
 		t.Fatal(err)
 	}

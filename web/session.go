@@ -49,11 +49,13 @@ func (s *Server) setCookiePath(c echo.Context, name, value, path string, maxAge 
 }
 
 type loginPage struct {
-	chrome  // empty: nobody is signed in
-	CSRF    string
-	Email   string
-	Next    string
-	Message string
+	chrome   // empty: nobody is signed in
+	CSRF     string
+	Email    string
+	Next     string
+	Message  string
+	Notice   string // after a password reset
+	CanReset bool   // password resets by email are on
 }
 
 // safeNext keeps the post-login redirect inside the dashboard.
@@ -73,7 +75,11 @@ func (s *Server) showLogin(c echo.Context) error {
 		return err
 	}
 	s.setCookie(c, loginCSRFCookie, token, 3600)
-	return s.render(c, http.StatusOK, "officer/login", loginPage{CSRF: token, Next: safeNext(c.QueryParam("next"))})
+	page := loginPage{CSRF: token, Next: safeNext(c.QueryParam("next")), CanReset: s.mail != nil}
+	if c.QueryParam("reset") == "1" {
+		page.Notice = "Your new password is set. Sign in with it."
+	}
+	return s.render(c, http.StatusOK, "officer/login", page)
 }
 
 func (s *Server) login(c echo.Context) error {
@@ -152,7 +158,7 @@ func (s *Server) renderLoginAgain(c echo.Context, code int, page loginPage) erro
 		return err
 	}
 	s.setCookie(c, loginCSRFCookie, token, 3600)
-	page.CSRF = token
+	page.CSRF, page.CanReset = token, s.mail != nil
 	return s.render(c, code, "officer/login", page)
 }
 

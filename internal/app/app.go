@@ -325,7 +325,7 @@ func (a *App) NewOpsServer() (*http.Server, error) {
 func (a *App) web() (*web.Server, error) {
 	return web.New(web.Deps{
 		Config: a.Config, Store: a.Store, Office: a.Office, Sealer: a.Sealer, DataMap: a.dataMap,
-		Metrics: a.Registry, Now: a.Now, Log: a.Log,
+		Mail: a.Sender(), Metrics: a.Registry, Now: a.Now, Log: a.Log,
 	})
 }
 

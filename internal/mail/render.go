@@ -32,6 +32,8 @@ const (
 	KindOfficerBreachReminder Kind = "officer_breach_reminder"
 	KindOfficerBreachOverdue  Kind = "officer_breach_overdue"
 	KindBreachNotice          Kind = "breach_notice"
+	// A password reset link to an officer who asked for one.
+	KindOfficerPasswordReset Kind = "officer_password_reset"
 )
 
 // Kinds lists every email to a requester; Renderer parses them all at
@@ -44,7 +46,7 @@ var Kinds = []Kind{
 // OfficerKinds lists every alert to the privacy team, parsed in the
 // officers' layout. They name requests by reference only: no requester's
 // name or address travels in an alert.
-var OfficerKinds = []Kind{KindOfficerReminder, KindOfficerOverdue, KindOfficerDigest, KindOfficerBreachReminder, KindOfficerBreachOverdue}
+var OfficerKinds = []Kind{KindOfficerReminder, KindOfficerOverdue, KindOfficerDigest, KindOfficerBreachReminder, KindOfficerBreachOverdue, KindOfficerPasswordReset}
 
 // NoticeKinds are emails to people who made no request: a breach notice,
 // in the requester's layout, its words an officer's.

@@ -207,9 +207,14 @@ func TestRenderOfficerAlerts(t *testing.T) {
 		mail.KindOfficerDigest:         {"Deadlines: 2 items need attention", "DSR-7K3M9Q2XHD", "overdue", "Breach: lost laptop", "BR-2"},
 		mail.KindOfficerBreachReminder: {"URGENT: Breach DSR-7K3M9Q2XHD: notification due in 2 days", "72 hours", d.DashboardLink},
 		mail.KindOfficerBreachOverdue:  {"Overdue: breach DSR-7K3M9Q2XHD passed 72 hours", "reasons for the delay", d.DashboardLink},
+		mail.KindOfficerPasswordReset:  {"Choose a new dsar password", "https://privacy.example.com/officer/password/reset/", "works once", "ignore this email"},
 	}
 	for _, k := range mail.OfficerKinds {
-		subject, text, htmlBody, err := r.Render(k, d)
+		dk := d
+		if k == mail.KindOfficerPasswordReset {
+			dk.Link = "https://privacy.example.com/officer/password/reset/T0KEN"
+		}
+		subject, text, htmlBody, err := r.Render(k, dk)
 		if err != nil {
 			t.Fatalf("%s: %v", k, err)
 		}

@@ -45,6 +45,7 @@ const (
 	EventRecoveryCodeUsed  = "recovery_code_used"
 	EventRecoveryCodesMade = "recovery_codes_regenerated"
 	EventSettingChanged    = "setting_changed"
+	EventPasswordReset     = "password_reset"
 )
 
 // Setting names.
