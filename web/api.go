@@ -27,6 +27,8 @@ type requestCreated struct {
 	// Duplicate: the same request was submitted moments before; this is
 	// that first request, and nothing new was stored.
 	Duplicate bool `json:"duplicate,omitempty"`
+	// Language is the language of every email to the requester.
+	Language string `json:"language"`
 }
 
 func (s *Server) apiSubmit(c echo.Context) error {
@@ -44,7 +46,7 @@ func (s *Server) apiSubmit(c echo.Context) error {
 	if receipt.Duplicate {
 		code = http.StatusOK // the first of identical submissions
 	}
-	return c.JSON(code, requestCreated{ID: r.ID, Type: r.Type, Status: r.Status, ReceivedAt: r.ReceivedAt, DueAt: r.DueAt, Duplicate: receipt.Duplicate})
+	return c.JSON(code, requestCreated{ID: r.ID, Type: r.Type, Status: r.Status, ReceivedAt: r.ReceivedAt, DueAt: r.DueAt, Duplicate: receipt.Duplicate, Language: r.Language})
 }
 
 // bindJSON decodes a JSON body strictly: unknown fields and trailing data
@@ -101,7 +103,9 @@ type officerRequest struct {
 	VerifiedBy string     `json:"verified_by,omitempty"`
 	// GPC is true when the requester's browser sent the Global Privacy
 	// Control signal (Sec-GPC: 1) with the request.
-	GPC            bool       `json:"gpc"`
+	GPC bool `json:"gpc"`
+	// Language is the requester's language, of every email to them.
+	Language       string     `json:"language"`
 	ClosedAt       *time.Time `json:"closed_at,omitempty"`
 	DecisionReason string     `json:"decision_reason,omitempty"`
 	// MailFailure is the last email the provider refused (or the daily
@@ -140,6 +144,7 @@ func toOfficerRequest(r *store.Request, now time.Time) officerRequest {
 		Corrections: r.Corrections, ReceivedAt: r.ReceivedAt, DueAt: r.DueAt, VerifiedAt: r.VerifiedAt,
 		Regime: r.Regime, AckDueAt: r.AckDueAt, ExtensionNoticeBy: r.ExtensionNoticeBy, ExtendedDueAt: r.ExtendedDueAt,
 		VerifiedBy: r.VerifiedBy, ClosedAt: r.ClosedAt, DecisionReason: r.DecisionReason, GPC: r.GPC,
+		Language: r.Language,
 	}
 }
 
