@@ -241,7 +241,7 @@ func (a *Requests) addFulfilment(ctx context.Context, r *store.Request, p *i18n.
 			add("mail.completed.erased.retained", e.Retained, map[string]any{"Until": p.Date(e.RetainedUntil), "Basis": e.Basis})
 		}
 		add("mail.completed.erased.held", e.Held, nil)
-		data.Erased = append(data.Erased, e.System+" / "+e.Table+": "+strings.Join(parts, "; "))
+		data.Erased = append(data.Erased, p.MustT("mail.completed.line", map[string]any{"Where": e.System + " / " + e.Table, "What": strings.Join(parts, "; ")}))
 	}
 	for _, ar := range f.Archives {
 		switch {
@@ -280,7 +280,7 @@ func (a *Requests) addFulfilment(ctx context.Context, r *store.Request, p *i18n.
 		default:
 			what = p.MustT("mail.completed.others.done", nil)
 		}
-		data.Others = append(data.Others, o.System+": "+what)
+		data.Others = append(data.Others, p.MustT("mail.completed.line", map[string]any{"Where": o.System, "What": what}))
 	}
 	data.Unmatched = f.Unmatched
 	data.NothingFound = f.Rows == 0 && len(f.Unmatched) == 0 && len(f.Others) == 0
