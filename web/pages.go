@@ -70,7 +70,16 @@ var templateFuncs = template.FuncMap{
 	"datetime": func(t time.Time) string { return t.UTC().Format("2 January 2006, 15:04 MST") },
 	"isodate":  func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 	"add":      func(a, b int) int { return a + b },
-	"bytes":    humanBytes,
+	// languageName is a requester's language as the (English) dashboard
+	// names it.
+	"languageName": func(code string) string {
+		names := map[string]string{"en": "English", "de": "German", "fr": "French", "es": "Spanish"}
+		if n, ok := names[code]; ok {
+			return n
+		}
+		return code
+	},
+	"bytes": humanBytes,
 	// countdown reads like the live countdown script: hours and minutes
 	// left, or how long ago the deadline passed.
 	"countdown": func(left time.Duration) string {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/dsar-project/dsar/internal/i18n"
+	"github.com/dsar-project/dsar/internal/store"
 )
 
 // Who is asking: the harness's organisation, contact and logo.
@@ -173,5 +174,19 @@ func TestAPILanguage(t *testing.T) {
 	bad := h.do("POST", "/api/v1/requests", "application/json", `{"type":"access","email":"grace@example.com","name":"Grace Hopper","language":"pt"}`)
 	if bad.code != http.StatusBadRequest || !strings.Contains(bad.body, "language") || h.count() != before {
 		t.Errorf("unknown language: %d %s", bad.code, bad.body)
+	}
+}
+
+// The officer's request page names the requester's language, in the
+// dashboard's English.
+func TestOfficerSeesTheRequestersLanguage(t *testing.T) {
+	h := newHarness(t, false)
+	h.addOfficer("ada@example.org", store.RoleOfficer)
+	_, id := h.submitForm(url.Values{"type": {"access"}, "name": {"Ada Lovelace"}, "email": {"ada@example.com"}, "language": {"es"}})
+	b := h.browser()
+	b.signIn("ada@example.org", officerPassword)
+	page := b.get("/officer/requests/" + id)
+	if !strings.Contains(page.body, "<dt>Language</dt><dd>Spanish") || !strings.Contains(page.body, `<html lang="en">`) {
+		t.Errorf("officer page of a Spanish request:\n%s", page.body)
 	}
 }
