@@ -193,7 +193,7 @@ func (a *Breaches) FanOut(ctx context.Context, id string) (store.FanOutProgress,
 		return store.FanOutProgress{}, temporal.NewNonRetryableApplicationError("no approved notice", ErrTypeBreachRefused, nil)
 	}
 	subject, text, html, err := a.Requests.Templates.Render(mail.KindBreachNotice, mail.Data{
-		Organisation: a.Requests.Organisation, RequestID: b.ID, Name: mail.NamePlaceholder,
+		Organisation: a.Requests.Organisation, Contact: a.Requests.Contact, RequestID: b.ID, Name: mail.NamePlaceholder,
 		Reason: b.NoticeSubject, Notice: b.NoticeText,
 	})
 	if err != nil {

@@ -17,6 +17,7 @@ import (
 	"github.com/dsar-project/dsar/internal/auth"
 	"github.com/dsar-project/dsar/internal/deadline"
 	"github.com/dsar-project/dsar/internal/domain"
+	"github.com/dsar-project/dsar/internal/i18n"
 	"github.com/dsar-project/dsar/internal/mail"
 	"github.com/dsar-project/dsar/internal/metrics"
 	"github.com/dsar-project/dsar/internal/store"
@@ -49,8 +50,11 @@ type Requests struct {
 	Metrics      *metrics.Email
 	BaseURL      string // public URL for links in emails
 	Organisation string // name shown in emails
-	Now          func() time.Time
-	Log          *slog.Logger
+	// Contact is the privacy team's contact and notice, shown in every
+	// email to a requester.
+	Contact mail.Contact
+	Now     func() time.Time
+	Log     *slog.Logger
 	// PausingRegimes are the regimes whose clock stands still while the
 	// requester proves who they are (DSAR_CLOCK_PAUSE; none by default).
 	PausingRegimes []deadline.Regime
@@ -123,13 +127,19 @@ func (a *Requests) SendEmail(ctx context.Context, e Email) error {
 	if err != nil {
 		return err
 	}
+	// Every email speaks the language the requester chose, stored with
+	// the request: reading it here keeps the workflow unchanged.
+	lang := i18n.Lang(r.Language).OrEnglish()
+	p := a.Templates.Printer(lang)
 	data := mail.Data{
 		Organisation: a.Organisation,
+		Contact:      a.Contact,
+		Lang:         lang,
 		Name:         r.Name,
 		RequestID:    r.ID,
-		TypeLabel:    r.Type.Label(),
-		ReceivedAt:   formatTime(r.ReceivedAt),
-		DueAt:        formatDate(r.DueAt),
+		TypeLabel:    p.MustT("type."+string(r.Type), nil),
+		ReceivedAt:   p.DateTime(r.ReceivedAt),
+		DueAt:        p.Date(r.DueAt),
 		StatusLink:   a.BaseURL + "/status/" + statusToken,
 		Reason:       r.DecisionReason,
 	}
@@ -139,7 +149,7 @@ func (a *Requests) SendEmail(ctx context.Context, e Email) error {
 			return err
 		}
 		data.Link = a.BaseURL + "/verify/" + token
-		data.LinkExpires = formatTime(e.VerifyLinkExpires)
+		data.LinkExpires = p.DateTime(e.VerifyLinkExpires)
 		// The same email carries a code, for a person who reads mail on
 		// another device than the one with the status page; it expires
 		// with the link.
@@ -156,7 +166,7 @@ func (a *Requests) SendEmail(ctx context.Context, e Email) error {
 		data.Reason = r.ExtensionReason
 	}
 	if e.Kind == mail.KindCompleted {
-		if err := a.addFulfilment(ctx, r, &data); err != nil {
+		if err := a.addFulfilment(ctx, r, p, &data); err != nil {
 			return err
 		}
 	}
@@ -217,9 +227,11 @@ func (a *Requests) refused(ctx context.Context, requestID, step, detail string, 
 	return temporal.NewNonRetryableApplicationError(detail, ErrTypeMailRejected, nil)
 }
 
-// addFulfilment puts what fulfilment did into a completion email: a fresh
-// download link for a package, what was erased, what was corrected.
-func (a *Requests) addFulfilment(ctx context.Context, r *store.Request, data *mail.Data) error {
+// addFulfilment puts what fulfilment did into a completion email, in
+// the requester's language: a fresh download link for a package, what
+// was erased, what was corrected. System, table and column names are the
+// organisation's own and stay as they are.
+func (a *Requests) addFulfilment(ctx context.Context, r *store.Request, p *i18n.Printer, data *mail.Data) error {
 	var f domain.Fulfilment
 	ok, err := a.Store.Fulfilment(ctx, r.ID, &f)
 	if err != nil || !ok {
@@ -231,65 +243,67 @@ func (a *Requests) addFulfilment(ctx context.Context, r *store.Request, data *ma
 			return err
 		}
 		data.DownloadLink = a.BaseURL + "/download/" + token
-		data.DownloadExpires = formatTime(f.Package.ExpiresAt)
+		data.DownloadExpires = p.DateTime(f.Package.ExpiresAt)
 		data.Downloads = PackageDownloads
 	}
 	for _, e := range f.Erased {
-		line := mail.ErasedLine{System: e.System, Table: e.Table, Deleted: e.Deleted, Masked: e.Masked, Kept: e.Kept,
-			Retained: e.Retained, Basis: e.Basis, Held: e.Held}
-		if e.Retained > 0 {
-			line.RetainedUntil = formatDate(e.RetainedUntil)
+		var parts []string
+		add := func(id string, n int, extra map[string]any) {
+			if n > 0 {
+				parts = append(parts, p.MustN(id, n, extra))
+			}
 		}
-		data.Erased = append(data.Erased, line)
+		add("mail.completed.erased.deleted", e.Deleted, nil)
+		add("mail.completed.erased.masked", e.Masked, nil)
+		add("mail.completed.erased.kept", e.Kept, nil)
+		if e.Retained > 0 {
+			add("mail.completed.erased.retained", e.Retained, map[string]any{"Until": p.Date(e.RetainedUntil), "Basis": e.Basis})
+		}
+		add("mail.completed.erased.held", e.Held, nil)
+		data.Erased = append(data.Erased, p.MustT("mail.completed.line", map[string]any{"Where": e.System + " / " + e.Table, "What": strings.Join(parts, "; ")}))
 	}
 	for _, ar := range f.Archives {
 		switch {
 		case ar.Rewritten:
-			data.Archives = append(data.Archives, fmt.Sprintf("%s: removed from %d backup %s", ar.Archive, ar.Snapshots, plural(ar.Snapshots, "copy", "copies")))
+			data.Archives = append(data.Archives, p.MustN("mail.completed.archive.rewritten", ar.Snapshots, map[string]any{"Archive": ar.Archive}))
 		default:
-			data.Archives = append(data.Archives, fmt.Sprintf("%s: %d backup %s still hold your data until %s, when they are deleted; should we ever restore one, your data is erased again before use",
-				ar.Archive, ar.Snapshots, plural(ar.Snapshots, "copy", "copies"), formatDate(ar.GoneBy)))
+			data.Archives = append(data.Archives, p.MustN("mail.completed.archive.kept", ar.Snapshots,
+				map[string]any{"Archive": ar.Archive, "Until": p.Date(ar.GoneBy)}))
 		}
 	}
 	for _, o := range f.OptedOut {
-		what := "marketing switched off"
+		id := "mail.completed.opted_out.off"
 		if o.Deleted {
-			what = "subscription removed"
+			id = "mail.completed.opted_out.removed"
 		}
-		data.OptedOut = append(data.OptedOut, fmt.Sprintf("%s / %s: %s (%d %s)", o.System, o.Table, what, o.Rows, plural(o.Rows, "record", "records")))
+		data.OptedOut = append(data.OptedOut, p.MustN(id, o.Rows, map[string]any{"Where": o.System + " / " + o.Table}))
 	}
 	for _, c := range f.Corrected {
+		where := map[string]any{"Field": c.Field, "Where": c.System + " / " + c.Table + "." + c.Column}
 		if c.Rows > 0 {
-			data.Corrected = append(data.Corrected, fmt.Sprintf("%s: %s / %s.%s (%d %s)", c.Field, c.System, c.Table, c.Column, c.Rows, plural(c.Rows, "record", "records")))
+			data.Corrected = append(data.Corrected, p.MustN("mail.completed.corrected.line", c.Rows, where))
 		}
 		if c.Shared > 0 {
-			data.Shared = append(data.Shared, fmt.Sprintf("%s: %s / %s.%s (%d %s)", c.Field, c.System, c.Table, c.Column, c.Shared, plural(c.Shared, "record", "records")))
+			data.Shared = append(data.Shared, p.MustN("mail.completed.corrected.line", c.Shared, where))
 		}
 	}
 	for _, o := range f.Others {
-		line := o.System + ": "
+		var what string
 		switch {
 		case o.Kind == "manual" && o.Note != "":
-			line += "handled by our staff (" + o.Note + ")"
+			what = p.MustT("mail.completed.others.manual_note", map[string]any{"Note": o.Note})
 		case o.Kind == "manual":
-			line += "handled by our staff"
+			what = p.MustT("mail.completed.others.manual", nil)
 		case o.Note != "":
-			line += o.Note
+			what = o.Note
 		default:
-			line += "done"
+			what = p.MustT("mail.completed.others.done", nil)
 		}
-		data.Others = append(data.Others, line)
+		data.Others = append(data.Others, p.MustT("mail.completed.line", map[string]any{"Where": o.System, "What": what}))
 	}
 	data.Unmatched = f.Unmatched
 	data.NothingFound = f.Rows == 0 && len(f.Unmatched) == 0 && len(f.Others) == 0
 	return nil
-}
-
-func plural(n int, one, many string) string {
-	if n == 1 {
-		return one
-	}
-	return many
 }
 
 // IsVerified reports whether the request's identity was verified. The
@@ -328,5 +342,14 @@ func classify(err error) error {
 	return err
 }
 
+// plural is the English noun for n, for officer alerts and the audit
+// trail, which stay English.
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
+
+// formatTime writes dates in officer alerts, which stay English.
 func formatTime(t time.Time) string { return t.UTC().Format("2 January 2006, 15:04 MST") }
-func formatDate(t time.Time) string { return t.UTC().Format("2 January 2006") }

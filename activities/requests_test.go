@@ -6,6 +6,8 @@ import (
 	"io"
 	"log/slog"
 	"regexp"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -171,5 +173,74 @@ func TestSetStatusIsIdempotentAndRefusesForbiddenMoves(t *testing.T) {
 	_, err = env.ExecuteActivity(requests.SetStatus, activities.StatusChange{RequestID: "DSR-NOSUCHREQ", To: domain.StatusVerifying})
 	if !errors.As(err, &appErr) || appErr.Type() != activities.ErrTypeNotFound {
 		t.Errorf("unknown request: %v", err)
+	}
+}
+
+// A German request's emails are German throughout, dates included, and
+// name the organisation and how to reach its privacy team: the email
+// activity reads the language stored with the request.
+func TestEmailsSpeakTheRequestersLanguage(t *testing.T) {
+	ctx := context.Background()
+	st := storetest.SQLite(t)
+	r := &store.Request{ID: "DSR-GERMAN0001", Type: domain.TypeDeletion, Status: domain.StatusReceived, Language: "de",
+		Email: "ada@example.de", Name: "Ada Lovelace", ReceivedAt: now, DueAt: time.Date(2026, 12, 2, 12, 0, 0, 0, time.UTC)}
+	if err := st.CreateRequest(ctx, r, nil); err != nil {
+		t.Fatal(err)
+	}
+	until := time.Date(2033, 12, 31, 0, 0, 0, 0, time.UTC)
+	if err := st.SaveFulfilment(ctx, r.ID, domain.Fulfilment{Complete: true, Rows: 5, Systems: 1, Erased: []domain.ErasedTable{
+		{System: "shop", Table: "customers", Deleted: 1},
+		{System: "shop", Table: "invoices", Retained: 4, RetainedUntil: until, Basis: "HGB § 257"},
+	}}, now); err != nil {
+		t.Fatal(err)
+	}
+	renderer, err := mail.NewRenderer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sender := &flakySender{}
+	var suite testsuite.WorkflowTestSuite
+	env := suite.NewTestActivityEnvironment()
+	env.RegisterActivity(&activities.Requests{
+		Store: st, Mail: sender, Templates: renderer, Metrics: metrics.NewEmail(prometheus.NewRegistry()),
+		BaseURL: "https://privacy.example.org", Organisation: "Beispiel GmbH",
+		Contact: mail.Contact{PrivacyEmail: "datenschutz@beispiel.de", PrivacyAddress: "Beispiel GmbH, Hauptstraße 1, 10115 Berlin",
+			PrivacyNoticeURL: "https://beispiel.de/datenschutz"},
+		Now: func() time.Time { return now }, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	expires := time.Date(2026, 6, 8, 12, 0, 0, 0, time.UTC)
+	for _, e := range []activities.Email{
+		{RequestID: r.ID, Kind: mail.KindVerification, VerifyLinkExpires: expires},
+		{RequestID: r.ID, Kind: mail.KindCompleted},
+	} {
+		if _, err := env.ExecuteActivity(requests.SendEmail, e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(sender.sent) != 2 {
+		t.Fatalf("sent %d emails, want 2", len(sender.sent))
+	}
+	common := []string{"Guten Tag Ada Lovelace,", "Beispiel GmbH", "datenschutz@beispiel.de", "Hauptstraße 1, 10115 Berlin",
+		"https://beispiel.de/datenschutz", "Aktenzeichen: DSR-GERMAN0001"}
+	want := [][]string{
+		{"Bestätigen Sie Ihre E-Mail-Adresse für die Anfrage DSR-GERMAN0001", "verfallen am 8. Juni 2026, 12:00 Uhr UTC"},
+		{"Ihre Datenschutzanfrage DSR-GERMAN0001 ist abgeschlossen", "Wir haben Ihre Anfrage abgeschlossen: Meine Daten löschen.",
+			"shop / customers: 1 gelöscht", "shop / invoices: 4 aufbewahrt bis zum 31. Dezember 2033 (HGB § 257)",
+			"schreiben Sie unserem Datenschutzteam an datenschutz@beispiel.de"},
+	}
+	for i, m := range sender.sent {
+		for _, w := range append(slices.Clone(common), want[i]...) {
+			if !strings.Contains(m.Subject+"\n"+m.Text, w) {
+				t.Errorf("email %d lacks %q:\n%s\n%s", i, w, m.Subject, m.Text)
+			}
+		}
+		for _, english := range []string{"Dear ", "Reference", "December", "June", "you may contact us"} {
+			if strings.Contains(m.Text, english) || strings.Contains(m.HTML, english) {
+				t.Errorf("email %d has English %q:\n%s", i, english, m.Text)
+			}
+		}
+		if !strings.Contains(m.HTML, `<html lang="de">`) {
+			t.Errorf("email %d: HTML part is not marked German", i)
+		}
 	}
 }

@@ -28,6 +28,8 @@ type requestCreated struct {
 	// Duplicate: the same request was submitted moments before; this is
 	// that first request, and nothing new was stored.
 	Duplicate bool `json:"duplicate,omitempty"`
+	// Language is the language of every email to the requester.
+	Language string `json:"language"`
 }
 
 func (s *Server) apiSubmit(c echo.Context) error {
@@ -45,7 +47,7 @@ func (s *Server) apiSubmit(c echo.Context) error {
 	if receipt.Duplicate {
 		code = http.StatusOK // the first of identical submissions
 	}
-	return c.JSON(code, requestCreated{ID: r.ID, Type: r.Type, Status: r.Status, ReceivedAt: r.ReceivedAt, DueAt: r.DueAt, Duplicate: receipt.Duplicate})
+	return c.JSON(code, requestCreated{ID: r.ID, Type: r.Type, Status: r.Status, ReceivedAt: r.ReceivedAt, DueAt: r.DueAt, Duplicate: receipt.Duplicate, Language: r.Language})
 }
 
 // bindJSON decodes a JSON body strictly: unknown fields and trailing data
@@ -108,7 +110,9 @@ type officerRequest struct {
 	VerifiedBy string     `json:"verified_by,omitempty"`
 	// GPC is true when the requester's browser sent the Global Privacy
 	// Control signal (Sec-GPC: 1) with the request.
-	GPC            bool       `json:"gpc"`
+	GPC bool `json:"gpc"`
+	// Language is the requester's language, of every email to them.
+	Language       string     `json:"language"`
 	ClosedAt       *time.Time `json:"closed_at,omitempty"`
 	DecisionReason string     `json:"decision_reason,omitempty"`
 	// MailFailure is the last email the provider refused (or the daily
@@ -150,6 +154,7 @@ func toOfficerRequest(r *store.Request, now time.Time) officerRequest {
 		Regime: r.Regime, AckDueAt: r.AckDueAt, ExtensionNoticeBy: r.ExtensionNoticeBy, ExtendedDueAt: r.ExtendedDueAt,
 		VerifiedBy: r.VerifiedBy, ClosedAt: r.ClosedAt, DecisionReason: r.DecisionReason, GPC: r.GPC,
 		Channel: cmp.Or(r.Channel, domain.ChannelWeb), LoggedBy: r.LoggedBy,
+		Language: r.Language,
 	}
 }
 

@@ -154,6 +154,12 @@ func (f requestsFilter) link(path, cursor string) string {
 	return path + "?" + v.Encode()
 }
 
+// typeOption is a request type in the dashboard's filters.
+type typeOption struct {
+	Value domain.RequestType
+	Label string
+}
+
 func (s *Server) dashboardRequests(c echo.Context) error {
 	q, f, err := s.parseListQuery(c)
 	filter := requestsFilter{listQuery: q, All: c.QueryParam("all") == "1"}

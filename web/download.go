@@ -24,7 +24,7 @@ type downloadPage struct {
 	Request *store.Request
 	Package *store.Package
 	Token   string
-	Title   string // set when the package cannot be downloaded
+	Title   string // catalogue IDs, set when the package cannot be downloaded
 	Message string
 }
 
@@ -61,13 +61,13 @@ func (s *Server) downloadInfo(c echo.Context) error {
 	page := downloadPage{Request: r, Package: p, Token: c.Param("token")}
 	switch {
 	case p == nil || !s.now().Before(p.ExpiresAt):
-		page.Title, page.Message = "This download has expired", "Your data is no longer kept for download. You can make a new request at any time."
-		return s.render(c, http.StatusGone, "download", page)
+		page.Title, page.Message = "download.expired.title", "download.expired.message"
+		return s.renderPublic(c, http.StatusGone, "download", requestLang(r), page)
 	case p.DownloadsLeft <= 0:
-		page.Title, page.Message = "No downloads left", "This file was downloaded as many times as the link allows. You can make a new request at any time."
-		return s.render(c, http.StatusGone, "download", page)
+		page.Title, page.Message = "download.used.title", "download.used.message"
+		return s.renderPublic(c, http.StatusGone, "download", requestLang(r), page)
 	}
-	return s.render(c, http.StatusOK, "download", page)
+	return s.renderPublic(c, http.StatusOK, "download", requestLang(r), page)
 }
 
 // download sends the package and counts one download.

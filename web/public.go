@@ -14,33 +14,12 @@ import (
 	"github.com/dsar-project/dsar/internal/auth"
 	"github.com/dsar-project/dsar/internal/deadline"
 	"github.com/dsar-project/dsar/internal/domain"
+	"github.com/dsar-project/dsar/internal/i18n"
 	"github.com/dsar-project/dsar/internal/store"
 )
 
 // correctionRows is how many correction rows the form offers.
 const correctionRows = 3
-
-type typeOption struct {
-	Value domain.RequestType
-	Label string
-	Hint  string
-}
-
-// typeHints say in plain words what each kind of request gets.
-var typeHints = map[domain.RequestType]string{
-	domain.TypeAccess:     "See what personal data we hold about you, why, and who we share it with.",
-	domain.TypeCorrection: "Fix personal data we hold about you that is wrong or incomplete.",
-	domain.TypeDeletion:   "Have us erase the personal data we hold about you, where the law allows.",
-	domain.TypeExport:     "Get your data in a file you can take to another service.",
-	domain.TypeOptOut:     "Stop our marketing to you, and stop us selling or sharing your personal information.",
-}
-
-// formMessages replace the validation messages that name internal values
-// (meant for API clients) with words for the form's reader.
-var formMessages = map[string]string{
-	"type":   "Choose what you would like us to do.",
-	"regime": "Choose one of the laws in the list, or “Not sure”.",
-}
 
 // fieldError is one problem in the form's error summary, linking to the
 // field it is about.
@@ -50,35 +29,31 @@ type fieldError struct {
 }
 
 type formPage struct {
-	Types  []typeOption
+	Types  []domain.RequestType
 	Form   domain.NewRequest
 	Errors map[string]string
 	// Summary lists the problems in the order of the form.
 	Summary []fieldError
+	// Lang is the page's language, chosen in the form's language list.
+	Lang i18n.Lang
 }
 
-func newFormPage(f domain.NewRequest, errs map[string]string) formPage {
-	p := formPage{Form: f, Errors: map[string]string{}}
+func newFormPage(p *i18n.Printer, f domain.NewRequest, errs map[string]string) formPage {
+	page := formPage{Form: f, Errors: map[string]string{}, Types: domain.RequestTypes, Lang: p.Lang}
 	for k, msg := range errs {
-		if human, ok := formMessages[k]; ok {
-			msg = human
-		}
-		p.Errors[k] = sentence(msg)
+		page.Errors[k] = formMessage(p, k, msg)
 	}
-	for _, t := range domain.RequestTypes {
-		p.Types = append(p.Types, typeOption{Value: t, Label: t.Label(), Hint: typeHints[t]})
-	}
-	for len(p.Form.Corrections) < correctionRows {
-		p.Form.Corrections = append(p.Form.Corrections, domain.Correction{})
+	for len(page.Form.Corrections) < correctionRows {
+		page.Form.Corrections = append(page.Form.Corrections, domain.Correction{})
 	}
 	add := func(key, id string) {
-		if msg, ok := p.Errors[key]; ok {
-			p.Summary = append(p.Summary, fieldError{ID: id, Message: msg})
+		if msg, ok := page.Errors[key]; ok {
+			page.Summary = append(page.Summary, fieldError{ID: id, Message: msg})
 		}
 	}
 	add("type", "type-"+string(domain.RequestTypes[0]))
 	add("corrections", "cf0")
-	for i := range p.Form.Corrections {
+	for i := range page.Form.Corrections {
 		add(fmt.Sprintf("corrections[%d].field", i), fmt.Sprintf("cf%d", i))
 		add(fmt.Sprintf("corrections[%d].value", i), fmt.Sprintf("cv%d", i))
 	}
@@ -86,7 +61,51 @@ func newFormPage(f domain.NewRequest, errs map[string]string) formPage {
 	add("email", "email")
 	add("details", "details")
 	add("regime", "regime")
-	return p
+	add("language", "language")
+	return page
+}
+
+// formMessage is a validation message in the form reader's language.
+// The domain's messages are English, for API clients; each is looked up
+// here by what it says, and one this table does not know is shown as it
+// is rather than lost.
+func formMessage(p *i18n.Printer, field, msg string) string {
+	var n int
+	switch {
+	case field == "type":
+		return p.MustT("form.error.type", nil)
+	case field == "regime":
+		return p.MustT("form.error.regime", nil)
+	case field == "language":
+		return p.MustT("form.error.language", nil)
+	case msg == "enter your name":
+		return p.MustT("form.error.name_missing", nil)
+	case msg == "enter your email address":
+		return p.MustT("form.error.email_missing", nil)
+	case msg == "enter an email address like name@example.com":
+		return p.MustT("form.error.email_invalid", nil)
+	case msg == domain.ErrNotText.Error():
+		return p.MustT("form.error.not_text", nil)
+	case msg == domain.ErrNotOneLine.Error():
+		return p.MustT("form.error.not_one_line", nil)
+	case msg == "use plain text, without control characters":
+		return p.MustT("form.error.control_chars", nil)
+	case msg == "say which value to correct and what it should be":
+		return p.MustT("form.error.corrections_missing", nil)
+	case msg == "corrections belong only to a correction request":
+		return p.MustT("form.error.corrections_not_allowed", nil)
+	case msg == "say which value to correct":
+		return p.MustT("form.error.field_missing", nil)
+	case msg == "give the correct value":
+		return p.MustT("form.error.value_missing", nil)
+	}
+	if _, err := fmt.Sscanf(msg, "use at most %d characters", &n); err == nil {
+		return p.MustT("form.error.too_long", map[string]any{"Max": n})
+	}
+	if _, err := fmt.Sscanf(msg, "at most %d corrections in one request", &n); err == nil {
+		return p.MustT("form.error.corrections_too_many", map[string]any{"Max": n})
+	}
+	return sentence(msg)
 }
 
 // sentence starts a message with a capital and ends it with a full stop.
@@ -102,8 +121,20 @@ func sentence(msg string) string {
 	return msg
 }
 
+// pageLang is the language of a page that belongs to no request yet: the
+// choice made (the form's list, or ?lang= from its language links), else
+// the browser's Accept-Language, else English.
+func pageLang(c echo.Context, choice string) i18n.Lang {
+	return i18n.Negotiate(choice, c.Request().Header.Get("Accept-Language"))
+}
+
+// requestLang is the language a request was made in: its pages speak it
+// whatever the browser that opens a link prefers.
+func requestLang(r *store.Request) i18n.Lang { return i18n.Lang(r.Language).OrEnglish() }
+
 func (s *Server) showForm(c echo.Context) error {
-	return s.render(c, http.StatusOK, "form", newFormPage(domain.NewRequest{}, nil))
+	lang := pageLang(c, c.QueryParam("lang"))
+	return s.renderPublic(c, http.StatusOK, "form", lang, newFormPage(s.catalogue.Printer(lang), domain.NewRequest{}, nil))
 }
 
 // gpcSignal reports whether the browser sent the Global Privacy Control
@@ -115,13 +146,17 @@ func gpcSignal(c echo.Context) bool {
 // submitForm takes the HTML form. Bad input shows the form again with the
 // values kept and each problem next to its field.
 func (s *Server) submitForm(c echo.Context) error {
+	// The language chosen on the form is the request's: every later page
+	// and email to the requester uses it.
+	lang := pageLang(c, c.FormValue("language"))
 	nr := domain.NewRequest{
-		GPC:     gpcSignal(c),
-		Type:    domain.RequestType(c.FormValue("type")),
-		Name:    c.FormValue("name"),
-		Email:   c.FormValue("email"),
-		Details: c.FormValue("details"),
-		Regime:  deadline.Regime(c.FormValue("regime")),
+		Language: string(lang),
+		GPC:      gpcSignal(c),
+		Type:     domain.RequestType(c.FormValue("type")),
+		Name:     c.FormValue("name"),
+		Email:    c.FormValue("email"),
+		Details:  c.FormValue("details"),
+		Regime:   deadline.Regime(c.FormValue("regime")),
 	}
 	form, err := c.FormParams()
 	if err != nil {
@@ -147,20 +182,23 @@ func (s *Server) submitForm(c echo.Context) error {
 	receipt, err := s.office.Submit(c.Request().Context(), nr)
 	var verr *domain.ValidationError
 	if errors.As(err, &verr) {
-		return s.render(c, http.StatusBadRequest, "form", newFormPage(shown, verr.Fields))
+		return s.renderPublic(c, http.StatusBadRequest, "form", lang, newFormPage(s.catalogue.Printer(lang), shown, verr.Fields))
 	}
 	if err != nil {
 		return err
 	}
 	if receipt.Duplicate {
-		return s.render(c, http.StatusOK, "receipt", receipt)
+		return s.renderPublic(c, http.StatusOK, "receipt", lang, receipt)
 	}
-	return s.render(c, http.StatusCreated, "receipt", receipt)
+	return s.renderPublic(c, http.StatusCreated, "receipt", lang, receipt)
 }
 
 type verifyPage struct {
+	// Title and Message are catalogue IDs; ID is the request's reference
+	// the message may name.
 	Title   string
 	Message string
+	ID      string
 	// Token, when set, is the link's token, which the page's button posts
 	// back: opening the link only shows the button.
 	Token string
@@ -178,10 +216,8 @@ func (s *Server) showVerify(c echo.Context) error {
 	if err != nil {
 		return s.verifyFailed(c, err)
 	}
-	return s.render(c, http.StatusOK, "verify", verifyPage{
-		Title:   "Confirm your email address",
-		Message: "Press the button to confirm that you made request " + r.ID + " and that this email address is yours.",
-		Token:   token,
+	return s.renderPublic(c, http.StatusOK, "verify", requestLang(r), verifyPage{
+		Title: "verify.confirm.title", Message: "verify.confirm.message", ID: r.ID, Token: token,
 	})
 }
 
@@ -202,24 +238,23 @@ func (s *Server) verify(c echo.Context) error {
 		return s.verifyFailed(c, err)
 	}
 	s.signalVerified(ctx, r.ID)
-	return s.render(c, http.StatusOK, "verify", verifyPage{
-		Title:   "Thank you, your email address is confirmed",
-		Message: "Our privacy team will now review your request " + r.ID + ". We will email you the outcome.",
+	return s.renderPublic(c, http.StatusOK, "verify", requestLang(r), verifyPage{
+		Title: "verify.done.title", Message: "verify.done.message", ID: r.ID,
 	})
 }
 
-// verifyFailed answers a verification link that cannot be used.
+// verifyFailed answers a verification link that cannot be used, in the
+// browser's language: a used or expired link names no request.
 func (s *Server) verifyFailed(c echo.Context, err error) error {
+	lang := pageLang(c, "")
 	switch {
 	case errors.Is(err, store.ErrTokenUsed):
-		return s.render(c, http.StatusConflict, "verify", verifyPage{
-			Title:   "This link was already used",
-			Message: "Your email address is already confirmed. We will email you about the next steps.",
+		return s.renderPublic(c, http.StatusConflict, "verify", lang, verifyPage{
+			Title: "verify.used.title", Message: "verify.used.message",
 		})
 	case errors.Is(err, store.ErrTokenExpired):
-		return s.render(c, http.StatusGone, "verify", verifyPage{
-			Title:   "This link has expired",
-			Message: "The time to confirm this request has passed. You can make a new request at any time.",
+		return s.renderPublic(c, http.StatusGone, "verify", lang, verifyPage{
+			Title: "verify.expired.title", Message: "verify.expired.message",
 		})
 	case errors.Is(err, store.ErrNotFound):
 		return errNotFoundPage
@@ -275,7 +310,7 @@ func (s *Server) status(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return s.render(c, http.StatusOK, "status", statusPage{Request: r, Token: c.Param("token")})
+	return s.renderPublic(c, http.StatusOK, "status", requestLang(r), statusPage{Request: r, Token: c.Param("token")})
 }
 
 // confirmByCode takes the six-digit code from a verification email, typed
@@ -289,10 +324,12 @@ func (s *Server) confirmByCode(c echo.Context) error {
 		return err
 	}
 	page := statusPage{Request: r, Token: c.Param("token")}
+	lang := requestLang(r)
+	p := s.catalogue.Printer(lang)
 	code, ok := auth.NormalizeCode(c.Request().PostFormValue("code"))
 	if !ok {
-		page.CodeError = "Enter the six digits of the code in the email, for example 123 456."
-		return s.render(c, http.StatusBadRequest, "status", page)
+		page.CodeError = p.MustT("code.error.shape", nil)
+		return s.renderPublic(c, http.StatusBadRequest, "status", lang, page)
 	}
 	ctx := c.Request().Context()
 	verified, err := s.store.VerifyByCode(ctx, r.ID, code, s.now())
@@ -300,11 +337,11 @@ func (s *Server) confirmByCode(c echo.Context) error {
 	status := http.StatusOK
 	switch {
 	case errors.As(err, &wrong) && wrong.Left > 0:
-		status, page.CodeError = http.StatusBadRequest, "That code is not right. Check the code in the email and try again: "+triesLeft(wrong.Left)+"."
+		status, page.CodeError = http.StatusBadRequest, p.MustN("code.error.wrong", wrong.Left, nil)
 	case errors.As(err, &wrong), errors.Is(err, store.ErrCodeLocked):
-		status, page.CodeError = http.StatusTooManyRequests, "That code is not right, and too many wrong codes were typed, so codes no longer work for this request. Please open the link in the email instead: it still works."
+		status, page.CodeError = http.StatusTooManyRequests, p.MustT("code.error.locked", nil)
 	case errors.Is(err, store.ErrTokenExpired):
-		status, page.CodeError = http.StatusGone, "This code has expired. The time to confirm this request has passed; you can make a new request at any time."
+		status, page.CodeError = http.StatusGone, p.MustT("code.error.expired", nil)
 	case errors.Is(err, store.ErrTokenUsed):
 		status = http.StatusConflict // already confirmed: the page says so
 	case err != nil:
@@ -312,17 +349,10 @@ func (s *Server) confirmByCode(c echo.Context) error {
 	default:
 		page.Request, page.Confirmed = verified, true
 		s.signalVerified(ctx, r.ID)
-		return s.render(c, http.StatusOK, "status", page)
+		return s.renderPublic(c, http.StatusOK, "status", lang, page)
 	}
 	if page.Request, err = s.store.GetRequest(ctx, r.ID); err != nil {
 		return err
 	}
-	return s.render(c, status, "status", page)
-}
-
-func triesLeft(n int) string {
-	if n == 1 {
-		return "one try left"
-	}
-	return fmt.Sprintf("%d tries left", n)
+	return s.renderPublic(c, status, "status", lang, page)
 }

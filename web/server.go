@@ -20,6 +20,7 @@ import (
 	"github.com/dsar-project/dsar/internal/datamap"
 	"github.com/dsar-project/dsar/internal/domain"
 	"github.com/dsar-project/dsar/internal/export"
+	"github.com/dsar-project/dsar/internal/i18n"
 	"github.com/dsar-project/dsar/internal/mail"
 	"github.com/dsar-project/dsar/internal/office"
 	"github.com/dsar-project/dsar/internal/store"
@@ -37,15 +38,16 @@ const (
 
 // Server holds what the handlers need.
 type Server struct {
-	cfg      *config.Config
-	store    *store.Store
-	office   Office
-	sealer   *export.Sealer
-	dataMap  func() *datamap.Map
-	pages    *pages
-	gatherer prometheus.Gatherer
-	now      func() time.Time
-	log      *slog.Logger
+	cfg       *config.Config
+	store     *store.Store
+	office    Office
+	sealer    *export.Sealer
+	dataMap   func() *datamap.Map
+	pages     *pages
+	catalogue *i18n.Catalogue
+	gatherer  prometheus.Gatherer
+	now       func() time.Time
+	log       *slog.Logger
 
 	mail      mail.Sender    // password reset links; nil: resets are off
 	templates *mail.Renderer // renders those emails
@@ -74,13 +76,25 @@ type Deps struct {
 // New builds the server and parses its templates; a broken template fails
 // here, at start.
 func New(d Deps) (*Server, error) {
-	p, err := parsePages()
+	cat, err := i18n.Load()
+	if err != nil {
+		return nil, err
+	}
+	st := site{
+		Organisation: d.Config.Organisation, PrivacyNoticeURL: d.Config.PrivacyNoticeURL,
+		PrivacyEmail: d.Config.PrivacyEmail, PrivacyAddress: d.Config.PrivacyAddress,
+		Languages: cat.Names(),
+	}
+	if len(d.Config.Logo) > 0 {
+		st.LogoURL = "/logo"
+	}
+	p, err := parsePages(cat, st)
 	if err != nil {
 		return nil, err
 	}
 	s := &Server{
 		cfg: d.Config, store: d.Store, office: d.Office, sealer: d.Sealer, dataMap: d.DataMap,
-		pages: p, gatherer: d.Metrics, now: d.Now, log: d.Log, mail: d.Mail,
+		pages: p, catalogue: cat, gatherer: d.Metrics, now: d.Now, log: d.Log, mail: d.Mail,
 		loginLimit: newLimiter(loginAttemptsPerMinute, loginAttemptsBurst), signins: newSigninGuard(),
 	}
 	if d.Config.PublicRatePerMinute > 0 {
@@ -133,6 +147,9 @@ func (s *Server) routes(e *echo.Echo) {
 
 	// Public pages.
 	e.GET("/", s.showForm)
+	if len(s.cfg.Logo) > 0 {
+		e.GET("/logo", s.logo)
+	}
 	e.POST("/requests", s.submitForm, s.limitByClient(s.publicLimit))
 	e.GET("/verify/:token", s.showVerify)
 	e.POST("/verify", s.verify)
@@ -340,11 +357,17 @@ func (s *Server) handleError(err error, c echo.Context) {
 		_ = c.JSON(code, body)
 		return
 	}
-	page := "error"
-	if strings.HasPrefix(c.Request().URL.Path, "/officer/") {
-		page = "officer/error"
+	if !strings.HasPrefix(c.Request().URL.Path, "/officer/") {
+		// A requester's error page is in their language, so it says
+		// what happened in the catalogue's words, by status code.
+		lang := i18n.Negotiate("", c.Request().Header.Get("Accept-Language"))
+		if err := s.renderPublic(c, code, "error", lang, publicErrorOf(code)); err != nil {
+			s.log.Error("rendering an error page", "error", err)
+			_ = c.String(code, body.Error)
+		}
+		return
 	}
-	if err := s.render(c, code, page, errorPage{Title: http.StatusText(code), Message: body.Error}); err != nil {
+	if err := s.render(c, code, "officer/error", errorPage{Title: http.StatusText(code), Message: body.Error}); err != nil {
 		s.log.Error("rendering an error page", "error", err)
 		_ = c.String(code, body.Error)
 	}
@@ -372,6 +395,29 @@ func problemOf(err error) (code int, msg string, ok bool) {
 		return http.StatusAccepted, "accepted; it is still being carried out", true
 	}
 	return 0, "", false
+}
+
+// publicErrorOf is the catalogue's title and message for a status code.
+func publicErrorOf(code int) publicErrorPage {
+	key := "other"
+	switch {
+	case code == http.StatusNotFound, code == http.StatusGone, code == http.StatusMethodNotAllowed:
+		key = "not_found"
+	case code == http.StatusTooManyRequests:
+		key = "too_many"
+	case code == http.StatusServiceUnavailable:
+		key = "unavailable"
+	case code >= 400 && code < 500:
+		key = "bad_request"
+	}
+	return publicErrorPage{Title: "error." + key + ".title", Message: "error." + key + ".message"}
+}
+
+// logo serves the organisation's logo, read at start (DSAR_LOGO), to
+// the public pages and the emails.
+func (s *Server) logo(c echo.Context) error {
+	c.Response().Header().Set("Cache-Control", "public, max-age=86400")
+	return c.Blob(http.StatusOK, s.cfg.LogoType, s.cfg.Logo)
 }
 
 func isAPI(c echo.Context) bool {

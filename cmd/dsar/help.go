@@ -102,6 +102,8 @@ func unknownSub(name, sub string, h help, stderr io.Writer) error {
 const (
 	envServe = `  DSAR_SECRET_KEY     required: at least 32 characters, the same in every process
   SENDGRID_API_KEY    required
+  DSAR_PRIVACY_NOTICE_URL, DSAR_PRIVACY_ADDRESS
+                      required: the privacy notice and postal address every page and email gives
   DSAR_DATABASE_URL   the database, postgres://...; empty means SQLite in DSAR_DATA_DIR
   DSAR_DATA_DIR       embedded databases and files (default .dsar)
   TEMPORAL_ADDRESS    the Temporal frontend (default 127.0.0.1:7233)
@@ -112,7 +114,8 @@ const (
   DSAR_DATABASE_URL   postgres://...; empty means SQLite in DSAR_DATA_DIR
   DSAR_DATA_DIR       embedded databases and files (default .dsar)
   DSAR_SECRET_KEY     required: at least 32 characters
-  SENDGRID_API_KEY    required`
+  SENDGRID_API_KEY    required
+  DSAR_PRIVACY_NOTICE_URL, DSAR_PRIVACY_ADDRESS  required`
 	envNone  = `  none needed`
 	envAudit = `  DSAR_SECRET_KEY     required: the key dsar runs with (the chain is keyed with it)
   DSAR_SECRET_KEY_PREVIOUS  older keys, if the key was rotated since

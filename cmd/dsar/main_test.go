@@ -33,10 +33,12 @@ func env(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
 	for k, v := range map[string]string{
-		"DSAR_DATA_DIR":     dir,
-		"DSAR_DATABASE_URL": "",
-		"DSAR_SECRET_KEY":   "a-test-secret-key-of-enough-length-0123",
-		"SENDGRID_API_KEY":  "SG.secret-sendgrid-key",
+		"DSAR_DATA_DIR":           dir,
+		"DSAR_DATABASE_URL":       "",
+		"DSAR_SECRET_KEY":         "a-test-secret-key-of-enough-length-0123",
+		"SENDGRID_API_KEY":        "SG.secret-sendgrid-key",
+		"DSAR_PRIVACY_NOTICE_URL": "https://example.org/privacy",
+		"DSAR_PRIVACY_ADDRESS":    "Example Organisation, 1 Example Street, Brussels",
 	} {
 		t.Setenv(k, v)
 	}

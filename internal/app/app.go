@@ -238,6 +238,19 @@ func (a *App) Sender() mail.Sender {
 	return mail.NewSendGrid(a.Config.SendGridAPIKey, a.Config.SendGridAPIURL, a.Config.MailFrom, a.Config.MailFromName)
 }
 
+// Contact is the privacy contact every email to a requester shows; the
+// logo is served by the web process at /logo.
+func (a *App) Contact() mail.Contact {
+	c := mail.Contact{
+		PrivacyEmail: a.Config.PrivacyEmail, PrivacyAddress: a.Config.PrivacyAddress,
+		PrivacyNoticeURL: a.Config.PrivacyNoticeURL,
+	}
+	if len(a.Config.Logo) > 0 {
+		c.LogoURL = a.Config.BaseURL + "/logo"
+	}
+	return c
+}
+
 // NewWorker returns a worker with every workflow and activity registered.
 // Call LoadDataMap first, or requests run without one. Run it with
 // Start/Stop or Run.
@@ -256,8 +269,8 @@ func (a *App) NewWorker() (worker.Worker, error) {
 	}
 	reqs := &activities.Requests{
 		Store: a.Store, Mail: a.Sender(), Templates: templates, Metrics: a.emailMetrics,
-		BaseURL: a.Config.BaseURL, Organisation: a.Config.Organisation, Now: a.Now, Log: a.Log,
-		PausingRegimes: a.Config.PausingRegimes,
+		BaseURL: a.Config.BaseURL, Organisation: a.Config.Organisation, Contact: a.Contact(),
+		Now: a.Now, Log: a.Log, PausingRegimes: a.Config.PausingRegimes,
 	}
 	w.RegisterActivity(reqs)
 	batch, _ := reqs.Mail.(mail.BatchSender) // both the outbox and SendGrid send batches

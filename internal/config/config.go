@@ -8,9 +8,11 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"net/mail"
 	"net/url"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -35,6 +37,12 @@ type Config struct {
 	MailFrom            string            // DSAR_MAIL_FROM: sender address of every email
 	MailFromName        string            // DSAR_MAIL_FROM_NAME
 	Organisation        string            // DSAR_ORGANISATION: the controller's name in emails and pages
+	PrivacyNoticeURL    string            // DSAR_PRIVACY_NOTICE_URL: the organisation's privacy notice, linked from every page and email
+	PrivacyEmail        string            // DSAR_PRIVACY_EMAIL: the privacy team's address people can write to; DSAR_MAIL_FROM when unset
+	PrivacyAddress      string            // DSAR_PRIVACY_ADDRESS: the privacy team's postal address, on one line
+	LogoFile            string            // DSAR_LOGO: an image file shown on pages and in emails; none when unset
+	Logo                []byte            // the logo's bytes, read at start
+	LogoType            string            // the logo's media type
 	SecretKey           string            // DSAR_SECRET_KEY: encrypts Temporal payloads and packages
 	PreviousKeys        []string          // DSAR_SECRET_KEY_PREVIOUS: older keys, still accepted for decryption
 	VerifyTTL           time.Duration     // DSAR_VERIFY_TTL: how long a verification link is valid
@@ -71,6 +79,10 @@ const (
 	DefaultReminders         = "7d,2d"
 	DefaultMonitorInterval   = time.Hour
 	DefaultBreachRate        = 10000
+
+	// LogoMax is the largest logo dsar reads: it is sent with every
+	// page and email that shows it.
+	LogoMax = 256 << 10
 
 	// minSecretKeyLen keeps the encryption key from being guessable.
 	minSecretKeyLen = 32
@@ -114,6 +126,13 @@ func Load(getenv func(string) string) (*Config, error) {
 		PublicRatePerMinute: l.count("DSAR_PUBLIC_RATE", DefaultPublicRate),
 	}
 	c.BaseURL = strings.TrimRight(l.text("DSAR_BASE_URL", "http://"+c.Addr), "/")
+	c.PrivacyNoticeURL = l.text("DSAR_PRIVACY_NOTICE_URL", "")
+	c.PrivacyEmail = l.text("DSAR_PRIVACY_EMAIL", c.MailFrom)
+	c.PrivacyAddress = strings.Join(strings.Fields(l.text("DSAR_PRIVACY_ADDRESS", "")), " ")
+	c.LogoFile = l.text("DSAR_LOGO", "")
+	if c.LogoFile != "" {
+		c.Logo, c.LogoType = l.logo("DSAR_LOGO", c.LogoFile)
+	}
 	for _, v := range l.list("DSAR_CLOCK_PAUSE") {
 		r, err := deadline.Parse(v)
 		if err != nil {
@@ -148,6 +167,31 @@ func (l *loader) text(name, def string) string {
 		return def
 	}
 	return v
+}
+
+// logoTypes are the image types a logo may have: what every browser and
+// mail client shows.
+var logoTypes = []string{"image/png", "image/jpeg", "image/gif", "image/webp", "image/svg+xml"}
+
+// logo reads the logo file once, at start, with a size limit, and names
+// its type from its content, not its name.
+func (l *loader) logo(name, path string) ([]byte, string) {
+	b, err := files.Read(path, LogoMax)
+	if err != nil {
+		l.problem(name + ": " + err.Error())
+		return nil, ""
+	}
+	typ, _, _ := strings.Cut(http.DetectContentType(b), ";")
+	if typ == "text/xml" || typ == "text/plain" {
+		if head := strings.ToLower(string(b[:min(len(b), 1024)])); strings.Contains(head, "<svg") {
+			typ = "image/svg+xml"
+		}
+	}
+	if !slices.Contains(logoTypes, typ) {
+		l.problem(fmt.Sprintf("%s: %s is %s, not one of %s", name, path, typ, strings.Join(logoTypes, ", ")))
+		return nil, ""
+	}
+	return b, typ
 }
 
 // list is a comma- or space-separated setting, without empty items; nil
@@ -300,6 +344,23 @@ func (c *Config) Validate() error {
 			add("DSAR_SECRET_KEY_PREVIOUS: key %d is shorter than %d characters", i+1, minSecretKeyLen)
 		}
 	}
+	if c.PrivacyNoticeURL != "" {
+		if u, err := url.Parse(c.PrivacyNoticeURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			add("DSAR_PRIVACY_NOTICE_URL: %q is not an http(s) URL", c.PrivacyNoticeURL)
+		}
+	}
+	// Unset, it is DSAR_MAIL_FROM, whose problem is named once.
+	if a, err := mail.ParseAddress(c.PrivacyEmail); c.PrivacyEmail != c.MailFrom && (err != nil || a.Name != "") {
+		add("DSAR_PRIVACY_EMAIL: %q is not a plain email address", c.PrivacyEmail)
+	}
+	// Every page and email tells people who handles their data and how
+	// to reach them (GDPR Art. 12-14); only `dsar dev` may leave it out.
+	if !c.DevMode && c.PrivacyNoticeURL == "" {
+		add("DSAR_PRIVACY_NOTICE_URL: must be set outside `dsar dev` (every page and email links the privacy notice)")
+	}
+	if !c.DevMode && c.PrivacyAddress == "" {
+		add("DSAR_PRIVACY_ADDRESS: must be set outside `dsar dev` (every page and email gives the privacy team's postal address)")
+	}
 	if !c.DevMode && c.SendGridAPIKey == "" {
 		add("SENDGRID_API_KEY: must be set outside `dsar dev` (the dev outbox does not deliver mail)")
 	}
@@ -339,6 +400,10 @@ func (c *Config) Print(w io.Writer) {
 		{"DSAR_MAIL_FROM", c.MailFrom},
 		{"DSAR_MAIL_FROM_NAME", c.MailFromName},
 		{"DSAR_ORGANISATION", c.Organisation},
+		{"DSAR_PRIVACY_NOTICE_URL", c.PrivacyNoticeURL},
+		{"DSAR_PRIVACY_EMAIL", c.PrivacyEmail},
+		{"DSAR_PRIVACY_ADDRESS", c.PrivacyAddress},
+		{"DSAR_LOGO", c.LogoFile},
 		{"DSAR_SECRET_KEY", redact(c.SecretKey)},
 		{"DSAR_SECRET_KEY_PREVIOUS", redactList(c.PreviousKeys)},
 		{"DSAR_VERIFY_TTL", c.VerifyTTL.String()},

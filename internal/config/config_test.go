@@ -35,6 +35,10 @@ func productionEnv() map[string]string {
 		"SENDGRID_API_KEY":  testAPIKey,
 		"DSAR_SECRET_KEY":   testSecretKey,
 		"DSAR_MAIL_FROM":    "privacy@example.com",
+		// Who is asking: every page and email names the notice and the
+		// postal address; the privacy email defaults to DSAR_MAIL_FROM.
+		"DSAR_PRIVACY_NOTICE_URL": "https://example.com/privacy",
+		"DSAR_PRIVACY_ADDRESS":    "Example Organisation, 1 Example Street, 1000 Brussels, Belgium",
 	}
 }
 
@@ -56,6 +60,7 @@ func TestLoadDefaults(t *testing.T) {
 		MailFrom:            "privacy@example.com",
 		MailFromName:        "Privacy team",
 		Organisation:        "Example Organisation",
+		PrivacyEmail:        "privacy@example.com",
 		SecretKey:           "",
 		VerifyTTL:           7 * 24 * time.Hour,
 		LogLevel:            "info",
@@ -84,30 +89,34 @@ func TestLoadDefaults(t *testing.T) {
 
 func TestLoadReadsEveryVariable(t *testing.T) {
 	m := map[string]string{
-		"DSAR_ADDR":             " 0.0.0.0:9000 ",
-		"DSAR_BASE_URL":         "https://privacy.example.com/",
-		"DSAR_DATA_DIR":         "/var/lib/dsar",
-		"DSAR_DATABASE_URL":     "postgres://dsar@db/dsar",
-		"TEMPORAL_ADDRESS":      "temporal.internal:7233",
-		"TEMPORAL_NAMESPACE":    "privacy",
-		"DSAR_TASK_QUEUE":       "dsar-eu",
-		"SENDGRID_API_KEY":      testAPIKey,
-		"SENDGRID_API_URL":      "http://127.0.0.1:3030/",
-		"DSAR_MAIL_FROM":        "dpo@example.com",
-		"DSAR_MAIL_FROM_NAME":   "Data Protection Office",
-		"DSAR_ORGANISATION":     "Analytical Engines Ltd",
-		"DSAR_SECRET_KEY":       testSecretKey,
-		"DSAR_VERIFY_TTL":       "72h",
-		"DSAR_DATAMAP":          "/etc/dsar/datamap.yaml",
-		"DSAR_DOWNLOAD_TTL":     "7d",
-		"DSAR_OPT_OUT_WITHIN":   "24h",
-		"DSAR_REGIME":           "GDPR",
-		"DSAR_TIMEZONE":         "Europe/Amsterdam",
-		"DSAR_REMINDERS":        "10d, 3d,12h",
-		"DSAR_CLOCK_PAUSE":      "gdpr,CCPA",
-		"DSAR_MONITOR_INTERVAL": "15m",
-		"DSAR_BREACH_RATE":      "500",
-		"DSAR_LOG_LEVEL":        "DEBUG",
+		"DSAR_ADDR":               " 0.0.0.0:9000 ",
+		"DSAR_BASE_URL":           "https://privacy.example.com/",
+		"DSAR_DATA_DIR":           "/var/lib/dsar",
+		"DSAR_DATABASE_URL":       "postgres://dsar@db/dsar",
+		"TEMPORAL_ADDRESS":        "temporal.internal:7233",
+		"TEMPORAL_NAMESPACE":      "privacy",
+		"DSAR_TASK_QUEUE":         "dsar-eu",
+		"SENDGRID_API_KEY":        testAPIKey,
+		"SENDGRID_API_URL":        "http://127.0.0.1:3030/",
+		"DSAR_MAIL_FROM":          "dpo@example.com",
+		"DSAR_MAIL_FROM_NAME":     "Data Protection Office",
+		"DSAR_ORGANISATION":       "Analytical Engines Ltd",
+		"DSAR_PRIVACY_NOTICE_URL": "https://engines.example/privacy",
+		"DSAR_PRIVACY_EMAIL":      "privacy@engines.example",
+		"DSAR_PRIVACY_ADDRESS":    "  Analytical Engines Ltd,\n 12 Dorset Street, London  ",
+		"DSAR_LOGO":               writeLogo(t),
+		"DSAR_SECRET_KEY":         testSecretKey,
+		"DSAR_VERIFY_TTL":         "72h",
+		"DSAR_DATAMAP":            "/etc/dsar/datamap.yaml",
+		"DSAR_DOWNLOAD_TTL":       "7d",
+		"DSAR_OPT_OUT_WITHIN":     "24h",
+		"DSAR_REGIME":             "GDPR",
+		"DSAR_TIMEZONE":           "Europe/Amsterdam",
+		"DSAR_REMINDERS":          "10d, 3d,12h",
+		"DSAR_CLOCK_PAUSE":        "gdpr,CCPA",
+		"DSAR_MONITOR_INTERVAL":   "15m",
+		"DSAR_BREACH_RATE":        "500",
+		"DSAR_LOG_LEVEL":          "DEBUG",
 	}
 	c, err := config.Load(env(m))
 	if err != nil {
@@ -126,6 +135,12 @@ func TestLoadReadsEveryVariable(t *testing.T) {
 		MailFrom:            "dpo@example.com",
 		MailFromName:        "Data Protection Office",
 		Organisation:        "Analytical Engines Ltd",
+		PrivacyNoticeURL:    "https://engines.example/privacy",
+		PrivacyEmail:        "privacy@engines.example",
+		PrivacyAddress:      "Analytical Engines Ltd, 12 Dorset Street, London", // one line
+		LogoFile:            c.LogoFile,
+		Logo:                []byte(testPNG),
+		LogoType:            "image/png",
 		SecretKey:           testSecretKey,
 		VerifyTTL:           72 * time.Hour,
 		LogLevel:            "debug", // lower-cased
@@ -434,8 +449,8 @@ func TestPrintRedactsSecrets(t *testing.T) {
 	}
 	// One NAME=value line per setting.
 	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
-	if len(lines) != 26 {
-		t.Errorf("Print wrote %d lines, want 26:\n%s", len(lines), out)
+	if len(lines) != 30 {
+		t.Errorf("Print wrote %d lines, want 30:\n%s", len(lines), out)
 	}
 	for _, l := range lines {
 		if name, _, ok := strings.Cut(l, "="); !ok || name == "" || strings.ToUpper(name) != name {
@@ -529,5 +544,74 @@ func TestPreviousSecretKeys(t *testing.T) {
 	c.PreviousKeys = []string{"short"}
 	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "DSAR_SECRET_KEY_PREVIOUS") {
 		t.Errorf("a short previous key: %v", err)
+	}
+}
+
+// testPNG is the smallest PNG header DetectContentType recognises.
+const testPNG = "\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR"
+
+func writeLogo(t *testing.T) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "logo.png")
+	if err := os.WriteFile(p, []byte(testPNG), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestLogo(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name string, b []byte) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	svg := write("logo.svg", []byte(`<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"></svg>`))
+	c, err := config.Load(env(map[string]string{"DSAR_LOGO": svg}))
+	if err != nil || c.LogoType != "image/svg+xml" {
+		t.Errorf("an SVG logo: %v, type %q", err, c.LogoType)
+	}
+	for name, tc := range map[string]struct{ path, want string }{
+		"too large":    {write("big.png", append([]byte(testPNG), make([]byte, config.LogoMax)...)), "larger than 256 KiB"},
+		"not an image": {write("logo.txt", []byte("hello")), "not one of image/png"},
+		"missing":      {filepath.Join(dir, "none.png"), "DSAR_LOGO"},
+	} {
+		_, err := config.Load(env(map[string]string{"DSAR_LOGO": tc.path}))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: Load = %v, want an error with %q", name, err, tc.want)
+		}
+	}
+}
+
+func TestValidateNeedsWhoIsAsking(t *testing.T) {
+	for _, name := range []string{"DSAR_PRIVACY_NOTICE_URL", "DSAR_PRIVACY_ADDRESS"} {
+		e := productionEnv()
+		delete(e, name)
+		c, err := config.Load(env(e))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Validate(); err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("without %s: Validate() = %v", name, err)
+		}
+		c.DevMode = true
+		if err := c.Validate(); err != nil {
+			t.Errorf("without %s under dsar dev: Validate() = %v", name, err)
+		}
+	}
+	e := productionEnv()
+	e["DSAR_PRIVACY_NOTICE_URL"] = "example.com/privacy"
+	e["DSAR_PRIVACY_EMAIL"] = "Privacy <dpo@example.com>"
+	c, err := config.Load(env(e))
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = c.Validate()
+	for _, w := range []string{"DSAR_PRIVACY_NOTICE_URL: \"example.com/privacy\"", "DSAR_PRIVACY_EMAIL"} {
+		if err == nil || !strings.Contains(err.Error(), w) {
+			t.Errorf("Validate() = %v, want %q", err, w)
+		}
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/dsar-project/dsar/internal/deadline"
+	"github.com/dsar-project/dsar/internal/i18n"
 )
 
 // RequestType is the right a requester exercises.
@@ -184,6 +185,9 @@ type NewRequest struct {
 	// Regime is the law the requester invokes (default, gdpr, ccpa);
 	// empty means the organisation's configured default.
 	Regime deadline.Regime `json:"regime,omitempty"`
+	// Language is the language every page and email to the requester
+	// uses from now on (en, de, fr, es); empty means English.
+	Language string `json:"language,omitempty"`
 	// GPC is the browser's Global Privacy Control signal (Sec-GPC: 1),
 	// read from the request's headers, never from its body.
 	GPC bool `json:"-"`
@@ -262,6 +266,14 @@ func (r *NewRequest) normalize(emailOptional bool) error {
 			errs["regime"] = "choose one of default, gdpr, ccpa, or leave it out"
 		} else {
 			r.Regime = reg
+		}
+	}
+	r.Language = strings.ToLower(strings.TrimSpace(r.Language))
+	if r.Language != "" {
+		if l, ok := i18n.Parse(r.Language); ok {
+			r.Language = string(l)
+		} else {
+			errs["language"] = "choose one of en, de, fr, es, or leave it out"
 		}
 	}
 	if emailOptional && r.Email == "" {

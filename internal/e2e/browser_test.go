@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -375,6 +376,72 @@ func TestBrowserCorrectionConfirmedWithTheCode(t *testing.T) {
 	s.waitStatus(reference, "in_review")
 	run(t, ctx, "phone viewport", chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2)))
 	fitsThePhone(t, ctx, s.base, "18-phone-status", strings.TrimPrefix(statusPage, s.base))
+}
+
+// TestBrowserRequesterInFrench: a requester whose browser asks for
+// German picks French from the form's language links, is told of a
+// mistake in French, sends the form, and from then on everything speaks
+// French: the receipt, the verification email (its dates too), the page
+// its link opens; every page names the organisation and its contact.
+func TestBrowserRequesterInFrench(t *testing.T) {
+	ctx := newBrowser(t)
+	s := newSystem(t)
+	german := chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		return t.Call(ctx, "Network.setExtraHTTPHeaders", map[string]any{"headers": map[string]string{"Accept-Language": "de-DE,de;q=0.9"}}, nil)
+	})
+	run(t, ctx, "open the form in the browser's German",
+		german, chromedp.Navigate(s.base+"/"),
+		chromedp.WaitVisible(`//h1[text()="Eine Datenschutzanfrage stellen"]`),
+	)
+	run(t, ctx, "choose French and make a mistake",
+		chromedp.Click(`//nav[@class="languages"]//a[text()="Français"]`),
+		chromedp.WaitVisible(`//h1[text()="Faire une demande relative à vos données"]`),
+		shot("40-form-fr"),
+		chromedp.Click(chromedp.CSS(`#type-opt_out`)),
+		chromedp.SendKeys(chromedp.CSS(`#email`), "ada@example.com"),
+		chromedp.Submit(chromedp.CSS(`#email`)),
+		chromedp.WaitVisible(chromedp.CSS(`#error-summary`)),
+	)
+	if summary := text(t, ctx, "#error-summary"); !strings.Contains(summary, "Saisissez votre nom.") {
+		t.Errorf("the French error summary says %q", summary)
+	}
+	run(t, ctx, "send the form in French",
+		chromedp.SendKeys(chromedp.CSS(`#name`), "Ada Lovelace"),
+		shot("41-form-fr-filled"),
+		chromedp.Submit(chromedp.CSS(`#name`)),
+		chromedp.WaitVisible(`//h1[text()="Nous avons reçu votre demande"]`),
+		shot("42-receipt-fr"),
+	)
+	page, reference := text(t, ctx, "body"), text(t, ctx, "dd strong")
+	for _, want := range []string{"Ne plus me faire de publicité et ne pas vendre ni partager mes données", "Date limite de réponse",
+		"Example Shop Ltd", "dpo@shop.example", "Rue de la Loi 16", "Politique de confidentialité"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the French receipt lacks %q:\n%s", want, page)
+		}
+	}
+	var stored struct {
+		Language string `json:"language"`
+	}
+	if s.call("GET", "/api/v1/officer/requests/"+reference, s.token, nil, &stored); stored.Language != "fr" {
+		t.Errorf("the request stored language %q, want fr", stored.Language)
+	}
+
+	m := s.waitMail(reference, "verification")
+	months := []string{"janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre", "octobre", "novembre", "décembre"}
+	if !strings.Contains(m.Subject, "Confirmez votre adresse e-mail pour la demande "+reference) ||
+		!strings.Contains(m.Text, "Bonjour Ada Lovelace,") || !strings.Contains(m.Text, "dpo@shop.example") ||
+		!strings.Contains(m.Text, " à ") || !slices.ContainsFunc(months, func(mo string) bool { return strings.Contains(m.Text, " "+mo+" ") }) {
+		t.Errorf("the verification email is not French, or its date is not:\n%s\n%s", m.Subject, m.Text)
+	}
+	run(t, ctx, "confirm in French",
+		chromedp.Navigate(verifyLink.FindString(m.Text)),
+		chromedp.WaitVisible(`//button[text()="Confirmer mon adresse e-mail"]`),
+		shot("43-confirm-fr"),
+		chromedp.Click(`//button[text()="Confirmer mon adresse e-mail"]`),
+		chromedp.WaitVisible(`//h1[contains(., "votre adresse e-mail est confirmée")]`),
+	)
+	run(t, ctx, "phone viewport", chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2)))
+	fitsThePhone(t, ctx, s.base, "44-phone-form-fr", "/?lang=fr")
 }
 
 // TestBrowserOfficerRunsABreach: an officer records a breach 70 hours

@@ -145,6 +145,11 @@ func newSystemEnv(t *testing.T, moreSystems string, more map[string]string) *sys
 		"SENDGRID_API_URL":   sg.URL,
 		"DSAR_MAIL_FROM":     "privacy@example.org",
 		"DSAR_SECRET_KEY":    TestSecretKey,
+		// Who is asking, on every page and in every email.
+		"DSAR_ORGANISATION":       "Example Shop Ltd",
+		"DSAR_PRIVACY_NOTICE_URL": "https://shop.example/privacy",
+		"DSAR_PRIVACY_EMAIL":      "dpo@shop.example",
+		"DSAR_PRIVACY_ADDRESS":    "Example Shop Ltd, Rue de la Loi 16, Brussels, Belgium",
 	}
 	for k, v := range more {
 		env[k] = v

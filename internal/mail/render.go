@@ -5,8 +5,11 @@ import (
 	"embed"
 	"fmt"
 	htmltemplate "html/template"
+	"path"
 	"strings"
 	texttemplate "text/template"
+
+	"github.com/dsar-project/dsar/internal/i18n"
 )
 
 // Kind names an email template. Each kind has templates/<kind>.txt, which
@@ -55,13 +58,21 @@ var NoticeKinds = []Kind{KindBreachNotice}
 // Data is what the templates may show.
 type Data struct {
 	Organisation string
-	Name         string
-	RequestID    string
-	TypeLabel    string
-	ReceivedAt   string
-	DueAt        string
-	Link         string // the action link of this email (verify, status)
-	LinkExpires  string
+	// Contact is who the requester can write to; requester emails and
+	// breach notices show it in every message.
+	Contact
+	// Lang is the language of a requester's email (empty: English);
+	// officer alerts are always English.
+	Lang      i18n.Lang
+	Name      string
+	RequestID string
+	TypeLabel string
+	// Dates are written in the email's language by the caller
+	// (i18n.Printer), like every other value here.
+	ReceivedAt  string
+	DueAt       string
+	Link        string // the action link of this email (verify, status)
+	LinkExpires string
 	// Code is the verification code sent with a verification link
 	// ("123 456"), typed on the status page instead of opening the link.
 	Code       string
@@ -72,9 +83,9 @@ type Data struct {
 	DownloadLink    string
 	DownloadExpires string
 	Downloads       int
-	// Completion of a deletion: what was erased, per system and table,
-	// and what became of the person in the backups.
-	Erased   []ErasedLine
+	// Completion of a deletion: what was erased, one line per system and
+	// table, and what became of the person in the backups.
+	Erased   []string
 	Archives []string
 	// Completion of an opt-out: what it changed, one line per table.
 	OptedOut []string
@@ -101,21 +112,19 @@ type Data struct {
 	Notice string
 }
 
+// Contact is the organisation's privacy contact, from settings.
+type Contact struct {
+	PrivacyEmail     string
+	PrivacyAddress   string
+	PrivacyNoticeURL string
+	// LogoURL is where dsar serves the organisation's logo; empty
+	// without one.
+	LogoURL string
+}
+
 // DigestLine is one request (or breach) in an officers' digest.
 type DigestLine struct {
 	Ref, What, Due, Note, Link string
-}
-
-// ErasedLine is one table in a deletion's completion email.
-type ErasedLine struct {
-	System, Table         string
-	Deleted, Masked, Kept int
-	// Retained rows stay until RetainedUntil on Basis; Held rows wait
-	// for a legal hold (whose reason the requester is not told).
-	Retained      int
-	RetainedUntil string
-	Basis         string
-	Held          int
 }
 
 //go:embed templates
@@ -126,34 +135,50 @@ type pair struct {
 	html *htmltemplate.Template
 }
 
-// Renderer turns a kind and data into a message. Templates are parsed once;
-// a missing or broken template fails NewRenderer, not a send.
+// Renderer turns a kind and data into a message. Templates are parsed once
+// per language; a missing or broken template fails NewRenderer, not a send.
 type Renderer struct {
-	kinds map[Kind]pair
+	catalogue *i18n.Catalogue
+	// kinds holds every requester email and notice per language, and
+	// the officers' alerts under English only.
+	kinds map[i18n.Lang]map[Kind]pair
 }
 
-// NewRenderer parses every template.
+// NewRenderer parses every template, requester emails in every language.
 func NewRenderer() (*Renderer, error) {
-	r := &Renderer{kinds: map[Kind]pair{}}
-	if err := r.parse("templates/layout.html", Kinds); err != nil {
+	c, err := i18n.Load()
+	if err != nil {
 		return nil, err
 	}
-	if err := r.parse("templates/officer_layout.html", OfficerKinds); err != nil {
-		return nil, err
+	r := &Renderer{catalogue: c, kinds: map[i18n.Lang]map[Kind]pair{}}
+	for _, l := range i18n.Langs {
+		r.kinds[l] = map[Kind]pair{}
+		if err := r.parse(l, "templates/layout.html", Kinds); err != nil {
+			return nil, err
+		}
+		if err := r.parse(l, "templates/layout.html", NoticeKinds); err != nil {
+			return nil, err
+		}
 	}
-	if err := r.parse("templates/layout.html", NoticeKinds); err != nil {
+	if err := r.parse(i18n.English, "templates/officer_layout.html", OfficerKinds); err != nil {
 		return nil, err
 	}
 	return r, nil
 }
 
-func (r *Renderer) parse(layoutFile string, kinds []Kind) error {
-	layout, err := htmltemplate.ParseFS(templateFiles, layoutFile)
+// Printer writes messages and dates in a language, for the values a
+// caller puts in Data.
+func (r *Renderer) Printer(l i18n.Lang) *i18n.Printer { return r.catalogue.Printer(l) }
+
+func (r *Renderer) parse(l i18n.Lang, layoutFile string, kinds []Kind) error {
+	funcs := r.catalogue.Printer(l).Funcs()
+	funcs["join"] = func(items []string) string { return strings.Join(items, ", ") }
+	layout, err := htmltemplate.New(path.Base(layoutFile)).Funcs(funcs).ParseFS(templateFiles, layoutFile)
 	if err != nil {
 		return fmt.Errorf("mail: layout: %w", err)
 	}
 	for _, k := range kinds {
-		text, err := texttemplate.ParseFS(templateFiles, "templates/"+string(k)+".txt")
+		text, err := texttemplate.New(string(k)+".txt").Funcs(funcs).ParseFS(templateFiles, "templates/common.txt", "templates/"+string(k)+".txt")
 		if err != nil {
 			return fmt.Errorf("mail: template %s: %w", k, err)
 		}
@@ -166,14 +191,21 @@ func (r *Renderer) parse(layoutFile string, kinds []Kind) error {
 		if err != nil {
 			return fmt.Errorf("mail: template %s: %w", k, err)
 		}
-		r.kinds[k] = pair{text: text, html: html}
+		r.kinds[l][k] = pair{text: text, html: html}
 	}
 	return nil
 }
 
-// Render builds the subject and both parts of an email.
+// Render builds the subject and both parts of an email, in d.Lang for a
+// requester's email and in English for an officer's alert. The text
+// part keeps each paragraph on one line, which mail clients wrap to the
+// reader's screen: wrapping at a fixed width would split dates and
+// names whose length differs by language.
 func (r *Renderer) Render(k Kind, d Data) (subject, text, html string, err error) {
-	p, ok := r.kinds[k]
+	p, ok := r.kinds[d.Lang.OrEnglish()][k]
+	if !ok {
+		p, ok = r.kinds[i18n.English][k]
+	}
 	if !ok {
 		return "", "", "", fmt.Errorf("mail: no template %q", k)
 	}

@@ -2,9 +2,11 @@ package mail_test
 
 import (
 	"html"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/dsar-project/dsar/internal/i18n"
 	"github.com/dsar-project/dsar/internal/mail"
 )
 
@@ -127,12 +129,13 @@ func TestRenderLinksAreButtons(t *testing.T) {
 			t.Errorf("%s: HTML has no link to %s", k, link)
 		}
 	}
-	// The expiry notice must not carry a link: the request is closed.
+	// The expiry notice must not carry a link to the request: it is
+	// closed. (The privacy contact and notice are linked in every email.)
 	_, text, htmlBody, err := r.Render(mail.KindExpiredUnverified, sampleData())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if strings.Contains(text, "https://") || strings.Contains(htmlBody, "<a ") {
+	if strings.Contains(text, "https://privacy.example.com/") || strings.Contains(htmlBody, `<a href="https://privacy.example.com/`) {
 		t.Error("the expired_unverified email offers a link")
 	}
 }
@@ -249,5 +252,55 @@ func TestRenderBreachNotice(t *testing.T) {
 	}
 	if strings.Contains(htmlBody, "<b>Change") || !strings.Contains(htmlBody, "&lt;b&gt;Change") {
 		t.Error("the notice's HTML part does not escape the officer's text")
+	}
+}
+
+// Every email to a requester, in every language, says who is asking and
+// how to reach them: the organisation, its privacy team's address and
+// postal address, and its privacy notice; none says "contact us" without
+// saying how.
+func TestRenderNamesTheOrganisationInEveryLanguage(t *testing.T) {
+	r := newRenderer(t)
+	d := sampleData()
+	d.Contact = mail.Contact{
+		PrivacyEmail:     "dpo@engines.example",
+		PrivacyAddress:   "Analytical Engines Ltd, 12 Dorset Street, London W1U 4EH",
+		PrivacyNoticeURL: "https://engines.example/privacy",
+		LogoURL:          "https://privacy.example.com/logo",
+	}
+	subjects := map[i18n.Lang]string{
+		i18n.English: "Confirm your email address for request DSR-7K3M9Q2XHD",
+		i18n.German:  "Bestätigen Sie Ihre E-Mail-Adresse für die Anfrage DSR-7K3M9Q2XHD",
+		i18n.French:  "Confirmez votre adresse e-mail pour la demande DSR-7K3M9Q2XHD",
+		i18n.Spanish: "Confirme su dirección de correo electrónico para la solicitud DSR-7K3M9Q2XHD",
+	}
+	for _, l := range i18n.Langs {
+		d.Lang = l
+		for _, k := range append(slices.Clone(mail.Kinds), mail.NoticeKinds...) {
+			subject, text, htmlBody, err := r.Render(k, d)
+			if err != nil {
+				t.Fatalf("%s %s: %v", l, k, err)
+			}
+			for _, want := range []string{"Analytical Engines Ltd", d.PrivacyEmail, d.PrivacyAddress, d.PrivacyNoticeURL} {
+				if !strings.Contains(text, want) || !strings.Contains(htmlBody, html.EscapeString(want)) {
+					t.Errorf("%s %s: lacks %q", l, k, want)
+				}
+			}
+			if !strings.Contains(htmlBody, `<html lang="`+string(l)+`">`) || !strings.Contains(htmlBody, `<img src="https://privacy.example.com/logo"`) {
+				t.Errorf("%s %s: HTML part has no lang %s or no logo", l, k, l)
+			}
+			if strings.Contains(strings.ToLower(text), "you may contact us") {
+				t.Errorf("%s %s: says \"you may contact us\" without a contact", l, k)
+			}
+			if k == mail.KindVerification && subject != subjects[l] {
+				t.Errorf("%s: subject %q, want %q", l, subject, subjects[l])
+			}
+		}
+	}
+	// Officer alerts stay English.
+	d.Lang = i18n.German
+	subject, _, _, err := r.Render(mail.KindOfficerOverdue, d)
+	if err != nil || !strings.HasPrefix(subject, "Overdue: request") {
+		t.Errorf("officer alert in German data: %q, %v", subject, err)
 	}
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/dsar-project/dsar/internal/auth"
 	"github.com/dsar-project/dsar/internal/deadline"
 	"github.com/dsar-project/dsar/internal/domain"
+	"github.com/dsar-project/dsar/internal/i18n"
 	"github.com/dsar-project/dsar/internal/store"
 	"github.com/dsar-project/dsar/workflows"
 )
@@ -139,6 +140,7 @@ func (s *Service) submit(ctx context.Context, nr domain.NewRequest, received tim
 	r := &store.Request{
 		ID: id, Type: nr.Type, Status: domain.StatusReceived,
 		Email: nr.Email, Name: nr.Name, Details: nr.Details, Corrections: nr.Corrections, GPC: nr.GPC,
+		Language:   string(i18n.Lang(nr.Language).OrEnglish()),
 		ReceivedAt: now, DueAt: clock.DueAt, Regime: regime, AckDueAt: clock.AckDueAt,
 		ExtensionNoticeBy: &clock.ExtensionNoticeBy, ExtendedDueAt: &clock.ExtendedDueAt,
 		Channel: in.channel, LoggedBy: in.officer,

@@ -44,7 +44,10 @@ type Request struct {
 	VerifyCodeFailures int
 	// GPC is true when the browser sent the Global Privacy Control
 	// signal (Sec-GPC: 1) with the request.
-	GPC               bool `gorm:"column:gpc"`
+	GPC bool `gorm:"column:gpc"`
+	// Language is the requester's language (i18n.Lang), used for every
+	// page and email to them; "en" for requests stored before languages.
+	Language          string
 	ClosedAt          *time.Time
 	DecisionReason    string
 	WorkflowStartedAt *time.Time
@@ -119,6 +122,9 @@ func (s *Store) createRequest(ctx context.Context, r *Request, statusToken *Requ
 	r.UpdatedAt = r.ReceivedAt
 	if r.Regime == "" {
 		r.Regime = deadline.Default
+	}
+	if r.Language == "" {
+		r.Language = "en"
 	}
 	for _, t := range []*time.Time{r.AckDueAt, r.ExtensionNoticeBy, r.ExtendedDueAt} {
 		if t != nil {
