@@ -55,6 +55,9 @@ type App struct {
 // and creates a Temporal client that dials on first use, so a web process
 // starts and keeps requests even while Temporal is down.
 func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, migrate bool) (*App, error) {
+	for _, w := range cfg.Warnings() {
+		log.Warn(w)
+	}
 	st, err := store.Open(ctx, cfg.DatabaseURL, cfg.SQLitePath())
 	if err != nil {
 		return nil, err

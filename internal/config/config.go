@@ -353,14 +353,6 @@ func (c *Config) Validate() error {
 	if a, err := mail.ParseAddress(c.PrivacyEmail); c.PrivacyEmail != c.MailFrom && (err != nil || a.Name != "") {
 		add("DSAR_PRIVACY_EMAIL: %q is not a plain email address", c.PrivacyEmail)
 	}
-	// Every page and email tells people who handles their data and how
-	// to reach them (GDPR Art. 12-14); only `dsar dev` may leave it out.
-	if !c.DevMode && c.PrivacyNoticeURL == "" {
-		add("DSAR_PRIVACY_NOTICE_URL: must be set outside `dsar dev` (every page and email links the privacy notice)")
-	}
-	if !c.DevMode && c.PrivacyAddress == "" {
-		add("DSAR_PRIVACY_ADDRESS: must be set outside `dsar dev` (every page and email gives the privacy team's postal address)")
-	}
 	if !c.DevMode && c.SendGridAPIKey == "" {
 		add("SENDGRID_API_KEY: must be set outside `dsar dev` (the dev outbox does not deliver mail)")
 	}
@@ -384,6 +376,25 @@ func (c *Config) SQLitePath() string { return filepath.Join(c.DataDir, "dsar.db"
 
 // TemporalDBPath is the embedded Temporal server's database in dev.
 func (c *Config) TemporalDBPath() string { return filepath.Join(c.DataDir, "temporal.db") }
+
+// Warnings name settings a production deployment should have but can
+// run without: every page and email tells people who handles their data
+// and how to reach them (GDPR Art. 12-14), and without these it names
+// only the organisation and the privacy email. A deployment upgraded from
+// before they existed keeps running; the log says what to add.
+func (c *Config) Warnings() []string {
+	if c.DevMode {
+		return nil
+	}
+	var out []string
+	if c.PrivacyNoticeURL == "" {
+		out = append(out, "DSAR_PRIVACY_NOTICE_URL is not set: pages and emails link no privacy notice")
+	}
+	if c.PrivacyAddress == "" {
+		out = append(out, "DSAR_PRIVACY_ADDRESS is not set: pages and emails give no postal address for the privacy team")
+	}
+	return out
+}
 
 // Print writes the configuration as NAME=value lines with secrets redacted.
 func (c *Config) Print(w io.Writer) {

@@ -585,7 +585,7 @@ func TestLogo(t *testing.T) {
 	}
 }
 
-func TestValidateNeedsWhoIsAsking(t *testing.T) {
+func TestValidateWarnsWithoutWhoIsAsking(t *testing.T) {
 	for _, name := range []string{"DSAR_PRIVACY_NOTICE_URL", "DSAR_PRIVACY_ADDRESS"} {
 		e := productionEnv()
 		delete(e, name)
@@ -593,12 +593,17 @@ func TestValidateNeedsWhoIsAsking(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := c.Validate(); err == nil || !strings.Contains(err.Error(), name) {
+		// A deployment upgraded from before these existed keeps running,
+		// and is told what to add.
+		if err := c.Validate(); err != nil {
 			t.Errorf("without %s: Validate() = %v", name, err)
 		}
+		if w := strings.Join(c.Warnings(), "\n"); !strings.Contains(w, name) {
+			t.Errorf("without %s: Warnings() = %q", name, w)
+		}
 		c.DevMode = true
-		if err := c.Validate(); err != nil {
-			t.Errorf("without %s under dsar dev: Validate() = %v", name, err)
+		if err := c.Validate(); err != nil || len(c.Warnings()) != 0 {
+			t.Errorf("without %s under dsar dev: Validate() = %v, Warnings() = %q", name, err, c.Warnings())
 		}
 	}
 	e := productionEnv()
