@@ -57,7 +57,7 @@ type Config struct {
 	InboundSecret       string            // DSAR_INBOUND_SECRET: guards POST /inbound/sendgrid; empty turns it off
 	InboundMaxBytes     int64             // DSAR_INBOUND_MAX_MB: the largest inbound email post accepted
 	EventWebhookKey     *ecdsa.PublicKey  // SENDGRID_WEBHOOK_PUBLIC_KEY: verifies POST /events/sendgrid; unset turns it off
-	DevMode             bool // set by `dsar dev`, not by the environment
+	DevMode             bool              // set by `dsar dev`, not by the environment
 }
 
 // Defaults used when a variable is unset.
