@@ -20,6 +20,7 @@ import (
 	"github.com/dsar-project/dsar/internal/config"
 	"github.com/dsar-project/dsar/internal/deadline"
 	"github.com/dsar-project/dsar/internal/domain"
+	"github.com/dsar-project/dsar/internal/export"
 	"github.com/dsar-project/dsar/internal/store"
 	"github.com/dsar-project/dsar/workflows"
 )
@@ -44,8 +45,10 @@ type Service struct {
 	// Reminders are how long before a due date officers are reminded;
 	// nil means the workflow's defaults.
 	Reminders []time.Duration
-	Now       func() time.Time
-	Log       *slog.Logger
+	// Sealer seals the emails requests arrive as (nil: no inbound mail).
+	Sealer *export.Sealer
+	Now    func() time.Time
+	Log    *slog.Logger
 
 	retry retrier
 }
@@ -98,12 +101,20 @@ func (s *Service) Submit(ctx context.Context, nr domain.NewRequest) (*Receipt, e
 // SubmitReceived is Submit for a request received at a given time: the
 // demo organisation's requests arrived days ago.
 func (s *Service) SubmitReceived(ctx context.Context, nr domain.NewRequest, received time.Time) (*Receipt, error) {
+	return s.submit(ctx, "", nr, received, nil)
+}
+
+// submit stores a request, with the email it arrived as when msg is set,
+// and starts its workflow unless it waits for an officer to classify it.
+func (s *Service) submit(ctx context.Context, id string, nr domain.NewRequest, received time.Time, msg *store.InboundMessage) (*Receipt, error) {
 	if err := nr.Normalize(); err != nil {
 		return nil, err
 	}
-	id, err := auth.NewRequestID()
-	if err != nil {
-		return nil, err
+	var err error
+	if id == "" {
+		if id, err = auth.NewRequestID(); err != nil {
+			return nil, err
+		}
 	}
 	token, hash, err := auth.NewToken()
 	if err != nil {
@@ -111,7 +122,9 @@ func (s *Service) SubmitReceived(ctx context.Context, nr domain.NewRequest, rece
 	}
 	now := received.UTC().Truncate(time.Second)
 	regime := cmp.Or(nr.Regime, s.Regime, deadline.Default)
-	if first, err := s.duplicateOf(ctx, nr, regime, now); err != nil || first != nil {
+	// Two emails are one request only when they are one post (the
+	// message hash); an unclassified one is never folded into another.
+	if first, err := s.duplicateOf(ctx, nr, regime, now); nr.Type != domain.TypeUnclassified && (err != nil || first != nil) {
 		if err != nil {
 			return nil, fmt.Errorf("office: %w", err)
 		}
@@ -138,8 +151,16 @@ func (s *Service) SubmitReceived(ctx context.Context, nr domain.NewRequest, rece
 		Purpose: store.PurposeStatus, Hash: hash,
 		ExpiresAt: now.Add(activities.StatusLinkLifetime), CreatedAt: now,
 	}
-	if err := s.Store.CreateRequest(ctx, r, statusToken); err != nil {
+	if msg != nil {
+		err = s.Store.CreateInboundRequest(ctx, r, statusToken, msg)
+	} else {
+		err = s.Store.CreateRequest(ctx, r, statusToken)
+	}
+	if err != nil {
 		return nil, fmt.Errorf("office: %w", err)
+	}
+	if r.Type == domain.TypeUnclassified {
+		return &Receipt{Request: r, StatusToken: token}, nil // started once classified
 	}
 	if err := s.Start(ctx, r); err != nil {
 		s.Log.Warn("request stored; workflow start retried in the background", "request_id", r.ID, "error", err)
@@ -256,6 +277,10 @@ func (s *Service) Close() {
 // the workflow ID is the request's, and an existing workflow counts as
 // started.
 func (s *Service) Start(ctx context.Context, r *store.Request) error {
+	if r.Type == domain.TypeUnclassified {
+		// The workflow runs a type; an email waits for an officer's.
+		return refused("request %s waits for an officer to classify it", r.ID)
+	}
 	ctx, cancel := context.WithTimeout(ctx, startTimeout)
 	defer cancel()
 	_, err := s.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
