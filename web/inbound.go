@@ -30,10 +30,6 @@ type inboundReceived struct {
 	Ignored   string `json:"ignored,omitempty"`
 }
 
-// inboundFields are the text fields of an Inbound Parse post dsar keeps
-// (https://www.twilio.com/docs/sendgrid/for-developers/parsing-email/setting-up-the-inbound-parse-webhook).
-var inboundFields = []string{"from", "to", "cc", "subject", "text", "html", "headers", "envelope", "SPF", "dkim"}
-
 // inboundSendGrid turns an email to the privacy address, as SendGrid's
 // Inbound Parse posts it (multipart/form-data), into a request. The
 // secret is checked before the body is read, the body is bounded by
@@ -69,6 +65,7 @@ func (s *Server) inboundSendGrid(c echo.Context) error {
 	}
 	var charsets map[string]string
 	_ = json.Unmarshal([]byte(first(form.Value["charsets"])), &charsets) // absent or broken: UTF-8
+	// The fields of SendGrid's default (not raw MIME) post that dsar keeps.
 	get := func(k string) string { return toUTF8(first(form.Value[k]), charsets[k]) }
 	m := office.InboundMail{
 		From: get("from"), To: get("to"), Cc: get("cc"), Subject: get("subject"), Text: get("text"),
