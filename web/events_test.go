@@ -75,6 +75,14 @@ func TestEventWebhookRecordsSignedEventsAgainstEmailSteps(t *testing.T) {
 	if detail.MailFailure == nil || detail.MailFailure.Event != "bounce" || detail.MailFailure.Step != "verification" || len(detail.MailEvents) != 3 {
 		t.Errorf("the API shows %+v and %d events, want the bounced verification and three events", detail.MailFailure, len(detail.MailEvents))
 	}
+	// It cannot be sent again (the workflow knows of no refused send), and
+	// asking changes no address.
+	if res := h.officer(store.RoleOfficer, "POST", "/api/v1/officer/requests/"+id+"/resend-email", `{"email":"ada@example.net"}`); res.code != http.StatusConflict || !strings.Contains(res.body, "reported bounce") {
+		t.Errorf("resend after a bounce: %d %s, want 409 saying why", res.code, res.body)
+	}
+	if r, _ := h.store.GetRequest(context.Background(), id); r.Email != "ada@example.com" {
+		t.Errorf("a refused resend changed the address to %q", r.Email)
+	}
 	// The officer's dropped alert is recorded but is not the requester's.
 	timeline, err := h.store.Timeline(context.Background(), id)
 	if err != nil {

@@ -112,7 +112,7 @@ func (s *Service) SubmitInbound(ctx context.Context, m InboundMail) (*Receipt, e
 func displayName(name, email string) string {
 	name = strings.TrimSpace(name)
 	if name == "" || domain.CheckLine(name) != nil || utf8.RuneCountInString(name) > domain.MaxNameLen {
-		return email
+		return truncate(email, domain.MaxNameLen-1)
 	}
 	return name
 }
