@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -205,6 +206,9 @@ func TestInboundOtherMailWaitsForAnOfficerToClassifyIt(t *testing.T) {
 	h.addOfficer("classifier@example.org", store.RoleOfficer)
 	b := h.browser()
 	b.signIn("classifier@example.org", officerPassword)
+	if listed := b.get("/officer/requests?type=unclassified"); !strings.Contains(listed.body, got.ID) || !strings.Contains(listed.body, "Needs classification") {
+		t.Errorf("the dashboard's list does not show the email as needing classification:\n%s", listed.body)
+	}
 	page := b.get("/officer/requests/" + got.ID)
 	for _, want := range []string{"Needs classification", `action="/officer/requests/` + got.ID + `/classify"`, "Under the GDPR I would like a copy", "proof-of-address.txt"} {
 		if !strings.Contains(page.body, want) {
@@ -225,9 +229,16 @@ func TestInboundOtherMailWaitsForAnOfficerToClassifyIt(t *testing.T) {
 		t.Fatalf("a refused classification changed the type to %s", still.Type)
 	}
 
-	c := h.officer(store.RoleOfficer, "POST", "/api/v1/officer/requests/"+got.ID+"/classify", `{"type":"access"}`)
-	if c.code != http.StatusOK || !strings.Contains(c.body, `"type":"access"`) {
-		t.Fatalf("classify as access: %d %s", c.code, c.body)
+	// The officer classifies it from the dashboard.
+	if bad := b.post("/officer/requests/"+got.ID+"/classify", url.Values{"type": {"correction"}, "csrf": {csrfOf(t, page.body)}}); bad.code != http.StatusBadRequest || !strings.Contains(bad.body, "use the form") {
+		t.Errorf("classify as correction on the dashboard: %d, want 400 explaining why", bad.code)
+	}
+	c := b.post("/officer/requests/"+got.ID+"/classify", url.Values{"type": {"access"}, "csrf": {csrfOf(t, page.body)}})
+	if c.code != http.StatusSeeOther || !strings.HasSuffix(c.header.Get("Location"), "?done=classified") {
+		t.Fatalf("classify as access on the dashboard: %d %s", c.code, c.header.Get("Location"))
+	}
+	if now, _ := h.store.GetRequest(ctx, got.ID); now.Type != domain.TypeAccess {
+		t.Errorf("classified as %s, want access", now.Type)
 	}
 	if again := h.officer(store.RoleOfficer, "POST", "/api/v1/officer/requests/"+got.ID+"/classify", `{"type":"deletion"}`); again.code != http.StatusConflict {
 		t.Errorf("classified twice: %d %s, want 409", again.code, again.body)
