@@ -7,7 +7,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dsar-project/dsar/internal/domain"
 	"github.com/dsar-project/dsar/internal/mail"
+	"github.com/dsar-project/dsar/internal/store"
 )
 
 // Monitor are the activities of the DeadlineMonitor workflow, which a
@@ -39,6 +41,10 @@ func (m *Monitor) RecoverRequests(ctx context.Context) (int, error) {
 // DigestReport is what one digest run found and did.
 type DigestReport struct {
 	Overdue, DueSoon, Breaches int
+	// Unclassified are emails waiting for an officer to classify them;
+	// Undelivered requests whose email SendGrid reported bounced or
+	// dropped.
+	Unclassified, Undelivered int
 	// Sent is how many officers were emailed (0 when nothing needed
 	// attention or the same digest went out earlier today).
 	Sent int
@@ -72,6 +78,39 @@ func (m *Monitor) Digest(ctx context.Context) (DigestReport, error) {
 		}
 		items = append(items, line)
 	}
+	// Requests needing an officer whatever their due date: an email to
+	// classify, an email that did not reach the requester.
+	attention := map[string]string{}
+	needing, err := a.Store.NeedingAttention(ctx, DigestLimit)
+	if err != nil {
+		return rep, err
+	}
+	for _, r := range needing {
+		var why string
+		if r.Type == domain.TypeUnclassified {
+			why = "needs classification"
+			rep.Unclassified++
+		}
+		if r.MailFailedEvent != "" {
+			word := map[string]string{store.MailBounced: "bounced", store.MailDropped: "dropped"}[r.MailFailedEvent]
+			why = strings.TrimPrefix(why+"; "+r.MailFailedStep+" email "+word, "; ")
+			rep.Undelivered++
+		}
+		attention[r.ID] = why
+		listed := false
+		for i := range items {
+			if items[i].Ref == r.ID {
+				items[i].Note += "; " + why
+				listed = true
+			}
+		}
+		if !listed {
+			items = append(items, mail.DigestLine{
+				Ref: r.ID, What: r.Type.Label() + " · " + r.Status.OfficerLabel(),
+				Due: formatTime(r.DueAt), Link: a.BaseURL + "/officer/requests/" + r.ID, Note: why,
+			})
+		}
+	}
 	open, err := a.Store.ListBreaches(ctx, true, DigestLimit)
 	if err != nil {
 		return rep, err
@@ -101,7 +140,7 @@ func (m *Monitor) Digest(ctx context.Context) (DigestReport, error) {
 		if strings.HasPrefix(it.Note, "overdue") {
 			state = "overdue"
 		}
-		h.Write([]byte(it.Ref + "|" + it.Due + "|" + state + "\n"))
+		h.Write([]byte(it.Ref + "|" + it.Due + "|" + state + "|" + attention[it.Ref] + "\n"))
 	}
 	key := "digest/" + now.UTC().Format(time.DateOnly) + "/" + hex.EncodeToString(h.Sum(nil))[:16]
 	data := mail.Data{Organisation: a.Organisation, Items: items, DashboardLink: a.BaseURL + "/officer/requests"}

@@ -117,8 +117,13 @@ type officerRequest struct {
 	DecisionReason string     `json:"decision_reason,omitempty"`
 	// MailFailure is the last email the provider refused (or the daily
 	// cap held back); POST .../resend-email sends it again.
-	MailFailure *mailFailure       `json:"mail_failure,omitempty"`
-	Timeline    []store.AuditEvent `json:"timeline,omitempty"`
+	MailFailure *mailFailure `json:"mail_failure,omitempty"`
+	// MailEvents are what SendGrid's Event Webhook reported of the
+	// request's emails (delivered, bounce, dropped), by step.
+	MailEvents []store.MailEvent `json:"mail_events,omitempty"`
+	// ByEmail: the request arrived as an email, read at .../message.
+	ByEmail  bool               `json:"by_email,omitempty"`
+	Timeline []store.AuditEvent `json:"timeline,omitempty"`
 	// Notes are the officers' internal notes, oldest first.
 	Notes []store.Note `json:"notes,omitempty"`
 	// Findings are what discovery found, for review before approval.
@@ -136,15 +141,18 @@ type officerRequest struct {
 
 // mailFailure is an email the provider refused for good.
 type mailFailure struct {
-	Step   string     `json:"step"`
-	Detail string     `json:"detail"`
-	At     *time.Time `json:"at,omitempty"`
+	Step   string `json:"step"`
+	Detail string `json:"detail"`
+	// Event is the provider's later report (bounce, dropped), empty when
+	// it refused the send itself.
+	Event string     `json:"event,omitempty"`
+	At    *time.Time `json:"at,omitempty"`
 }
 
 func toOfficerRequest(r *store.Request, now time.Time) officerRequest {
 	var mf *mailFailure
 	if r.MailFailedStep != "" {
-		mf = &mailFailure{Step: r.MailFailedStep, Detail: r.MailFailure, At: r.MailFailedAt}
+		mf = &mailFailure{Step: r.MailFailedStep, Detail: r.MailFailure, Event: r.MailFailedEvent, At: r.MailFailedAt}
 	}
 	return officerRequest{
 		MailFailure: mf,
@@ -183,6 +191,14 @@ func (s *Server) apiGetRequest(c echo.Context) error {
 		return err
 	}
 	if out.Retained, out.Deferred, err = s.keptByLaw(ctx, r.ID); err != nil {
+		return err
+	}
+	if out.MailEvents, err = s.store.MailEvents(ctx, r.ID); err != nil {
+		return err
+	}
+	if _, err := s.store.InboundMessageOf(ctx, r.ID); err == nil {
+		out.ByEmail = true
+	} else if !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
 	return c.JSON(http.StatusOK, out)

@@ -43,6 +43,7 @@ var flashes = map[string]string{
 	"processing":         "Accepted. It is being carried out and the list will show it shortly.",
 	"verified":           "Identity verified. The request moves to review in a moment.",
 	"resent":             "The refused emails were sent again.",
+	"classified":         "Classified. The request's workflow has started and the requester is being emailed.",
 	"resend-refused":     "The provider refused the email again: check the address.",
 	"extended":           "Deadline extended. The requester has been emailed the new date and your reason.",
 	"officer-added":      "Officer added.",
@@ -170,7 +171,7 @@ func (s *Server) dashboardRequests(c echo.Context) error {
 		return oerr
 	}
 	p.Officers = officers
-	for _, t := range domain.RequestTypes {
+	for _, t := range append(slices.Clone(domain.RequestTypes), domain.TypeUnclassified) {
 		p.Types = append(p.Types, typeOption{Value: t, Label: t.Label()})
 	}
 	var verr *domain.ValidationError
@@ -239,8 +240,13 @@ type requestPage struct {
 	Notes     []store.Note
 	Assignee  string          // the assignee's email, if any
 	Officers  []store.Officer // who it can be assigned to
-	Error     string
-	Reason    string
+	// Message is the email the request arrived as; Classifiable the
+	// types an officer may give it while it is unclassified.
+	Message      *office.InboundMail
+	Classifiable []domain.RequestType
+	MailEvents   []store.MailEvent
+	Error        string
+	Reason       string
 	// ExtensionReason is kept when an extension was refused.
 	ExtensionReason string
 }
@@ -291,9 +297,22 @@ func (s *Server) renderRequestPage(c echo.Context, code int, r *store.Request, p
 	if err != nil {
 		return err
 	}
+	msg, err := s.inboundOf(c, r)
+	if err != nil {
+		return err
+	}
+	events, err := s.store.MailEvents(ctx, r.ID)
+	if err != nil {
+		return err
+	}
+	var classifiable []domain.RequestType
+	if r.Type == domain.TypeUnclassified && officerFrom(c).Role.CanAct() {
+		classifiable = domain.Classifiable
+	}
 	now := s.now()
 	return s.render(c, code, "officer/request", requestPage{
 		Notes: notes, Assignee: assigneeOf(r, emails), Officers: acting,
+		Message: msg, Classifiable: classifiable, MailEvents: events,
 		chrome: s.chrome(c, "requests"), Request: r, Deadline: deadlineOf(r, s.now()), Timeline: timeline,
 		Findings: findings, Done: done, Package: pkg, Tasks: tasks, Retained: retained, Deferred: deferred, CanAct: officerFrom(c).Role.CanAct(),
 		Searched:  slices.ContainsFunc(timeline, func(e store.AuditEvent) bool { return e.Action == "discovered" }),

@@ -6,6 +6,7 @@ import (
 
 	"github.com/dsar-project/dsar/internal/datamap"
 	"github.com/dsar-project/dsar/internal/domain"
+	"github.com/dsar-project/dsar/internal/mail"
 	"github.com/dsar-project/dsar/internal/office"
 	"github.com/dsar-project/dsar/internal/store"
 )
@@ -23,6 +24,10 @@ type Office interface {
 	Extend(ctx context.Context, requestID, reason, actor string) (time.Time, error)
 	CompleteTask(ctx context.Context, requestID, system, note, actor string) error
 	ResendEmail(ctx context.Context, requestID, newEmail, actor string) (office.Resent, error)
+	SubmitInbound(ctx context.Context, m office.InboundMail) (*office.Receipt, error)
+	InboundMessage(ctx context.Context, requestID string) (*office.InboundMail, error)
+	Classify(ctx context.Context, requestID string, t domain.RequestType, actor string) (*store.Request, error)
+	RecordMailEvents(ctx context.Context, events []mail.Event) (int, error)
 
 	LogRequest(ctx context.Context, lr office.LoggedRequest, actor string) (*office.Receipt, error)
 	AddNote(ctx context.Context, requestID, body, actor string) (*store.Note, error)

@@ -54,7 +54,7 @@ func (s *Server) parseListQuery(c echo.Context) (listQuery, store.RequestFilter,
 	if q.Status != "" && !q.Status.Valid() {
 		errs["status"] = "unknown status"
 	}
-	if q.Type != "" && !q.Type.Valid() {
+	if q.Type != "" && !q.Type.Valid() && q.Type != domain.TypeUnclassified {
 		errs["type"] = "unknown type"
 	}
 	if q.Regime != "" && !slices.Contains(deadline.Regimes, q.Regime) {

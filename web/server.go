@@ -140,7 +140,18 @@ func (s *Server) opsRoutes(e *echo.Echo) {
 // routes declares every route in one place.
 func (s *Server) routes(e *echo.Echo) {
 	e.Use(middleware.Recover(), s.securityHeaders, s.accessLog)
-	e.Use(middleware.BodyLimit("64K"), refuseBadText)
+	// SendGrid's posts carry whole emails and event batches: their
+	// handlers bound and check their own bodies.
+	e.Use(middleware.BodyLimitWithConfig(middleware.BodyLimitConfig{Limit: "64K", Skipper: isWebhook}),
+		func(next echo.HandlerFunc) echo.HandlerFunc {
+			checked := refuseBadText(next)
+			return func(c echo.Context) error {
+				if isWebhook(c) {
+					return next(c)
+				}
+				return checked(c)
+			}
+		})
 
 	s.opsRoutes(e)
 	e.StaticFS("/static", echo.MustSubFS(staticFiles, "static"))
@@ -179,6 +190,8 @@ func (s *Server) routes(e *echo.Echo) {
 	officer.GET("/requests/:id/notes", s.apiNotes)
 	officer.POST("/requests/:id/notes", s.apiAddNote, requireActor)
 	officer.POST("/requests/:id/assign", s.apiAssign, requireActor)
+	officer.POST("/requests/:id/classify", s.apiClassify, requireActor)
+	officer.GET("/requests/:id/message", s.apiInboundMessage)
 	officer.GET("/breaches", s.apiListBreaches)
 	officer.POST("/breaches", s.apiRecordBreach, requireActor)
 	officer.GET("/breaches/:id", s.apiGetBreach)
@@ -222,6 +235,7 @@ func (s *Server) routes(e *echo.Echo) {
 	dash.POST("/requests/:id/resend-email", s.dashboardResendEmail, requireActor)
 	dash.POST("/requests/:id/notes", s.dashboardAddNote, requireActor)
 	dash.POST("/requests/:id/assign", s.dashboardAssign, requireActor)
+	dash.POST("/requests/:id/classify", s.dashboardClassify, requireActor)
 	dash.GET("/metrics", s.dashboardMetrics)
 	dash.GET("/metrics.csv", s.dashboardMetricsCSV)
 	dash.GET("/reports/:year", s.dashboardReport)
@@ -249,6 +263,15 @@ func (s *Server) routes(e *echo.Echo) {
 	dash.POST("/security/totp", s.dashboardEnrolTOTP)
 	dash.POST("/security/totp/disable", s.dashboardDisableTOTP)
 	dash.POST("/security/recovery-codes", s.dashboardNewRecoveryCodes)
+
+	// SendGrid's webhooks, each off until configured.
+	if s.cfg.InboundSecret != "" {
+		e.POST("/inbound/sendgrid", s.inboundSendGrid)
+		e.POST("/inbound/sendgrid/:secret", s.inboundSendGrid)
+	}
+	if s.cfg.EventWebhookKey != nil {
+		e.POST("/events/sendgrid", s.sendgridEvents)
+	}
 
 	if s.cfg.DevMode {
 		e.GET("/dev/outbox", s.outboxPage)
@@ -420,9 +443,15 @@ func (s *Server) logo(c echo.Context) error {
 	return c.Blob(http.StatusOK, s.cfg.LogoType, s.cfg.Logo)
 }
 
+// isAPI: the JSON API and SendGrid's webhooks answer errors in JSON.
 func isAPI(c echo.Context) bool {
 	p := c.Request().URL.Path
-	return len(p) >= 5 && p[:5] == "/api/"
+	return strings.HasPrefix(p, "/api/") || isWebhook(c)
+}
+
+func isWebhook(c echo.Context) bool {
+	p := c.Request().URL.Path
+	return strings.HasPrefix(p, "/inbound/") || strings.HasPrefix(p, "/events/")
 }
 
 //go:embed openapi.json

@@ -52,7 +52,7 @@ type harness struct {
 	requests int
 }
 
-func newHarness(t *testing.T, dev bool) *harness {
+func newHarness(t *testing.T, dev bool, settings ...func(*config.Config)) *harness {
 	t.Helper()
 	ctx := context.Background()
 	st := storetest.SQLite(t)
@@ -69,12 +69,15 @@ func newHarness(t *testing.T, dev bool) *harness {
 	cfg := &config.Config{BaseURL: "http://dsar.test", DevMode: dev, Organisation: testOrganisation,
 		PrivacyEmail: testPrivacyEmail, PrivacyAddress: testPrivacyAddress, PrivacyNoticeURL: testNoticeURL,
 		Logo: []byte(testLogo), LogoType: "image/png"}
-	in := &office.Service{Store: st, Temporal: tc, TaskQueue: "web-test", VerifyTTL: 7 * 24 * time.Hour, Now: now, Log: log}
-	t.Cleanup(in.Close)
+	for _, set := range settings {
+		set(cfg)
+	}
 	sealer, err := export.NewSealer(strings.Repeat("k", 32))
 	if err != nil {
 		t.Fatal(err)
 	}
+	in := &office.Service{Store: st, Temporal: tc, TaskQueue: "web-test", VerifyTTL: 7 * 24 * time.Hour, Sealer: sealer, Now: now, Log: log}
+	t.Cleanup(in.Close)
 	fake := &fakeOffice{Office: in}
 	s, err := New(Deps{Config: cfg, Store: st, Metrics: reg, Now: now, Log: log, Office: fake, Sealer: sealer, Mail: &mail.Outbox{Store: st, Now: now}})
 	if err != nil {

@@ -122,7 +122,7 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, migrate boo
 		Config: cfg, Store: st, Temporal: tc, Sealer: sealer, Registry: reg, Now: now, Log: log,
 		Office: &office.Service{
 			Store: st, Temporal: tc, TaskQueue: cfg.TaskQueue, VerifyTTL: cfg.VerifyTTL,
-			Regime: cfg.Regime, Location: cfg.Location, OptOutWithin: cfg.OptOutWithin, Reminders: cfg.Reminders, Now: now, Log: log,
+			Regime: cfg.Regime, Location: cfg.Location, OptOutWithin: cfg.OptOutWithin, Reminders: cfg.Reminders, Sealer: sealer, Now: now, Log: log,
 		},
 	}, nil
 }

@@ -3,7 +3,12 @@
 package config
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -57,6 +62,9 @@ type Config struct {
 	PausingRegimes      []deadline.Regime // DSAR_CLOCK_PAUSE: regimes whose clock stops while identity is proven
 	MonitorInterval     time.Duration     // DSAR_MONITOR_INTERVAL: how often the deadline monitor runs
 	BreachRate          int               // DSAR_BREACH_RATE: breach notices sent per second at most; 0 = no cap
+	InboundSecret       string            // DSAR_INBOUND_SECRET: guards POST /inbound/sendgrid; empty turns it off
+	InboundMaxBytes     int64             // DSAR_INBOUND_MAX_MB: the largest inbound email post accepted
+	EventWebhookKey     *ecdsa.PublicKey  // SENDGRID_WEBHOOK_PUBLIC_KEY: verifies POST /events/sendgrid; unset turns it off
 	DevMode             bool              // set by `dsar dev`, not by the environment
 }
 
@@ -79,6 +87,10 @@ const (
 	DefaultReminders         = "7d,2d"
 	DefaultMonitorInterval   = time.Hour
 	DefaultBreachRate        = 10000
+	DefaultInboundMaxMB      = 10
+
+	// minInboundSecretLen keeps the inbound endpoint's secret unguessable.
+	minInboundSecretLen = 24
 
 	// LogoMax is the largest logo dsar reads: it is sent with every
 	// page and email that shows it.
@@ -124,6 +136,15 @@ func Load(getenv func(string) string) (*Config, error) {
 		Reminders:           l.reminders("DSAR_REMINDERS"),
 		BreachRate:          l.count("DSAR_BREACH_RATE", DefaultBreachRate),
 		PublicRatePerMinute: l.count("DSAR_PUBLIC_RATE", DefaultPublicRate),
+		InboundSecret:       l.text("DSAR_INBOUND_SECRET", ""),
+		InboundMaxBytes:     int64(l.count("DSAR_INBOUND_MAX_MB", DefaultInboundMaxMB)) << 20,
+	}
+	if text := l.text("SENDGRID_WEBHOOK_PUBLIC_KEY", ""); text != "" {
+		k, err := ParseEventWebhookKey(text)
+		if err != nil {
+			l.problem("SENDGRID_WEBHOOK_PUBLIC_KEY: " + err.Error())
+		}
+		c.EventWebhookKey = k
 	}
 	c.BaseURL = strings.TrimRight(l.text("DSAR_BASE_URL", "http://"+c.Addr), "/")
 	c.PrivacyNoticeURL = l.text("DSAR_PRIVACY_NOTICE_URL", "")
@@ -353,6 +374,15 @@ func (c *Config) Validate() error {
 	if a, err := mail.ParseAddress(c.PrivacyEmail); c.PrivacyEmail != c.MailFrom && (err != nil || a.Name != "") {
 		add("DSAR_PRIVACY_EMAIL: %q is not a plain email address", c.PrivacyEmail)
 	}
+	if c.InboundSecret != "" && len(c.InboundSecret) < minInboundSecretLen {
+		add("DSAR_INBOUND_SECRET: must be at least %d characters (e.g. `openssl rand -hex 24`)", minInboundSecretLen)
+	}
+	if c.InboundSecret != "" && strings.ContainsAny(c.InboundSecret, "/?#%") {
+		add("DSAR_INBOUND_SECRET: must not contain / ? # or %%: it is part of a URL")
+	}
+	if c.InboundMaxBytes < 1<<20 {
+		add("DSAR_INBOUND_MAX_MB: at least 1")
+	}
 	if !c.DevMode && c.SendGridAPIKey == "" {
 		add("SENDGRID_API_KEY: must be set outside `dsar dev` (the dev outbox does not deliver mail)")
 	}
@@ -429,6 +459,9 @@ func (c *Config) Print(w io.Writer) {
 		{"DSAR_CLOCK_PAUSE", regimeList(c.PausingRegimes)},
 		{"DSAR_MONITOR_INTERVAL", c.MonitorInterval.String()},
 		{"DSAR_BREACH_RATE", strconv.Itoa(c.BreachRate)},
+		{"DSAR_INBOUND_SECRET", redact(c.InboundSecret)},
+		{"DSAR_INBOUND_MAX_MB", strconv.FormatInt(c.InboundMaxBytes>>20, 10)},
+		{"SENDGRID_WEBHOOK_PUBLIC_KEY", keyState(c.EventWebhookKey)},
 	}
 	for _, r := range rows {
 		fmt.Fprintf(w, "%s=%s\n", r.name, r.value)
@@ -459,6 +492,38 @@ func regimeList(rs []deadline.Regime) string {
 		out[i] = string(r)
 	}
 	return strings.Join(out, ",")
+}
+
+func keyState(k *ecdsa.PublicKey) string {
+	if k == nil {
+		return "(unset)"
+	}
+	return "(set: ECDSA P-256)"
+}
+
+// ParseEventWebhookKey reads the public key SendGrid shows for a signed
+// Event Webhook: base64 of its DER (SubjectPublicKeyInfo), or the same
+// in PEM. It must be an ECDSA P-256 key.
+func ParseEventWebhookKey(text string) (*ecdsa.PublicKey, error) {
+	der := []byte(nil)
+	if b, _ := pem.Decode([]byte(text)); b != nil {
+		der = b.Bytes
+	} else {
+		d, err := base64.StdEncoding.DecodeString(strings.Join(strings.Fields(text), ""))
+		if err != nil {
+			return nil, errors.New("not base64 or PEM (copy the verification key from SendGrid's Event Webhook settings)")
+		}
+		der = d
+	}
+	k, err := x509.ParsePKIXPublicKey(der)
+	if err != nil {
+		return nil, errors.New("not a public key (copy the verification key from SendGrid's Event Webhook settings)")
+	}
+	ek, ok := k.(*ecdsa.PublicKey)
+	if !ok || ek.Curve != elliptic.P256() {
+		return nil, errors.New("not an ECDSA P-256 key, which SendGrid signs events with")
+	}
+	return ek, nil
 }
 
 func redact(secret string) string {

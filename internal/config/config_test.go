@@ -2,6 +2,12 @@ package config_test
 
 import (
 	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/pem"
 	"errors"
 	"github.com/dsar-project/dsar/internal/deadline"
 	"os"
@@ -72,6 +78,7 @@ func TestLoadDefaults(t *testing.T) {
 		Reminders:           []time.Duration{7 * 24 * time.Hour, 2 * 24 * time.Hour},
 		MonitorInterval:     time.Hour,
 		BreachRate:          10000,
+		InboundMaxBytes:     10 << 20,
 	}
 	if !reflect.DeepEqual(*c, want) {
 		t.Errorf("Load(empty) =\n  %+v\nwant\n  %+v", *c, want)
@@ -117,6 +124,8 @@ func TestLoadReadsEveryVariable(t *testing.T) {
 		"DSAR_MONITOR_INTERVAL":   "15m",
 		"DSAR_BREACH_RATE":        "500",
 		"DSAR_LOG_LEVEL":          "DEBUG",
+		"DSAR_INBOUND_SECRET":     "inbound-secret-0123456789abcdef",
+		"DSAR_INBOUND_MAX_MB":     "25",
 	}
 	c, err := config.Load(env(m))
 	if err != nil {
@@ -154,6 +163,8 @@ func TestLoadReadsEveryVariable(t *testing.T) {
 		PausingRegimes:      []deadline.Regime{deadline.GDPR, deadline.CCPA},
 		MonitorInterval:     15 * time.Minute,
 		BreachRate:          500,
+		InboundSecret:       "inbound-secret-0123456789abcdef",
+		InboundMaxBytes:     25 << 20,
 	}
 	if c.Location.String() != "Europe/Amsterdam" {
 		t.Errorf("Location = %s, want Europe/Amsterdam", c.Location)
@@ -449,8 +460,8 @@ func TestPrintRedactsSecrets(t *testing.T) {
 	}
 	// One NAME=value line per setting.
 	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
-	if len(lines) != 30 {
-		t.Errorf("Print wrote %d lines, want 30:\n%s", len(lines), out)
+	if len(lines) != 33 {
+		t.Errorf("Print wrote %d lines, want 33:\n%s", len(lines), out)
 	}
 	for _, l := range lines {
 		if name, _, ok := strings.Cut(l, "="); !ok || name == "" || strings.ToUpper(name) != name {
@@ -617,6 +628,57 @@ func TestValidateWarnsWithoutWhoIsAsking(t *testing.T) {
 	for _, w := range []string{"DSAR_PRIVACY_NOTICE_URL: \"example.com/privacy\"", "DSAR_PRIVACY_EMAIL"} {
 		if err == nil || !strings.Contains(err.Error(), w) {
 			t.Errorf("Validate() = %v, want %q", err, w)
+		}
+	}
+}
+
+func TestInboundAndEventWebhookSettings(t *testing.T) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.MarshalPKIXPublicKey(&key.PublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b64 := base64.StdEncoding.EncodeToString(der)
+	pemText := string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))
+	for _, text := range []string{b64, pemText} {
+		m := productionEnv()
+		m["SENDGRID_WEBHOOK_PUBLIC_KEY"] = text
+		m["DSAR_INBOUND_SECRET"] = "a-long-enough-inbound-secret-0123"
+		c, err := config.Load(env(m))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.EventWebhookKey == nil || !c.EventWebhookKey.Equal(&key.PublicKey) {
+			t.Errorf("the key %.20q… was not read", text)
+		}
+		var b bytes.Buffer
+		c.Print(&b)
+		if strings.Contains(b.String(), "a-long-enough-inbound-secret") {
+			t.Errorf("Print reveals the inbound secret:\n%s", b.String())
+		}
+	}
+	for name, value := range map[string]string{
+		"SENDGRID_WEBHOOK_PUBLIC_KEY": "not a key",
+		"DSAR_INBOUND_MAX_MB":         "lots",
+	} {
+		m := productionEnv()
+		m[name] = value
+		if _, err := config.Load(env(m)); err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("%s=%q: Load() = %v, want a problem naming it", name, value, err)
+		}
+	}
+	for _, secret := range []string{"short", "has/a/slash-in-it-0123456789abcdef"} {
+		m := productionEnv()
+		m["DSAR_INBOUND_SECRET"] = secret
+		c, err := config.Load(env(m))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "DSAR_INBOUND_SECRET") {
+			t.Errorf("DSAR_INBOUND_SECRET=%q: Validate() = %v, want a problem naming it", secret, err)
 		}
 	}
 }

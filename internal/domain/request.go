@@ -55,6 +55,8 @@ func (t RequestType) Label() string {
 		return "Export my data"
 	case TypeOptOut:
 		return "Stop marketing to me and do not sell or share my data"
+	case TypeUnclassified:
+		return "Email, to be classified"
 	}
 	return string(t)
 }
@@ -191,6 +193,9 @@ type NewRequest struct {
 	// GPC is the browser's Global Privacy Control signal (Sec-GPC: 1),
 	// read from the request's headers, never from its body.
 	GPC bool `json:"-"`
+	// ByEmail is set for a request made by an email to the privacy
+	// address, which alone may be TypeUnclassified; never from a body.
+	ByEmail bool `json:"-"`
 }
 
 // Limits on free text, so a form cannot be used to store arbitrary blobs.
@@ -258,7 +263,7 @@ func (r *NewRequest) normalize(emailOptional bool) error {
 	r.Corrections = kept
 
 	errs := map[string]string{}
-	if !r.Type.Valid() {
+	if !r.Type.Valid() && !(r.ByEmail && r.Type == TypeUnclassified) {
 		errs["type"] = "choose one of access, correction, deletion, export"
 	}
 	if r.Regime != "" {

@@ -159,6 +159,11 @@ func (s *Service) ResendEmail(ctx context.Context, requestID, newEmail, actor st
 	if r.MailFailedStep == "" {
 		return Resent{}, refused("no email of request %s was refused; there is nothing to send again", r.ID)
 	}
+	if r.MailFailedEvent != "" {
+		// The workflow knows only of sends the provider refused; a later
+		// bounce is not its to send again, so the address stays as it is.
+		return Resent{}, refused("the %s email of request %s was accepted by the provider and later reported %s; it cannot be sent again from dsar yet: reach the requester another way", r.MailFailedStep, r.ID, r.MailFailedEvent)
+	}
 	if newEmail = strings.TrimSpace(newEmail); newEmail != "" {
 		email, err := domain.NormalizeEmail(newEmail)
 		if err != nil {

@@ -19,6 +19,7 @@ import (
 	"github.com/dsar-project/dsar/internal/auth"
 	"github.com/dsar-project/dsar/internal/deadline"
 	"github.com/dsar-project/dsar/internal/domain"
+	"github.com/dsar-project/dsar/internal/export"
 	"github.com/dsar-project/dsar/internal/i18n"
 	"github.com/dsar-project/dsar/internal/store"
 	"github.com/dsar-project/dsar/workflows"
@@ -44,8 +45,10 @@ type Service struct {
 	// Reminders are how long before a due date officers are reminded;
 	// nil means the workflow's defaults.
 	Reminders []time.Duration
-	Now       func() time.Time
-	Log       *slog.Logger
+	// Sealer seals the emails requests arrive as (nil: no inbound mail).
+	Sealer *export.Sealer
+	Now    func() time.Time
+	Log    *slog.Logger
 
 	retry retrier
 }
@@ -104,20 +107,29 @@ func (s *Service) SubmitReceived(ctx context.Context, nr domain.NewRequest, rece
 	return s.submit(ctx, nr, received, intake{})
 }
 
-// intake is how a request came in when an officer logged it; zero for
-// one the requester submitted.
+// intake is how a request came in when it did not come through the form
+// or the API: logged by an officer, or by email; zero for one the
+// requester submitted.
 type intake struct {
 	channel  domain.Channel
 	officer  string
 	evidence string    // how the officer verified a request without an address
 	at       time.Time // when the officer logged it
+	// id and msg: a request that arrived by email, with its ID chosen
+	// beforehand (the sealed message is bound to it).
+	id  string
+	msg *store.InboundMessage
 }
 
-// submit stores and starts a normalised request.
+// submit stores a normalised request and starts its workflow, unless it
+// waits for an officer to classify it.
 func (s *Service) submit(ctx context.Context, nr domain.NewRequest, received time.Time, in intake) (*Receipt, error) {
-	id, err := auth.NewRequestID()
-	if err != nil {
-		return nil, err
+	id := in.id
+	if id == "" {
+		var err error
+		if id, err = auth.NewRequestID(); err != nil {
+			return nil, err
+		}
 	}
 	token, hash, err := auth.NewToken()
 	if err != nil {
@@ -125,7 +137,9 @@ func (s *Service) submit(ctx context.Context, nr domain.NewRequest, received tim
 	}
 	now := received.UTC().Truncate(time.Second)
 	regime := cmp.Or(nr.Regime, s.Regime, deadline.Default)
-	if nr.Email != "" {
+	// Two emails are one request only when they are one post (the
+	// message hash); an unclassified one is never folded into another.
+	if nr.Email != "" && nr.Type != domain.TypeUnclassified {
 		if first, err := s.duplicateOf(ctx, nr, regime, now); err != nil || first != nil {
 			if err != nil {
 				return nil, fmt.Errorf("office: %w", err)
@@ -145,6 +159,9 @@ func (s *Service) submit(ctx context.Context, nr domain.NewRequest, received tim
 		ExtensionNoticeBy: &clock.ExtensionNoticeBy, ExtendedDueAt: &clock.ExtendedDueAt,
 		Channel: in.channel, LoggedBy: in.officer,
 	}
+	if in.msg != nil {
+		r.Channel = domain.ChannelEmail
+	}
 	issued := now
 	if !in.at.IsZero() {
 		issued = in.at
@@ -153,16 +170,22 @@ func (s *Service) submit(ctx context.Context, nr domain.NewRequest, received tim
 		Purpose: store.PurposeStatus, Hash: hash,
 		ExpiresAt: issued.Add(activities.StatusLinkLifetime), CreatedAt: issued,
 	}
-	if in.officer == "" {
-		err = s.Store.CreateRequest(ctx, r, statusToken)
-	} else {
+	switch {
+	case in.msg != nil:
+		err = s.Store.CreateInboundRequest(ctx, r, statusToken, in.msg)
+	case in.officer != "":
 		if in.evidence != "" {
 			r.VerifiedAt, r.VerifiedBy = &in.at, in.officer
 		}
 		err = s.Store.CreateLoggedRequest(ctx, r, statusToken, in.evidence)
+	default:
+		err = s.Store.CreateRequest(ctx, r, statusToken)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("office: %w", err)
+	}
+	if r.Type == domain.TypeUnclassified {
+		return &Receipt{Request: r, StatusToken: token}, nil // started once classified
 	}
 	if err := s.Start(ctx, r); err != nil {
 		s.Log.Warn("request stored; workflow start retried in the background", "request_id", r.ID, "error", err)
@@ -288,6 +311,10 @@ func (s *Service) Close() {
 // the workflow ID is the request's, and an existing workflow counts as
 // started.
 func (s *Service) Start(ctx context.Context, r *store.Request) error {
+	if r.Type == domain.TypeUnclassified {
+		// The workflow runs a type; an email waits for an officer's.
+		return refused("request %s waits for an officer to classify it", r.ID)
+	}
 	ctx, cancel := context.WithTimeout(ctx, startTimeout)
 	defer cancel()
 	_, err := s.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{

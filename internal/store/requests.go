@@ -57,7 +57,10 @@ type Request struct {
 	MailFailedStep string
 	MailFailure    string
 	MailFailedAt   *time.Time
-	UpdatedAt      time.Time
+	// MailFailedEvent is the provider's later report (bounce, dropped)
+	// behind MailFailedStep, empty when it refused the send itself.
+	MailFailedEvent string
+	UpdatedAt       time.Time
 	// EmailHash is the keyed hash of Email (auth.LookupKey) that finds a
 	// request by address without reading addresses in clear; the store
 	// sets it.
@@ -97,7 +100,7 @@ const (
 // CreateRequest stores a new request with its first audit entry and the
 // status link token handed to the requester on the receipt.
 func (s *Store) CreateRequest(ctx context.Context, r *Request, statusToken *RequestToken) error {
-	return s.createRequest(ctx, r, statusToken, "")
+	return s.createRequest(ctx, r, statusToken, "", nil)
 }
 
 // CreateLoggedRequest stores a request an officer logged (r.LoggedBy)
@@ -110,10 +113,13 @@ func (s *Store) CreateLoggedRequest(ctx context.Context, r *Request, statusToken
 	if r.LoggedBy == "" || (evidence != "") != (r.VerifiedAt != nil) {
 		return errors.New("store: a logged request names its officer, and evidence goes with a verification")
 	}
-	return s.createRequest(ctx, r, statusToken, evidence)
+	return s.createRequest(ctx, r, statusToken, evidence, nil)
 }
 
-func (s *Store) createRequest(ctx context.Context, r *Request, statusToken *RequestToken, evidence string) error {
+// createRequest stores a request with its status token and first audit
+// entries in one transaction: with evidence, the officer's verification;
+// with msg, the sealed email it arrived as.
+func (s *Store) createRequest(ctx context.Context, r *Request, statusToken *RequestToken, evidence string, msg *InboundMessage) error {
 	if r.Channel == "" {
 		r.Channel = domain.ChannelWeb
 	}
@@ -151,6 +157,13 @@ func (s *Store) createRequest(ctx context.Context, r *Request, statusToken *Requ
 			received.Actor = r.LoggedBy
 			received.Detail = fmt.Sprintf("%s request received by %s, logged by an officer", r.Type, strings.ToLower(r.Channel.Label()))
 		}
+		if msg != nil {
+			msg.RequestID, msg.ReceivedAt = r.ID, r.ReceivedAt
+			if err := tx.Create(msg).Error; err != nil {
+				return err
+			}
+			received.Detail = string(r.Type) + " request received by email"
+		}
 		if err := tx.Create(&received).Error; err != nil {
 			return err
 		}
@@ -187,10 +200,11 @@ func (s *Store) MarkWorkflowStarted(ctx context.Context, id string, at time.Time
 }
 
 // UnstartedRequests lists stored requests whose workflow was never started
-// (Temporal was unreachable at intake), oldest first.
+// (Temporal was unreachable at intake), oldest first. Unclassified
+// requests wait for an officer, not for Temporal, and are not listed.
 func (s *Store) UnstartedRequests(ctx context.Context, limit int) ([]Request, error) {
 	var rs []Request
-	err := s.db.WithContext(ctx).Where("workflow_started_at IS NULL").
+	err := s.db.WithContext(ctx).Where("workflow_started_at IS NULL AND type <> ?", domain.TypeUnclassified).
 		Order("received_at").Limit(limit).Find(&rs).Error
 	if err != nil {
 		return nil, fmt.Errorf("store: unstarted requests: %w", err)
@@ -202,7 +216,7 @@ func (s *Store) UnstartedRequests(ctx context.Context, limit int) ([]Request, er
 // good.
 func (s *Store) MarkMailFailed(ctx context.Context, id, step, failure string, at time.Time) error {
 	err := s.db.WithContext(ctx).Model(&Request{}).Where("id = ?", id).Updates(map[string]any{
-		"mail_failed_step": step, "mail_failure": failure, "mail_failed_at": at.UTC(), "updated_at": at.UTC(),
+		"mail_failed_step": step, "mail_failure": failure, "mail_failed_at": at.UTC(), "mail_failed_event": "", "updated_at": at.UTC(),
 	}).Error
 	if err != nil {
 		return fmt.Errorf("store: mark mail failed: %w", err)
@@ -213,7 +227,7 @@ func (s *Store) MarkMailFailed(ctx context.Context, id, step, failure string, at
 // ClearMailFailure forgets a refused step once its email went out.
 func (s *Store) ClearMailFailure(ctx context.Context, id, step string) error {
 	err := s.db.WithContext(ctx).Model(&Request{}).Where("id = ? AND mail_failed_step = ?", id, step).Updates(map[string]any{
-		"mail_failed_step": "", "mail_failure": "", "mail_failed_at": nil,
+		"mail_failed_step": "", "mail_failure": "", "mail_failed_at": nil, "mail_failed_event": "",
 	}).Error
 	if err != nil {
 		return fmt.Errorf("store: clear mail failure: %w", err)
@@ -262,10 +276,11 @@ func (s *Store) RecentByEmail(ctx context.Context, email string, since time.Time
 	return rs, nil
 }
 
-// CountUnstarted counts stored requests whose workflow has not started.
+// CountUnstarted counts stored requests whose workflow has not started,
+// unclassified ones aside: they wait for an officer.
 func (s *Store) CountUnstarted(ctx context.Context) (int64, error) {
 	var n int64
-	err := s.db.WithContext(ctx).Model(&Request{}).Where("workflow_started_at IS NULL").Count(&n).Error
+	err := s.db.WithContext(ctx).Model(&Request{}).Where("workflow_started_at IS NULL AND type <> ?", domain.TypeUnclassified).Count(&n).Error
 	if err != nil {
 		return 0, fmt.Errorf("store: count unstarted requests: %w", err)
 	}
