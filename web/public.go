@@ -134,7 +134,13 @@ func requestLang(r *store.Request) i18n.Lang { return i18n.Lang(r.Language).OrEn
 
 func (s *Server) showForm(c echo.Context) error {
 	lang := pageLang(c, c.QueryParam("lang"))
-	return s.renderPublic(c, http.StatusOK, "form", lang, newFormPage(s.catalogue.Printer(lang), domain.NewRequest{}, nil))
+	var nr domain.NewRequest
+	// A browser sending Global Privacy Control asks not to have the
+	// person's data sold or shared: the form offers that request first.
+	if gpcSignal(c) {
+		nr.GPC, nr.Type = true, domain.TypeOptOut
+	}
+	return s.renderPublic(c, http.StatusOK, "form", lang, newFormPage(s.catalogue.Printer(lang), nr, nil))
 }
 
 // gpcSignal reports whether the browser sent the Global Privacy Control

@@ -601,6 +601,15 @@ func TestVerificationCodeOnTheStatusPage(t *testing.T) {
 
 func TestGlobalPrivacyControlIsRecorded(t *testing.T) {
 	h := newHarness(t, false)
+	// A browser sending the signal is offered the opt-out of sale and
+	// sharing, chosen already; any other browser is offered nothing.
+	optOut := `id="type-opt_out" name="type" value="opt_out" checked`
+	if r := h.do("GET", "/", "", "", "Sec-GPC", "1"); !strings.Contains(r.body, optOut) || !strings.Contains(r.body, "Global Privacy Control signal") {
+		t.Errorf("the form for a browser sending Sec-GPC does not offer the opt-out:\n%s", r.body)
+	}
+	if r := h.do("GET", "/", "", ""); strings.Contains(r.body, optOut) || strings.Contains(r.body, "Global Privacy Control") {
+		t.Error("the form offers the opt-out to a browser that sent no signal")
+	}
 	form := url.Values{"type": {"access"}, "name": {"Ada Lovelace"}, "email": {"ada@example.com"}}
 	r := h.do("POST", "/requests", "application/x-www-form-urlencoded", form.Encode(), "Sec-GPC", "1")
 	withGPC := regexp.MustCompile(`DSR-[0-9A-Z]{10}`).FindString(r.body)
