@@ -490,3 +490,23 @@ func (s *Server) dashboardSetOfficerActive(c echo.Context) error {
 	}
 	return c.Redirect(http.StatusSeeOther, "/officer/officers?done=officer-saved")
 }
+
+// formProblems adds a validation error's fields to a form's own problems
+// (a form's own message for a field stands), naming each field as the
+// form does (rename maps the command's field to the form's), and
+// reports whether the form has any problem to show.
+func formProblems(errs map[string]string, err error, rename map[string]string) bool {
+	var verr *domain.ValidationError
+	if !errors.As(err, &verr) {
+		return len(errs) > 0
+	}
+	for k, v := range verr.Fields {
+		if to, ok := rename[k]; ok {
+			k = to
+		}
+		if _, set := errs[k]; !set {
+			errs[k] = v
+		}
+	}
+	return true
+}

@@ -99,15 +99,7 @@ func (s *Server) dashboardRecordBreach(c echo.Context) error {
 		errs["aware_at"] = "give a date and time such as 2026-05-04T09:30 (UTC)"
 	}
 	b, err := s.office.RecordBreach(c.Request().Context(), nb, officerFrom(c).Email, s.currentDataMap())
-	var verr *domain.ValidationError
-	if errors.As(err, &verr) || len(errs) > 0 {
-		if verr != nil {
-			for k, v := range verr.Fields {
-				if _, set := errs[k]; !set {
-					errs[k] = v
-				}
-			}
-		}
+	if formProblems(errs, err, nil) {
 		return s.newBreachPage(c, http.StatusBadRequest, newBreachPage{Form: f, Errors: errs})
 	}
 	if err != nil {

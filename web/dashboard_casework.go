@@ -1,7 +1,6 @@
 package web
 
 import (
-	"errors"
 	"net/http"
 	"net/url"
 	"strings"
@@ -130,15 +129,7 @@ func (s *Server) dashboardLogRequest(c echo.Context) error {
 		lr.ReceivedAt = day
 	}
 	receipt, err := s.office.LogRequest(c.Request().Context(), lr, officerFrom(c).Email)
-	var verr *domain.ValidationError
-	if errors.As(err, &verr) || len(errs) > 0 {
-		if verr != nil {
-			for k, v := range verr.Fields {
-				if _, set := errs[k]; !set {
-					errs[k] = v
-				}
-			}
-		}
+	if formProblems(errs, err, nil) {
 		return s.logRequestPage(c, http.StatusBadRequest, logRequestPage{Form: f, Errors: errs})
 	}
 	if err != nil {

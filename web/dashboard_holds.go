@@ -92,18 +92,8 @@ func (s *Server) dashboardPlaceHold(c echo.Context) error {
 		}
 	}
 	_, err := s.office.PlaceHold(c.Request().Context(), nh, officerFrom(c).Email, s.currentDataMap())
-	var verr *domain.ValidationError
-	if errors.As(err, &verr) || len(errs) > 0 {
-		if verr != nil {
-			for k, v := range verr.Fields {
-				if k == "system" || k == "table" {
-					k = "target"
-				}
-				if _, set := errs[k]; !set {
-					errs[k] = v
-				}
-			}
-		}
+	// The form picks system and table in one field.
+	if formProblems(errs, err, map[string]string{"system": "target", "table": "target"}) {
 		return s.holdsPage(c, http.StatusBadRequest, holdsPage{Form: f, Errors: errs})
 	}
 	if err != nil {

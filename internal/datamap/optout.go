@@ -27,20 +27,15 @@ func (c *Connector) OptOut(ctx context.Context, ids Identities) ([]OptedOut, err
 		return nil, err
 	}
 	defer tx.Rollback()
-	var out []OptedOut
+	keys := map[string][][]any{}
 	for _, ft := range found.Tables {
-		if ft.Table.OptOut == nil {
-			continue
+		if ft.Table.OptOut != nil {
+			keys[ft.Table.Name] = ft.Keys(func(r *FoundRow) bool { return r.Owned })
 		}
-		keys := ft.Keys(func(r *FoundRow) bool { return r.Owned })
-		if len(keys) == 0 {
-			continue
-		}
-		res, err := c.applyOptOut(ctx, tx, ft.Table, keys)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, res)
+	}
+	out, err := c.applyOptOuts(ctx, tx, keys)
+	if err != nil {
+		return nil, err
 	}
 	if err := c.commit(tx, "opt-out"); err != nil {
 		return nil, err
@@ -57,6 +52,19 @@ func (c *Connector) ApplyOptOut(ctx context.Context, keys map[string][][]any) ([
 		return nil, err
 	}
 	defer tx.Rollback()
+	out, err := c.applyOptOuts(ctx, tx, keys)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.commit(tx, "opt-out"); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// applyOptOuts applies each table's opt-out action to the rows with the
+// given keys, in map order.
+func (c *Connector) applyOptOuts(ctx context.Context, tx *sql.Tx, keys map[string][][]any) ([]OptedOut, error) {
 	var out []OptedOut
 	for _, t := range c.System.Tables {
 		if t.OptOut == nil || len(keys[t.Name]) == 0 {
@@ -67,9 +75,6 @@ func (c *Connector) ApplyOptOut(ctx context.Context, keys map[string][][]any) ([
 			return nil, err
 		}
 		out = append(out, res)
-	}
-	if err := c.commit(tx, "opt-out"); err != nil {
-		return nil, err
 	}
 	return out, nil
 }
