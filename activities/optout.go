@@ -5,6 +5,7 @@ import (
 	"slices"
 
 	"github.com/dsar-project/dsar/internal/archive"
+	"github.com/dsar-project/dsar/internal/datamap"
 	"github.com/dsar-project/dsar/internal/domain"
 	"github.com/dsar-project/dsar/internal/store"
 )
@@ -12,22 +13,27 @@ import (
 // optOut applies the data map's opt-out actions to the person's rows,
 // system by system, recording each finished system as erase does. Every
 // row it changed gets a tombstone of kind opt_out, written before the
-// system is recorded done, so a backup restored later is opted out too.
+// system's transaction commits, so a backup restored later is opted out
+// too. Rows a legal hold covers are not deleted.
 func (a *Fulfilment) optOut(ctx context.Context, r *store.Request, f *domain.Fulfilment) error {
 	conns, err := a.connectors()
 	if err != nil {
 		return err
 	}
 	ids := identities(r)
+	holds, err := a.Store.Holds(ctx, true, a.Now())
+	if err != nil {
+		return err
+	}
 	for _, c := range conns {
 		if slices.Contains(f.SystemsDone, c.System.Name) {
 			continue
 		}
-		done, err := c.OptOut(ctx, ids)
+		held, _ := heldTables(holds, r.Email, c.System)
+		done, err := c.OptOut(ctx, ids, held, func(done []datamap.OptedOut) error {
+			return a.Store.AddTombstones(ctx, archive.OptOutTombstones(r.ID, done, a.Sealer.Hash, a.Now()))
+		})
 		if err != nil {
-			return err
-		}
-		if err := a.Store.AddTombstones(ctx, archive.OptOutTombstones(r.ID, done, a.Sealer.Hash, a.Now())); err != nil {
 			return err
 		}
 		if len(done) > 0 {

@@ -272,11 +272,15 @@ func (a *Requests) addFulfilment(ctx context.Context, r *store.Request, p *i18n.
 		}
 	}
 	for _, o := range f.OptedOut {
-		id := "mail.completed.opted_out.off"
-		if o.Deleted {
-			id = "mail.completed.opted_out.removed"
+		where := map[string]any{"Where": o.System + " / " + o.Table}
+		switch {
+		case o.Held > 0:
+			data.OptedOut = append(data.OptedOut, p.MustN("mail.completed.opted_out.held", o.Held, where))
+		case o.Deleted:
+			data.OptedOut = append(data.OptedOut, p.MustN("mail.completed.opted_out.removed", o.Rows, where))
+		default:
+			data.OptedOut = append(data.OptedOut, p.MustN("mail.completed.opted_out.off", o.Rows, where))
 		}
-		data.OptedOut = append(data.OptedOut, p.MustN(id, o.Rows, map[string]any{"Where": o.System + " / " + o.Table}))
 	}
 	for _, c := range f.Corrected {
 		where := map[string]any{"Field": c.Field, "Where": c.System + " / " + c.Table + "." + c.Column}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
 
 	"github.com/dsar-project/dsar/internal/domain"
 )
@@ -20,8 +21,12 @@ type OptedOut struct {
 // OptOut applies the opt-out actions of the map to the person's own
 // rows, in one transaction: columns set (newsletter = false) or rows
 // deleted (a subscription). Linked rows, such as an address shared with
-// others, are never touched: an opt-out is the person's alone.
-func (c *Connector) OptOut(ctx context.Context, ids Identities) ([]OptedOut, error) {
+// others, are never touched: an opt-out is the person's alone. Rows a
+// legal hold covers (held tables) are not deleted, only counted; their
+// columns are still set, which destroys no record. beforeCommit, if set,
+// runs before the transaction commits, so what must be recorded of the
+// change (tombstones) is recorded with it or not at all.
+func (c *Connector) OptOut(ctx context.Context, ids Identities, held []string, beforeCommit func([]OptedOut) error) ([]OptedOut, error) {
 	tx, found, err := c.discoverInTx(ctx, ids)
 	if err != nil {
 		return nil, err
@@ -33,9 +38,14 @@ func (c *Connector) OptOut(ctx context.Context, ids Identities) ([]OptedOut, err
 			keys[ft.Table.Name] = ft.Keys(func(r *FoundRow) bool { return r.Owned })
 		}
 	}
-	out, err := c.applyOptOuts(ctx, tx, keys)
+	out, err := c.applyOptOuts(ctx, tx, keys, held)
 	if err != nil {
 		return nil, err
+	}
+	if beforeCommit != nil {
+		if err := beforeCommit(out); err != nil {
+			return nil, err
+		}
 	}
 	if err := c.commit(tx, "opt-out"); err != nil {
 		return nil, err
@@ -52,7 +62,7 @@ func (c *Connector) ApplyOptOut(ctx context.Context, keys map[string][][]any) ([
 		return nil, err
 	}
 	defer tx.Rollback()
-	out, err := c.applyOptOuts(ctx, tx, keys)
+	out, err := c.applyOptOuts(ctx, tx, keys, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -63,11 +73,15 @@ func (c *Connector) ApplyOptOut(ctx context.Context, keys map[string][][]any) ([
 }
 
 // applyOptOuts applies each table's opt-out action to the rows with the
-// given keys, in map order.
-func (c *Connector) applyOptOuts(ctx context.Context, tx *sql.Tx, keys map[string][][]any) ([]OptedOut, error) {
+// given keys, in map order; a held table's rows are not deleted.
+func (c *Connector) applyOptOuts(ctx context.Context, tx *sql.Tx, keys map[string][][]any, held []string) ([]OptedOut, error) {
 	var out []OptedOut
 	for _, t := range c.System.Tables {
 		if t.OptOut == nil || len(keys[t.Name]) == 0 {
+			continue
+		}
+		if t.OptOut.Delete && slices.Contains(held, t.Name) {
+			out = append(out, OptedOut{OptedOutTable: domain.OptedOutTable{System: c.System.Name, Table: t.Name, Deleted: true, Held: len(keys[t.Name])}})
 			continue
 		}
 		res, err := c.applyOptOut(ctx, tx, t, keys[t.Name])

@@ -41,6 +41,8 @@ type OptedOutTable struct {
 	Table   string `json:"table"`
 	Rows    int    `json:"rows"`
 	Deleted bool   `json:"deleted,omitempty"`
+	// Held rows a legal hold kept from deletion.
+	Held int `json:"held,omitempty"`
 }
 
 // OtherSystem is a webhook or manual system's part of a request.
