@@ -115,3 +115,31 @@ func TestTasksAreCompletedOnce(t *testing.T) {
 		}
 	})
 }
+
+// A second opt-out of a row moves its tombstone to the second time, so a
+// backup taken between the two is opted out again on restore.
+func TestTombstoneTakesTheLatestTime(t *testing.T) {
+	forEachDB(t, func(t *testing.T, db testDB) {
+		ctx := context.Background()
+		first := time.Date(2026, 1, 10, 9, 0, 0, 0, time.UTC)
+		second := first.AddDate(0, 2, 0)
+		backup := first.AddDate(0, 1, 0)
+		tomb := func(req string, at time.Time) store.Tombstone {
+			return store.Tombstone{RequestID: req, SystemName: "shop", TableName: "newsletter", Kind: store.TombstoneOptOut,
+				Hash: "h1", Action: store.TombstoneOptOut, CreatedAt: at}
+		}
+		if err := db.st.AddTombstones(ctx, []store.Tombstone{tomb("DSR-FIRST00001", first)}); err != nil {
+			t.Fatal(err)
+		}
+		if ts, err := db.st.Tombstones(ctx, "shop", backup); err != nil || len(ts) != 0 {
+			t.Fatalf("before the second opt-out, a backup after the first forgets %v, %v", ts, err)
+		}
+		if err := db.st.AddTombstones(ctx, []store.Tombstone{tomb("DSR-SECOND0001", second)}); err != nil {
+			t.Fatal(err)
+		}
+		ts, err := db.st.Tombstones(ctx, "shop", backup)
+		if err != nil || ts["newsletter/opt_out/h1"] != store.TombstoneOptOut {
+			t.Errorf("after the second opt-out, the backup between them forgets %v, %v; want the row opted out again", ts, err)
+		}
+	})
+}

@@ -239,12 +239,18 @@ const (
 	TombstoneOptOut = "opt_out"
 )
 
-// AddTombstones records tombstones; ones already there stay as they are.
+// AddTombstones records tombstones. One already there for the same row
+// takes the new one's time, request and action: a person who opted out,
+// subscribed again and opted out again must be opted out of a backup
+// taken between the two, which a restore asks by the tombstone's time.
 func (s *Store) AddTombstones(ctx context.Context, ts []Tombstone) error {
 	if len(ts) == 0 {
 		return nil
 	}
-	err := s.db.WithContext(ctx).Clauses(clause.OnConflict{DoNothing: true}).CreateInBatches(ts, 500).Error
+	err := s.db.WithContext(ctx).Clauses(clause.OnConflict{
+		Columns:   []clause.Column{{Name: "system_name"}, {Name: "table_name"}, {Name: "kind"}, {Name: "hash"}},
+		DoUpdates: clause.AssignmentColumns([]string{"created_at", "request_id", "action"}),
+	}).CreateInBatches(ts, 500).Error
 	if err != nil {
 		return fmt.Errorf("store: tombstones: %w", err)
 	}
