@@ -98,6 +98,9 @@ func (s *Server) dashboardRecordBreach(c echo.Context) error {
 	} else if strings.TrimSpace(f.AwareAt) != "" {
 		errs["aware_at"] = "give a date and time such as 2026-05-04T09:30 (UTC)"
 	}
+	if len(errs) > 0 { // nothing is done with a form that has a problem of its own
+		return s.newBreachPage(c, http.StatusBadRequest, newBreachPage{Form: f, Errors: errs})
+	}
 	b, err := s.office.RecordBreach(c.Request().Context(), nb, officerFrom(c).Email, s.currentDataMap())
 	if formProblems(errs, err, nil) {
 		return s.newBreachPage(c, http.StatusBadRequest, newBreachPage{Form: f, Errors: errs})

@@ -128,6 +128,9 @@ func (s *Server) dashboardLogRequest(c echo.Context) error {
 	case day.Format(time.DateOnly) != now.In(s.location()).Format(time.DateOnly):
 		lr.ReceivedAt = day
 	}
+	if len(errs) > 0 { // nothing is done with a form that has a problem of its own
+		return s.logRequestPage(c, http.StatusBadRequest, logRequestPage{Form: f, Errors: errs})
+	}
 	receipt, err := s.office.LogRequest(c.Request().Context(), lr, officerFrom(c).Email)
 	if formProblems(errs, err, nil) {
 		return s.logRequestPage(c, http.StatusBadRequest, logRequestPage{Form: f, Errors: errs})

@@ -128,6 +128,16 @@ func TestDashboardLogsALetter(t *testing.T) {
 	if r := b.post("/officer/requests", future); r.code != http.StatusBadRequest || !strings.Contains(r.body, "cannot be in the future") {
 		t.Errorf("received in the future: %d", r.code)
 	}
+	// A date the form cannot read refuses the whole form: nothing is
+	// logged on the wrong date for the officer to log again.
+	badDate := url.Values{}
+	for k, v := range future {
+		badDate[k] = v
+	}
+	badDate.Set("received_on", "last tuesday")
+	if r := b.post("/officer/requests", badDate); r.code != http.StatusBadRequest || !strings.Contains(r.body, "a date such as") {
+		t.Errorf("an unreadable date: %d", r.code)
+	}
 	if h.count() != before {
 		t.Fatal("a refused request was stored")
 	}

@@ -91,6 +91,9 @@ func (s *Server) dashboardPlaceHold(c echo.Context) error {
 			errs["ends_at"] = "give a date such as 2027-06-30, or leave it empty"
 		}
 	}
+	if len(errs) > 0 { // nothing is done with a form that has a problem of its own
+		return s.holdsPage(c, http.StatusBadRequest, holdsPage{Form: f, Errors: errs})
+	}
 	_, err := s.office.PlaceHold(c.Request().Context(), nh, officerFrom(c).Email, s.currentDataMap())
 	// The form picks system and table in one field.
 	if formProblems(errs, err, map[string]string{"system": "target", "table": "target"}) {
