@@ -218,6 +218,14 @@ func TestLogRequestAPI(t *testing.T) {
 	if r.code != http.StatusCreated || got.Channel != domain.ChannelPhone || got.VerifiedAt != nil || !got.ReceivedAt.Equal(testNow) {
 		t.Errorf("logging a call: %d %s", r.code, r.body)
 	}
+	// A letter from Bea dated ten days ago is not the call logged now,
+	// however alike: each keeps its own clock.
+	r = h.officer(store.RoleOfficer, "POST", path, `{"type":"access","name":"Bea","email":"bea@example.com","channel":"letter","received_at":"`+received.Format(time.RFC3339)+`"}`)
+	var earlier officerRequest
+	r.json(t, &earlier)
+	if r.code != http.StatusCreated || earlier.ID == got.ID || !earlier.ReceivedAt.Equal(received) {
+		t.Errorf("an earlier letter folded into a later call: %d %s", r.code, r.body)
+	}
 	var web officerRequest
 	h.officer(store.RoleViewer, "GET", "/api/v1/officer/requests/"+h.submitted("Cal"), "").json(t, &web)
 	if web.Channel != domain.ChannelWeb || web.LoggedBy != "" {

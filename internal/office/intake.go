@@ -138,8 +138,8 @@ func (s *Service) submit(ctx context.Context, nr domain.NewRequest, received tim
 	now := received.UTC().Truncate(time.Second)
 	regime := cmp.Or(nr.Regime, s.Regime, deadline.Default)
 	// Two emails are one request only when they are one post (the
-	// message hash); an unclassified one is never folded into another.
-	if nr.Email != "" && nr.Type != domain.TypeUnclassified {
+	// message hash, checked before), so no email is folded here.
+	if nr.Email != "" && in.msg == nil {
 		if first, err := s.duplicateOf(ctx, nr, regime, now); err != nil || first != nil {
 			if err != nil {
 				return nil, fmt.Errorf("office: %w", err)
@@ -212,6 +212,11 @@ func (s *Service) duplicateOf(ctx context.Context, nr domain.NewRequest, regime 
 	}
 	for i := range recent {
 		r := &recent[i]
+		// Only requests received near this one: a letter logged with an
+		// earlier date is not the web request made since.
+		if r.ReceivedAt.After(now.Add(DuplicateWindow)) {
+			continue
+		}
 		if !r.Status.Final() && r.Type == nr.Type && r.Name == nr.Name && r.Details == nr.Details &&
 			r.Regime == regime && slices.Equal(r.Corrections, nr.Corrections) {
 			return r, nil
