@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -88,17 +89,22 @@ func (s *Server) forgotPassword(c echo.Context) error {
 	case !o.Active():
 		s.log.Info("password reset asked for a disabled officer", "officer_id", o.ID)
 	default:
-		if err := s.sendReset(c, o); err != nil {
-			return err
-		}
+		// Sent after the answer, so the answer takes as long and reads
+		// the same whether or not the address is an officer's.
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
+			if err := s.sendReset(ctx, o); err != nil {
+				s.log.Warn("password reset link not sent", "officer_id", o.ID, "error", err)
+			}
+		}()
 	}
 	page.Sent = true
 	return s.render(c, http.StatusOK, "officer/forgot", page)
 }
 
 // sendReset stores a new reset link for the officer and emails it.
-func (s *Server) sendReset(c echo.Context, o *store.Officer) error {
-	ctx := c.Request().Context()
+func (s *Server) sendReset(ctx context.Context, o *store.Officer) error {
 	token, hash, err := auth.NewToken()
 	if err != nil {
 		return err

@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/dsar-project/dsar/internal/store"
 )
@@ -49,9 +50,13 @@ func TestPasswordResetByEmail(t *testing.T) {
 	if r := ask("ADA@example.org "); r.code != http.StatusOK || !strings.Contains(r.body, "we have emailed a link") {
 		t.Fatalf("ask: %d", r.code)
 	}
-	ms := outbox()
+	// The link is sent after the answer.
+	var ms []store.OutboxMessage
+	for deadline := time.Now().Add(5 * time.Second); len(ms) == 0 && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		ms = outbox()
+	}
 	if len(ms) != 1 || ms[0].Recipient != "ada@example.org" {
-		t.Fatalf("outbox: %+v", ms)
+		t.Fatalf("within 5 s the outbox held %+v, want one reset link to ada@example.org", ms)
 	}
 	m := resetLink.FindStringSubmatch(ms[0].TextBody)
 	if m == nil {
