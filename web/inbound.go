@@ -18,6 +18,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/dsar-project/dsar/internal/domain"
 	"github.com/dsar-project/dsar/internal/office"
 )
 
@@ -101,6 +102,13 @@ func (s *Server) inboundSendGrid(c echo.Context) error {
 		}
 	}
 	receipt, err := s.office.SubmitInbound(req.Context(), m)
+	var verr *domain.ValidationError
+	if errors.As(err, &verr) {
+		// Mail dsar cannot answer (no address it can write to): taken and
+		// dropped, or SendGrid would post it again for days.
+		s.log.Info("inbound email ignored", "reason", "unusable sender")
+		return c.JSON(http.StatusOK, inboundReceived{Ignored: "the sender's address is not one dsar can write to"})
+	}
 	if err != nil {
 		return err
 	}
