@@ -13,6 +13,7 @@ import (
 
 	"github.com/pquerna/otp/totp"
 
+	"github.com/dsar-project/dsar/internal/auth"
 	"github.com/dsar-project/dsar/internal/store"
 )
 
@@ -331,6 +332,22 @@ func TestTOTPPendingSignIn(t *testing.T) {
 	clock.add(pendingSigninTTL + time.Second)
 	if r := b.post("/officer/login/code", url.Values{"csrf": {csrfOf(t, page.body)}, "code": {code(t, secret, clock.now())}}); r.code != http.StatusUnauthorized || !strings.Contains(r.body, "took too long") || b.hasSession() {
 		t.Errorf("an expired pending sign-in: %d", r.code)
+	}
+
+	// A new password voids a pending sign-in made with the old one.
+	b.signIn("ada@example.org", officerPassword)
+	hash, err := auth.HashPassword("a new and different passphrase")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.store.CreatePasswordReset(context.Background(), h.officerByEmail("ada@example.org").ID, "reset-hash", clock.now(), clock.now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.store.UsePasswordReset(context.Background(), "reset-hash", hash, clock.now()); err != nil {
+		t.Fatal(err)
+	}
+	if r := b.get("/officer/login/code"); r.code != http.StatusSeeOther || r.header.Get("Location") != "/officer/login" {
+		t.Errorf("the code page after a password reset: %d → %q, want back to the password", r.code, r.header.Get("Location"))
 	}
 }
 

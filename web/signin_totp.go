@@ -35,14 +35,16 @@ type loginCodePage struct {
 }
 
 // setPendingSignin gives the browser its pending sign-in: officer ID,
-// expiry and a nonce, with a keyed hash over them.
+// expiry and a nonce, with a keyed hash over them and the officer's
+// password hash, so a password reset voids a pending sign-in made with
+// the old password.
 func (s *Server) setPendingSignin(c echo.Context, o *store.Officer) {
 	b := make([]byte, 16)
 	_, _ = rand.Read(b)
 	id := strconv.FormatInt(o.ID, 10)
 	exp := strconv.FormatInt(s.now().Add(pendingSigninTTL).Unix(), 10)
 	nonce := hex.EncodeToString(b)
-	value := id + "." + exp + "." + nonce + "." + s.sealer.Hash("pending-signin", id, exp, nonce)
+	value := id + "." + exp + "." + nonce + "." + s.sealer.Hash("pending-signin", id, exp, nonce, o.PasswordHash)
 	s.setCookiePath(c, pendingSigninCookie, value, "/officer/login", int(pendingSigninTTL.Seconds()))
 }
 
@@ -57,13 +59,9 @@ func (s *Server) pendingSignin(c echo.Context) (*store.Officer, error) {
 	if len(parts) != 4 {
 		return nil, nil
 	}
-	good := false
-	for _, want := range s.sealer.Hashes("pending-signin", parts[0], parts[1], parts[2]) {
-		good = good || sameToken(parts[3], want)
-	}
 	exp, err1 := strconv.ParseInt(parts[1], 10, 64)
 	id, err2 := strconv.ParseInt(parts[0], 10, 64)
-	if !good || err1 != nil || err2 != nil || !s.now().Before(time.Unix(exp, 0)) {
+	if err1 != nil || err2 != nil || !s.now().Before(time.Unix(exp, 0)) {
 		return nil, nil
 	}
 	o, err := s.store.OfficerByID(c.Request().Context(), id)
@@ -73,7 +71,11 @@ func (s *Server) pendingSignin(c echo.Context) (*store.Officer, error) {
 	if err != nil {
 		return nil, err
 	}
-	if !o.Active() || !o.HasTOTP() {
+	good := false
+	for _, want := range s.sealer.Hashes("pending-signin", parts[0], parts[1], parts[2], o.PasswordHash) {
+		good = good || sameToken(parts[3], want)
+	}
+	if !good || !o.Active() || !o.HasTOTP() {
 		return nil, nil
 	}
 	return o, nil
