@@ -14,10 +14,6 @@ import (
 // every correctable column of that category in the person's rows, system
 // by system, recording each finished system as erase does.
 func (a *Fulfilment) correct(ctx context.Context, r *store.Request, f *domain.Fulfilment) error {
-	conns, err := a.connectors()
-	if err != nil {
-		return err
-	}
 	var changes []datamap.Change
 	field := map[string]string{} // category -> the requester's field name
 	f.Unmatched = nil
@@ -31,19 +27,13 @@ func (a *Fulfilment) correct(ctx context.Context, r *store.Request, f *domain.Fu
 		field[cat] = c.Field
 	}
 	ids := identities(r)
-	for _, c := range conns {
-		if slices.Contains(f.SystemsDone, c.System.Name) {
-			continue
-		}
+	err := a.eachSystem(ctx, r.ID, f, func(c *datamap.Connector) (bool, error) {
 		changed, err := c.Correct(ctx, ids, changes)
 		if err != nil {
-			return err
+			return false, err
 		}
 		if err := a.recordCorrections(ctx, r.ID, changed); err != nil {
-			return err
-		}
-		if len(changed) > 0 {
-			f.Systems++
+			return false, err
 		}
 		for _, ch := range changed {
 			col := ch.CorrectedColumn
@@ -51,9 +41,10 @@ func (a *Fulfilment) correct(ctx context.Context, r *store.Request, f *domain.Fu
 			f.Corrected = append(f.Corrected, col)
 			f.Rows += ch.Rows
 		}
-		if err := a.systemDone(ctx, r.ID, c.System.Name, f); err != nil {
-			return err
-		}
+		return len(changed) > 0, nil
+	})
+	if err != nil {
+		return err
 	}
 	for _, ch := range changes {
 		reached := slices.ContainsFunc(f.Corrected, func(c domain.CorrectedColumn) bool {

@@ -16,32 +16,23 @@ import (
 // system is recorded, so if a later one fails the retry goes on from
 // there and the email still lists them all.
 func (a *Fulfilment) erase(ctx context.Context, r *store.Request, f *domain.Fulfilment) error {
-	conns, err := a.connectors()
-	if err != nil {
-		return err
-	}
 	holds, err := a.Store.Holds(ctx, true, a.Now())
 	if err != nil {
 		return err
 	}
-	for _, c := range conns {
-		if slices.Contains(f.SystemsDone, c.System.Name) {
-			continue
-		}
+	err = a.eachSystem(ctx, r.ID, f, func(c *datamap.Connector) (bool, error) {
 		erasure, err := a.eraseSystem(ctx, r, c, holds)
 		if err != nil {
-			return err
-		}
-		if len(erasure.Tables) > 0 {
-			f.Systems++
+			return false, err
 		}
 		f.Erased = append(f.Erased, erasure.Tables...)
 		for _, t := range erasure.Tables {
 			f.Rows += t.Deleted + t.Masked + t.Kept + t.Retained + t.Held
 		}
-		if err := a.systemDone(ctx, r.ID, c.System.Name, f); err != nil {
-			return err
-		}
+		return len(erasure.Tables) > 0, nil
+	})
+	if err != nil {
+		return err
 	}
 	return a.eraseArchives(ctx, r, f)
 }

@@ -99,11 +99,33 @@ func (a *Fulfilment) fulfil(ctx context.Context, requestID string, f *domain.Ful
 	return a.Store.Audit(ctx, store.AuditEvent{RequestID: requestID, Actor: store.ActorSystem, Action: "fulfilled", Detail: describe(r.Type, *f), At: a.Now()})
 }
 
-// systemDone records that one system was erased or corrected, so a retry
-// skips it and the email still lists what it did.
-func (a *Fulfilment) systemDone(ctx context.Context, requestID, system string, f *domain.Fulfilment) error {
-	f.SystemsDone = append(f.SystemsDone, system)
-	return a.Store.SaveFulfilment(ctx, requestID, *f, a.Now())
+// eachSystem runs act on every system of the data map not yet done for
+// the request, in map order. After each, it counts the system when act
+// touched it and records the system as done with what f holds by then,
+// so a retry after a failure in a later system goes on from there and
+// the email still lists what the earlier ones did.
+func (a *Fulfilment) eachSystem(ctx context.Context, requestID string, f *domain.Fulfilment, act func(c *datamap.Connector) (touched bool, err error)) error {
+	conns, err := a.connectors()
+	if err != nil {
+		return err
+	}
+	for _, c := range conns {
+		if slices.Contains(f.SystemsDone, c.System.Name) {
+			continue
+		}
+		touched, err := act(c)
+		if err != nil {
+			return err
+		}
+		if touched {
+			f.Systems++
+		}
+		f.SystemsDone = append(f.SystemsDone, c.System.Name)
+		if err := a.Store.SaveFulfilment(ctx, requestID, *f, a.Now()); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func describe(t domain.RequestType, f domain.Fulfilment) string {

@@ -2,7 +2,6 @@ package activities
 
 import (
 	"context"
-	"slices"
 
 	"github.com/dsar-project/dsar/internal/archive"
 	"github.com/dsar-project/dsar/internal/datamap"
@@ -16,36 +15,23 @@ import (
 // system's transaction commits, so a backup restored later is opted out
 // too. Rows a legal hold covers are not deleted.
 func (a *Fulfilment) optOut(ctx context.Context, r *store.Request, f *domain.Fulfilment) error {
-	conns, err := a.connectors()
-	if err != nil {
-		return err
-	}
 	ids := identities(r)
 	holds, err := a.Store.Holds(ctx, true, a.Now())
 	if err != nil {
 		return err
 	}
-	for _, c := range conns {
-		if slices.Contains(f.SystemsDone, c.System.Name) {
-			continue
-		}
+	return a.eachSystem(ctx, r.ID, f, func(c *datamap.Connector) (bool, error) {
 		held, _ := heldTables(holds, r.Email, c.System)
 		done, err := c.OptOut(ctx, ids, held, func(done []datamap.OptedOut) error {
 			return a.Store.AddTombstones(ctx, archive.OptOutTombstones(r.ID, done, a.Sealer.Hash, a.Now()))
 		})
 		if err != nil {
-			return err
-		}
-		if len(done) > 0 {
-			f.Systems++
+			return false, err
 		}
 		for _, o := range done {
 			f.OptedOut = append(f.OptedOut, o.OptedOutTable)
 			f.Rows += o.Rows
 		}
-		if err := a.systemDone(ctx, r.ID, c.System.Name, f); err != nil {
-			return err
-		}
-	}
-	return nil
+		return len(done) > 0, nil
+	})
 }
