@@ -66,11 +66,13 @@ type Deps struct {
 	// DataMap answers the data map breaches are checked against (nil:
 	// none configured).
 	DataMap func() *datamap.Map
-	// Mail sends officers their password reset links (nil: no resets).
-	Mail    mail.Sender
-	Metrics prometheus.Gatherer
-	Now     func() time.Time
-	Log     *slog.Logger
+	// Mail sends officers their password reset links (nil: no resets),
+	// written with Templates (nil: the built-in ones).
+	Mail      mail.Sender
+	Templates *mail.Renderer
+	Metrics   prometheus.Gatherer
+	Now       func() time.Time
+	Log       *slog.Logger
 }
 
 // New builds the server and parses its templates; a broken template fails
@@ -96,11 +98,12 @@ func New(d Deps) (*Server, error) {
 		cfg: d.Config, store: d.Store, office: d.Office, sealer: d.Sealer, dataMap: d.DataMap,
 		pages: p, catalogue: cat, gatherer: d.Metrics, now: d.Now, log: d.Log, mail: d.Mail,
 		loginLimit: newLimiter(loginAttemptsPerMinute, loginAttemptsBurst), signins: newSigninGuard(),
+		templates: d.Templates,
 	}
 	if d.Config.PublicRatePerMinute > 0 {
 		s.publicLimit = newLimiter(d.Config.PublicRatePerMinute, d.Config.PublicRatePerMinute)
 	}
-	if d.Mail != nil {
+	if d.Mail != nil && s.templates == nil {
 		if s.templates, err = mail.NewRenderer(); err != nil {
 			return nil, err
 		}

@@ -169,7 +169,8 @@ Applies the database migrations and exits. Any number may run at once.`,
 		usage: "dsar config",
 		about: `
 Prints every setting in effect as NAME=value with secrets redacted, then
-any problems with them on stderr. It exits 0 even when the settings are
+any problems with them on stderr, including those of the email templates
+in DSAR_MAIL_TEMPLATES (file and line). It exits 0 even when the settings are
 invalid, so that it can show them.`,
 		env: `  every variable in docs/configuration.md; none is required`,
 	}

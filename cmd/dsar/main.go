@@ -46,6 +46,7 @@ import (
 	"github.com/dsar-project/dsar/internal/archive"
 	"github.com/dsar-project/dsar/internal/auth"
 	"github.com/dsar-project/dsar/internal/config"
+	dsarmail "github.com/dsar-project/dsar/internal/mail"
 	"github.com/dsar-project/dsar/internal/store"
 )
 
@@ -194,6 +195,11 @@ func configCmd(args []string, stdout, stderr io.Writer) error {
 	cfg.Print(stdout)
 	if err := cfg.Validate(); err != nil {
 		fmt.Fprintln(stderr, err)
+	}
+	if cfg.MailTemplates != "" {
+		if _, err := dsarmail.LoadRenderer(dsarmail.Options{Overrides: cfg.MailTemplates}); err != nil {
+			fmt.Fprintln(stderr, err)
+		}
 	}
 	return nil
 }

@@ -704,3 +704,23 @@ func TestOfficerResetTOTP(t *testing.T) {
 		t.Errorf("events = %+v, %v", es, err)
 	}
 }
+
+func TestConfigChecksTheOrganisationsEmailTemplates(t *testing.T) {
+	env(t)
+	dir := t.TempDir()
+	broken := "{{define \"subject\"}}Confirm{{end}}\n{{define \"body\"}}Hello {{.Nmae}}, {{.Link}} {{.Code}}{{end}}\n"
+	if err := os.WriteFile(filepath.Join(dir, "verification.txt"), []byte(broken), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("DSAR_MAIL_TEMPLATES", dir)
+	out, errOut, err := dsar(t, "", "config")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, "DSAR_MAIL_TEMPLATES="+dir) {
+		t.Errorf("config does not print the templates directory:\n%s", out)
+	}
+	if !strings.Contains(errOut, "verification.txt:2:") || !strings.Contains(errOut, `"Nmae"`) {
+		t.Errorf("config does not name the broken template's file and line:\n%s", errOut)
+	}
+}

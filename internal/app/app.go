@@ -49,6 +49,21 @@ type App struct {
 	Log      *slog.Logger
 
 	emailMetrics *metrics.Email // registered once, shared by every worker
+	templates    *mail.Renderer // parsed once, shared by workers and the web server
+}
+
+// Templates are the email templates, the organisation's own
+// (DSAR_MAIL_TEMPLATES) in place of the built-in ones, parsed and
+// checked on first use: a broken one stops the process at start.
+func (a *App) Templates() (*mail.Renderer, error) {
+	if a.templates == nil {
+		r, err := mail.LoadRenderer(mail.Options{Overrides: a.Config.MailTemplates})
+		if err != nil {
+			return nil, err
+		}
+		a.templates = r
+	}
+	return a.templates, nil
 }
 
 // Open connects to the database (running migrations when migrate is true)
@@ -258,7 +273,7 @@ func (a *App) Contact() mail.Contact {
 // Call LoadDataMap first, or requests run without one. Run it with
 // Start/Stop or Run.
 func (a *App) NewWorker() (worker.Worker, error) {
-	templates, err := mail.NewRenderer()
+	templates, err := a.Templates()
 	if err != nil {
 		return nil, err
 	}
@@ -339,9 +354,13 @@ func (a *App) NewOpsServer() (*http.Server, error) {
 }
 
 func (a *App) web() (*web.Server, error) {
+	templates, err := a.Templates()
+	if err != nil {
+		return nil, err
+	}
 	return web.New(web.Deps{
 		Config: a.Config, Store: a.Store, Office: a.Office, Sealer: a.Sealer, DataMap: a.dataMap,
-		Mail: a.Sender(), Metrics: a.Registry, Now: a.Now, Log: a.Log,
+		Mail: a.Sender(), Templates: templates, Metrics: a.Registry, Now: a.Now, Log: a.Log,
 	})
 }
 

@@ -48,6 +48,7 @@ type Config struct {
 	LogoFile            string            // DSAR_LOGO: an image file shown on pages and in emails; none when unset
 	Logo                []byte            // the logo's bytes, read at start
 	LogoType            string            // the logo's media type
+	MailTemplates       string            // DSAR_MAIL_TEMPLATES: a directory of email templates replacing the built-in ones; none when unset
 	SecretKey           string            // DSAR_SECRET_KEY: encrypts Temporal payloads and packages
 	PreviousKeys        []string          // DSAR_SECRET_KEY_PREVIOUS: older keys, still accepted for decryption
 	VerifyTTL           time.Duration     // DSAR_VERIFY_TTL: how long a verification link is valid
@@ -154,6 +155,7 @@ func Load(getenv func(string) string) (*Config, error) {
 	if c.LogoFile != "" {
 		c.Logo, c.LogoType = l.logo("DSAR_LOGO", c.LogoFile)
 	}
+	c.MailTemplates = l.text("DSAR_MAIL_TEMPLATES", "")
 	for _, v := range l.list("DSAR_CLOCK_PAUSE") {
 		r, err := deadline.Parse(v)
 		if err != nil {
@@ -445,6 +447,7 @@ func (c *Config) Print(w io.Writer) {
 		{"DSAR_PRIVACY_EMAIL", c.PrivacyEmail},
 		{"DSAR_PRIVACY_ADDRESS", c.PrivacyAddress},
 		{"DSAR_LOGO", c.LogoFile},
+		{"DSAR_MAIL_TEMPLATES", c.MailTemplates},
 		{"DSAR_SECRET_KEY", redact(c.SecretKey)},
 		{"DSAR_SECRET_KEY_PREVIOUS", redactList(c.PreviousKeys)},
 		{"DSAR_VERIFY_TTL", c.VerifyTTL.String()},

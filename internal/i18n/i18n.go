@@ -8,6 +8,7 @@ package i18n
 import (
 	"embed"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -229,4 +230,13 @@ func (c *Catalogue) Names() []Choice {
 type Choice struct {
 	Lang Lang
 	Name string
+}
+
+// Has reports whether the catalogue holds the message id, so a template
+// an organisation wrote can be refused at start for a key that does not
+// exist rather than fail at its first send.
+func (c *Catalogue) Has(id string) bool {
+	_, err := c.printers[English].loc.Localize(&goi18n.LocalizeConfig{MessageID: id, TemplateData: map[string]any{}})
+	var missing *goi18n.MessageNotFoundErr
+	return !errors.As(err, &missing)
 }

@@ -3,11 +3,13 @@ package mail
 import (
 	"bytes"
 	"embed"
+	"errors"
 	"fmt"
 	htmltemplate "html/template"
-	"path"
+	"slices"
 	"strings"
 	texttemplate "text/template"
+	"text/template/parse"
 
 	"github.com/dsar-project/dsar/internal/i18n"
 )
@@ -139,29 +141,41 @@ type pair struct {
 // per language; a missing or broken template fails NewRenderer, not a send.
 type Renderer struct {
 	catalogue *i18n.Catalogue
+	files     templateSet
 	// kinds holds every requester email and notice per language, and
 	// the officers' alerts under English only.
 	kinds map[i18n.Lang]map[Kind]pair
 }
 
-// NewRenderer parses every template, requester emails in every language.
-func NewRenderer() (*Renderer, error) {
+// NewRenderer parses the built-in templates, requester emails in every
+// language.
+func NewRenderer() (*Renderer, error) { return LoadRenderer(Options{}) }
+
+// LoadRenderer parses every template, the organisation's in place of
+// the built-in ones where it wrote its own, and checks each before
+// anything is sent: a value an email's data does not have, a message
+// the catalogue lacks, or a required value left out (the link of a
+// verification email) is an error naming the file and line.
+func LoadRenderer(o Options) (*Renderer, error) {
 	c, err := i18n.Load()
 	if err != nil {
 		return nil, err
 	}
-	r := &Renderer{catalogue: c, kinds: map[i18n.Lang]map[Kind]pair{}}
+	overrides, err := loadOverrides(o.Overrides)
+	if err != nil {
+		return nil, err
+	}
+	r := &Renderer{catalogue: c, files: templateSet{overrides: overrides}, kinds: map[i18n.Lang]map[Kind]pair{}}
+	var problems []string
 	for _, l := range i18n.Langs {
 		r.kinds[l] = map[Kind]pair{}
-		if err := r.parse(l, "templates/layout.html", Kinds); err != nil {
-			return nil, err
-		}
-		if err := r.parse(l, "templates/layout.html", NoticeKinds); err != nil {
-			return nil, err
-		}
+		problems = append(problems, r.parse(l, "layout.html", slices.Concat(Kinds, NoticeKinds))...)
 	}
-	if err := r.parse(i18n.English, "templates/officer_layout.html", OfficerKinds); err != nil {
-		return nil, err
+	problems = append(problems, r.parse(i18n.English, "officer_layout.html", OfficerKinds)...)
+	if len(problems) > 0 {
+		slices.Sort(problems)
+		problems = slices.Compact(problems)
+		return nil, errors.New("mail templates:\n  " + strings.Join(problems, "\n  "))
 	}
 	return r, nil
 }
@@ -170,30 +184,92 @@ func NewRenderer() (*Renderer, error) {
 // caller puts in Data.
 func (r *Renderer) Printer(l i18n.Lang) *i18n.Printer { return r.catalogue.Printer(l) }
 
-func (r *Renderer) parse(l i18n.Lang, layoutFile string, kinds []Kind) error {
+// parse parses and checks each kind's templates in a language, and
+// returns what is wrong with them.
+func (r *Renderer) parse(l i18n.Lang, layoutFile string, kinds []Kind) []string {
 	funcs := r.catalogue.Printer(l).Funcs()
 	funcs["join"] = func(items []string) string { return strings.Join(items, ", ") }
-	layout, err := htmltemplate.New(path.Base(layoutFile)).Funcs(funcs).ParseFS(templateFiles, layoutFile)
+	read := func(name string) (source, []string) {
+		src, err := r.files.file(l, name)
+		if err != nil {
+			return src, []string{err.Error()}
+		}
+		return src, nil
+	}
+	layoutSrc, problems := read(layoutFile)
+	if problems != nil {
+		return problems
+	}
+	layout, err := htmltemplate.New(layoutSrc.name).Funcs(funcs).Parse(layoutSrc.text)
 	if err != nil {
-		return fmt.Errorf("mail: layout: %w", err)
+		return []string{err.Error()}
+	}
+	common, problems := read("common.txt")
+	if problems != nil {
+		return problems
 	}
 	for _, k := range kinds {
-		text, err := texttemplate.New(string(k)+".txt").Funcs(funcs).ParseFS(templateFiles, "templates/common.txt", "templates/"+string(k)+".txt")
+		txtSrc, p1 := read(string(k) + ".txt")
+		htmlSrc, p2 := read(string(k) + ".html")
+		if p := slices.Concat(p1, p2); p != nil {
+			problems = append(problems, p...)
+			continue
+		}
+		text, err := texttemplate.New(common.name).Funcs(funcs).Parse(common.text)
+		if err == nil {
+			_, err = text.New(txtSrc.name).Parse(txtSrc.text)
+		}
 		if err != nil {
-			return fmt.Errorf("mail: template %s: %w", k, err)
+			problems = append(problems, err.Error())
+			continue
 		}
 		for _, name := range []string{"subject", "body"} {
 			if text.Lookup(name) == nil {
-				return fmt.Errorf("mail: template %s.txt defines no %q", k, name)
+				problems = append(problems, fmt.Sprintf("%s: defines no {{define %q}}", txtSrc.name, name))
 			}
 		}
-		html, err := htmltemplate.Must(layout.Clone()).ParseFS(templateFiles, "templates/"+string(k)+".html")
+		html, err := htmltemplate.Must(layout.Clone()).New(htmlSrc.name).Parse(htmlSrc.text)
 		if err != nil {
-			return fmt.Errorf("mail: template %s: %w", k, err)
+			problems = append(problems, err.Error())
+			continue
 		}
-		r.kinds[l][k] = pair{text: text, html: html}
+		if html.Lookup("content") == nil {
+			problems = append(problems, fmt.Sprintf("%s: defines no {{define \"content\"}}", htmlSrc.name))
+			continue
+		}
+		problems = append(problems, r.check(k, txtSrc, htmlSrc, text, html, layout.Name())...)
+		r.kinds[l][k] = pair{text: text, html: html.Lookup(layout.Name())}
 	}
-	return nil
+	return problems
+}
+
+// check walks a kind's parsed text and HTML templates (see checker).
+func (r *Renderer) check(k Kind, txtSrc, htmlSrc source, text *texttemplate.Template, html *htmltemplate.Template, layout string) []string {
+	tc := newChecker(r.catalogue, func(name string) *parse.Tree {
+		if t := text.Lookup(name); t != nil {
+			return t.Tree
+		}
+		return nil
+	})
+	tc.template("subject", dataType)
+	tc.template("body", dataType)
+	hc := newChecker(r.catalogue, func(name string) *parse.Tree {
+		if t := html.Lookup(name); t != nil {
+			return t.Tree
+		}
+		return nil
+	})
+	hc.template(layout, htmlDot)
+	problems := slices.Concat(tc.problems, hc.problems)
+	for _, f := range required[k] {
+		if !tc.fields[f] {
+			problems = append(problems, fmt.Sprintf("%s: never shows {{.%s}}, which this email needs", txtSrc.name, f))
+		}
+		if !hc.fields[f] {
+			problems = append(problems, fmt.Sprintf("%s: never shows {{.%s}}, which this email needs", htmlSrc.name, f))
+		}
+	}
+	return problems
 }
 
 // Render builds the subject and both parts of an email, in d.Lang for a
@@ -217,7 +293,7 @@ func (r *Renderer) Render(k Kind, d Data) (subject, text, html string, err error
 		return "", "", "", fmt.Errorf("mail: %s text: %w", k, err)
 	}
 	subject = strings.TrimSpace(sb.String())
-	if err := p.html.ExecuteTemplate(&hb, p.html.Name(), struct {
+	if err := p.html.Execute(&hb, struct {
 		Subject string
 		Data
 	}{subject, d}); err != nil {
