@@ -50,10 +50,22 @@ func (s *Server) apiSubmit(c echo.Context) error {
 	return c.JSON(code, requestCreated{ID: r.ID, Type: r.Type, Status: r.Status, ReceivedAt: r.ReceivedAt, DueAt: r.DueAt, Duplicate: receipt.Duplicate, Language: r.Language})
 }
 
+// jsonMediaType reports whether a media type (lower case, without
+// parameters) is JSON: application/json, or a structured +json type
+// such as application/merge-patch+json (RFC 6839), never a look-alike
+// such as application/jsonx.
+func jsonMediaType(mt string) bool {
+	if mt == echo.MIMEApplicationJSON {
+		return true
+	}
+	sub, ok := strings.CutPrefix(mt, "application/")
+	return ok && len(sub) > len("+json") && strings.HasSuffix(sub, "+json")
+}
+
 // bindJSON decodes a JSON body strictly: unknown fields and trailing data
 // are errors, so a misspelt field is not silently dropped.
 func bindJSON(c echo.Context, v any) error {
-	if mt, _, err := mime.ParseMediaType(c.Request().Header.Get(echo.HeaderContentType)); err != nil || mt != echo.MIMEApplicationJSON {
+	if mt, _, err := mime.ParseMediaType(c.Request().Header.Get(echo.HeaderContentType)); err != nil || !jsonMediaType(mt) {
 		return echo.NewHTTPError(http.StatusUnsupportedMediaType, "send a JSON body with Content-Type: application/json")
 	}
 	dec := json.NewDecoder(c.Request().Body)

@@ -673,3 +673,42 @@ func TestOfficerManagesTheirAPITokens(t *testing.T) {
 		t.Errorf("a revoked token: %d, want 401", code)
 	}
 }
+
+// TestNewTokenReplacesOthersOnlyWhenAsked: a new token leaves the
+// officer's others working, unless they tick "Revoke my other tokens".
+func TestNewTokenReplacesOthersOnlyWhenAsked(t *testing.T) {
+	h := newHarness(t, false)
+	h.addOfficer("ada@example.org", store.RoleOfficer)
+	b := h.browser()
+	b.signIn("ada@example.org", officerPassword)
+	tokenOn := regexp.MustCompile(`<code class="token">([A-Za-z0-9_-]+)</code>`)
+	create := func(form url.Values) (string, response) {
+		t.Helper()
+		form.Set("csrf", csrfOf(t, b.get("/officer/tokens").body))
+		r := b.post("/officer/tokens", form)
+		m := tokenOn.FindStringSubmatch(r.body)
+		if r.code != http.StatusCreated || m == nil {
+			t.Fatalf("creating a token: %d\n%s", r.code, r.body)
+		}
+		return m[1], r
+	}
+	works := func(token string) bool {
+		return h.do("GET", "/api/v1/officer/requests", "", "", "Authorization", "Bearer "+token).code == http.StatusOK
+	}
+	first, _ := create(url.Values{})
+	second, _ := create(url.Values{})
+	if !works(first) || !works(second) {
+		t.Fatal("a second token revoked the first, unasked")
+	}
+	third, r := create(url.Values{"revoke_others": {"1"}})
+	if !strings.Contains(r.body, "Your other tokens were revoked") {
+		t.Errorf("the page does not say the others were revoked:\n%s", r.body)
+	}
+	if works(first) || works(second) || !works(third) {
+		t.Errorf("after replacing: first %v, second %v, new %v; want only the new one to work", works(first), works(second), works(third))
+	}
+	// Another officer's tokens are untouched.
+	if r := h.officer(store.RoleOfficer, "GET", "/api/v1/officer/requests", ""); r.code != http.StatusOK {
+		t.Errorf("another officer's token: %d", r.code)
+	}
+}

@@ -51,11 +51,22 @@ func (s *Server) dashboardCreateToken(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := s.store.AddAPIToken(c.Request().Context(), &store.APIToken{OfficerID: officerFrom(c).ID, Hash: hash, CreatedAt: s.now()}); err != nil {
+	ctx, o := c.Request().Context(), officerFrom(c)
+	t := &store.APIToken{OfficerID: o.ID, Hash: hash, CreatedAt: s.now()}
+	if err := s.store.AddAPIToken(ctx, t); err != nil {
 		return err
 	}
-	s.log.Info("API token created", "officer_id", officerFrom(c).ID)
-	return s.renderTokens(c, http.StatusCreated, token, "")
+	s.log.Info("API token created", "officer_id", o.ID)
+	// A new token leaves the others working unless the officer replaces
+	// them: a program may still use one.
+	if c.FormValue("revoke_others") != "1" {
+		return s.renderTokens(c, http.StatusCreated, token, "")
+	}
+	if err := s.store.RevokeAPITokens(ctx, o.ID, t.ID, s.now()); err != nil {
+		return err
+	}
+	s.log.Info("API tokens revoked but the new one", "officer_id", o.ID)
+	return s.renderTokens(c, http.StatusCreated, token, "Your other tokens were revoked; programs using them stop working at once.")
 }
 
 // dashboardRevokeToken revokes one of the signed-in officer's tokens.

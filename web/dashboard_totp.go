@@ -29,6 +29,9 @@ type securityPage struct {
 	chrome
 	HasTOTP  bool
 	Required bool
+	// SSO names the identity provider the officer signs in with, which
+	// is then their second factor, not dsar's TOTP.
+	SSO string
 	// Enrolment, while two-factor is off.
 	URI       string
 	Secret    string
@@ -68,7 +71,13 @@ func (s *Server) renderSecurity(c echo.Context, code int, p securityPage, secret
 	if p.Events, err = s.store.OfficerEvents(ctx, o.ID, 20); err != nil {
 		return err
 	}
-	if !p.HasTOTP {
+	if fresh.SSO() {
+		p.SSO = s.cfg.OIDC.Name
+		if p.SSO == "" {
+			p.SSO = "your organisation's single sign-on"
+		}
+	}
+	if !p.HasTOTP && p.SSO == "" {
 		if s.sealer == nil {
 			return errors.New("web: two-factor sign-in needs the secret key")
 		}

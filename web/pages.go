@@ -31,6 +31,7 @@ var pageFiles = map[string]string{
 	"error":               "templates/error.html",
 	"officer/login":       "templates/officer/login.html",
 	"officer/login-code":  "templates/officer/login-code.html",
+	"officer/signed-in":   "templates/officer/signed-in.html",
 	"officer/forgot":      "templates/officer/forgot.html",
 	"officer/reset":       "templates/officer/reset.html",
 	"officer/security":    "templates/officer/security.html",

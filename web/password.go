@@ -88,6 +88,8 @@ func (s *Server) forgotPassword(c echo.Context) error {
 		return err
 	case !o.Active():
 		s.log.Info("password reset asked for a disabled officer", "officer_id", o.ID)
+	case o.SSO():
+		s.log.Info("password reset asked for an officer who signs in with single sign-on", "officer_id", o.ID)
 	default:
 		// Sent after the answer, so the answer takes as long and reads
 		// the same whether or not the address is an officer's.

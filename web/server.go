@@ -55,6 +55,7 @@ type Server struct {
 	loginLimit  *limiter     // sign-in attempts per client address
 	signins     *signinGuard // failed sign-ins per account, with backoff
 	publicLimit *limiter     // public submissions per client; nil means unlimited
+	sso         *ssoProvider // officer single sign-on; nil when it is off
 }
 
 // Deps are the server's collaborators.
@@ -99,6 +100,9 @@ func New(d Deps) (*Server, error) {
 		pages: p, catalogue: cat, gatherer: d.Metrics, now: d.Now, log: d.Log, mail: d.Mail,
 		loginLimit: newLimiter(loginAttemptsPerMinute, loginAttemptsBurst), signins: newSigninGuard(),
 		templates: d.Templates,
+	}
+	if d.Config.OIDC.Enabled() {
+		s.sso = newSSOProvider(d.Config.OIDC)
 	}
 	if d.Config.PublicRatePerMinute > 0 {
 		s.publicLimit = newLimiter(d.Config.PublicRatePerMinute, d.Config.PublicRatePerMinute)
@@ -220,6 +224,10 @@ func (s *Server) routes(e *echo.Echo) {
 	e.GET("/officer/password/reset/:token", s.showResetPassword)
 	e.POST("/officer/password/reset", s.resetPassword)
 	e.POST("/officer/login/code", s.loginCode)
+	if s.sso != nil {
+		e.GET(ssoPath, s.ssoStart)
+		e.GET(config.OIDCCallbackPath, s.ssoCallback)
+	}
 	dash := e.Group("/officer", s.requireSession)
 	dash.POST("/logout", s.logout)
 	dash.GET("/requests", s.dashboardRequests)

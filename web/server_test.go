@@ -251,6 +251,8 @@ func TestAPISubmitRejectsBadInputAndStoresNothing(t *testing.T) {
 		{"bytes that are not UTF-8", "application/json", "{\"type\":\"access\",\"email\":\"a@example.com\",\"name\":\"Ad\xffa\"}", 400, []string{"body"}},
 		{"a name of two lines", "application/json", `{"type":"access","email":"a@example.com","name":"Ada\r\nYou have won a prize"}`, 400, []string{"name"}},
 		{"a look-alike media type", "application/jsonx", `{"type":"access","email":"a@example.com","name":"A"}`, 415, nil},
+		{"another look-alike", "text/plain+json", `{"type":"access","email":"a@example.com","name":"A"}`, 415, nil},
+		{"a bare suffix", "application/+json", `{"type":"access","email":"a@example.com","name":"A"}`, 415, nil},
 		{"too large", "application/json", `{"type":"access","email":"a@example.com","name":"A","details":"` + strings.Repeat("x", 70<<10) + `"}`, 413, nil},
 	}
 	for _, c := range cases {
@@ -835,5 +837,17 @@ func TestSubmitChoosesTheRegimesClock(t *testing.T) {
 		`{"type":"access","email":"ada@example.com","name":"Ada Lovelace","regime":"lgpd"}`)
 	if bad.code != http.StatusBadRequest || !strings.Contains(bad.body, "regime") || h.count() != before {
 		t.Errorf("unknown regime: %d %s", bad.code, bad.body)
+	}
+}
+
+// TestAPITakesStructuredJSONTypes: a +json media type (RFC 6839) is JSON;
+// application/json with its charset too.
+func TestAPITakesStructuredJSONTypes(t *testing.T) {
+	h := newHarness(t, false)
+	for i, ct := range []string{"application/vnd.example+json", "application/json; charset=utf-8", "Application/Problem+JSON"} {
+		r := h.do("POST", "/api/v1/requests", ct, fmt.Sprintf(`{"type":"access","email":"a%d@example.com","name":"A"}`, i))
+		if r.code != http.StatusCreated {
+			t.Errorf("Content-Type %s: %d %s, want 201", ct, r.code, r.body)
+		}
 	}
 }

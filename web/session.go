@@ -56,6 +56,7 @@ type loginPage struct {
 	Message  string
 	Notice   string // after a password reset
 	CanReset bool   // password resets by email are on
+	SSOName  string // single sign-on's provider; empty when it is off
 }
 
 // safeNext keeps the post-login redirect inside the dashboard.
@@ -75,7 +76,7 @@ func (s *Server) showLogin(c echo.Context) error {
 		return err
 	}
 	s.setCookie(c, loginCSRFCookie, token, 3600)
-	page := loginPage{CSRF: token, Next: safeNext(c.QueryParam("next")), CanReset: s.mail != nil}
+	page := loginPage{CSRF: token, Next: safeNext(c.QueryParam("next")), CanReset: s.mail != nil, SSOName: s.ssoName()}
 	if c.QueryParam("reset") == "1" {
 		page.Notice = "Your new password is set. Sign in with it."
 	}
@@ -114,6 +115,13 @@ func (s *Server) login(c echo.Context) error {
 		page.Message = "That email and password do not match an active officer."
 		return s.renderLoginAgain(c, http.StatusUnauthorized, page)
 	}
+	if o.SSO() {
+		// Linked to the identity provider: its groups, MFA and disabling
+		// must not be gone around with an old password.
+		s.log.Info("password sign-in refused: the officer signs in with single sign-on", "officer_id", o.ID)
+		page.Message = "This account signs in with " + s.ssoName() + ", not with a password."
+		return s.renderLoginAgain(c, http.StatusForbidden, page)
+	}
 
 	if o.HasTOTP() {
 		if s.sealer == nil {
@@ -128,6 +136,18 @@ func (s *Server) login(c echo.Context) error {
 
 // startSession signs an officer in whose every factor was checked.
 func (s *Server) startSession(c echo.Context, o *store.Officer, next string) error {
+	if err := s.createSession(c, o); err != nil {
+		return err
+	}
+	s.signins.succeeded(o.Email, c.RealIP())
+	s.rememberDevice(c, o.Email)
+	s.log.Info("signed in", "officer_id", o.ID, "second_factor", o.HasTOTP())
+	return c.Redirect(http.StatusSeeOther, next)
+}
+
+// createSession stores a new session for the officer and gives the
+// browser its cookie.
+func (s *Server) createSession(c echo.Context, o *store.Officer) error {
 	token, hashed, err := auth.NewToken()
 	if err != nil {
 		return err
@@ -145,10 +165,7 @@ func (s *Server) startSession(c echo.Context, o *store.Officer, next string) err
 	}
 	s.setCookie(c, sessionCookie, token, int(SessionIdle.Seconds()))
 	s.setCookie(c, loginCSRFCookie, "", -1)
-	s.signins.succeeded(o.Email, c.RealIP())
-	s.rememberDevice(c, o.Email)
-	s.log.Info("signed in", "officer_id", o.ID, "second_factor", o.HasTOTP())
-	return c.Redirect(http.StatusSeeOther, next)
+	return nil
 }
 
 // renderLoginAgain shows the form with a fresh login CSRF token.
@@ -158,8 +175,17 @@ func (s *Server) renderLoginAgain(c echo.Context, code int, page loginPage) erro
 		return err
 	}
 	s.setCookie(c, loginCSRFCookie, token, 3600)
-	page.CSRF, page.CanReset = token, s.mail != nil
+	page.CSRF, page.CanReset, page.SSOName = token, s.mail != nil, s.ssoName()
 	return s.render(c, code, "officer/login", page)
+}
+
+// ssoName is the identity provider's name on the sign-in page; empty when
+// single sign-on is off.
+func (s *Server) ssoName() string {
+	if s.sso == nil {
+		return ""
+	}
+	return s.cfg.OIDC.Name
 }
 
 func officerID(o *store.Officer) int64 {
@@ -222,7 +248,9 @@ func (s *Server) requireSession(next echo.HandlerFunc) echo.HandlerFunc {
 				return err
 			}
 		}
-		if !o.HasTOTP() && !totpEnrolRoutes[c.Request().Method+" "+c.Path()] {
+		// An officer who signs in through the identity provider has its
+		// second factor, not dsar's (docs/operations.md).
+		if !o.HasTOTP() && !o.SSO() && !totpEnrolRoutes[c.Request().Method+" "+c.Path()] {
 			required, err := s.store.RequireTOTP(c.Request().Context())
 			if err != nil {
 				return err

@@ -66,6 +66,7 @@ type Config struct {
 	InboundSecret       string            // DSAR_INBOUND_SECRET: guards POST /inbound/sendgrid; empty turns it off
 	InboundMaxBytes     int64             // DSAR_INBOUND_MAX_MB: the largest inbound email post accepted
 	EventWebhookKey     *ecdsa.PublicKey  // SENDGRID_WEBHOOK_PUBLIC_KEY: verifies POST /events/sendgrid; unset turns it off
+	OIDC                OIDC              // DSAR_OIDC_*: officer single sign-on (oidc.go)
 	DevMode             bool              // set by `dsar dev`, not by the environment
 }
 
@@ -148,6 +149,7 @@ func Load(getenv func(string) string) (*Config, error) {
 		c.EventWebhookKey = k
 	}
 	c.BaseURL = strings.TrimRight(l.text("DSAR_BASE_URL", "http://"+c.Addr), "/")
+	c.OIDC = l.oidc(c.BaseURL)
 	c.PrivacyNoticeURL = l.text("DSAR_PRIVACY_NOTICE_URL", "")
 	c.PrivacyEmail = l.text("DSAR_PRIVACY_EMAIL", c.MailFrom)
 	c.PrivacyAddress = strings.Join(strings.Fields(l.text("DSAR_PRIVACY_ADDRESS", "")), " ")
@@ -388,6 +390,7 @@ func (c *Config) Validate() error {
 	if !c.DevMode && c.SendGridAPIKey == "" {
 		add("SENDGRID_API_KEY: must be set outside `dsar dev` (the dev outbox does not deliver mail)")
 	}
+	c.OIDC.validate(add)
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
 	default:
@@ -466,6 +469,7 @@ func (c *Config) Print(w io.Writer) {
 		{"DSAR_INBOUND_MAX_MB", strconv.FormatInt(c.InboundMaxBytes>>20, 10)},
 		{"SENDGRID_WEBHOOK_PUBLIC_KEY", keyState(c.EventWebhookKey)},
 	}
+	rows = append(rows, c.OIDC.printRows()...)
 	for _, r := range rows {
 		fmt.Fprintf(w, "%s=%s\n", r.name, r.value)
 	}

@@ -38,6 +38,10 @@ type Officer struct {
 	TOTPKeyID     string     `json:"-" gorm:"column:totp_key_id"`
 	TOTPEnabledAt *time.Time `json:"-" gorm:"column:totp_enabled_at"`
 	TOTPLastStep  int64      `json:"-" gorm:"column:totp_last_step"`
+	// Single sign-on (sso.go): the identity provider and the subject it
+	// gives the officer; empty for an officer who signs in with a password.
+	OIDCIssuer  string `json:"-" gorm:"column:oidc_issuer"`
+	OIDCSubject string `json:"-" gorm:"column:oidc_subject"`
 }
 
 // Active reports whether the officer may sign in and act.
