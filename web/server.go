@@ -141,12 +141,19 @@ func (s *Server) opsRoutes(e *echo.Echo) {
 func (s *Server) routes(e *echo.Echo) {
 	e.Use(middleware.Recover(), s.securityHeaders, s.accessLog)
 	// SendGrid's posts carry whole emails and event batches: their
-	// handlers bound and check their own bodies.
-	e.Use(middleware.BodyLimitWithConfig(middleware.BodyLimitConfig{Limit: "64K", Skipper: isWebhook}),
+	// handlers bound and check their own bodies. Uploads are bounded by
+	// the attachment limit instead, and read into memory only.
+	e.Use(middleware.BodyLimitWithConfig(middleware.BodyLimitConfig{Limit: "64K", Skipper: func(c echo.Context) bool { return isWebhook(c) || isUpload(c) }}),
 		func(next echo.HandlerFunc) echo.HandlerFunc {
 			checked := refuseBadText(next)
 			return func(c echo.Context) error {
-				if isWebhook(c) {
+				switch {
+				case isWebhook(c):
+					return next(c)
+				case isUpload(c):
+					if err := s.parseUpload(c); err != nil {
+						return err
+					}
 					return next(c)
 				}
 				return checked(c)
@@ -192,6 +199,9 @@ func (s *Server) routes(e *echo.Echo) {
 	officer.POST("/requests/:id/assign", s.apiAssign, requireActor)
 	officer.POST("/requests/:id/classify", s.apiClassify, requireActor)
 	officer.GET("/requests/:id/message", s.apiInboundMessage)
+	officer.GET("/requests/:id/attachments", s.apiAttachments)
+	officer.POST("/requests/:id/attachments", s.apiAddAttachment, requireActor)
+	officer.GET("/requests/:id/attachments/:attachment", s.downloadAttachment)
 	officer.GET("/breaches", s.apiListBreaches)
 	officer.POST("/breaches", s.apiRecordBreach, requireActor)
 	officer.GET("/breaches/:id", s.apiGetBreach)
@@ -236,6 +246,8 @@ func (s *Server) routes(e *echo.Echo) {
 	dash.POST("/requests/:id/notes", s.dashboardAddNote, requireActor)
 	dash.POST("/requests/:id/assign", s.dashboardAssign, requireActor)
 	dash.POST("/requests/:id/classify", s.dashboardClassify, requireActor)
+	dash.POST("/requests/:id/attachments", s.dashboardAddAttachment, requireActor)
+	dash.GET("/requests/:id/attachments/:attachment", s.downloadAttachment)
 	dash.GET("/metrics", s.dashboardMetrics)
 	dash.GET("/metrics.csv", s.dashboardMetricsCSV)
 	dash.GET("/reports/:year", s.dashboardReport)
