@@ -55,6 +55,9 @@ type Server struct {
 	loginLimit  *limiter     // sign-in attempts per client address
 	signins     *signinGuard // failed sign-ins per account, with backoff
 	publicLimit *limiter     // public submissions per client; nil means unlimited
+
+	inboundSender *limiter // inbound emails per sender address; nil means unlimited
+	inboundTotal  *limiter // inbound emails from everyone; nil means unlimited
 }
 
 // Deps are the server's collaborators.
@@ -99,6 +102,12 @@ func New(d Deps) (*Server, error) {
 	}
 	if d.Config.PublicRatePerMinute > 0 {
 		s.publicLimit = newLimiter(d.Config.PublicRatePerMinute, d.Config.PublicRatePerMinute)
+	}
+	if n := d.Config.InboundRate; n > 0 {
+		s.inboundSender = newLimiter(n, n)
+	}
+	if n := d.Config.InboundRateTotal; n > 0 {
+		s.inboundTotal = newLimiter(n, n)
 	}
 	if d.Mail != nil {
 		if s.templates, err = mail.NewRenderer(); err != nil {
