@@ -217,16 +217,18 @@ func (s *Server) apiGetRequest(c echo.Context) error {
 }
 
 // apiVerify records an officer's verification of the requester's
-// identity, with how it was done.
+// identity, with how it was done and, optionally, the attachment that
+// proves it.
 func (s *Server) apiVerify(c echo.Context) error {
 	var body struct {
-		Evidence string `json:"evidence"`
+		Evidence   string `json:"evidence"`
+		Attachment string `json:"attachment"`
 	}
 	if err := bindJSON(c, &body); err != nil {
 		return err
 	}
 	id := c.Param("id")
-	if err := s.office.VerifyByOfficer(c.Request().Context(), id, body.Evidence, officerFrom(c).Email); err != nil {
+	if err := s.office.VerifyWithAttachment(c.Request().Context(), id, body.Evidence, body.Attachment, officerFrom(c).Email); err != nil {
 		return err
 	}
 	return c.JSON(http.StatusAccepted, map[string]any{"id": id, "verified": true})

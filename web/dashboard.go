@@ -54,6 +54,7 @@ var flashes = map[string]string{
 	"officer-saved":      "Officer updated.",
 	"totp-reset":         "Two-factor sign-in reset. The officer sets it up again with their next sign-in.",
 	"noted":              "Note added. Only officers can read it.",
+	"attached":           "File attached. Only officers can download it.",
 	"assigned":           "Assignment saved.",
 	"logged":             "Request logged. Its clock runs from the date it was received.",
 	"duplicate":          "The same request was logged or submitted moments ago: this is that one, and nothing new was stored.",
@@ -245,8 +246,13 @@ type requestPage struct {
 	Message      *office.InboundMail
 	Classifiable []domain.RequestType
 	MailEvents   []store.MailEvent
-	Error        string
-	Reason       string
+	// Attachments are the request's files: officers' uploads and what
+	// came by email.
+	Attachments     []office.AttachmentInfo
+	AttachmentKinds []string
+	AttachmentMax   int64
+	Error           string
+	Reason          string
 	// ExtensionReason is kept when an extension was refused.
 	ExtensionReason string
 }
@@ -305,6 +311,10 @@ func (s *Server) renderRequestPage(c echo.Context, code int, r *store.Request, p
 	if err != nil {
 		return err
 	}
+	attachments, err := s.office.Attachments(ctx, r.ID)
+	if err != nil {
+		return err
+	}
 	var classifiable []domain.RequestType
 	if r.Type == domain.TypeUnclassified && officerFrom(c).Role.CanAct() {
 		classifiable = domain.Classifiable
@@ -313,6 +323,7 @@ func (s *Server) renderRequestPage(c echo.Context, code int, r *store.Request, p
 	return s.render(c, code, "officer/request", requestPage{
 		Notes: notes, Assignee: assigneeOf(r, emails), Officers: acting,
 		Message: msg, Classifiable: classifiable, MailEvents: events,
+		Attachments: attachments, AttachmentKinds: office.AttachmentKinds, AttachmentMax: s.attachmentMax(),
 		chrome: s.chrome(c, "requests"), Request: r, Deadline: deadlineOf(r, s.now()), Timeline: timeline,
 		Findings: findings, Done: done, Package: pkg, Tasks: tasks, Retained: retained, Deferred: deferred, CanAct: officerFrom(c).Role.CanAct(),
 		Searched:  slices.ContainsFunc(timeline, func(e store.AuditEvent) bool { return e.Action == "discovered" }),
@@ -376,7 +387,8 @@ func (s *Server) dashboardExtend(c echo.Context) error {
 // by other means, then tells the workflow, which moves the request to
 // review.
 func (s *Server) dashboardVerify(c echo.Context) error {
-	if err := s.office.VerifyByOfficer(c.Request().Context(), c.Param("id"), c.FormValue("evidence"), officerFrom(c).Email); err != nil {
+	err := s.office.VerifyWithAttachment(c.Request().Context(), c.Param("id"), c.FormValue("evidence"), c.FormValue("attachment"), officerFrom(c).Email)
+	if err != nil {
 		return s.requestProblem(c, err, "", "")
 	}
 	return c.Redirect(http.StatusSeeOther, "/officer/requests/"+url.PathEscape(c.Param("id"))+"?done=verified")

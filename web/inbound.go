@@ -34,11 +34,17 @@ type inboundReceived struct {
 // inboundSendGrid turns an email to the privacy address, as SendGrid's
 // Inbound Parse posts it (multipart/form-data), into a request. The
 // secret is checked before the body is read, the body is bounded by
-// DSAR_INBOUND_MAX_MB, and a post that is refused stores nothing.
+// DSAR_INBOUND_MAX_MB, posts are limited per sender address
+// (DSAR_INBOUND_RATE) and in all (DSAR_INBOUND_RATE_TOTAL), and a post
+// that is refused stores nothing.
 func (s *Server) inboundSendGrid(c echo.Context) error {
 	if !s.inboundAuthorized(c) {
 		c.Response().Header().Set("WWW-Authenticate", `Basic realm="dsar inbound mail"`)
 		return echo.NewHTTPError(http.StatusUnauthorized, "the inbound secret is missing or wrong")
+	}
+	// Everyone's limit before the body is read: a flood costs no parsing.
+	if err := s.limitInbound(c, s.inboundTotal, "all", "in all"); err != nil {
+		return err
 	}
 	req := c.Request()
 	max := s.cfg.InboundMaxBytes
@@ -71,6 +77,10 @@ func (s *Server) inboundSendGrid(c echo.Context) error {
 	m := office.InboundMail{
 		From: get("from"), To: get("to"), Cc: get("cc"), Subject: get("subject"), Text: get("text"),
 		HTML: get("html"), Headers: get("headers"), Envelope: get("envelope"), SPF: get("SPF"), DKIM: get("dkim"),
+	}
+	sender, _, _ := m.Sender()
+	if err := s.limitInbound(c, s.inboundSender, strings.ToLower(sender), "from this sender"); err != nil {
+		return err
 	}
 	if automatic(m.Headers, m.Envelope) {
 		// An auto-reply or a bounce to the privacy address is not a

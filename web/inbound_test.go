@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	netmail "net/mail"
 	"net/url"
 	"strings"
 	"testing"
@@ -248,5 +249,73 @@ func TestInboundOtherMailWaitsForAnOfficerToClassifyIt(t *testing.T) {
 	}
 	if m := h.officer(store.RoleViewer, "GET", "/api/v1/officer/requests/"+got.ID+"/message", ""); m.code != http.StatusOK {
 		t.Errorf("the message is gone after classification: %d", m.code)
+	}
+}
+
+// TestInboundIsRateLimitedPerSenderAndInAll: one address sending more
+// than DSAR_INBOUND_RATE emails a minute, or everyone together more than
+// DSAR_INBOUND_RATE_TOTAL, is answered 429 with Retry-After (SendGrid
+// posts it again later), and a refused post stores nothing.
+func TestInboundIsRateLimitedPerSenderAndInAll(t *testing.T) {
+	h := newHarness(t, false, withInbound, func(c *config.Config) { c.InboundRate, c.InboundRateTotal = 2, 4 })
+	from := func(addr string) io.Reader {
+		return strings.NewReader(strings.ReplaceAll(string(sendgridtest.InboundFixture(sendgridtest.InboundRequest)), "alan@example.com", addr))
+	}
+	post := func(addr string) response {
+		t.Helper()
+		return h.postInbound("/inbound/sendgrid/"+inboundSecret, from(addr), sendgridtest.InboundContentType)
+	}
+	for i, addr := range []string{"alan@example.com", "Alan@Example.com"} {
+		if r := post(addr); r.code != http.StatusOK {
+			t.Fatalf("email %d from the sender: %d %s", i+1, r.code, r.body)
+		}
+	}
+	r := post("alan@example.com")
+	if r.code != http.StatusTooManyRequests || r.header.Get("Retry-After") != "30" || !strings.Contains(r.body, "from this sender") {
+		t.Errorf("third email a minute from one sender: %d Retry-After %q %s", r.code, r.header.Get("Retry-After"), r.body)
+	}
+	if h.count() != 2 {
+		t.Errorf("%d requests stored, want 2: the refused email stored one", h.count())
+	}
+	// Others still get through, up to the limit in all (which the
+	// refused post counted towards: it is checked before the body is read).
+	if r := post("grace@example.com"); r.code != http.StatusOK {
+		t.Errorf("another sender: %d %s", r.code, r.body)
+	}
+	r = post("edsger@example.com")
+	if r.code != http.StatusTooManyRequests || r.header.Get("Retry-After") != "15" || !strings.Contains(r.body, "in all") {
+		t.Errorf("over the limit in all: %d Retry-After %q %s", r.code, r.header.Get("Retry-After"), r.body)
+	}
+	if h.count() != 3 {
+		t.Errorf("%d requests stored, want 3", h.count())
+	}
+}
+
+// TestInboundEmailAndItsAttachmentsAreDownloadable: the email a request
+// arrived as is served as an .eml file, and its own attachments under
+// the same type and size rules as an upload.
+func TestInboundEmailAndItsAttachmentsAreDownloadable(t *testing.T) {
+	h := newHarness(t, false, withInbound)
+	r := h.postInbound("/inbound/sendgrid/"+inboundSecret, fixture(sendgridtest.InboundRequest), sendgridtest.InboundContentType)
+	var got inboundReceived
+	r.json(t, &got)
+	list := h.attachments(got.ID)
+	if len(list) != 2 || list[0].ID != "email" || list[0].ContentType != "message/rfc822" || list[1].ID != "email-1" ||
+		list[1].FileName != "proof-of-address.txt" || !list[1].Downloadable || list[1].Source != "email" {
+		t.Fatalf("the email's files: %+v", list)
+	}
+	eml := h.officer(store.RoleViewer, "GET", "/api/v1/officer/requests/"+got.ID+"/attachments/email", "")
+	msg, err := netmail.ReadMessage(strings.NewReader(eml.body))
+	if eml.code != 200 || err != nil || msg.Header.Get("From") != "Alan Turing <alan@example.com>" || msg.Header.Get("Subject") != "Request for my personal data" {
+		t.Fatalf("the .eml: %d %v\n%s", eml.code, err, eml.body)
+	}
+	if eml.header.Get("Content-Disposition") != "attachment; filename=email.eml" || !strings.Contains(eml.body, "filename=proof-of-address.txt") {
+		t.Errorf("the .eml's headers: %v", eml.header)
+	}
+	if a := h.officer(store.RoleViewer, "GET", "/api/v1/officer/requests/"+got.ID+"/attachments/email-1", ""); a.code != 200 || !strings.HasPrefix(a.body, "Alan Turing\n2 Bletchley Park Road") {
+		t.Errorf("the email's attachment: %d %q", a.code, a.body)
+	}
+	if a := h.officer(store.RoleViewer, "GET", "/api/v1/officer/requests/"+got.ID+"/attachments/email-2", ""); a.code != http.StatusNotFound {
+		t.Errorf("an attachment the email did not have: %d", a.code)
 	}
 }

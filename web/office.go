@@ -20,6 +20,7 @@ type Office interface {
 	Submit(ctx context.Context, nr domain.NewRequest) (*office.Receipt, error)
 	SignalVerified(ctx context.Context, requestID, actor string) error
 	VerifyByOfficer(ctx context.Context, requestID, evidence, actor string) error
+	VerifyWithAttachment(ctx context.Context, requestID, evidence, attachmentID, actor string) error
 	Decide(ctx context.Context, requestID string, approve bool, reason, actor string) (domain.Status, error)
 	Extend(ctx context.Context, requestID, reason, actor string) (time.Time, error)
 	CompleteTask(ctx context.Context, requestID, system, note, actor string) error
@@ -32,6 +33,9 @@ type Office interface {
 	LogRequest(ctx context.Context, lr office.LoggedRequest, actor string) (*office.Receipt, error)
 	AddNote(ctx context.Context, requestID, body, actor string) (*store.Note, error)
 	Assign(ctx context.Context, requestIDs []string, assignee, actor string) (int, error)
+	AddAttachment(ctx context.Context, na office.NewAttachment, actor string) (*store.Attachment, error)
+	Attachments(ctx context.Context, requestID string) ([]office.AttachmentInfo, error)
+	OpenAttachment(ctx context.Context, requestID, id, actor string) (*office.AttachmentFile, error)
 
 	RecordBreach(ctx context.Context, nb domain.NewBreach, actor string, m *datamap.Map) (*store.Breach, error)
 	ApproveNotice(ctx context.Context, breachID, subject, text, actor string) error

@@ -2,6 +2,7 @@ package web
 
 import (
 	"net/http"
+	"strconv"
 	"sync"
 	"time"
 
@@ -68,4 +69,24 @@ func (s *Server) limitByClient(l *limiter) echo.MiddlewareFunc {
 			return next(c)
 		}
 	}
+}
+
+// retryAfter is when a client over its limit gets a token again, in
+// whole seconds, for the Retry-After header.
+func (l *limiter) retryAfter() string {
+	return strconv.Itoa(int((l.every + time.Second - 1) / time.Second))
+}
+
+// limitInbound refuses an inbound email over the limit of its sender
+// (key; empty when no sender could be read) or of everyone, with 429 and
+// Retry-After. SendGrid tries a refused post again later, so nothing is
+// lost; a flood from one address (or a loop with an auto-responder)
+// only delays itself.
+func (s *Server) limitInbound(c echo.Context, l *limiter, key, who string) error {
+	if l == nil || key == "" || l.allow(key, s.now()) {
+		return nil
+	}
+	c.Response().Header().Set("Retry-After", l.retryAfter())
+	s.log.Warn("inbound email refused: rate limit", "limit", who)
+	return echo.NewHTTPError(http.StatusTooManyRequests, "too many emails "+who+"; try again later")
 }

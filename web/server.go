@@ -56,6 +56,9 @@ type Server struct {
 	signins     *signinGuard // failed sign-ins per account, with backoff
 	publicLimit *limiter     // public submissions per client; nil means unlimited
 	sso         *ssoProvider // officer single sign-on; nil when it is off
+
+	inboundSender *limiter // inbound emails per sender address; nil means unlimited
+	inboundTotal  *limiter // inbound emails from everyone; nil means unlimited
 }
 
 // Deps are the server's collaborators.
@@ -107,6 +110,12 @@ func New(d Deps) (*Server, error) {
 	if d.Config.PublicRatePerMinute > 0 {
 		s.publicLimit = newLimiter(d.Config.PublicRatePerMinute, d.Config.PublicRatePerMinute)
 	}
+	if n := d.Config.InboundRate; n > 0 {
+		s.inboundSender = newLimiter(n, n)
+	}
+	if n := d.Config.InboundRateTotal; n > 0 {
+		s.inboundTotal = newLimiter(n, n)
+	}
 	if d.Mail != nil && s.templates == nil {
 		if s.templates, err = mail.NewRenderer(); err != nil {
 			return nil, err
@@ -148,12 +157,19 @@ func (s *Server) opsRoutes(e *echo.Echo) {
 func (s *Server) routes(e *echo.Echo) {
 	e.Use(middleware.Recover(), s.securityHeaders, s.accessLog)
 	// SendGrid's posts carry whole emails and event batches: their
-	// handlers bound and check their own bodies.
-	e.Use(middleware.BodyLimitWithConfig(middleware.BodyLimitConfig{Limit: "64K", Skipper: isWebhook}),
+	// handlers bound and check their own bodies. Uploads are bounded by
+	// the attachment limit instead, and read into memory only.
+	e.Use(middleware.BodyLimitWithConfig(middleware.BodyLimitConfig{Limit: "64K", Skipper: func(c echo.Context) bool { return isWebhook(c) || isUpload(c) }}),
 		func(next echo.HandlerFunc) echo.HandlerFunc {
 			checked := refuseBadText(next)
 			return func(c echo.Context) error {
-				if isWebhook(c) {
+				switch {
+				case isWebhook(c):
+					return next(c)
+				case isUpload(c):
+					if err := s.parseUpload(c); err != nil {
+						return err
+					}
 					return next(c)
 				}
 				return checked(c)
@@ -199,6 +215,9 @@ func (s *Server) routes(e *echo.Echo) {
 	officer.POST("/requests/:id/assign", s.apiAssign, requireActor)
 	officer.POST("/requests/:id/classify", s.apiClassify, requireActor)
 	officer.GET("/requests/:id/message", s.apiInboundMessage)
+	officer.GET("/requests/:id/attachments", s.apiAttachments)
+	officer.POST("/requests/:id/attachments", s.apiAddAttachment, requireActor)
+	officer.GET("/requests/:id/attachments/:attachment", s.downloadAttachment)
 	officer.GET("/breaches", s.apiListBreaches)
 	officer.POST("/breaches", s.apiRecordBreach, requireActor)
 	officer.GET("/breaches/:id", s.apiGetBreach)
@@ -247,6 +266,8 @@ func (s *Server) routes(e *echo.Echo) {
 	dash.POST("/requests/:id/notes", s.dashboardAddNote, requireActor)
 	dash.POST("/requests/:id/assign", s.dashboardAssign, requireActor)
 	dash.POST("/requests/:id/classify", s.dashboardClassify, requireActor)
+	dash.POST("/requests/:id/attachments", s.dashboardAddAttachment, requireActor)
+	dash.GET("/requests/:id/attachments/:attachment", s.downloadAttachment)
 	dash.GET("/metrics", s.dashboardMetrics)
 	dash.GET("/metrics.csv", s.dashboardMetricsCSV)
 	dash.GET("/reports/:year", s.dashboardReport)

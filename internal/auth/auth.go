@@ -116,7 +116,13 @@ func ValidTokenShape(s string) bool {
 // NewRequestID returns a request reference such as DSR-7K3M9Q2XHD: short
 // enough to read over the phone, random enough (50 bits) not to collide or
 // be guessed in sequence. It is not a secret: links use tokens.
-func NewRequestID() (string, error) {
+func NewRequestID() (string, error) { return newID("DSR-") }
+
+// NewAttachmentID returns an attachment's reference, such as
+// ATT-3M9Q2XHD7K, made as a request's is.
+func NewAttachmentID() (string, error) { return newID("ATT-") }
+
+func newID(prefix string) (string, error) {
 	const alphabet = "0123456789ABCDEFGHJKMNPQRSTVWXYZ" // Crockford base32: no I, L, O, U
 	b := make([]byte, 10)
 	if _, err := rand.Read(b); err != nil {
@@ -125,5 +131,5 @@ func NewRequestID() (string, error) {
 	for i := range b {
 		b[i] = alphabet[b[i]&31]
 	}
-	return "DSR-" + string(b), nil
+	return prefix + string(b), nil
 }

@@ -65,6 +65,9 @@ type Config struct {
 	BreachRate          int               // DSAR_BREACH_RATE: breach notices sent per second at most; 0 = no cap
 	InboundSecret       string            // DSAR_INBOUND_SECRET: guards POST /inbound/sendgrid; empty turns it off
 	InboundMaxBytes     int64             // DSAR_INBOUND_MAX_MB: the largest inbound email post accepted
+	InboundRate         int               // DSAR_INBOUND_RATE: inbound emails accepted per minute from one sender; 0 = unlimited
+	InboundRateTotal    int               // DSAR_INBOUND_RATE_TOTAL: inbound emails accepted per minute from everyone; 0 = unlimited
+	AttachmentMaxBytes  int64             // DSAR_ATTACHMENT_MAX_MB: the largest file an officer can attach to a request
 	EventWebhookKey     *ecdsa.PublicKey  // SENDGRID_WEBHOOK_PUBLIC_KEY: verifies POST /events/sendgrid; unset turns it off
 	OIDC                OIDC              // DSAR_OIDC_*: officer single sign-on (oidc.go)
 	DevMode             bool              // set by `dsar dev`, not by the environment
@@ -90,6 +93,9 @@ const (
 	DefaultMonitorInterval   = time.Hour
 	DefaultBreachRate        = 10000
 	DefaultInboundMaxMB      = 10
+	DefaultInboundRate       = 5
+	DefaultInboundRateTotal  = 120
+	DefaultAttachmentMaxMB   = 10
 
 	// minInboundSecretLen keeps the inbound endpoint's secret unguessable.
 	minInboundSecretLen = 24
@@ -140,6 +146,9 @@ func Load(getenv func(string) string) (*Config, error) {
 		PublicRatePerMinute: l.count("DSAR_PUBLIC_RATE", DefaultPublicRate),
 		InboundSecret:       l.text("DSAR_INBOUND_SECRET", ""),
 		InboundMaxBytes:     int64(l.count("DSAR_INBOUND_MAX_MB", DefaultInboundMaxMB)) << 20,
+		InboundRate:         l.count("DSAR_INBOUND_RATE", DefaultInboundRate),
+		InboundRateTotal:    l.count("DSAR_INBOUND_RATE_TOTAL", DefaultInboundRateTotal),
+		AttachmentMaxBytes:  int64(l.count("DSAR_ATTACHMENT_MAX_MB", DefaultAttachmentMaxMB)) << 20,
 	}
 	if text := l.text("SENDGRID_WEBHOOK_PUBLIC_KEY", ""); text != "" {
 		k, err := ParseEventWebhookKey(text)
@@ -387,6 +396,9 @@ func (c *Config) Validate() error {
 	if c.InboundMaxBytes < 1<<20 {
 		add("DSAR_INBOUND_MAX_MB: at least 1")
 	}
+	if c.AttachmentMaxBytes < 1<<20 {
+		add("DSAR_ATTACHMENT_MAX_MB: at least 1")
+	}
 	if !c.DevMode && c.SendGridAPIKey == "" {
 		add("SENDGRID_API_KEY: must be set outside `dsar dev` (the dev outbox does not deliver mail)")
 	}
@@ -467,6 +479,9 @@ func (c *Config) Print(w io.Writer) {
 		{"DSAR_BREACH_RATE", strconv.Itoa(c.BreachRate)},
 		{"DSAR_INBOUND_SECRET", redact(c.InboundSecret)},
 		{"DSAR_INBOUND_MAX_MB", strconv.FormatInt(c.InboundMaxBytes>>20, 10)},
+		{"DSAR_INBOUND_RATE", strconv.Itoa(c.InboundRate)},
+		{"DSAR_INBOUND_RATE_TOTAL", strconv.Itoa(c.InboundRateTotal)},
+		{"DSAR_ATTACHMENT_MAX_MB", strconv.FormatInt(c.AttachmentMaxBytes>>20, 10)},
 		{"SENDGRID_WEBHOOK_PUBLIC_KEY", keyState(c.EventWebhookKey)},
 	}
 	rows = append(rows, c.OIDC.printRows()...)

@@ -79,6 +79,9 @@ func TestLoadDefaults(t *testing.T) {
 		MonitorInterval:     time.Hour,
 		BreachRate:          10000,
 		InboundMaxBytes:     10 << 20,
+		InboundRate:         5,
+		InboundRateTotal:    120,
+		AttachmentMaxBytes:  10 << 20,
 	}
 	if !reflect.DeepEqual(*c, want) {
 		t.Errorf("Load(empty) =\n  %+v\nwant\n  %+v", *c, want)
@@ -126,6 +129,9 @@ func TestLoadReadsEveryVariable(t *testing.T) {
 		"DSAR_LOG_LEVEL":          "DEBUG",
 		"DSAR_INBOUND_SECRET":     "inbound-secret-0123456789abcdef",
 		"DSAR_INBOUND_MAX_MB":     "25",
+		"DSAR_INBOUND_RATE":       "3",
+		"DSAR_INBOUND_RATE_TOTAL": "60",
+		"DSAR_ATTACHMENT_MAX_MB":  "4",
 	}
 	c, err := config.Load(env(m))
 	if err != nil {
@@ -165,6 +171,9 @@ func TestLoadReadsEveryVariable(t *testing.T) {
 		BreachRate:          500,
 		InboundSecret:       "inbound-secret-0123456789abcdef",
 		InboundMaxBytes:     25 << 20,
+		InboundRate:         3,
+		InboundRateTotal:    60,
+		AttachmentMaxBytes:  4 << 20,
 	}
 	if c.Location.String() != "Europe/Amsterdam" {
 		t.Errorf("Location = %s, want Europe/Amsterdam", c.Location)
@@ -460,8 +469,8 @@ func TestPrintRedactsSecrets(t *testing.T) {
 	}
 	// One NAME=value line per setting.
 	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
-	if len(lines) != 34 {
-		t.Errorf("Print wrote %d lines, want 34:\n%s", len(lines), out)
+	if len(lines) != 38 {
+		t.Errorf("Print wrote %d lines, want 38:\n%s", len(lines), out)
 	}
 	for _, l := range lines {
 		if name, _, ok := strings.Cut(l, "="); !ok || name == "" || strings.ToUpper(name) != name {

@@ -45,10 +45,14 @@ type Service struct {
 	// Reminders are how long before a due date officers are reminded;
 	// nil means the workflow's defaults.
 	Reminders []time.Duration
-	// Sealer seals the emails requests arrive as (nil: no inbound mail).
+	// Sealer seals the emails requests arrive as and the files officers
+	// attach (nil: neither).
 	Sealer *export.Sealer
-	Now    func() time.Time
-	Log    *slog.Logger
+	// AttachmentMax is the largest file a request may carry; zero means
+	// DefaultAttachmentMax.
+	AttachmentMax int64
+	Now           func() time.Time
+	Log           *slog.Logger
 
 	retry retrier
 }
