@@ -239,7 +239,7 @@ func (s *System) incoming() map[string][]incomingRef {
 
 // neededColumns are the columns discovery and erasure read: the key,
 // references both ways, and identities.
-func (c *SQLConnector) neededColumns(t *Table) []string {
+func (s *System) neededColumns(t *Table) []string {
 	cols := slices.Clone(t.PrimaryKey)
 	add := func(col string) {
 		if !slices.Contains(cols, col) {
@@ -249,7 +249,7 @@ func (c *SQLConnector) neededColumns(t *Table) []string {
 	for _, col := range sortedKeys(t.References) {
 		add(col)
 	}
-	for _, in := range c.sys.incoming()[t.Name] {
+	for _, in := range s.incoming()[t.Name] {
 		add(in.target)
 	}
 	for _, kind := range sortedKeys(t.Identities) {
@@ -264,7 +264,7 @@ func (c *SQLConnector) neededColumns(t *Table) []string {
 // fetch runs the hop's query for one table, adds what it finds to ft,
 // and returns the rows that are new or newly owned.
 func (c *SQLConnector) fetch(ctx context.Context, q querier, t *Table, byCol map[string]map[string]pendingValue, ft *FoundTable) ([]*FoundRow, error) {
-	cols := c.neededColumns(t)
+	cols := c.sys.neededColumns(t)
 	folded := foldAll(byCol)
 	var fresh []*FoundRow
 	for _, batch := range batches(byCol) {

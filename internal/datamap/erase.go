@@ -124,7 +124,7 @@ func (c *SQLConnector) Purge(ctx context.Context, keys map[string][][]any) (*Era
 			continue
 		}
 		ft := &FoundTable{Table: t, index: map[string]*FoundRow{}}
-		cols := c.neededColumns(t)
+		cols := c.sys.neededColumns(t)
 		for start := 0; start < len(keys[t.Name]); start += batchSize {
 			b := c.builder()
 			part := keys[t.Name][start:min(start+batchSize, len(keys[t.Name]))]

@@ -68,6 +68,9 @@ type Driver struct {
 	// Column reports whether a name can address a column: a plain name
 	// in SQL, a dotted path into nested documents in a document store.
 	Column func(name string) bool
+	// Unset allows the erase strategy unset: keep the row, remove every
+	// personal-data field (documents, whose fields can be absent).
+	Unset bool
 	// Validate, when set, checks a system of the kind beyond what every
 	// kind is checked for; report gives each problem its line.
 	Validate func(s *System, report func(line int, format string, args ...any))

@@ -171,6 +171,10 @@ func buildTable(p *problems, s *System, d *Driver, ft *fileTable, known map[stri
 		if len(t.MaskWith) == 0 {
 			p.add(t.line("erase"), "table %s: erase strategy mask needs mask: with a replacement (or null) per column", where)
 		}
+	case Unset:
+		if !d.Unset {
+			p.add(t.line("erase"), "table %s: erase strategy unset is for documents (mongodb); use delete or mask", where)
+		}
 	case "":
 		p.add(t.Line, "table %s: erase is missing: delete, or mask with replacements", where)
 	default:
