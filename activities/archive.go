@@ -126,7 +126,7 @@ func (a *Fulfilment) eraseArchives(ctx context.Context, r *store.Request, f *dom
 			}
 			return nil
 		}
-		held, _ := heldTables(holds, r.Email, l.Conn.System)
+		held, _ := heldTables(holds, r.Email, l.Conn.System())
 		e, err := l.Conn.Erase(ctx, identities(r), datamap.Rules{Now: a.Now(), Held: held})
 		if err != nil {
 			return err

@@ -95,10 +95,10 @@ func (a *Breaches) FindAffected(ctx context.Context, id string) (Affected, error
 	people := map[string]*store.BreachRecipient{}
 	var res Affected
 	for _, c := range conns {
-		if !slices.Contains(b.Systems, c.System.Name) {
+		if !slices.Contains(b.Systems, c.System().Name) {
 			continue
 		}
-		unreached, err := c.Affected(ctx, c.System.BreachedTables(b.Categories), func(p datamap.AffectedPerson) {
+		unreached, err := c.Affected(ctx, c.System().BreachedTables(b.Categories), func(p datamap.AffectedPerson) {
 			email, err := domain.NormalizeEmail(p.Email)
 			if err != nil {
 				res.Invalid++ // cannot be emailed; counted for the officers
@@ -120,9 +120,9 @@ func (a *Breaches) FindAffected(ctx context.Context, id string) (Affected, error
 			return Affected{}, err
 		}
 		for _, t := range unreached {
-			res.Unreached = append(res.Unreached, c.System.Name+"."+t)
+			res.Unreached = append(res.Unreached, c.System().Name+"."+t)
 		}
-		activity.RecordHeartbeat(ctx, c.System.Name)
+		activity.RecordHeartbeat(ctx, c.System().Name)
 	}
 	list := make([]store.BreachRecipient, 0, len(people))
 	for _, k := range slices.Sorted(maps.Keys(people)) {

@@ -27,7 +27,7 @@ func (a *Fulfilment) correct(ctx context.Context, r *store.Request, f *domain.Fu
 		field[cat] = c.Field
 	}
 	ids := identities(r)
-	err := a.eachSystem(ctx, r.ID, f, func(c *datamap.Connector) (bool, error) {
+	err := a.eachSystem(ctx, r.ID, f, func(c datamap.Connector) (bool, error) {
 		changed, err := c.Correct(ctx, ids, changes)
 		if err != nil {
 			return false, err

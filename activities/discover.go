@@ -17,8 +17,9 @@ type Discovered struct {
 	Systems, Tables, Rows int
 }
 
-// connectors returns a connector to every SQL system of the data map.
-func (a *Fulfilment) connectors() ([]*datamap.Connector, error) {
+// connectors returns a connector to every system of the data map that
+// dsar queries itself.
+func (a *Fulfilment) connectors() ([]datamap.Connector, error) {
 	if a.Systems == nil {
 		return nil, temporal.NewNonRetryableApplicationError("no data map is configured (DSAR_DATAMAP)", ErrTypeNoDataMap, nil)
 	}

@@ -20,7 +20,7 @@ func (a *Fulfilment) erase(ctx context.Context, r *store.Request, f *domain.Fulf
 	if err != nil {
 		return err
 	}
-	err = a.eachSystem(ctx, r.ID, f, func(c *datamap.Connector) (bool, error) {
+	err = a.eachSystem(ctx, r.ID, f, func(c datamap.Connector) (bool, error) {
 		erasure, err := a.eraseSystem(ctx, r, c, holds)
 		if err != nil {
 			return false, err
@@ -41,21 +41,21 @@ func (a *Fulfilment) erase(ctx context.Context, r *store.Request, f *domain.Fulf
 // Before the system's transaction commits, dsar records the rows kept for
 // their retention period, the tombstones of what went, and any part a
 // hold deferred, so nothing is erased without its record.
-func (a *Fulfilment) eraseSystem(ctx context.Context, r *store.Request, c *datamap.Connector, holds []store.LegalHold) (*datamap.Erasure, error) {
-	held, holdIDs := heldTables(holds, r.Email, c.System)
+func (a *Fulfilment) eraseSystem(ctx context.Context, r *store.Request, c datamap.Connector, holds []store.LegalHold) (*datamap.Erasure, error) {
+	held, holdIDs := heldTables(holds, r.Email, c.System())
 	now := a.Now()
 	rules := datamap.Rules{Now: now, Held: held, BeforeCommit: func(e *datamap.Erasure) error {
 		var keep []store.RetainedRow
 		for _, row := range e.Retained {
 			keep = append(keep, store.RetainedRow{
-				RequestID: r.ID, SystemName: c.System.Name, TableName: row.Table,
-				RowKey: store.RowKeyJSON(row.Key), Basis: c.System.Table(row.Table).Retain.Basis, Until: row.Until,
+				RequestID: r.ID, SystemName: c.System().Name, TableName: row.Table,
+				RowKey: store.RowKeyJSON(row.Key), Basis: c.System().Table(row.Table).Retain.Basis, Until: row.Until,
 			})
 		}
 		if err := a.Store.RetainRows(ctx, keep); err != nil {
 			return err
 		}
-		if err := a.Store.AddTombstones(ctx, a.tombstones(r, c.System.Name, e.Gone, now)); err != nil {
+		if err := a.Store.AddTombstones(ctx, a.tombstones(r, c.System().Name, e.Gone, now)); err != nil {
 			return err
 		}
 		heldRows := 0
@@ -63,7 +63,7 @@ func (a *Fulfilment) eraseSystem(ctx context.Context, r *store.Request, c *datam
 			heldRows += t.Held
 		}
 		if heldRows > 0 {
-			return a.Store.Defer(ctx, store.DeferredErasure{RequestID: r.ID, SystemName: c.System.Name, HoldIDs: holdIDs, Tables: held, DeferredAt: now})
+			return a.Store.Defer(ctx, store.DeferredErasure{RequestID: r.ID, SystemName: c.System().Name, HoldIDs: holdIDs, Tables: held, DeferredAt: now})
 		}
 		return nil
 	}}

@@ -104,13 +104,13 @@ func (a *Fulfilment) fulfil(ctx context.Context, requestID string, f *domain.Ful
 // touched it and records the system as done with what f holds by then,
 // so a retry after a failure in a later system goes on from there and
 // the email still lists what the earlier ones did.
-func (a *Fulfilment) eachSystem(ctx context.Context, requestID string, f *domain.Fulfilment, act func(c *datamap.Connector) (touched bool, err error)) error {
+func (a *Fulfilment) eachSystem(ctx context.Context, requestID string, f *domain.Fulfilment, act func(c datamap.Connector) (touched bool, err error)) error {
 	conns, err := a.connectors()
 	if err != nil {
 		return err
 	}
 	for _, c := range conns {
-		if slices.Contains(f.SystemsDone, c.System.Name) {
+		if slices.Contains(f.SystemsDone, c.System().Name) {
 			continue
 		}
 		touched, err := act(c)
@@ -120,7 +120,7 @@ func (a *Fulfilment) eachSystem(ctx context.Context, requestID string, f *domain
 		if touched {
 			f.Systems++
 		}
-		f.SystemsDone = append(f.SystemsDone, c.System.Name)
+		f.SystemsDone = append(f.SystemsDone, c.System().Name)
 		if err := a.Store.SaveFulfilment(ctx, requestID, *f, a.Now()); err != nil {
 			return err
 		}

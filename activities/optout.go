@@ -20,8 +20,8 @@ func (a *Fulfilment) optOut(ctx context.Context, r *store.Request, f *domain.Ful
 	if err != nil {
 		return err
 	}
-	return a.eachSystem(ctx, r.ID, f, func(c *datamap.Connector) (bool, error) {
-		held, _ := heldTables(holds, r.Email, c.System)
+	return a.eachSystem(ctx, r.ID, f, func(c datamap.Connector) (bool, error) {
+		held, _ := heldTables(holds, r.Email, c.System())
 		done, err := c.OptOut(ctx, ids, held, func(done []datamap.OptedOut) error {
 			return a.Store.AddTombstones(ctx, archive.OptOutTombstones(r.ID, done, a.Sealer.Hash, a.Now()))
 		})

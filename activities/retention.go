@@ -87,7 +87,7 @@ func (a *Fulfilment) resumeDeferred(ctx context.Context, r *store.Request, holds
 		if c == nil {
 			return fmt.Errorf("system %s, where erasure was deferred, is no longer in the data map", d.SystemName)
 		}
-		held, holdIDs := heldTables(holds, r.Email, c.System)
+		held, holdIDs := heldTables(holds, r.Email, c.System())
 		if slices.Equal(held, d.Tables) {
 			if !slices.Equal(holdIDs, d.HoldIDs) { // other holds keep the same tables
 				d.HoldIDs = holdIDs
@@ -168,8 +168,8 @@ func (a *Fulfilment) purgeRetained(ctx context.Context, r *store.Request, holds 
 		if c == nil {
 			return fmt.Errorf("system %s, where rows are retained, is no longer in the data map", system)
 		}
-		held, holdIDs := heldTables(holds, r.Email, c.System)
-		closure := c.HeldClosure(held)
+		held, holdIDs := heldTables(holds, r.Email, c.System())
+		closure := c.System().HeldClosure(held)
 		keys := map[string][][]any{}
 		var rowsDue []store.RetainedRow
 		for _, row := range bySystem[system] {
@@ -226,9 +226,9 @@ func (a *Fulfilment) purgeRetained(ctx context.Context, r *store.Request, holds 
 	return nil
 }
 
-func connectorOf(conns []*datamap.Connector, system string) *datamap.Connector {
+func connectorOf(conns []datamap.Connector, system string) datamap.Connector {
 	for _, c := range conns {
-		if c.System.Name == system {
+		if c.System().Name == system {
 			return c
 		}
 	}

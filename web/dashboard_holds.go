@@ -48,7 +48,7 @@ func (s *Server) holdsPage(c echo.Context, code int, p holdsPage) error {
 	}
 	if m := s.currentDataMap(); m != nil {
 		for _, sys := range m.Systems {
-			if !sys.Kind.SQL() {
+			if !sys.Kind.Queried() {
 				continue
 			}
 			p.Targets = append(p.Targets, sys.Name)

@@ -49,7 +49,7 @@ func archiveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		if err != nil {
 			return err
 		}
-		c, err := datamap.Connect(m.System(ar.System))
+		c, err := datamap.ConnectSQL(m.System(ar.System))
 		if err != nil {
 			return err
 		}

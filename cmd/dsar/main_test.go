@@ -283,7 +283,7 @@ func TestArchiveSnapshotAndRestoreForgetsTheErased(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := datamap.Connect(m.System("shop"))
+	c, err := datamap.ConnectSQL(m.System("shop"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -176,8 +176,9 @@ func (a *App) seedDemoBackups(ctx context.Context, m *datamap.Map) error {
 	if err != nil {
 		return err
 	}
-	for _, c := range conns {
-		if c.System.Name != ar.System {
+	for _, conn := range conns {
+		c, ok := conn.(*datamap.SQLConnector)
+		if !ok || c.System().Name != ar.System {
 			continue
 		}
 		for _, age := range []time.Duration{8 * 24 * time.Hour, 24 * time.Hour} {

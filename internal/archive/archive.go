@@ -129,8 +129,9 @@ func CleanTemp() error {
 // Loaded is a snapshot in a temporary SQLite database.
 type Loaded struct {
 	Snapshot Snapshot
-	// Conn acts on the loaded rows as on the live system.
-	Conn    *datamap.Connector
+	// Conn acts on the loaded rows as on the live system. Snapshots are
+	// of SQL systems, loaded into SQLite, so it is an SQL connector.
+	Conn    *datamap.SQLConnector
 	tmp     string
 	columns map[string][]string // each table's columns, in file order
 }
@@ -153,7 +154,7 @@ func Load(ctx context.Context, system *datamap.System, snap Snapshot) (*Loaded, 
 	}
 	db.SetMaxOpenConns(1)
 	l := &Loaded{Snapshot: snap, tmp: tmp, columns: map[string][]string{},
-		Conn: &datamap.Connector{System: system, DB: db, Kind: datamap.KindSQLite}}
+		Conn: datamap.NewSQLConnector(system, db, datamap.KindSQLite)}
 	for _, t := range system.Tables {
 		if err := l.loadTable(ctx, t); err != nil {
 			l.Close()
@@ -321,7 +322,7 @@ func jsonToValue(raw json.RawMessage) (any, error) {
 // through a temporary file renamed over the old one, so a crash leaves
 // either the old file or the new, never half of one.
 func (l *Loaded) WriteBack(ctx context.Context) error {
-	for _, t := range l.Conn.System.Tables {
+	for _, t := range l.Conn.System().Tables {
 		cols := l.columns[t.Name]
 		if len(cols) == 0 {
 			continue // the snapshot had no rows there
@@ -414,7 +415,7 @@ func jsonValue(v any) any {
 // Take writes a new snapshot of a live system into dir/NAME, NAME being
 // the time it was taken: what `dsar archive snapshot` and the demo do.
 // Backups made by other tools work as well when they follow the format.
-func Take(ctx context.Context, c *datamap.Connector, dir string, takenAt time.Time) (Snapshot, error) {
+func Take(ctx context.Context, c *datamap.SQLConnector, dir string, takenAt time.Time) (Snapshot, error) {
 	name := takenAt.UTC().Format("2006-01-02T150405Z")
 	snap := Snapshot{Dir: filepath.Join(dir, name), Name: name, TakenAt: takenAt.UTC()}
 	if err := os.MkdirAll(dir, 0o750); err != nil {
@@ -427,12 +428,12 @@ func Take(ctx context.Context, c *datamap.Connector, dir string, takenAt time.Ti
 		return snap, fmt.Errorf("archive: %w", err)
 	}
 	defer os.RemoveAll(tmp)
-	for _, t := range c.System.Tables {
+	for _, t := range c.System().Tables {
 		if err := takeTable(ctx, c, t, tmp); err != nil {
-			return snap, fmt.Errorf("archive: snapshot of %s.%s: %w", c.System.Name, t.Name, err)
+			return snap, fmt.Errorf("archive: snapshot of %s.%s: %w", c.System().Name, t.Name, err)
 		}
 	}
-	m, _ := json.MarshalIndent(Manifest{System: c.System.Name, TakenAt: snap.TakenAt}, "", "  ")
+	m, _ := json.MarshalIndent(Manifest{System: c.System().Name, TakenAt: snap.TakenAt}, "", "  ")
 	if err := os.WriteFile(filepath.Join(tmp, ManifestFile), append(m, '\n'), 0o640); err != nil {
 		return snap, fmt.Errorf("archive: %w", err)
 	}
@@ -442,7 +443,7 @@ func Take(ctx context.Context, c *datamap.Connector, dir string, takenAt time.Ti
 	return snap, nil
 }
 
-func takeTable(ctx context.Context, c *datamap.Connector, t *datamap.Table, dir string) error {
+func takeTable(ctx context.Context, c *datamap.SQLConnector, t *datamap.Table, dir string) error {
 	rows, err := c.DB.QueryContext(ctx, `SELECT * FROM `+c.Kind.Quote(t.Name)+` ORDER BY `+c.Kind.QuoteList(t.PrimaryKey))
 	if err != nil {
 		return err

@@ -21,7 +21,7 @@ import (
 // shop is the demo organisation with 30 people, and a nightly backup
 // taken before anyone asked to be erased.
 type shop struct {
-	conn   *datamap.Connector
+	conn   *datamap.SQLConnector
 	backup archive.Snapshot
 }
 
@@ -34,7 +34,7 @@ func newShop(t *testing.T) *shop {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := datamap.Connect(m.System("shop"))
+	c, err := datamap.ConnectSQL(m.System("shop"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,7 +60,7 @@ func email(i int) datamap.Identities { return datamap.Identities{"email": {demo.
 func TestSnapshotFindsThePersonAsTheLiveSystemDoes(t *testing.T) {
 	s := newShop(t)
 	ctx := context.Background()
-	l, err := archive.Load(ctx, s.conn.System, s.backup)
+	l, err := archive.Load(ctx, s.conn.System(), s.backup)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,7 +131,7 @@ func TestErasedPersonStaysErasedInRewrittenAndRestoredBackups(t *testing.T) {
 	}
 	for kind, dsn := range target {
 		t.Run("restore into "+kind, func(t *testing.T) {
-			l, err := archive.Load(ctx, s.conn.System, s.backup)
+			l, err := archive.Load(ctx, s.conn.System(), s.backup)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -174,7 +174,7 @@ func TestErasedPersonStaysErasedInRewrittenAndRestoredBackups(t *testing.T) {
 	}
 
 	// Rewriting the backup itself removes them from its files for good.
-	l, err := archive.Load(ctx, s.conn.System, s.backup)
+	l, err := archive.Load(ctx, s.conn.System(), s.backup)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -199,7 +199,7 @@ func TestErasedPersonStaysErasedInRewrittenAndRestoredBackups(t *testing.T) {
 	if n := strings.Count(string(b), "\n"); n != 29 {
 		t.Errorf("rewritten customers file has %d lines, want 29", n)
 	}
-	reread, err := archive.Load(ctx, s.conn.System, s.backup)
+	reread, err := archive.Load(ctx, s.conn.System(), s.backup)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -233,7 +233,7 @@ func TestRestoreAppliesRecordedCorrections(t *testing.T) {
 	if len(cs) != 1 {
 		t.Fatalf("corrections = %+v, want the one phone number", cs)
 	}
-	l, err := archive.Load(ctx, s.conn.System, s.backup)
+	l, err := archive.Load(ctx, s.conn.System(), s.backup)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -50,7 +50,7 @@ type Forgotten struct {
 // tombstoned goes too.
 func (l *Loaded) Forget(ctx context.Context, sup Suppression, now time.Time) (Forgotten, error) {
 	var out Forgotten
-	sys := l.Conn.System
+	sys := l.Conn.System()
 	ids := datamap.Identities{}
 	for _, t := range sys.Tables {
 		for kind, col := range t.Identities {
@@ -108,9 +108,9 @@ func (l *Loaded) Forget(ctx context.Context, sup Suppression, now time.Time) (Fo
 // tombstone of the kind names ("key" for rows erased, "opt_out" for rows
 // an opt-out changed). Tables under a hold are left as they are.
 func (l *Loaded) tombstonedKeys(ctx context.Context, sup Suppression, kind string) (map[string][][]any, error) {
-	sys := l.Conn.System
+	sys := l.Conn.System()
 	keys := map[string][][]any{}
-	held := l.Conn.HeldClosure(sup.Held)
+	held := l.Conn.System().HeldClosure(sup.Held)
 	for _, t := range sys.Tables {
 		if held[t.Name] || (kind == store.TombstoneOptOut && t.OptOut == nil) {
 			continue
@@ -149,7 +149,7 @@ type Correction struct {
 // they were made to, in the order given (later ones win), and returns how
 // many rows it changed.
 func (l *Loaded) Correct(ctx context.Context, cs []Correction, hashes func(parts ...string) []string) (int, error) {
-	sys := l.Conn.System
+	sys := l.Conn.System()
 	byHash := map[string][]Correction{}
 	for _, c := range cs {
 		byHash[c.Table+"/"+c.KeyHash] = append(byHash[c.Table+"/"+c.KeyHash], c)

@@ -217,7 +217,7 @@ func discovery(ctx context.Context, e *Env) (Result, error) {
 	if err != nil {
 		return r, err
 	}
-	c := conns[0]
+	c := conns[0].(*datamap.SQLConnector)
 	return r, timeDiscovery(ctx, &r, c, sz.Lookups, sz.Subjects, func(email string) (*sql.Rows, error) {
 		return c.DB.QueryContext(ctx, handWritten, email)
 	})
@@ -226,7 +226,7 @@ func discovery(ctx context.Context, e *Env) (Result, error) {
 // timeDiscovery times dsar's discovery of random people among subjects
 // beside a hand-written query, alternating which runs first, checks both
 // find as many rows, and fills in the figures.
-func timeDiscovery(ctx context.Context, r *Result, c *datamap.Connector, lookups, subjects int, hand func(email string) (*sql.Rows, error)) error {
+func timeDiscovery(ctx context.Context, r *Result, c *datamap.SQLConnector, lookups, subjects int, hand func(email string) (*sql.Rows, error)) error {
 	var durs, base []time.Duration
 	for i := range lookups {
 		p := demo.PersonAt(rand.IntN(subjects))
@@ -322,7 +322,7 @@ func erasure(ctx context.Context, e *Env) (Result, error) {
 	if err != nil {
 		return r, err
 	}
-	if err := timeErasure(ctx, &r, conns[0], sz.ManyRows, addBigPerson); err != nil {
+	if err := timeErasure(ctx, &r, conns[0].(*datamap.SQLConnector), sz.ManyRows, addBigPerson); err != nil {
 		return r, err
 	}
 	r.Met = r.Figures[0].Value >= 20_000
@@ -332,7 +332,7 @@ func erasure(ctx context.Context, e *Env) (Result, error) {
 // timeErasure adds two people owning many rows each, erases one with the
 // data map and the other with hand-written statements, and fills in the
 // figures; the ratio is dsar's rate over the baseline's.
-func timeErasure(ctx context.Context, r *Result, c *datamap.Connector, many int, add func(context.Context, *sql.DB, bigPerson) error) error {
+func timeErasure(ctx context.Context, r *Result, c *datamap.SQLConnector, many int, add func(context.Context, *sql.DB, bigPerson) error) error {
 	third := many / 3
 	mk := func(id int64) bigPerson {
 		return bigPerson{id: id, email: fmt.Sprintf("many-%d@example.net", id), tickets: third, orders: third, logs: many - 2*third, bodySize: 200}

@@ -128,7 +128,7 @@ func exportLarge(ctx context.Context, e *Env) (Result, error) {
 		return r, err
 	}
 	p := bigPerson{id: 9_000_000_010, email: "big-export@example.net", tickets: tickets, bodySize: body}
-	if err := addBigPerson(ctx, conns[0].DB, p); err != nil {
+	if err := addBigPerson(ctx, conns[0].(*datamap.SQLConnector).DB, p); err != nil {
 		return r, err
 	}
 	st := e.Main.App.Store
@@ -158,7 +158,7 @@ func exportLarge(ctx context.Context, e *Env) (Result, error) {
 	}
 	t0 = time.Now()
 	var raw int64
-	rows, err := conns[0].DB.QueryContext(ctx, `SELECT * FROM support_tickets WHERE customer_id = $1`, p.id)
+	rows, err := conns[0].(*datamap.SQLConnector).DB.QueryContext(ctx, `SELECT * FROM support_tickets WHERE customer_id = $1`, p.id)
 	if err != nil {
 		return r, err
 	}

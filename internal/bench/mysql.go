@@ -24,13 +24,13 @@ const DefaultMySQLURL = "mysql://root@127.0.0.1:3306/mysql"
 type mysqlShop struct {
 	admin *sql.DB
 	name  string
-	conn  *datamap.Connector
+	conn  *datamap.SQLConnector
 }
 
 // mysqlConnector seeds the demo organisation with Sizes.MySQLSubjects
 // people in a new MySQL database, on first use, and returns a connector
 // to it through the demo data map.
-func (e *Env) mysqlConnector(ctx context.Context) (*datamap.Connector, error) {
+func (e *Env) mysqlConnector(ctx context.Context) (*datamap.SQLConnector, error) {
 	if e.mysql != nil {
 		return e.mysql.conn, nil
 	}
@@ -68,7 +68,7 @@ func (e *Env) mysqlConnector(ctx context.Context) (*datamap.Connector, error) {
 	if err := os.Setenv(sys.DSNEnv, u.String()); err != nil {
 		return nil, err
 	}
-	if s.conn, err = datamap.Connect(&sys); err != nil {
+	if s.conn, err = datamap.ConnectSQL(&sys); err != nil {
 		return nil, err
 	}
 	t0 := time.Now()

@@ -39,7 +39,7 @@ func (s *System) BreachedTables(categories []string) []*Table {
 // counts the rows per address. A person in several tables is one person.
 // Tables from which no email can be reached are returned in unreached,
 // for the officer to assess by hand.
-func (c *Connector) Affected(ctx context.Context, tables []*Table, add func(AffectedPerson)) (unreached []string, err error) {
+func (c *SQLConnector) Affected(ctx context.Context, tables []*Table, add func(AffectedPerson)) (unreached []string, err error) {
 	for _, t := range tables {
 		query, ok := c.affectedQuery(t)
 		if !ok {
@@ -48,7 +48,7 @@ func (c *Connector) Affected(ctx context.Context, tables []*Table, add func(Affe
 		}
 		rows, err := c.DB.QueryContext(ctx, query)
 		if err != nil {
-			return nil, fmt.Errorf("system %s: affected people of %s: %w", c.System.Name, t.Name, err)
+			return nil, fmt.Errorf("system %s: affected people of %s: %w", c.sys.Name, t.Name, err)
 		}
 		for rows.Next() {
 			var email, name *string
@@ -78,7 +78,7 @@ func (c *Connector) Affected(ctx context.Context, tables []*Table, add func(Affe
 
 // affectedQuery builds the join from t to the nearest table holding an
 // email identity, by breadth-first search over the references.
-func (c *Connector) affectedQuery(t *Table) (string, bool) {
+func (c *SQLConnector) affectedQuery(t *Table) (string, bool) {
 	type hop struct {
 		table *Table
 		on    string // join condition to the previous table, with aliases
@@ -106,14 +106,14 @@ func (c *Connector) affectedQuery(t *Table) (string, bool) {
 		// References out of this table, then into it.
 		for _, col := range sortedKeys(cur.table.References) {
 			ref := cur.table.References[col]
-			if next := c.System.Table(ref.Table); next != nil && !seen[next.Name] {
+			if next := c.sys.Table(ref.Table); next != nil && !seen[next.Name] {
 				seen[next.Name] = true
 				n := len(path)
 				path = append(path, hop{table: next, prev: i,
 					on: alias(i) + "." + c.Kind.Quote(col) + " = " + alias(n) + "." + c.Kind.Quote(ref.Column)})
 			}
 		}
-		for _, other := range c.System.Tables {
+		for _, other := range c.sys.Tables {
 			if seen[other.Name] {
 				continue
 			}

@@ -14,7 +14,7 @@ import (
 // reference pointing at them (one hop in). Each person counts once, with
 // the records that are theirs; the answers match hand-written joins.
 func TestAffectedFollowsReferencesToAnEmail(t *testing.T) {
-	eachDatabase(t, 40, func(t *testing.T, c *datamap.Connector) {
+	eachDatabase(t, 40, func(t *testing.T, c *datamap.SQLConnector) {
 		ctx := context.Background()
 		count := func(q string) int {
 			var n int
@@ -39,7 +39,7 @@ func TestAffectedFollowsReferencesToAnEmail(t *testing.T) {
 				`SELECT COUNT(DISTINCT email) FROM newsletter_subscriptions`,
 				`SELECT COUNT(*) FROM newsletter_subscriptions`},
 		} {
-			tables := c.System.BreachedTables(tc.categories)
+			tables := c.System().BreachedTables(tc.categories)
 			var names []string
 			for _, tb := range tables {
 				names = append(names, tb.Name)

@@ -14,15 +14,22 @@ import (
 // (email, phone, customer_id, ...).
 type Identities map[string][]string
 
-// Connector acts on one SQL system.
-type Connector struct {
-	System *System
-	DB     *sql.DB
-	Kind   Kind
+// SQLConnector acts on one SQL system: PostgreSQL, MySQL (or MariaDB)
+// or SQLite.
+type SQLConnector struct {
+	sys  *System
+	DB   *sql.DB
+	Kind Kind
 }
 
-// Connect opens an SQL system's database from its environment variable.
-func Connect(s *System) (*Connector, error) {
+// NewSQLConnector acts on system s through db, a database of the kind.
+func NewSQLConnector(s *System, db *sql.DB, kind Kind) *SQLConnector {
+	return &SQLConnector{sys: s, DB: db, Kind: kind}
+}
+
+// ConnectSQL opens an SQL system's database from its environment
+// variable.
+func ConnectSQL(s *System) (*SQLConnector, error) {
 	dsn, err := s.DSN()
 	if err != nil {
 		return nil, err
@@ -38,11 +45,23 @@ func Connect(s *System) (*Connector, error) {
 	// Discovery asks a hop's tables at once; keep enough connections
 	// open for that, or each hop would pay for new ones.
 	db.SetMaxIdleConns(16)
-	return &Connector{System: s, DB: db, Kind: kind}, nil
+	return &SQLConnector{sys: s, DB: db, Kind: kind}, nil
 }
 
+// System is the system the connector acts on.
+func (c *SQLConnector) System() *System { return c.sys }
+
 // Close releases the connections.
-func (c *Connector) Close() error { return c.DB.Close() }
+func (c *SQLConnector) Close() error { return c.DB.Close() }
+
+// CheckLive compares the map with the database's live schema.
+func (c *SQLConnector) CheckLive(ctx context.Context) ([]Problem, error) {
+	live, err := ReadSchema(ctx, c.DB, c.Kind)
+	if err != nil {
+		return nil, fmt.Errorf("system %s: reading its schema: %w", c.sys.Name, err)
+	}
+	return checkSchema(c.sys, live), nil
+}
 
 // querier is a database or a transaction.
 type querier interface {
@@ -51,17 +70,17 @@ type querier interface {
 }
 
 // begin opens a transaction on the system.
-func (c *Connector) begin(ctx context.Context) (*sql.Tx, error) {
+func (c *SQLConnector) begin(ctx context.Context) (*sql.Tx, error) {
 	tx, err := c.DB.BeginTx(ctx, nil)
 	if err != nil {
-		return nil, fmt.Errorf("system %s: begin: %w", c.System.Name, err)
+		return nil, fmt.Errorf("system %s: begin: %w", c.sys.Name, err)
 	}
 	return tx, nil
 }
 
 // discoverInTx opens a transaction and discovers the person in it, so
 // what is then changed is exactly what was found.
-func (c *Connector) discoverInTx(ctx context.Context, ids Identities) (*sql.Tx, *Found, error) {
+func (c *SQLConnector) discoverInTx(ctx context.Context, ids Identities) (*sql.Tx, *Found, error) {
 	tx, err := c.begin(ctx)
 	if err != nil {
 		return nil, nil, err
@@ -75,23 +94,23 @@ func (c *Connector) discoverInTx(ctx context.Context, ids Identities) (*sql.Tx, 
 }
 
 // commit commits what (an erasure, a correction...) on the system.
-func (c *Connector) commit(tx *sql.Tx, what string) error {
+func (c *SQLConnector) commit(tx *sql.Tx, what string) error {
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("system %s: commit %s: %w", c.System.Name, what, err)
+		return fmt.Errorf("system %s: commit %s: %w", c.sys.Name, what, err)
 	}
 	return nil
 }
 
 // ReadRows streams the full rows with the given keys, batch by batch, so
 // an export never holds a whole table in memory.
-func (c *Connector) ReadRows(ctx context.Context, t *Table, keys [][]any, each func(columns []string, row []any) error) error {
+func (c *SQLConnector) ReadRows(ctx context.Context, t *Table, keys [][]any, each func(columns []string, row []any) error) error {
 	for start := 0; start < len(keys); start += batchSize {
 		end := min(start+batchSize, len(keys))
 		b := c.builder()
 		query := "SELECT * FROM " + c.Kind.Quote(t.Name) + " WHERE " + b.keyIn(t.PrimaryKey, keys[start:end]) + " ORDER BY " + c.Kind.QuoteList(t.PrimaryKey)
 		rows, err := c.DB.QueryContext(ctx, query, b.args...)
 		if err != nil {
-			return fmt.Errorf("system %s: read %s: %w", c.System.Name, t.Name, err)
+			return fmt.Errorf("system %s: read %s: %w", c.sys.Name, t.Name, err)
 		}
 		cols, err := rows.Columns()
 		if err != nil {
@@ -106,7 +125,7 @@ func (c *Connector) ReadRows(ctx context.Context, t *Table, keys [][]any, each f
 		})
 		rows.Close()
 		if err != nil {
-			return fmt.Errorf("system %s: read %s: %w", c.System.Name, t.Name, err)
+			return fmt.Errorf("system %s: read %s: %w", c.sys.Name, t.Name, err)
 		}
 	}
 	return nil

@@ -19,7 +19,7 @@ import (
 
 // eachDatabase seeds the demo organisation with n people on each database
 // and returns a connector to it.
-func eachDatabase(t *testing.T, n int, run func(t *testing.T, c *datamap.Connector)) {
+func eachDatabase(t *testing.T, n int, run func(t *testing.T, c *datamap.SQLConnector)) {
 	for _, kind := range []datamap.Kind{datamap.KindSQLite, datamap.KindPostgres, datamap.KindMySQL} {
 		t.Run(string(kind), func(t *testing.T) {
 			dsn := "sqlite:" + filepath.Join(t.TempDir(), "shop.db")
@@ -34,7 +34,7 @@ func eachDatabase(t *testing.T, n int, run func(t *testing.T, c *datamap.Connect
 			if err != nil {
 				t.Fatal(err)
 			}
-			c, err := datamap.Connect(m.System("shop"))
+			c, err := datamap.ConnectSQL(m.System("shop"))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -50,7 +50,7 @@ func eachDatabase(t *testing.T, n int, run func(t *testing.T, c *datamap.Connect
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := m.Check(c.System, live); err != nil {
+			if err := m.Check(c.System(), live); err != nil {
 				t.Fatalf("demo data map does not match the demo schema: %v", err)
 			}
 			run(t, c)
@@ -63,7 +63,7 @@ func emailOf(i int) datamap.Identities {
 }
 
 // count runs a count query.
-func count(t *testing.T, c *datamap.Connector, query string, args ...any) int {
+func count(t *testing.T, c *datamap.SQLConnector, query string, args ...any) int {
 	t.Helper()
 	if c.Kind == datamap.KindPostgres {
 		query = replaceQ(query)
@@ -93,7 +93,7 @@ func replaceQ(q string) string {
 // both directions and several hops, reaches the shared address, and never
 // the neighbour.
 func TestDiscoverFollowsReferencesBothWays(t *testing.T) {
-	eachDatabase(t, 30, func(t *testing.T, c *datamap.Connector) {
+	eachDatabase(t, 30, func(t *testing.T, c *datamap.SQLConnector) {
 		found, err := c.Discover(context.Background(), emailOf(8))
 		if err != nil {
 			t.Fatal(err)
@@ -134,7 +134,7 @@ func rows(f *datamap.Found, table string) int {
 }
 
 func TestDiscoverUnknownPersonFindsNothing(t *testing.T) {
-	eachDatabase(t, 5, func(t *testing.T, c *datamap.Connector) {
+	eachDatabase(t, 5, func(t *testing.T, c *datamap.SQLConnector) {
 		found, err := c.Discover(context.Background(), datamap.Identities{"email": {"nobody@example.org"}})
 		if err != nil {
 			t.Fatal(err)
@@ -146,7 +146,7 @@ func TestDiscoverUnknownPersonFindsNothing(t *testing.T) {
 }
 
 func TestEraseDeletesChildrenFirstAndKeepsWhatOthersShare(t *testing.T) {
-	eachDatabase(t, 30, func(t *testing.T, c *datamap.Connector) {
+	eachDatabase(t, 30, func(t *testing.T, c *datamap.SQLConnector) {
 		ctx := context.Background()
 		before := snapshot(t, c.DB)
 		logs := count(t, c, `SELECT count(*) FROM web_logs WHERE customer_id = ?`, 8)
@@ -228,7 +228,7 @@ func snapshot(t *testing.T, db *sql.DB) map[string]map[int64]string {
 }
 
 func TestCorrectWritesOnlyTheSubjectsCorrectableColumns(t *testing.T) {
-	eachDatabase(t, 12, func(t *testing.T, c *datamap.Connector) {
+	eachDatabase(t, 12, func(t *testing.T, c *datamap.SQLConnector) {
 		ctx := context.Background()
 		before := snapshot(t, c.DB)
 		changed, err := c.Correct(ctx, emailOf(3), []datamap.Change{
@@ -271,7 +271,7 @@ func TestCorrectWritesOnlyTheSubjectsCorrectableColumns(t *testing.T) {
 // is theirs alone and is corrected; person 8 shares theirs with person 9,
 // so it is left as it is and reported as shared.
 func TestCorrectReachesTheirOwnAddressButNotASharedOne(t *testing.T) {
-	eachDatabase(t, 12, func(t *testing.T, c *datamap.Connector) {
+	eachDatabase(t, 12, func(t *testing.T, c *datamap.SQLConnector) {
 		ctx := context.Background()
 		street := []datamap.Change{{Category: "user.contact.address.street", Value: "1 Navy Yard"}}
 		changed, err := c.Correct(ctx, emailOf(3), street)
@@ -300,7 +300,7 @@ func TestCorrectReachesTheirOwnAddressButNotASharedOne(t *testing.T) {
 }
 
 func TestReadRowsStreamsFullRows(t *testing.T) {
-	eachDatabase(t, 6, func(t *testing.T, c *datamap.Connector) {
+	eachDatabase(t, 6, func(t *testing.T, c *datamap.SQLConnector) {
 		ctx := context.Background()
 		found, err := c.Discover(ctx, emailOf(0))
 		if err != nil {
@@ -329,7 +329,7 @@ func TestReadRowsStreamsFullRows(t *testing.T) {
 // that loads, matches the schema, carries the foreign keys as references
 // and good guesses, and finds a person's rows across tables.
 func TestDraftFromALiveDatabase(t *testing.T) {
-	eachDatabase(t, 12, func(t *testing.T, c *datamap.Connector) {
+	eachDatabase(t, 12, func(t *testing.T, c *datamap.SQLConnector) {
 		ctx := context.Background()
 		live, err := datamap.ReadSchema(ctx, c.DB, c.Kind)
 		if err != nil {
@@ -360,7 +360,7 @@ func TestDraftFromALiveDatabase(t *testing.T) {
 				t.Errorf("the draft lacks %q", want)
 			}
 		}
-		dc, err := datamap.Connect(m.System("shop"))
+		dc, err := datamap.ConnectSQL(m.System("shop"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -376,7 +376,7 @@ func TestDraftFromALiveDatabase(t *testing.T) {
 }
 
 func TestEraseRetainsInvoicesUntilTheirPeriodEndsThenPurges(t *testing.T) {
-	eachDatabase(t, 30, func(t *testing.T, c *datamap.Connector) {
+	eachDatabase(t, 30, func(t *testing.T, c *datamap.SQLConnector) {
 		ctx := context.Background()
 		invoices := count(t, c, `SELECT count(*) FROM invoices WHERE order_id >= ? AND order_id < ?`, 30, 40)
 		if invoices == 0 {
@@ -431,7 +431,7 @@ func TestEraseRetainsInvoicesUntilTheirPeriodEndsThenPurges(t *testing.T) {
 }
 
 func TestEraseLeavesHeldTablesAndWhatTheyNeed(t *testing.T) {
-	eachDatabase(t, 30, func(t *testing.T, c *datamap.Connector) {
+	eachDatabase(t, 30, func(t *testing.T, c *datamap.SQLConnector) {
 		ctx := context.Background()
 		orders := count(t, c, `SELECT count(*) FROM orders WHERE customer_id = ?`, 4)
 		erasure, err := c.Erase(ctx, emailOf(4), datamap.Rules{Now: time.Now(), Held: []string{"orders"}})

@@ -28,7 +28,7 @@ type Changed struct {
 // linked rows (their address) that no one else's row points at. A linked
 // row shared with another person is left alone, since correcting it would
 // change that person's data too; it is reported as Shared.
-func (c *Connector) Correct(ctx context.Context, ids Identities, changes []Change) ([]Changed, error) {
+func (c *SQLConnector) Correct(ctx context.Context, ids Identities, changes []Change) ([]Changed, error) {
 	tx, found, err := c.discoverInTx(ctx, ids)
 	if err != nil {
 		return nil, err
@@ -59,11 +59,11 @@ func (c *Connector) Correct(ctx context.Context, ids Identities, changes []Chang
 				if len(keys) > 0 {
 					v := ch.Value
 					if n, err = c.update(ctx, tx, t, map[string]any{col: v}, keys); err != nil {
-						return nil, fmt.Errorf("system %s: correct %s.%s: %w", c.System.Name, t.Name, col, err)
+						return nil, fmt.Errorf("system %s: correct %s.%s: %w", c.sys.Name, t.Name, col, err)
 					}
 				}
 				out = append(out, Changed{CorrectedColumn: domain.CorrectedColumn{
-					Category: ch.Category, System: c.System.Name, Table: t.Name, Column: col, Rows: n, Shared: shared,
+					Category: ch.Category, System: c.sys.Name, Table: t.Name, Column: col, Rows: n, Shared: shared,
 				}, Keys: keys, Value: ch.Value})
 			}
 		}
@@ -77,7 +77,7 @@ func (c *Connector) Correct(ctx context.Context, ids Identities, changes []Chang
 // ownKeys returns the keys of a table's rows that are the person's alone:
 // owned rows, and linked rows whose every referencing row was found as
 // the person's. It also counts the linked rows someone else shares.
-func (c *Connector) ownKeys(ctx context.Context, q querier, found *Found, ft *FoundTable) (own [][]any, shared int, err error) {
+func (c *SQLConnector) ownKeys(ctx context.Context, q querier, found *Found, ft *FoundTable) (own [][]any, shared int, err error) {
 	var linked []*FoundRow
 	for _, r := range ft.Rows {
 		if r.Owned {
@@ -90,8 +90,8 @@ func (c *Connector) ownKeys(ctx context.Context, q querier, found *Found, ft *Fo
 		return own, 0, nil
 	}
 	outside := map[string]bool{} // keys of linked rows someone else points at
-	for _, in := range c.incoming()[ft.Table.Name] {
-		child := c.System.Table(in.child)
+	for _, in := range c.sys.incoming()[ft.Table.Name] {
+		child := c.sys.Table(in.child)
 		mine := found.Table(in.child)
 		byVal := map[string][]*FoundRow{}
 		var vals []any
@@ -121,7 +121,7 @@ func (c *Connector) ownKeys(ctx context.Context, q querier, found *Found, ft *Fo
 				}
 			})
 			if err != nil {
-				return nil, 0, fmt.Errorf("system %s: search %s: %w", c.System.Name, in.child, err)
+				return nil, 0, fmt.Errorf("system %s: search %s: %w", c.sys.Name, in.child, err)
 			}
 		}
 	}

@@ -34,6 +34,8 @@ const (
 	Delete Strategy = "delete"
 	// Mask keeps the rows and overwrites their personal columns.
 	Mask Strategy = "mask"
+	// Unset keeps a document and removes its personal-data fields.
+	Unset Strategy = "unset"
 )
 
 // Map is a loaded data map.

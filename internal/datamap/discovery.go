@@ -73,7 +73,7 @@ func (t *FoundTable) Personal(r *FoundRow) bool { return r.Owned || len(t.Table.
 // at (their address). From a linked row only onward references are
 // followed, so a shared address never leads to the other people who live
 // there.
-func (c *Connector) Discover(ctx context.Context, ids Identities) (*Found, error) {
+func (c *SQLConnector) Discover(ctx context.Context, ids Identities) (*Found, error) {
 	return c.discover(ctx, c.DB, ids)
 }
 
@@ -82,13 +82,34 @@ type pendingValue struct {
 	owned bool
 }
 
-func (c *Connector) discover(ctx context.Context, q querier, ids Identities) (*Found, error) {
-	s := c.System
+func (c *SQLConnector) discover(ctx context.Context, q querier, ids Identities) (*Found, error) {
+	_, pooled := q.(*sql.DB)
+	return discoverRows(c.sys, ids, pooled, func(t *Table, byCol map[string]map[string]pendingValue, ft *FoundTable) ([]*FoundRow, error) {
+		return c.fetch(ctx, q, t, byCol, ft)
+	})
+}
+
+// fetchFunc asks one table of a hop for the rows whose columns hold the
+// values asked (byCol[column][canonical value]), adds them to ft (see
+// take) and returns those that are new or newly owned.
+type fetchFunc func(t *Table, byCol map[string]map[string]pendingValue, ft *FoundTable) ([]*FoundRow, error)
+
+// discoverRows walks the references of a system's map from the
+// identities, hop by hop, with fetch asking each table; it is the same
+// for every kind of system. parallel asks a hop's tables at once.
+func discoverRows(s *System, ids Identities, parallel bool, fetch fetchFunc) (*Found, error) {
 	found := &Found{System: s, byName: map[string]*FoundTable{}}
 	// pending[table][column][canonical value]
 	pending := map[string]map[string]map[string]pendingValue{}
 	queried := map[string]bool{} // table.column=value|owned already asked
-	want := func(table, col string, v any, owned bool) {
+	var want func(table, col string, v any, owned bool)
+	want = func(table, col string, v any, owned bool) {
+		if list, ok := v.([]any); ok { // a document's array: each element
+			for _, e := range list {
+				want(table, col, e, owned)
+			}
+			return
+		}
 		if v == nil {
 			return
 		}
@@ -118,7 +139,7 @@ func (c *Connector) discover(ctx context.Context, q querier, ids Identities) (*F
 			}
 		}
 	}
-	incoming := c.incoming()
+	incoming := s.incoming()
 	for hop := 0; len(pending) > 0; hop++ {
 		if hop > 64 {
 			return nil, fmt.Errorf("system %s: discovery did not settle after 64 hops", s.Name)
@@ -156,19 +177,19 @@ func (c *Connector) discover(ctx context.Context, q querier, ids Identities) (*F
 			}
 			asks = append(asks, &ask{t: t, byCol: byCol, ft: ft})
 		}
-		if _, pooled := q.(*sql.DB); pooled && len(asks) > 1 {
+		if parallel && len(asks) > 1 {
 			var wg sync.WaitGroup
 			for _, a := range asks {
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
-					a.fresh, a.err = c.fetch(ctx, q, a.t, a.byCol, a.ft)
+					a.fresh, a.err = fetch(a.t, a.byCol, a.ft)
 				}()
 			}
 			wg.Wait()
 		} else {
 			for _, a := range asks {
-				if a.fresh, a.err = c.fetch(ctx, q, a.t, a.byCol, a.ft); a.err != nil {
+				if a.fresh, a.err = fetch(a.t, a.byCol, a.ft); a.err != nil {
 					break
 				}
 			}
@@ -205,9 +226,9 @@ type incomingRef struct {
 	child, column, target string
 }
 
-func (c *Connector) incoming() map[string][]incomingRef {
+func (s *System) incoming() map[string][]incomingRef {
 	in := map[string][]incomingRef{}
-	for _, t := range c.System.Tables {
+	for _, t := range s.Tables {
 		for _, col := range sortedKeys(t.References) {
 			ref := t.References[col]
 			in[ref.Table] = append(in[ref.Table], incomingRef{child: t.Name, column: col, target: ref.Column})
@@ -218,7 +239,7 @@ func (c *Connector) incoming() map[string][]incomingRef {
 
 // neededColumns are the columns discovery and erasure read: the key,
 // references both ways, and identities.
-func (c *Connector) neededColumns(t *Table) []string {
+func (s *System) neededColumns(t *Table) []string {
 	cols := slices.Clone(t.PrimaryKey)
 	add := func(col string) {
 		if !slices.Contains(cols, col) {
@@ -228,7 +249,7 @@ func (c *Connector) neededColumns(t *Table) []string {
 	for _, col := range sortedKeys(t.References) {
 		add(col)
 	}
-	for _, in := range c.incoming()[t.Name] {
+	for _, in := range s.incoming()[t.Name] {
 		add(in.target)
 	}
 	for _, kind := range sortedKeys(t.Identities) {
@@ -242,12 +263,9 @@ func (c *Connector) neededColumns(t *Table) []string {
 
 // fetch runs the hop's query for one table, adds what it finds to ft,
 // and returns the rows that are new or newly owned.
-func (c *Connector) fetch(ctx context.Context, q querier, t *Table, byCol map[string]map[string]pendingValue, ft *FoundTable) ([]*FoundRow, error) {
-	cols := c.neededColumns(t)
-	folded := map[string]map[string]pendingValue{}
-	for col, vs := range byCol {
-		folded[col] = foldValues(vs)
-	}
+func (c *SQLConnector) fetch(ctx context.Context, q querier, t *Table, byCol map[string]map[string]pendingValue, ft *FoundTable) ([]*FoundRow, error) {
+	cols := c.sys.neededColumns(t)
+	folded := foldAll(byCol)
 	var fresh []*FoundRow
 	for _, batch := range batches(byCol) {
 		b := c.builder()
@@ -261,35 +279,52 @@ func (c *Connector) fetch(ctx context.Context, q querier, t *Table, byCol map[st
 			for i, col := range cols {
 				row[col] = vals[i]
 			}
-			owned, asked := false, false
-			for col, vs := range byCol {
-				if pv, ok := matchValue(vs, folded[col], row[col]); ok {
-					asked = true
-					owned = owned || pv.owned
-				}
+			if r := take(ft, byCol, folded, vals[:len(t.PrimaryKey)], row); r != nil {
+				fresh = append(fresh, r)
 			}
-			if !asked {
-				return // a collation's match that is not the value asked for
-			}
-			key := vals[:len(t.PrimaryKey)]
-			k := canonKey(key)
-			if r, ok := ft.index[k]; ok {
-				if owned && !r.Owned {
-					r.Owned = true
-					fresh = append(fresh, r)
-				}
-				return
-			}
-			r := &FoundRow{Key: slices.Clone(key), Owned: owned, vals: row}
-			ft.index[k] = r
-			ft.Rows = append(ft.Rows, r)
-			fresh = append(fresh, r)
 		})
 		if err != nil {
-			return nil, fmt.Errorf("system %s: search %s: %w", c.System.Name, t.Name, err)
+			return nil, fmt.Errorf("system %s: search %s: %w", c.sys.Name, t.Name, err)
 		}
 	}
 	return fresh, nil
+}
+
+// take adds a row a hop's query answered to ft and returns it when it is
+// new or newly owned. A row none of whose columns holds a value asked
+// (a collation's match that is not the value asked for) is left out.
+func take(ft *FoundTable, byCol, folded map[string]map[string]pendingValue, key []any, row map[string]any) *FoundRow {
+	owned, asked := false, false
+	for col, vs := range byCol {
+		if pv, ok := matchValue(vs, folded[col], row[col]); ok {
+			asked = true
+			owned = owned || pv.owned
+		}
+	}
+	if !asked {
+		return nil
+	}
+	k := canonKey(key)
+	if r, ok := ft.index[k]; ok {
+		if owned && !r.Owned {
+			r.Owned = true
+			return r
+		}
+		return nil
+	}
+	r := &FoundRow{Key: slices.Clone(key), Owned: owned, vals: row}
+	ft.index[k] = r
+	ft.Rows = append(ft.Rows, r)
+	return r
+}
+
+// foldAll indexes each column's asked text values by their folded form.
+func foldAll(byCol map[string]map[string]pendingValue) map[string]map[string]pendingValue {
+	folded := map[string]map[string]pendingValue{}
+	for col, vs := range byCol {
+		folded[col] = foldValues(vs)
+	}
+	return folded
 }
 
 // batches splits a hop's values into groups of at most batchSize.
@@ -337,6 +372,16 @@ func fold(s string) string { return strings.ToLower(strings.TrimRight(s, " ")) }
 // whose value matches no asked value even so ("rené" for "rene") is not
 // the person's: it is left out rather than taken for theirs.
 func matchValue(vs, folded map[string]pendingValue, v any) (pendingValue, bool) {
+	if list, ok := v.([]any); ok { // a document's array matches by an element
+		var best pendingValue
+		found := false
+		for _, e := range list {
+			if pv, ok := matchValue(vs, folded, e); ok && (!found || pv.owned) {
+				best, found = pv, true
+			}
+		}
+		return best, found
+	}
 	if pv, ok := vs[canon(v)]; ok {
 		return pv, true
 	}

@@ -65,29 +65,29 @@ func CanonKey(key []any) string { return canonKey(key) }
 // later purge; rows of held tables are left alone. A row that other rows
 // still reference after its children were handled is masked when its
 // table says how, and otherwise kept and counted.
-func (c *Connector) Erase(ctx context.Context, ids Identities, rules Rules) (*Erasure, error) {
+func (c *SQLConnector) Erase(ctx context.Context, ids Identities, rules Rules) (*Erasure, error) {
 	tx, found, err := c.discoverInTx(ctx, ids)
 	if err != nil {
 		return nil, err
 	}
 	defer tx.Rollback()
 	out := &Erasure{}
-	held := c.heldClosure(rules.Held)
-	for _, t := range c.childrenFirst() {
+	held := c.sys.HeldClosure(rules.Held)
+	for _, t := range c.sys.childrenFirst() {
 		ft := found.Table(t.Name)
 		if ft == nil {
 			continue
 		}
 		var res TableResult
 		if held[t.Name] {
-			res = TableResult{System: c.System.Name, Table: t.Name}
+			res = TableResult{System: c.sys.Name, Table: t.Name}
 			for _, r := range ft.Rows {
 				if ft.Personal(r) {
 					res.Held++
 				}
 			}
 		} else if res, err = c.eraseTable(ctx, tx, ft, &rules, held, out); err != nil {
-			return nil, fmt.Errorf("system %s: erase %s: %w", c.System.Name, t.Name, err)
+			return nil, fmt.Errorf("system %s: erase %s: %w", c.sys.Name, t.Name, err)
 		}
 		if res.Deleted+res.Masked+res.Kept+res.Retained+res.Held > 0 {
 			out.Tables = append(out.Tables, res)
@@ -95,7 +95,7 @@ func (c *Connector) Erase(ctx context.Context, ids Identities, rules Rules) (*Er
 	}
 	// Report in map order, which reads naturally.
 	slices.SortStableFunc(out.Tables, func(a, b TableResult) int {
-		return c.tableIndex(a.Table) - c.tableIndex(b.Table)
+		return c.sys.tableIndex(a.Table) - c.sys.tableIndex(b.Table)
 	})
 	if rules.BeforeCommit != nil {
 		if err := rules.BeforeCommit(out); err != nil {
@@ -112,19 +112,19 @@ func (c *Connector) Erase(ctx context.Context, ids Identities, rules Rules) (*Er
 // has ended, by their keys: each table by its strategy, children first.
 // Rows already gone are skipped; rows something else now references stay
 // (counted as kept, and missing from the result's Gone), as in Erase.
-func (c *Connector) Purge(ctx context.Context, keys map[string][][]any) (*Erasure, error) {
+func (c *SQLConnector) Purge(ctx context.Context, keys map[string][][]any) (*Erasure, error) {
 	tx, err := c.begin(ctx)
 	if err != nil {
 		return nil, err
 	}
 	defer tx.Rollback()
 	out := &Erasure{}
-	for _, t := range c.childrenFirst() {
+	for _, t := range c.sys.childrenFirst() {
 		if len(keys[t.Name]) == 0 {
 			continue
 		}
 		ft := &FoundTable{Table: t, index: map[string]*FoundRow{}}
-		cols := c.neededColumns(t)
+		cols := c.sys.neededColumns(t)
 		for start := 0; start < len(keys[t.Name]); start += batchSize {
 			b := c.builder()
 			part := keys[t.Name][start:min(start+batchSize, len(keys[t.Name]))]
@@ -137,12 +137,12 @@ func (c *Connector) Purge(ctx context.Context, keys map[string][][]any) (*Erasur
 				ft.Rows = append(ft.Rows, &FoundRow{Key: slices.Clone(vals[:len(t.PrimaryKey)]), Owned: true, vals: row})
 			})
 			if err != nil {
-				return nil, fmt.Errorf("system %s: purge %s: %w", c.System.Name, t.Name, err)
+				return nil, fmt.Errorf("system %s: purge %s: %w", c.sys.Name, t.Name, err)
 			}
 		}
 		res, err := c.eraseTable(ctx, tx, ft, nil, nil, out)
 		if err != nil {
-			return nil, fmt.Errorf("system %s: purge %s: %w", c.System.Name, t.Name, err)
+			return nil, fmt.Errorf("system %s: purge %s: %w", c.sys.Name, t.Name, err)
 		}
 		out.Tables = append(out.Tables, res)
 	}
@@ -154,13 +154,11 @@ func (c *Connector) Purge(ctx context.Context, keys map[string][][]any) (*Erasur
 
 // HeldClosure returns the held tables and every table they reference,
 // directly or not: what a hold on them keeps from erasure.
-func (c *Connector) HeldClosure(held []string) map[string]bool { return c.heldClosure(held) }
-
-func (c *Connector) heldClosure(held []string) map[string]bool {
+func (s *System) HeldClosure(held []string) map[string]bool {
 	out := map[string]bool{}
 	var add func(name string)
 	add = func(name string) {
-		t := c.System.Table(name)
+		t := s.Table(name)
 		if t == nil || out[name] {
 			return
 		}
@@ -179,9 +177,9 @@ func (c *Connector) heldClosure(held []string) map[string]bool {
 // retention period are restricted and appended to out.Retained; without
 // (a purge), every row goes. held are the tables a hold keeps, which a
 // restricted row keeps its references to.
-func (c *Connector) eraseTable(ctx context.Context, tx *sql.Tx, ft *FoundTable, rules *Rules, held map[string]bool, out *Erasure) (TableResult, error) {
+func (c *SQLConnector) eraseTable(ctx context.Context, tx *sql.Tx, ft *FoundTable, rules *Rules, held map[string]bool, out *Erasure) (TableResult, error) {
 	t := ft.Table
-	res := TableResult{System: c.System.Name, Table: t.Name}
+	res := TableResult{System: c.sys.Name, Table: t.Name}
 	var rows []*FoundRow
 	var retained [][]any
 	for _, r := range ft.Rows {
@@ -255,7 +253,7 @@ func (c *Connector) eraseTable(ctx context.Context, tx *sql.Tx, ft *FoundTable, 
 
 // restrict detaches retained rows from the parents being erased (not from
 // held ones, which stay) and sets their restriction flag.
-func (c *Connector) restrict(ctx context.Context, tx *sql.Tx, t *Table, keys [][]any, held map[string]bool) error {
+func (c *SQLConnector) restrict(ctx context.Context, tx *sql.Tx, t *Table, keys [][]any, held map[string]bool) error {
 	set := map[string]any{}
 	for _, col := range t.Retain.Detach {
 		if !held[t.References[col].Table] {
@@ -289,9 +287,9 @@ func maskValues(mask map[string]*string) map[string]any {
 // table still points at. It runs after the children were erased, so what
 // remains belongs to other people (or was kept by a mask that left the
 // reference in place).
-func (c *Connector) stillReferenced(ctx context.Context, tx *sql.Tx, t *Table, rows []*FoundRow) (map[string]bool, error) {
+func (c *SQLConnector) stillReferenced(ctx context.Context, tx *sql.Tx, t *Table, rows []*FoundRow) (map[string]bool, error) {
 	out := map[string]bool{}
-	for _, in := range c.incoming()[t.Name] {
+	for _, in := range c.sys.incoming()[t.Name] {
 		byVal := map[string][]*FoundRow{}
 		var vals []any
 		for _, r := range rows {
@@ -324,7 +322,7 @@ func (c *Connector) stillReferenced(ctx context.Context, tx *sql.Tx, t *Table, r
 
 // update sets columns to values on the rows with the given keys; a nil
 // value writes NULL.
-func (c *Connector) update(ctx context.Context, tx *sql.Tx, t *Table, set map[string]any, keys [][]any) (int, error) {
+func (c *SQLConnector) update(ctx context.Context, tx *sql.Tx, t *Table, set map[string]any, keys [][]any) (int, error) {
 	total := 0
 	for start := 0; start < len(keys); start += batchSize {
 		b := c.builder()
@@ -359,8 +357,8 @@ func exec(ctx context.Context, tx *sql.Tx, query string, args []any) (int, error
 // childrenFirst orders the system's tables so every table comes before
 // the tables it references. Self-references and cycles are broken in map
 // order.
-func (c *Connector) childrenFirst() []*Table {
-	tables := c.System.Tables
+func (s *System) childrenFirst() []*Table {
+	tables := s.Tables
 	var order []*Table
 	state := map[string]int{} // 1 visiting, 2 done
 	var visit func(t *Table)
@@ -370,8 +368,8 @@ func (c *Connector) childrenFirst() []*Table {
 		}
 		state[t.Name] = 1
 		// Children (tables referencing t) go first.
-		for _, in := range c.incoming()[t.Name] {
-			if child := c.System.Table(in.child); child != nil && child != t {
+		for _, in := range s.incoming()[t.Name] {
+			if child := s.Table(in.child); child != nil && child != t {
 				visit(child)
 			}
 		}
@@ -384,15 +382,15 @@ func (c *Connector) childrenFirst() []*Table {
 	return order
 }
 
-func (c *Connector) tableIndex(name string) int {
-	for i, t := range c.System.Tables {
+func (s *System) tableIndex(name string) int {
+	for i, t := range s.Tables {
 		if t.Name == name {
 			return i
 		}
 	}
-	return len(c.System.Tables)
+	return len(s.Tables)
 }
 
 // ChildrenFirst orders the system's tables so every table comes before
 // the tables it references; reversed, parents come first, as inserts need.
-func (c *Connector) ChildrenFirst() []*Table { return c.childrenFirst() }
+func (c *SQLConnector) ChildrenFirst() []*Table { return c.sys.childrenFirst() }

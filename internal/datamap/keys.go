@@ -24,7 +24,7 @@ func checkKeys(p *problems, doc *yaml.Node) {
 		}
 		root = resolve(root.Content[0])
 	}
-	walkKeys(p, map[walked]bool{}, root, reflect.TypeOf(fileMap{}), "", "")
+	walkKeys(p, map[walked]bool{}, root, reflect.TypeOf(fileMap{}), "", "", "")
 }
 
 // walked is a mapping already checked against a type under a label.
@@ -35,6 +35,7 @@ type walked struct {
 	n           *yaml.Node
 	t           reflect.Type
 	label, qual string
+	kind        Kind
 }
 
 // kindKeys is implemented by a file struct whose allowed keys depend on
@@ -46,21 +47,31 @@ type kindKeys interface {
 // walkKeys checks the mapping n against struct type t. label names the
 // mapping for messages ("table shop.customers", "" for the top level);
 // qual is the dotted name of the enclosing named items ("shop").
-func walkKeys(p *problems, seen map[walked]bool, n *yaml.Node, t reflect.Type, label, qual string) {
+// kind is the kind of the system being walked, whose driver says which
+// keys its tables take.
+func walkKeys(p *problems, seen map[walked]bool, n *yaml.Node, t reflect.Type, label, qual string, kind Kind) {
 	n = resolve(n)
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
-	if t.Kind() != reflect.Struct || n.Kind != yaml.MappingNode || seen[walked{n, t, label, qual}] {
+	if t.Kind() != reflect.Struct || n.Kind != yaml.MappingNode || seen[walked{n, t, label, qual, kind}] {
 		return // not a mapping of keys (a scalar shorthand, or a type error decoding reports), or checked already
 	}
-	seen[walked{n, t, label, qual}] = true
+	seen[walked{n, t, label, qual, kind}] = true
 	known, fields := structKeys(t)
 	allowed, what := known, ""
 	if k, ok := reflect.New(t).Interface().(kindKeys); ok {
 		if keys, w := k.keysFor(n); keys != nil {
 			allowed, what = keys, w
 		}
+	}
+	if t == reflect.TypeOf(fileSystem{}) {
+		if v := mappingValue(n, "kind"); v != nil {
+			kind = Kind(v.Value)
+		}
+	}
+	if d := driverOf(kind); d != nil && t == reflect.TypeOf(fileTable{}) {
+		allowed, what = d.TableKeys, "a "+string(kind)+" "+strings.TrimSuffix(d.TablesKey, "s")
 	}
 	where := "at the top level"
 	if label != "" {
@@ -70,7 +81,7 @@ func walkKeys(p *problems, seen map[walked]bool, n *yaml.Node, t reflect.Type, l
 		key, val := n.Content[i], n.Content[i+1]
 		if key.Kind == yaml.ScalarNode && key.ShortTag() == "!!merge" {
 			// "<<: *defaults" merges another mapping's keys into this one.
-			walkMerged(p, seen, val, t, label, qual)
+			walkMerged(p, seen, val, t, label, qual, kind)
 			continue
 		}
 		name := key.Value
@@ -97,7 +108,7 @@ func walkKeys(p *problems, seen map[walked]bool, n *yaml.Node, t reflect.Type, l
 			if label != "" {
 				inner += " of " + label
 			}
-			walkKeys(p, seen, val, ft, inner, qual)
+			walkKeys(p, seen, val, ft, inner, qual, kind)
 		case ft.Kind() == reflect.Slice && elemStruct(ft):
 			// A list of named items: "table shop.customers".
 			seq := resolve(val)
@@ -114,28 +125,28 @@ func walkKeys(p *problems, seen map[walked]bool, n *yaml.Node, t reflect.Type, l
 						q = qual + "." + itemName
 					}
 					itemLabel = singular + " " + q
-					walkKeys(p, seen, item, ft.Elem(), itemLabel, q)
+					walkKeys(p, seen, item, ft.Elem(), itemLabel, q, kind)
 					continue
 				}
 				if label != "" {
 					itemLabel += " of " + label
 				}
-				walkKeys(p, seen, item, ft.Elem(), itemLabel, qual)
+				walkKeys(p, seen, item, ft.Elem(), itemLabel, qual, kind)
 			}
 		}
 	}
 }
 
 // walkMerged checks the mapping (or list of mappings) a merge key names.
-func walkMerged(p *problems, seen map[walked]bool, val *yaml.Node, t reflect.Type, label, qual string) {
+func walkMerged(p *problems, seen map[walked]bool, val *yaml.Node, t reflect.Type, label, qual string, kind Kind) {
 	val = resolve(val)
 	if val.Kind == yaml.SequenceNode {
 		for _, m := range val.Content {
-			walkKeys(p, seen, m, t, label, qual)
+			walkKeys(p, seen, m, t, label, qual, kind)
 		}
 		return
 	}
-	walkKeys(p, seen, val, t, label, qual)
+	walkKeys(p, seen, val, t, label, qual, kind)
 }
 
 func resolve(n *yaml.Node) *yaml.Node {
@@ -190,9 +201,10 @@ func (fileSystem) keysFor(n *yaml.Node) ([]string, string) {
 			kind = resolve(n.Content[i+1]).Value
 		}
 	}
+	if d := driverOf(Kind(kind)); d != nil {
+		return slices.Clone(d.SystemKeys), "a " + kind + " system"
+	}
 	switch Kind(kind) {
-	case KindPostgres, KindSQLite, KindMySQL, kindMariaDB:
-		return []string{"name", "kind", "dsn_env", "tables"}, "a " + kind + " system"
 	case KindWebhook:
 		return []string{"name", "kind", "url_env", "secret_env"}, "a webhook system"
 	case KindManual:
@@ -248,4 +260,18 @@ func editDistance(a, b string) int {
 		}
 	}
 	return d[len(ra)][len(rb)]
+}
+
+// mappingValue returns the value of a key in a mapping node, or nil.
+func mappingValue(n *yaml.Node, key string) *yaml.Node {
+	n = resolve(n)
+	if n.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			return resolve(n.Content[i+1])
+		}
+	}
+	return nil
 }

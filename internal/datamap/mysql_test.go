@@ -16,7 +16,7 @@ import (
 // the database also answers with. On the other databases the accented
 // address is not answered at all; the test holds there too.
 func TestCollationsFindTheSameAddressButNoOtherPersons(t *testing.T) {
-	eachDatabase(t, 12, func(t *testing.T, c *datamap.Connector) {
+	eachDatabase(t, 12, func(t *testing.T, c *datamap.SQLConnector) {
 		ctx := context.Background()
 		exec := func(q string, args ...any) {
 			t.Helper()

@@ -26,7 +26,7 @@ type OptedOut struct {
 // columns are still set, which destroys no record. beforeCommit, if set,
 // runs before the transaction commits, so what must be recorded of the
 // change (tombstones) is recorded with it or not at all.
-func (c *Connector) OptOut(ctx context.Context, ids Identities, held []string, beforeCommit func([]OptedOut) error) ([]OptedOut, error) {
+func (c *SQLConnector) OptOut(ctx context.Context, ids Identities, held []string, beforeCommit func([]OptedOut) error) ([]OptedOut, error) {
 	tx, found, err := c.discoverInTx(ctx, ids)
 	if err != nil {
 		return nil, err
@@ -56,7 +56,7 @@ func (c *Connector) OptOut(ctx context.Context, ids Identities, held []string, b
 // ApplyOptOut applies the map's opt-out actions to the rows with the
 // given keys, by table, in one transaction: a restored backup's rows of
 // people who opted out since it was taken.
-func (c *Connector) ApplyOptOut(ctx context.Context, keys map[string][][]any) ([]OptedOut, error) {
+func (c *SQLConnector) ApplyOptOut(ctx context.Context, keys map[string][][]any) ([]OptedOut, error) {
 	tx, err := c.begin(ctx)
 	if err != nil {
 		return nil, err
@@ -74,14 +74,14 @@ func (c *Connector) ApplyOptOut(ctx context.Context, keys map[string][][]any) ([
 
 // applyOptOuts applies each table's opt-out action to the rows with the
 // given keys, in map order; a held table's rows are not deleted.
-func (c *Connector) applyOptOuts(ctx context.Context, tx *sql.Tx, keys map[string][][]any, held []string) ([]OptedOut, error) {
+func (c *SQLConnector) applyOptOuts(ctx context.Context, tx *sql.Tx, keys map[string][][]any, held []string) ([]OptedOut, error) {
 	var out []OptedOut
-	for _, t := range c.System.Tables {
+	for _, t := range c.sys.Tables {
 		if t.OptOut == nil || len(keys[t.Name]) == 0 {
 			continue
 		}
 		if t.OptOut.Delete && slices.Contains(held, t.Name) {
-			out = append(out, OptedOut{OptedOutTable: domain.OptedOutTable{System: c.System.Name, Table: t.Name, Deleted: true, Held: len(keys[t.Name])}})
+			out = append(out, OptedOut{OptedOutTable: domain.OptedOutTable{System: c.sys.Name, Table: t.Name, Deleted: true, Held: len(keys[t.Name])}})
 			continue
 		}
 		res, err := c.applyOptOut(ctx, tx, t, keys[t.Name])
@@ -94,8 +94,8 @@ func (c *Connector) applyOptOuts(ctx context.Context, tx *sql.Tx, keys map[strin
 }
 
 // applyOptOut sets the table's opt-out values on the rows, or deletes them.
-func (c *Connector) applyOptOut(ctx context.Context, tx *sql.Tx, t *Table, keys [][]any) (OptedOut, error) {
-	res := OptedOut{OptedOutTable: domain.OptedOutTable{System: c.System.Name, Table: t.Name, Deleted: t.OptOut.Delete}, Keys: keys, Set: t.OptOut.Set}
+func (c *SQLConnector) applyOptOut(ctx context.Context, tx *sql.Tx, t *Table, keys [][]any) (OptedOut, error) {
+	res := OptedOut{OptedOutTable: domain.OptedOutTable{System: c.sys.Name, Table: t.Name, Deleted: t.OptOut.Delete}, Keys: keys, Set: t.OptOut.Set}
 	var err error
 	if t.OptOut.Delete {
 		for start := 0; start < len(keys) && err == nil; start += batchSize {
@@ -109,7 +109,7 @@ func (c *Connector) applyOptOut(ctx context.Context, tx *sql.Tx, t *Table, keys 
 		res.Rows, err = c.update(ctx, tx, t, t.OptOut.Set, keys)
 	}
 	if err != nil {
-		return res, fmt.Errorf("system %s: opt out of %s: %w", c.System.Name, t.Name, err)
+		return res, fmt.Errorf("system %s: opt out of %s: %w", c.sys.Name, t.Name, err)
 	}
 	return res, nil
 }

@@ -13,7 +13,7 @@ import (
 // subscription, and touches nothing else: not their other rows, not the
 // address they share, not anyone else's flag.
 func TestOptOutTurnsOffTheirMarketingOnly(t *testing.T) {
-	eachDatabase(t, 30, func(t *testing.T, c *datamap.Connector) {
+	eachDatabase(t, 30, func(t *testing.T, c *datamap.SQLConnector) {
 		ctx := context.Background()
 		const person = 8 // shares a home with person 9
 		before, err := demo.Snapshot(ctx, c.DB)
@@ -69,7 +69,7 @@ func TestOptOutTurnsOffTheirMarketingOnly(t *testing.T) {
 // (the flag is still turned off: that destroys no record), and a record
 // of the change that cannot be written undoes the whole opt-out.
 func TestOptOutKeepsHeldRowsAndCommitsOnlyWithItsRecord(t *testing.T) {
-	eachDatabase(t, 12, func(t *testing.T, c *datamap.Connector) {
+	eachDatabase(t, 12, func(t *testing.T, c *datamap.SQLConnector) {
 		ctx := context.Background()
 		const person = 1
 		if count(t, c, `SELECT count(*) FROM newsletter_subscriptions WHERE id = ?`, person) != 1 {

@@ -100,6 +100,7 @@ type fileSystem struct {
 	SecretEnv    string      `yaml:"secret_env"`
 	Instructions string      `yaml:"instructions"`
 	Tables       []fileTable `yaml:"tables"`
+	Collections  []fileTable `yaml:"collections"`
 	line         int
 }
 
@@ -108,6 +109,7 @@ type fileTable struct {
 	PrimaryKey  stringList        `yaml:"primary_key"`
 	Identities  map[string]string `yaml:"identities"`
 	Columns     map[string]string `yaml:"columns"`
+	Fields      map[string]string `yaml:"fields"`
 	References  map[string]string `yaml:"references"`
 	Correctable []string          `yaml:"correctable"`
 	Erase       fileErase         `yaml:"erase"`

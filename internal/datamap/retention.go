@@ -119,7 +119,7 @@ type fileRetain struct {
 	Flag   string   `yaml:"flag"`
 }
 
-func buildRetention(p *problems, where string, t *Table, f *fileRetain) {
+func buildRetention(p *problems, where string, t *Table, f *fileRetain, column func(string) bool) {
 	line := t.line("retain")
 	r := &Retention{Basis: strings.TrimSpace(f.Basis), From: f.From, Detach: f.Detach, Flag: f.Flag}
 	if r.Basis == "" {
@@ -130,7 +130,7 @@ func buildRetention(p *problems, where string, t *Table, f *fileRetain) {
 		p.add(line, "table %s: retain: %v", where, err)
 	}
 	r.Period = period
-	if !nameRE.MatchString(r.From) {
+	if !column(r.From) {
 		p.add(line, "table %s: retain needs from: the date column the period runs from", where)
 	}
 	for _, c := range r.Detach {
@@ -138,7 +138,7 @@ func buildRetention(p *problems, where string, t *Table, f *fileRetain) {
 			p.add(line, "table %s: retain: detach %s is not one of the table's references", where, c)
 		}
 	}
-	if r.Flag != "" && !nameRE.MatchString(r.Flag) {
+	if r.Flag != "" && !column(r.Flag) {
 		p.add(line, "table %s: retain: flag column %q is not a valid name", where, r.Flag)
 	}
 	t.Retain = r

@@ -260,6 +260,13 @@ func queryStrings(ctx context.Context, db *sql.DB, q string, args ...any) ([]str
 // Check compares an SQL system's tables with the live schema and reports
 // every table or column the map names that the database does not have.
 func (m *Map) Check(s *System, live *Schema) error {
+	p := &problems{list: checkSchema(s, live)}
+	return p.err(m.Source)
+}
+
+// checkSchema lists what an SQL system's tables name that the live
+// schema lacks.
+func checkSchema(s *System, live *Schema) []Problem {
 	p := &problems{}
 	for _, t := range s.Tables {
 		lt, ok := live.Tables[t.Name]
@@ -316,7 +323,7 @@ func (m *Map) Check(s *System, live *Schema) error {
 			}
 		}
 	}
-	return p.err(m.Source)
+	return p.list
 }
 
 // DSN returns a system's connection string from its environment variable.

@@ -5,6 +5,29 @@ import (
 	"strings"
 )
 
+func init() {
+	for _, k := range []Kind{KindPostgres, KindSQLite, KindMySQL} {
+		d := &Driver{
+			Kind:       k,
+			SystemKeys: []string{"name", "kind", "dsn_env", "tables"},
+			TablesKey:  "tables",
+			TableKeys:  []string{"name", "primary_key", "identities", "columns", "references", "correctable", "erase", "retain", "opt_out"},
+			Column:     plainColumn,
+			Open: func(s *System) (Connector, error) {
+				c, err := ConnectSQL(s)
+				if err != nil {
+					return nil, err
+				}
+				return c, nil
+			},
+		}
+		if k == KindMySQL {
+			d.Aliases = []Kind{kindMariaDB}
+		}
+		Register(d)
+	}
+}
+
 // batchSize bounds the values in one IN list; larger sets take several
 // queries, still one per batch rather than one per row.
 const batchSize = 1000
@@ -15,7 +38,7 @@ type builder struct {
 	args []any
 }
 
-func (c *Connector) builder() *builder { return &builder{kind: c.Kind} }
+func (c *SQLConnector) builder() *builder { return &builder{kind: c.Kind} }
 
 func (b *builder) arg(v any) string {
 	b.args = append(b.args, v)

@@ -8,34 +8,35 @@ import (
 	"sync"
 )
 
-// Systems holds one connector per SQL system of a map, opened on first
-// use and shared by every request a worker runs.
+// Systems holds one connector per system of a map that dsar queries
+// itself, opened on first use and shared by every request a worker runs.
 type Systems struct {
 	Map *Map
 
 	mu    sync.Mutex
-	conns map[string]*Connector
+	conns map[string]Connector
 }
 
 // NewSystems returns the systems of m, not yet connected.
 func NewSystems(m *Map) *Systems { return &Systems{Map: m} }
 
-// Connectors returns a connector to every SQL system, in map order.
-func (s *Systems) Connectors() ([]*Connector, error) {
+// Connectors returns a connector to every system dsar queries itself
+// (SQL databases, document stores), in map order.
+func (s *Systems) Connectors() ([]Connector, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.conns == nil {
-		s.conns = map[string]*Connector{}
+		s.conns = map[string]Connector{}
 	}
-	var out []*Connector
+	var out []Connector
 	for _, sys := range s.Map.Systems {
-		if !sys.Kind.SQL() {
+		if !sys.Kind.Queried() {
 			continue
 		}
 		c, ok := s.conns[sys.Name]
 		if !ok {
 			var err error
-			if c, err = Connect(sys); err != nil {
+			if c, err = Open(sys); err != nil {
 				return nil, err
 			}
 			s.conns[sys.Name] = c
@@ -55,9 +56,10 @@ func (s *Systems) Close() {
 	s.conns = nil
 }
 
-// Check connects to every SQL system and compares the map with its live
-// schema, and makes sure every webhook has its URL and secret, so a worker
-// refuses to start on a map it could not act on.
+// Check connects to every system dsar queries and compares the map with
+// what it holds (the live schema, the collections), and makes sure every
+// webhook has its URL and secret, so a worker refuses to start on a map
+// it could not act on.
 func (s *Systems) Check(ctx context.Context) error {
 	conns, err := s.Connectors()
 	if err != nil {
@@ -87,11 +89,12 @@ func (s *Systems) Check(ctx context.Context) error {
 		}
 	}
 	for _, c := range conns {
-		live, err := ReadSchema(ctx, c.DB, c.Kind)
+		list, err := c.CheckLive(ctx)
 		if err != nil {
-			return fmt.Errorf("system %s: reading its schema: %w", c.System.Name, err)
+			return err
 		}
-		if err := s.Map.Check(c.System, live); err != nil {
+		p := &problems{list: list}
+		if err := p.err(s.Map.Source); err != nil {
 			errs = append(errs, err)
 		}
 	}

@@ -31,9 +31,6 @@ func build(source string, f *fileMap) (*Map, error) {
 			Name: fs.Name, Kind: Kind(fs.Kind), DSNEnv: fs.DSNEnv, SecretEnv: fs.SecretEnv,
 			Instructions: fs.Instructions, Line: fs.line,
 		}
-		if s.Kind == kindMariaDB {
-			s.Kind = KindMySQL
-		}
 		if fs.URLEnv != "" {
 			s.DSNEnv = fs.URLEnv
 		}
@@ -44,31 +41,43 @@ func build(source string, f *fileMap) (*Map, error) {
 			p.add(s.Line, "system %q is named twice", s.Name)
 		}
 		seenSystems[s.Name] = true
-		switch s.Kind {
-		case KindPostgres, KindSQLite, KindMySQL:
+		d := driverOf(s.Kind)
+		tables := fs.Tables
+		switch {
+		case d != nil:
+			s.Kind = d.Kind // mariadb is mysql
+			if d.TablesKey == "collections" {
+				tables = fs.Collections
+			}
 			if s.DSNEnv == "" {
 				p.add(s.Line, "system %s: dsn_env must name the environment variable with its connection string", s.Name)
 			}
-			if len(fs.Tables) == 0 {
-				p.add(s.Line, "system %s: no tables", s.Name)
+			if len(tables) == 0 {
+				p.add(s.Line, "system %s: no %s", s.Name, d.TablesKey)
 			}
-		case KindWebhook:
+		case s.Kind == KindWebhook:
 			if s.DSNEnv == "" || s.SecretEnv == "" {
 				p.add(s.Line, "system %s: a webhook needs url_env and secret_env (environment variables with its URL and signing secret)", s.Name)
 			}
-		case KindManual:
+		case s.Kind == KindManual:
 			if strings.TrimSpace(s.Instructions) == "" {
 				p.add(s.Line, "system %s: a manual system needs instructions for the officer", s.Name)
 			}
 		default:
-			p.add(s.Line, "system %s: kind %q is not one of postgres, mysql, sqlite, webhook, manual", s.Name, fs.Kind)
+			p.add(s.Line, "system %s: kind %q is not one of %s, webhook, manual", s.Name, fs.Kind, strings.Join(queriedKinds(), ", "))
 		}
-		if !s.Kind.SQL() && len(fs.Tables) > 0 {
-			p.add(s.Line, "system %s: only SQL systems (postgres, mysql, sqlite) list tables", s.Name)
+		if d == nil {
+			if len(fs.Tables)+len(fs.Collections) > 0 {
+				p.add(s.Line, "system %s: only systems dsar queries itself (%s) list tables", s.Name, strings.Join(queriedKinds(), ", "))
+			}
+			m.Systems = append(m.Systems, s)
 			continue
 		}
-		for _, ft := range fs.Tables {
-			s.Tables = append(s.Tables, buildTable(p, s, &ft, known))
+		for _, ft := range tables {
+			s.Tables = append(s.Tables, buildTable(p, s, d, &ft, known))
+		}
+		if d.Validate != nil {
+			d.Validate(s, p.add)
 		}
 		m.Systems = append(m.Systems, s)
 	}
@@ -95,9 +104,23 @@ func build(source string, f *fileMap) (*Map, error) {
 	return m, nil
 }
 
-func buildTable(p *problems, s *System, ft *fileTable, known map[string]bool) *Table {
+func buildTable(p *problems, s *System, d *Driver, ft *fileTable, known map[string]bool) *Table {
+	columns := ft.Columns
+	if ft.Fields != nil { // a document store's fields are its columns
+		columns = ft.Fields
+		for part, l := range ft.lines {
+			if rest, ok := strings.CutPrefix(part, "fields."); ok {
+				ft.lines["columns."+rest] = l
+			}
+		}
+	}
+	pk := []string(ft.PrimaryKey)
+	if d.Key != nil {
+		pk = slices.Clone(d.Key)
+	}
+	col := d.Column
 	t := &Table{
-		Name: ft.Name, PrimaryKey: ft.PrimaryKey, Identities: ft.Identities, Columns: ft.Columns,
+		Name: ft.Name, PrimaryKey: pk, Identities: ft.Identities, Columns: columns,
 		References: map[string]ColumnRef{}, Correctable: ft.Correctable,
 		Erase: Strategy(ft.Erase.Strategy), MaskWith: ft.Erase.Mask, Line: ft.line, lines: ft.lines,
 	}
@@ -109,37 +132,37 @@ func buildTable(p *problems, s *System, ft *fileTable, known map[string]bool) *T
 		p.add(t.Line, "table %s: primary_key is missing; dsar needs it to address rows", where)
 	}
 	for _, c := range t.PrimaryKey {
-		if !nameRE.MatchString(c) {
+		if !col(c) {
 			p.add(t.line("primary_key"), "table %s: primary key column %q is not a valid name", where, c)
 		}
 	}
-	for kind, col := range t.Identities {
+	for kind, c := range t.Identities {
 		if !nameRE.MatchString(kind) {
 			p.add(t.line("identities."+kind), "table %s: identity type %q must be a lower-case word such as email or customer_id", where, kind)
 		}
-		if !nameRE.MatchString(col) {
-			p.add(t.line("identities."+kind), "table %s: identity column %q is not a valid name", where, col)
+		if !col(c) {
+			p.add(t.line("identities."+kind), "table %s: identity column %q is not a valid name", where, c)
 		}
 	}
-	for col, cat := range t.Columns {
-		if !nameRE.MatchString(col) {
-			p.add(t.line("columns."+col), "table %s: column %q is not a valid name", where, col)
+	for c, cat := range t.Columns {
+		if !col(c) {
+			p.add(t.line("columns."+c), "table %s: column %q is not a valid name", where, c)
 		}
 		if !known[cat] {
-			p.add(t.line("columns."+col), "table %s: column %s has unknown category %q (see docs/datamap.md, or declare it under categories:)", where, col, cat)
+			p.add(t.line("columns."+c), "table %s: column %s has unknown category %q (see docs/datamap.md, or declare it under categories:)", where, c, cat)
 		}
 	}
-	for col, target := range ft.References {
-		tbl, c, ok := strings.Cut(target, ".")
-		if !ok || !nameRE.MatchString(tbl) || !nameRE.MatchString(c) {
-			p.add(t.line("references."+col), "table %s: reference %s: %q must be table.column", where, col, target)
+	for c, target := range ft.References {
+		tbl, to, ok := strings.Cut(target, ".")
+		if !ok || !nameRE.MatchString(tbl) || !col(to) || !col(c) {
+			p.add(t.line("references."+c), "table %s: reference %s: %q must be table.column", where, c, target)
 			continue
 		}
-		t.References[col] = ColumnRef{Table: tbl, Column: c}
+		t.References[c] = ColumnRef{Table: tbl, Column: to}
 	}
-	for _, col := range t.Correctable {
-		if _, ok := t.Columns[col]; !ok {
-			p.add(t.line("correctable"), "table %s: correctable column %s has no category under columns:", where, col)
+	for _, c := range t.Correctable {
+		if _, ok := t.Columns[c]; !ok {
+			p.add(t.line("correctable"), "table %s: correctable column %s has no category under columns:", where, c)
 		}
 	}
 	switch t.Erase {
@@ -148,23 +171,27 @@ func buildTable(p *problems, s *System, ft *fileTable, known map[string]bool) *T
 		if len(t.MaskWith) == 0 {
 			p.add(t.line("erase"), "table %s: erase strategy mask needs mask: with a replacement (or null) per column", where)
 		}
+	case Unset:
+		if !d.Unset {
+			p.add(t.line("erase"), "table %s: erase strategy unset is for documents (mongodb); use delete or mask", where)
+		}
 	case "":
 		p.add(t.Line, "table %s: erase is missing: delete, or mask with replacements", where)
 	default:
 		p.add(t.line("erase"), "table %s: erase strategy %q is not delete or mask", where, t.Erase)
 	}
 	if ft.OptOut != nil {
-		t.OptOut = buildOptOut(p, where, t, ft.OptOut)
+		t.OptOut = buildOptOut(p, where, t, ft.OptOut, col)
 	}
 	if ft.Retain != nil {
-		buildRetention(p, where, t, ft.Retain)
+		buildRetention(p, where, t, ft.Retain, col)
 	}
-	for col := range t.MaskWith {
-		if !nameRE.MatchString(col) {
-			p.add(t.line("mask."+col), "table %s: masked column %q is not a valid name", where, col)
+	for c := range t.MaskWith {
+		if !col(c) {
+			p.add(t.line("mask."+c), "table %s: masked column %q is not a valid name", where, c)
 		}
-		if slices.Contains(t.PrimaryKey, col) {
-			p.add(t.line("mask."+col), "table %s: the primary key %s cannot be masked", where, col)
+		if slices.Contains(t.PrimaryKey, c) {
+			p.add(t.line("mask."+c), "table %s: the primary key %s cannot be masked", where, c)
 		}
 	}
 	return t
@@ -211,7 +238,7 @@ var errNoDSN = errors.New("connection string is not set")
 
 // buildOptOut checks a table's opt-out action: delete, or columns set to
 // plain values (text, numbers, true or false, null), never the key.
-func buildOptOut(p *problems, where string, t *Table, f *fileOptOut) *OptOut {
+func buildOptOut(p *problems, where string, t *Table, f *fileOptOut, column func(string) bool) *OptOut {
 	line := t.line("opt_out")
 	if f.Word != "" {
 		if !f.Delete {
@@ -224,7 +251,7 @@ func buildOptOut(p *problems, where string, t *Table, f *fileOptOut) *OptOut {
 	}
 	for col, v := range f.Set {
 		switch {
-		case !nameRE.MatchString(col):
+		case !column(col):
 			p.add(line, "table %s: opt_out sets %q, which is not a valid column name", where, col)
 		case slices.Contains(t.PrimaryKey, col):
 			p.add(line, "table %s: opt_out must not set the primary key column %s", where, col)

@@ -22,7 +22,7 @@ import (
 
 // Source is one system's connector and what discovery found there.
 type Source struct {
-	Conn  *datamap.Connector
+	Conn  datamap.Connector
 	Found *datamap.Found
 	// Snapshot names the backup snapshot the rows come from; empty for
 	// the live system.
@@ -61,7 +61,7 @@ type table struct {
 	system string // as the reader sees it: "shop", or "shop (backup 2026-11-20)"
 	path   string // the folder of its files: "shop", or "shop/backups/2026-11-20"
 	found  *datamap.FoundTable
-	conn   *datamap.Connector
+	conn   datamap.Connector
 }
 
 func tablesOf(sources []Source) []table {

@@ -46,7 +46,7 @@ systems:
 var fuzzColumns = []string{"id", "email", "name", "note", "score", "password", "=1+1"}
 
 type fuzzShop struct {
-	conn  *datamap.Connector
+	conn  *datamap.SQLConnector
 	found *datamap.Found
 }
 
@@ -69,7 +69,7 @@ func newFuzzShop(tb testing.TB) *fuzzShop {
 	sys := m.System("shop")
 	rows := []*datamap.FoundRow{{Key: []any{int64(1)}, Owned: true}, {Key: []any{int64(2)}, Owned: true}}
 	return &fuzzShop{
-		conn:  &datamap.Connector{System: sys, DB: db, Kind: kind},
+		conn:  datamap.NewSQLConnector(sys, db, kind),
 		found: &datamap.Found{System: sys, Tables: []*datamap.FoundTable{{Table: sys.Table("people"), Rows: rows}}},
 	}
 }

@@ -25,7 +25,7 @@ func (s *Service) PlaceHold(ctx context.Context, nh domain.NewHold, actor string
 			return false
 		}
 		sys := m.System(system)
-		return sys != nil && sys.Kind.SQL() && (table == "" || sys.Table(table) != nil)
+		return sys != nil && sys.Kind.Queried() && (table == "" || sys.Table(table) != nil)
 	}
 	now := s.Now().UTC().Truncate(time.Second)
 	if err := nh.Normalize(now, known); err != nil {
