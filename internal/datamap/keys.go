@@ -173,7 +173,17 @@ func structKeys(t reflect.Type) ([]string, map[string]reflect.Type) {
 	types := map[string]reflect.Type{}
 	for i := range t.NumField() {
 		f := t.Field(i)
-		if name, _, _ := strings.Cut(f.Tag.Get("yaml"), ","); name != "" && name != "-" {
+		name, opts, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		if name == "" && opts == "inline" && f.Type.Kind() == reflect.Struct {
+			// An inlined struct's keys are the mapping's own.
+			inner, innerTypes := structKeys(f.Type)
+			keys = append(keys, inner...)
+			for k, v := range innerTypes {
+				types[k] = v
+			}
+			continue
+		}
+		if name != "" && name != "-" {
 			keys = append(keys, name)
 			types[name] = f.Type
 		}
@@ -190,13 +200,14 @@ func (fileSystem) keysFor(n *yaml.Node) ([]string, string) {
 			kind = resolve(n.Content[i+1]).Value
 		}
 	}
+	notice, _ := structKeys(reflect.TypeOf(fileNotice{}))
 	switch Kind(kind) {
 	case KindPostgres, KindSQLite, KindMySQL, kindMariaDB:
-		return []string{"name", "kind", "dsn_env", "tables"}, "a " + kind + " system"
+		return append([]string{"name", "kind", "dsn_env", "tables"}, notice...), "a " + kind + " system"
 	case KindWebhook:
-		return []string{"name", "kind", "url_env", "secret_env"}, "a webhook system"
+		return append([]string{"name", "kind", "url_env", "secret_env"}, notice...), "a webhook system"
 	case KindManual:
-		return []string{"name", "kind", "instructions"}, "a manual system"
+		return append([]string{"name", "kind", "instructions"}, notice...), "a manual system"
 	}
 	return nil, ""
 }
