@@ -88,7 +88,7 @@ func (a *Fulfilment) archivedSources(ctx context.Context, r *store.Request) ([]e
 				continue
 			}
 			loaded = append(loaded, l)
-			out = append(out, export.Source{Conn: l.Conn, Found: found, Snapshot: snap.Date()})
+			out = append(out, export.Source{Conn: l.Conn, Found: found, Snapshot: snap.Date(), Archive: ar})
 		}
 	}
 	return out, closeAll, nil

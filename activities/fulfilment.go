@@ -32,6 +32,10 @@ type Fulfilment struct {
 	Systems      *datamap.Systems // nil: no data map configured
 	Sealer       *export.Sealer
 	Organisation string
+	// PrivacyEmail and Authority are named in the access report, where
+	// it tells the person their rights.
+	PrivacyEmail string
+	Authority    export.Authority
 	DownloadTTL  time.Duration
 	Now          func() time.Time
 	Log          *slog.Logger

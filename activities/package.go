@@ -6,6 +6,7 @@ import (
 
 	"github.com/dsar-project/dsar/internal/domain"
 	"github.com/dsar-project/dsar/internal/export"
+	"github.com/dsar-project/dsar/internal/i18n"
 	"github.com/dsar-project/dsar/internal/store"
 )
 
@@ -49,7 +50,13 @@ func (a *Fulfilment) buildPackage(ctx context.Context, r *store.Request, others 
 	if err != nil {
 		return err
 	}
-	meta := export.Meta{RequestID: r.ID, Organisation: a.Organisation, GeneratedAt: now, Others: others}
+	meta := export.Meta{
+		RequestID: r.ID, Organisation: a.Organisation, GeneratedAt: now, Others: others,
+		Lang: i18n.Lang(r.Language), PrivacyEmail: a.PrivacyEmail, Authority: a.Authority,
+	}
+	if a.Systems != nil {
+		meta.Map = a.Systems.Map
+	}
 	sources = append(sources, archived...)
 	if r.Type == domain.TypeExport {
 		err = export.WriteExport(ctx, w, sources, meta)

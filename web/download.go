@@ -12,6 +12,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/dsar-project/dsar/internal/auth"
+	"github.com/dsar-project/dsar/internal/domain"
 	"github.com/dsar-project/dsar/internal/export"
 	"github.com/dsar-project/dsar/internal/store"
 )
@@ -24,8 +25,11 @@ type downloadPage struct {
 	Request *store.Request
 	Package *store.Package
 	Token   string
-	Title   string // catalogue IDs, set when the package cannot be downloaded
-	Message string
+	// Viewable is set for an access package, whose report can be read
+	// in the browser.
+	Viewable bool
+	Title    string // catalogue IDs, set when the package cannot be downloaded
+	Message  string
 }
 
 // packageByToken finds the request and package a download link is for.
@@ -58,7 +62,7 @@ func (s *Server) downloadInfo(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	page := downloadPage{Request: r, Package: p, Token: c.Param("token")}
+	page := downloadPage{Request: r, Package: p, Token: c.Param("token"), Viewable: r.Type == domain.TypeAccess}
 	switch {
 	case p == nil || !s.now().Before(p.ExpiresAt):
 		page.Title, page.Message = "download.expired.title", "download.expired.message"
@@ -95,6 +99,37 @@ func (s *Server) download(c echo.Context) error {
 	return s.store.Audit(context.WithoutCancel(ctx), store.AuditEvent{
 		RequestID: r.ID, Actor: store.ActorRequester, Action: "package_downloaded", Detail: p.FileName, At: s.now(),
 	})
+}
+
+// viewReport shows the access report in the browser: the same link, the
+// same expiry and the same limit as the download, without spending one
+// (reading on a phone reloads pages). Each view is audited.
+func (s *Server) viewReport(c echo.Context) error {
+	r, p, err := s.packageByToken(c)
+	if err != nil {
+		return err
+	}
+	if p == nil || !s.now().Before(p.ExpiresAt) || p.DownloadsLeft <= 0 || r.Type != domain.TypeAccess {
+		return s.downloadInfo(c)
+	}
+	ctx := c.Request().Context()
+	rc, size, err := export.OpenReport(ctx, s.store, s.sealer, p)
+	if err != nil {
+		return fmt.Errorf("opening the report of package %s: %w", p.ID, err)
+	}
+	defer rc.Close()
+	if err := s.store.Audit(ctx, store.AuditEvent{
+		RequestID: r.ID, Actor: store.ActorRequester, Action: "package_viewed", Detail: export.ReportFile, At: s.now(),
+	}); err != nil {
+		return err
+	}
+	h := c.Response().Header()
+	// The report carries its own style sheet inline and no script.
+	h.Set("Content-Security-Policy", export.ReportCSP)
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Robots-Tag", "noindex")
+	h.Set(echo.HeaderContentLength, strconv.FormatInt(size, 10))
+	return c.Stream(http.StatusOK, echo.MIMETextHTMLCharsetUTF8, rc)
 }
 
 // sendPackage streams a package, decrypting chunk by chunk.

@@ -191,6 +191,7 @@ func (s *Server) routes(e *echo.Echo) {
 	e.POST("/status/:token/code", s.confirmByCode, s.limitByClient(s.publicLimit))
 	e.GET("/download/:token", s.downloadInfo)
 	e.POST("/download/:token", s.download, s.limitByClient(s.publicLimit))
+	e.GET("/download/:token/report", s.viewReport, s.limitByClient(s.publicLimit))
 
 	api := e.Group("/api/v1")
 	api.GET("/openapi.json", s.openAPI)

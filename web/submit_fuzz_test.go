@@ -230,7 +230,7 @@ func FuzzTokenLinks(f *testing.F) {
 		random, strings.Repeat("A", 43), strings.Repeat("_", 43), "short", "%00", "\x00", "\xff", "../../etc/passwd",
 		random[:42] + "\n", random + "/", "?x=1", "#frag", "' OR 1=1 --", strings.Repeat("A", 4096), "",
 	} {
-		for kind := range uint8(4) {
+		for kind := range uint8(5) {
 			f.Add(tok, kind, false)
 			f.Add(tok, kind, true)
 		}
@@ -240,16 +240,17 @@ func FuzzTokenLinks(f *testing.F) {
 	if w := s.post("/api/v1/requests", "application/json", []byte(fzJSONSeeds[0])); w.Code != http.StatusCreated {
 		f.Fatalf("seeding a request: %d %s", w.Code, w.Body)
 	}
-	routes := []struct{ method, prefix string }{
-		{http.MethodGet, "/verify/"}, {http.MethodGet, "/status/"}, {http.MethodGet, "/download/"}, {http.MethodPost, "/download/"},
+	routes := []struct{ method, prefix, suffix string }{
+		{http.MethodGet, "/verify/", ""}, {http.MethodGet, "/status/", ""}, {http.MethodGet, "/download/", ""}, {http.MethodPost, "/download/", ""},
+		{http.MethodGet, "/download/", "/report"},
 	}
 	f.Fuzz(func(t *testing.T, token string, route uint8, escaped bool) {
 		r := routes[int(route)%len(routes)]
 		req := httptest.NewRequest(r.method, "/", strings.NewReader(""))
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		req.URL.Path = r.prefix + token
+		req.URL.Path = r.prefix + token + r.suffix
 		if escaped {
-			req.URL.RawPath = r.prefix + url.PathEscape(token)
+			req.URL.RawPath = r.prefix + url.PathEscape(token) + r.suffix
 		}
 		w := s.serve(req)
 		if w.Code == http.StatusOK || w.Code >= 500 {

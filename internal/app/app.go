@@ -301,7 +301,9 @@ func (a *App) NewWorker() (worker.Worker, error) {
 	})
 	w.RegisterActivity(&activities.Fulfilment{
 		Store: a.Store, Systems: a.Systems, Sealer: a.Sealer, Organisation: a.Config.Organisation,
-		DownloadTTL: a.Config.DownloadTTL, Now: a.Now, Log: a.Log,
+		PrivacyEmail: a.Config.PrivacyEmail,
+		Authority:    export.Authority{Name: a.Config.AuthorityName, URL: a.Config.AuthorityURL},
+		DownloadTTL:  a.Config.DownloadTTL, Now: a.Now, Log: a.Log,
 	})
 	w.RegisterActivity(&activities.Tasks{Store: a.Store, Systems: a.Systems, Sealer: a.Sealer, Now: a.Now})
 	return w, nil

@@ -31,6 +31,7 @@ import (
 	"github.com/dsar-project/dsar/activities"
 	"github.com/dsar-project/dsar/internal/app"
 	"github.com/dsar-project/dsar/internal/config"
+	"github.com/dsar-project/dsar/internal/datamap"
 	"github.com/dsar-project/dsar/internal/domain"
 	"github.com/dsar-project/dsar/internal/office"
 	"github.com/dsar-project/dsar/internal/store"

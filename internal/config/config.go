@@ -45,6 +45,8 @@ type Config struct {
 	PrivacyNoticeURL    string            // DSAR_PRIVACY_NOTICE_URL: the organisation's privacy notice, linked from every page and email
 	PrivacyEmail        string            // DSAR_PRIVACY_EMAIL: the privacy team's address people can write to; DSAR_MAIL_FROM when unset
 	PrivacyAddress      string            // DSAR_PRIVACY_ADDRESS: the privacy team's postal address, on one line
+	AuthorityName       string            // DSAR_SUPERVISORY_AUTHORITY: the supervisory authority the access report names for complaints
+	AuthorityURL        string            // DSAR_SUPERVISORY_AUTHORITY_URL: its web page
 	LogoFile            string            // DSAR_LOGO: an image file shown on pages and in emails; none when unset
 	Logo                []byte            // the logo's bytes, read at start
 	LogoType            string            // the logo's media type
@@ -162,6 +164,8 @@ func Load(getenv func(string) string) (*Config, error) {
 	c.PrivacyNoticeURL = l.text("DSAR_PRIVACY_NOTICE_URL", "")
 	c.PrivacyEmail = l.text("DSAR_PRIVACY_EMAIL", c.MailFrom)
 	c.PrivacyAddress = strings.Join(strings.Fields(l.text("DSAR_PRIVACY_ADDRESS", "")), " ")
+	c.AuthorityName = strings.Join(strings.Fields(l.text("DSAR_SUPERVISORY_AUTHORITY", "")), " ")
+	c.AuthorityURL = l.text("DSAR_SUPERVISORY_AUTHORITY_URL", "")
 	c.LogoFile = l.text("DSAR_LOGO", "")
 	if c.LogoFile != "" {
 		c.Logo, c.LogoType = l.logo("DSAR_LOGO", c.LogoFile)
@@ -378,6 +382,14 @@ func (c *Config) Validate() error {
 			add("DSAR_SECRET_KEY_PREVIOUS: key %d is shorter than %d characters", i+1, minSecretKeyLen)
 		}
 	}
+	if c.AuthorityURL != "" {
+		if u, err := url.Parse(c.AuthorityURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			add("DSAR_SUPERVISORY_AUTHORITY_URL: %q is not an http(s) URL", c.AuthorityURL)
+		}
+		if c.AuthorityName == "" {
+			add("DSAR_SUPERVISORY_AUTHORITY_URL is set without DSAR_SUPERVISORY_AUTHORITY, the authority's name")
+		}
+	}
 	if c.PrivacyNoticeURL != "" {
 		if u, err := url.Parse(c.PrivacyNoticeURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			add("DSAR_PRIVACY_NOTICE_URL: %q is not an http(s) URL", c.PrivacyNoticeURL)
@@ -440,6 +452,9 @@ func (c *Config) Warnings() []string {
 	if c.PrivacyAddress == "" {
 		out = append(out, "DSAR_PRIVACY_ADDRESS is not set: pages and emails give no postal address for the privacy team")
 	}
+	if c.AuthorityName == "" {
+		out = append(out, "DSAR_SUPERVISORY_AUTHORITY is not set: access reports tell people they may complain to a supervisory authority without naming yours")
+	}
 	return out
 }
 
@@ -461,6 +476,8 @@ func (c *Config) Print(w io.Writer) {
 		{"DSAR_PRIVACY_NOTICE_URL", c.PrivacyNoticeURL},
 		{"DSAR_PRIVACY_EMAIL", c.PrivacyEmail},
 		{"DSAR_PRIVACY_ADDRESS", c.PrivacyAddress},
+		{"DSAR_SUPERVISORY_AUTHORITY", c.AuthorityName},
+		{"DSAR_SUPERVISORY_AUTHORITY_URL", c.AuthorityURL},
 		{"DSAR_LOGO", c.LogoFile},
 		{"DSAR_MAIL_TEMPLATES", c.MailTemplates},
 		{"DSAR_SECRET_KEY", redact(c.SecretKey)},

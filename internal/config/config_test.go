@@ -45,6 +45,9 @@ func productionEnv() map[string]string {
 		// postal address; the privacy email defaults to DSAR_MAIL_FROM.
 		"DSAR_PRIVACY_NOTICE_URL": "https://example.com/privacy",
 		"DSAR_PRIVACY_ADDRESS":    "Example Organisation, 1 Example Street, 1000 Brussels, Belgium",
+		// The access report names the authority people may complain to.
+		"DSAR_SUPERVISORY_AUTHORITY":     "Autorité de protection des données",
+		"DSAR_SUPERVISORY_AUTHORITY_URL": "https://www.autoriteprotectiondonnees.be",
 	}
 }
 
@@ -469,8 +472,8 @@ func TestPrintRedactsSecrets(t *testing.T) {
 	}
 	// One NAME=value line per setting.
 	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
-	if len(lines) != 38 {
-		t.Errorf("Print wrote %d lines, want 38:\n%s", len(lines), out)
+	if len(lines) != 40 {
+		t.Errorf("Print wrote %d lines, want 40:\n%s", len(lines), out)
 	}
 	for _, l := range lines {
 		if name, _, ok := strings.Cut(l, "="); !ok || name == "" || strings.ToUpper(name) != name {
@@ -606,9 +609,12 @@ func TestLogo(t *testing.T) {
 }
 
 func TestValidateWarnsWithoutWhoIsAsking(t *testing.T) {
-	for _, name := range []string{"DSAR_PRIVACY_NOTICE_URL", "DSAR_PRIVACY_ADDRESS"} {
+	for _, name := range []string{"DSAR_PRIVACY_NOTICE_URL", "DSAR_PRIVACY_ADDRESS", "DSAR_SUPERVISORY_AUTHORITY"} {
 		e := productionEnv()
 		delete(e, name)
+		if name == "DSAR_SUPERVISORY_AUTHORITY" {
+			delete(e, "DSAR_SUPERVISORY_AUTHORITY_URL")
+		}
 		c, err := config.Load(env(e))
 		if err != nil {
 			t.Fatal(err)
@@ -629,12 +635,13 @@ func TestValidateWarnsWithoutWhoIsAsking(t *testing.T) {
 	e := productionEnv()
 	e["DSAR_PRIVACY_NOTICE_URL"] = "example.com/privacy"
 	e["DSAR_PRIVACY_EMAIL"] = "Privacy <dpo@example.com>"
+	e["DSAR_SUPERVISORY_AUTHORITY_URL"] = "javascript:alert(1)"
 	c, err := config.Load(env(e))
 	if err != nil {
 		t.Fatal(err)
 	}
 	err = c.Validate()
-	for _, w := range []string{"DSAR_PRIVACY_NOTICE_URL: \"example.com/privacy\"", "DSAR_PRIVACY_EMAIL"} {
+	for _, w := range []string{"DSAR_PRIVACY_NOTICE_URL: \"example.com/privacy\"", "DSAR_PRIVACY_EMAIL", "DSAR_SUPERVISORY_AUTHORITY_URL: \"javascript:alert(1)\" is not an http(s) URL"} {
 		if err == nil || !strings.Contains(err.Error(), w) {
 			t.Errorf("Validate() = %v, want %q", err, w)
 		}

@@ -60,7 +60,10 @@ type System struct {
 	// Instructions tell an officer what to do in a manual system.
 	Instructions string
 	Tables       []*Table
-	Line         int
+	// Notice is what the access report says about the system's
+	// processing; its tables may override each part.
+	Notice Notice
+	Line   int
 }
 
 // Table describes one table of a SQL system.
@@ -88,6 +91,12 @@ type Table struct {
 	// OptOut, when set, is what an opt-out of marketing, sale or sharing
 	// does to the person's own rows of the table.
 	OptOut *OptOut
+	// Label names the table for the requester ("Your invoices"); Labels
+	// name its columns ("Name on the invoice"). Both are optional.
+	Label  Text
+	Labels map[string]Text
+	// Notice overrides the system's notice for this table.
+	Notice Notice
 	Line   int
 	lines  map[string]int // "columns.email" -> line, for error messages
 }
@@ -185,4 +194,96 @@ func (t *Table) MappedColumns() []string {
 		}
 	}
 	return cols
+}
+
+// Text is words for the requester, as the map writes them: one text, or
+// one per language code ("en", "de", "fr", "es"). A plain text has the
+// key "".
+type Text map[string]string
+
+// In returns the text in lang, else in English, else the plain text,
+// else any language's, so a map written in one language still reads.
+func (t Text) In(lang string) string {
+	for _, k := range []string{lang, "en", ""} {
+		if s, ok := t[k]; ok {
+			return s
+		}
+	}
+	for _, k := range sortedKeys(t) {
+		return t[k]
+	}
+	return ""
+}
+
+// LegalBasis is one of the six lawful bases of GDPR Art. 6(1).
+type LegalBasis string
+
+// The lawful bases a map may name.
+const (
+	Consent             LegalBasis = "consent"
+	Contract            LegalBasis = "contract"
+	LegalObligation     LegalBasis = "legal_obligation"
+	VitalInterests      LegalBasis = "vital_interests"
+	PublicTask          LegalBasis = "public_task"
+	LegitimateInterests LegalBasis = "legitimate_interests"
+)
+
+// LegalBases lists them, in the order of Art. 6(1).
+var LegalBases = []LegalBasis{Consent, Contract, LegalObligation, VitalInterests, PublicTask, LegitimateInterests}
+
+// Notice is what an access report tells the person about a system's or
+// a table's processing (GDPR Art. 15(1)): why, on what basis, who
+// receives the data, where it came from, and any automated decisions. A
+// table's notice is its system's with the table's own keys in place.
+type Notice struct {
+	Purposes   []Text
+	LegalBasis []LegalBasis
+	Recipients []Text
+	// Source is where data not collected from the person came from; nil
+	// means it was collected from them.
+	Source *Text
+	// Automated is set when decisions based solely on automated
+	// processing (Art. 22) are made with the data.
+	Automated *Automated
+}
+
+// Automated describes automated decision-making: the logic involved, and
+// its significance and envisaged consequences for the person.
+type Automated struct {
+	// None is an explicit "no automated decisions" (automated_decisions:
+	// false), which lets a table say so where its system says otherwise.
+	None         bool
+	Logic        Text
+	Consequences Text
+}
+
+// Over is the notice with o's keys in place of its own where o has them.
+func (n Notice) Over(o Notice) Notice {
+	if len(o.Purposes) > 0 {
+		n.Purposes = o.Purposes
+	}
+	if len(o.LegalBasis) > 0 {
+		n.LegalBasis = o.LegalBasis
+	}
+	if len(o.Recipients) > 0 {
+		n.Recipients = o.Recipients
+	}
+	if o.Source != nil {
+		n.Source = o.Source
+	}
+	if o.Automated != nil {
+		n.Automated = o.Automated
+	}
+	if n.Automated != nil && n.Automated.None {
+		n.Automated = nil
+	}
+	return n
+}
+
+// NoticeOf is what the report says about a table of system s.
+func (s *System) NoticeOf(t *Table) Notice {
+	if t == nil {
+		return Notice{}.Over(s.Notice)
+	}
+	return s.Notice.Over(t.Notice)
 }

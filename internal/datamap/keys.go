@@ -71,7 +71,7 @@ func walkKeys(p *problems, seen map[walked]bool, n *yaml.Node, t reflect.Type, l
 		}
 	}
 	if d := driverOf(kind); d != nil && t == reflect.TypeOf(fileTable{}) {
-		allowed, what = d.TableKeys, "a "+string(kind)+" "+strings.TrimSuffix(d.TablesKey, "s")
+		allowed, what = tableKeysOf(kind), "a "+string(kind)+" "+strings.TrimSuffix(d.TablesKey, "s")
 	}
 	where := "at the top level"
 	if label != "" {
@@ -184,7 +184,17 @@ func structKeys(t reflect.Type) ([]string, map[string]reflect.Type) {
 	types := map[string]reflect.Type{}
 	for i := range t.NumField() {
 		f := t.Field(i)
-		if name, _, _ := strings.Cut(f.Tag.Get("yaml"), ","); name != "" && name != "-" {
+		name, opts, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		if name == "" && opts == "inline" && f.Type.Kind() == reflect.Struct {
+			// An inlined struct's keys are the mapping's own.
+			inner, innerTypes := structKeys(f.Type)
+			keys = append(keys, inner...)
+			for k, v := range innerTypes {
+				types[k] = v
+			}
+			continue
+		}
+		if name != "" && name != "-" {
 			keys = append(keys, name)
 			types[name] = f.Type
 		}
@@ -201,14 +211,15 @@ func (fileSystem) keysFor(n *yaml.Node) ([]string, string) {
 			kind = resolve(n.Content[i+1]).Value
 		}
 	}
+	notice, _ := structKeys(reflect.TypeOf(fileNotice{}))
 	if d := driverOf(Kind(kind)); d != nil {
-		return slices.Clone(d.SystemKeys), "a " + kind + " system"
+		return append(slices.Clone(d.SystemKeys), notice...), "a " + kind + " system"
 	}
 	switch Kind(kind) {
 	case KindWebhook:
-		return []string{"name", "kind", "url_env", "secret_env"}, "a webhook system"
+		return append([]string{"name", "kind", "url_env", "secret_env"}, notice...), "a webhook system"
 	case KindManual:
-		return []string{"name", "kind", "instructions"}, "a manual system"
+		return append([]string{"name", "kind", "instructions"}, notice...), "a manual system"
 	}
 	return nil, ""
 }

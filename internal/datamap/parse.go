@@ -101,20 +101,89 @@ type fileSystem struct {
 	Instructions string      `yaml:"instructions"`
 	Tables       []fileTable `yaml:"tables"`
 	Collections  []fileTable `yaml:"collections"`
+	fileNotice   `yaml:",inline"`
 	line         int
+	lines        map[string]int
+}
+
+// fileNotice is the keys of a system or table that the access report
+// tells the person (GDPR Art. 15(1)).
+type fileNotice struct {
+	Purposes   textList       `yaml:"purposes"`
+	LegalBasis stringList     `yaml:"legal_basis"`
+	Recipients textList       `yaml:"recipients"`
+	Source     *fileText      `yaml:"source"`
+	Automated  *fileAutomated `yaml:"automated_decisions"`
+}
+
+// fileText is words for the requester: a text, or a mapping of language
+// code to text.
+type fileText map[string]string
+
+func (t *fileText) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind == yaml.ScalarNode {
+		*t = fileText{"": n.Value}
+		return nil
+	}
+	var m map[string]string
+	if err := n.Decode(&m); err != nil {
+		return err
+	}
+	*t = m
+	return nil
+}
+
+// textList accepts one text or a list of them.
+type textList []fileText
+
+func (l *textList) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind != yaml.SequenceNode {
+		var t fileText
+		if err := n.Decode(&t); err != nil {
+			return err
+		}
+		*l = textList{t}
+		return nil
+	}
+	var ts []fileText
+	if err := n.Decode(&ts); err != nil {
+		return err
+	}
+	*l = ts
+	return nil
+}
+
+// fileAutomated is `automated_decisions: false`, or the logic and the
+// consequences of the decisions made.
+type fileAutomated struct {
+	Logic        fileText `yaml:"logic"`
+	Consequences fileText `yaml:"consequences"`
+	Word         string   `yaml:"-"` // the scalar form as written
+}
+
+func (a *fileAutomated) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind == yaml.ScalarNode {
+		a.Word = n.Value
+		return nil
+	}
+	type plain fileAutomated
+	return n.Decode((*plain)(a))
 }
 
 type fileTable struct {
-	Name        string            `yaml:"name"`
-	PrimaryKey  stringList        `yaml:"primary_key"`
-	Identities  map[string]string `yaml:"identities"`
-	Columns     map[string]string `yaml:"columns"`
-	Fields      map[string]string `yaml:"fields"`
-	References  map[string]string `yaml:"references"`
-	Correctable []string          `yaml:"correctable"`
-	Erase       fileErase         `yaml:"erase"`
-	Retain      *fileRetain       `yaml:"retain"`
-	OptOut      *fileOptOut       `yaml:"opt_out"`
+	Name        string              `yaml:"name"`
+	PrimaryKey  stringList          `yaml:"primary_key"`
+	Identities  map[string]string   `yaml:"identities"`
+	Columns     map[string]string   `yaml:"columns"`
+	Fields      map[string]string   `yaml:"fields"`
+	References  map[string]string   `yaml:"references"`
+	Correctable []string            `yaml:"correctable"`
+	Erase       fileErase           `yaml:"erase"`
+	Retain      *fileRetain         `yaml:"retain"`
+	OptOut      *fileOptOut         `yaml:"opt_out"`
+	Label       *fileText           `yaml:"label"`
+	Labels      map[string]fileText `yaml:"labels"`
+	fileNotice  `yaml:",inline"`
 	line        int
 	lines       map[string]int
 }
@@ -173,6 +242,10 @@ func (s *fileSystem) UnmarshalYAML(n *yaml.Node) error {
 		return err
 	}
 	s.line = n.Line
+	s.lines = map[string]int{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		s.lines[n.Content[i].Value] = n.Content[i].Line
+	}
 	return nil
 }
 

@@ -2,6 +2,7 @@ package datamap
 
 import (
 	"context"
+	"reflect"
 	"slices"
 	"sort"
 	"sync"
@@ -145,7 +146,8 @@ func plainColumn(name string) bool { return nameRE.MatchString(name) }
 // table key goes (an unknown kind, which build reports).
 func tableKeysOf(k Kind) []string {
 	if d := driverOf(k); d != nil {
-		return slices.Clone(d.TableKeys)
+		notice, _ := structKeys(reflect.TypeOf(fileNotice{}))
+		return slices.Concat(d.TableKeys, []string{"label", "labels"}, notice)
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package datamap
 
 import (
 	"errors"
+	"fmt"
 	"regexp"
 	"slices"
 	"strings"
@@ -66,6 +67,12 @@ func build(source string, f *fileMap) (*Map, error) {
 		default:
 			p.add(s.Line, "system %s: kind %q is not one of %s, webhook, manual", s.Name, fs.Kind, strings.Join(queriedKinds(), ", "))
 		}
+		s.Notice = buildNotice(p, "system "+s.Name, func(key string) int {
+			if l, ok := fs.lines[key]; ok {
+				return l
+			}
+			return s.Line
+		}, &fs.fileNotice)
 		if d == nil {
 			if len(fs.Tables)+len(fs.Collections) > 0 {
 				p.add(s.Line, "system %s: only systems dsar queries itself (%s) list tables", s.Name, strings.Join(queriedKinds(), ", "))
@@ -186,6 +193,22 @@ func buildTable(p *problems, s *System, d *Driver, ft *fileTable, known map[stri
 	if ft.Retain != nil {
 		buildRetention(p, where, t, ft.Retain, col)
 	}
+	t.Notice = buildNotice(p, "table "+where, t.line, &ft.fileNotice)
+	if ft.Label != nil {
+		t.Label = buildText(p, t.line("label"), "table "+where+": label", *ft.Label)
+	}
+	if len(ft.Labels) > 0 {
+		t.Labels = map[string]Text{}
+		mapped := t.MappedColumns()
+		for _, col := range sortedKeys(ft.Labels) {
+			line := t.line("labels." + col)
+			if !slices.Contains(mapped, col) {
+				p.add(line, "table %s: labels names column %q, which the table does not map (name it under columns, identities or references first)", where, col)
+				continue
+			}
+			t.Labels[col] = buildText(p, line, "table "+where+": label of "+col, ft.Labels[col])
+		}
+	}
 	for c := range t.MaskWith {
 		if !col(c) {
 			p.add(t.line("mask."+c), "table %s: masked column %q is not a valid name", where, c)
@@ -263,4 +286,84 @@ func buildOptOut(p *problems, where string, t *Table, f *fileOptOut, column func
 		}
 	}
 	return &OptOut{Set: f.Set}
+}
+
+// textLangs are the language codes a text may be given in: the languages
+// dsar speaks to requesters.
+var textLangs = []string{"en", "de", "fr", "es"}
+
+// buildText checks words for the requester: not empty, and given in
+// languages dsar speaks.
+func buildText(p *problems, line int, what string, f fileText) Text {
+	if len(f) == 0 {
+		p.add(line, "%s is empty: write the text, or one per language (en, de, fr, es)", what)
+		return nil
+	}
+	for _, lang := range sortedKeys(f) {
+		switch {
+		case lang != "" && !slices.Contains(textLangs, lang):
+			p.add(line, "%s: %q is not a language dsar speaks (%s)", what, lang, strings.Join(textLangs, ", "))
+		case strings.TrimSpace(f[lang]) == "":
+			if lang == "" {
+				p.add(line, "%s is empty", what)
+			} else {
+				p.add(line, "%s: the %s text is empty", what, lang)
+			}
+		}
+	}
+	return Text(f)
+}
+
+// buildNotice checks what the access report tells the person about a
+// system or table. line finds where a key was written.
+func buildNotice(p *problems, where string, line func(string) int, f *fileNotice) Notice {
+	var n Notice
+	for i, t := range f.Purposes {
+		n.Purposes = append(n.Purposes, buildText(p, line("purposes"), fmt.Sprintf("%s: purpose %d", where, i+1), t))
+	}
+	for _, b := range f.LegalBasis {
+		basis := LegalBasis(b)
+		if slices.Contains(LegalBases, basis) {
+			n.LegalBasis = append(n.LegalBasis, basis)
+			continue
+		}
+		names := make([]string, len(LegalBases))
+		for i, lb := range LegalBases {
+			names[i] = string(lb)
+		}
+		msg := fmt.Sprintf("%s: legal_basis %q is not one of %s (GDPR Art. 6(1))", where, b, strings.Join(names, ", "))
+		if s := suggest(b, names); s != "" {
+			msg += fmt.Sprintf("; did you mean %q?", s)
+		}
+		p.add(line("legal_basis"), "%s", msg)
+	}
+	for i, t := range f.Recipients {
+		n.Recipients = append(n.Recipients, buildText(p, line("recipients"), fmt.Sprintf("%s: recipient %d", where, i+1), t))
+	}
+	if f.Source != nil {
+		src := buildText(p, line("source"), where+": source", *f.Source)
+		n.Source = &src
+	}
+	if a := f.Automated; a != nil {
+		l := line("automated_decisions")
+		switch {
+		case a.Word == "false" || a.Word == "no" || a.Word == "none":
+			n.Automated = &Automated{None: true}
+		case a.Word != "":
+			p.add(l, "%s: automated_decisions %q must be false, or {logic: ..., consequences: ...} describing the decisions", where, a.Word)
+		default:
+			what := where + ": automated_decisions"
+			if len(a.Logic) == 0 || len(a.Consequences) == 0 {
+				p.add(l, "%s needs both logic (how the decision is made) and consequences (what it means for the person)", what)
+			}
+			n.Automated = &Automated{}
+			if len(a.Logic) > 0 {
+				n.Automated.Logic = buildText(p, l, what+" logic", a.Logic)
+			}
+			if len(a.Consequences) > 0 {
+				n.Automated.Consequences = buildText(p, l, what+" consequences", a.Consequences)
+			}
+		}
+	}
+	return n
 }

@@ -181,10 +181,23 @@ func TestAccessRequestDeliversAReportOfEverythingFound(t *testing.T) {
 	if report == "" || data == "" {
 		t.Fatalf("the package holds %v, want report.html and data.json", keys(files))
 	}
-	for _, want := range []string{"ada@example.com", "Ada Lovelace", "user.contact.email", "orders", "web_logs", r.ID} {
+	for _, want := range []string{"ada@example.com", "Ada Lovelace", r.ID,
+		// Sections in plain words, the data map's labels.
+		"Your contact details", "Your orders and payments", "Your orders", "Your invoices", "Email address", "Ordered on",
+		// What GDPR Art. 15(1) and (2) require.
+		"Why we use your data", "To sell you our software and deliver it",
+		"The legal basis for using it", "A contract with you",
+		"Who receives your data", "Our hosting provider", "Our tax advisers and the tax office",
+		"How long we keep your data", "We must keep it for 7 years from the date of issue", "Copies in our backups are deleted 35 days after",
+		"Where your data comes from", "Automated decisions", "We make no decisions about you based solely on automated processing",
+		"Your rights", "Rectification:", "Erasure:", "Restriction:", "Objection:", "lodge a complaint with",
+	} {
 		if !strings.Contains(report, want) {
 			t.Errorf("report.html lacks %q", want)
 		}
+	}
+	if strings.Contains(report, "user.contact.email") {
+		t.Error("report.html shows category codes to the person")
 	}
 	var doc struct {
 		Tables []struct {
@@ -214,7 +227,9 @@ func TestAccessRequestDeliversAReportOfEverythingFound(t *testing.T) {
 		}
 	}
 	// Both nightly backups hold Ada too; the package says so, by date.
-	if len(backups) != 2 || !strings.Contains(report, "shop (backup ") {
+	// Each row is shown once, saying where it was found: a row both
+	// backups hold is one record naming both dates.
+	if len(backups) != 2 || !regexp.MustCompile(`in our backups of \d+ \w+ 20\d\d, \d+ \w+ 20\d\d<`).MatchString(report) {
 		t.Errorf("data.json has backup tables %v; want both demo backups, marked in the report", backups)
 	}
 	for name, n := range backups {
@@ -236,8 +251,26 @@ func TestAccessRequestDeliversAReportOfEverythingFound(t *testing.T) {
 	if resp.StatusCode != http.StatusOK {
 		t.Errorf("officer package download: %d", resp.StatusCode)
 	}
+	// The same report reads in the browser from the download page,
+	// without spending a download.
+	_, page := s.page(link)
+	if !strings.Contains(page, `href="/download/`) || !strings.Contains(page, "View in the browser") {
+		t.Errorf("the download page offers no view in the browser:\n%s", page)
+	}
+	resp, err = http.Get(link + "/report")
+	if err != nil {
+		t.Fatal(err)
+	}
+	viewed, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") || string(viewed) != report {
+		t.Errorf("viewing the report: %d %s, same as report.html: %v", resp.StatusCode, resp.Header.Get("Content-Type"), string(viewed) == report)
+	}
+	if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'none'") || strings.Contains(csp, "script-src") {
+		t.Errorf("the report is served with CSP %q", csp)
+	}
 	if _, page := s.page(link); !strings.Contains(page, "<dd>4</dd>") {
-		t.Errorf("after one download of five, the page should say 4 left:\n%s", page)
+		t.Errorf("after one download of five and a view, the page should say 4 left:\n%s", page)
 	}
 	// Someone else's guess is not a link.
 	if code, _ := s.page(s.base + "/download/" + strings.Repeat("A", 43)); code != http.StatusNotFound {

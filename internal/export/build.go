@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/dsar-project/dsar/internal/datamap"
+	"github.com/dsar-project/dsar/internal/i18n"
 )
 
 // Source is one system's connector and what discovery found there.
@@ -27,6 +28,9 @@ type Source struct {
 	// Snapshot names the backup snapshot the rows come from; empty for
 	// the live system.
 	Snapshot string
+	// Archive is the backup archive the snapshot belongs to; the access
+	// report says how long its copies are kept.
+	Archive *datamap.Archive
 }
 
 // Meta describes a package.
@@ -37,6 +41,16 @@ type Meta struct {
 	// Others are the systems dsar did not search itself: what a webhook
 	// answered, what an officer noted for a manual task.
 	Others []Other
+	// Lang is the requester's language, the access report's; English
+	// when empty.
+	Lang i18n.Lang
+	// Map is the data map, for what the report says about the webhook
+	// and manual systems in Others.
+	Map *datamap.Map
+	// PrivacyEmail is where the person can write to use their rights.
+	PrivacyEmail string
+	// Authority is the supervisory authority the report names.
+	Authority Authority
 }
 
 // Other is one webhook or manual system's part of a package.
@@ -62,6 +76,9 @@ type table struct {
 	path   string // the folder of its files: "shop", or "shop/backups/2026-11-20"
 	found  *datamap.FoundTable
 	conn   datamap.Connector
+	// snapshot and archive are set for rows from a backup.
+	snapshot string
+	archive  *datamap.Archive
 }
 
 func tablesOf(sources []Source) []table {
@@ -74,7 +91,7 @@ func tablesOf(sources []Source) []table {
 					name += " (backup " + s.Snapshot + ")"
 					path += "/backups/" + s.Snapshot
 				}
-				out = append(out, table{system: name, path: path, found: ft, conn: s.Conn})
+				out = append(out, table{system: name, path: path, found: ft, conn: s.Conn, snapshot: s.Snapshot, archive: s.Archive})
 			}
 		}
 	}
@@ -283,17 +300,8 @@ func WriteExport(ctx context.Context, w io.Writer, sources []Source, meta Meta) 
 	return z.Close()
 }
 
-//go:embed report.html
-var reportTemplates string
-
-// The access report's parts, from report.html.
-var (
-	report       = template.Must(template.New("report.html").Funcs(template.FuncMap{"indent": indentJSON}).Parse(reportTemplates))
-	reportHead   = report.Lookup("head")
-	reportTable  = report.Lookup("table")
-	reportRow    = report.Lookup("row")
-	reportOthers = report.Lookup("others")
-)
+// report is the access report's template, from report.html.
+var report = template.Must(template.New("report.html").Parse(reportTemplates))
 
 // indentJSON lays out a webhook's records for reading.
 func indentJSON(raw json.RawMessage) string {
@@ -304,8 +312,6 @@ func indentJSON(raw json.RawMessage) string {
 	return b.String()
 }
 
-type reportColumn struct{ Name, Category string }
-
 // WriteAccess writes the access package: a ZIP holding report.html, a
 // readable report of everything found, and data.json with the same rows
 // grouped by system and table, with categories.
@@ -313,56 +319,14 @@ func WriteAccess(ctx context.Context, w io.Writer, sources []Source, meta Meta) 
 	z := newZip(w)
 	tables := tablesOf(sources)
 
-	hf, err := z.Create("report.html")
+	hf, err := z.Create(ReportFile)
 	if err != nil {
 		return err
 	}
 	hw := bufio.NewWriter(hf)
-	err = reportHead.Execute(hw, map[string]string{
-		"Organisation": meta.Organisation, "RequestID": meta.RequestID,
-		"Generated": meta.GeneratedAt.UTC().Format("2 January 2006 15:04 MST"),
-	})
-	if err != nil {
+	if err := writeReport(ctx, hw, sources, meta); err != nil {
 		return err
 	}
-	if len(tables) == 0 && len(meta.Others) == 0 {
-		hw.WriteString("<p>We found no records about you in our systems.</p>\n")
-	}
-	system := ""
-	for _, t := range tables {
-		if t.system != system {
-			system = t.system
-			fmt.Fprintf(hw, "<h2>%s</h2>\n", template.HTMLEscapeString(system))
-		}
-		started := false
-		err := t.each(ctx, func(cols []string, row []any) error {
-			if !started {
-				started = true
-				rc := make([]reportColumn, len(cols))
-				for i, c := range cols {
-					rc[i] = reportColumn{Name: c, Category: t.found.Table.Columns[c]}
-				}
-				if err := reportTable.Execute(hw, map[string]any{"System": t.system, "Table": t.found.Table.Name, "Columns": rc}); err != nil {
-					return err
-				}
-			}
-			cells := make([]string, len(row))
-			for i, v := range row {
-				cells[i] = text(v)
-			}
-			return reportRow.Execute(hw, cells)
-		})
-		if err != nil {
-			return err
-		}
-		if started {
-			hw.WriteString("</tbody></table>\n")
-		}
-	}
-	if err := reportOthers.Execute(hw, meta.Others); err != nil {
-		return err
-	}
-	hw.WriteString("</body></html>\n")
 	if err := hw.Flush(); err != nil {
 		return err
 	}
