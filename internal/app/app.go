@@ -123,6 +123,7 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, migrate boo
 		Office: &office.Service{
 			Store: st, Temporal: tc, TaskQueue: cfg.TaskQueue, VerifyTTL: cfg.VerifyTTL,
 			Regime: cfg.Regime, Location: cfg.Location, OptOutWithin: cfg.OptOutWithin, Reminders: cfg.Reminders, Sealer: sealer, Now: now, Log: log,
+			DRPBusinessID: cfg.DRPBusinessID,
 		},
 	}, nil
 }
