@@ -146,8 +146,8 @@ func (s *Store) CreateDRPAgent(ctx context.Context, a *DRPAgent) error {
 	return nil
 }
 
-// RevokeDRPAgent revokes an agent: its tokens stop working at once and
-// it can set up no new one. Revoking twice answers ErrAgentRevoked.
+// RevokeDRPAgent revokes an agent: its tokens stop working at once (the
+// office refuses a revoked agent's) and it can set up no new one. Revoking twice answers ErrAgentRevoked.
 func (s *Store) RevokeDRPAgent(ctx context.Context, id, actor string, now time.Time) (*DRPAgent, error) {
 	now = now.UTC()
 	var a DRPAgent
@@ -163,11 +163,10 @@ func (s *Store) RevokeDRPAgent(ctx context.Context, id, actor string, now time.T
 		if res.RowsAffected == 0 {
 			return ErrAgentRevoked
 		}
-		if err := tx.Where("agent_id = ?", id).Delete(&DRPAgentToken{}).Error; err != nil {
-			return err
-		}
+		// Its tokens stay, so an agent presenting one is told it was
+		// revoked rather than that the token is unknown.
 		return tx.Create(&DRPAgentEvent{AgentID: id, Actor: actor, Action: AgentEventRevoked,
-			Detail: "its tokens were withdrawn", At: now}).Error
+			Detail: "its tokens no longer work", At: now}).Error
 	})
 	if errors.Is(err, ErrAgentRevoked) {
 		return &a, err
