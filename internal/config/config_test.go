@@ -460,8 +460,8 @@ func TestPrintRedactsSecrets(t *testing.T) {
 	}
 	// One NAME=value line per setting.
 	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
-	if len(lines) != 33 {
-		t.Errorf("Print wrote %d lines, want 33:\n%s", len(lines), out)
+	if len(lines) != 34 {
+		t.Errorf("Print wrote %d lines, want 34:\n%s", len(lines), out)
 	}
 	for _, l := range lines {
 		if name, _, ok := strings.Cut(l, "="); !ok || name == "" || strings.ToUpper(name) != name {
