@@ -113,6 +113,12 @@ func (a *Requests) SendEmail(ctx context.Context, e Email) error {
 	if r.Email == "" {
 		return a.noAddress(ctx, r, step, now)
 	}
+	if r.VerifiedAt != nil && slices.Contains(verificationSteps, step) {
+		// Verified before the link went out (an authorized agent vouched
+		// for the address, or an officer verified by hand): a link to
+		// confirm it again would only confuse the person.
+		return a.notNeeded(ctx, r, step, now)
+	}
 	if slices.Contains(verificationSteps, step) {
 		n, err := a.Store.EmailsToAddress(ctx, r.Email, verificationSteps, now.Add(-24*time.Hour))
 		if err != nil {
@@ -201,6 +207,10 @@ func (a *Requests) SendEmail(ctx context.Context, e Email) error {
 // request that has no address: the step is done, nothing was sent.
 const NoAddressProvider = "none: no address"
 
+// AlreadyVerifiedProvider is the provider ID recorded for a verification
+// email not sent because the request was verified before it was due.
+const AlreadyVerifiedProvider = "none: already verified"
+
 // noAddress passes over an email of a request an officer logged from a
 // person who gave no address: the step is recorded as done so the
 // workflow goes on, and the trail tells the officer to answer by the
@@ -211,6 +221,16 @@ func (a *Requests) noAddress(ctx context.Context, r *store.Request, step string,
 	}
 	return a.Store.Audit(ctx, store.AuditEvent{RequestID: r.ID, Actor: store.ActorSystem, Action: "email_not_sent",
 		Detail: step + ": the requester gave no email address; answer them by " + strings.ToLower(r.Channel.Label()), At: now})
+}
+
+// notNeeded records a verification email as done without sending it:
+// the request was verified before it was due.
+func (a *Requests) notNeeded(ctx context.Context, r *store.Request, step string, now time.Time) error {
+	if err := a.Store.RecordEmailSent(ctx, store.SentEmail{RequestID: r.ID, Step: step, ProviderID: AlreadyVerifiedProvider, SentAt: now}); err != nil {
+		return err
+	}
+	return a.Store.Audit(ctx, store.AuditEvent{RequestID: r.ID, Actor: store.ActorSystem, Action: "email_not_sent",
+		Detail: step + ": the identity was already verified by " + r.VerifiedBy, At: now})
 }
 
 // refused records an email the provider refused for good, or that the

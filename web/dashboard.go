@@ -47,6 +47,8 @@ var flashes = map[string]string{
 	"resend-refused":     "The provider refused the email again: check the address.",
 	"extended":           "Deadline extended. The requester has been emailed the new date and your reason.",
 	"officer-added":      "Officer added.",
+	"agent-registered":   "Agent registered. It can now set up its token and send requests.",
+	"agent-revoked":      "Agent revoked. Its tokens no longer work.",
 	"breach-recorded":    "Breach recorded. Its 72 hours run from the moment of awareness; dsar is finding the people affected.",
 	"notice-approved":    "Notice approved. It is being sent to everyone affected; progress shows below.",
 	"authority-recorded": "The authority's notification is recorded.",

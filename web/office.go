@@ -45,6 +45,14 @@ type Office interface {
 	PlaceHold(ctx context.Context, nh domain.NewHold, actor string, m *datamap.Map) (*store.LegalHold, error)
 	ReleaseHold(ctx context.Context, id, actor string) (*store.LegalHold, error)
 
+	RegisterAgent(ctx context.Context, na office.NewAgent, actor string) (*store.DRPAgent, error)
+	RevokeAgent(ctx context.Context, id, actor string) (*store.DRPAgent, error)
+	SetupAgent(ctx context.Context, agentID string, body []byte) (string, error)
+	AgentByToken(ctx context.Context, token string) (*store.DRPAgent, error)
+	SubmitDRP(ctx context.Context, a *store.DRPAgent, body []byte) (*office.DRPStatus, error)
+	DRPRequestStatus(ctx context.Context, a *store.DRPAgent, requestID string) (*office.DRPStatus, error)
+	RevokeDRP(ctx context.Context, a *store.DRPAgent, requestID string, body []byte) (*office.DRPStatus, error)
+
 	// Ready reports whether the workflow service answers.
 	Ready(ctx context.Context) error
 }

@@ -47,6 +47,7 @@ var pageFiles = map[string]string{
 	"officer/breach-new":  "templates/officer/breach-new.html",
 	"officer/breach":      "templates/officer/breach.html",
 	"officer/holds":       "templates/officer/holds.html",
+	"officer/agents":      "templates/officer/agents.html",
 }
 
 // publicPages are the pages a requester reads, parsed once per language.

@@ -157,14 +157,16 @@ func (s *Server) opsRoutes(e *echo.Echo) {
 func (s *Server) routes(e *echo.Echo) {
 	e.Use(middleware.Recover(), s.securityHeaders, s.accessLog)
 	// SendGrid's posts carry whole emails and event batches: their
-	// handlers bound and check their own bodies. Uploads are bounded by
+	// handlers bound and check their own bodies. The Data Rights
+	// Protocol's signed messages are checked as text by internal/drp once
+	// their signature verifies. Uploads are bounded by
 	// the attachment limit instead, and read into memory only.
 	e.Use(middleware.BodyLimitWithConfig(middleware.BodyLimitConfig{Limit: "64K", Skipper: func(c echo.Context) bool { return isWebhook(c) || isUpload(c) }}),
 		func(next echo.HandlerFunc) echo.HandlerFunc {
 			checked := refuseBadText(next)
 			return func(c echo.Context) error {
 				switch {
-				case isWebhook(c):
+				case isWebhook(c) || isDRP(c):
 					return next(c)
 				case isUpload(c):
 					if err := s.parseUpload(c); err != nil {
@@ -231,6 +233,11 @@ func (s *Server) routes(e *echo.Echo) {
 	officer.POST("/holds", s.apiPlaceHold, requireActor)
 	officer.GET("/holds/:id", s.apiGetHold)
 	officer.DELETE("/holds/:id", s.apiReleaseHold, requireActor)
+	agentsAdmin := requireAdminFor("manage authorized agents")
+	officer.GET("/drp-agents", s.apiListAgents, agentsAdmin)
+	officer.POST("/drp-agents", s.apiRegisterAgent, agentsAdmin)
+	officer.GET("/drp-agents/:id", s.apiGetAgent, agentsAdmin)
+	officer.POST("/drp-agents/:id/revoke", s.apiRevokeAgent, agentsAdmin)
 
 	// The officer dashboard.
 	toRequests := func(c echo.Context) error { return c.Redirect(http.StatusSeeOther, "/officer/requests") }
@@ -292,6 +299,9 @@ func (s *Server) routes(e *echo.Echo) {
 	dash.POST("/officers/:id/active", s.dashboardSetOfficerActive, requireAdmin)
 	dash.POST("/officers/:id/totp/reset", s.dashboardResetTOTP, requireAdmin)
 	dash.POST("/officers/require-totp", s.dashboardRequireTOTP, requireAdmin)
+	dash.GET("/agents", s.dashboardAgents, agentsAdmin)
+	dash.POST("/agents", s.dashboardRegisterAgent, agentsAdmin)
+	dash.POST("/agents/:id/revoke", s.dashboardRevokeAgent, agentsAdmin)
 	dash.GET("/security", s.dashboardSecurity)
 	dash.POST("/security/totp", s.dashboardEnrolTOTP)
 	dash.POST("/security/totp/disable", s.dashboardDisableTOTP)
@@ -304,6 +314,10 @@ func (s *Server) routes(e *echo.Echo) {
 	}
 	if s.cfg.EventWebhookKey != nil {
 		e.POST("/events/sendgrid", s.sendgridEvents)
+	}
+	// The Data Rights Protocol, on once this business has its ID.
+	if s.cfg.DRPBusinessID != "" {
+		s.drpRoutes(e)
 	}
 
 	if s.cfg.DevMode {
@@ -476,10 +490,11 @@ func (s *Server) logo(c echo.Context) error {
 	return c.Blob(http.StatusOK, s.cfg.LogoType, s.cfg.Logo)
 }
 
-// isAPI: the JSON API and SendGrid's webhooks answer errors in JSON.
+// isAPI: the JSON API, SendGrid's webhooks and the Data Rights
+// Protocol answer errors in JSON.
 func isAPI(c echo.Context) bool {
 	p := c.Request().URL.Path
-	return strings.HasPrefix(p, "/api/") || isWebhook(c)
+	return strings.HasPrefix(p, "/api/") || isWebhook(c) || isDRP(c)
 }
 
 func isWebhook(c echo.Context) bool {

@@ -139,6 +139,7 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, migrate boo
 			Store: st, Temporal: tc, TaskQueue: cfg.TaskQueue, VerifyTTL: cfg.VerifyTTL,
 			Regime: cfg.Regime, Location: cfg.Location, OptOutWithin: cfg.OptOutWithin, Reminders: cfg.Reminders, Sealer: sealer, Now: now, Log: log,
 			AttachmentMax: cfg.AttachmentMaxBytes,
+			DRPBusinessID: cfg.DRPBusinessID,
 		},
 	}, nil
 }

@@ -17,6 +17,7 @@ import (
 	"net/mail"
 	"net/url"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -72,8 +73,12 @@ type Config struct {
 	AttachmentMaxBytes  int64             // DSAR_ATTACHMENT_MAX_MB: the largest file an officer can attach to a request
 	EventWebhookKey     *ecdsa.PublicKey  // SENDGRID_WEBHOOK_PUBLIC_KEY: verifies POST /events/sendgrid; unset turns it off
 	OIDC                OIDC              // DSAR_OIDC_*: officer single sign-on (oidc.go)
+	DRPBusinessID       string            // DSAR_DRP_BUSINESS_ID: this business's ID in the Data Rights Protocol network; empty turns DRP off
 	DevMode             bool              // set by `dsar dev`, not by the environment
 }
+
+// drpBusinessID is the shape of an ID in the DRP business directory.
+var drpBusinessID = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,100}$`)
 
 // Defaults used when a variable is unset.
 const (
@@ -147,6 +152,7 @@ func Load(getenv func(string) string) (*Config, error) {
 		BreachRate:          l.count("DSAR_BREACH_RATE", DefaultBreachRate),
 		PublicRatePerMinute: l.count("DSAR_PUBLIC_RATE", DefaultPublicRate),
 		InboundSecret:       l.text("DSAR_INBOUND_SECRET", ""),
+		DRPBusinessID:       l.text("DSAR_DRP_BUSINESS_ID", ""),
 		InboundMaxBytes:     int64(l.count("DSAR_INBOUND_MAX_MB", DefaultInboundMaxMB)) << 20,
 		InboundRate:         l.count("DSAR_INBOUND_RATE", DefaultInboundRate),
 		InboundRateTotal:    l.count("DSAR_INBOUND_RATE_TOTAL", DefaultInboundRateTotal),
@@ -399,6 +405,9 @@ func (c *Config) Validate() error {
 	if a, err := mail.ParseAddress(c.PrivacyEmail); c.PrivacyEmail != c.MailFrom && (err != nil || a.Name != "") {
 		add("DSAR_PRIVACY_EMAIL: %q is not a plain email address", c.PrivacyEmail)
 	}
+	if c.DRPBusinessID != "" && !drpBusinessID.MatchString(c.DRPBusinessID) {
+		add("DSAR_DRP_BUSINESS_ID: letters, digits and _ . - only, as the DRP business directory lists it (such as EXAMPLE_SHOP)")
+	}
 	if c.InboundSecret != "" && len(c.InboundSecret) < minInboundSecretLen {
 		add("DSAR_INBOUND_SECRET: must be at least %d characters (e.g. `openssl rand -hex 24`)", minInboundSecretLen)
 	}
@@ -500,6 +509,7 @@ func (c *Config) Print(w io.Writer) {
 		{"DSAR_INBOUND_RATE_TOTAL", strconv.Itoa(c.InboundRateTotal)},
 		{"DSAR_ATTACHMENT_MAX_MB", strconv.FormatInt(c.AttachmentMaxBytes>>20, 10)},
 		{"SENDGRID_WEBHOOK_PUBLIC_KEY", keyState(c.EventWebhookKey)},
+		{"DSAR_DRP_BUSINESS_ID", c.DRPBusinessID},
 	}
 	rows = append(rows, c.OIDC.printRows()...)
 	for _, r := range rows {

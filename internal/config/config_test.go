@@ -472,8 +472,8 @@ func TestPrintRedactsSecrets(t *testing.T) {
 	}
 	// One NAME=value line per setting.
 	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
-	if len(lines) != 40 {
-		t.Errorf("Print wrote %d lines, want 40:\n%s", len(lines), out)
+	if len(lines) != 41 {
+		t.Errorf("Print wrote %d lines, want 41:\n%s", len(lines), out)
 	}
 	for _, l := range lines {
 		if name, _, ok := strings.Cut(l, "="); !ok || name == "" || strings.ToUpper(name) != name {

@@ -17,6 +17,9 @@ const (
 	ChannelPhone    Channel = "phone"
 	ChannelEmail    Channel = "email"
 	ChannelInPerson Channel = "in_person"
+	// ChannelDRP: an authorized agent sent it through the Data Rights
+	// Protocol (docs/drp.md).
+	ChannelDRP Channel = "drp"
 )
 
 // LoggedChannels are the channels an officer may log a request from, in
@@ -39,6 +42,8 @@ func (c Channel) Label() string {
 		return "Email"
 	case ChannelInPerson:
 		return "In person"
+	case ChannelDRP:
+		return "Authorized agent (Data Rights Protocol)"
 	}
 	return string(c)
 }

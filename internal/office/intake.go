@@ -51,6 +51,9 @@ type Service struct {
 	// AttachmentMax is the largest file a request may carry; zero means
 	// DefaultAttachmentMax.
 	AttachmentMax int64
+	// DRPBusinessID is this business's ID in the Data Rights Protocol
+	// network: signed messages must name it (empty: DRP is off).
+	DRPBusinessID string
 	Now           func() time.Time
 	Log           *slog.Logger
 
@@ -123,6 +126,8 @@ type intake struct {
 	// beforehand (the sealed message is bound to it).
 	id  string
 	msg *store.InboundMessage
+	// drp: a request an authorized agent sent (drp.go).
+	drp *drpIntake
 }
 
 // submit stores a normalised request and starts its workflow, unless it
@@ -143,7 +148,7 @@ func (s *Service) submit(ctx context.Context, nr domain.NewRequest, received tim
 	regime := cmp.Or(nr.Regime, s.Regime, deadline.Default)
 	// Two emails are one request only when they are one post (the
 	// message hash, checked before), so no email is folded here.
-	if nr.Email != "" && in.msg == nil {
+	if nr.Email != "" && in.msg == nil && in.drp == nil {
 		if first, err := s.duplicateOf(ctx, nr, regime, now); err != nil || first != nil {
 			if err != nil {
 				return nil, fmt.Errorf("office: %w", err)
@@ -175,6 +180,8 @@ func (s *Service) submit(ctx context.Context, nr domain.NewRequest, received tim
 		ExpiresAt: issued.Add(activities.StatusLinkLifetime), CreatedAt: issued,
 	}
 	switch {
+	case in.drp != nil:
+		err = s.drpStore(ctx, r, statusToken, in.drp)
 	case in.msg != nil:
 		err = s.Store.CreateInboundRequest(ctx, r, statusToken, in.msg)
 	case in.officer != "":
@@ -186,6 +193,9 @@ func (s *Service) submit(ctx context.Context, nr domain.NewRequest, received tim
 		err = s.Store.CreateRequest(ctx, r, statusToken)
 	}
 	if err != nil {
+		if errors.Is(err, store.ErrReplayed) {
+			return nil, err
+		}
 		return nil, fmt.Errorf("office: %w", err)
 	}
 	if r.Type == domain.TypeUnclassified {
@@ -200,7 +210,7 @@ func (s *Service) submit(ctx context.Context, nr domain.NewRequest, received tim
 		// Verified as it was logged: the workflow, which sends this
 		// request no email, moves it to review on this signal (or on
 		// Recover's, if this one is lost).
-		if err := s.SignalVerified(ctx, r.ID, in.officer); err != nil {
+		if err := s.SignalVerified(ctx, r.ID, r.VerifiedBy); err != nil {
 			s.Log.Warn("verification stored; signal deferred", "request_id", r.ID, "error", err)
 		}
 	}

@@ -118,8 +118,10 @@ func (s *Store) CreateLoggedRequest(ctx context.Context, r *Request, statusToken
 
 // createRequest stores a request with its status token and first audit
 // entries in one transaction: with evidence, the officer's verification;
-// with msg, the sealed email it arrived as.
-func (s *Store) createRequest(ctx context.Context, r *Request, statusToken *RequestToken, evidence string, msg *InboundMessage) error {
+// with msg, the sealed email it arrived as; more writes what else belongs
+// with the request (and may reword its first audit entry) in the same
+// transaction.
+func (s *Store) createRequest(ctx context.Context, r *Request, statusToken *RequestToken, evidence string, msg *InboundMessage, more ...func(tx *gorm.DB, received *AuditEvent) error) error {
 	if r.Channel == "" {
 		r.Channel = domain.ChannelWeb
 	}
@@ -163,6 +165,11 @@ func (s *Store) createRequest(ctx context.Context, r *Request, statusToken *Requ
 				return err
 			}
 			received.Detail = string(r.Type) + " request received by email"
+		}
+		for _, m := range more {
+			if err := m(tx, &received); err != nil {
+				return err
+			}
 		}
 		if err := tx.Create(&received).Error; err != nil {
 			return err
