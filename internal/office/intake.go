@@ -45,8 +45,12 @@ type Service struct {
 	// Reminders are how long before a due date officers are reminded;
 	// nil means the workflow's defaults.
 	Reminders []time.Duration
-	// Sealer seals the emails requests arrive as (nil: no inbound mail).
+	// Sealer seals the emails requests arrive as (nil: no inbound mail),
+	// messages and withdrawal reasons.
 	Sealer *export.Sealer
+	// Mailer emails requesters about messages and alerts officers to
+	// theirs (nil: no such email).
+	Mailer Mailer
 	Now    func() time.Time
 	Log    *slog.Logger
 
