@@ -115,7 +115,7 @@ func (a *Requests) AlertOfficers(ctx context.Context, al Alert) error {
 			return err
 		}
 	}
-	if r.Status.Final() {
+	if r.Status.Final() && al.Kind != mail.KindOfficerMessage {
 		return nil // answered meanwhile: nothing to remind of
 	}
 	data := mail.Data{
@@ -141,7 +141,7 @@ func recipients(officers []store.Officer, kind mail.Kind, assigneeID *int64) []s
 	if i < 0 {
 		return officers // disabled, or no longer allowed to act: everyone
 	}
-	if kind == mail.KindOfficerReminder {
+	if kind == mail.KindOfficerReminder || kind == mail.KindOfficerMessage {
 		return officers[i : i+1]
 	}
 	out := append([]store.Officer{officers[i]}, officers[:i]...)

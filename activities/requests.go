@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
 	"strings"
 	"time"
 
@@ -37,7 +36,27 @@ const (
 // request's trail says so, and the officer sees it.
 const MaxVerificationEmailsPerDay = 5
 
-var verificationSteps = []string{string(mail.KindVerification), string(mail.KindVerificationReminder)}
+// VerificationResendPrefix starts the step of each verification email a
+// requester asked for again from the status page ("verification/again/1").
+const VerificationResendPrefix = "verification/again/"
+
+// verificationSteps are the steps MaxVerificationEmailsPerDay counts:
+// the first email, its reminder, and every one asked for again (a
+// prefix, store.EmailsToAddress).
+var verificationSteps = []string{string(mail.KindVerification), string(mail.KindVerificationReminder), VerificationResendPrefix + "%"}
+
+// IsVerificationStep reports whether an email step sends a verification
+// link and code.
+func IsVerificationStep(step string) bool {
+	return step == string(mail.KindVerification) || step == string(mail.KindVerificationReminder) || strings.HasPrefix(step, VerificationResendPrefix)
+}
+
+// VerificationEmailsToAddress counts the verification emails sent to an
+// address since a time, over all its requests: what
+// MaxVerificationEmailsPerDay caps.
+func VerificationEmailsToAddress(ctx context.Context, st *store.Store, email string, since time.Time) (int64, error) {
+	return st.EmailsToAddress(ctx, email, verificationSteps, since)
+}
 
 // StatusLinkLifetime is how long a status link in an email keeps working.
 const StatusLinkLifetime = 365 * 24 * time.Hour
@@ -113,14 +132,14 @@ func (a *Requests) SendEmail(ctx context.Context, e Email) error {
 	if r.Email == "" {
 		return a.noAddress(ctx, r, step, now)
 	}
-	if r.VerifiedAt != nil && slices.Contains(verificationSteps, step) {
+	if r.VerifiedAt != nil && IsVerificationStep(step) {
 		// Verified before the link went out (an authorized agent vouched
 		// for the address, or an officer verified by hand): a link to
 		// confirm it again would only confuse the person.
 		return a.notNeeded(ctx, r, step, now)
 	}
-	if slices.Contains(verificationSteps, step) {
-		n, err := a.Store.EmailsToAddress(ctx, r.Email, verificationSteps, now.Add(-24*time.Hour))
+	if IsVerificationStep(step) {
+		n, err := VerificationEmailsToAddress(ctx, a.Store, r.Email, now.Add(-24*time.Hour))
 		if err != nil {
 			return err
 		}

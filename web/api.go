@@ -15,6 +15,7 @@ import (
 	"github.com/dsar-project/dsar/internal/auth"
 	"github.com/dsar-project/dsar/internal/deadline"
 	"github.com/dsar-project/dsar/internal/domain"
+	"github.com/dsar-project/dsar/internal/office"
 	"github.com/dsar-project/dsar/internal/store"
 )
 
@@ -138,6 +139,10 @@ type officerRequest struct {
 	Timeline []store.AuditEvent `json:"timeline,omitempty"`
 	// Notes are the officers' internal notes, oldest first.
 	Notes []store.Note `json:"notes,omitempty"`
+	// Messages are the thread with the requester, oldest first.
+	Messages []office.Message `json:"messages,omitempty"`
+	// WithdrawalReason is the reason the requester gave for withdrawing.
+	WithdrawalReason string `json:"withdrawal_reason,omitempty"`
 	// Findings are what discovery found, for review before approval.
 	Findings []store.Finding `json:"findings,omitempty"`
 	// Tasks are the webhook and manual systems' parts of an approved
@@ -194,6 +199,12 @@ func (s *Server) apiGetRequest(c echo.Context) error {
 		return err
 	}
 	if out.Notes, err = s.store.Notes(ctx, r.ID); err != nil {
+		return err
+	}
+	if out.Messages, err = s.office.Messages(ctx, r.ID); err != nil {
+		return err
+	}
+	if out.WithdrawalReason, err = s.office.WithdrawalReason(r); err != nil {
 		return err
 	}
 	if out.Findings, out.Fulfilment, err = s.fulfilmentOf(ctx, r.ID); err != nil {

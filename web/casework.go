@@ -59,6 +59,39 @@ func (s *Server) apiAddNote(c echo.Context) error {
 	return c.JSON(http.StatusCreated, n)
 }
 
+// apiSendMessage writes to the requester: the message is stored sealed
+// and the requester emailed that it waits on their status page.
+func (s *Server) apiSendMessage(c echo.Context) error {
+	var body struct {
+		Body string `json:"body"`
+	}
+	if err := bindJSON(c, &body); err != nil {
+		return err
+	}
+	m, err := s.office.SendMessage(c.Request().Context(), c.Param("id"), body.Body, officerFrom(c).Email)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusCreated, m)
+}
+
+// apiMessages lists a request's thread with the requester, oldest first.
+func (s *Server) apiMessages(c echo.Context) error {
+	ctx := c.Request().Context()
+	r, err := s.store.GetRequest(ctx, c.Param("id"))
+	if err != nil {
+		return err
+	}
+	ms, err := s.office.Messages(ctx, r.ID)
+	if err != nil {
+		return err
+	}
+	if ms == nil {
+		ms = []office.Message{}
+	}
+	return c.JSON(http.StatusOK, map[string]any{"messages": ms})
+}
+
 // apiNotes lists a request's internal notes, oldest first.
 func (s *Server) apiNotes(c echo.Context) error {
 	ctx := c.Request().Context()

@@ -57,6 +57,7 @@ var flashes = map[string]string{
 	"totp-reset":         "Two-factor sign-in reset. The officer sets it up again with their next sign-in.",
 	"noted":              "Note added. Only officers can read it.",
 	"attached":           "File attached. Only officers can download it.",
+	"message_sent":       "Message sent. The requester was emailed that it waits on their status page.",
 	"assigned":           "Assignment saved.",
 	"logged":             "Request logged. Its clock runs from the date it was received.",
 	"duplicate":          "The same request was logged or submitted moments ago: this is that one, and nothing new was stored.",
@@ -241,8 +242,12 @@ type requestPage struct {
 	CanVerify bool // waiting for the requester's link, and the officer may act
 	CanExtend bool // open, not yet extended, inside the first period
 	Notes     []store.Note
-	Assignee  string          // the assignee's email, if any
-	Officers  []store.Officer // who it can be assigned to
+	// Messages are the thread with the requester; WithdrawalReason what
+	// the requester gave for withdrawing.
+	Messages         []office.Message
+	WithdrawalReason string
+	Assignee         string          // the assignee's email, if any
+	Officers         []store.Officer // who it can be assigned to
 	// Message is the email the request arrived as; Classifiable the
 	// types an officer may give it while it is unclassified.
 	Message      *office.InboundMail
@@ -317,6 +322,14 @@ func (s *Server) renderRequestPage(c echo.Context, code int, r *store.Request, p
 	if err != nil {
 		return err
 	}
+	messages, err := s.office.Messages(ctx, r.ID)
+	if err != nil {
+		return err
+	}
+	withdrawalReason, err := s.office.WithdrawalReason(r)
+	if err != nil {
+		return err
+	}
 	var classifiable []domain.RequestType
 	if r.Type == domain.TypeUnclassified && officerFrom(c).Role.CanAct() {
 		classifiable = domain.Classifiable
@@ -324,6 +337,7 @@ func (s *Server) renderRequestPage(c echo.Context, code int, r *store.Request, p
 	now := s.now()
 	return s.render(c, code, "officer/request", requestPage{
 		Notes: notes, Assignee: assigneeOf(r, emails), Officers: acting,
+		Messages: messages, WithdrawalReason: withdrawalReason,
 		Message: msg, Classifiable: classifiable, MailEvents: events,
 		Attachments: attachments, AttachmentKinds: office.AttachmentKinds, AttachmentMax: s.attachmentMax(),
 		chrome: s.chrome(c, "requests"), Request: r, Deadline: deadlineOf(r, s.now()), Timeline: timeline,

@@ -25,6 +25,15 @@ func (s *Server) dashboardAddNote(c echo.Context) error {
 	return c.Redirect(http.StatusSeeOther, "/officer/requests/"+url.PathEscape(c.Param("id"))+"?done=noted#notes")
 }
 
+// dashboardSendMessage writes to the requester and returns to the
+// request.
+func (s *Server) dashboardSendMessage(c echo.Context) error {
+	if _, err := s.office.SendMessage(c.Request().Context(), c.Param("id"), c.FormValue("body"), officerFrom(c).Email); err != nil {
+		return s.requestProblem(c, err, "", "")
+	}
+	return c.Redirect(http.StatusSeeOther, "/officer/requests/"+url.PathEscape(c.Param("id"))+"?done=message_sent#messages")
+}
+
 // dashboardAssign sets or clears the request's assignee.
 func (s *Server) dashboardAssign(c echo.Context) error {
 	_, err := s.office.Assign(c.Request().Context(), []string{c.Param("id")}, assigneeFor(c, c.FormValue("assignee")), officerFrom(c).Email)

@@ -32,6 +32,14 @@ type Office interface {
 
 	LogRequest(ctx context.Context, lr office.LoggedRequest, actor string) (*office.Receipt, error)
 	AddNote(ctx context.Context, requestID, body, actor string) (*store.Note, error)
+	SendMessage(ctx context.Context, requestID, body, actor string) (*office.Message, error)
+	Messages(ctx context.Context, requestID string) ([]office.Message, error)
+	WithdrawalReason(r *store.Request) (string, error)
+
+	// The requester's own commands, from the status page.
+	Withdraw(ctx context.Context, requestID, reason string) (domain.Status, error)
+	ResendVerification(ctx context.Context, requestID string) error
+	RequesterMessage(ctx context.Context, requestID, body string) (*office.Message, error)
 	Assign(ctx context.Context, requestIDs []string, assignee, actor string) (int, error)
 	AddAttachment(ctx context.Context, na office.NewAttachment, actor string) (*store.Attachment, error)
 	Attachments(ctx context.Context, requestID string) ([]office.AttachmentInfo, error)

@@ -102,6 +102,9 @@ func formMessage(p *i18n.Printer, field, msg string) string {
 	if _, err := fmt.Sscanf(msg, "use at most %d characters", &n); err == nil {
 		return p.MustT("form.error.too_long", map[string]any{"Max": n})
 	}
+	if _, err := fmt.Sscanf(msg, "at most %d characters", &n); err == nil {
+		return p.MustT("form.error.too_long", map[string]any{"Max": n})
+	}
 	if _, err := fmt.Sscanf(msg, "at most %d corrections in one request", &n); err == nil {
 		return p.MustT("form.error.corrections_too_many", map[string]any{"Max": n})
 	}
@@ -283,6 +286,7 @@ type statusPage struct {
 	Confirmed bool
 	// CodeError says why a typed code did not confirm the address.
 	CodeError string
+	statusView
 }
 
 // CodeForm reports whether the page offers to type the emailed code.
@@ -316,7 +320,11 @@ func (s *Server) status(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return s.renderPublic(c, http.StatusOK, "status", requestLang(r), statusPage{Request: r, Token: c.Param("token")})
+	page, err := s.statusPageOf(c, r)
+	if err != nil {
+		return err
+	}
+	return s.renderPublic(c, http.StatusOK, "status", requestLang(r), page)
 }
 
 // confirmByCode takes the six-digit code from a verification email, typed
@@ -329,36 +337,30 @@ func (s *Server) confirmByCode(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	page := statusPage{Request: r, Token: c.Param("token")}
-	lang := requestLang(r)
-	p := s.catalogue.Printer(lang)
+	p := s.catalogue.Printer(requestLang(r))
 	code, ok := auth.NormalizeCode(c.Request().PostFormValue("code"))
 	if !ok {
-		page.CodeError = p.MustT("code.error.shape", nil)
-		return s.renderPublic(c, http.StatusBadRequest, "status", lang, page)
+		return s.renderStatus(c, http.StatusBadRequest, r.ID, func(pg *statusPage) { pg.CodeError = p.MustT("code.error.shape", nil) })
 	}
 	ctx := c.Request().Context()
 	verified, err := s.store.VerifyByCode(ctx, r.ID, code, s.now())
 	var wrong *store.WrongCodeError
+	var codeError string
 	status := http.StatusOK
 	switch {
 	case errors.As(err, &wrong) && wrong.Left > 0:
-		status, page.CodeError = http.StatusBadRequest, p.MustN("code.error.wrong", wrong.Left, nil)
+		status, codeError = http.StatusBadRequest, p.MustN("code.error.wrong", wrong.Left, nil)
 	case errors.As(err, &wrong), errors.Is(err, store.ErrCodeLocked):
-		status, page.CodeError = http.StatusTooManyRequests, p.MustT("code.error.locked", nil)
+		status, codeError = http.StatusTooManyRequests, p.MustT("code.error.locked", nil)
 	case errors.Is(err, store.ErrTokenExpired):
-		status, page.CodeError = http.StatusGone, p.MustT("code.error.expired", nil)
+		status, codeError = http.StatusGone, p.MustT("code.error.expired", nil)
 	case errors.Is(err, store.ErrTokenUsed):
 		status = http.StatusConflict // already confirmed: the page says so
 	case err != nil:
 		return err
 	default:
-		page.Request, page.Confirmed = verified, true
 		s.signalVerified(ctx, r.ID)
-		return s.renderPublic(c, http.StatusOK, "status", lang, page)
+		return s.renderStatus(c, http.StatusOK, verified.ID, func(pg *statusPage) { pg.Confirmed = true })
 	}
-	if page.Request, err = s.store.GetRequest(ctx, r.ID); err != nil {
-		return err
-	}
-	return s.renderPublic(c, status, "status", lang, page)
+	return s.renderStatus(c, status, r.ID, func(pg *statusPage) { pg.CodeError = codeError })
 }

@@ -191,6 +191,10 @@ func (s *Server) routes(e *echo.Echo) {
 	e.POST("/verify", s.verify)
 	e.GET("/status/:token", s.status)
 	e.POST("/status/:token/code", s.confirmByCode, s.limitByClient(s.publicLimit))
+	e.POST("/status/:token/resend", s.resendVerification, s.limitByClient(s.publicLimit))
+	e.GET("/status/:token/withdraw", s.showWithdraw)
+	e.POST("/status/:token/withdraw", s.withdraw, s.limitByClient(s.publicLimit))
+	e.POST("/status/:token/messages", s.writeMessage, s.limitByClient(s.publicLimit))
 	e.GET("/download/:token", s.downloadInfo)
 	e.POST("/download/:token", s.download, s.limitByClient(s.publicLimit))
 	e.GET("/download/:token/report", s.viewReport, s.limitByClient(s.publicLimit))
@@ -215,6 +219,8 @@ func (s *Server) routes(e *echo.Echo) {
 	officer.POST("/requests/:id/resend-email", s.apiResendEmail, requireActor)
 	officer.GET("/requests/:id/notes", s.apiNotes)
 	officer.POST("/requests/:id/notes", s.apiAddNote, requireActor)
+	officer.GET("/requests/:id/messages", s.apiMessages)
+	officer.POST("/requests/:id/messages", s.apiSendMessage, requireActor)
 	officer.POST("/requests/:id/assign", s.apiAssign, requireActor)
 	officer.POST("/requests/:id/classify", s.apiClassify, requireActor)
 	officer.GET("/requests/:id/message", s.apiInboundMessage)
@@ -272,6 +278,7 @@ func (s *Server) routes(e *echo.Echo) {
 	dash.POST("/requests/:id/extend", s.dashboardExtend, requireActor)
 	dash.POST("/requests/:id/resend-email", s.dashboardResendEmail, requireActor)
 	dash.POST("/requests/:id/notes", s.dashboardAddNote, requireActor)
+	dash.POST("/requests/:id/messages", s.dashboardSendMessage, requireActor)
 	dash.POST("/requests/:id/assign", s.dashboardAssign, requireActor)
 	dash.POST("/requests/:id/classify", s.dashboardClassify, requireActor)
 	dash.POST("/requests/:id/attachments", s.dashboardAddAttachment, requireActor)
@@ -450,6 +457,7 @@ func problemOf(err error) (code int, msg string, ok bool) {
 	var verr *domain.ValidationError
 	var refused *office.RefusedError
 	var missing *office.NotFoundError
+	var limit *office.LimitError
 	switch {
 	case errors.As(err, &verr):
 		return http.StatusBadRequest, verr.Summary(), true
@@ -459,6 +467,8 @@ func problemOf(err error) (code int, msg string, ok bool) {
 		return http.StatusNotFound, "not found", true
 	case errors.As(err, &refused):
 		return http.StatusConflict, refused.Reason, true
+	case errors.As(err, &limit):
+		return http.StatusTooManyRequests, limit.Reason, true
 	case errors.Is(err, office.ErrUnavailable):
 		return http.StatusServiceUnavailable, office.ErrUnavailable.Error(), true
 	case errors.Is(err, office.ErrStillProcessing):

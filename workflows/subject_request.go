@@ -141,6 +141,10 @@ type Extension struct {
 // ResendEmail is the argument of UpdateResendEmail.
 type ResendEmail struct {
 	Actor string // the officer, for the audit trail
+	// Verification asks for the verification email again, with a fresh
+	// link and code, for a requester still confirming their address
+	// (withdraw.go), instead of the emails the provider refused.
+	Verification bool
 }
 
 // ResendResult is what UpdateResendEmail answers: the steps sent, and
@@ -187,6 +191,8 @@ type subjectRequest struct {
 	resending bool
 	// alerted holds the keys of the officer alerts already raised.
 	alerted map[string]bool
+	// self is what the requester does from the status page (withdraw.go).
+	self selfService
 }
 
 // SubjectRequest runs a data-subject request from acknowledgement to its
@@ -218,6 +224,9 @@ func (w *subjectRequest) register(ctx workflow.Context) error {
 	}); err != nil {
 		return err
 	}
+	if err := w.registerWithdraw(ctx); err != nil {
+		return err
+	}
 	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateResendEmail, w.resend, workflow.UpdateHandlerOptions{
 		Validator: w.validateResend,
 	}); err != nil {
@@ -229,6 +238,9 @@ func (w *subjectRequest) register(ctx workflow.Context) error {
 }
 
 func (w *subjectRequest) validateResend(r ResendEmail) error {
+	if r.Verification {
+		return w.validateResendVerification(r)
+	}
 	switch {
 	case r.Actor == "":
 		return errors.New("the officer is required")
@@ -243,6 +255,9 @@ func (w *subjectRequest) validateResend(r ResendEmail) error {
 // resend sends the refused emails again, oldest first, as they were
 // asked for (a verification link keeps its original expiry).
 func (w *subjectRequest) resend(ctx workflow.Context, r ResendEmail) (ResendResult, error) {
+	if r.Verification {
+		return w.resendVerification(ctx)
+	}
 	w.resending = true
 	defer func() { w.resending = false }()
 	var res ResendResult
@@ -265,6 +280,7 @@ func (w *subjectRequest) resend(ctx workflow.Context, r ResendEmail) (ResendResu
 }
 
 func (w *subjectRequest) run(ctx workflow.Context) error {
+	w.self.enabled = workflow.GetVersion(ctx, changeWithdraw, workflow.DefaultVersion, 1) >= 1
 	w.fulfils = workflow.GetVersion(ctx, changeFulfilment, workflow.DefaultVersion, 1) >= 1
 	if workflow.GetVersion(ctx, changeClock, workflow.DefaultVersion, 1) >= 1 {
 		var clock activities.Clock
@@ -281,6 +297,9 @@ func (w *subjectRequest) run(ctx workflow.Context) error {
 	verified, err := w.verifyIdentity(ctx)
 	if err != nil || !verified {
 		return err
+	}
+	if w.withdrawn() {
+		return w.endWithdrawn(ctx)
 	}
 	if w.in.Type == domain.TypeOptOut && workflow.GetVersion(ctx, changeOptOut, workflow.DefaultVersion, 1) >= 1 {
 		// An opt-out needs no officer's review: the confirmed address is
@@ -303,10 +322,13 @@ func (w *subjectRequest) run(ctx workflow.Context) error {
 		dctx := workflow.WithActivityOptions(discoveryCtx, fulfilmentActivity)
 		workflow.ExecuteActivity(dctx, fulfilment.Discover, w.in.RequestID)
 	}
-	if err := workflow.Await(ctx, func() bool { return w.decision != nil }); err != nil {
+	if err := workflow.Await(ctx, func() bool { return w.decision != nil || w.withdrawn() }); err != nil {
 		return err
 	}
 	stopDiscovery()
+	if w.withdrawn() {
+		return w.endWithdrawn(ctx)
+	}
 	return w.decide(ctx, *w.decision)
 }
 
@@ -314,7 +336,11 @@ func (w *subjectRequest) run(ctx workflow.Context) error {
 // the requester verifies or the link expires. It reports false when the
 // request expired unverified (already recorded and emailed).
 func (w *subjectRequest) verifyIdentity(ctx workflow.Context) (bool, error) {
+	if w.withdrawn() { // withdrawn while being acknowledged
+		return false, w.endWithdrawn(ctx)
+	}
 	verifyBy := workflow.Now(ctx).Add(w.in.VerifyTTL)
+	w.self.verifyBy = verifyBy
 	if err := w.email(ctx, mail.KindVerification, verifyBy); err != nil {
 		return false, err
 	}
@@ -342,11 +368,18 @@ func (w *subjectRequest) verifyIdentity(ctx workflow.Context) (bool, error) {
 		}
 	})
 	sel.AddFuture(expiry, func(workflow.Future) { expired = true })
-	for w.verified == nil && !expired {
+	sel.AddReceive(w.self.wake, func(c workflow.ReceiveChannel, _ bool) {
+		var woken bool
+		c.Receive(ctx, &woken)
+	})
+	for w.verified == nil && !expired && !w.withdrawn() {
 		sel.Select(ctx)
 		if reminderErr != nil {
 			return false, reminderErr
 		}
+	}
+	if w.withdrawn() {
+		return false, w.endWithdrawn(ctx)
 	}
 	if w.verified != nil {
 		return true, w.pauseClock(ctx, verifyBy.Add(-w.in.VerifyTTL))
@@ -374,6 +407,8 @@ func (w *subjectRequest) validateReview(d ReviewDecision) error {
 		return fmt.Errorf("request is %s, not awaiting review", w.status)
 	case w.decision != nil:
 		return errors.New("request was already decided")
+	case w.withdrawn():
+		return errors.New("the requester withdrew the request")
 	case d.Decision != Approve && d.Decision != Deny:
 		return fmt.Errorf("decision must be %q or %q", Approve, Deny)
 	case d.Decision == Deny && d.Reason == "":

@@ -362,6 +362,18 @@ func (a *App) web() (*web.Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	if a.Office.Mailer == nil {
+		// Messages are case work, outside the workflow: the web process
+		// emails them with the workflow's own email activity.
+		if a.emailMetrics == nil {
+			a.emailMetrics = metrics.NewEmail(a.Registry)
+		}
+		a.Office.Mailer = &activities.Requests{
+			Store: a.Store, Mail: a.Sender(), Templates: templates, Metrics: a.emailMetrics,
+			BaseURL: a.Config.BaseURL, Organisation: a.Config.Organisation, Contact: a.Contact(),
+			Now: a.Now, Log: a.Log, PausingRegimes: a.Config.PausingRegimes,
+		}
+	}
 	return web.New(web.Deps{
 		Config: a.Config, Store: a.Store, Office: a.Office, Sealer: a.Sealer, DataMap: a.dataMap,
 		Mail: a.Sender(), Templates: templates, Metrics: a.Registry, Now: a.Now, Log: a.Log,

@@ -72,10 +72,11 @@ const (
 	StatusFulfilling        Status = "fulfilling"         // approved; being carried out, or waiting for other systems or manual tasks
 	StatusCompleted         Status = "completed"          // approved and fulfilled
 	StatusDenied            Status = "denied"             // refused with a reason
+	StatusWithdrawn         Status = "withdrawn"          // the requester withdrew it before fulfilment began
 )
 
 // Statuses lists every status in workflow order.
-var Statuses = []Status{StatusReceived, StatusVerifying, StatusExpiredUnverified, StatusInReview, StatusFulfilling, StatusCompleted, StatusDenied}
+var Statuses = []Status{StatusReceived, StatusVerifying, StatusExpiredUnverified, StatusInReview, StatusFulfilling, StatusCompleted, StatusDenied, StatusWithdrawn}
 
 // Valid reports whether s is a known status.
 func (s Status) Valid() bool {
@@ -89,7 +90,15 @@ func (s Status) Valid() bool {
 
 // Final reports whether no further transition can follow s.
 func (s Status) Final() bool {
-	return s == StatusExpiredUnverified || s == StatusCompleted || s == StatusDenied
+	return s == StatusExpiredUnverified || s == StatusCompleted || s == StatusDenied || s == StatusWithdrawn
+}
+
+// Withdrawable reports whether the requester may still withdraw a
+// request in status s: while it is open and before fulfilment starts.
+// Once an officer approved it (fulfilling), systems may already have
+// been changed or data sent, which a withdrawal could not undo.
+func (s Status) Withdrawable() bool {
+	return CanTransition(s, StatusWithdrawn)
 }
 
 // OpenStatuses lists the statuses whose legal clock is still running.
@@ -120,6 +129,8 @@ func (s Status) Label() string {
 		return "Completed"
 	case StatusDenied:
 		return "Declined"
+	case StatusWithdrawn:
+		return "Withdrawn by you"
 	}
 	return string(s)
 }
@@ -141,14 +152,16 @@ func (s Status) OfficerLabel() string {
 		return "Completed"
 	case StatusDenied:
 		return "Denied"
+	case StatusWithdrawn:
+		return "Withdrawn by the requester"
 	}
 	return string(s)
 }
 
 var transitions = map[Status][]Status{
-	StatusReceived:   {StatusVerifying},
-	StatusVerifying:  {StatusInReview, StatusExpiredUnverified, StatusFulfilling}, // an opt-out goes straight to fulfilling
-	StatusInReview:   {StatusFulfilling, StatusCompleted, StatusDenied},
+	StatusReceived:   {StatusVerifying, StatusWithdrawn},
+	StatusVerifying:  {StatusInReview, StatusExpiredUnverified, StatusFulfilling, StatusWithdrawn}, // an opt-out goes straight to fulfilling
+	StatusInReview:   {StatusFulfilling, StatusCompleted, StatusDenied, StatusWithdrawn},
 	StatusFulfilling: {StatusCompleted},
 }
 

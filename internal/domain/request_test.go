@@ -60,6 +60,7 @@ func TestStatusValidAndFinal(t *testing.T) {
 		{StatusFulfilling, true, false, "carrying it out"},
 		{StatusCompleted, true, true, "Completed"},
 		{StatusDenied, true, true, "Declined"},
+		{StatusWithdrawn, true, true, "Withdrawn"},
 		{"", false, false, ""},
 		{"approved", false, false, "approved"},
 		{"RECEIVED", false, false, "RECEIVED"},
@@ -86,8 +87,12 @@ func TestCanTransition(t *testing.T) {
 		{StatusInReview, StatusDenied}:             true,
 		{StatusInReview, StatusFulfilling}:         true,
 		{StatusFulfilling, StatusCompleted}:        true,
+		// The requester may withdraw until fulfilment starts.
+		{StatusReceived, StatusWithdrawn}:  true,
+		{StatusVerifying, StatusWithdrawn}: true,
+		{StatusInReview, StatusWithdrawn}:  true,
 	}
-	// Every pair of known statuses: exactly the eight above are allowed.
+	// Every pair of known statuses: exactly the eleven above are allowed.
 	for _, from := range Statuses {
 		for _, to := range Statuses {
 			want := allowed[[2]Status{from, to}]
@@ -104,6 +109,15 @@ func TestCanTransition(t *testing.T) {
 	} {
 		if CanTransition(tc.from, tc.to) {
 			t.Errorf("CanTransition(%q, %q) = true, want false for an unknown status", tc.from, tc.to)
+		}
+	}
+}
+
+func TestWithdrawableOnlyBeforeFulfilment(t *testing.T) {
+	for _, s := range Statuses {
+		want := s == StatusReceived || s == StatusVerifying || s == StatusInReview
+		if got := s.Withdrawable(); got != want {
+			t.Errorf("Status(%s).Withdrawable() = %v, want %v", s, got, want)
 		}
 	}
 }

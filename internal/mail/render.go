@@ -28,6 +28,11 @@ const (
 	KindCompleted            Kind = "completed"
 	KindDenied               Kind = "denied"
 	KindExtended             Kind = "extended"
+	// KindWithdrawn confirms a withdrawal the requester made.
+	KindWithdrawn Kind = "withdrawn"
+	// KindMessage tells the requester the privacy team wrote to them; the
+	// message itself is read on the status page.
+	KindMessage Kind = "message"
 
 	// Officer alerts.
 	KindOfficerReminder Kind = "officer_reminder"
@@ -39,6 +44,8 @@ const (
 	KindBreachNotice          Kind = "breach_notice"
 	// A password reset link to an officer who asked for one.
 	KindOfficerPasswordReset Kind = "officer_password_reset"
+	// A requester wrote to the privacy team from the status page.
+	KindOfficerMessage Kind = "officer_message"
 )
 
 // Kinds lists every email to a requester; Renderer parses them all at
@@ -46,12 +53,13 @@ const (
 var Kinds = []Kind{
 	KindAcknowledgement, KindVerification, KindVerificationReminder,
 	KindExpiredUnverified, KindVerified, KindCompleted, KindDenied, KindExtended,
+	KindWithdrawn, KindMessage,
 }
 
 // OfficerKinds lists every alert to the privacy team, parsed in the
 // officers' layout. They name requests by reference only: no requester's
 // name or address travels in an alert.
-var OfficerKinds = []Kind{KindOfficerReminder, KindOfficerOverdue, KindOfficerDigest, KindOfficerBreachReminder, KindOfficerBreachOverdue, KindOfficerPasswordReset}
+var OfficerKinds = []Kind{KindOfficerReminder, KindOfficerOverdue, KindOfficerDigest, KindOfficerBreachReminder, KindOfficerBreachOverdue, KindOfficerPasswordReset, KindOfficerMessage}
 
 // NoticeKinds are emails to people who made no request: a breach notice,
 // in the requester's layout, its words an officer's.

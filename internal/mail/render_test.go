@@ -51,6 +51,8 @@ var mustShow = map[mail.Kind][]string{
 	mail.KindCompleted:            {"Ada Lovelace", "Access my data", statusLink, "supervisory authority"},
 	mail.KindDenied:               {"Ada Lovelace", "Access my data", "We hold no data about this address.", "supervisory authority"},
 	mail.KindExtended:             {"Ada Lovelace", "Access my data", "9 April 2025", "We hold no data about this address.", "supervisory authority", statusLink},
+	mail.KindWithdrawn:            {"Ada Lovelace", "Access my data", "withdrawn your request", "new request", statusLink},
+	mail.KindMessage:              {"Ada Lovelace", "Access my data", "has written to you", statusLink},
 }
 
 var wantSubject = map[mail.Kind]string{
@@ -62,6 +64,8 @@ var wantSubject = map[mail.Kind]string{
 	mail.KindCompleted:            "Your privacy request DSR-7K3M9Q2XHD is complete",
 	mail.KindDenied:               "Decision on your privacy request DSR-7K3M9Q2XHD",
 	mail.KindExtended:             "We need more time for your privacy request DSR-7K3M9Q2XHD",
+	mail.KindWithdrawn:            "Your privacy request DSR-7K3M9Q2XHD is withdrawn",
+	mail.KindMessage:              "A message about your privacy request DSR-7K3M9Q2XHD",
 }
 
 func TestRenderEveryKind(t *testing.T) {

@@ -45,8 +45,8 @@ type Service struct {
 	// Reminders are how long before a due date officers are reminded;
 	// nil means the workflow's defaults.
 	Reminders []time.Duration
-	// Sealer seals the emails requests arrive as and the files officers
-	// attach (nil: neither).
+	// Sealer seals the emails requests arrive as, the files officers
+	// attach, messages and withdrawal reasons (nil: none of them).
 	Sealer *export.Sealer
 	// AttachmentMax is the largest file a request may carry; zero means
 	// DefaultAttachmentMax.
@@ -54,8 +54,11 @@ type Service struct {
 	// DRPBusinessID is this business's ID in the Data Rights Protocol
 	// network: signed messages must name it (empty: DRP is off).
 	DRPBusinessID string
-	Now           func() time.Time
-	Log           *slog.Logger
+	// Mailer emails requesters about messages and alerts officers to
+	// theirs (nil: no such email).
+	Mailer Mailer
+	Now    func() time.Time
+	Log    *slog.Logger
 
 	retry retrier
 }

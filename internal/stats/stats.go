@@ -118,7 +118,10 @@ type TypeYear struct {
 	Denied   int                `json:"denied"`
 	// Unverified closed because the person never confirmed who they are.
 	Unverified int `json:"unverified"`
-	Open       int `json:"open"`
+	// Withdrawn by the requester before fulfilment began: neither
+	// complied with nor denied, and not counted in the days to respond.
+	Withdrawn int `json:"withdrawn"`
+	Open      int `json:"open"`
 	// MedianDays and MeanDays run from receipt to the answer (complied or
 	// denied); -1 when none was answered.
 	MedianDays float64 `json:"median_days"`
@@ -148,6 +151,8 @@ func Yearly(rs []Request, year int) []TypeYear {
 			f.Denied++
 		case domain.StatusExpiredUnverified:
 			f.Unverified++
+		case domain.StatusWithdrawn:
+			f.Withdrawn++
 		default:
 			f.Open++
 		}

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"gorm.io/gorm/clause"
@@ -28,12 +29,26 @@ func (s *Store) EmailSent(ctx context.Context, requestID, step string) (bool, er
 }
 
 // EmailsToAddress counts the emails of the given steps sent since a time
-// to any request from an address.
+// to any request from an address. A step ending in % names every step
+// that starts with what comes before it.
 func (s *Store) EmailsToAddress(ctx context.Context, email string, steps []string, since time.Time) (int64, error) {
+	var exact []string
+	match := s.db.Where("1 = 0")
+	for _, st := range steps {
+		if strings.HasSuffix(st, "%") {
+			match = match.Or("sent_emails.step LIKE ?", st)
+		} else {
+			exact = append(exact, st)
+		}
+	}
+	if len(exact) > 0 {
+		match = match.Or("sent_emails.step IN ?", exact)
+	}
 	var n int64
 	err := s.db.WithContext(ctx).Model(&SentEmail{}).
 		Joins("JOIN requests ON requests.id = sent_emails.request_id").
-		Where("requests.email = ? AND sent_emails.step IN ? AND sent_emails.sent_at >= ?", email, steps, since.UTC()).
+		Where("requests.email = ? AND sent_emails.sent_at >= ?", email, since.UTC()).
+		Where(match).
 		Count(&n).Error
 	if err != nil {
 		return 0, fmt.Errorf("store: emails to address: %w", err)
@@ -80,4 +95,17 @@ func (s *Store) OutboxMessages(ctx context.Context, limit int) ([]OutboxMessage,
 		return nil, fmt.Errorf("store: outbox: %w", err)
 	}
 	return ms, nil
+}
+
+// EmailsOfRequest counts a request's emails sent since a time whose step
+// starts with prefix.
+func (s *Store) EmailsOfRequest(ctx context.Context, requestID, prefix string, since time.Time) (int64, error) {
+	var n int64
+	err := s.db.WithContext(ctx).Model(&SentEmail{}).
+		Where("request_id = ? AND step LIKE ? AND sent_at >= ?", requestID, prefix+"%", since.UTC()).
+		Count(&n).Error
+	if err != nil {
+		return 0, fmt.Errorf("store: emails of request: %w", err)
+	}
+	return n, nil
 }

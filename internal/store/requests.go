@@ -72,6 +72,10 @@ type Request struct {
 	LoggedBy string
 	// AssigneeID is the officer working on the request, if any.
 	AssigneeID *int64
+	// WithdrawalReason is the reason the requester gave for withdrawing,
+	// sealed (WithdrawalBlobName) under WithdrawalKeyID; nil when none.
+	WithdrawalKeyID  string
+	WithdrawalReason []byte
 }
 
 // AuditEvent is one line of a request's history.
