@@ -49,7 +49,15 @@ func (a *Fulfilment) buildPackage(ctx context.Context, r *store.Request, others 
 	if err != nil {
 		return err
 	}
-	meta := export.Meta{RequestID: r.ID, Organisation: a.Organisation, GeneratedAt: now, Others: others}
+	withholds, err := a.Store.Withholds(ctx, r.ID)
+	if err != nil {
+		return err
+	}
+	var contents []domain.PackageTable
+	meta := export.Meta{RequestID: r.ID, Organisation: a.Organisation, GeneratedAt: now, Others: others, Contents: &contents}
+	for _, wh := range withholds {
+		meta.Withheld = append(meta.Withheld, domain.Withheld{System: wh.SystemName, Table: wh.Table, Rows: wh.RowKeys, Columns: wh.ColumnNames, Reason: wh.Reason})
+	}
 	sources = append(sources, archived...)
 	if r.Type == domain.TypeExport {
 		err = export.WriteExport(ctx, w, sources, meta)
@@ -62,7 +70,8 @@ func (a *Fulfilment) buildPackage(ctx context.Context, r *store.Request, others 
 	if err := w.Close(); err != nil {
 		return err
 	}
-	f.Package = &domain.PackageInfo{ID: p.ID, FileName: p.FileName, Size: p.Size, ExpiresAt: p.ExpiresAt}
+	f.Package = &domain.PackageInfo{ID: p.ID, FileName: p.FileName, Size: p.Size, ExpiresAt: p.ExpiresAt,
+		Tables: contents, Withheld: meta.Withheld}
 	return nil
 }
 

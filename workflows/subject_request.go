@@ -187,6 +187,8 @@ type subjectRequest struct {
 	resending bool
 	// alerted holds the keys of the officer alerts already raised.
 	alerted map[string]bool
+	// release is the package waiting for an officer's release, if any.
+	release *releaseState
 }
 
 // SubjectRequest runs a data-subject request from acknowledgement to its
@@ -221,6 +223,9 @@ func (w *subjectRequest) register(ctx workflow.Context) error {
 	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateResendEmail, w.resend, workflow.UpdateHandlerOptions{
 		Validator: w.validateResend,
 	}); err != nil {
+		return err
+	}
+	if err := w.registerRelease(ctx); err != nil {
 		return err
 	}
 	return workflow.SetUpdateHandlerWithOptions(ctx, UpdateReview, w.review, workflow.UpdateHandlerOptions{
@@ -391,7 +396,9 @@ func (w *subjectRequest) validateReview(d ReviewDecision) error {
 // which may take days.
 func (w *subjectRequest) review(ctx workflow.Context, d ReviewDecision) (ReviewResult, error) {
 	w.decision = &d
-	if err := workflow.Await(ctx, func() bool { return w.status.Final() || w.awaitingOthers }); err != nil {
+	if err := workflow.Await(ctx, func() bool {
+		return w.status.Final() || w.awaitingOthers || w.status == domain.StatusAwaitingRelease
+	}); err != nil {
 		return ReviewResult{}, err
 	}
 	return ReviewResult{Status: w.status}, nil
@@ -413,6 +420,9 @@ func (w *subjectRequest) decide(ctx workflow.Context, d ReviewDecision) error {
 		}
 		if err := w.dataMapStep(ctx, fulfilment.Fulfil, &done); err != nil {
 			return err
+		}
+		if done.Release && workflow.GetVersion(ctx, changeRelease, workflow.DefaultVersion, 1) >= 1 {
+			return w.awaitRelease(ctx, d, done)
 		}
 	}
 	if err := w.setStatus(ctx, status, d.Actor, d.Reason); err != nil {

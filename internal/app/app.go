@@ -285,7 +285,7 @@ func (a *App) NewWorker() (worker.Worker, error) {
 	})
 	w.RegisterActivity(&activities.Fulfilment{
 		Store: a.Store, Systems: a.Systems, Sealer: a.Sealer, Organisation: a.Config.Organisation,
-		DownloadTTL: a.Config.DownloadTTL, Now: a.Now, Log: a.Log,
+		DownloadTTL: a.Config.DownloadTTL, ReviewBeforeRelease: a.Config.ReviewBeforeRelease, Now: a.Now, Log: a.Log,
 	})
 	w.RegisterActivity(&activities.Tasks{Store: a.Store, Systems: a.Systems, Sealer: a.Sealer, Now: a.Now})
 	return w, nil

@@ -72,6 +72,10 @@ type Request struct {
 	LoggedBy string
 	// AssigneeID is the officer working on the request, if any.
 	AssigneeID *int64
+	// ReleasedAt and ReleasedBy record the officer who released an
+	// access or export package after previewing it.
+	ReleasedAt *time.Time
+	ReleasedBy string
 }
 
 // AuditEvent is one line of a request's history.
