@@ -37,7 +37,7 @@ type Fulfilment struct {
 	// officer's preview and release (DSAR_REVIEW_BEFORE_RELEASE).
 	ReviewBeforeRelease bool
 	Now                 func() time.Time
-	Log          *slog.Logger
+	Log                 *slog.Logger
 }
 
 // Fulfilled says what an approved request left to do after it completes.

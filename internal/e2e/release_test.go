@@ -186,7 +186,9 @@ func TestAccessPackageWaitsForReleaseAndLeavesOutWhatWasWithheld(t *testing.T) {
 	}
 
 	// The trail names each step.
-	var trail struct{ Timeline []struct{ Action, Actor, Detail string } }
+	var trail struct {
+		Timeline []struct{ Action, Actor, Detail string }
+	}
 	s.call("GET", path, s.token, nil, &trail)
 	var actions []string
 	for _, e := range trail.Timeline {
