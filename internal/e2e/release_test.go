@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/chromedp/chromedp"
+
 	"github.com/dsar-project/dsar/internal/sendgridtest"
 )
 
@@ -212,5 +214,88 @@ func TestReleaseOffSendsThePackageOnApproval(t *testing.T) {
 	var p problem
 	if code := s.call("POST", "/api/v1/officer/requests/"+r.ID+"/release", s.token, nil, &p); code != http.StatusConflict {
 		t.Errorf("release with review off: %d %+v, want 409", code, p)
+	}
+}
+
+// TestBrowserOfficerPreviewsWithholdsAndReleases: an officer approves an
+// access request, previews the package, withholds a row with a reason
+// (confirming on the page), sees the preview without it, and releases
+// it (confirming again); only then is the requester emailed.
+func TestBrowserOfficerPreviewsWithholdsAndReleases(t *testing.T) {
+	ctx := newBrowser(t)
+	s := newSystemEnv(t, "", map[string]string{"DSAR_REVIEW_BEFORE_RELEASE": "true"})
+	signInAsOfficer(t, ctx, s)
+	r := s.reviewed(3, "access")
+	page := s.base + "/officer/requests/" + r.ID
+	run(t, ctx, "approve",
+		chromedp.Navigate(page),
+		chromedp.Click(`//button[text()="Approve"]`),
+		chromedp.WaitVisible(chromedp.CSS(`.notice`)),
+		chromedp.WaitVisible(chromedp.CSS(`#release`)),
+		shot("44-awaiting-release"),
+	)
+	if flash, status := text(t, ctx, ".notice"), text(t, ctx, ".status-label"); !strings.Contains(flash, "waits for your preview") || status != "Package ready; awaiting release" {
+		t.Errorf("after approving: notice %q, status %q", flash, status)
+	}
+	if slices.Contains(sentSteps(s.sendgrid.Mails(), r.ID), "completed") {
+		t.Fatal("the requester was emailed before the release")
+	}
+	key := string(s.packageTables(r.ID)["shop.orders"].Rows[0])
+
+	// The preview is the report the requester will read.
+	preview := func() string {
+		got, err := chromedp.Run(ctx, chromedp.Evaluate[string](`fetch(document.querySelector('#preview-link').href).then(async r => r.status + "\n" + await r.text())`, chromedp.EvalAwaitPromise))
+		if err != nil || !strings.HasPrefix(got, "200\n") {
+			t.Fatalf("fetching the preview: %v\n%.300s", err, got)
+		}
+		return got
+	}
+	if p := preview(); !strings.Contains(p, "Your data held by Example Shop Ltd") || strings.Contains(p, "Withheld from this report") {
+		t.Errorf("the preview before withholding:\n%.1500s", p)
+	}
+	run(t, ctx, "see the preview", chromedp.Navigate(page+"/preview"), shot("45-preview"), chromedp.Navigate(page), chromedp.WaitVisible(chromedp.CSS(`#withhold`)))
+
+	const reason = "Names the person the parcel was for, who is not the requester"
+	run(t, ctx, "withhold a row",
+		chromedp.SetValue(chromedp.CSS(`#withhold-table`), "shop.orders"),
+		chromedp.SendKeys(chromedp.CSS(`#withhold-rows`), key),
+		chromedp.SendKeys(chromedp.CSS(`#withhold-reason`), reason),
+		chromedp.Click(`//button[text()="Withhold…"]`),
+		chromedp.WaitVisible(chromedp.CSS(`#confirm`)),
+		shot("46-confirm-withhold"),
+	)
+	if c := text(t, ctx, "#confirm"); !strings.Contains(c, "rows "+key+" of shop.orders") || !strings.Contains(c, reason) {
+		t.Errorf("the confirmation says:\n%s", c)
+	}
+	if rows := s.packageTables(r.ID)["shop.orders"].Rows; !slices.ContainsFunc(rows, func(k json.RawMessage) bool { return string(k) == key }) {
+		t.Error("asking for confirmation withheld the row already")
+	}
+	run(t, ctx, "confirm the withholding",
+		chromedp.Click(chromedp.CSS(`#confirm-yes`)),
+		chromedp.WaitVisible(`//div[@class="notice"][contains(., "Withheld")]`),
+		shot("47-withheld"),
+	)
+	if w := text(t, ctx, "#withholds"); !strings.Contains(w, key) || !strings.Contains(w, reason) {
+		t.Errorf("the withheld list says:\n%s", w)
+	}
+	if p := preview(); !strings.Contains(p, "Withheld from this report") || !strings.Contains(p, reason) {
+		t.Errorf("the preview after withholding:\n%.3000s", p)
+	}
+	run(t, ctx, "see the preview without the row", chromedp.Navigate(page+"/preview"), shot("48-preview-withheld"), chromedp.Navigate(page), chromedp.WaitVisible(chromedp.CSS(`#release-form`)))
+
+	run(t, ctx, "release",
+		chromedp.Click(`//button[text()="Release to the requester…"]`),
+		chromedp.WaitVisible(chromedp.CSS(`#confirm`)),
+		shot("49-confirm-release"),
+		chromedp.Click(chromedp.CSS(`#confirm-yes`)),
+		chromedp.WaitVisible(`//div[@class="notice"][contains(., "Released")]`),
+		shot("50-released"),
+	)
+	if status := text(t, ctx, ".status-label"); status != "Completed" {
+		t.Errorf("after the release the status is %q", status)
+	}
+	z, _ := s.download(s.waitMail(r.ID, "completed").Text)
+	if data := readZip(t, z)["data.json"]; !strings.Contains(data, reason) {
+		t.Errorf("data.json does not list the withheld row's reason")
 	}
 }
