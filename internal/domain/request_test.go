@@ -86,8 +86,11 @@ func TestCanTransition(t *testing.T) {
 		{StatusInReview, StatusDenied}:             true,
 		{StatusInReview, StatusFulfilling}:         true,
 		{StatusFulfilling, StatusCompleted}:        true,
+		// A package waits for an officer's preview and release.
+		{StatusFulfilling, StatusAwaitingRelease}: true,
+		{StatusAwaitingRelease, StatusCompleted}:  true,
 	}
-	// Every pair of known statuses: exactly the eight above are allowed.
+	// Every pair of known statuses: exactly the ten above are allowed.
 	for _, from := range Statuses {
 		for _, to := range Statuses {
 			want := allowed[[2]Status{from, to}]
