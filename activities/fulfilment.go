@@ -37,8 +37,11 @@ type Fulfilment struct {
 	PrivacyEmail string
 	Authority    export.Authority
 	DownloadTTL  time.Duration
-	Now          func() time.Time
-	Log          *slog.Logger
+	// ReviewBeforeRelease holds every access or export package for an
+	// officer's preview and release (DSAR_REVIEW_BEFORE_RELEASE).
+	ReviewBeforeRelease bool
+	Now                 func() time.Time
+	Log                 *slog.Logger
 }
 
 // Fulfilled says what an approved request left to do after it completes.
@@ -46,6 +49,11 @@ type Fulfilled struct {
 	// Aftercare is set when a deletion kept rows for a retention period
 	// or a legal hold deferred part of it: a RetentionPurge finishes it.
 	Aftercare bool
+	// Release is set when the package waits for an officer's preview and
+	// release before the requester is told of it; Tables then names the
+	// package's tables ("system.table"), which a withholding may name.
+	Release bool
+	Tables  []string
 }
 
 // Fulfil carries out an approved request: it builds the access or export
@@ -65,7 +73,14 @@ func (a *Fulfilment) Fulfil(ctx context.Context, requestID string) (Fulfilled, e
 	// Asked of the database, not of f: an attempt cut short after a
 	// system committed has its retained rows recorded there only.
 	aftercare, err := a.Store.HasAftercare(ctx, requestID)
-	return Fulfilled{Aftercare: aftercare}, err
+	done := Fulfilled{Aftercare: aftercare}
+	if a.ReviewBeforeRelease && f.Package != nil {
+		done.Release = true
+		for _, t := range f.Package.Tables {
+			done.Tables = append(done.Tables, t.System+"."+t.Table)
+		}
+	}
+	return done, err
 }
 
 func (a *Fulfilment) fulfil(ctx context.Context, requestID string, f *domain.Fulfilment) error {

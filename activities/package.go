@@ -50,9 +50,17 @@ func (a *Fulfilment) buildPackage(ctx context.Context, r *store.Request, others 
 	if err != nil {
 		return err
 	}
+	withholds, err := a.Store.Withholds(ctx, r.ID)
+	if err != nil {
+		return err
+	}
+	var contents []domain.PackageTable
 	meta := export.Meta{
-		RequestID: r.ID, Organisation: a.Organisation, GeneratedAt: now, Others: others,
+		RequestID: r.ID, Organisation: a.Organisation, GeneratedAt: now, Others: others, Contents: &contents,
 		Lang: i18n.Lang(r.Language), PrivacyEmail: a.PrivacyEmail, Authority: a.Authority,
+	}
+	for _, wh := range withholds {
+		meta.Withheld = append(meta.Withheld, domain.Withheld{System: wh.SystemName, Table: wh.Table, Rows: wh.RowKeys, Columns: wh.ColumnNames, Reason: wh.Reason})
 	}
 	if a.Systems != nil {
 		meta.Map = a.Systems.Map
@@ -69,7 +77,8 @@ func (a *Fulfilment) buildPackage(ctx context.Context, r *store.Request, others 
 	if err := w.Close(); err != nil {
 		return err
 	}
-	f.Package = &domain.PackageInfo{ID: p.ID, FileName: p.FileName, Size: p.Size, ExpiresAt: p.ExpiresAt}
+	f.Package = &domain.PackageInfo{ID: p.ID, FileName: p.FileName, Size: p.Size, ExpiresAt: p.ExpiresAt,
+		Tables: contents, Withheld: meta.Withheld}
 	return nil
 }
 

@@ -154,6 +154,11 @@ type officerRequest struct {
 	// end; Deferred the parts legal holds stopped.
 	Retained []store.RetainedGroup   `json:"retained,omitempty"`
 	Deferred []store.DeferredErasure `json:"deferred,omitempty"`
+	// Withheld is what officers withheld from the package before release;
+	// ReleasedAt and ReleasedBy say when and by whom it was released.
+	Withheld   []store.Withhold `json:"withheld,omitempty"`
+	ReleasedAt *time.Time       `json:"released_at,omitempty"`
+	ReleasedBy string           `json:"released_by,omitempty"`
 }
 
 // mailFailure is an email the provider refused for good.
@@ -179,7 +184,7 @@ func toOfficerRequest(r *store.Request, now time.Time) officerRequest {
 		Regime: r.Regime, AckDueAt: r.AckDueAt, ExtensionNoticeBy: r.ExtensionNoticeBy, ExtendedDueAt: r.ExtendedDueAt,
 		VerifiedBy: r.VerifiedBy, ClosedAt: r.ClosedAt, DecisionReason: r.DecisionReason, GPC: r.GPC,
 		Channel: cmp.Or(r.Channel, domain.ChannelWeb), LoggedBy: r.LoggedBy,
-		Language: r.Language,
+		Language: r.Language, ReleasedAt: r.ReleasedAt, ReleasedBy: r.ReleasedBy,
 	}
 }
 
@@ -217,6 +222,9 @@ func (s *Server) apiGetRequest(c echo.Context) error {
 		return err
 	}
 	if out.MailEvents, err = s.store.MailEvents(ctx, r.ID); err != nil {
+		return err
+	}
+	if out.Withheld, err = s.store.Withholds(ctx, r.ID); err != nil {
 		return err
 	}
 	if _, err := s.store.InboundMessageOf(ctx, r.ID); err == nil {

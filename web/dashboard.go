@@ -39,6 +39,9 @@ func (s *Server) chrome(c echo.Context, nav string) chrome {
 // crafted link cannot put words on the dashboard.
 var flashes = map[string]string{
 	"approved":           "Approved. The requester has been emailed.",
+	"built":              "Approved. The package is built and waits for your preview and release; the requester has not been told yet.",
+	"withheld":           "Withheld. The package was rebuilt without it and lists it with your reason; preview it again before releasing.",
+	"released":           "Released. The requester has been emailed the download link.",
 	"denied":             "Denied. The requester has been emailed the reason.",
 	"processing":         "Accepted. It is being carried out and the list will show it shortly.",
 	"verified":           "Identity verified. The request moves to review in a moment.",
@@ -262,6 +265,12 @@ type requestPage struct {
 	Reason          string
 	// ExtensionReason is kept when an extension was refused.
 	ExtensionReason string
+	// Release is the package awaiting the officer's release, if any;
+	// Withholds what was withheld from it.
+	Release   *domain.PackageInfo
+	Withholds []store.Withhold
+	// Confirm asks the officer to confirm an irreversible step.
+	Confirm *confirmStep
 }
 
 func (s *Server) dashboardRequest(c echo.Context) error {
@@ -277,6 +286,13 @@ func (s *Server) renderRequest(c echo.Context, code int, r *store.Request, probl
 }
 
 func (s *Server) renderRequestPage(c echo.Context, code int, r *store.Request, problem, reason, extensionReason string) error {
+	return s.renderRequestWith(c, code, r, func(p *requestPage) {
+		p.Error, p.Reason, p.ExtensionReason = problem, reason, extensionReason
+	})
+}
+
+// renderRequestWith shows a request's page, set up further by more.
+func (s *Server) renderRequestWith(c echo.Context, code int, r *store.Request, more func(*requestPage)) error {
 	ctx := c.Request().Context()
 	timeline, err := s.store.Timeline(ctx, r.ID)
 	if err != nil {
@@ -334,8 +350,13 @@ func (s *Server) renderRequestPage(c echo.Context, code int, r *store.Request, p
 	if r.Type == domain.TypeUnclassified && officerFrom(c).Role.CanAct() {
 		classifiable = domain.Classifiable
 	}
+	withholds, err := s.store.Withholds(ctx, r.ID)
+	if err != nil {
+		return err
+	}
 	now := s.now()
-	return s.render(c, code, "officer/request", requestPage{
+	page := requestPage{
+		Release: releaseOf(r, done), Withholds: withholds,
 		Notes: notes, Assignee: assigneeOf(r, emails), Officers: acting,
 		Messages: messages, WithdrawalReason: withdrawalReason,
 		Message: msg, Classifiable: classifiable, MailEvents: events,
@@ -346,8 +367,9 @@ func (s *Server) renderRequestPage(c echo.Context, code int, r *store.Request, p
 		CanDecide: officerFrom(c).Role.CanAct() && r.Status == domain.StatusInReview,
 		CanVerify: officerFrom(c).Role.CanAct() && r.Status == domain.StatusVerifying && r.VerifiedAt == nil,
 		CanExtend: officerFrom(c).Role.CanAct() && domain.ExtensionRefused(r.Type, r.Status, r.ExtendedAt != nil, r.NoticeBy(), now) == nil,
-		Error:     problem, Reason: reason, ExtensionReason: extensionReason,
-	})
+	}
+	more(&page)
+	return s.render(c, code, "officer/request", page)
 }
 
 func (s *Server) dashboardApprove(c echo.Context) error {
@@ -362,7 +384,10 @@ func (s *Server) dashboardDeny(c echo.Context) error {
 // the outcome, or shows the request again with the reason it was refused.
 func (s *Server) dashboardDecide(c echo.Context, approve bool, reason, done string) error {
 	ctx := c.Request().Context()
-	_, err := s.office.Decide(ctx, c.Param("id"), approve, reason, officerFrom(c).Email)
+	status, err := s.office.Decide(ctx, c.Param("id"), approve, reason, officerFrom(c).Email)
+	if status == domain.StatusAwaitingRelease {
+		done = "built"
+	}
 	if errors.Is(err, office.ErrStillProcessing) {
 		done = "processing"
 	} else if err != nil {

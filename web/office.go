@@ -25,6 +25,8 @@ type Office interface {
 	Extend(ctx context.Context, requestID, reason, actor string) (time.Time, error)
 	CompleteTask(ctx context.Context, requestID, system, note, actor string) error
 	ResendEmail(ctx context.Context, requestID, newEmail, actor string) (office.Resent, error)
+	Withhold(ctx context.Context, requestID string, w office.Withholding, actor string) (*domain.PackageInfo, error)
+	Release(ctx context.Context, requestID, actor string) (domain.Status, error)
 	SubmitInbound(ctx context.Context, m office.InboundMail) (*office.Receipt, error)
 	InboundMessage(ctx context.Context, requestID string) (*office.InboundMail, error)
 	Classify(ctx context.Context, requestID string, t domain.RequestType, actor string) (*store.Request, error)

@@ -193,6 +193,8 @@ type subjectRequest struct {
 	alerted map[string]bool
 	// self is what the requester does from the status page (withdraw.go).
 	self selfService
+	// release is the package waiting for an officer's release, if any.
+	release *releaseState
 }
 
 // SubjectRequest runs a data-subject request from acknowledgement to its
@@ -230,6 +232,9 @@ func (w *subjectRequest) register(ctx workflow.Context) error {
 	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateResendEmail, w.resend, workflow.UpdateHandlerOptions{
 		Validator: w.validateResend,
 	}); err != nil {
+		return err
+	}
+	if err := w.registerRelease(ctx); err != nil {
 		return err
 	}
 	return workflow.SetUpdateHandlerWithOptions(ctx, UpdateReview, w.review, workflow.UpdateHandlerOptions{
@@ -426,7 +431,9 @@ func (w *subjectRequest) validateReview(d ReviewDecision) error {
 // which may take days.
 func (w *subjectRequest) review(ctx workflow.Context, d ReviewDecision) (ReviewResult, error) {
 	w.decision = &d
-	if err := workflow.Await(ctx, func() bool { return w.status.Final() || w.awaitingOthers }); err != nil {
+	if err := workflow.Await(ctx, func() bool {
+		return w.status.Final() || w.awaitingOthers || w.status == domain.StatusAwaitingRelease
+	}); err != nil {
 		return ReviewResult{}, err
 	}
 	return ReviewResult{Status: w.status}, nil
@@ -448,6 +455,9 @@ func (w *subjectRequest) decide(ctx workflow.Context, d ReviewDecision) error {
 		}
 		if err := w.dataMapStep(ctx, fulfilment.Fulfil, &done); err != nil {
 			return err
+		}
+		if done.Release && workflow.GetVersion(ctx, changeRelease, workflow.DefaultVersion, 1) >= 1 {
+			return w.awaitRelease(ctx, d, done)
 		}
 	}
 	if err := w.setStatus(ctx, status, d.Actor, d.Reason); err != nil {

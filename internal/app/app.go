@@ -304,7 +304,7 @@ func (a *App) NewWorker() (worker.Worker, error) {
 		Store: a.Store, Systems: a.Systems, Sealer: a.Sealer, Organisation: a.Config.Organisation,
 		PrivacyEmail: a.Config.PrivacyEmail,
 		Authority:    export.Authority{Name: a.Config.AuthorityName, URL: a.Config.AuthorityURL},
-		DownloadTTL:  a.Config.DownloadTTL, Now: a.Now, Log: a.Log,
+		DownloadTTL:  a.Config.DownloadTTL, ReviewBeforeRelease: a.Config.ReviewBeforeRelease, Now: a.Now, Log: a.Log,
 	})
 	w.RegisterActivity(&activities.Tasks{Store: a.Store, Systems: a.Systems, Sealer: a.Sealer, Now: a.Now})
 	return w, nil

@@ -59,6 +59,7 @@ type Config struct {
 	PublicRatePerMinute int               // DSAR_PUBLIC_RATE: public submissions per client per minute; 0 = unlimited
 	DataMap             string            // DSAR_DATAMAP: the data map file; empty in dev means the demo organisation's
 	DownloadTTL         time.Duration     // DSAR_DOWNLOAD_TTL: how long a requester's package can be downloaded
+	ReviewBeforeRelease bool              // DSAR_REVIEW_BEFORE_RELEASE: an officer previews and releases every access or export package
 	OptOutWithin        time.Duration     // DSAR_OPT_OUT_WITHIN: how soon an opt-out is due where the law says "without delay"
 	Regime              deadline.Regime   // DSAR_REGIME: the legal clock of requests that name none
 	Location            *time.Location    // DSAR_TIMEZONE: the zone deadlines count calendar days in
@@ -157,6 +158,7 @@ func Load(getenv func(string) string) (*Config, error) {
 		InboundRate:         l.count("DSAR_INBOUND_RATE", DefaultInboundRate),
 		InboundRateTotal:    l.count("DSAR_INBOUND_RATE_TOTAL", DefaultInboundRateTotal),
 		AttachmentMaxBytes:  int64(l.count("DSAR_ATTACHMENT_MAX_MB", DefaultAttachmentMaxMB)) << 20,
+		ReviewBeforeRelease: l.boolean("DSAR_REVIEW_BEFORE_RELEASE", true),
 	}
 	if text := l.text("SENDGRID_WEBHOOK_PUBLIC_KEY", ""); text != "" {
 		k, err := ParseEventWebhookKey(text)
@@ -272,6 +274,22 @@ func minName(d time.Duration) string {
 		return "one hour"
 	}
 	return "one minute"
+}
+
+// boolean is a true/false setting (true, false, 1, 0, on, off, yes,
+// no), or def when it is unset.
+func (l *loader) boolean(name string, def bool) bool {
+	v := strings.ToLower(strings.TrimSpace(l.text(name, "")))
+	switch v {
+	case "":
+		return def
+	case "true", "1", "on", "yes":
+		return true
+	case "false", "0", "off", "no":
+		return false
+	}
+	l.problem(fmt.Sprintf("%s: %q is not true or false", name, v))
+	return def
 }
 
 // count is a whole number, 0 or more.
@@ -496,6 +514,7 @@ func (c *Config) Print(w io.Writer) {
 		{"DSAR_PUBLIC_RATE", strconv.Itoa(c.PublicRatePerMinute)},
 		{"DSAR_DATAMAP", c.DataMap},
 		{"DSAR_DOWNLOAD_TTL", c.DownloadTTL.String()},
+		{"DSAR_REVIEW_BEFORE_RELEASE", strconv.FormatBool(c.ReviewBeforeRelease)},
 		{"DSAR_OPT_OUT_WITHIN", c.OptOutWithin.String()},
 		{"DSAR_REGIME", string(c.Regime)},
 		{"DSAR_TIMEZONE", c.Location.String()},

@@ -75,6 +75,7 @@ func TestLoadDefaults(t *testing.T) {
 		LogLevel:            "info",
 		PublicRatePerMinute: 20,
 		DownloadTTL:         14 * 24 * time.Hour,
+		ReviewBeforeRelease: true,
 		OptOutWithin:        2 * 24 * time.Hour,
 		Regime:              deadline.Default,
 		Location:            time.UTC,
@@ -102,39 +103,40 @@ func TestLoadDefaults(t *testing.T) {
 
 func TestLoadReadsEveryVariable(t *testing.T) {
 	m := map[string]string{
-		"DSAR_ADDR":               " 0.0.0.0:9000 ",
-		"DSAR_BASE_URL":           "https://privacy.example.com/",
-		"DSAR_DATA_DIR":           "/var/lib/dsar",
-		"DSAR_DATABASE_URL":       "postgres://dsar@db/dsar",
-		"TEMPORAL_ADDRESS":        "temporal.internal:7233",
-		"TEMPORAL_NAMESPACE":      "privacy",
-		"DSAR_TASK_QUEUE":         "dsar-eu",
-		"SENDGRID_API_KEY":        testAPIKey,
-		"SENDGRID_API_URL":        "http://127.0.0.1:3030/",
-		"DSAR_MAIL_FROM":          "dpo@example.com",
-		"DSAR_MAIL_FROM_NAME":     "Data Protection Office",
-		"DSAR_ORGANISATION":       "Analytical Engines Ltd",
-		"DSAR_PRIVACY_NOTICE_URL": "https://engines.example/privacy",
-		"DSAR_PRIVACY_EMAIL":      "privacy@engines.example",
-		"DSAR_PRIVACY_ADDRESS":    "  Analytical Engines Ltd,\n 12 Dorset Street, London  ",
-		"DSAR_LOGO":               writeLogo(t),
-		"DSAR_SECRET_KEY":         testSecretKey,
-		"DSAR_VERIFY_TTL":         "72h",
-		"DSAR_DATAMAP":            "/etc/dsar/datamap.yaml",
-		"DSAR_DOWNLOAD_TTL":       "7d",
-		"DSAR_OPT_OUT_WITHIN":     "24h",
-		"DSAR_REGIME":             "GDPR",
-		"DSAR_TIMEZONE":           "Europe/Amsterdam",
-		"DSAR_REMINDERS":          "10d, 3d,12h",
-		"DSAR_CLOCK_PAUSE":        "gdpr,CCPA",
-		"DSAR_MONITOR_INTERVAL":   "15m",
-		"DSAR_BREACH_RATE":        "500",
-		"DSAR_LOG_LEVEL":          "DEBUG",
-		"DSAR_INBOUND_SECRET":     "inbound-secret-0123456789abcdef",
-		"DSAR_INBOUND_MAX_MB":     "25",
-		"DSAR_INBOUND_RATE":       "3",
-		"DSAR_INBOUND_RATE_TOTAL": "60",
-		"DSAR_ATTACHMENT_MAX_MB":  "4",
+		"DSAR_ADDR":                  " 0.0.0.0:9000 ",
+		"DSAR_BASE_URL":              "https://privacy.example.com/",
+		"DSAR_DATA_DIR":              "/var/lib/dsar",
+		"DSAR_DATABASE_URL":          "postgres://dsar@db/dsar",
+		"TEMPORAL_ADDRESS":           "temporal.internal:7233",
+		"TEMPORAL_NAMESPACE":         "privacy",
+		"DSAR_TASK_QUEUE":            "dsar-eu",
+		"SENDGRID_API_KEY":           testAPIKey,
+		"SENDGRID_API_URL":           "http://127.0.0.1:3030/",
+		"DSAR_MAIL_FROM":             "dpo@example.com",
+		"DSAR_MAIL_FROM_NAME":        "Data Protection Office",
+		"DSAR_ORGANISATION":          "Analytical Engines Ltd",
+		"DSAR_PRIVACY_NOTICE_URL":    "https://engines.example/privacy",
+		"DSAR_PRIVACY_EMAIL":         "privacy@engines.example",
+		"DSAR_PRIVACY_ADDRESS":       "  Analytical Engines Ltd,\n 12 Dorset Street, London  ",
+		"DSAR_LOGO":                  writeLogo(t),
+		"DSAR_SECRET_KEY":            testSecretKey,
+		"DSAR_VERIFY_TTL":            "72h",
+		"DSAR_DATAMAP":               "/etc/dsar/datamap.yaml",
+		"DSAR_DOWNLOAD_TTL":          "7d",
+		"DSAR_OPT_OUT_WITHIN":        "24h",
+		"DSAR_REGIME":                "GDPR",
+		"DSAR_TIMEZONE":              "Europe/Amsterdam",
+		"DSAR_REMINDERS":             "10d, 3d,12h",
+		"DSAR_CLOCK_PAUSE":           "gdpr,CCPA",
+		"DSAR_MONITOR_INTERVAL":      "15m",
+		"DSAR_BREACH_RATE":           "500",
+		"DSAR_LOG_LEVEL":             "DEBUG",
+		"DSAR_INBOUND_SECRET":        "inbound-secret-0123456789abcdef",
+		"DSAR_INBOUND_MAX_MB":        "25",
+		"DSAR_INBOUND_RATE":          "3",
+		"DSAR_INBOUND_RATE_TOTAL":    "60",
+		"DSAR_ATTACHMENT_MAX_MB":     "4",
+		"DSAR_REVIEW_BEFORE_RELEASE": "false",
 	}
 	c, err := config.Load(env(m))
 	if err != nil {
@@ -472,8 +474,8 @@ func TestPrintRedactsSecrets(t *testing.T) {
 	}
 	// One NAME=value line per setting.
 	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
-	if len(lines) != 41 {
-		t.Errorf("Print wrote %d lines, want 41:\n%s", len(lines), out)
+	if len(lines) != 42 {
+		t.Errorf("Print wrote %d lines, want 42:\n%s", len(lines), out)
 	}
 	for _, l := range lines {
 		if name, _, ok := strings.Cut(l, "="); !ok || name == "" || strings.ToUpper(name) != name {
@@ -696,5 +698,28 @@ func TestInboundAndEventWebhookSettings(t *testing.T) {
 		if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "DSAR_INBOUND_SECRET") {
 			t.Errorf("DSAR_INBOUND_SECRET=%q: Validate() = %v, want a problem naming it", secret, err)
 		}
+	}
+}
+
+func TestReviewBeforeReleaseIsOnUnlessTurnedOff(t *testing.T) {
+	for v, want := range map[string]bool{"": true, "true": true, "on": true, "false": false, "0": false, "off": false} {
+		c, err := config.Load(func(k string) string {
+			if k == "DSAR_REVIEW_BEFORE_RELEASE" {
+				return v
+			}
+			return ""
+		})
+		if err != nil || c.ReviewBeforeRelease != want {
+			t.Errorf("DSAR_REVIEW_BEFORE_RELEASE=%q: %v, %v; want %v", v, c, err, want)
+		}
+	}
+	_, err := config.Load(func(k string) string {
+		if k == "DSAR_REVIEW_BEFORE_RELEASE" {
+			return "maybe"
+		}
+		return ""
+	})
+	if err == nil || !strings.Contains(err.Error(), `DSAR_REVIEW_BEFORE_RELEASE: "maybe" is not true or false`) {
+		t.Errorf("a bad value: %v", err)
 	}
 }

@@ -1,6 +1,7 @@
 package domain
 
 import (
+	"encoding/json"
 	"strings"
 	"time"
 )
@@ -58,6 +59,33 @@ type PackageInfo struct {
 	FileName  string    `json:"file_name"`
 	Size      int64     `json:"size"`
 	ExpiresAt time.Time `json:"expires_at"`
+	// Tables lists what the package holds, table by table, for the
+	// officer who previews it before release (empty in packages built
+	// before review before release).
+	Tables []PackageTable `json:"tables,omitempty"`
+	// Withheld lists what an officer withheld from it, with why.
+	Withheld []Withheld `json:"withheld,omitempty"`
+}
+
+// PackageTable is one table of a package: its columns and the primary
+// keys of its rows (each key a JSON array, as the officer names a row to
+// withhold), after what was withheld.
+type PackageTable struct {
+	System  string            `json:"system"`
+	Table   string            `json:"table"`
+	Columns []string          `json:"columns"`
+	Rows    []json.RawMessage `json:"rows"`
+}
+
+// Withheld is one part of a package an officer withheld, and why: a whole
+// table when Rows and Columns are empty, else those rows (left out
+// entirely) or those columns (left out of every row).
+type Withheld struct {
+	System  string            `json:"system"`
+	Table   string            `json:"table"`
+	Rows    []json.RawMessage `json:"rows,omitempty"`
+	Columns []string          `json:"columns,omitempty"`
+	Reason  string            `json:"reason"`
 }
 
 // ErasedTable is what deletion did in one table.

@@ -70,13 +70,14 @@ const (
 	StatusExpiredUnverified Status = "expired_unverified" // identity never proven in time
 	StatusInReview          Status = "in_review"          // verified; waiting for an officer
 	StatusFulfilling        Status = "fulfilling"         // approved; being carried out, or waiting for other systems or manual tasks
+	StatusAwaitingRelease   Status = "awaiting_release"   // package built; an officer previews it before the requester gets it
 	StatusCompleted         Status = "completed"          // approved and fulfilled
 	StatusDenied            Status = "denied"             // refused with a reason
 	StatusWithdrawn         Status = "withdrawn"          // the requester withdrew it before fulfilment began
 )
 
 // Statuses lists every status in workflow order.
-var Statuses = []Status{StatusReceived, StatusVerifying, StatusExpiredUnverified, StatusInReview, StatusFulfilling, StatusCompleted, StatusDenied, StatusWithdrawn}
+var Statuses = []Status{StatusReceived, StatusVerifying, StatusExpiredUnverified, StatusInReview, StatusFulfilling, StatusAwaitingRelease, StatusCompleted, StatusDenied, StatusWithdrawn}
 
 // Valid reports whether s is a known status.
 func (s Status) Valid() bool {
@@ -125,6 +126,8 @@ func (s Status) Label() string {
 		return "Being reviewed by our privacy team"
 	case StatusFulfilling:
 		return "Approved; we are carrying it out"
+	case StatusAwaitingRelease:
+		return "Approved; your data is being checked before we send it"
 	case StatusCompleted:
 		return "Completed"
 	case StatusDenied:
@@ -148,6 +151,8 @@ func (s Status) OfficerLabel() string {
 		return "Awaiting decision"
 	case StatusFulfilling:
 		return "Approved; being carried out"
+	case StatusAwaitingRelease:
+		return "Package ready; awaiting release"
 	case StatusCompleted:
 		return "Completed"
 	case StatusDenied:
@@ -162,7 +167,10 @@ var transitions = map[Status][]Status{
 	StatusReceived:   {StatusVerifying, StatusWithdrawn},
 	StatusVerifying:  {StatusInReview, StatusExpiredUnverified, StatusFulfilling, StatusWithdrawn}, // an opt-out goes straight to fulfilling
 	StatusInReview:   {StatusFulfilling, StatusCompleted, StatusDenied, StatusWithdrawn},
-	StatusFulfilling: {StatusCompleted},
+	StatusFulfilling: {StatusCompleted, StatusAwaitingRelease},
+	// An access or export package waits for an officer's preview and
+	// release (DSAR_REVIEW_BEFORE_RELEASE).
+	StatusAwaitingRelease: {StatusCompleted},
 }
 
 // CanTransition reports whether a request may move from one status to another.

@@ -91,8 +91,11 @@ func TestCanTransition(t *testing.T) {
 		{StatusReceived, StatusWithdrawn}:  true,
 		{StatusVerifying, StatusWithdrawn}: true,
 		{StatusInReview, StatusWithdrawn}:  true,
+		// A package waits for an officer's preview and release.
+		{StatusFulfilling, StatusAwaitingRelease}: true,
+		{StatusAwaitingRelease, StatusCompleted}:  true,
 	}
-	// Every pair of known statuses: exactly the eleven above are allowed.
+	// Every pair of known statuses: exactly the thirteen above are allowed.
 	for _, from := range Statuses {
 		for _, to := range Statuses {
 			want := allowed[[2]Status{from, to}]

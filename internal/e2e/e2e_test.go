@@ -150,6 +150,9 @@ func newSystemEnv(t *testing.T, moreSystems string, more map[string]string) *sys
 		"DSAR_PRIVACY_NOTICE_URL": "https://shop.example/privacy",
 		"DSAR_PRIVACY_EMAIL":      "dpo@shop.example",
 		"DSAR_PRIVACY_ADDRESS":    "Example Shop Ltd, Rue de la Loi 16, Brussels, Belgium",
+		// Packages go straight to the requester, as before review before
+		// release; its tests turn it on (release_test.go).
+		"DSAR_REVIEW_BEFORE_RELEASE": "false",
 	}
 	for k, v := range more {
 		env[k] = v

@@ -144,10 +144,10 @@ func rowKey(cols []string, row []any) string {
 // gatherAccess reads every personal row once, folding identical rows
 // from the backups into one record that lists where it was found. The
 // rows of one person are held in memory to do so.
-func gatherAccess(ctx context.Context, sources []Source) ([]*accessTable, error) {
+func gatherAccess(ctx context.Context, sources []Source, meta Meta) ([]*accessTable, error) {
 	var out []*accessTable
 	byName := map[string]*accessTable{}
-	for _, t := range tablesOf(sources) {
+	for _, t := range tablesOf(sources, meta) {
 		name := t.conn.System().Name + "." + t.found.Table.Name
 		at, ok := byName[name]
 		if !ok {
@@ -191,6 +191,9 @@ type (
 		Notice                      []reportNotice
 		Others                      []reportOther
 		OthersTitle                 string
+		// What an officer withheld, each with the reason.
+		Withheld                     []reportItem
+		WithheldTitle, WithheldIntro string
 	}
 	reportSection struct {
 		ID, Title string
@@ -331,7 +334,7 @@ func (w words) found(r *accessRow) string {
 // in sections named for what they are, then what GDPR Art. 15(1) and (2)
 // require them to be told, in their language.
 func writeReport(ctx context.Context, out io.Writer, sources []Source, meta Meta) error {
-	tables, err := gatherAccess(ctx, sources)
+	tables, err := gatherAccess(ctx, sources, meta)
 	if err != nil {
 		return err
 	}
@@ -389,6 +392,16 @@ func writeReport(ctx context.Context, out io.Writer, sources []Source, meta Meta
 			ro.Manual = w.t("report.others.manual", nil)
 		}
 		v.Others = append(v.Others, ro)
+	}
+	if len(meta.Withheld) > 0 {
+		v.WithheldTitle = w.t("report.withheld.title", nil)
+		v.WithheldIntro = w.t("report.withheld.intro", nil)
+		for _, h := range meta.Withheld {
+			v.Withheld = append(v.Withheld, reportItem{
+				Text:   h.System + " · " + h.Table + ": " + withheldText(h),
+				Detail: w.t("report.withheld.reason", map[string]string{"Reason": h.Reason}),
+			})
+		}
 	}
 	return report.Execute(out, v)
 }

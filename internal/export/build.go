@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/dsar-project/dsar/internal/datamap"
+	"github.com/dsar-project/dsar/internal/domain"
 	"github.com/dsar-project/dsar/internal/i18n"
 )
 
@@ -51,6 +52,14 @@ type Meta struct {
 	PrivacyEmail string
 	// Authority is the supervisory authority the report names.
 	Authority Authority
+	// Withheld is what an officer withheld from the package, with why:
+	// those tables, rows and columns are left out of every file, and the
+	// package lists each with its reason. A rule names the live system
+	// and applies to its backups' copies of the table too.
+	Withheld []domain.Withheld
+	// Contents, when set, receives what the package holds, table by
+	// table, after what was withheld.
+	Contents *[]domain.PackageTable
 }
 
 // Other is one webhook or manual system's part of a package.
@@ -79,37 +88,115 @@ type table struct {
 	// snapshot and archive are set for rows from a backup.
 	snapshot string
 	archive  *datamap.Archive
+	keys     [][]any         // the rows it carries: the personal ones an officer did not withhold
+	drop     map[string]bool // columns an officer withheld
+	// contents, when set, is Meta.Contents, and entry the table's index
+	// in it, whose columns are filled in as its rows are read.
+	contents *[]domain.PackageTable
+	entry    int
 }
 
-func tablesOf(sources []Source) []table {
+// RowKey is a row's primary key as the officer names it and a package
+// lists it: the JSON array of its values ([42], or ["eu", 7]).
+func RowKey(key []any) json.RawMessage {
+	b, err := json.Marshal(key)
+	if err != nil {
+		return json.RawMessage(fmt.Sprintf("%q", fmt.Sprint(key)))
+	}
+	return b
+}
+
+func tablesOf(sources []Source, meta Meta) []table {
 	var out []table
 	for _, s := range sources {
 		for _, ft := range s.Found.Tables {
-			if len(ft.Keys(func(r *datamap.FoundRow) bool { return ft.Personal(r) })) > 0 {
-				name, path := s.Found.System.Name, s.Found.System.Name
-				if s.Snapshot != "" {
-					name += " (backup " + s.Snapshot + ")"
-					path += "/backups/" + s.Snapshot
-				}
-				out = append(out, table{system: name, path: path, found: ft, conn: s.Conn, snapshot: s.Snapshot, archive: s.Archive})
+			keys := ft.Keys(func(r *datamap.FoundRow) bool { return ft.Personal(r) })
+			if len(keys) == 0 {
+				continue
 			}
+			t := table{system: s.Found.System.Name, path: s.Found.System.Name, found: ft, conn: s.Conn, snapshot: s.Snapshot, archive: s.Archive, drop: map[string]bool{}}
+			if s.Snapshot != "" {
+				t.system += " (backup " + s.Snapshot + ")"
+				t.path += "/backups/" + s.Snapshot
+			}
+			skip, whole := map[string]bool{}, false
+			for _, w := range meta.Withheld {
+				if w.System != s.Found.System.Name || w.Table != ft.Table.Name {
+					continue
+				}
+				whole = whole || (len(w.Rows) == 0 && len(w.Columns) == 0)
+				for _, k := range w.Rows {
+					skip[string(k)] = true
+				}
+				for _, c := range w.Columns {
+					t.drop[c] = true
+				}
+			}
+			if whole {
+				continue
+			}
+			for _, k := range keys {
+				if !skip[string(RowKey(k))] {
+					t.keys = append(t.keys, k)
+				}
+			}
+			if len(t.keys) == 0 {
+				continue
+			}
+			if meta.Contents != nil && s.Snapshot == "" {
+				pt := domain.PackageTable{System: t.system, Table: ft.Table.Name, Columns: []string{}}
+				for _, k := range t.keys {
+					pt.Rows = append(pt.Rows, RowKey(k))
+				}
+				*meta.Contents = append(*meta.Contents, pt)
+				t.contents, t.entry = meta.Contents, len(*meta.Contents)-1
+			}
+			out = append(out, t)
 		}
 	}
 	return out
 }
 
-// each streams a table's personal rows with withheld columns replaced.
+// each streams a table's rows: the personal ones not withheld, without
+// the columns an officer withheld, credentials replaced.
 func (t table) each(ctx context.Context, fn func(cols []string, row []any) error) error {
 	ft := t.found
-	keys := ft.Keys(func(r *datamap.FoundRow) bool { return ft.Personal(r) })
-	return t.conn.ReadRows(ctx, ft.Table, keys, func(cols []string, row []any) error {
+	return t.conn.ReadRows(ctx, ft.Table, t.keys, func(cols []string, row []any) error {
+		keepCols := make([]string, 0, len(cols))
+		kept := make([]any, 0, len(row))
 		for i, c := range cols {
-			if withheld(ft.Table.Columns[c]) && row[i] != nil {
-				row[i] = Withheld
+			if t.drop[c] {
+				continue
 			}
+			v := row[i]
+			if withheld(ft.Table.Columns[c]) && v != nil {
+				v = Withheld
+			}
+			keepCols, kept = append(keepCols, c), append(kept, v)
 		}
-		return fn(cols, row)
+		if t.contents != nil && len((*t.contents)[t.entry].Columns) == 0 {
+			(*t.contents)[t.entry].Columns = keepCols
+		}
+		return fn(keepCols, kept)
 	})
+}
+
+// withheldText says what a rule left out, for the report.
+func withheldText(w domain.Withheld) string {
+	switch {
+	case len(w.Rows) > 0:
+		keys := make([]string, len(w.Rows))
+		for i, k := range w.Rows {
+			keys[i] = string(k)
+		}
+		if len(w.Rows) == 1 {
+			return "the row " + keys[0]
+		}
+		return fmt.Sprintf("%d rows (%s)", len(w.Rows), strings.Join(keys, ", "))
+	case len(w.Columns) > 0:
+		return "the column(s) " + strings.Join(w.Columns, ", ")
+	}
+	return "the whole table"
 }
 
 // text formats a value for CSV and HTML.
@@ -185,6 +272,8 @@ type Manifest struct {
 	Systems      []string        `json:"systems"`
 	Tables       []ManifestTable `json:"tables"`
 	Others       []ManifestOther `json:"other_systems,omitempty"`
+	// Withheld is what an officer left out of the export, with why.
+	Withheld []domain.Withheld `json:"withheld,omitempty"`
 }
 
 // ManifestOther describes a webhook or manual system's part of an export.
@@ -199,13 +288,14 @@ type ManifestOther struct {
 // one CSV file per table and a manifest.json, rows streamed in batches.
 func WriteExport(ctx context.Context, w io.Writer, sources []Source, meta Meta) error {
 	z := newZip(w)
-	man := Manifest{RequestID: meta.RequestID, Organisation: meta.Organisation, GeneratedAt: meta.GeneratedAt.UTC().Format(time.RFC3339)}
+	man := Manifest{RequestID: meta.RequestID, Organisation: meta.Organisation, GeneratedAt: meta.GeneratedAt.UTC().Format(time.RFC3339),
+		Withheld: meta.Withheld}
 	for _, s := range sources {
 		if !slices.Contains(man.Systems, s.Found.System.Name) {
 			man.Systems = append(man.Systems, s.Found.System.Name)
 		}
 	}
-	for _, t := range tablesOf(sources) {
+	for _, t := range tablesOf(sources, meta) {
 		base := t.path + "/" + t.found.Table.Name
 		mt := ManifestTable{System: t.system, Table: t.found.Table.Name, Categories: t.found.Table.Columns,
 			Files: []string{base + ".json", base + ".csv"}}
@@ -317,7 +407,7 @@ func indentJSON(raw json.RawMessage) string {
 // grouped by system and table, with categories.
 func WriteAccess(ctx context.Context, w io.Writer, sources []Source, meta Meta) error {
 	z := newZip(w)
-	tables := tablesOf(sources)
+	tables := tablesOf(sources, meta)
 
 	hf, err := z.Create(ReportFile)
 	if err != nil {
@@ -379,6 +469,14 @@ func WriteAccess(ctx context.Context, w io.Writer, sources []Source, meta Meta) 
 		}
 		jw.WriteString(`,"other_systems":`)
 		jw.Write(others)
+	}
+	if len(meta.Withheld) > 0 {
+		held, err := json.Marshal(meta.Withheld)
+		if err != nil {
+			return err
+		}
+		jw.WriteString(`,"withheld":`)
+		jw.Write(held)
 	}
 	jw.WriteString("}\n")
 	if err := jw.Flush(); err != nil {

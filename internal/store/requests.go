@@ -76,6 +76,10 @@ type Request struct {
 	// sealed (WithdrawalBlobName) under WithdrawalKeyID; nil when none.
 	WithdrawalKeyID  string
 	WithdrawalReason []byte
+	// ReleasedAt and ReleasedBy record the officer who released an
+	// access or export package after previewing it.
+	ReleasedAt *time.Time
+	ReleasedBy string
 }
 
 // AuditEvent is one line of a request's history.
