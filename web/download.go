@@ -151,27 +151,43 @@ func (s *Server) sendPackage(c echo.Context, p *store.Package) error {
 // officerPackage lets an officer download a request's package for review.
 // It uses none of the requester's downloads and is audited.
 func (s *Server) officerPackage(c echo.Context) error {
+	p, err := s.officerPackageOf(c, "package_reviewed", nil)
+	if err != nil {
+		return err
+	}
+	return s.sendPackage(c, p)
+}
+
+// officerPackageOf finds the package of the request in the URL for an
+// officer, refuses it once expired or when refuse (if any) says so, and
+// records the officer's action on it in the trail.
+func (s *Server) officerPackageOf(c echo.Context, action string, refuse func(*store.Package) error) (*store.Package, error) {
 	ctx := c.Request().Context()
 	r, err := s.store.GetRequest(ctx, c.Param("id"))
 	if err != nil {
-		return err
+		return nil, err
 	}
 	p, err := s.store.RequestPackage(ctx, r.ID)
 	if errors.Is(err, store.ErrNotFound) {
-		return echo.NewHTTPError(http.StatusNotFound, "this request has no package (yet, or any more)")
+		return nil, echo.NewHTTPError(http.StatusNotFound, "this request has no package (yet, or any more)")
 	}
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if !s.now().Before(p.ExpiresAt) {
 		// Expired packages are deleted by the janitor; until it runs, they
 		// are gone for officers as for the requester.
-		return echo.NewHTTPError(http.StatusGone, "this request's package expired on "+p.ExpiresAt.UTC().Format("2 January 2006, 15:04 MST")+" and is no longer kept")
+		return nil, echo.NewHTTPError(http.StatusGone, "this request's package expired on "+p.ExpiresAt.UTC().Format("2 January 2006, 15:04 MST")+" and is no longer kept")
+	}
+	if refuse != nil {
+		if err := refuse(p); err != nil {
+			return nil, err
+		}
 	}
 	if err := s.store.Audit(ctx, store.AuditEvent{
-		RequestID: r.ID, Actor: officerFrom(c).Email, Action: "package_reviewed", Detail: p.FileName, At: s.now(),
+		RequestID: r.ID, Actor: officerFrom(c).Email, Action: action, Detail: p.FileName, At: s.now(),
 	}); err != nil {
-		return err
+		return nil, err
 	}
-	return s.sendPackage(c, p)
+	return p, nil
 }

@@ -25,27 +25,13 @@ const previewPolicy = "default-src 'none'; style-src 'unsafe-inline'; img-src da
 // (the access report, or an export's tables), audited. It uses none of
 // the requester's downloads.
 func (s *Server) packagePreview(c echo.Context) error {
-	ctx := c.Request().Context()
-	r, err := s.store.GetRequest(ctx, c.Param("id"))
+	p, err := s.officerPackageOf(c, "package_previewed", func(p *store.Package) error {
+		if p.Size > export.PreviewMax {
+			return echo.NewHTTPError(http.StatusRequestEntityTooLarge, export.ErrTooLargeToPreview.Error())
+		}
+		return nil
+	})
 	if err != nil {
-		return err
-	}
-	p, err := s.store.RequestPackage(ctx, r.ID)
-	if errors.Is(err, store.ErrNotFound) {
-		return echo.NewHTTPError(http.StatusNotFound, "this request has no package (yet, or any more)")
-	}
-	if err != nil {
-		return err
-	}
-	if !s.now().Before(p.ExpiresAt) {
-		return echo.NewHTTPError(http.StatusGone, "this request's package expired and is no longer kept")
-	}
-	if p.Size > export.PreviewMax {
-		return echo.NewHTTPError(http.StatusRequestEntityTooLarge, export.ErrTooLargeToPreview.Error())
-	}
-	if err := s.store.Audit(ctx, store.AuditEvent{
-		RequestID: r.ID, Actor: officerFrom(c).Email, Action: "package_previewed", Detail: p.FileName, At: s.now(),
-	}); err != nil {
 		return err
 	}
 	h := c.Response().Header()
@@ -53,7 +39,7 @@ func (s *Server) packagePreview(c echo.Context) error {
 	h.Set(echo.HeaderContentType, echo.MIMETextHTMLCharsetUTF8)
 	h.Set("Cache-Control", "no-store")
 	c.Response().WriteHeader(http.StatusOK)
-	return export.Preview(ctx, s.store, s.sealer, p, c.Response())
+	return export.Preview(c.Request().Context(), s.store, s.sealer, p, c.Response())
 }
 
 // apiWithhold withholds part of a package awaiting release and answers
