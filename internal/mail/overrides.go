@@ -150,6 +150,7 @@ var required = map[Kind][]string{
 	KindVerification:         {"Link", "Code"},
 	KindVerificationReminder: {"Link"},
 	KindCompleted:            {"DownloadLink"},
+	KindMessage:              {"StatusLink"},
 	KindBreachNotice:         {"Notice"},
 	KindOfficerPasswordReset: {"Link"},
 }

@@ -102,6 +102,8 @@ func TestOverridesAreCheckedAtStart(t *testing.T) {
 			[]string{"verification.txt: never shows {{.Link}}"}},
 		{"missing link in HTML", map[string]string{"verification.html": `{{define "content"}}{{.Code}}{{end}}`},
 			[]string{"verification.html: never shows {{.Link}}"}},
+		{"message without its status link", map[string]string{"de/message.txt": "{{define \"subject\"}}x{{end}}{{define \"body\"}}Sie haben Post.{{end}}"},
+			[]string{"de/message.txt: never shows {{.StatusLink}}"}},
 		{"unknown message", map[string]string{"extended.txt": "{{define \"subject\"}}{{t \"mail.extended.subjekt\" .}}{{end}}{{define \"body\"}}x{{end}}"},
 			[]string{"extended.txt:1:", `no message "mail.extended.subjekt"`}},
 		{"syntax", map[string]string{"fr/denied.html": "{{define \"content\"}}\n\n{{if .Reason}}{{end}"},
