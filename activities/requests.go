@@ -8,12 +8,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/dsar-project/dsar/internal/auth"
+	"github.com/dsar-project/dsar/internal/datamap"
 	"github.com/dsar-project/dsar/internal/deadline"
 	"github.com/dsar-project/dsar/internal/domain"
 	"github.com/dsar-project/dsar/internal/i18n"
@@ -77,6 +79,10 @@ type Requests struct {
 	// PausingRegimes are the regimes whose clock stands still while the
 	// requester proves who they are (DSAR_CLOCK_PAUSE; none by default).
 	PausingRegimes []deadline.Regime
+	// Systems is the data map, whose table labels and categories name
+	// what an email says was erased or kept in plain words; nil names
+	// tables by their names made readable.
+	Systems *datamap.Systems
 }
 
 // StatusChange moves a request to a new status.
@@ -192,6 +198,11 @@ func (a *Requests) SendEmail(ctx context.Context, e Email) error {
 	}
 	if e.Kind == mail.KindCompleted {
 		if err := a.addFulfilment(ctx, r, p, &data); err != nil {
+			return err
+		}
+	}
+	if e.Kind == mail.KindHoldReleased {
+		if err := a.addHoldsEnded(ctx, r, p, &data); err != nil {
 			return err
 		}
 	}
@@ -347,6 +358,99 @@ func (a *Requests) addFulfilment(ctx context.Context, r *store.Request, p *i18n.
 	data.Unmatched = f.Unmatched
 	data.NothingFound = f.Rows == 0 && len(f.Unmatched) == 0 && len(f.Others) == 0
 	return nil
+}
+
+// addHoldsEnded puts into the email sent once legal holds ended what
+// erasing the held part did, table by table, and what the law still
+// keeps of the person and until when, each table named in plain words:
+// the data map's label (else its name made readable) and, for what is
+// kept, the kinds of data it holds.
+func (a *Requests) addHoldsEnded(ctx context.Context, r *store.Request, p *i18n.Printer, data *mail.Data) error {
+	deferred, err := a.Store.DeferredAll(ctx, r.ID)
+	if err != nil {
+		return err
+	}
+	for _, d := range deferred {
+		if d.Outcome == nil {
+			continue
+		}
+		for _, t := range d.Outcome.Tables {
+			var parts []string
+			add := func(id string, n int) {
+				if n > 0 {
+					parts = append(parts, p.MustN(id, n, nil))
+				}
+			}
+			add("mail.completed.erased.deleted", t.Deleted)
+			add("mail.completed.erased.masked", t.Masked)
+			add("mail.completed.erased.kept", t.Kept)
+			if len(parts) == 0 {
+				continue // kept by law: said below
+			}
+			data.Erased = append(data.Erased, p.MustT("mail.completed.line", map[string]any{"Where": a.tableWords(p, t.System, t.Table, false), "What": strings.Join(parts, "; ")}))
+		}
+	}
+	rows, err := a.Store.RetainedRows(ctx, r.ID)
+	if err != nil {
+		return err
+	}
+	type kept struct {
+		system, table, basis string
+		rows                 int
+		until                time.Time
+	}
+	var groups []kept
+	for _, row := range rows {
+		if row.PurgedAt != nil {
+			continue
+		}
+		i := slices.IndexFunc(groups, func(g kept) bool {
+			return g.system == row.SystemName && g.table == row.TableName && g.basis == row.Basis
+		})
+		if i < 0 {
+			groups = append(groups, kept{system: row.SystemName, table: row.TableName, basis: row.Basis})
+			i = len(groups) - 1
+		}
+		groups[i].rows++
+		if row.Until.After(groups[i].until) {
+			groups[i].until = row.Until
+		}
+	}
+	for _, g := range groups {
+		data.KeptByLaw = append(data.KeptByLaw, p.MustN("mail.hold_released.kept.line", g.rows, map[string]any{
+			"Where": a.tableWords(p, g.system, g.table, true), "Until": p.Date(g.until), "Basis": g.basis,
+		}))
+	}
+	return nil
+}
+
+// tableWords names a table for the requester: its label in the data map,
+// else its name made readable, and with kinds set the kinds of personal
+// data it holds ("Your invoices (Address, Name)").
+func (a *Requests) tableWords(p *i18n.Printer, system, table string, kinds bool) string {
+	var t *datamap.Table
+	if a.Systems != nil && a.Systems.Map != nil {
+		if s := a.Systems.Map.System(system); s != nil {
+			t = s.Table(table)
+		}
+	}
+	if t == nil {
+		return datamap.Humanize(table)
+	}
+	title := t.Title(string(p.Lang))
+	if !kinds {
+		return title
+	}
+	var names []string
+	for _, c := range t.CategoriesOf() {
+		if name, err := p.T("report.category."+c, nil); err == nil && !slices.Contains(names, name) {
+			names = append(names, name)
+		}
+	}
+	if len(names) == 0 {
+		return title
+	}
+	return p.MustT("mail.hold_released.what", map[string]any{"Title": title, "Kinds": strings.Join(names, ", ")})
 }
 
 // IsVerified reports whether the request's identity was verified. The

@@ -11,6 +11,7 @@ import (
 
 	"github.com/dsar-project/dsar/internal/datamap"
 	"github.com/dsar-project/dsar/internal/domain"
+	"github.com/dsar-project/dsar/internal/mail"
 	"github.com/dsar-project/dsar/internal/store"
 )
 
@@ -22,6 +23,10 @@ type Aftercare struct {
 	// Next is when to look again: the next period's end, a hold's end,
 	// or a day from now while an open-ended hold stops something.
 	Next time.Time
+	// HoldsEnded is set once every part legal holds deferred has been
+	// erased and the requester has not yet been told (mail.KindHoldReleased):
+	// the purge then sends that email, at most once per request.
+	HoldsEnded bool
 }
 
 // HoldRecheck is how often aftercare looks at open-ended holds, in case
@@ -68,7 +73,38 @@ func (a *Fulfilment) Aftercare(ctx context.Context, requestID string) (Aftercare
 	if err := a.purgeRetained(ctx, r, holds, later, waitFor); err != nil {
 		return Aftercare{}, err
 	}
+	ended, err := a.holdsEnded(ctx, r)
+	if err != nil {
+		return Aftercare{}, err
+	}
+	out.HoldsEnded = ended
 	return out, nil
+}
+
+// holdsEnded reports whether the requester is owed the email saying the
+// legal holds ended: every deferred part of the request was resumed,
+// at least one with its outcome recorded (one resumed before dsar
+// recorded outcomes had no such email), and the email was neither sent
+// nor refused. It is asked of the database on every look, so an
+// attempt that resumed the erasure and then failed still leads to the
+// email.
+func (a *Fulfilment) holdsEnded(ctx context.Context, r *store.Request) (bool, error) {
+	ds, err := a.Store.DeferredAll(ctx, r.ID)
+	if err != nil || len(ds) == 0 {
+		return false, err
+	}
+	recorded := false
+	for _, d := range ds {
+		if d.ResumedAt == nil {
+			return false, nil
+		}
+		recorded = recorded || d.Outcome != nil
+	}
+	if !recorded || r.MailFailedStep == string(mail.KindHoldReleased) {
+		return false, nil
+	}
+	sent, err := a.Store.EmailSent(ctx, r.ID, string(mail.KindHoldReleased))
+	return !sent, err
 }
 
 // resumeDeferred erases again, under today's holds, every system where a
@@ -98,19 +134,22 @@ func (a *Fulfilment) resumeDeferred(ctx context.Context, r *store.Request, holds
 			waitFor(holdIDs)
 			continue
 		}
-		erasure, err := a.eraseSystem(ctx, r, c, holds)
+		var tables []domain.ErasedTable
+		var stillHeld int
+		if r.Type == domain.TypeOptOut {
+			tables, stillHeld, err = a.resumeOptOut(ctx, r, c, held, holdIDs)
+		} else {
+			tables, stillHeld, err = a.resumeErasure(ctx, r, c, holds)
+		}
 		if err != nil {
 			return err
 		}
-		var done, retained, stillHeld int
-		for _, t := range erasure.Tables {
+		var done, retained int
+		for _, t := range tables {
 			done += t.Deleted + t.Masked
 			retained += t.Retained
-			stillHeld += t.Held
 		}
-		// The backups held the same rows back; they go now too.
-		var scratch domain.Fulfilment
-		if err := a.eraseArchives(ctx, r, &scratch); err != nil {
+		if err := a.Store.SaveOutcome(ctx, r.ID, d.SystemName, tables); err != nil {
 			return err
 		}
 		if stillHeld > 0 {
@@ -130,6 +169,46 @@ func (a *Fulfilment) resumeDeferred(ctx context.Context, r *store.Request, holds
 		}
 	}
 	return nil
+}
+
+// resumeErasure erases the person in a system again under today's
+// holds, and the backups with it: what it did per table, and how many
+// rows a hold still keeps.
+func (a *Fulfilment) resumeErasure(ctx context.Context, r *store.Request, c datamap.Connector, holds []store.LegalHold) ([]domain.ErasedTable, int, error) {
+	erasure, err := a.eraseSystem(ctx, r, c, holds)
+	if err != nil {
+		return nil, 0, err
+	}
+	var stillHeld int
+	for _, t := range erasure.Tables {
+		stillHeld += t.Held
+	}
+	// The backups held the same rows back; they go now too.
+	var scratch domain.Fulfilment
+	if err := a.eraseArchives(ctx, r, &scratch); err != nil {
+		return nil, 0, err
+	}
+	return erasure.Tables, stillHeld, nil
+}
+
+// resumeOptOut applies an opt-out again under today's holds: the rows a
+// hold kept from deletion go now. What it deleted counts as erased; the
+// columns it sets again change nothing the first run did not.
+func (a *Fulfilment) resumeOptOut(ctx context.Context, r *store.Request, c datamap.Connector, held, holdIDs []string) ([]domain.ErasedTable, int, error) {
+	now := a.Now()
+	done, err := c.OptOut(ctx, identities(r), held, func(done []datamap.OptedOut) error {
+		return a.optedOut(ctx, r, c.System().Name, done, held, holdIDs, now)
+	})
+	if err != nil {
+		return nil, 0, err
+	}
+	var tables []domain.ErasedTable
+	for _, o := range done {
+		if o.Deleted && o.Rows > 0 {
+			tables = append(tables, domain.ErasedTable{System: o.System, Table: o.Table, Deleted: o.Rows})
+		}
+	}
+	return tables, heldOptOut(done), nil
 }
 
 // purgeRetained erases the retained rows whose period has ended, table by

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"mime"
 	"net/http"
 	"strings"
@@ -151,9 +152,10 @@ type officerRequest struct {
 	// Fulfilment is what carrying out the approved request did.
 	Fulfilment *domain.Fulfilment `json:"fulfilment,omitempty"`
 	// Retained are the rows a deletion kept by law, with their basis and
-	// end; Deferred the parts legal holds stopped.
-	Retained []store.RetainedGroup   `json:"retained,omitempty"`
-	Deferred []store.DeferredErasure `json:"deferred,omitempty"`
+	// end; Deferred the parts legal holds stopped, still held or erased
+	// once the holds ended.
+	Retained []store.RetainedGroup `json:"retained,omitempty"`
+	Deferred []deferredPart        `json:"deferred,omitempty"`
 	// Withheld is what officers withheld from the package before release;
 	// ReleasedAt and ReleasedBy say when and by whom it was released.
 	Withheld   []store.Withhold `json:"withheld,omitempty"`
@@ -352,14 +354,80 @@ func requireActor(next echo.HandlerFunc) echo.HandlerFunc {
 }
 
 // fulfilmentOf reads what discovery found and what fulfilment did.
-// keptByLaw is what a deletion left for retention periods and holds.
-func (s *Server) keptByLaw(ctx context.Context, requestID string) ([]store.RetainedGroup, []store.DeferredErasure, error) {
+// keptByLaw is what a deletion left for retention periods and holds:
+// the rows kept by law, and every part a hold deferred, still held or
+// erased since.
+func (s *Server) keptByLaw(ctx context.Context, requestID string) ([]store.RetainedGroup, []deferredPart, error) {
 	retained, err := s.store.RetainedSummary(ctx, requestID)
 	if err != nil {
 		return nil, nil, err
 	}
-	deferred, err := s.store.Deferred(ctx, requestID)
-	return retained, deferred, err
+	deferred, err := s.store.DeferredAll(ctx, requestID)
+	if err != nil {
+		return nil, nil, err
+	}
+	parts := make([]deferredPart, 0, len(deferred))
+	for _, d := range deferred {
+		parts = append(parts, newDeferredPart(d))
+	}
+	return retained, parts, nil
+}
+
+// deferredPart is a part of a request a legal hold deferred, as the
+// officer sees it: held while a hold stops it, erased once the holds
+// ended, with what erasing it did.
+type deferredPart struct {
+	store.DeferredErasure
+	// State is "held" or "erased".
+	State string `json:"state"`
+	// Done says what erasing it did, table by table ("support_tickets: 2
+	// deleted"); empty while held, or for a part erased before dsar
+	// recorded it.
+	Done string `json:"done,omitempty"`
+	// Summary says it all in one sentence.
+	Summary string `json:"summary"`
+}
+
+// Deferred parts' states.
+const (
+	deferredHeld   = "held"
+	deferredErased = "erased"
+)
+
+func newDeferredPart(d store.DeferredErasure) deferredPart {
+	p := deferredPart{DeferredErasure: d, State: deferredHeld}
+	holds := "legal hold " + strings.Join(d.HoldIDs, ", ")
+	if len(d.HoldIDs) > 1 {
+		holds = "legal holds " + strings.Join(d.HoldIDs, ", ")
+	}
+	if d.ResumedAt == nil {
+		p.Summary = fmt.Sprintf("%s: %s, with the rows they refer to, wait for %s; erasure resumes when released",
+			d.SystemName, strings.Join(d.Tables, ", "), holds)
+		return p
+	}
+	p.State = deferredErased
+	if d.Outcome != nil {
+		var parts []string
+		for _, t := range d.Outcome.Tables {
+			var what []string
+			for _, n := range []struct {
+				n    int
+				noun string
+			}{{t.Deleted, "deleted"}, {t.Masked, "anonymised"}, {t.Kept, "kept (shared)"}, {t.Retained, "kept by law until " + t.RetainedUntil.UTC().Format("2 January 2006")}} {
+				if n.n > 0 {
+					what = append(what, fmt.Sprintf("%d %s", n.n, n.noun))
+				}
+			}
+			parts = append(parts, t.Table+": "+strings.Join(what, ", "))
+		}
+		p.Done = strings.Join(parts, "; ")
+	}
+	p.Summary = fmt.Sprintf("%s: %s, with the rows they refer to, erased on %s after %s ended",
+		d.SystemName, strings.Join(d.Tables, ", "), d.ResumedAt.UTC().Format("2 January 2006"), holds)
+	if p.Done != "" {
+		p.Summary += " (" + p.Done + ")"
+	}
+	return p
 }
 
 func (s *Server) fulfilmentOf(ctx context.Context, requestID string) ([]store.Finding, *domain.Fulfilment, error) {

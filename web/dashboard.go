@@ -236,9 +236,12 @@ type requestPage struct {
 	Done     *domain.Fulfilment
 	Package  *store.Package // the package still kept for download, if any
 	Tasks    []store.Task
-	// Retained and Deferred are what a deletion left for the law.
+	// Retained and Deferred are what a deletion left for the law;
+	// HeldEnded says, per system, when what a hold deferred there was
+	// erased once the holds ended.
 	Retained  []store.RetainedGroup
-	Deferred  []store.DeferredErasure
+	Deferred  []deferredPart
+	HeldEnded map[string]string
 	CanAct    bool
 	Searched  bool // discovery has run (findings may still be none)
 	CanDecide bool // in review, and the officer may act
@@ -271,6 +274,19 @@ type requestPage struct {
 	Withholds []store.Withhold
 	// Confirm asks the officer to confirm an irreversible step.
 	Confirm *confirmStep
+}
+
+// heldEnded says, per system, when the part holds deferred there was
+// erased: the "Held" column of what was done then reads as the final
+// state, not as rows still held.
+func heldEnded(parts []deferredPart) map[string]string {
+	out := map[string]string{}
+	for _, p := range parts {
+		if p.State == deferredErased {
+			out[p.SystemName] = "erased " + p.ResumedAt.UTC().Format("2 January 2006")
+		}
+	}
+	return out
 }
 
 func (s *Server) dashboardRequest(c echo.Context) error {
@@ -362,7 +378,8 @@ func (s *Server) renderRequestWith(c echo.Context, code int, r *store.Request, m
 		Message: msg, Classifiable: classifiable, MailEvents: events,
 		Attachments: attachments, AttachmentKinds: office.AttachmentKinds, AttachmentMax: s.attachmentMax(),
 		chrome: s.chrome(c, "requests"), Request: r, Deadline: deadlineOf(r, s.now()), Timeline: timeline,
-		Findings: findings, Done: done, Package: pkg, Tasks: tasks, Retained: retained, Deferred: deferred, CanAct: officerFrom(c).Role.CanAct(),
+		Findings: findings, Done: done, Package: pkg, Tasks: tasks, Retained: retained, Deferred: deferred, HeldEnded: heldEnded(deferred),
+		CanAct:    officerFrom(c).Role.CanAct(),
 		Searched:  slices.ContainsFunc(timeline, func(e store.AuditEvent) bool { return e.Action == "discovered" }),
 		CanDecide: officerFrom(c).Role.CanAct() && r.Status == domain.StatusInReview,
 		CanVerify: officerFrom(c).Role.CanAct() && r.Status == domain.StatusVerifying && r.VerifiedAt == nil,

@@ -7,6 +7,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/dsar-project/dsar/activities"
+	"github.com/dsar-project/dsar/internal/mail"
 )
 
 // SignalHoldReleased wakes a RetentionPurge when a legal hold that
@@ -43,6 +44,13 @@ func RetentionPurge(ctx workflow.Context, in RetentionPurgeInput) error {
 		if err := workflow.ExecuteActivity(ctx, fulfilment.Aftercare, in.RequestID).Get(ctx, &ac); err != nil {
 			return err
 		}
+		// Purges started before this change never see HoldsEnded set
+		// (their recorded results lack it), so they replay as they ran.
+		if ac.HoldsEnded && workflow.GetVersion(ctx, changeHoldsEndedEmail, workflow.DefaultVersion, 1) >= 1 {
+			if err := holdsEndedEmail(ctx, in.RequestID); err != nil {
+				return err
+			}
+		}
 		if !ac.Remaining {
 			return nil
 		}
@@ -64,6 +72,26 @@ func RetentionPurge(ctx workflow.Context, in RetentionPurgeInput) error {
 		sel.Select(ctx)
 		cancel()
 	}
+}
+
+// changeHoldsEndedEmail: once every part legal holds deferred is
+// erased, the purge emails the requester what was erased and what the
+// law still keeps (mail.KindHoldReleased).
+const changeHoldsEndedEmail = "holds-ended-email"
+
+// holdsEndedEmail tells the requester the legal holds ended. The email
+// activity sends it at most once per request (its step is recorded), so
+// a replay or a retry sends nothing more. An address the provider
+// refuses is left to the officer, who sees it on the request's page;
+// the purge goes on.
+func holdsEndedEmail(ctx workflow.Context, requestID string) error {
+	ectx := workflow.WithActivityOptions(ctx, emailActivity)
+	err := workflow.ExecuteActivity(ectx, requests.SendEmail, activities.Email{RequestID: requestID, Kind: mail.KindHoldReleased}).Get(ctx, nil)
+	if isAppError(err, activities.ErrTypeMailRejected) {
+		workflow.GetLogger(ctx).Warn("email rejected; continuing", "kind", mail.KindHoldReleased)
+		return nil
+	}
+	return err
 }
 
 // startPurge starts the deletion's RetentionPurge as an abandoned child:

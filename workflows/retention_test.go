@@ -29,6 +29,9 @@ func (h *harness) purge(start time.Time, during func(env *testsuite.TestWorkflow
 		a := *h.fulfil
 		a.Now = env.Now
 		env.RegisterActivity(&a)
+		reqs := *h.requests
+		reqs.Now = env.Now
+		env.RegisterActivity(&reqs)
 		if during != nil {
 			during(env, start)
 		}
@@ -198,6 +201,63 @@ func TestLegalHoldDefersDeletionUntilReleased(t *testing.T) {
 	if len(h.audit("erasure resumed")) != 1 {
 		t.Errorf("erasure resumed %d times, want once", len(h.audit("erasure resumed")))
 	}
+	// Ada is told once, in plain words, what went and what the law keeps
+	// (her invoices, for years after every later look of the purge).
+	if n := countSteps(h.mail.steps(), "hold_released"); n != 1 {
+		t.Fatalf("%d emails saying the hold ended, want 1: %v", n, h.mail.steps())
+	}
+	m, _ = h.mail.message("hold_released")
+	for _, want := range []string{"the legal hold has ended", "Support tickets: ", " deleted", "What we still keep, because the law requires it",
+		"Your invoices (", "tax law requires keeping invoices for seven years"} {
+		if !strings.Contains(m.Subject+"\n"+m.Text, want) {
+			t.Errorf("the email after the hold lacks %q:\n%s\n%s", want, m.Subject, m.Text)
+		}
+	}
+	if strings.Contains(m.Text, "Litigation") || strings.Contains(m.Text, "support_tickets") {
+		t.Errorf("the email after the hold names the hold's reason or a table's raw name:\n%s", m.Text)
+	}
+}
+
+// TestRefusedHoldEndedEmailIsNotSentAgain: the provider refuses the
+// email saying the hold ended; the officer sees the refusal and the
+// purge goes on without trying it at every later look.
+func TestRefusedHoldEndedEmailIsNotSentAgain(t *testing.T) {
+	h := newHarness(t, "hold_released")
+	ctx := context.Background()
+	hold := &store.LegalHold{ID: "hold-1", Scope: domain.HoldTable, SystemName: "shop", TableName: "support_tickets",
+		Reason: "Litigation", PlacedBy: "grace@example.org", PlacedAt: received}
+	if err := h.store.PlaceHold(ctx, hold); err != nil {
+		t.Fatal(err)
+	}
+	h.verifyAt(time.Hour)
+	h.decideAt(2*time.Hour, ReviewDecision{Decision: Approve, Actor: "grace@example.org"})
+	if res := h.run(); res.Status != domain.StatusCompleted {
+		t.Fatalf("result %+v", res)
+	}
+	if _, err := h.store.ReleaseHold(ctx, hold.ID, "grace@example.org", received.Add(3*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	h.purge(received.Add(4*time.Hour), nil)
+	if n := countSteps(h.mail.steps(), "hold_released"); n != 0 {
+		t.Errorf("%d refused emails recorded as sent", n)
+	}
+	r, err := h.store.GetRequest(ctx, h.id)
+	if err != nil || r.MailFailedStep != "hold_released" {
+		t.Errorf("the officer sees mail failure %q (%v), want hold_released", r.MailFailedStep, err)
+	}
+	if n := len(h.audit("email_failed")); n != 1 {
+		t.Errorf("the refused email was tried %d times, want once", n)
+	}
+}
+
+func countSteps(steps []string, step string) int {
+	n := 0
+	for _, s := range steps {
+		if s == step {
+			n++
+		}
+	}
+	return n
 }
 
 func TestPurgeWaitsForAHoldPlacedAfterTheDeletion(t *testing.T) {

@@ -159,7 +159,7 @@ func newHarness(t *testing.T, refuse string) *harness {
 	reqs := &activities.Requests{
 		Store: st, Mail: sender, Templates: renderer, Metrics: metrics.NewEmail(prometheus.NewRegistry()),
 		BaseURL: "https://privacy.example.org", Organisation: "Example Ltd", Now: env.Now,
-		Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Systems: fulfil.Systems,
 	}
 	env.RegisterActivity(reqs)
 	h.requests = reqs

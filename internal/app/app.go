@@ -290,7 +290,7 @@ func (a *App) NewWorker() (worker.Worker, error) {
 	reqs := &activities.Requests{
 		Store: a.Store, Mail: a.Sender(), Templates: templates, Metrics: a.emailMetrics,
 		BaseURL: a.Config.BaseURL, Organisation: a.Config.Organisation, Contact: a.Contact(),
-		Now: a.Now, Log: a.Log, PausingRegimes: a.Config.PausingRegimes,
+		Now: a.Now, Log: a.Log, PausingRegimes: a.Config.PausingRegimes, Systems: a.Systems,
 	}
 	w.RegisterActivity(reqs)
 	batch, _ := reqs.Mail.(mail.BatchSender) // both the outbox and SendGrid send batches

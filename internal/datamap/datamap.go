@@ -8,6 +8,7 @@ package datamap
 import (
 	"slices"
 	"sort"
+	"strings"
 )
 
 // Kind is how dsar reaches a system.
@@ -133,6 +134,24 @@ func (s *System) Table(name string) *Table {
 		}
 	}
 	return nil
+}
+
+// Title names the table for the requester in lang: the map's label, else
+// its name made readable ("Support tickets").
+func (t *Table) Title(lang string) string {
+	if len(t.Label) > 0 {
+		return t.Label.In(lang)
+	}
+	return Humanize(t.Name)
+}
+
+// Humanize turns a name such as support_tickets into "Support tickets".
+func Humanize(name string) string {
+	s := strings.TrimSpace(strings.ReplaceAll(name, "_", " "))
+	if s == "" {
+		return name
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
 }
 
 // CategoriesOf lists the categories a table holds, sorted.

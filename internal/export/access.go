@@ -254,21 +254,10 @@ func (w words) column(t *datamap.Table, col string) string {
 
 // tableTitle names a table for the reader: the map's label, else its
 // name made readable.
-func (w words) tableTitle(t *datamap.Table) string {
-	if len(t.Label) > 0 {
-		return t.Label.In(string(w.p.Lang))
-	}
-	return humanize(t.Name)
-}
+func (w words) tableTitle(t *datamap.Table) string { return t.Title(string(w.p.Lang)) }
 
 // humanize turns support_tickets into "Support tickets".
-func humanize(name string) string {
-	s := strings.TrimSpace(strings.ReplaceAll(name, "_", " "))
-	if s == "" {
-		return name
-	}
-	return strings.ToUpper(s[:1]) + s[1:]
-}
+func humanize(name string) string { return datamap.Humanize(name) }
 
 // value writes one cell for the reader.
 func (w words) value(v any) string {

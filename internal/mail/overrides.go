@@ -151,6 +151,7 @@ var required = map[Kind][]string{
 	KindVerificationReminder: {"Link"},
 	KindCompleted:            {"DownloadLink"},
 	KindMessage:              {"StatusLink"},
+	KindHoldReleased:         {"Erased", "KeptByLaw"},
 	KindBreachNotice:         {"Notice"},
 	KindOfficerPasswordReset: {"Link"},
 }

@@ -33,6 +33,10 @@ const (
 	// KindMessage tells the requester the privacy team wrote to them; the
 	// message itself is read on the status page.
 	KindMessage Kind = "message"
+	// KindHoldReleased follows a deletion a legal hold partly deferred,
+	// once the holds ended: what was erased then, and what the law still
+	// keeps until when.
+	KindHoldReleased Kind = "hold_released"
 
 	// Officer alerts.
 	KindOfficerReminder Kind = "officer_reminder"
@@ -53,7 +57,7 @@ const (
 var Kinds = []Kind{
 	KindAcknowledgement, KindVerification, KindVerificationReminder,
 	KindExpiredUnverified, KindVerified, KindCompleted, KindDenied, KindExtended,
-	KindWithdrawn, KindMessage,
+	KindWithdrawn, KindMessage, KindHoldReleased,
 }
 
 // OfficerKinds lists every alert to the privacy team, parsed in the
@@ -109,6 +113,10 @@ type Data struct {
 	Unmatched []string
 	// NothingFound says fulfilment found no records of the person.
 	NothingFound bool
+	// KeptByLaw says, once a legal hold ended, what the law still keeps
+	// of the person and until when, one line per table (Erased then says
+	// what was erased when the hold ended).
+	KeptByLaw []string
 
 	// Officer alerts: how long is left, the request's state and clock,
 	// and where in the dashboard to act.

@@ -53,6 +53,7 @@ var mustShow = map[mail.Kind][]string{
 	mail.KindExtended:             {"Ada Lovelace", "Access my data", "9 April 2025", "We hold no data about this address.", "supervisory authority", statusLink},
 	mail.KindWithdrawn:            {"Ada Lovelace", "Access my data", "withdrawn your request", "new request", statusLink},
 	mail.KindMessage:              {"Ada Lovelace", "Access my data", "has written to you", statusLink},
+	mail.KindHoldReleased:         {"Ada Lovelace", "Access my data", "legal hold", "There was nothing left to erase.", "We no longer keep any of your records", statusLink, "supervisory authority"},
 }
 
 var wantSubject = map[mail.Kind]string{
@@ -66,6 +67,7 @@ var wantSubject = map[mail.Kind]string{
 	mail.KindExtended:             "We need more time for your privacy request DSR-7K3M9Q2XHD",
 	mail.KindWithdrawn:            "Your privacy request DSR-7K3M9Q2XHD is withdrawn",
 	mail.KindMessage:              "A message about your privacy request DSR-7K3M9Q2XHD",
+	mail.KindHoldReleased:         "Your privacy request DSR-7K3M9Q2XHD: the legal hold has ended",
 }
 
 func TestRenderEveryKind(t *testing.T) {
@@ -111,6 +113,45 @@ func TestRenderEveryKind(t *testing.T) {
 				if !strings.Contains(htmlBody, want) {
 					t.Errorf("HTML part lacks %q", want)
 				}
+			}
+		})
+	}
+}
+
+// TestHoldReleasedSaysWhatWasErasedAndWhatTheLawKeeps: the email after
+// a legal hold ended lists what was erased then and what is still kept
+// by law until when, in the requester's language, in both parts.
+func TestHoldReleasedSaysWhatWasErasedAndWhatTheLawKeeps(t *testing.T) {
+	r := newRenderer(t)
+	for _, c := range []struct {
+		lang       i18n.Lang
+		erased     string
+		kept, none string
+	}{
+		{i18n.English, "What we have now done with those records:", "What we still keep, because the law requires it", "We no longer keep"},
+		{i18n.German, "Was wir jetzt mit diesen Datensätzen getan haben:", "Was wir weiterhin aufbewahren", "keine Ihrer Datensätze mehr"},
+		{i18n.French, "Ce que nous avons maintenant fait de ces enregistrements :", "Ce que nous conservons encore", "ne conservons plus"},
+		{i18n.Spanish, "Lo que hemos hecho ahora con esos registros:", "Lo que aún conservamos", "Ya no conservamos"},
+	} {
+		t.Run(string(c.lang), func(t *testing.T) {
+			d := sampleData()
+			d.Lang = c.lang
+			d.Erased = []string{"Support tickets: 2 deleted"}
+			d.KeptByLaw = []string{"Your invoices (Name, Address): 3 records, kept until 31 December 2033 (tax law)"}
+			_, text, htmlBody, err := r.Render(mail.KindHoldReleased, d)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, want := range []string{c.erased, d.Erased[0], c.kept, d.KeptByLaw[0]} {
+				if !strings.Contains(text, want) {
+					t.Errorf("text part lacks %q:\n%s", want, text)
+				}
+				if !strings.Contains(htmlBody, html.EscapeString(want)) {
+					t.Errorf("HTML part lacks %q", want)
+				}
+			}
+			if strings.Contains(text, c.none) {
+				t.Errorf("says nothing is kept by law while something is:\n%s", text)
 			}
 		})
 	}

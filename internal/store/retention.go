@@ -165,6 +165,41 @@ type DeferredErasure struct {
 	Tables     []string   `gorm:"serializer:json" json:"tables"` // the held tables
 	DeferredAt time.Time  `json:"deferred_at"`
 	ResumedAt  *time.Time `json:"resumed_at,omitempty"`
+	// Outcome is what erasing the held part did once the holds ended,
+	// added up over each resumption; nil while nothing was resumed (or
+	// for an erasure resumed before dsar recorded it).
+	Outcome *ResumedOutcome `gorm:"serializer:json" json:"outcome,omitempty"`
+}
+
+// ResumedOutcome is what a resumed erasure did, table by table.
+type ResumedOutcome struct {
+	Tables []domain.ErasedTable `json:"tables"`
+}
+
+// Add adds one resumption's tables to the outcome. Rows still held are
+// not an outcome: they wait for the next resumption.
+func (o *ResumedOutcome) Add(tables []domain.ErasedTable) {
+	for _, t := range tables {
+		if t.Deleted+t.Masked+t.Kept+t.Retained == 0 {
+			continue
+		}
+		i := slices.IndexFunc(o.Tables, func(e domain.ErasedTable) bool { return e.System == t.System && e.Table == t.Table })
+		if i < 0 {
+			o.Tables = append(o.Tables, domain.ErasedTable{System: t.System, Table: t.Table})
+			i = len(o.Tables) - 1
+		}
+		e := &o.Tables[i]
+		e.Deleted += t.Deleted
+		e.Masked += t.Masked
+		e.Kept += t.Kept
+		e.Retained += t.Retained
+		if t.RetainedUntil.After(e.RetainedUntil) {
+			e.RetainedUntil = t.RetainedUntil
+		}
+		if t.Basis != "" {
+			e.Basis = t.Basis
+		}
+	}
 }
 
 // Defer records (or refreshes) a system's deferred erasure.
@@ -199,6 +234,35 @@ func (s *Store) Resumed(ctx context.Context, requestID, system string, at time.T
 		return fmt.Errorf("store: resume erasure: %w", err)
 	}
 	return nil
+}
+
+// SaveOutcome records what resuming a system's deferred erasure did,
+// added to what earlier resumptions of it did.
+func (s *Store) SaveOutcome(ctx context.Context, requestID, system string, tables []domain.ErasedTable) error {
+	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		var d DeferredErasure
+		if err := s.forUpdate(tx).Take(&d, "request_id = ? AND system_name = ?", requestID, system).Error; err != nil {
+			return notFound(err, "deferred erasure")
+		}
+		if d.Outcome == nil {
+			d.Outcome = &ResumedOutcome{Tables: []domain.ErasedTable{}}
+		}
+		d.Outcome.Add(tables)
+		if err := tx.Model(&d).Select("outcome").Updates(&d).Error; err != nil {
+			return fmt.Errorf("store: save outcome: %w", err)
+		}
+		return nil
+	})
+}
+
+// DeferredAll lists a request's deferred erasures, waiting or resumed.
+func (s *Store) DeferredAll(ctx context.Context, requestID string) ([]DeferredErasure, error) {
+	var ds []DeferredErasure
+	err := s.db.WithContext(ctx).Where("request_id = ?", requestID).Order("system_name").Find(&ds).Error
+	if err != nil {
+		return nil, fmt.Errorf("store: deferred erasures: %w", err)
+	}
+	return ds, nil
 }
 
 // RequestsDeferredBy lists the requests a hold deferred that still wait.
