@@ -564,7 +564,7 @@ func fitsThePhone(t *testing.T, ctx context.Context, base, name, path string) {
 // TestBrowserOfficerHoldsAndReleases: an officer places a legal hold on a
 // table, sees a deletion keep the held tickets and the invoices the law
 // keeps (with basis and end date), and releases the hold, which finishes
-// the deletion.
+// the deletion: the request's page then shows the held part erased.
 func TestBrowserOfficerHoldsAndReleases(t *testing.T) {
 	ctx := newBrowser(t)
 	s := newSystem(t)
@@ -616,6 +616,20 @@ func TestBrowserOfficerHoldsAndReleases(t *testing.T) {
 	waitFor(t, func() bool {
 		return s.shopCount(`SELECT count(*) FROM support_tickets WHERE customer_id = $1`, person) == 0
 	})
+	// The request's page now reads as the deletion's final state.
+	waitUntil(t, "the request page to show the held part erased", func() bool {
+		run(t, ctx, "see the held part erased", chromedp.Navigate(s.base+"/officer/requests/"+r.ID), chromedp.WaitVisible(`//h2[text()="Legal holds"]`))
+		return strings.Contains(text(t, ctx, "#deferred"), "erased on ")
+	})
+	page = text(t, ctx, "main")
+	for _, want := range []string{"support_tickets, with the rows they refer to, erased on ", " after legal hold HLD-", " ended (", "support_tickets: ", " deleted", ", erased "} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the request page after the release lacks %q:\n%s", want, page)
+		}
+	}
+	if strings.Contains(page, "erasure resumes when released") {
+		t.Errorf("the request page still says the part waits for the hold:\n%s", page)
+	}
 	run(t, ctx, "phone viewport", chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2)))
 	fitsThePhone(t, ctx, s.base, "32-phone-holds", "/officer/holds")
 	fitsThePhone(t, ctx, s.base, "33-phone-request-kept", "/officer/requests/"+r.ID)
