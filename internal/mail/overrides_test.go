@@ -104,6 +104,8 @@ func TestOverridesAreCheckedAtStart(t *testing.T) {
 			[]string{"verification.html: never shows {{.Link}}"}},
 		{"message without its status link", map[string]string{"de/message.txt": "{{define \"subject\"}}x{{end}}{{define \"body\"}}Sie haben Post.{{end}}"},
 			[]string{"de/message.txt: never shows {{.StatusLink}}"}},
+		{"hold ended without what the law keeps", map[string]string{"es/hold_released.txt": "{{define \"subject\"}}x{{end}}{{define \"body\"}}{{range .Erased}}{{.}}{{end}}{{end}}"},
+			[]string{"es/hold_released.txt: never shows {{.KeptByLaw}}"}},
 		{"unknown message", map[string]string{"extended.txt": "{{define \"subject\"}}{{t \"mail.extended.subjekt\" .}}{{end}}{{define \"body\"}}x{{end}}"},
 			[]string{"extended.txt:1:", `no message "mail.extended.subjekt"`}},
 		{"syntax", map[string]string{"fr/denied.html": "{{define \"content\"}}\n\n{{if .Reason}}{{end}"},
