@@ -191,9 +191,10 @@ func (a *Fulfilment) resumeErasure(ctx context.Context, r *store.Request, c data
 	return erasure.Tables, stillHeld, nil
 }
 
-// resumeOptOut applies an opt-out again under today's holds: the rows a
-// hold kept from deletion go now. What it deleted counts as erased; the
-// columns it sets again change nothing the first run did not.
+// resumeOptOut applies an opt-out again under today's holds, as a
+// resumed deletion erases again: the rows a hold kept from deletion go
+// now, and the columns it sets are set again. Only what it deleted
+// counts as erased.
 func (a *Fulfilment) resumeOptOut(ctx context.Context, r *store.Request, c datamap.Connector, held, holdIDs []string) ([]domain.ErasedTable, int, error) {
 	now := a.Now()
 	done, err := c.OptOut(ctx, identities(r), held, func(done []datamap.OptedOut) error {
