@@ -1,0 +1,611 @@
+package datamap_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/dsar-project/dsar/internal/datamap"
+)
+
+// vendor is a small SaaS API over an in-memory list of people, for the
+// http kind's tests. Its search is fuzzy on purpose, as some vendors'
+// are: it answers every person whose email starts like the one asked
+// (the same first three letters), one person a page.
+type vendor struct {
+	t      *testing.T
+	mu     sync.Mutex
+	people []map[string]any
+	// calls are "METHOD /path" of every request, in order.
+	calls []string
+	// fail makes the next requests to a path answer these statuses
+	// (with Retry-After: 1 on a 429).
+	fail map[string][]int
+	// auth is the Authorization (or X-Api-Key) header every request
+	// must carry.
+	authHeader, authValue string
+	// bodies are the bodies of the writes, by "METHOD /path".
+	bodies map[string]string
+	at     map[string][]time.Time // when each path was asked
+	srv    *httptest.Server
+}
+
+func newVendor(t *testing.T, people ...map[string]any) *vendor {
+	v := &vendor{t: t, people: people, fail: map[string][]int{}, bodies: map[string]string{}, at: map[string][]time.Time{},
+		authHeader: "Authorization", authValue: "Bearer tok_123"}
+	v.srv = httptest.NewServer(http.HandlerFunc(v.serve))
+	t.Cleanup(v.srv.Close)
+	return v
+}
+
+func person(id, email, name string) map[string]any {
+	return map[string]any{"id": id, "email": email, "name": name, "phone": "+1 555 0100", "created": "2026-01-10T09:00:00Z",
+		"prefs": map[string]any{"newsletter": true}}
+}
+
+func (v *vendor) serve(w http.ResponseWriter, r *http.Request) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	call := r.Method + " " + r.URL.Path
+	v.calls = append(v.calls, call)
+	v.at[r.URL.Path] = append(v.at[r.URL.Path], time.Now())
+	if r.Header.Get(v.authHeader) != v.authValue {
+		http.Error(w, `{"error":"unauthorized"}`, http.StatusUnauthorized)
+		return
+	}
+	if codes := v.fail[r.URL.Path]; len(codes) > 0 {
+		v.fail[r.URL.Path] = codes[1:]
+		if codes[0] == http.StatusTooManyRequests {
+			w.Header().Set("Retry-After", "1")
+		}
+		http.Error(w, `{"error":"try later"}`, codes[0])
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	q := r.URL.Query()
+	matches := func() []map[string]any {
+		asked := strings.ToLower(q.Get("email"))
+		var out []map[string]any
+		for _, p := range v.people {
+			if e := strings.ToLower(p["email"].(string)); len(asked) >= 3 && strings.HasPrefix(e, asked[:3]) {
+				out = append(out, p)
+			}
+		}
+		return out
+	}
+	page := func(list []map[string]any, from, n int) []map[string]any {
+		if from >= len(list) {
+			return []map[string]any{}
+		}
+		return list[from:min(from+n, len(list))]
+	}
+	send := func(x any) { json.NewEncoder(w).Encode(x) }
+	switch {
+	case r.URL.Path == "/v2/people/search": // cursor paging
+		list := matches()
+		from, _ := strconv.Atoi(q.Get("cursor"))
+		next := ""
+		if from+1 < len(list) {
+			next = strconv.Itoa(from + 1)
+		}
+		send(map[string]any{"data": page(list, from, 1), "next_cursor": next})
+	case r.URL.Path == "/v2/people/by-offset":
+		list := matches()
+		from, _ := strconv.Atoi(q.Get("offset"))
+		n, _ := strconv.Atoi(q.Get("limit"))
+		send(map[string]any{"items": page(list, from, n)})
+	case r.URL.Path == "/v2/people/linked":
+		list := matches()
+		p, _ := strconv.Atoi(q.Get("page"))
+		if p+1 < len(list) {
+			w.Header().Set("Link", fmt.Sprintf(`<%s/v2/people/linked?email=%s&page=%d>; rel="next", <%s/v2/people/linked?page=0>; rel="first"`, v.srv.URL, q.Get("email"), p+1, v.srv.URL))
+		}
+		send(map[string]any{"people": page(list, p, 1)})
+	case r.URL.Path == "/v2/people/next-url":
+		list := matches()
+		p, _ := strconv.Atoi(q.Get("page"))
+		next := any(nil)
+		if p+1 < len(list) {
+			next = fmt.Sprintf("/v2/people/next-url?email=%s&page=%d", q.Get("email"), p+1)
+		}
+		send(map[string]any{"results": page(list, p, 1), "next_page": next})
+	case strings.HasPrefix(r.URL.Path, "/v2/people/"):
+		id := strings.TrimPrefix(r.URL.Path, "/v2/people/")
+		i := slices.IndexFunc(v.people, func(p map[string]any) bool { return p["id"] == id })
+		if i < 0 {
+			http.Error(w, `{"error":"no such person"}`, http.StatusNotFound)
+			return
+		}
+		switch r.Method {
+		case http.MethodGet:
+			send(map[string]any{"person": v.people[i]})
+		case http.MethodDelete:
+			v.people = slices.Delete(v.people, i, i+1)
+			w.WriteHeader(http.StatusNoContent)
+		case http.MethodPatch:
+			var body struct {
+				Person map[string]any `json:"person"`
+			}
+			raw := new(strings.Builder)
+			dec := json.NewDecoder(strings.NewReader(readAll(r)))
+			if err := dec.Decode(&body); err != nil || body.Person == nil {
+				http.Error(w, `{"error":"bad body"}`, http.StatusBadRequest)
+				return
+			}
+			b, _ := json.Marshal(body.Person)
+			raw.Write(b)
+			v.bodies[call] = raw.String()
+			merge(v.people[i], body.Person)
+			send(map[string]any{"person": v.people[i]})
+		}
+	default:
+		http.NotFound(w, r)
+	}
+}
+
+func readAll(r *http.Request) string {
+	var b strings.Builder
+	buf := make([]byte, 4096)
+	for {
+		n, err := r.Body.Read(buf)
+		b.Write(buf[:n])
+		if err != nil {
+			return b.String()
+		}
+	}
+}
+
+// merge writes src's fields into dst, nested objects field by field.
+func merge(dst, src map[string]any) {
+	for k, v := range src {
+		if m, ok := v.(map[string]any); ok {
+			if d, ok := dst[k].(map[string]any); ok {
+				merge(d, m)
+				continue
+			}
+		}
+		dst[k] = v
+	}
+}
+
+func (v *vendor) emails() []string {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	var out []string
+	for _, p := range v.people {
+		out = append(out, p["email"].(string))
+	}
+	return out
+}
+
+func (v *vendor) person(id string) map[string]any {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	for _, p := range v.people {
+		if p["id"] == id {
+			return p
+		}
+	}
+	return nil
+}
+
+// writes lists the calls that changed something (not GET).
+func (v *vendor) writes() []string {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	var out []string
+	for _, c := range v.calls {
+		if !strings.HasPrefix(c, "GET ") {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// vendorMap is a map with one http system on the vendor; find is the
+// resource's find request, extra more keys of the resource.
+func vendorMap(find, extra string) string {
+	return `version: 1
+systems:
+  - name: crm
+    kind: http
+    url_env: DSAR_TEST_CRM_URL
+    auth: {bearer_env: DSAR_TEST_CRM_TOKEN}
+    retry: {attempts: 3, min_wait: 10ms, max_wait: 2s}
+    check: {path: "/v2/people/search?email=nobody@example.org"}
+    resources:
+      - name: people
+        identities: {email: email}
+        fields: {email: user.contact.email, name: user.name, phone: user.contact.phone_number, prefs.newsletter: user.privacy_preferences}
+        correctable: [name, phone]
+` + extra + `
+        find:
+` + find + `
+        read: {path: "/v2/people/{id}", record: person}
+        update: {method: PATCH, path: "/v2/people/{id}", body: {person: "{fields}"}}
+        delete: {path: "/v2/people/{id}"}
+`
+}
+
+const cursorFind = `          path: /v2/people/search?email={email}&cursor={cursor}
+          records: data
+          pagination: {type: cursor, next: next_cursor}`
+
+func openVendor(t *testing.T, v *vendor, doc string) datamap.Connector {
+	t.Helper()
+	t.Setenv("DSAR_TEST_CRM_URL", v.srv.URL)
+	t.Setenv("DSAR_TEST_CRM_TOKEN", "tok_123")
+	m, err := datamap.Parse("map.yaml", []byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := datamap.Open(m.Systems[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+func ada() datamap.Identities { return datamap.Identities{"email": {"Ada@Example.com"}} }
+
+// foundKeys lists the keys discovery found in the people resource.
+func foundKeys(t *testing.T, c datamap.Connector) []string {
+	t.Helper()
+	found, err := c.Discover(context.Background(), ada())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	if ft := found.Table("people"); ft != nil {
+		for _, k := range ft.Keys(nil) {
+			out = append(out, fmt.Sprint(k...))
+		}
+	}
+	return out
+}
+
+func threeAdas(t *testing.T) *vendor {
+	return newVendor(t,
+		person("p1", "ada@example.com", "Ada Lovelace"),
+		person("p2", "adam@example.com", "Adam Smith"), // the fuzzy search's other person
+		person("p3", "ADA@example.com", "Ada L."),      // the same address, other case: hers too
+		person("p4", "bob@example.com", "Bob"),
+	)
+}
+
+// Each kind of pagination reaches every page, and the other person the
+// fuzzy search answers (adam@) is never among the records found.
+func TestHTTPPagination(t *testing.T) {
+	for name, find := range map[string]string{
+		"cursor": cursorFind,
+		"offset": `          path: /v2/people/by-offset?email={email}&offset={offset}&limit={limit}
+          records: items
+          pagination: {type: offset, size: 1}`,
+		"link": `          path: /v2/people/linked?email={email}
+          records: people
+          pagination: {type: link}`,
+		"next_url": `          path: /v2/people/next-url?email={email}
+          records: results
+          pagination: {type: next_url, next: next_page}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			v := threeAdas(t)
+			c := openVendor(t, v, vendorMap(find, "        erase: delete"))
+			if got := foundKeys(t, c); !slices.Equal(got, []string{"p1", "p3"}) {
+				t.Fatalf("found %v, want p1 and p3 (adam@ is someone else)", got)
+			}
+			if n := len(v.calls); n < 3 {
+				t.Errorf("%d requests: the three matches take more than one page (%v)", n, v.calls)
+			}
+		})
+	}
+}
+
+// The page bound stops a search that does not end, with an error that
+// says so, instead of a discovery cut short.
+func TestHTTPPaginationBound(t *testing.T) {
+	v := threeAdas(t)
+	find := strings.Replace(cursorFind, "next: next_cursor}", "next: next_cursor, max_pages: 2}", 1)
+	c := openVendor(t, v, vendorMap(find, "        erase: delete"))
+	_, err := c.Discover(context.Background(), ada())
+	if err == nil || !strings.Contains(err.Error(), "more than 2 pages") {
+		t.Fatalf("err = %v, want more than 2 pages", err)
+	}
+}
+
+// Erasure, correction and opt-out act on the person's own records only:
+// the other person the fuzzy search answers is never written to.
+func TestHTTPActsOnlyOnThePersonsRecords(t *testing.T) {
+	ctx := context.Background()
+	v := threeAdas(t)
+	c := openVendor(t, v, vendorMap(cursorFind, "        erase: delete\n        opt_out: {set: {prefs.newsletter: false}}"))
+
+	changed, err := c.Correct(ctx, ada(), []datamap.Change{{Category: "user.name", Value: "Augusta Ada King"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(changed) != 1 || changed[0].Rows != 2 || changed[0].Column != "name" {
+		t.Fatalf("changed = %+v, want name in 2 records", changed)
+	}
+	if got := v.bodies["PATCH /v2/people/p1"]; got != `{"name":"Augusta Ada King"}` {
+		t.Errorf("PATCH body = %s", got)
+	}
+	for id, want := range map[string]string{"p1": "Augusta Ada King", "p3": "Augusta Ada King", "p2": "Adam Smith"} {
+		if got := v.person(id)["name"]; got != want {
+			t.Errorf("%s name = %v, want %s", id, got, want)
+		}
+	}
+
+	var seen []datamap.OptedOut
+	out, err := c.OptOut(ctx, ada(), nil, func(o []datamap.OptedOut) error { seen = o; return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(seen) != 1 || len(out) != 1 || out[0].Rows != 2 {
+		t.Fatalf("opt-out = %+v (seen before: %+v)", out, seen)
+	}
+	if v.person("p2")["prefs"].(map[string]any)["newsletter"] != true || v.person("p1")["prefs"].(map[string]any)["newsletter"] != false {
+		t.Errorf("newsletter: p1 %v (want false), p2 %v (want true)", v.person("p1")["prefs"], v.person("p2")["prefs"])
+	}
+
+	var recorded *datamap.Erasure
+	er, err := c.Erase(ctx, ada(), datamap.Rules{Now: time.Now(), BeforeCommit: func(e *datamap.Erasure) error {
+		recorded = e
+		if got := v.emails(); len(got) != 4 {
+			t.Errorf("before the record was kept, people were already deleted: %v", got)
+		}
+		return nil
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if recorded == nil || len(er.Tables) != 1 || er.Tables[0].Deleted != 2 || len(er.Gone) != 2 {
+		t.Fatalf("erasure = %+v", er)
+	}
+	if got := v.emails(); !slices.Equal(got, []string{"adam@example.com", "bob@example.com"}) {
+		t.Errorf("left = %v, want adam@ and bob@", got)
+	}
+	for _, w := range v.writes() {
+		if strings.HasSuffix(w, "/p2") || strings.HasSuffix(w, "/p4") {
+			t.Errorf("someone else's record was written: %s", w)
+		}
+	}
+}
+
+// A failing BeforeCommit stops the erasure before any record goes.
+func TestHTTPEraseStopsWhenTheRecordFails(t *testing.T) {
+	v := threeAdas(t)
+	c := openVendor(t, v, vendorMap(cursorFind, "        erase: delete"))
+	_, err := c.Erase(context.Background(), ada(), datamap.Rules{Now: time.Now(), BeforeCommit: func(*datamap.Erasure) error { return errors.New("store down") }})
+	if err == nil || len(v.emails()) != 4 || len(v.writes()) != 0 {
+		t.Fatalf("err = %v, people %v, writes %v", err, v.emails(), v.writes())
+	}
+}
+
+// Masking sends the mask's values through update; a held resource is
+// left alone; a retained record stays, flagged, and is listed with its
+// end; purge then erases it.
+func TestHTTPMaskHoldRetainPurge(t *testing.T) {
+	ctx := context.Background()
+	now := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+
+	v := threeAdas(t)
+	c := openVendor(t, v, vendorMap(cursorFind, "        erase: {strategy: mask, mask: {name: null, phone: erased}}"))
+	er, err := c.Erase(ctx, ada(), datamap.Rules{Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if er.Tables[0].Masked != 2 || v.person("p1")["name"] != nil || v.person("p1")["phone"] != "erased" || v.person("p2")["name"] != "Adam Smith" {
+		t.Fatalf("masked %+v; p1 %v, p2 %v", er.Tables, v.person("p1"), v.person("p2"))
+	}
+
+	v = threeAdas(t)
+	c = openVendor(t, v, vendorMap(cursorFind, "        erase: delete"))
+	er, err = c.Erase(ctx, ada(), datamap.Rules{Now: now, Held: []string{"people"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if er.Tables[0].Held != 2 || len(v.writes()) != 0 || len(er.Gone) != 0 {
+		t.Fatalf("held: %+v, writes %v", er.Tables, v.writes())
+	}
+
+	v = threeAdas(t)
+	v.people[2]["created"] = "2019-01-10T09:00:00Z" // p3: its period has run out
+	c = openVendor(t, v, vendorMap(cursorFind, "        erase: delete\n        retain: {basis: Commercial code, period: 6y, from: created, flag: prefs.restricted}"))
+	er, err = c.Erase(ctx, ada(), datamap.Rules{Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if er.Tables[0].Retained != 1 || er.Tables[0].Deleted != 1 || len(er.Retained) != 1 || er.Retained[0].Key[0] != "p1" ||
+		!er.Retained[0].Until.Equal(time.Date(2032, 1, 10, 9, 0, 0, 0, time.UTC)) {
+		t.Fatalf("retained: %+v %+v", er.Tables, er.Retained)
+	}
+	if v.person("p3") != nil || v.person("p1")["prefs"].(map[string]any)["restricted"] != true {
+		t.Fatalf("p3 %v (want gone), p1 %v (want restricted)", v.person("p3"), v.person("p1"))
+	}
+	pu, err := c.Purge(ctx, map[string][][]any{"people": {{"p1"}, {"p9"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pu.Tables[0].Deleted != 1 || v.person("p1") != nil {
+		t.Fatalf("purge %+v; p1 %v", pu.Tables, v.person("p1"))
+	}
+}
+
+// ReadRows reads each record whole, nested fields as dotted columns.
+func TestHTTPReadRows(t *testing.T) {
+	v := threeAdas(t)
+	c := openVendor(t, v, vendorMap(cursorFind, "        erase: delete"))
+	found, err := c.Discover(context.Background(), ada())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ft := found.Table("people")
+	var rows []string
+	err = c.ReadRows(context.Background(), ft.Table, ft.Keys(nil), func(cols []string, row []any) error {
+		var parts []string
+		for i, col := range cols {
+			parts = append(parts, fmt.Sprintf("%s=%v", col, row[i]))
+		}
+		rows = append(rows, strings.Join(parts, " "))
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"id=p1 created=2026-01-10T09:00:00Z email=ada@example.com name=Ada Lovelace phone=+1 555 0100 prefs.newsletter=true",
+		"id=p3 created=2026-01-10T09:00:00Z email=ADA@example.com name=Ada L. phone=+1 555 0100 prefs.newsletter=true",
+	}
+	if !slices.Equal(rows, want) {
+		t.Fatalf("rows:\n%s\nwant:\n%s", strings.Join(rows, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// A 429 is retried after its Retry-After; 5xx answers are retried with
+// backoff, and when they go on the error says what failed, without the
+// person's address.
+func TestHTTPRetries(t *testing.T) {
+	v := threeAdas(t)
+	c := openVendor(t, v, vendorMap(cursorFind, "        erase: delete"))
+	v.fail["/v2/people/search"] = []int{http.StatusTooManyRequests}
+	if got := foundKeys(t, c); len(got) != 2 {
+		t.Fatalf("after a 429 found %v", got)
+	}
+	at := v.at["/v2/people/search"]
+	if wait := at[1].Sub(at[0]); wait < 900*time.Millisecond {
+		t.Errorf("retried %v after a 429 with Retry-After: 1", wait)
+	}
+
+	v.fail["/v2/people/search"] = []int{502, 503}
+	if got := foundKeys(t, c); len(got) != 2 {
+		t.Fatalf("after two 5xx found %v", got)
+	}
+
+	v.fail["/v2/people/search"] = []int{500, 500, 500, 500}
+	_, err := c.Discover(context.Background(), ada())
+	if err == nil {
+		t.Fatal("three 500s in a row: no error")
+	}
+	msg := err.Error()
+	if !strings.Contains(msg, "system crm: find people: HTTP 500 Internal Server Error after 3 attempt(s)") {
+		t.Errorf("error = %q", msg)
+	}
+	if strings.Contains(strings.ToLower(msg), "ada") || strings.Contains(msg, "127.0.0.1") {
+		t.Errorf("the error names the person or the address: %q", msg)
+	}
+}
+
+// The credentials go in the header the map names, read from the
+// environment; a variable not set stops the system at start, naming it.
+func TestHTTPAuth(t *testing.T) {
+	for name, c := range map[string]struct {
+		auth, header, value string
+		env                 map[string]string
+	}{
+		"bearer": {"{bearer_env: DSAR_TEST_CRM_TOKEN}", "Authorization", "Bearer tok_123", nil},
+		"basic":  {"{basic: {user_env: DSAR_TEST_CRM_USER, password_env: DSAR_TEST_CRM_PASS}}", "Authorization", "Basic YWRhOnMzY3JldA==", map[string]string{"DSAR_TEST_CRM_USER": "ada", "DSAR_TEST_CRM_PASS": "s3cret"}},
+		"header": {"{header: {name: X-Api-Key, value_env: DSAR_TEST_CRM_KEY}}", "X-Api-Key", "k_456", map[string]string{"DSAR_TEST_CRM_KEY": "k_456"}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			v := threeAdas(t)
+			v.authHeader, v.authValue = c.header, c.value
+			doc := strings.Replace(vendorMap(cursorFind, "        erase: delete"), "{bearer_env: DSAR_TEST_CRM_TOKEN}", c.auth, 1)
+			for k, val := range c.env {
+				t.Setenv(k, val)
+			}
+			conn := openVendor(t, v, doc)
+			if got := foundKeys(t, conn); len(got) != 2 {
+				t.Fatalf("found %v: the vendor refused the credentials? calls %v", got, v.calls)
+			}
+			m, _ := datamap.Parse("map.yaml", []byte(doc))
+			for k := range c.env {
+				t.Setenv(k, "")
+				_, err := datamap.Open(m.Systems[0])
+				if err == nil || !strings.Contains(err.Error(), "system crm: "+k+" is not set") {
+					t.Errorf("without %s: err = %v", k, err)
+				}
+				t.Setenv(k, c.env[k])
+			}
+		})
+	}
+	v := threeAdas(t)
+	doc := vendorMap(cursorFind, "        erase: delete")
+	conn := openVendor(t, v, doc)
+	v.authValue = "Bearer other"
+	problems, err := conn.CheckLive(context.Background())
+	if err != nil || len(problems) != 1 || !strings.Contains(problems[0].Message, "HTTP 401 Unauthorized: the API refused the credentials in DSAR_TEST_CRM_TOKEN") {
+		t.Fatalf("check with wrong credentials: %v %v", problems, err)
+	}
+	t.Setenv("DSAR_TEST_CRM_TOKEN", "")
+	m, _ := datamap.Parse("map.yaml", []byte(doc))
+	err = datamap.NewSystems(m).Check(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "system crm: DSAR_TEST_CRM_TOKEN is not set (auth bearer_env)") {
+		t.Fatalf("start without the token: %v", err)
+	}
+}
+
+// A next page on another host is refused: the credentials never leave
+// the base URL.
+func TestHTTPNextPageElsewhereRefused(t *testing.T) {
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		t.Errorf("the other host was asked, with %q", r.Header.Get("Authorization"))
+	}))
+	defer other.Close()
+	v := newVendor(t, person("p1", "ada@example.com", "Ada"), person("p3", "ada@example.com", "Ada"))
+	v.srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Link", "<"+other.URL+"/steal>; rel=next")
+		fmt.Fprint(w, `{"people":[{"id":"p1","email":"ada@example.com"}]}`)
+	})
+	c := openVendor(t, v, vendorMap(`          path: /v2/people/linked?email={email}
+          records: people
+          pagination: {type: link}`, "        erase: delete"))
+	_, err := c.Discover(context.Background(), ada())
+	if err == nil || !strings.Contains(err.Error(), "the next page is on another host") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+// The map's http keys are checked with their lines, like every kind's.
+func TestHTTPMapProblems(t *testing.T) {
+	base := vendorMap(cursorFind, "        erase: delete")
+	for name, c := range map[string]struct{ from, to, want string }{
+		"unknown key in find": {"          records: data", "          records: data\n          pagnation: {}",
+			`map.yaml:18: unknown key "pagnation" in find of resource crm.people; did you mean "pagination"?`},
+		"unknown placeholder": {"?email={email}&cursor={cursor}", "?email={mail}&cursor={cursor}",
+			"map.yaml:16: resource crm.people: find: unknown placeholder {mail} (this request may use {email}, {cursor}, {offset}, {limit})"},
+		"no delete for erase delete": {`        delete: {path: "/v2/people/{id}"}`, "",
+			"map.yaml:14: resource crm.people: erase: delete needs a delete request (delete: {method, path})"},
+		"no auth": {"    auth: {bearer_env: DSAR_TEST_CRM_TOKEN}\n", "",
+			"map.yaml:3: system crm: auth is missing"},
+		"secret header": {"    retry:", "    headers: {Authorization: Bearer sk_live_1}\n    retry:",
+			"map.yaml:7: system crm: header Authorization would hold a secret in the map; name its variable under auth instead"},
+		"bad pagination": {"{type: cursor, next: next_cursor}", "{type: pages, next: next_cursor}",
+			`map.yaml:18: resource crm.people: find: pagination type "pages" is not cursor, offset, link (the Link header) or next_url`},
+		"sql key on a resource": {"        erase: delete", "        erase: delete\n        primary_key: id",
+			`map.yaml:15: key "primary_key" in resource crm.people does not apply to a http resource`},
+		"id in path of find": {"?email={email}&cursor={cursor}", "/{id}?email={email}&cursor={cursor}",
+			"unknown placeholder {id}"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			doc := strings.Replace(base, c.from, c.to, 1)
+			if doc == base {
+				t.Fatalf("%q is not in the map", c.from)
+			}
+			_, err := datamap.Parse("map.yaml", []byte(doc))
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("error = %v\nwant it to contain %s", err, c.want)
+			}
+		})
+	}
+}
