@@ -57,14 +57,18 @@ func (g *giveUp) Unwrap() error { return g.err }
 // naming it, so a worker does not start without them.
 func newHTTPClient(s *System) (*httpClient, error) {
 	h := s.http
+	// url_env, when set, overrides base_url (a sandbox, a mock); with
+	// no base_url it must be set.
 	base := h.baseURL
 	if h.urlEnv != "" {
-		base = strings.TrimRight(strings.TrimSpace(os.Getenv(h.urlEnv)), "/")
+		if v := strings.TrimRight(strings.TrimSpace(os.Getenv(h.urlEnv)), "/"); v != "" {
+			base = v
+			if !httpURL(base) {
+				return nil, fmt.Errorf("system %s: %s is not an http(s) URL with a host", s.Name, h.urlEnv)
+			}
+		}
 		if base == "" {
 			return nil, fmt.Errorf("system %s: %s is not set (url_env: the API's address)", s.Name, h.urlEnv)
-		}
-		if !httpURL(base) {
-			return nil, fmt.Errorf("system %s: %s is not an http(s) URL with a host", s.Name, h.urlEnv)
 		}
 	}
 	u, err := url.Parse(base)
