@@ -216,7 +216,7 @@ type httpWrite struct {
 	keys  [][]any
 	del   bool
 	set   map[string]any
-	what  string // for errors: "erase", "restrict", "opt out of"
+	what  string // for errors: "erasing", "restricting", "opting out"
 }
 
 // Erase erases the person's records, each resource by its strategy:
@@ -284,16 +284,16 @@ func (c *HTTPConnector) planErase(t *Table, keys [][]any, ft *FoundTable, rules 
 		gone = append(gone, k)
 	}
 	if len(retained) > 0 && t.Retain.Flag != "" {
-		*plan = append(*plan, httpWrite{table: t, keys: retained, set: map[string]any{t.Retain.Flag: true}, what: "restrict"})
+		*plan = append(*plan, httpWrite{table: t, keys: retained, set: map[string]any{t.Retain.Flag: true}, what: "restricting"})
 	}
 	if len(gone) == 0 {
 		return res
 	}
 	if t.Erase == Mask {
-		*plan = append(*plan, httpWrite{table: t, keys: gone, set: maskValues(t.MaskWith), what: "mask"})
+		*plan = append(*plan, httpWrite{table: t, keys: gone, set: maskValues(t.MaskWith), what: "masking"})
 		res.Masked = len(gone)
 	} else {
-		*plan = append(*plan, httpWrite{table: t, keys: gone, del: true, what: "erase"})
+		*plan = append(*plan, httpWrite{table: t, keys: gone, del: true, what: "erasing"})
 		res.Deleted = len(gone)
 	}
 	for _, k := range gone {
@@ -388,7 +388,7 @@ func (c *HTTPConnector) Correct(ctx context.Context, ids Identities, changes []C
 			continue
 		}
 		keys := ft.Keys(func(r *FoundRow) bool { return r.Owned })
-		counts, err := c.apply(ctx, []httpWrite{{table: t, keys: keys, set: set, what: "correct"}})
+		counts, err := c.apply(ctx, []httpWrite{{table: t, keys: keys, set: set, what: "correcting"}})
 		if err != nil {
 			return nil, err
 		}
@@ -448,7 +448,7 @@ func (c *HTTPConnector) optOut(ctx context.Context, keys map[string][][]any, hel
 		if o.Held > 0 {
 			continue
 		}
-		counts, err := c.apply(ctx, []httpWrite{{table: c.sys.Table(o.Table), keys: o.Keys, del: o.Deleted, set: o.Set, what: "opt out"}})
+		counts, err := c.apply(ctx, []httpWrite{{table: c.sys.Table(o.Table), keys: o.Keys, del: o.Deleted, set: o.Set, what: "opting out"}})
 		if err != nil {
 			return nil, err
 		}

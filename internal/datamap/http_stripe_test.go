@@ -201,7 +201,7 @@ func TestHTTPStripePresetAgainstStripeMock(t *testing.T) {
 	}
 	defer c2.Close()
 	_, err = c2.Correct(ctx, ada, []datamap.Change{{Category: "user.name", Value: "Augusta Ada King"}})
-	if err == nil || err.Error() != "system stripe: update customers: HTTP 400 Bad Request (while correct)" {
+	if err == nil || err.Error() != "system stripe: update customers: HTTP 400 Bad Request (while correcting)" {
 		t.Fatalf("a JSON body: err = %v", err)
 	}
 	t.Setenv("STRIPE_SECRET_KEY", "not-a-key")
