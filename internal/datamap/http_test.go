@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -607,5 +609,28 @@ func TestHTTPMapProblems(t *testing.T) {
 				t.Fatalf("error = %v\nwant it to contain %s", err, c.want)
 			}
 		})
+	}
+}
+
+// TestHTTPDocumentedExampleLoads keeps the full example of docs/datamap.md's
+// "HTTP systems" valid.
+func TestHTTPDocumentedExampleLoads(t *testing.T) {
+	doc, err := os.ReadFile(filepath.Join("..", "..", "docs", "datamap.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(doc), "## HTTP systems")
+	_, rest, ok2 := strings.Cut(rest, "A full example")
+	_, rest, ok3 := strings.Cut(rest, "```yaml\n")
+	example, _, ok4 := strings.Cut(rest, "```")
+	if !ok || !ok2 || !ok3 || !ok4 {
+		t.Fatal("docs/datamap.md has no YAML example under \"HTTP systems\"")
+	}
+	m, err := datamap.Parse("docs/datamap.md", []byte(example))
+	if err != nil {
+		t.Fatalf("the documented example does not load: %v", err)
+	}
+	if s := m.System("crm"); s == nil || s.Kind != datamap.KindHTTP || s.Table("people") == nil {
+		t.Fatalf("the documented example has systems %+v", m.Systems)
 	}
 }
