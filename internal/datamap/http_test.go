@@ -2,7 +2,6 @@ package datamap_test
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -10,208 +9,13 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/dsar-project/dsar/internal/datamap"
+	"github.com/dsar-project/dsar/internal/saastest"
 )
-
-// vendor is a small SaaS API over an in-memory list of people, for the
-// http kind's tests. Its search is fuzzy on purpose, as some vendors'
-// are: it answers every person whose email starts like the one asked
-// (the same first three letters), one person a page.
-type vendor struct {
-	t      *testing.T
-	mu     sync.Mutex
-	people []map[string]any
-	// calls are "METHOD /path" of every request, in order.
-	calls []string
-	// fail makes the next requests to a path answer these statuses
-	// (with Retry-After: 1 on a 429).
-	fail map[string][]int
-	// auth is the Authorization (or X-Api-Key) header every request
-	// must carry.
-	authHeader, authValue string
-	// bodies are the bodies of the writes, by "METHOD /path".
-	bodies map[string]string
-	at     map[string][]time.Time // when each path was asked
-	srv    *httptest.Server
-}
-
-func newVendor(t *testing.T, people ...map[string]any) *vendor {
-	v := &vendor{t: t, people: people, fail: map[string][]int{}, bodies: map[string]string{}, at: map[string][]time.Time{},
-		authHeader: "Authorization", authValue: "Bearer tok_123"}
-	v.srv = httptest.NewServer(http.HandlerFunc(v.serve))
-	t.Cleanup(v.srv.Close)
-	return v
-}
-
-func person(id, email, name string) map[string]any {
-	return map[string]any{"id": id, "email": email, "name": name, "phone": "+1 555 0100", "created": "2026-01-10T09:00:00Z",
-		"prefs": map[string]any{"newsletter": true}}
-}
-
-func (v *vendor) serve(w http.ResponseWriter, r *http.Request) {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	call := r.Method + " " + r.URL.Path
-	v.calls = append(v.calls, call)
-	v.at[r.URL.Path] = append(v.at[r.URL.Path], time.Now())
-	if r.Header.Get(v.authHeader) != v.authValue {
-		http.Error(w, `{"error":"unauthorized"}`, http.StatusUnauthorized)
-		return
-	}
-	if codes := v.fail[r.URL.Path]; len(codes) > 0 {
-		v.fail[r.URL.Path] = codes[1:]
-		if codes[0] == http.StatusTooManyRequests {
-			w.Header().Set("Retry-After", "1")
-		}
-		http.Error(w, `{"error":"try later"}`, codes[0])
-		return
-	}
-	w.Header().Set("Content-Type", "application/json")
-	q := r.URL.Query()
-	matches := func() []map[string]any {
-		asked := strings.ToLower(q.Get("email"))
-		var out []map[string]any
-		for _, p := range v.people {
-			if e := strings.ToLower(p["email"].(string)); len(asked) >= 3 && strings.HasPrefix(e, asked[:3]) {
-				out = append(out, p)
-			}
-		}
-		return out
-	}
-	page := func(list []map[string]any, from, n int) []map[string]any {
-		if from >= len(list) {
-			return []map[string]any{}
-		}
-		return list[from:min(from+n, len(list))]
-	}
-	send := func(x any) { json.NewEncoder(w).Encode(x) }
-	switch {
-	case r.URL.Path == "/v2/people/search": // cursor paging
-		list := matches()
-		from, _ := strconv.Atoi(q.Get("cursor"))
-		next := ""
-		if from+1 < len(list) {
-			next = strconv.Itoa(from + 1)
-		}
-		send(map[string]any{"data": page(list, from, 1), "next_cursor": next})
-	case r.URL.Path == "/v2/people/by-offset":
-		list := matches()
-		from, _ := strconv.Atoi(q.Get("offset"))
-		n, _ := strconv.Atoi(q.Get("limit"))
-		send(map[string]any{"items": page(list, from, n)})
-	case r.URL.Path == "/v2/people/linked":
-		list := matches()
-		p, _ := strconv.Atoi(q.Get("page"))
-		if p+1 < len(list) {
-			w.Header().Set("Link", fmt.Sprintf(`<%s/v2/people/linked?email=%s&page=%d>; rel="next", <%s/v2/people/linked?page=0>; rel="first"`, v.srv.URL, q.Get("email"), p+1, v.srv.URL))
-		}
-		send(map[string]any{"people": page(list, p, 1)})
-	case r.URL.Path == "/v2/people/next-url":
-		list := matches()
-		p, _ := strconv.Atoi(q.Get("page"))
-		next := any(nil)
-		if p+1 < len(list) {
-			next = fmt.Sprintf("/v2/people/next-url?email=%s&page=%d", q.Get("email"), p+1)
-		}
-		send(map[string]any{"results": page(list, p, 1), "next_page": next})
-	case strings.HasPrefix(r.URL.Path, "/v2/people/"):
-		id := strings.TrimPrefix(r.URL.Path, "/v2/people/")
-		i := slices.IndexFunc(v.people, func(p map[string]any) bool { return p["id"] == id })
-		if i < 0 {
-			http.Error(w, `{"error":"no such person"}`, http.StatusNotFound)
-			return
-		}
-		switch r.Method {
-		case http.MethodGet:
-			send(map[string]any{"person": v.people[i]})
-		case http.MethodDelete:
-			v.people = slices.Delete(v.people, i, i+1)
-			w.WriteHeader(http.StatusNoContent)
-		case http.MethodPatch:
-			var body struct {
-				Person map[string]any `json:"person"`
-			}
-			raw := new(strings.Builder)
-			dec := json.NewDecoder(strings.NewReader(readAll(r)))
-			if err := dec.Decode(&body); err != nil || body.Person == nil {
-				http.Error(w, `{"error":"bad body"}`, http.StatusBadRequest)
-				return
-			}
-			b, _ := json.Marshal(body.Person)
-			raw.Write(b)
-			v.bodies[call] = raw.String()
-			merge(v.people[i], body.Person)
-			send(map[string]any{"person": v.people[i]})
-		}
-	default:
-		http.NotFound(w, r)
-	}
-}
-
-func readAll(r *http.Request) string {
-	var b strings.Builder
-	buf := make([]byte, 4096)
-	for {
-		n, err := r.Body.Read(buf)
-		b.Write(buf[:n])
-		if err != nil {
-			return b.String()
-		}
-	}
-}
-
-// merge writes src's fields into dst, nested objects field by field.
-func merge(dst, src map[string]any) {
-	for k, v := range src {
-		if m, ok := v.(map[string]any); ok {
-			if d, ok := dst[k].(map[string]any); ok {
-				merge(d, m)
-				continue
-			}
-		}
-		dst[k] = v
-	}
-}
-
-func (v *vendor) emails() []string {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	var out []string
-	for _, p := range v.people {
-		out = append(out, p["email"].(string))
-	}
-	return out
-}
-
-func (v *vendor) person(id string) map[string]any {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	for _, p := range v.people {
-		if p["id"] == id {
-			return p
-		}
-	}
-	return nil
-}
-
-// writes lists the calls that changed something (not GET).
-func (v *vendor) writes() []string {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	var out []string
-	for _, c := range v.calls {
-		if !strings.HasPrefix(c, "GET ") {
-			out = append(out, c)
-		}
-	}
-	return out
-}
 
 // vendorMap is a map with one http system on the vendor; find is the
 // resource's find request, extra more keys of the resource.
@@ -242,9 +46,9 @@ const cursorFind = `          path: /v2/people/search?email={email}&cursor={curs
           records: data
           pagination: {type: cursor, next: next_cursor}`
 
-func openVendor(t *testing.T, v *vendor, doc string) datamap.Connector {
+func openVendor(t *testing.T, base string, doc string) datamap.Connector {
 	t.Helper()
-	t.Setenv("DSAR_TEST_CRM_URL", v.srv.URL)
+	t.Setenv("DSAR_TEST_CRM_URL", base)
 	t.Setenv("DSAR_TEST_CRM_TOKEN", "tok_123")
 	m, err := datamap.Parse("map.yaml", []byte(doc))
 	if err != nil {
@@ -276,12 +80,12 @@ func foundKeys(t *testing.T, c datamap.Connector) []string {
 	return out
 }
 
-func threeAdas(t *testing.T) *vendor {
-	return newVendor(t,
-		person("p1", "ada@example.com", "Ada Lovelace"),
-		person("p2", "adam@example.com", "Adam Smith"), // the fuzzy search's other person
-		person("p3", "ADA@example.com", "Ada L."),      // the same address, other case: hers too
-		person("p4", "bob@example.com", "Bob"),
+func threeAdas(t *testing.T) *saastest.Server {
+	return saastest.New(t,
+		saastest.Person("p1", "ada@example.com", "Ada Lovelace"),
+		saastest.Person("p2", "adam@example.com", "Adam Smith"), // the fuzzy search's other person
+		saastest.Person("p3", "ADA@example.com", "Ada L."),      // the same address, other case: hers too
+		saastest.Person("p4", "bob@example.com", "Bob"),
 	)
 }
 
@@ -302,12 +106,12 @@ func TestHTTPPagination(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			v := threeAdas(t)
-			c := openVendor(t, v, vendorMap(find, "        erase: delete"))
+			c := openVendor(t, v.URL, vendorMap(find, "        erase: delete"))
 			if got := foundKeys(t, c); !slices.Equal(got, []string{"p1", "p3"}) {
 				t.Fatalf("found %v, want p1 and p3 (adam@ is someone else)", got)
 			}
-			if n := len(v.calls); n < 3 {
-				t.Errorf("%d requests: the three matches take more than one page (%v)", n, v.calls)
+			if n := len(v.Calls()); n < 3 {
+				t.Errorf("%d requests: the three matches take more than one page (%v)", n, v.Calls())
 			}
 		})
 	}
@@ -318,7 +122,7 @@ func TestHTTPPagination(t *testing.T) {
 func TestHTTPPaginationBound(t *testing.T) {
 	v := threeAdas(t)
 	find := strings.Replace(cursorFind, "next: next_cursor}", "next: next_cursor, max_pages: 2}", 1)
-	c := openVendor(t, v, vendorMap(find, "        erase: delete"))
+	c := openVendor(t, v.URL, vendorMap(find, "        erase: delete"))
 	_, err := c.Discover(context.Background(), ada())
 	if err == nil || !strings.Contains(err.Error(), "more than 2 pages") {
 		t.Fatalf("err = %v, want more than 2 pages", err)
@@ -330,7 +134,7 @@ func TestHTTPPaginationBound(t *testing.T) {
 func TestHTTPActsOnlyOnThePersonsRecords(t *testing.T) {
 	ctx := context.Background()
 	v := threeAdas(t)
-	c := openVendor(t, v, vendorMap(cursorFind, "        erase: delete\n        opt_out: {set: {prefs.newsletter: false}}"))
+	c := openVendor(t, v.URL, vendorMap(cursorFind, "        erase: delete\n        opt_out: {set: {prefs.newsletter: false}}"))
 
 	changed, err := c.Correct(ctx, ada(), []datamap.Change{{Category: "user.name", Value: "Augusta Ada King"}})
 	if err != nil {
@@ -339,11 +143,11 @@ func TestHTTPActsOnlyOnThePersonsRecords(t *testing.T) {
 	if len(changed) != 1 || changed[0].Rows != 2 || changed[0].Column != "name" {
 		t.Fatalf("changed = %+v, want name in 2 records", changed)
 	}
-	if got := v.bodies["PATCH /v2/people/p1"]; got != `{"name":"Augusta Ada King"}` {
+	if got := v.Body("PATCH /v2/people/p1"); got != `{"person":{"name":"Augusta Ada King"}}` {
 		t.Errorf("PATCH body = %s", got)
 	}
 	for id, want := range map[string]string{"p1": "Augusta Ada King", "p3": "Augusta Ada King", "p2": "Adam Smith"} {
-		if got := v.person(id)["name"]; got != want {
+		if got := v.Record(id)["name"]; got != want {
 			t.Errorf("%s name = %v, want %s", id, got, want)
 		}
 	}
@@ -356,14 +160,14 @@ func TestHTTPActsOnlyOnThePersonsRecords(t *testing.T) {
 	if len(seen) != 1 || len(out) != 1 || out[0].Rows != 2 {
 		t.Fatalf("opt-out = %+v (seen before: %+v)", out, seen)
 	}
-	if v.person("p2")["prefs"].(map[string]any)["newsletter"] != true || v.person("p1")["prefs"].(map[string]any)["newsletter"] != false {
-		t.Errorf("newsletter: p1 %v (want false), p2 %v (want true)", v.person("p1")["prefs"], v.person("p2")["prefs"])
+	if v.Record("p2")["prefs"].(map[string]any)["newsletter"] != true || v.Record("p1")["prefs"].(map[string]any)["newsletter"] != false {
+		t.Errorf("newsletter: p1 %v (want false), p2 %v (want true)", v.Record("p1")["prefs"], v.Record("p2")["prefs"])
 	}
 
 	var recorded *datamap.Erasure
 	er, err := c.Erase(ctx, ada(), datamap.Rules{Now: time.Now(), BeforeCommit: func(e *datamap.Erasure) error {
 		recorded = e
-		if got := v.emails(); len(got) != 4 {
+		if got := v.Emails(); len(got) != 4 {
 			t.Errorf("before the record was kept, people were already deleted: %v", got)
 		}
 		return nil
@@ -374,10 +178,10 @@ func TestHTTPActsOnlyOnThePersonsRecords(t *testing.T) {
 	if recorded == nil || len(er.Tables) != 1 || er.Tables[0].Deleted != 2 || len(er.Gone) != 2 {
 		t.Fatalf("erasure = %+v", er)
 	}
-	if got := v.emails(); !slices.Equal(got, []string{"adam@example.com", "bob@example.com"}) {
+	if got := v.Emails(); !slices.Equal(got, []string{"adam@example.com", "bob@example.com"}) {
 		t.Errorf("left = %v, want adam@ and bob@", got)
 	}
-	for _, w := range v.writes() {
+	for _, w := range v.Writes() {
 		if strings.HasSuffix(w, "/p2") || strings.HasSuffix(w, "/p4") {
 			t.Errorf("someone else's record was written: %s", w)
 		}
@@ -387,10 +191,10 @@ func TestHTTPActsOnlyOnThePersonsRecords(t *testing.T) {
 // A failing BeforeCommit stops the erasure before any record goes.
 func TestHTTPEraseStopsWhenTheRecordFails(t *testing.T) {
 	v := threeAdas(t)
-	c := openVendor(t, v, vendorMap(cursorFind, "        erase: delete"))
+	c := openVendor(t, v.URL, vendorMap(cursorFind, "        erase: delete"))
 	_, err := c.Erase(context.Background(), ada(), datamap.Rules{Now: time.Now(), BeforeCommit: func(*datamap.Erasure) error { return errors.New("store down") }})
-	if err == nil || len(v.emails()) != 4 || len(v.writes()) != 0 {
-		t.Fatalf("err = %v, people %v, writes %v", err, v.emails(), v.writes())
+	if err == nil || len(v.Emails()) != 4 || len(v.Writes()) != 0 {
+		t.Fatalf("err = %v, people %v, writes %v", err, v.Emails(), v.Writes())
 	}
 }
 
@@ -402,28 +206,28 @@ func TestHTTPMaskHoldRetainPurge(t *testing.T) {
 	now := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
 
 	v := threeAdas(t)
-	c := openVendor(t, v, vendorMap(cursorFind, "        erase: {strategy: mask, mask: {name: null, phone: erased}}"))
+	c := openVendor(t, v.URL, vendorMap(cursorFind, "        erase: {strategy: mask, mask: {name: null, phone: erased}}"))
 	er, err := c.Erase(ctx, ada(), datamap.Rules{Now: now})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if er.Tables[0].Masked != 2 || v.person("p1")["name"] != nil || v.person("p1")["phone"] != "erased" || v.person("p2")["name"] != "Adam Smith" {
-		t.Fatalf("masked %+v; p1 %v, p2 %v", er.Tables, v.person("p1"), v.person("p2"))
+	if er.Tables[0].Masked != 2 || v.Record("p1")["name"] != nil || v.Record("p1")["phone"] != "erased" || v.Record("p2")["name"] != "Adam Smith" {
+		t.Fatalf("masked %+v; p1 %v, p2 %v", er.Tables, v.Record("p1"), v.Record("p2"))
 	}
 
 	v = threeAdas(t)
-	c = openVendor(t, v, vendorMap(cursorFind, "        erase: delete"))
+	c = openVendor(t, v.URL, vendorMap(cursorFind, "        erase: delete"))
 	er, err = c.Erase(ctx, ada(), datamap.Rules{Now: now, Held: []string{"people"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if er.Tables[0].Held != 2 || len(v.writes()) != 0 || len(er.Gone) != 0 {
-		t.Fatalf("held: %+v, writes %v", er.Tables, v.writes())
+	if er.Tables[0].Held != 2 || len(v.Writes()) != 0 || len(er.Gone) != 0 {
+		t.Fatalf("held: %+v, writes %v", er.Tables, v.Writes())
 	}
 
 	v = threeAdas(t)
-	v.people[2]["created"] = "2019-01-10T09:00:00Z" // p3: its period has run out
-	c = openVendor(t, v, vendorMap(cursorFind, "        erase: delete\n        retain: {basis: Commercial code, period: 6y, from: created, flag: prefs.restricted}"))
+	v.Set("p3", "created", "2019-01-10T09:00:00Z") // p3: its period has run out
+	c = openVendor(t, v.URL, vendorMap(cursorFind, "        erase: delete\n        retain: {basis: Commercial code, period: 6y, from: created, flag: prefs.restricted}"))
 	er, err = c.Erase(ctx, ada(), datamap.Rules{Now: now})
 	if err != nil {
 		t.Fatal(err)
@@ -432,22 +236,22 @@ func TestHTTPMaskHoldRetainPurge(t *testing.T) {
 		!er.Retained[0].Until.Equal(time.Date(2032, 1, 10, 9, 0, 0, 0, time.UTC)) {
 		t.Fatalf("retained: %+v %+v", er.Tables, er.Retained)
 	}
-	if v.person("p3") != nil || v.person("p1")["prefs"].(map[string]any)["restricted"] != true {
-		t.Fatalf("p3 %v (want gone), p1 %v (want restricted)", v.person("p3"), v.person("p1"))
+	if v.Record("p3") != nil || v.Record("p1")["prefs"].(map[string]any)["restricted"] != true {
+		t.Fatalf("p3 %v (want gone), p1 %v (want restricted)", v.Record("p3"), v.Record("p1"))
 	}
 	pu, err := c.Purge(ctx, map[string][][]any{"people": {{"p1"}, {"p9"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if pu.Tables[0].Deleted != 1 || v.person("p1") != nil {
-		t.Fatalf("purge %+v; p1 %v", pu.Tables, v.person("p1"))
+	if pu.Tables[0].Deleted != 1 || v.Record("p1") != nil {
+		t.Fatalf("purge %+v; p1 %v", pu.Tables, v.Record("p1"))
 	}
 }
 
 // ReadRows reads each record whole, nested fields as dotted columns.
 func TestHTTPReadRows(t *testing.T) {
 	v := threeAdas(t)
-	c := openVendor(t, v, vendorMap(cursorFind, "        erase: delete"))
+	c := openVendor(t, v.URL, vendorMap(cursorFind, "        erase: delete"))
 	found, err := c.Discover(context.Background(), ada())
 	if err != nil {
 		t.Fatal(err)
@@ -479,22 +283,22 @@ func TestHTTPReadRows(t *testing.T) {
 // person's address.
 func TestHTTPRetries(t *testing.T) {
 	v := threeAdas(t)
-	c := openVendor(t, v, vendorMap(cursorFind, "        erase: delete"))
-	v.fail["/v2/people/search"] = []int{http.StatusTooManyRequests}
+	c := openVendor(t, v.URL, vendorMap(cursorFind, "        erase: delete"))
+	v.Fail("/v2/people/search", http.StatusTooManyRequests)
 	if got := foundKeys(t, c); len(got) != 2 {
 		t.Fatalf("after a 429 found %v", got)
 	}
-	at := v.at["/v2/people/search"]
+	at := v.Times("/v2/people/search")
 	if wait := at[1].Sub(at[0]); wait < 900*time.Millisecond {
 		t.Errorf("retried %v after a 429 with Retry-After: 1", wait)
 	}
 
-	v.fail["/v2/people/search"] = []int{502, 503}
+	v.Fail("/v2/people/search", 502, 503)
 	if got := foundKeys(t, c); len(got) != 2 {
 		t.Fatalf("after two 5xx found %v", got)
 	}
 
-	v.fail["/v2/people/search"] = []int{500, 500, 500, 500}
+	v.Fail("/v2/people/search", 500, 500, 500, 500)
 	_, err := c.Discover(context.Background(), ada())
 	if err == nil {
 		t.Fatal("three 500s in a row: no error")
@@ -521,14 +325,14 @@ func TestHTTPAuth(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			v := threeAdas(t)
-			v.authHeader, v.authValue = c.header, c.value
+			v.RequireAuth(c.header, c.value)
 			doc := strings.Replace(vendorMap(cursorFind, "        erase: delete"), "{bearer_env: DSAR_TEST_CRM_TOKEN}", c.auth, 1)
 			for k, val := range c.env {
 				t.Setenv(k, val)
 			}
-			conn := openVendor(t, v, doc)
+			conn := openVendor(t, v.URL, doc)
 			if got := foundKeys(t, conn); len(got) != 2 {
-				t.Fatalf("found %v: the vendor refused the credentials? calls %v", got, v.calls)
+				t.Fatalf("found %v: the vendor refused the credentials? calls %v", got, v.Calls())
 			}
 			m, _ := datamap.Parse("map.yaml", []byte(doc))
 			for k := range c.env {
@@ -543,8 +347,8 @@ func TestHTTPAuth(t *testing.T) {
 	}
 	v := threeAdas(t)
 	doc := vendorMap(cursorFind, "        erase: delete")
-	conn := openVendor(t, v, doc)
-	v.authValue = "Bearer other"
+	conn := openVendor(t, v.URL, doc)
+	v.RequireAuth("Authorization", "Bearer other")
 	problems, err := conn.CheckLive(context.Background())
 	if err != nil || len(problems) != 1 || !strings.Contains(problems[0].Message, "HTTP 401 Unauthorized: the API refused the credentials in DSAR_TEST_CRM_TOKEN") {
 		t.Fatalf("check with wrong credentials: %v %v", problems, err)
@@ -564,12 +368,12 @@ func TestHTTPNextPageElsewhereRefused(t *testing.T) {
 		t.Errorf("the other host was asked, with %q", r.Header.Get("Authorization"))
 	}))
 	defer other.Close()
-	v := newVendor(t, person("p1", "ada@example.com", "Ada"), person("p3", "ada@example.com", "Ada"))
-	v.srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Link", "<"+other.URL+"/steal>; rel=next")
 		fmt.Fprint(w, `{"people":[{"id":"p1","email":"ada@example.com"}]}`)
-	})
-	c := openVendor(t, v, vendorMap(`          path: /v2/people/linked?email={email}
+	}))
+	defer api.Close()
+	c := openVendor(t, api.URL, vendorMap(`          path: /v2/people/linked?email={email}
           records: people
           pagination: {type: link}`, "        erase: delete"))
 	_, err := c.Discover(context.Background(), ada())
