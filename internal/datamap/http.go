@@ -26,7 +26,7 @@ func init() {
 		Kind:       KindHTTP,
 		SystemKeys: []string{"name", "kind", "base_url", "url_env", "auth", "headers", "retry", "check", "resources"},
 		TablesKey:  "resources",
-		TableKeys:  []string{"name", "id", "identities", "fields", "correctable", "erase", "retain", "opt_out", "find", "read", "update", "delete"},
+		TableKeys:  []string{"name", "id", "identities", "fields", "correctable", "erase", "retain", "opt_out", "find", "read", "update", "delete", "list"},
 		Key:        []string{"id"},
 		Column:     fieldPath.MatchString,
 		Build:      buildHTTP,
@@ -457,12 +457,45 @@ func (c *HTTPConnector) optOut(ctx context.Context, keys map[string][][]any, hel
 	return out, nil
 }
 
-// Affected cannot list an API's records: every breached resource is
-// reported unreached, for the officer to ask the vendor.
-func (c *HTTPConnector) Affected(_ context.Context, tables []*Table, _ func(AffectedPerson)) ([]string, error) {
+// Affected finds the people whose records are in the breached
+// resources, through each one's list request (every record, every
+// page), counting the records per email address. A resource without a
+// list request is reported unreached, for the officer to ask the vendor.
+func (c *HTTPConnector) Affected(ctx context.Context, tables []*Table, add func(AffectedPerson)) ([]string, error) {
 	var unreached []string
 	for _, t := range tables {
-		unreached = append(unreached, t.Name)
+		col, ok := t.Identities["email"]
+		if t.http == nil || t.http.list == nil || !ok {
+			unreached = append(unreached, t.Name)
+			continue
+		}
+		nameCol := nameColumn(t)
+		counts, names, emails := map[string]int{}, map[string]string{}, map[string]string{}
+		err := c.c.records(ctx, t, t.http.list, nil, func(rec gjson.Result) error {
+			for _, v := range flat(jsonValue(rec.Get(col))) {
+				email, ok := v.(string)
+				if !ok || email == "" {
+					continue
+				}
+				k := fold(email)
+				counts[k]++
+				if _, seen := emails[k]; !seen {
+					emails[k] = email
+				}
+				if nameCol != "" {
+					if n, ok := jsonValue(rec.Get(nameCol)).(string); ok && n > names[k] {
+						names[k] = n
+					}
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("system %s: affected people of %s: %w", c.sys.Name, t.Name, err)
+		}
+		for _, k := range sortedKeys(counts) {
+			add(AffectedPerson{Email: emails[k], Name: names[k], Records: counts[k]})
+		}
 	}
 	return unreached, nil
 }

@@ -3,6 +3,7 @@ package datamap_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -77,10 +78,15 @@ func (h *hubspot) serve(w http.ResponseWriter, r *http.Request) {
 	case "PATCH /crm/v3/objects/contacts/101", "PATCH /crm/v3/objects/contacts/103":
 		replay("contact-" + strings.TrimPrefix(r.URL.Path, "/crm/v3/objects/contacts/") + ".json")
 	case "GET /crm/v3/objects/contacts":
-		if r.URL.RawQuery != "limit=1" {
+		switch r.URL.RawQuery {
+		case "limit=1", "limit=100&properties=email%2Cfirstname%2Clastname":
+			replay("list.json")
+		case "limit=100&after=513&properties=email%2Cfirstname%2Clastname":
+			replay("list-2.json")
+		default:
 			h.t.Errorf("list query %s", r.URL.RawQuery)
+			w.WriteHeader(http.StatusBadRequest)
 		}
-		replay("list.json")
 	case "POST /crm/v3/objects/contacts/gdpr-delete":
 		w.WriteHeader(http.StatusNoContent)
 	default:
@@ -173,6 +179,16 @@ func TestHTTPHubSpotPresetReplayed(t *testing.T) {
 	got = h.take()
 	if len(got) != 4 || got[2] != `POST /crm/v3/objects/contacts/gdpr-delete {"objectId":"101"}` || got[3] != `POST /crm/v3/objects/contacts/gdpr-delete {"objectId":"103"}` {
 		t.Fatalf("erasure requests:\n%s", strings.Join(got, "\n"))
+	}
+	var affected []string
+	unreached, err := c.Affected(ctx, m.System("hubspot").BreachedTables(nil), func(p datamap.AffectedPerson) {
+		affected = append(affected, fmt.Sprintf("%s %s %d", p.Email, p.Name, p.Records))
+	})
+	if err != nil || len(unreached) != 0 || strings.Join(affected, ", ") != "someone@example.net  1, x.ample@example.org  1" {
+		t.Fatalf("affected %q, unreached %v, %v", affected, unreached, err)
+	}
+	if got := h.take(); len(got) != 2 {
+		t.Fatalf("list requests: %v", got)
 	}
 	if problems, err := c.CheckLive(ctx); err != nil || len(problems) != 0 {
 		t.Fatalf("check: %v %v", problems, err)

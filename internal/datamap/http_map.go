@@ -54,6 +54,7 @@ type fileHTTPResource struct {
 	Read   *fileHTTPOp `yaml:"read"`
 	Update *fileHTTPOp `yaml:"update"`
 	Delete *fileHTTPOp `yaml:"delete"`
+	List   *fileHTTPOp `yaml:"list"`
 }
 
 // fileHTTPOp is one request: its method, its path under the base URL
@@ -105,7 +106,7 @@ func (a httpAuth) envs() []string {
 // httpResource is a resource's operations; update and delete are nil
 // when the map does not need them.
 type httpResource struct {
-	find, read, update, del *httpOp
+	find, read, update, del, list *httpOp
 }
 
 // httpOp is one request of the map, checked.
@@ -132,6 +133,11 @@ const (
 
 // placeholderRE finds {name} in a path or a body text.
 var placeholderRE = regexp.MustCompile(`\{([^{}]*)\}`)
+
+// readPathRE is a path into an answer, in gjson's syntax: fields by
+// dotted names, array indexes, # and modifiers such as @reverse
+// (data.@reverse.0.id, the last record's id).
+var readPathRE = regexp.MustCompile(`^[A-Za-z0-9_@#|.-]+$`)
 
 // headerNameRE is an HTTP header's name (an RFC 9110 token).
 var headerNameRE = regexp.MustCompile("^[A-Za-z0-9!#$%&'*+.^_`|~-]+$")
@@ -279,6 +285,12 @@ func buildHTTPResource(s *System, t *Table, f *fileHTTPResource, report func(lin
 	if f.Delete != nil {
 		r.del = buildHTTPOp(f.Delete, "delete", where+": delete", opLines(t, "delete"), []string{"id"}, report)
 	}
+	if f.List != nil {
+		r.list = buildHTTPOp(f.List, "list", where+": list", opLines(t, "list"), []string{"cursor", "offset", "limit"}, report)
+		if r.list.records == "" {
+			report(t.line("list"), "%s: list needs records: the field of the answer holding the list of records", where)
+		}
+	}
 	need := func(op *fileHTTPOp, key, why string, line int) {
 		if op == nil {
 			report(line, "%s: %s needs a %s request (%s: {method, path})", where, why, key, key)
@@ -322,8 +334,11 @@ func buildHTTPOp(f *fileHTTPOp, name, where string, lineOf func(key string) int,
 	line := lineOf("")
 	op := &httpOp{name: name, method: strings.ToUpper(f.Method), path: f.Path, body: f.Body, records: f.Records, record: f.Record}
 	if op.method == "" {
-		op.method = map[string]string{"delete": "DELETE", "update": ""}[name]
-		if name == "find" || name == "read" || name == "check" {
+		switch name {
+		case "delete":
+			op.method = "DELETE"
+		case "update": // PATCH, PUT or POST: the API's choice, named
+		default:
 			op.method = "GET"
 		}
 	}
@@ -389,12 +404,12 @@ func buildHTTPOp(f *fileHTTPOp, name, where string, lineOf func(key string) int,
 		report(line, "%s: the body must place the fields written with \"{fields}\" (or leave body out to send them as the whole body)", where)
 	}
 	for key, path := range map[string]string{"records": f.Records, "record": f.Record} {
-		if path != "" && !fieldPath.MatchString(path) {
+		if path != "" && !readPathRE.MatchString(path) {
 			report(lineOf(key), "%s: %s %q must be a field path such as data or results", where, key, path)
 		}
 	}
-	if f.Records != "" && name != "find" {
-		report(line, "%s: records is for find; a single record's field is record", where)
+	if f.Records != "" && name != "find" && name != "list" {
+		report(line, "%s: records is for find and list; a single record's field is record", where)
 	}
 	if p := f.Pagination; p != nil {
 		line := lineOf("pagination")
@@ -402,14 +417,14 @@ func buildHTTPOp(f *fileHTTPOp, name, where string, lineOf func(key string) int,
 		if op.page.maxPages == 0 {
 			op.page.maxPages = 100
 		}
-		if name != "find" {
-			report(line, "%s: only find is paged", where)
+		if name != "find" && name != "list" {
+			report(line, "%s: only find and list are paged", where)
 		}
 		if p.MaxPages < 0 || p.MaxPages > 10000 {
 			report(line, "%s: pagination max_pages must be from 1 to 10000", where)
 		}
 		for key, path := range map[string]string{"next": p.Next, "more": p.More} {
-			if path != "" && !fieldPath.MatchString(path) {
+			if path != "" && !readPathRE.MatchString(path) {
 				report(line, "%s: pagination %s %q must be a field path such as next_page or paging.next.after", where, key, path)
 			}
 		}
@@ -437,7 +452,7 @@ func buildHTTPOp(f *fileHTTPOp, name, where string, lineOf func(key string) int,
 			report(line, "%s: pagination type %q is not cursor, offset, link (the Link header) or next_url", where, p.Type)
 		}
 	}
-	if name == "find" && op.page == nil {
+	if (name == "find" || name == "list") && op.page == nil {
 		for _, v := range []string{"cursor", "offset"} {
 			if slices.Contains(used, v) {
 				report(line, "%s: {%s} needs pagination (type cursor or offset)", where, v)

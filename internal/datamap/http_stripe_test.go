@@ -171,6 +171,17 @@ func TestHTTPStripePresetAgainstStripeMock(t *testing.T) {
 		t.Errorf("update = %s %s -> %d", call, body, code)
 	}
 
+	// A breach of customers: the list request reads every customer
+	// (stripe-mock's one page), Ada among them.
+	var affected []datamap.AffectedPerson
+	unreached, err := c.Affected(ctx, sys.BreachedTables(nil), func(p datamap.AffectedPerson) { affected = append(affected, p) })
+	if err != nil || len(unreached) != 0 || len(affected) != 1 || affected[0] != (datamap.AffectedPerson{Email: "ada@example.com", Name: "Ada Lovelace", Records: 1}) {
+		t.Fatalf("affected %+v, unreached %v, %v", affected, unreached, err)
+	}
+	if call, _, code := rec.last(); call != "GET /v1/customers?limit=100" || code != http.StatusOK {
+		t.Errorf("list = %s -> %d", call, code)
+	}
+
 	// Her erasure deletes the customer.
 	er, err := c.Erase(ctx, ada, datamap.Rules{Now: time.Now()})
 	if err != nil {

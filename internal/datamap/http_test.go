@@ -438,3 +438,33 @@ func TestHTTPDocumentedExampleLoads(t *testing.T) {
 		t.Fatalf("the documented example has systems %+v", m.Systems)
 	}
 }
+
+// A breach's affected people come from a resource's list request, every
+// page, one person per address whatever its case; without list the
+// resource is reported unreached.
+func TestHTTPAffected(t *testing.T) {
+	v := threeAdas(t)
+	list := `        list: {path: "/v2/people?cursor={cursor}", records: data, pagination: {type: cursor, next: next_cursor}}`
+	c := openVendor(t, v.URL, vendorMap(cursorFind, "        erase: delete\n"+list))
+	m, _ := datamap.Parse("map.yaml", []byte(vendorMap(cursorFind, "        erase: delete\n"+list)))
+	var got []string
+	unreached, err := c.Affected(context.Background(), m.Systems[0].BreachedTables(nil), func(p datamap.AffectedPerson) {
+		got = append(got, fmt.Sprintf("%s %s %d", p.Email, p.Name, p.Records))
+	})
+	if err != nil || len(unreached) != 0 {
+		t.Fatal(unreached, err)
+	}
+	want := []string{"ada@example.com Ada Lovelace 2", "adam@example.com Adam Smith 1", "bob@example.com Bob 1"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("affected %q, want %q", got, want)
+	}
+	if n := len(v.Calls()); n != 4 {
+		t.Errorf("%d requests, want a page per person: %v", n, v.Calls())
+	}
+
+	c = openVendor(t, v.URL, vendorMap(cursorFind, "        erase: delete"))
+	unreached, err = c.Affected(context.Background(), c.System().BreachedTables(nil), func(p datamap.AffectedPerson) { t.Errorf("affected %v", p) })
+	if err != nil || !slices.Equal(unreached, []string{"people"}) {
+		t.Fatalf("without list: unreached %v, %v", unreached, err)
+	}
+}

@@ -7,6 +7,7 @@
 // letters), one person a page. It notes every request, and can be made
 // to fail (429 with Retry-After: 1, 5xx) or to want other credentials.
 //
+//	GET    /v2/people?cursor=C                      {"data": [...], "next_cursor": "C2"}, everyone
 //	GET    /v2/people/search?email=E&cursor=C       {"data": [...], "next_cursor": "C2"}
 //	GET    /v2/people/by-offset?email=E&offset=O&limit=L  {"items": [...]}
 //	GET    /v2/people/linked?email=E&page=P         {"people": [...]}, Link: <...>; rel="next"
@@ -106,6 +107,13 @@ func (v *Server) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	send := func(x any) { json.NewEncoder(w).Encode(x) }
 	switch {
+	case r.URL.Path == "/v2/people": // everyone, cursor paging
+		from, _ := strconv.Atoi(q.Get("cursor"))
+		next := ""
+		if from+1 < len(v.people) {
+			next = strconv.Itoa(from + 1)
+		}
+		send(map[string]any{"data": page(v.people, from, 1), "next_cursor": next})
 	case r.URL.Path == "/v2/people/search": // cursor paging
 		list := matches()
 		from, _ := strconv.Atoi(q.Get("cursor"))
