@@ -370,15 +370,19 @@ func buildHTTPOp(f *fileHTTPOp, name, where string, lineOf func(key string) int,
 	}
 	if op.form {
 		if m, ok := op.body.(map[string]any); ok || op.body == nil {
-			for k, v := range m {
-				switch v.(type) {
-				case string, int, int64, float64, bool, nil:
+			for _, k := range sortedKeys(m) {
+				switch v := m[k].(type) {
+				case string:
+					if v == "{fields}" {
+						report(lineOf("body"), "%s: a form body gets the fields written after its own pairs; leave {fields} out", where)
+					}
+				case int, int64, float64, bool, nil:
 				default:
-					report(line, "%s: a form body holds plain values; %s is not one", where, k)
+					report(lineOf("body"), "%s: a form body holds plain values; %s is not one", where, k)
 				}
 			}
 		} else {
-			report(line, "%s: a form body is a mapping of names to values", where)
+			report(lineOf("body"), "%s: a form body is a mapping of names to values", where)
 		}
 	}
 	used := op.placeholders()
@@ -480,14 +484,14 @@ func (o *httpOp) placeholders() []string {
 	return out
 }
 
-// walkBody calls fn with every text of a body template (keys too).
+// walkBody calls fn with every text value of a body template (keys are
+// sent as written).
 func walkBody(v any, fn func(string)) {
 	switch x := v.(type) {
 	case string:
 		fn(x)
 	case map[string]any:
-		for k, e := range x {
-			fn(k)
+		for _, e := range x {
 			walkBody(e, fn)
 		}
 	case []any:

@@ -359,6 +359,12 @@ func TestHTTPAuth(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "system crm: DSAR_TEST_CRM_TOKEN is not set (auth bearer_env)") {
 		t.Fatalf("start without the token: %v", err)
 	}
+	t.Setenv("DSAR_TEST_CRM_TOKEN", "tok_123")
+	t.Setenv("DSAR_TEST_CRM_URL", "")
+	err = datamap.NewSystems(m).Check(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "system crm: DSAR_TEST_CRM_URL is not set (url_env: the API's address)") {
+		t.Fatalf("start without the address: %v", err)
+	}
 }
 
 // A next page on another host is refused: the credentials never leave
@@ -402,6 +408,14 @@ func TestHTTPMapProblems(t *testing.T) {
 			`map.yaml:15: key "primary_key" in resource crm.people does not apply to a http resource`},
 		"id in path of find": {"?email={email}&cursor={cursor}", "/{id}?email={email}&cursor={cursor}",
 			"unknown placeholder {id}"},
+		"fields in a form body": {`update: {method: PATCH, path: "/v2/people/{id}", body: {person: "{fields}"}}`, `update: {method: POST, path: "/v2/people/{id}", format: form, body: {person: "{fields}"}}`,
+			"map.yaml:20: resource crm.people: update: a form body gets the fields written after its own pairs; leave {fields} out"},
+		"update without method": {`update: {method: PATCH, path:`, `update: {path:`,
+			"map.yaml:20: resource crm.people: update needs a method: PATCH, PUT or POST"},
+		"neither base_url nor url_env": {"    url_env: DSAR_TEST_CRM_URL\n", "",
+			"map.yaml:3: system crm: an http system needs base_url (the API's address, such as https://api.stripe.com) or url_env (a variable holding it)"},
+		"bad base_url": {"    url_env: DSAR_TEST_CRM_URL\n", "    base_url: ftp://files.example\n",
+			`map.yaml:5: system crm: base_url "ftp://files.example" must be an http(s) URL with a host`},
 	} {
 		t.Run(name, func(t *testing.T) {
 			doc := strings.Replace(base, c.from, c.to, 1)
@@ -466,5 +480,38 @@ func TestHTTPAffected(t *testing.T) {
 	unreached, err = c.Affected(context.Background(), c.System().BreachedTables(nil), func(p datamap.AffectedPerson) { t.Errorf("affected %v", p) })
 	if err != nil || !slices.Equal(unreached, []string{"people"}) {
 		t.Fatalf("without list: unreached %v, %v", unreached, err)
+	}
+}
+
+// Values are escaped where they go: an email's + and & stay in their
+// query value, an id's / stays in its path segment; an empty cursor
+// leaves its parameter out.
+func TestHTTPValuesAreEscaped(t *testing.T) {
+	const email = "ada+news&x=1@example.com"
+	var asked []string
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		asked = append(asked, r.Method+" "+r.URL.EscapedPath()+"?"+r.URL.RawQuery+" email="+r.URL.Query().Get("email"))
+		if strings.HasSuffix(r.URL.Path, "/search") {
+			fmt.Fprintf(w, `{"data":[{"id":"a/b c","email":%q}]}`, email)
+			return
+		}
+		fmt.Fprintf(w, `{"person":{"id":"a/b c","email":%q}}`, email)
+	}))
+	defer api.Close()
+	c := openVendor(t, api.URL, vendorMap(cursorFind, "        erase: delete"))
+	found, err := c.Discover(context.Background(), datamap.Identities{"email": {email}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ft := found.Table("people")
+	if err := c.ReadRows(context.Background(), ft.Table, ft.Keys(nil), func([]string, []any) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"GET /v2/people/search?email=ada%2Bnews%26x%3D1%40example.com email=" + email,
+		"GET /v2/people/a%2Fb%20c? email=",
+	}
+	if !slices.Equal(asked, want) {
+		t.Fatalf("asked\n%s\nwant\n%s", strings.Join(asked, "\n"), strings.Join(want, "\n"))
 	}
 }
