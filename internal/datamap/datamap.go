@@ -61,6 +61,8 @@ type System struct {
 	// Instructions tell an officer what to do in a manual system.
 	Instructions string
 	Tables       []*Table
+	// http holds an http system's base URL, authentication and retries.
+	http *httpSystem
 	// Notice is what the access report says about the system's
 	// processing; its tables may override each part.
 	Notice Notice
@@ -100,6 +102,8 @@ type Table struct {
 	Notice Notice
 	Line   int
 	lines  map[string]int // "columns.email" -> line, for error messages
+	// http holds an http resource's operations.
+	http *httpResource
 }
 
 // OptOut is what an opt-out does to a table's rows of the person: write

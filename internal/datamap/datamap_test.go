@@ -50,7 +50,7 @@ func TestParseReportsProblemsWithLines(t *testing.T) {
 		{"reference to nowhere", strings.Replace(goodMap, "erase: delete", "references: {address_id: addresses.id}\n        erase: delete", 1),
 			"map.yaml:11: shop.customers.address_id refers to addresses.id, which is not a table of system shop"},
 		{"bad kind", strings.Replace(goodMap, "kind: sqlite", "kind: oracle", 1),
-			`map.yaml:3: system shop: kind "oracle" is not one of mongodb, mysql, postgres, sqlite, webhook, manual`},
+			`map.yaml:3: system shop: kind "oracle" is not one of http, mongodb, mysql, postgres, sqlite, webhook, manual`},
 		{"mask without columns", strings.Replace(goodMap, "erase: delete", "erase: mask", 1),
 			"table shop.customers: erase strategy mask needs mask:"},
 		{"wrong version", strings.Replace(goodMap, "version: 1", "version: 2", 1), "version must be 1"},

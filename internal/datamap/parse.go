@@ -93,17 +93,18 @@ type fileMap struct {
 }
 
 type fileSystem struct {
-	Name         string      `yaml:"name"`
-	Kind         string      `yaml:"kind"`
-	DSNEnv       string      `yaml:"dsn_env"`
-	URLEnv       string      `yaml:"url_env"`
-	SecretEnv    string      `yaml:"secret_env"`
-	Instructions string      `yaml:"instructions"`
-	Tables       []fileTable `yaml:"tables"`
-	Collections  []fileTable `yaml:"collections"`
-	fileNotice   `yaml:",inline"`
-	line         int
-	lines        map[string]int
+	Name           string      `yaml:"name"`
+	Kind           string      `yaml:"kind"`
+	DSNEnv         string      `yaml:"dsn_env"`
+	URLEnv         string      `yaml:"url_env"`
+	SecretEnv      string      `yaml:"secret_env"`
+	Instructions   string      `yaml:"instructions"`
+	Tables         []fileTable `yaml:"tables"`
+	Collections    []fileTable `yaml:"collections"`
+	fileHTTPSystem `yaml:",inline"`
+	fileNotice     `yaml:",inline"`
+	line           int
+	lines          map[string]int
 }
 
 // fileNotice is the keys of a system or table that the access report
@@ -171,21 +172,22 @@ func (a *fileAutomated) UnmarshalYAML(n *yaml.Node) error {
 }
 
 type fileTable struct {
-	Name        string              `yaml:"name"`
-	PrimaryKey  stringList          `yaml:"primary_key"`
-	Identities  map[string]string   `yaml:"identities"`
-	Columns     map[string]string   `yaml:"columns"`
-	Fields      map[string]string   `yaml:"fields"`
-	References  map[string]string   `yaml:"references"`
-	Correctable []string            `yaml:"correctable"`
-	Erase       fileErase           `yaml:"erase"`
-	Retain      *fileRetain         `yaml:"retain"`
-	OptOut      *fileOptOut         `yaml:"opt_out"`
-	Label       *fileText           `yaml:"label"`
-	Labels      map[string]fileText `yaml:"labels"`
-	fileNotice  `yaml:",inline"`
-	line        int
-	lines       map[string]int
+	Name             string              `yaml:"name"`
+	PrimaryKey       stringList          `yaml:"primary_key"`
+	Identities       map[string]string   `yaml:"identities"`
+	Columns          map[string]string   `yaml:"columns"`
+	Fields           map[string]string   `yaml:"fields"`
+	References       map[string]string   `yaml:"references"`
+	Correctable      []string            `yaml:"correctable"`
+	Erase            fileErase           `yaml:"erase"`
+	Retain           *fileRetain         `yaml:"retain"`
+	OptOut           *fileOptOut         `yaml:"opt_out"`
+	Label            *fileText           `yaml:"label"`
+	Labels           map[string]fileText `yaml:"labels"`
+	fileHTTPResource `yaml:",inline"`
+	fileNotice       `yaml:",inline"`
+	line             int
+	lines            map[string]int
 }
 
 type fileErase struct {

@@ -75,6 +75,11 @@ type Driver struct {
 	// Validate, when set, checks a system of the kind beyond what every
 	// kind is checked for; report gives each problem its line.
 	Validate func(s *System, report func(line int, format string, args ...any))
+	// Build, when set, reads the kind's own keys of a system and of its
+	// tables (tables[i] is s.Tables[i]) into them; report gives each
+	// problem its line. A kind with Build checks its own connection
+	// settings: dsn_env is then not required.
+	Build func(s *System, fs *fileSystem, tables []fileTable, report func(line int, format string, args ...any))
 	// Open connects to a system of the kind.
 	Open func(s *System) (Connector, error)
 }

@@ -47,10 +47,13 @@ func build(source string, f *fileMap) (*Map, error) {
 		switch {
 		case d != nil:
 			s.Kind = d.Kind // mariadb is mysql
-			if d.TablesKey == "collections" {
+			switch d.TablesKey {
+			case "collections":
 				tables = fs.Collections
+			case "resources":
+				tables = fs.Resources
 			}
-			if s.DSNEnv == "" {
+			if s.DSNEnv == "" && d.Build == nil {
 				p.add(s.Line, "system %s: dsn_env must name the environment variable with its connection string", s.Name)
 			}
 			if len(tables) == 0 {
@@ -74,7 +77,7 @@ func build(source string, f *fileMap) (*Map, error) {
 			return s.Line
 		}, &fs.fileNotice)
 		if d == nil {
-			if len(fs.Tables)+len(fs.Collections) > 0 {
+			if len(fs.Tables)+len(fs.Collections)+len(fs.Resources) > 0 {
 				p.add(s.Line, "system %s: only systems dsar queries itself (%s) list tables", s.Name, strings.Join(queriedKinds(), ", "))
 			}
 			m.Systems = append(m.Systems, s)
@@ -82,6 +85,9 @@ func build(source string, f *fileMap) (*Map, error) {
 		}
 		for _, ft := range tables {
 			s.Tables = append(s.Tables, buildTable(p, s, d, &ft, known))
+		}
+		if d.Build != nil {
+			d.Build(s, &fs, tables, p.add)
 		}
 		if d.Validate != nil {
 			d.Validate(s, p.add)
@@ -124,6 +130,9 @@ func buildTable(p *problems, s *System, d *Driver, ft *fileTable, known map[stri
 	pk := []string(ft.PrimaryKey)
 	if d.Key != nil {
 		pk = slices.Clone(d.Key)
+	}
+	if ft.ID != "" { // an http resource's record id
+		pk = []string{ft.ID}
 	}
 	col := d.Column
 	t := &Table{
