@@ -32,11 +32,20 @@ func clockOf(r *store.Request) Clock {
 	return Clock{DueAt: r.DueAt, NoticeBy: r.NoticeBy(), Extended: r.ExtendedAt != nil}
 }
 
-// Clock loads a request's clock.
+// Clock loads a request's clock. It is a new workflow's first activity,
+// so it also records that the workflow runs: intake leaves that write to
+// it, one write fewer on the requester's path, and a request not yet
+// marked is at worst started again by recovery, which finds the workflow
+// there.
 func (a *Requests) Clock(ctx context.Context, requestID string) (Clock, error) {
 	r, err := a.Store.GetRequest(ctx, requestID)
 	if err != nil {
 		return Clock{}, classify(err)
+	}
+	if r.WorkflowStartedAt == nil {
+		if err := a.Store.MarkWorkflowStarted(ctx, requestID, a.Now()); err != nil {
+			return Clock{}, err
+		}
 	}
 	return clockOf(r), nil
 }

@@ -389,6 +389,11 @@ func TestRequestFromFormToCompletion(t *testing.T) {
 		t.Errorf("verification email has no code:\n%s", verification.Text)
 	}
 	s.waitStatus(r.ID, "verifying")
+	// Intake left the record of the start to the workflow's first
+	// activity; recovery must not take the request for unstarted.
+	if stored, err := s.app.Store.GetRequest(context.Background(), r.ID); err != nil || stored.WorkflowStartedAt == nil {
+		t.Errorf("the running request is not recorded as started: %+v, %v", stored, err)
+	}
 
 	// Opening the link, as a mail scanner would, shows a button and
 	// verifies nothing.

@@ -204,7 +204,8 @@ func (s *Service) submit(ctx context.Context, nr domain.NewRequest, received tim
 	if r.Type == domain.TypeUnclassified {
 		return &Receipt{Request: r, StatusToken: token}, nil // started once classified
 	}
-	if err := s.Start(ctx, r); err != nil {
+	// The workflow's first activity records the start (activities.Clock).
+	if err := s.start(ctx, r); err != nil {
 		s.Log.Warn("request stored; workflow start retried in the background", "request_id", r.ID, "error", err)
 		s.retryStart(r.ID)
 		return &Receipt{Request: r, StatusToken: token}, nil
@@ -329,10 +330,19 @@ func (s *Service) Close() {
 	rt.done.Wait()
 }
 
-// Start starts a stored request's workflow. Starting twice is harmless:
-// the workflow ID is the request's, and an existing workflow counts as
-// started.
+// Start starts a stored request's workflow and records the start.
+// Starting twice is harmless: the workflow ID is the request's, and an
+// existing workflow counts as started.
 func (s *Service) Start(ctx context.Context, r *store.Request) error {
+	if err := s.start(ctx, r); err != nil {
+		return err
+	}
+	return s.Store.MarkWorkflowStarted(ctx, r.ID, s.Now())
+}
+
+// start starts a stored request's workflow, leaving the record of the
+// start to the workflow's first activity.
+func (s *Service) start(ctx context.Context, r *store.Request) error {
 	if r.Type == domain.TypeUnclassified {
 		// The workflow runs a type; an email waits for an officer's.
 		return refused("request %s waits for an officer to classify it", r.ID)
@@ -349,7 +359,7 @@ func (s *Service) Start(ctx context.Context, r *store.Request) error {
 	if err != nil && !errors.As(err, &started) {
 		return fmt.Errorf("office: start workflow: %w", err)
 	}
-	return s.Store.MarkWorkflowStarted(ctx, r.ID, s.Now())
+	return nil
 }
 
 // SignalVerified tells a request's workflow that its identity was verified.
