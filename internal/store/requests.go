@@ -80,6 +80,9 @@ type Request struct {
 	// access or export package after previewing it.
 	ReleasedAt *time.Time
 	ReleasedBy string
+	// DuplicateOf is the request that continues when an officer closed
+	// this one as its duplicate (status duplicate).
+	DuplicateOf string
 }
 
 // AuditEvent is one line of a request's history.
@@ -308,7 +311,10 @@ type Transition struct {
 	To        domain.Status
 	Actor     string
 	Reason    string // kept as the decision reason when To is denied
-	At        time.Time
+	// DuplicateOf is the request that continues, when To is duplicate;
+	// it is kept with the request and audited.
+	DuplicateOf string
+	At          time.Time
 }
 
 // Transition moves a request to a new status and audits it. Repeating a
@@ -335,6 +341,12 @@ func (s *Store) Transition(ctx context.Context, t Transition) (changed bool, err
 		if t.To == domain.StatusDenied {
 			updates["decision_reason"] = t.Reason
 		}
+		if t.To == domain.StatusDuplicate {
+			if t.DuplicateOf == "" {
+				return fmt.Errorf("%w: a duplicate needs the request that continues", ErrInvalidTransition)
+			}
+			updates["duplicate_of"] = t.DuplicateOf
+		}
 		// The status condition makes a concurrent change lose cleanly.
 		res := tx.Model(&Request{}).Where("id = ? AND status = ?", r.ID, r.Status).Updates(updates)
 		if res.Error != nil {
@@ -351,7 +363,13 @@ func (s *Store) Transition(ctx context.Context, t Transition) (changed bool, err
 		}
 		changed = true
 		detail := string(r.Status) + " → " + string(t.To)
-		return tx.Create(&AuditEvent{RequestID: r.ID, Actor: t.Actor, Action: "status", Detail: detail, At: at}).Error
+		if err := tx.Create(&AuditEvent{RequestID: r.ID, Actor: t.Actor, Action: "status", Detail: detail, At: at}).Error; err != nil {
+			return err
+		}
+		if t.To == domain.StatusDuplicate {
+			return tx.Create(&AuditEvent{RequestID: r.ID, Actor: t.Actor, Action: "closed_as_duplicate", Detail: "of " + t.DuplicateOf, At: at}).Error
+		}
+		return nil
 	})
 	if err != nil {
 		if errors.Is(err, ErrInvalidTransition) {
