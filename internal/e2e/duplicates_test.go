@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
+
 	"github.com/dsar-project/dsar/internal/store"
 	"github.com/dsar-project/dsar/workflows"
 )
@@ -222,5 +224,69 @@ func TestOfficerClosesADuplicateRequest(t *testing.T) {
 	s.waitStatus(third.ID, "duplicate")
 	if got := sentSteps(s.sendgrid.Mails(), first.ID); slices.Contains(got, "duplicate") {
 		t.Errorf("the request that continues was emailed as a duplicate: %v", got)
+	}
+}
+
+// TestBrowserOfficerClosesDuplicates: on the list, the same person's two
+// open access requests are flagged with each other; on the second's page
+// the officer closes it as a duplicate of the first, confirming on the
+// page. A third is then closed from the list, ticked beside bulk assign.
+func TestBrowserOfficerClosesDuplicates(t *testing.T) {
+	s := newSystem(t)
+	first := s.verifiedRequest("ada@example.com", "Ada Lovelace", "access", "Everything you hold about me.", "")
+	second := s.verifiedRequest("ada@example.com", "Ada Lovelace", "access", "My orders, please.", "")
+	ctx := newBrowser(t)
+	signInAsOfficer(t, ctx, s)
+
+	within(t, ctx, 20*time.Second, "see the flag on the list",
+		chromedp.Navigate(s.base+"/officer/requests?q=ada@example.com"),
+		chromedp.WaitVisible(`//span[@id="total"][contains(., "2 requests match")]`),
+		shot("70-duplicates-flagged"),
+	)
+	if rows := text(t, ctx, "table.requests tbody"); strings.Count(rows, "possible duplicate") != 2 ||
+		!strings.Contains(rows, "possible duplicate of "+first.ID) || !strings.Contains(rows, "possible duplicate of "+second.ID) {
+		t.Errorf("the list shows:\n%s", rows)
+	}
+	within(t, ctx, 20*time.Second, "open the second, follow the flag's form, and see the confirmation",
+		chromedp.Click(`//a[text()="`+second.ID+`"]`),
+		chromedp.WaitVisible(chromedp.CSS(`#possible-duplicates`)),
+		chromedp.Click(`//button[text()="Close as a duplicate…"]`),
+		chromedp.WaitVisible(chromedp.CSS(`#confirm`)),
+		shot("71-confirm-duplicate"),
+	)
+	if c := text(t, ctx, "#confirm"); !strings.Contains(c, "Close "+second.ID+" as a duplicate of "+first.ID+"?") {
+		t.Errorf("the confirmation says:\n%s", c)
+	}
+	if v := s.duplicateView(second.ID); v.Status != "in_review" {
+		t.Fatalf("asking for confirmation closed the request already: %s", v.Status)
+	}
+	within(t, ctx, 30*time.Second, "confirm",
+		chromedp.Click(chromedp.CSS(`#confirm-yes`)),
+		chromedp.WaitVisible(`//div[@class="notice"][contains(., "Closed as a duplicate")]`),
+		shot("72-closed-duplicate"),
+	)
+	if status, of := text(t, ctx, ".status-label"), text(t, ctx, "#duplicate-of-link"); status != "Closed as a duplicate" || !strings.Contains(of, first.ID+", which continues") {
+		t.Errorf("after closing: status %q, %q", status, of)
+	}
+	if m := s.waitMail(second.ID, "duplicate"); !strings.Contains(m.Text, first.ID) {
+		t.Errorf("the email does not name the request that continues:\n%s", m.Text)
+	}
+
+	third := s.verifiedRequest("ada@example.com", "Ada Lovelace", "access", "And my web logs.", "")
+	// A search finds closed requests too: the duplicate is listed, closed.
+	within(t, ctx, 30*time.Second, "tick the third on the list and close it as a duplicate",
+		chromedp.Navigate(s.base+"/officer/requests?q=ada@example.com"),
+		chromedp.WaitVisible(`//span[@id="total"][contains(., "3 requests match")]`),
+		chromedp.Click(chromedp.CSS(`#pick-`+third.ID)),
+		chromedp.Click(chromedp.CSS(`#bulk-duplicates`)),
+		chromedp.WaitVisible(`//div[@class="notice"][contains(., "closed as duplicates")]`),
+		shot("73-bulk-duplicates"),
+	)
+	s.waitStatus(third.ID, "duplicate")
+	if v := s.duplicateView(third.ID); v.DuplicateOf != first.ID {
+		t.Errorf("the third was closed as a duplicate of %q, want %s", v.DuplicateOf, first.ID)
+	}
+	if rows := text(t, ctx, "table.requests tbody"); strings.Contains(rows, "possible duplicate") || strings.Count(rows, "Closed as a duplicate") != 2 {
+		t.Errorf("after closing, the list shows:\n%s", rows)
 	}
 }
