@@ -91,13 +91,15 @@ type StatusChange struct {
 	To        domain.Status
 	Actor     string
 	Reason    string
+	// DuplicateOf is the request that continues, when To is duplicate.
+	DuplicateOf string
 }
 
 // SetStatus records a status change and its audit entry. Repeating a change
 // already made does nothing.
 func (a *Requests) SetStatus(ctx context.Context, c StatusChange) error {
 	_, err := a.Store.Transition(ctx, store.Transition{
-		RequestID: c.RequestID, To: c.To, Actor: c.Actor, Reason: c.Reason, At: a.Now(),
+		RequestID: c.RequestID, To: c.To, Actor: c.Actor, Reason: c.Reason, DuplicateOf: c.DuplicateOf, At: a.Now(),
 	})
 	return classify(err)
 }
@@ -173,6 +175,7 @@ func (a *Requests) SendEmail(ctx context.Context, e Email) error {
 		DueAt:        p.Date(r.DueAt),
 		StatusLink:   a.BaseURL + "/status/" + statusToken,
 		Reason:       r.DecisionReason,
+		DuplicateOf:  r.DuplicateOf,
 	}
 	if !e.VerifyLinkExpires.IsZero() {
 		token, err := a.mintToken(ctx, r.ID, store.PurposeVerify, e.VerifyLinkExpires)

@@ -107,6 +107,11 @@ type officerRequest struct {
 	LoggedBy string         `json:"logged_by,omitempty"`
 	// Assignee is the email of the officer working on the request.
 	Assignee string `json:"assignee,omitempty"`
+	// PossibleDuplicates are the other open requests of the same type
+	// from the same verified address, oldest first; DuplicateOf the
+	// request that continues once this one was closed as its duplicate.
+	PossibleDuplicates []string `json:"possible_duplicates,omitempty"`
+	DuplicateOf        string   `json:"duplicate_of,omitempty"`
 	// AckDueAt is by when receipt must be confirmed (CCPA);
 	// ExtensionNoticeBy by when an extension must be announced, and
 	// ExtendedDueAt how far one can reach.
@@ -186,7 +191,7 @@ func toOfficerRequest(r *store.Request, now time.Time) officerRequest {
 		Regime: r.Regime, AckDueAt: r.AckDueAt, ExtensionNoticeBy: r.ExtensionNoticeBy, ExtendedDueAt: r.ExtendedDueAt,
 		VerifiedBy: r.VerifiedBy, ClosedAt: r.ClosedAt, DecisionReason: r.DecisionReason, GPC: r.GPC,
 		Channel: cmp.Or(r.Channel, domain.ChannelWeb), LoggedBy: r.LoggedBy,
-		Language: r.Language, ReleasedAt: r.ReleasedAt, ReleasedBy: r.ReleasedBy,
+		Language: r.Language, ReleasedAt: r.ReleasedAt, ReleasedBy: r.ReleasedBy, DuplicateOf: r.DuplicateOf,
 	}
 }
 
@@ -202,6 +207,9 @@ func (s *Server) apiGetRequest(c echo.Context) error {
 		return err
 	}
 	out.Assignee = assigneeOf(r, officers)
+	if out.PossibleDuplicates, err = s.office.OpenDuplicates(ctx, r); err != nil {
+		return err
+	}
 	if out.Timeline, err = s.store.Timeline(ctx, r.ID); err != nil {
 		return err
 	}

@@ -64,6 +64,8 @@ var flashes = map[string]string{
 	"assigned":           "Assignment saved.",
 	"logged":             "Request logged. Its clock runs from the date it was received.",
 	"duplicate":          "The same request was logged or submitted moments ago: this is that one, and nothing new was stored.",
+	"closed-duplicate":   "Closed as a duplicate. The requester has been emailed which request continues.",
+	"closed-duplicates":  "The ticked requests were closed as duplicates. Each requester has been emailed which request continues.",
 }
 
 // dueBadge is a request's clock as a badge: days left, coloured by urgency.
@@ -105,6 +107,9 @@ type requestRow struct {
 	store.Request
 	Deadline dueBadge
 	Assignee string
+	// Duplicates are the other open requests of the same type from the
+	// same verified address.
+	Duplicates []string
 }
 
 type requestsPage struct {
@@ -207,11 +212,15 @@ func (s *Server) dashboardRequests(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	dups, err := s.possibleDuplicates(c, rs)
+	if err != nil {
+		return err
+	}
 	now := s.now()
 	p.Total = page.Total
 	p.Here = filter.link("/officer/requests", q.Cursor)
 	for i := range rs {
-		row := requestRow{Request: rs[i], Deadline: deadlineOf(&rs[i], now), Assignee: assigneeOf(&rs[i], emails)}
+		row := requestRow{Request: rs[i], Deadline: deadlineOf(&rs[i], now), Assignee: assigneeOf(&rs[i], emails), Duplicates: dups[rs[i].ID]}
 		if row.Deadline.Class == "overdue" {
 			p.Overdue++
 		}
@@ -274,6 +283,11 @@ type requestPage struct {
 	Withholds []store.Withhold
 	// Confirm asks the officer to confirm an irreversible step.
 	Confirm *confirmStep
+	// Duplicates are the other open requests of the same type from the
+	// same verified address; DuplicateInto those the officer may close
+	// this one into (none once it was approved or closed).
+	Duplicates    []string
+	DuplicateInto []string
 }
 
 // heldEnded says, per system, when the part holds deferred there was
@@ -370,10 +384,15 @@ func (s *Server) renderRequestWith(c echo.Context, code int, r *store.Request, m
 	if err != nil {
 		return err
 	}
+	dups, err := s.office.OpenDuplicates(ctx, r)
+	if err != nil {
+		return err
+	}
 	now := s.now()
 	page := requestPage{
 		Release: releaseOf(r, done), Withholds: withholds,
-		Notes: notes, Assignee: assigneeOf(r, emails), Officers: acting,
+		Duplicates: dups,
+		Notes:      notes, Assignee: assigneeOf(r, emails), Officers: acting,
 		Messages: messages, WithdrawalReason: withdrawalReason,
 		Message: msg, Classifiable: classifiable, MailEvents: events,
 		Attachments: attachments, AttachmentKinds: office.AttachmentKinds, AttachmentMax: s.attachmentMax(),
@@ -384,6 +403,9 @@ func (s *Server) renderRequestWith(c echo.Context, code int, r *store.Request, m
 		CanDecide: officerFrom(c).Role.CanAct() && r.Status == domain.StatusInReview,
 		CanVerify: officerFrom(c).Role.CanAct() && r.Status == domain.StatusVerifying && r.VerifiedAt == nil,
 		CanExtend: officerFrom(c).Role.CanAct() && domain.ExtensionRefused(r.Type, r.Status, r.ExtendedAt != nil, r.NoticeBy(), now) == nil,
+	}
+	if page.CanAct {
+		page.DuplicateInto = duplicateOptions(r, dups)
 	}
 	more(&page)
 	return s.render(c, code, "officer/request", page)

@@ -460,10 +460,10 @@ func TestMetricsPage(t *testing.T) {
 	}
 	report := b.get("/officer/reports/2026")
 	if report.code != 200 || !strings.Contains(report.body, "Requests in 2026") ||
-		!strings.Contains(report.body, "Delete my data<br><span class=\"hint\">request to delete</span></th><td>1</td><td>1</td><td>0</td><td>0</td><td>0</td><td>0</td><td>10.0</td><td>10.0</td>") {
+		!strings.Contains(report.body, "Delete my data<br><span class=\"hint\">request to delete</span></th><td>1</td><td>1</td><td>0</td><td>0</td><td>0</td><td>0</td><td>0</td><td>10.0</td><td>10.0</td>") {
 		t.Errorf("2026 report: %d\n%s", report.code, report.body)
 	}
-	if r := b.get("/officer/reports/2026.csv"); r.code != 200 || !strings.Contains(r.body, "2026,deletion,request to delete,1,1,0,0,0,0,10.0,10.0\n") {
+	if r := b.get("/officer/reports/2026.csv"); r.code != 200 || !strings.Contains(r.body, "2026,deletion,request to delete,1,1,0,0,0,0,0,10.0,10.0\n") {
 		t.Errorf("2026 report CSV: %d\n%s", r.code, r.body)
 	}
 	for _, bad := range []string{"1999", "2027", "last", "2026.pdf"} {

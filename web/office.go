@@ -43,6 +43,9 @@ type Office interface {
 	ResendVerification(ctx context.Context, requestID string) error
 	RequesterMessage(ctx context.Context, requestID, body string) (*office.Message, error)
 	Assign(ctx context.Context, requestIDs []string, assignee, actor string) (int, error)
+	CloseAsDuplicate(ctx context.Context, requestID, of, actor string) (domain.Status, error)
+	CloseDuplicates(ctx context.Context, requestIDs []string, actor string) ([]office.DuplicateClosing, error)
+	OpenDuplicates(ctx context.Context, r *store.Request) ([]string, error)
 	AddAttachment(ctx context.Context, na office.NewAttachment, actor string) (*store.Attachment, error)
 	Attachments(ctx context.Context, requestID string) ([]office.AttachmentInfo, error)
 	OpenAttachment(ctx context.Context, requestID, id, actor string) (*office.AttachmentFile, error)

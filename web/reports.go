@@ -103,10 +103,10 @@ func days(v float64) string {
 }
 
 func (s *Server) reportCSV(c echo.Context, rep yearReport) error {
-	rows := [][]string{{"year", "type", "ccpa_category", "received", "complied_in_whole_or_part", "denied", "closed_unverified", "withdrawn", "open", "median_days_to_respond", "mean_days_to_respond"}}
+	rows := [][]string{{"year", "type", "ccpa_category", "received", "complied_in_whole_or_part", "denied", "closed_unverified", "withdrawn", "duplicate", "open", "median_days_to_respond", "mean_days_to_respond"}}
 	for _, t := range rep.Types {
 		rows = append(rows, []string{strconv.Itoa(rep.Year), string(t.Type), ccpaName(t.Type), strconv.Itoa(t.Received), strconv.Itoa(t.Complied),
-			strconv.Itoa(t.Denied), strconv.Itoa(t.Unverified), strconv.Itoa(t.Withdrawn), strconv.Itoa(t.Open), days(t.MedianDays), days(t.MeanDays)})
+			strconv.Itoa(t.Denied), strconv.Itoa(t.Unverified), strconv.Itoa(t.Withdrawn), strconv.Itoa(t.Duplicate), strconv.Itoa(t.Open), days(t.MedianDays), days(t.MeanDays)})
 	}
 	return writeCSV(c, fmt.Sprintf("requests-%d.csv", rep.Year), rows)
 }

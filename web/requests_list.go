@@ -190,10 +190,15 @@ func (s *Server) apiListRequests(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	dups, err := s.possibleDuplicates(c, p.Requests)
+	if err != nil {
+		return err
+	}
 	now := s.now()
 	for i := range p.Requests {
 		out.Requests[i] = toOfficerRequest(&p.Requests[i], now)
 		out.Requests[i].Assignee = assigneeOf(&p.Requests[i], officers)
+		out.Requests[i].PossibleDuplicates = dups[p.Requests[i].ID]
 	}
 	if p.Next != nil {
 		out.Next = p.Next.String()

@@ -92,7 +92,7 @@ func stepsOf(r *store.Request, trail []store.AuditEvent) []step {
 		fulfil.State, fulfil.At = "done", r.ClosedAt
 	case domain.StatusFulfilling:
 		fulfil.State, fulfil.At = "current", when(domain.StatusFulfilling)
-	case domain.StatusDenied, domain.StatusWithdrawn, domain.StatusExpiredUnverified:
+	case domain.StatusDenied, domain.StatusWithdrawn, domain.StatusDuplicate, domain.StatusExpiredUnverified:
 		fulfil.State = "skipped"
 	}
 	steps = append(steps, fulfil)

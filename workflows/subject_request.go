@@ -195,6 +195,12 @@ type subjectRequest struct {
 	self selfService
 	// release is the package waiting for an officer's release, if any.
 	release *releaseState
+	// duplicates is false in workflows started before officers could
+	// close a request as a duplicate (duplicate.go); duplicate is set
+	// once such a closing is accepted, and the main flow carries it out
+	// at its next step and ends.
+	duplicates bool
+	duplicate  *CloseDuplicate
 }
 
 // SubjectRequest runs a data-subject request from acknowledgement to its
@@ -227,6 +233,9 @@ func (w *subjectRequest) register(ctx workflow.Context) error {
 		return err
 	}
 	if err := w.registerWithdraw(ctx); err != nil {
+		return err
+	}
+	if err := w.registerDuplicate(ctx); err != nil {
 		return err
 	}
 	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateResendEmail, w.resend, workflow.UpdateHandlerOptions{
@@ -286,6 +295,7 @@ func (w *subjectRequest) resend(ctx workflow.Context, r ResendEmail) (ResendResu
 
 func (w *subjectRequest) run(ctx workflow.Context) error {
 	w.self.enabled = workflow.GetVersion(ctx, changeWithdraw, workflow.DefaultVersion, 1) >= 1
+	w.duplicates = workflow.GetVersion(ctx, changeDuplicate, workflow.DefaultVersion, 1) >= 1
 	w.fulfils = workflow.GetVersion(ctx, changeFulfilment, workflow.DefaultVersion, 1) >= 1
 	if workflow.GetVersion(ctx, changeClock, workflow.DefaultVersion, 1) >= 1 {
 		var clock activities.Clock
@@ -303,8 +313,8 @@ func (w *subjectRequest) run(ctx workflow.Context) error {
 	if err != nil || !verified {
 		return err
 	}
-	if w.withdrawn() {
-		return w.endWithdrawn(ctx)
+	if w.closing() {
+		return w.endClosed(ctx)
 	}
 	if w.in.Type == domain.TypeOptOut && workflow.GetVersion(ctx, changeOptOut, workflow.DefaultVersion, 1) >= 1 {
 		// An opt-out needs no officer's review: the confirmed address is
@@ -327,12 +337,12 @@ func (w *subjectRequest) run(ctx workflow.Context) error {
 		dctx := workflow.WithActivityOptions(discoveryCtx, fulfilmentActivity)
 		workflow.ExecuteActivity(dctx, fulfilment.Discover, w.in.RequestID)
 	}
-	if err := workflow.Await(ctx, func() bool { return w.decision != nil || w.withdrawn() }); err != nil {
+	if err := workflow.Await(ctx, func() bool { return w.decision != nil || w.closing() }); err != nil {
 		return err
 	}
 	stopDiscovery()
-	if w.withdrawn() {
-		return w.endWithdrawn(ctx)
+	if w.closing() {
+		return w.endClosed(ctx)
 	}
 	return w.decide(ctx, *w.decision)
 }
@@ -341,8 +351,8 @@ func (w *subjectRequest) run(ctx workflow.Context) error {
 // the requester verifies or the link expires. It reports false when the
 // request expired unverified (already recorded and emailed).
 func (w *subjectRequest) verifyIdentity(ctx workflow.Context) (bool, error) {
-	if w.withdrawn() { // withdrawn while being acknowledged
-		return false, w.endWithdrawn(ctx)
+	if w.closing() { // withdrawn or closed while being acknowledged
+		return false, w.endClosed(ctx)
 	}
 	verifyBy := workflow.Now(ctx).Add(w.in.VerifyTTL)
 	w.self.verifyBy = verifyBy
@@ -377,14 +387,14 @@ func (w *subjectRequest) verifyIdentity(ctx workflow.Context) (bool, error) {
 		var woken bool
 		c.Receive(ctx, &woken)
 	})
-	for w.verified == nil && !expired && !w.withdrawn() {
+	for w.verified == nil && !expired && !w.closing() {
 		sel.Select(ctx)
 		if reminderErr != nil {
 			return false, reminderErr
 		}
 	}
-	if w.withdrawn() {
-		return false, w.endWithdrawn(ctx)
+	if w.closing() {
+		return false, w.endClosed(ctx)
 	}
 	if w.verified != nil {
 		return true, w.pauseClock(ctx, verifyBy.Add(-w.in.VerifyTTL))
@@ -414,6 +424,8 @@ func (w *subjectRequest) validateReview(d ReviewDecision) error {
 		return errors.New("request was already decided")
 	case w.withdrawn():
 		return errors.New("the requester withdrew the request")
+	case w.duplicate != nil:
+		return errors.New("the request is being closed as a duplicate")
 	case d.Decision != Approve && d.Decision != Deny:
 		return fmt.Errorf("decision must be %q or %q", Approve, Deny)
 	case d.Decision == Deny && d.Reason == "":

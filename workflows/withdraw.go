@@ -76,6 +76,8 @@ func (w *subjectRequest) validateWithdraw(wd Withdrawal) error {
 		return errors.New("this request started before requests could be withdrawn online; write to the privacy team to withdraw it")
 	case w.self.withdrawal != nil:
 		return errors.New("the request is being withdrawn already")
+	case w.duplicate != nil:
+		return errors.New("the request is being closed as a duplicate of another of yours")
 	case w.status.Final():
 		return fmt.Errorf("the request is %s and no longer open", w.status)
 	case w.decision != nil || !w.status.Withdrawable(),
@@ -119,6 +121,8 @@ func (w *subjectRequest) validateResendVerification(r ResendEmail) error {
 		return errors.New("the request is not waiting for its email address to be confirmed")
 	case w.withdrawn():
 		return errors.New("the request is being withdrawn")
+	case w.duplicate != nil:
+		return errors.New("the request is being closed as a duplicate")
 	case w.resending:
 		return errors.New("the verification email is being sent again already")
 	case r.Actor == "":

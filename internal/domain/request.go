@@ -74,10 +74,11 @@ const (
 	StatusCompleted         Status = "completed"          // approved and fulfilled
 	StatusDenied            Status = "denied"             // refused with a reason
 	StatusWithdrawn         Status = "withdrawn"          // the requester withdrew it before fulfilment began
+	StatusDuplicate         Status = "duplicate"          // closed by an officer: the same person's open request of the same type continues
 )
 
 // Statuses lists every status in workflow order.
-var Statuses = []Status{StatusReceived, StatusVerifying, StatusExpiredUnverified, StatusInReview, StatusFulfilling, StatusAwaitingRelease, StatusCompleted, StatusDenied, StatusWithdrawn}
+var Statuses = []Status{StatusReceived, StatusVerifying, StatusExpiredUnverified, StatusInReview, StatusFulfilling, StatusAwaitingRelease, StatusCompleted, StatusDenied, StatusWithdrawn, StatusDuplicate}
 
 // Valid reports whether s is a known status.
 func (s Status) Valid() bool {
@@ -91,7 +92,14 @@ func (s Status) Valid() bool {
 
 // Final reports whether no further transition can follow s.
 func (s Status) Final() bool {
-	return s == StatusExpiredUnverified || s == StatusCompleted || s == StatusDenied || s == StatusWithdrawn
+	return s == StatusExpiredUnverified || s == StatusCompleted || s == StatusDenied || s == StatusWithdrawn || s == StatusDuplicate
+}
+
+// Duplicable reports whether an officer may still close a request in
+// status s as a duplicate of another: while it is open and before
+// fulfilment starts, as a withdrawal.
+func (s Status) Duplicable() bool {
+	return CanTransition(s, StatusDuplicate)
 }
 
 // Withdrawable reports whether the requester may still withdraw a
@@ -134,6 +142,8 @@ func (s Status) Label() string {
 		return "Declined"
 	case StatusWithdrawn:
 		return "Withdrawn by you"
+	case StatusDuplicate:
+		return "Closed: a duplicate of another request of yours"
 	}
 	return string(s)
 }
@@ -159,14 +169,16 @@ func (s Status) OfficerLabel() string {
 		return "Denied"
 	case StatusWithdrawn:
 		return "Withdrawn by the requester"
+	case StatusDuplicate:
+		return "Closed as a duplicate"
 	}
 	return string(s)
 }
 
 var transitions = map[Status][]Status{
-	StatusReceived:   {StatusVerifying, StatusWithdrawn},
-	StatusVerifying:  {StatusInReview, StatusExpiredUnverified, StatusFulfilling, StatusWithdrawn}, // an opt-out goes straight to fulfilling
-	StatusInReview:   {StatusFulfilling, StatusCompleted, StatusDenied, StatusWithdrawn},
+	StatusReceived:   {StatusVerifying, StatusWithdrawn, StatusDuplicate},
+	StatusVerifying:  {StatusInReview, StatusExpiredUnverified, StatusFulfilling, StatusWithdrawn, StatusDuplicate}, // an opt-out goes straight to fulfilling
+	StatusInReview:   {StatusFulfilling, StatusCompleted, StatusDenied, StatusWithdrawn, StatusDuplicate},
 	StatusFulfilling: {StatusCompleted, StatusAwaitingRelease},
 	// An access or export package waits for an officer's preview and
 	// release (DSAR_REVIEW_BEFORE_RELEASE).

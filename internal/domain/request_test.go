@@ -61,6 +61,7 @@ func TestStatusValidAndFinal(t *testing.T) {
 		{StatusCompleted, true, true, "Completed"},
 		{StatusDenied, true, true, "Declined"},
 		{StatusWithdrawn, true, true, "Withdrawn"},
+		{StatusDuplicate, true, true, "duplicate"},
 		{"", false, false, ""},
 		{"approved", false, false, "approved"},
 		{"RECEIVED", false, false, "RECEIVED"},
@@ -91,11 +92,15 @@ func TestCanTransition(t *testing.T) {
 		{StatusReceived, StatusWithdrawn}:  true,
 		{StatusVerifying, StatusWithdrawn}: true,
 		{StatusInReview, StatusWithdrawn}:  true,
+		// An officer may close it as a duplicate until fulfilment starts.
+		{StatusReceived, StatusDuplicate}:  true,
+		{StatusVerifying, StatusDuplicate}: true,
+		{StatusInReview, StatusDuplicate}:  true,
 		// A package waits for an officer's preview and release.
 		{StatusFulfilling, StatusAwaitingRelease}: true,
 		{StatusAwaitingRelease, StatusCompleted}:  true,
 	}
-	// Every pair of known statuses: exactly the thirteen above are allowed.
+	// Every pair of known statuses: exactly the sixteen above are allowed.
 	for _, from := range Statuses {
 		for _, to := range Statuses {
 			want := allowed[[2]Status{from, to}]
@@ -121,6 +126,9 @@ func TestWithdrawableOnlyBeforeFulfilment(t *testing.T) {
 		want := s == StatusReceived || s == StatusVerifying || s == StatusInReview
 		if got := s.Withdrawable(); got != want {
 			t.Errorf("Status(%s).Withdrawable() = %v, want %v", s, got, want)
+		}
+		if got := s.Duplicable(); got != want {
+			t.Errorf("Status(%s).Duplicable() = %v, want %v", s, got, want)
 		}
 	}
 }

@@ -447,6 +447,8 @@ func State(s domain.Status, verified, revoked bool) (state, reason string) {
 		return StateFulfilled, ""
 	case domain.StatusExpiredUnverified:
 		return StateDenied, ReasonInsufVerification
+	case domain.StatusDuplicate:
+		return StateDenied, ReasonOther
 	case domain.StatusDenied:
 		if revoked {
 			return StateRevoked, ""

@@ -37,6 +37,9 @@ const (
 	// once the holds ended: what was erased then, and what the law still
 	// keeps until when.
 	KindHoldReleased Kind = "hold_released"
+	// KindDuplicate tells the requester an officer closed the request as
+	// a duplicate of another of theirs, which continues.
+	KindDuplicate Kind = "duplicate"
 
 	// Officer alerts.
 	KindOfficerReminder Kind = "officer_reminder"
@@ -57,7 +60,7 @@ const (
 var Kinds = []Kind{
 	KindAcknowledgement, KindVerification, KindVerificationReminder,
 	KindExpiredUnverified, KindVerified, KindCompleted, KindDenied, KindExtended,
-	KindWithdrawn, KindMessage, KindHoldReleased,
+	KindWithdrawn, KindMessage, KindHoldReleased, KindDuplicate,
 }
 
 // OfficerKinds lists every alert to the privacy team, parsed in the
@@ -92,6 +95,9 @@ type Data struct {
 	Code       string
 	StatusLink string
 	Reason     string
+	// DuplicateOf is the reference of the request that continues, in
+	// the email saying this one was closed as its duplicate.
+	DuplicateOf string
 
 	// Completion of an access or export request: the package link.
 	DownloadLink    string

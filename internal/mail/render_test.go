@@ -28,6 +28,7 @@ func sampleData() mail.Data {
 		Code:         "024 680",
 		StatusLink:   statusLink,
 		Reason:       "We hold no data about this address.",
+		DuplicateOf:  "DSR-4F8N2W6R1T",
 	}
 }
 
@@ -54,6 +55,7 @@ var mustShow = map[mail.Kind][]string{
 	mail.KindWithdrawn:            {"Ada Lovelace", "Access my data", "withdrawn your request", "new request", statusLink},
 	mail.KindMessage:              {"Ada Lovelace", "Access my data", "has written to you", statusLink},
 	mail.KindHoldReleased:         {"Ada Lovelace", "Access my data", "legal hold", "There was nothing left to erase.", "We no longer keep any of your records", statusLink, "supervisory authority"},
+	mail.KindDuplicate:            {"Ada Lovelace", "Access my data", "DSR-7K3M9Q2XHD", "your request DSR-4F8N2W6R1T", statusLink},
 }
 
 var wantSubject = map[mail.Kind]string{
@@ -68,6 +70,7 @@ var wantSubject = map[mail.Kind]string{
 	mail.KindWithdrawn:            "Your privacy request DSR-7K3M9Q2XHD is withdrawn",
 	mail.KindMessage:              "A message about your privacy request DSR-7K3M9Q2XHD",
 	mail.KindHoldReleased:         "Your privacy request DSR-7K3M9Q2XHD: the legal hold has ended",
+	mail.KindDuplicate:            "Your privacy request DSR-7K3M9Q2XHD is closed as a duplicate",
 }
 
 func TestRenderEveryKind(t *testing.T) {

@@ -285,6 +285,8 @@ func (s *Service) drpStatus(r *store.Request, link *store.DRPRequest) *DRPStatus
 		}
 	case reason == drp.ReasonInsufVerification:
 		st.ProcessingDetails = "The person did not confirm their email address in time."
+	case r.Status == domain.StatusDuplicate:
+		st.ProcessingDetails = "Closed as a duplicate of the person's request " + r.DuplicateOf + ", which continues."
 	default:
 		st.ProcessingDetails = r.DecisionReason
 	}

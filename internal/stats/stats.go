@@ -121,6 +121,9 @@ type TypeYear struct {
 	// Withdrawn by the requester before fulfilment began: neither
 	// complied with nor denied, and not counted in the days to respond.
 	Withdrawn int `json:"withdrawn"`
+	// Duplicate: closed by an officer as a duplicate of the same
+	// person's request of the same type, which is counted on its own.
+	Duplicate int `json:"duplicate"`
 	Open      int `json:"open"`
 	// MedianDays and MeanDays run from receipt to the answer (complied or
 	// denied); -1 when none was answered.
@@ -153,6 +156,8 @@ func Yearly(rs []Request, year int) []TypeYear {
 			f.Unverified++
 		case domain.StatusWithdrawn:
 			f.Withdrawn++
+		case domain.StatusDuplicate:
+			f.Duplicate++
 		default:
 			f.Open++
 		}

@@ -80,6 +80,9 @@ type Request struct {
 	// access or export package after previewing it.
 	ReleasedAt *time.Time
 	ReleasedBy string
+	// DuplicateOf is the request that continues when an officer closed
+	// this one as its duplicate (status duplicate).
+	DuplicateOf string
 }
 
 // AuditEvent is one line of a request's history.
@@ -130,27 +133,7 @@ func (s *Store) CreateLoggedRequest(ctx context.Context, r *Request, statusToken
 // with the request (and may reword its first audit entry) in the same
 // transaction.
 func (s *Store) createRequest(ctx context.Context, r *Request, statusToken *RequestToken, evidence string, msg *InboundMessage, more ...func(tx *gorm.DB, received *AuditEvent) error) error {
-	if r.Channel == "" {
-		r.Channel = domain.ChannelWeb
-	}
-	r.ReceivedAt = r.ReceivedAt.UTC()
-	r.DueAt = r.DueAt.UTC()
-	r.UpdatedAt = r.ReceivedAt
-	if r.Regime == "" {
-		r.Regime = deadline.Default
-	}
-	if r.Language == "" {
-		r.Language = "en"
-	}
-	for _, t := range []*time.Time{r.AckDueAt, r.ExtensionNoticeBy, r.ExtendedDueAt} {
-		if t != nil {
-			*t = t.UTC()
-		}
-	}
-	if r.Corrections == nil {
-		r.Corrections = []domain.Correction{}
-	}
-	r.EmailHash = s.lookupKeys()[0].EmailHash(r.Email)
+	s.prepareRequest(r)
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		if err := tx.Create(r).Error; err != nil {
 			return err
@@ -189,6 +172,47 @@ func (s *Store) createRequest(ctx context.Context, r *Request, statusToken *Requ
 	})
 	if err != nil {
 		return notFound(err, "create request")
+	}
+	return nil
+}
+
+// prepareRequest fills a new request's defaults and its email hash.
+func (s *Store) prepareRequest(r *Request) {
+	if r.Channel == "" {
+		r.Channel = domain.ChannelWeb
+	}
+	r.ReceivedAt = r.ReceivedAt.UTC()
+	r.DueAt = r.DueAt.UTC()
+	r.UpdatedAt = r.ReceivedAt
+	if r.Regime == "" {
+		r.Regime = deadline.Default
+	}
+	if r.Language == "" {
+		r.Language = "en"
+	}
+	for _, t := range []*time.Time{r.AckDueAt, r.ExtensionNoticeBy, r.ExtendedDueAt} {
+		if t != nil {
+			*t = t.UTC()
+		}
+	}
+	if r.Corrections == nil {
+		r.Corrections = []domain.Correction{}
+	}
+	r.EmailHash = s.lookupKeys()[0].EmailHash(r.Email)
+}
+
+// CreateRequests stores many requests at once, in batches of 500 rows,
+// each with its defaults and email hash, and nothing else: no status
+// link, no audit entry, no workflow. It is for loading a volume of
+// requests (tests and benchmarks of the list at thousands of requests,
+// an import of past requests); a request a person makes goes through
+// CreateRequest.
+func (s *Store) CreateRequests(ctx context.Context, rs []Request) error {
+	for i := range rs {
+		s.prepareRequest(&rs[i])
+	}
+	if err := s.db.WithContext(ctx).CreateInBatches(rs, 500).Error; err != nil {
+		return fmt.Errorf("store: create requests: %w", err)
 	}
 	return nil
 }
@@ -308,7 +332,10 @@ type Transition struct {
 	To        domain.Status
 	Actor     string
 	Reason    string // kept as the decision reason when To is denied
-	At        time.Time
+	// DuplicateOf is the request that continues, when To is duplicate;
+	// it is kept with the request and audited.
+	DuplicateOf string
+	At          time.Time
 }
 
 // Transition moves a request to a new status and audits it. Repeating a
@@ -335,6 +362,12 @@ func (s *Store) Transition(ctx context.Context, t Transition) (changed bool, err
 		if t.To == domain.StatusDenied {
 			updates["decision_reason"] = t.Reason
 		}
+		if t.To == domain.StatusDuplicate {
+			if t.DuplicateOf == "" {
+				return fmt.Errorf("%w: a duplicate needs the request that continues", ErrInvalidTransition)
+			}
+			updates["duplicate_of"] = t.DuplicateOf
+		}
 		// The status condition makes a concurrent change lose cleanly.
 		res := tx.Model(&Request{}).Where("id = ? AND status = ?", r.ID, r.Status).Updates(updates)
 		if res.Error != nil {
@@ -351,7 +384,13 @@ func (s *Store) Transition(ctx context.Context, t Transition) (changed bool, err
 		}
 		changed = true
 		detail := string(r.Status) + " → " + string(t.To)
-		return tx.Create(&AuditEvent{RequestID: r.ID, Actor: t.Actor, Action: "status", Detail: detail, At: at}).Error
+		if err := tx.Create(&AuditEvent{RequestID: r.ID, Actor: t.Actor, Action: "status", Detail: detail, At: at}).Error; err != nil {
+			return err
+		}
+		if t.To == domain.StatusDuplicate {
+			return tx.Create(&AuditEvent{RequestID: r.ID, Actor: t.Actor, Action: "closed_as_duplicate", Detail: "of " + t.DuplicateOf, At: at}).Error
+		}
+		return nil
 	})
 	if err != nil {
 		if errors.Is(err, ErrInvalidTransition) {
