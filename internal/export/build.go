@@ -309,20 +309,25 @@ func WriteExport(ctx context.Context, w io.Writer, sources []Source, meta Meta) 
 		}
 		jw := bufio.NewWriter(jf)
 		jw.WriteString("[")
+		// One buffer for every row's JSON: a row of large values is not
+		// copied out of the encoder for each row.
+		var rowJSON bytes.Buffer
+		enc := json.NewEncoder(&rowJSON)
+		obj := map[string]any{}
 		err = t.each(ctx, func(cols []string, row []any) error {
-			obj := make(map[string]any, len(cols))
+			clear(obj)
 			for i, c := range cols {
 				obj[c] = jsonValue(row[i])
 			}
-			b, err := json.Marshal(obj)
-			if err != nil {
+			rowJSON.Reset()
+			if err := enc.Encode(obj); err != nil {
 				return err
 			}
 			if mt.Rows > 0 {
 				jw.WriteString(",")
 			}
 			jw.WriteString("\n  ")
-			jw.Write(b)
+			jw.Write(bytes.TrimSuffix(rowJSON.Bytes(), []byte("\n")))
 			mt.Rows++
 			return nil
 		})
