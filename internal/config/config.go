@@ -25,6 +25,7 @@ import (
 	_ "time/tzdata" // time zone names work in images without a zone database
 
 	"github.com/dsar-project/dsar/internal/deadline"
+	"github.com/dsar-project/dsar/internal/domain"
 	"github.com/dsar-project/dsar/internal/files"
 )
 
@@ -60,6 +61,7 @@ type Config struct {
 	DataMap             string            // DSAR_DATAMAP: the data map file; empty in dev means the demo organisation's
 	DownloadTTL         time.Duration     // DSAR_DOWNLOAD_TTL: how long a requester's package can be downloaded
 	ReviewBeforeRelease bool              // DSAR_REVIEW_BEFORE_RELEASE: an officer previews and releases every access or export package
+	PhoneRegion         string            // DSAR_PHONE_REGION: the region corrected phone numbers without a country code are read in; empty: they need one
 	OptOutWithin        time.Duration     // DSAR_OPT_OUT_WITHIN: how soon an opt-out is due where the law says "without delay"
 	Regime              deadline.Regime   // DSAR_REGIME: the legal clock of requests that name none
 	Location            *time.Location    // DSAR_TIMEZONE: the zone deadlines count calendar days in
@@ -159,6 +161,10 @@ func Load(getenv func(string) string) (*Config, error) {
 		InboundRateTotal:    l.count("DSAR_INBOUND_RATE_TOTAL", DefaultInboundRateTotal),
 		AttachmentMaxBytes:  int64(l.count("DSAR_ATTACHMENT_MAX_MB", DefaultAttachmentMaxMB)) << 20,
 		ReviewBeforeRelease: l.boolean("DSAR_REVIEW_BEFORE_RELEASE", true),
+		PhoneRegion:         strings.ToUpper(l.text("DSAR_PHONE_REGION", "")),
+	}
+	if !domain.ValidPhoneRegion(c.PhoneRegion) {
+		l.problem(fmt.Sprintf("DSAR_PHONE_REGION: %q is not a region phone numbers are known for; give a two-letter country code such as NL, or leave it empty", c.PhoneRegion))
 	}
 	if text := l.text("SENDGRID_WEBHOOK_PUBLIC_KEY", ""); text != "" {
 		k, err := ParseEventWebhookKey(text)
@@ -515,6 +521,7 @@ func (c *Config) Print(w io.Writer) {
 		{"DSAR_DATAMAP", c.DataMap},
 		{"DSAR_DOWNLOAD_TTL", c.DownloadTTL.String()},
 		{"DSAR_REVIEW_BEFORE_RELEASE", strconv.FormatBool(c.ReviewBeforeRelease)},
+		{"DSAR_PHONE_REGION", c.PhoneRegion},
 		{"DSAR_OPT_OUT_WITHIN", c.OptOutWithin.String()},
 		{"DSAR_REGIME", string(c.Regime)},
 		{"DSAR_TIMEZONE", c.Location.String()},

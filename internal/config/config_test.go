@@ -474,8 +474,8 @@ func TestPrintRedactsSecrets(t *testing.T) {
 	}
 	// One NAME=value line per setting.
 	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
-	if len(lines) != 42 {
-		t.Errorf("Print wrote %d lines, want 42:\n%s", len(lines), out)
+	if len(lines) != 43 {
+		t.Errorf("Print wrote %d lines, want 43:\n%s", len(lines), out)
 	}
 	for _, l := range lines {
 		if name, _, ok := strings.Cut(l, "="); !ok || name == "" || strings.ToUpper(name) != name {
@@ -721,5 +721,19 @@ func TestReviewBeforeReleaseIsOnUnlessTurnedOff(t *testing.T) {
 	})
 	if err == nil || !strings.Contains(err.Error(), `DSAR_REVIEW_BEFORE_RELEASE: "maybe" is not true or false`) {
 		t.Errorf("a bad value: %v", err)
+	}
+}
+
+func TestPhoneRegion(t *testing.T) {
+	c, err := config.Load(env(map[string]string{"DSAR_PHONE_REGION": "nl"}))
+	if err != nil || c.PhoneRegion != "NL" {
+		t.Fatalf("DSAR_PHONE_REGION=nl: %q, %v; want NL", c.PhoneRegion, err)
+	}
+	if c, err := config.Load(env(nil)); err != nil || c.PhoneRegion != "" {
+		t.Errorf("no DSAR_PHONE_REGION: %q, %v; want empty (international form only)", c.PhoneRegion, err)
+	}
+	_, err = config.Load(env(map[string]string{"DSAR_PHONE_REGION": "Narnia"}))
+	if err == nil || !strings.Contains(err.Error(), `DSAR_PHONE_REGION: "NARNIA" is not a region`) {
+		t.Errorf("DSAR_PHONE_REGION=Narnia: %v; want it refused", err)
 	}
 }

@@ -2,6 +2,7 @@ package datamap
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"slices"
 
@@ -70,6 +71,92 @@ func (c *SQLConnector) Correct(ctx context.Context, ids Identities, changes []Ch
 	}
 	if err := c.commit(tx, "correction"); err != nil {
 		return nil, err
+	}
+	return out, nil
+}
+
+// PlannedChange is what Correct would write to one column: Rows rows
+// would be written (Shared left as they are), which now hold the Before
+// values (distinct, sorted; NULL or a missing field reads as ""), and
+// would hold After.
+type PlannedChange struct {
+	domain.CorrectedColumn
+	Before []string
+	After  string
+}
+
+// correctableColumns lists a table's correctable columns some change is
+// for, leaving out its key.
+func correctableColumns(t *Table, changes []Change) []string {
+	var cols []string
+	for _, col := range t.Correctable {
+		if !slices.Contains(t.PrimaryKey, col) && slices.ContainsFunc(changes, func(ch Change) bool { return t.Columns[col] == ch.Category }) {
+			cols = append(cols, col)
+		}
+	}
+	return cols
+}
+
+// distinctValues turns values read from rows into the sorted distinct
+// strings a plan shows.
+func distinctValues(vals []any) []string {
+	var out []string
+	for _, v := range vals {
+		s := ""
+		if v != nil {
+			s = canon(v)
+		}
+		if !slices.Contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// PlanCorrect works out what Correct would write, column by column, with
+// the values the rows hold now, in a read-only transaction: nothing is
+// changed.
+func (c *SQLConnector) PlanCorrect(ctx context.Context, ids Identities, changes []Change) ([]PlannedChange, error) {
+	tx, err := c.DB.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, fmt.Errorf("system %s: begin: %w", c.sys.Name, err)
+	}
+	defer tx.Rollback()
+	found, err := c.discover(ctx, tx, ids)
+	if err != nil {
+		return nil, err
+	}
+	var out []PlannedChange
+	for _, ft := range found.Tables {
+		t := ft.Table
+		cols := correctableColumns(t, changes)
+		if len(cols) == 0 {
+			continue
+		}
+		keys, shared, err := c.ownKeys(ctx, tx, found, ft)
+		if err != nil {
+			return nil, err
+		}
+		for _, ch := range changes {
+			for _, col := range cols {
+				if t.Columns[col] != ch.Category {
+					continue
+				}
+				var now []any
+				for start := 0; start < len(keys); start += batchSize {
+					b := c.builder()
+					part := keys[start:min(start+batchSize, len(keys))]
+					query := "SELECT " + c.Kind.Quote(col) + " FROM " + c.Kind.Quote(t.Name) + " WHERE " + b.keyIn(t.PrimaryKey, part)
+					if err := scanRows(ctx, tx, query, b.args, func(v []any) { now = append(now, v[0]) }); err != nil {
+						return nil, fmt.Errorf("system %s: read %s.%s: %w", c.sys.Name, t.Name, col, err)
+					}
+				}
+				out = append(out, PlannedChange{CorrectedColumn: domain.CorrectedColumn{
+					Category: ch.Category, System: c.sys.Name, Table: t.Name, Column: col, Rows: len(now), Shared: shared,
+				}, Before: distinctValues(now), After: ch.Value})
+			}
+		}
 	}
 	return out, nil
 }

@@ -66,8 +66,63 @@ func CanonKey(key []any) string { return canonKey(key) }
 // still reference after its children were handled is masked when its
 // table says how, and otherwise kept and counted.
 func (c *SQLConnector) Erase(ctx context.Context, ids Identities, rules Rules) (*Erasure, error) {
-	tx, found, err := c.discoverInTx(ctx, ids)
-	if err != nil {
+	return c.erase(ctx, ids, rules, nil)
+}
+
+// PlanErase works out what Erase would do under the rules, table by
+// table, without changing anything: it reads in a read-only transaction,
+// and where Erase asks the database what still references a row after
+// the children were erased, it leaves out the rows the plan deletes or
+// detaches. rules.BeforeCommit is not called.
+func (c *SQLConnector) PlanErase(ctx context.Context, ids Identities, rules Rules) (*Erasure, error) {
+	rules.BeforeCommit = nil
+	return c.erase(ctx, ids, rules, &erasePlan{})
+}
+
+// erasePlan is what a dry run of an erasure has planned so far.
+type erasePlan struct {
+	// cut["table.column"] holds the keys of rows that will no longer
+	// hold the column's value: deleted, or the column set to NULL.
+	cut map[string]map[string]bool
+}
+
+func (p *erasePlan) cutColumn(table, column string, keys [][]any) {
+	if p.cut == nil {
+		p.cut = map[string]map[string]bool{}
+	}
+	m := p.cut[table+"."+column]
+	if m == nil {
+		m = map[string]bool{}
+		p.cut[table+"."+column] = m
+	}
+	for _, k := range keys {
+		m[canonKey(k)] = true
+	}
+}
+
+// cutSet notes the columns a write sets to NULL.
+func (p *erasePlan) cutSet(table string, set map[string]any, keys [][]any) {
+	for col, v := range set {
+		if v == nil {
+			p.cutColumn(table, col, keys)
+		}
+	}
+}
+
+// erase erases, or with a plan works out the erasure and rolls back.
+func (c *SQLConnector) erase(ctx context.Context, ids Identities, rules Rules, plan *erasePlan) (*Erasure, error) {
+	var tx *sql.Tx
+	var found *Found
+	var err error
+	if plan != nil {
+		if tx, err = c.DB.BeginTx(ctx, &sql.TxOptions{ReadOnly: true}); err != nil {
+			return nil, fmt.Errorf("system %s: begin: %w", c.sys.Name, err)
+		}
+		if found, err = c.discover(ctx, tx, ids); err != nil {
+			tx.Rollback()
+			return nil, err
+		}
+	} else if tx, found, err = c.discoverInTx(ctx, ids); err != nil {
 		return nil, err
 	}
 	defer tx.Rollback()
@@ -86,7 +141,7 @@ func (c *SQLConnector) Erase(ctx context.Context, ids Identities, rules Rules) (
 					res.Held++
 				}
 			}
-		} else if res, err = c.eraseTable(ctx, tx, ft, &rules, held, out); err != nil {
+		} else if res, err = c.eraseTable(ctx, tx, ft, &rules, held, out, plan); err != nil {
 			return nil, fmt.Errorf("system %s: erase %s: %w", c.sys.Name, t.Name, err)
 		}
 		if res.Deleted+res.Masked+res.Kept+res.Retained+res.Held > 0 {
@@ -97,6 +152,9 @@ func (c *SQLConnector) Erase(ctx context.Context, ids Identities, rules Rules) (
 	slices.SortStableFunc(out.Tables, func(a, b TableResult) int {
 		return c.sys.tableIndex(a.Table) - c.sys.tableIndex(b.Table)
 	})
+	if plan != nil {
+		return out, nil // rolled back by the deferred Rollback
+	}
 	if rules.BeforeCommit != nil {
 		if err := rules.BeforeCommit(out); err != nil {
 			return nil, err
@@ -140,7 +198,7 @@ func (c *SQLConnector) Purge(ctx context.Context, keys map[string][][]any) (*Era
 				return nil, fmt.Errorf("system %s: purge %s: %w", c.sys.Name, t.Name, err)
 			}
 		}
-		res, err := c.eraseTable(ctx, tx, ft, nil, nil, out)
+		res, err := c.eraseTable(ctx, tx, ft, nil, nil, out, nil)
 		if err != nil {
 			return nil, fmt.Errorf("system %s: purge %s: %w", c.sys.Name, t.Name, err)
 		}
@@ -176,8 +234,9 @@ func (s *System) HeldClosure(held []string) map[string]bool {
 // eraseTable erases one table's found rows. With rules, rows inside a
 // retention period are restricted and appended to out.Retained; without
 // (a purge), every row goes. held are the tables a hold keeps, which a
-// restricted row keeps its references to.
-func (c *SQLConnector) eraseTable(ctx context.Context, tx *sql.Tx, ft *FoundTable, rules *Rules, held map[string]bool, out *Erasure) (TableResult, error) {
+// restricted row keeps its references to. With a plan nothing is
+// written: what would be is counted and noted in the plan.
+func (c *SQLConnector) eraseTable(ctx context.Context, tx *sql.Tx, ft *FoundTable, rules *Rules, held map[string]bool, out *Erasure, plan *erasePlan) (TableResult, error) {
 	t := ft.Table
 	res := TableResult{System: c.sys.Name, Table: t.Name}
 	var rows []*FoundRow
@@ -201,7 +260,7 @@ func (c *SQLConnector) eraseTable(ctx context.Context, tx *sql.Tx, ft *FoundTabl
 		rows = append(rows, r)
 	}
 	if len(retained) > 0 {
-		if err := c.restrict(ctx, tx, t, retained, held); err != nil {
+		if err := c.restrict(ctx, tx, t, retained, held, plan); err != nil {
 			return res, err
 		}
 	}
@@ -209,7 +268,7 @@ func (c *SQLConnector) eraseTable(ctx context.Context, tx *sql.Tx, ft *FoundTabl
 		return res, nil
 	}
 	// Rows still referenced from outside the request must stay.
-	referenced, err := c.stillReferenced(ctx, tx, t, rows)
+	referenced, err := c.stillReferenced(ctx, tx, t, rows, plan)
 	if err != nil {
 		return res, err
 	}
@@ -225,6 +284,20 @@ func (c *SQLConnector) eraseTable(ctx context.Context, tx *sql.Tx, ft *FoundTabl
 		default:
 			del = append(del, r.Key)
 		}
+	}
+	if plan != nil {
+		res.Deleted, res.Masked = len(del), len(mask)
+		for col := range t.References {
+			plan.cutColumn(t.Name, col, del)
+		}
+		plan.cutSet(t.Name, maskValues(t.MaskWith), mask)
+		for _, k := range del {
+			out.Gone = append(out.Gone, GoneRow{Table: t.Name, Key: k})
+		}
+		for _, k := range mask {
+			out.Gone = append(out.Gone, GoneRow{Table: t.Name, Key: k, Masked: true})
+		}
+		return res, nil
 	}
 	for start := 0; start < len(del); start += batchSize {
 		b := c.builder()
@@ -253,7 +326,7 @@ func (c *SQLConnector) eraseTable(ctx context.Context, tx *sql.Tx, ft *FoundTabl
 
 // restrict detaches retained rows from the parents being erased (not from
 // held ones, which stay) and sets their restriction flag.
-func (c *SQLConnector) restrict(ctx context.Context, tx *sql.Tx, t *Table, keys [][]any, held map[string]bool) error {
+func (c *SQLConnector) restrict(ctx context.Context, tx *sql.Tx, t *Table, keys [][]any, held map[string]bool, plan *erasePlan) error {
 	set := map[string]any{}
 	for _, col := range t.Retain.Detach {
 		if !held[t.References[col].Table] {
@@ -264,6 +337,10 @@ func (c *SQLConnector) restrict(ctx context.Context, tx *sql.Tx, t *Table, keys 
 		set[t.Retain.Flag] = true
 	}
 	if len(set) == 0 {
+		return nil
+	}
+	if plan != nil {
+		plan.cutSet(t.Name, set, keys)
 		return nil
 	}
 	_, err := c.update(ctx, tx, t, set, keys)
@@ -287,7 +364,7 @@ func maskValues(mask map[string]*string) map[string]any {
 // table still points at. It runs after the children were erased, so what
 // remains belongs to other people (or was kept by a mask that left the
 // reference in place).
-func (c *SQLConnector) stillReferenced(ctx context.Context, tx *sql.Tx, t *Table, rows []*FoundRow) (map[string]bool, error) {
+func (c *SQLConnector) stillReferenced(ctx context.Context, tx *sql.Tx, t *Table, rows []*FoundRow, plan *erasePlan) (map[string]bool, error) {
 	out := map[string]bool{}
 	for _, in := range c.sys.incoming()[t.Name] {
 		byVal := map[string][]*FoundRow{}
@@ -306,9 +383,23 @@ func (c *SQLConnector) stillReferenced(ctx context.Context, tx *sql.Tx, t *Table
 		for start := 0; start < len(vals); start += batchSize {
 			b := c.builder()
 			part := vals[start:min(start+batchSize, len(vals))]
-			query := "SELECT DISTINCT " + c.Kind.Quote(in.column) + " FROM " + c.Kind.Quote(in.child) + " WHERE " + b.in(in.column, part)
+			where := " FROM " + c.Kind.Quote(in.child) + " WHERE " + b.in(in.column, part)
+			query := "SELECT DISTINCT " + c.Kind.Quote(in.column) + where
+			var gone map[string]bool
+			keyLen := 0
+			if plan != nil {
+				// Nothing was erased: leave out the referencing rows the
+				// plan deletes or takes the reference from.
+				gone = plan.cut[in.child+"."+in.column]
+				child := c.sys.Table(in.child)
+				keyLen = len(child.PrimaryKey)
+				query = "SELECT " + c.Kind.QuoteList(child.PrimaryKey) + ", " + c.Kind.Quote(in.column) + where
+			}
 			err := scanRows(ctx, tx, query, b.args, func(v []any) {
-				for _, r := range byVal[canon(v[0])] {
+				if gone[canonKey(v[:keyLen])] {
+					return
+				}
+				for _, r := range byVal[canon(v[keyLen])] {
 					out[canonKey(r.Key)] = true
 				}
 			})

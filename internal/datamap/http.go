@@ -226,6 +226,19 @@ type httpWrite struct {
 // alone. Every change is recorded (rules.BeforeCommit) before it is
 // made.
 func (c *HTTPConnector) Erase(ctx context.Context, ids Identities, rules Rules) (*Erasure, error) {
+	return c.erase(ctx, ids, rules, true)
+}
+
+// PlanErase works out what Erase would do under the rules, sending only
+// the requests that find and read records: the erasure is planned whole
+// before any write, and here the plan is not applied.
+// rules.BeforeCommit is not called.
+func (c *HTTPConnector) PlanErase(ctx context.Context, ids Identities, rules Rules) (*Erasure, error) {
+	rules.BeforeCommit = nil
+	return c.erase(ctx, ids, rules, false)
+}
+
+func (c *HTTPConnector) erase(ctx context.Context, ids Identities, rules Rules, write bool) (*Erasure, error) {
 	found, err := c.Discover(ctx, ids)
 	if err != nil {
 		return nil, err
@@ -244,6 +257,9 @@ func (c *HTTPConnector) Erase(ctx context.Context, ids Identities, rules Rules) 
 		if res.Deleted+res.Masked+res.Retained+res.Held > 0 {
 			out.Tables = append(out.Tables, res)
 		}
+	}
+	if !write {
+		return out, nil
 	}
 	if rules.BeforeCommit != nil {
 		if err := rules.BeforeCommit(out); err != nil {
@@ -398,6 +414,56 @@ func (c *HTTPConnector) Correct(ctx context.Context, ids Identities, changes []C
 					out = append(out, Changed{CorrectedColumn: domain.CorrectedColumn{
 						Category: ch.Category, System: c.sys.Name, Table: t.Name, Column: col, Rows: counts[0],
 					}, Keys: keys, Value: ch.Value})
+				}
+			}
+		}
+	}
+	return out, nil
+}
+
+// PlanCorrect works out what Correct would write, field by field, with
+// the values the person's records hold now, read with the read request;
+// nothing is written.
+func (c *HTTPConnector) PlanCorrect(ctx context.Context, ids Identities, changes []Change) ([]PlannedChange, error) {
+	found, err := c.Discover(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	var out []PlannedChange
+	for _, ft := range found.Tables {
+		t := ft.Table
+		set := map[string]string{}
+		for _, ch := range changes {
+			for _, col := range t.Correctable {
+				if t.Columns[col] == ch.Category && !slices.Contains(t.PrimaryKey, col) {
+					set[col] = ch.Value
+				}
+			}
+		}
+		if len(set) == 0 {
+			continue
+		}
+		keys := ft.Keys(func(r *FoundRow) bool { return r.Owned })
+		now := map[string][]any{}
+		if len(keys) > 0 {
+			err := c.ReadRows(ctx, t, keys, func(columns []string, row []any) error {
+				for i, col := range columns {
+					if _, ok := set[col]; ok {
+						now[col] = append(now[col], row[i])
+					}
+				}
+				return nil
+			})
+			if err != nil {
+				return nil, err
+			}
+		}
+		for _, ch := range changes {
+			for _, col := range t.Correctable {
+				if _, ok := set[col]; ok && t.Columns[col] == ch.Category {
+					out = append(out, PlannedChange{CorrectedColumn: domain.CorrectedColumn{
+						Category: ch.Category, System: c.sys.Name, Table: t.Name, Column: col, Rows: len(keys),
+					}, Before: distinctValues(now[col]), After: ch.Value})
 				}
 			}
 		}

@@ -515,3 +515,34 @@ func TestHTTPValuesAreEscaped(t *testing.T) {
 		t.Fatalf("asked\n%s\nwant\n%s", strings.Join(asked, "\n"), strings.Join(want, "\n"))
 	}
 }
+
+// The dry runs of a correction and an erasure send no write: they list
+// the person's records, the values there now and the value after, and
+// what the erasure then does.
+func TestHTTPDryRunsWriteNothing(t *testing.T) {
+	ctx := context.Background()
+	v := threeAdas(t)
+	c := openVendor(t, v.URL, vendorMap(cursorFind, "        erase: delete"))
+	planned, err := c.PlanCorrect(ctx, ada(), []datamap.Change{{Category: "user.name", Value: "Augusta Ada King"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(planned) != 1 || planned[0].Column != "name" || planned[0].Rows != 2 ||
+		!slices.Equal(planned[0].Before, []string{"Ada L.", "Ada Lovelace"}) || planned[0].After != "Augusta Ada King" {
+		t.Errorf("dry run of the correction: %+v, want name in 2 records, Ada L. and Ada Lovelace before", planned)
+	}
+	plan, err := c.PlanErase(ctx, ada(), datamap.Rules{Now: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := v.Writes(); len(w) != 0 {
+		t.Fatalf("the dry runs wrote: %v", w)
+	}
+	er, err := c.Erase(ctx, ada(), datamap.Rules{Now: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprintf("%+v", plan.Tables) != fmt.Sprintf("%+v", er.Tables) || len(plan.Gone) != len(er.Gone) {
+		t.Errorf("dry run %+v\nerasure %+v", plan.Tables, er.Tables)
+	}
+}

@@ -371,6 +371,18 @@ type mongoWrite struct {
 // set) and listed; held collections are left alone; a document other
 // documents still reference stays, masked when its collection says how.
 func (c *MongoConnector) Erase(ctx context.Context, ids Identities, rules Rules) (*Erasure, error) {
+	return c.erase(ctx, ids, rules, true)
+}
+
+// PlanErase works out what Erase would do under the rules, changing
+// nothing: an erasure of documents is planned whole before any write, and
+// here the plan is not applied. rules.BeforeCommit is not called.
+func (c *MongoConnector) PlanErase(ctx context.Context, ids Identities, rules Rules) (*Erasure, error) {
+	rules.BeforeCommit = nil
+	return c.erase(ctx, ids, rules, false)
+}
+
+func (c *MongoConnector) erase(ctx context.Context, ids Identities, rules Rules, write bool) (*Erasure, error) {
 	found, err := c.Discover(ctx, ids)
 	if err != nil {
 		return nil, err
@@ -401,6 +413,9 @@ func (c *MongoConnector) Erase(ctx context.Context, ids Identities, rules Rules)
 	slices.SortStableFunc(out.Tables, func(a, b TableResult) int {
 		return c.sys.tableIndex(a.Table) - c.sys.tableIndex(b.Table)
 	})
+	if !write {
+		return out, nil
+	}
 	if rules.BeforeCommit != nil {
 		if err := rules.BeforeCommit(out); err != nil {
 			return nil, err
@@ -678,6 +693,50 @@ func (c *MongoConnector) Correct(ctx context.Context, ids Identities, changes []
 				out = append(out, Changed{CorrectedColumn: domain.CorrectedColumn{
 					Category: ch.Category, System: c.sys.Name, Table: t.Name, Column: col, Rows: n, Shared: shared,
 				}, Keys: keys, Value: ch.Value})
+			}
+		}
+	}
+	return out, nil
+}
+
+// PlanCorrect works out what Correct would write, field by field, with
+// the values the documents hold now; nothing is changed.
+func (c *MongoConnector) PlanCorrect(ctx context.Context, ids Identities, changes []Change) ([]PlannedChange, error) {
+	found, err := c.Discover(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	var out []PlannedChange
+	for _, ft := range found.Tables {
+		t := ft.Table
+		var cols []string
+		for _, col := range t.Correctable {
+			if col != "_id" && slices.ContainsFunc(changes, func(ch Change) bool { return t.Columns[col] == ch.Category }) {
+				cols = append(cols, col)
+			}
+		}
+		if len(cols) == 0 {
+			continue
+		}
+		keys, shared, err := c.ownKeys(ctx, found, ft)
+		if err != nil {
+			return nil, err
+		}
+		for _, ch := range changes {
+			for _, col := range cols {
+				if t.Columns[col] != ch.Category {
+					continue
+				}
+				var now []any
+				if len(keys) > 0 {
+					err := c.each(ctx, t.Name, byKeys(keys), []string{col}, func(_ any, row map[string]any) { now = append(now, row[col]) })
+					if err != nil {
+						return nil, fmt.Errorf("system %s: read %s.%s: %w", c.sys.Name, t.Name, col, err)
+					}
+				}
+				out = append(out, PlannedChange{CorrectedColumn: domain.CorrectedColumn{
+					Category: ch.Category, System: c.sys.Name, Table: t.Name, Column: col, Rows: len(now), Shared: shared,
+				}, Before: distinctValues(now), After: ch.Value})
 			}
 		}
 	}

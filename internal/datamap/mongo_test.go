@@ -2,6 +2,7 @@ package datamap_test
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -138,6 +139,16 @@ func TestMongoConnector(t *testing.T) {
 	})
 
 	t.Run("correction", func(t *testing.T) {
+		plan, err := c.PlanCorrect(ctx, alice, []datamap.Change{{Category: "user.name", Value: "Alice Smith"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if at(doc("users", int32(1)), "profile", "name") != "Alice" {
+			t.Fatal("the dry run changed alice's name")
+		}
+		if len(plan) != 1 || plan[0].Column != "profile.name" || plan[0].Rows != 1 || fmt.Sprint(plan[0].Before) != "[Alice]" || plan[0].After != "Alice Smith" {
+			t.Errorf("dry run of the correction: %+v, want profile.name Alice -> Alice Smith", plan)
+		}
 		changed, err := c.Correct(ctx, alice, []datamap.Change{{Category: "user.name", Value: "Alice Smith"}, {Category: "user.workplace", Value: "Other"}})
 		if err != nil {
 			t.Fatal(err)
@@ -192,10 +203,20 @@ func TestMongoConnector(t *testing.T) {
 
 	t.Run("erasure", func(t *testing.T) {
 		insert("sessions", bson.D{{Key: "_id", Value: "s3"}, {Key: "user_id", Value: int32(1)}, {Key: "ip", Value: "10.0.0.3"}, {Key: "agent", Value: "Edge"}})
+		plan, err := c.PlanErase(ctx, alice, datamap.Rules{Now: now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if doc("users", int32(1)) == nil || doc("sessions", "s3")["ip"] != "10.0.0.3" {
+			t.Fatal("the dry run erased")
+		}
 		var recorded *datamap.Erasure
 		e, err := c.Erase(ctx, alice, datamap.Rules{Now: now, BeforeCommit: func(e *datamap.Erasure) error { recorded = e; return nil }})
 		if err != nil {
 			t.Fatal(err)
+		}
+		if fmt.Sprintf("%+v", plan.Tables) != fmt.Sprintf("%+v", e.Tables) {
+			t.Errorf("dry run %+v\nerasure %+v", plan.Tables, e.Tables)
 		}
 		if recorded == nil {
 			t.Fatal("the erasure was not recorded before it was made")

@@ -2,6 +2,7 @@ package datamap
 
 import (
 	"context"
+	"errors"
 	"reflect"
 	"slices"
 	"sort"
@@ -27,6 +28,14 @@ type Connector interface {
 	// Erase erases the person's rows under the rules (retention, legal
 	// holds), calling rules.BeforeCommit before any change is final.
 	Erase(ctx context.Context, ids Identities, rules Rules) (*Erasure, error)
+	// PlanErase works out what Erase would do under the same rules,
+	// changing nothing (a dry run the officer confirms). A kind that
+	// cannot answers ErrNoPlan.
+	PlanErase(ctx context.Context, ids Identities, rules Rules) (*Erasure, error)
+	// PlanCorrect works out what Correct would write, with each column's
+	// current values, changing nothing; a kind that cannot answers
+	// ErrNoPlan.
+	PlanCorrect(ctx context.Context, ids Identities, changes []Change) ([]PlannedChange, error)
 	// Purge erases rows kept earlier for a retention period, by key.
 	Purge(ctx context.Context, keys map[string][][]any) (*Erasure, error)
 	// Correct writes each change to the correctable columns of its
@@ -49,6 +58,11 @@ type Connector interface {
 	// Close releases the connection.
 	Close() error
 }
+
+// ErrNoPlan is what a connector answers when its kind cannot work out an
+// erasure or correction without carrying it out; the dry run then says
+// so for the system.
+var ErrNoPlan = errors.New("this kind of system cannot show what would change before changing it")
 
 // Driver is a kind of system dsar queries itself. A kind is one file that
 // registers its Driver (see sql.go and mongo.go) plus its tests.
