@@ -10,24 +10,18 @@ import (
 	"github.com/dsar-project/dsar/internal/store"
 )
 
-// correct maps each requested correction to a category and writes it to
-// every correctable column of that category in the person's rows, system
-// by system, recording each finished system as erase does.
+// correct maps each requested correction to a category and writes it,
+// normalised for the category (an E.164 phone number), to every
+// correctable column of that category in the person's rows, system by
+// system, recording each finished system as erase does.
 func (a *Fulfilment) correct(ctx context.Context, r *store.Request, f *domain.Fulfilment) error {
-	var changes []datamap.Change
-	field := map[string]string{} // category -> the requester's field name
-	f.Unmatched = nil
-	for _, c := range r.Corrections {
-		cat, ok := domain.CorrectionCategory(c.Field)
-		if !ok {
-			f.Unmatched = append(f.Unmatched, c.Field)
-			continue
-		}
-		changes = append(changes, datamap.Change{Category: cat, Value: c.Value})
-		field[cat] = c.Field
+	changes, field, unmatched, err := a.changes(r, false)
+	if err != nil {
+		return err
 	}
+	f.Unmatched = unmatched
 	ids := identities(r)
-	err := a.eachSystem(ctx, r.ID, f, func(c datamap.Connector) (bool, error) {
+	err = a.eachSystem(ctx, r.ID, f, func(c datamap.Connector) (bool, error) {
 		changed, err := c.Correct(ctx, ids, changes)
 		if err != nil {
 			return false, err

@@ -40,8 +40,11 @@ type Fulfilment struct {
 	// ReviewBeforeRelease holds every access or export package for an
 	// officer's preview and release (DSAR_REVIEW_BEFORE_RELEASE).
 	ReviewBeforeRelease bool
-	Now                 func() time.Time
-	Log                 *slog.Logger
+	// PhoneRegion is the region a corrected phone number without a
+	// country code is read in (DSAR_PHONE_REGION); empty: it needs one.
+	PhoneRegion string
+	Now         func() time.Time
+	Log         *slog.Logger
 }
 
 // Fulfilled says what an approved request left to do after it completes.

@@ -130,6 +130,9 @@ type ReviewDecision struct {
 	Decision Decision
 	Reason   string // required to deny; the requester reads it
 	Actor    string // the officer, for the audit trail
+	// DryRunID confirms the current dry run: required to approve a
+	// deletion or correction started under changeDryRun.
+	DryRunID string
 }
 
 // Extension is the argument of UpdateExtend.
@@ -201,6 +204,8 @@ type subjectRequest struct {
 	// at its next step and ends.
 	duplicates bool
 	duplicate  *CloseDuplicate
+	// dryRun is what a deletion or correction's approval must confirm.
+	dryRun dryRunState
 }
 
 // SubjectRequest runs a data-subject request from acknowledgement to its
@@ -244,6 +249,9 @@ func (w *subjectRequest) register(ctx workflow.Context) error {
 		return err
 	}
 	if err := w.registerRelease(ctx); err != nil {
+		return err
+	}
+	if err := w.registerDryRun(ctx); err != nil {
 		return err
 	}
 	return workflow.SetUpdateHandlerWithOptions(ctx, UpdateReview, w.review, workflow.UpdateHandlerOptions{
@@ -321,6 +329,11 @@ func (w *subjectRequest) run(ctx workflow.Context) error {
 		// all the proof it asks (CCPA regulations §7026(c)), and the law
 		// wants it carried out without delay.
 		return w.decide(ctx, ReviewDecision{Decision: Approve, Actor: store.ActorSystem})
+	}
+	if w.in.Type == domain.TypeDeletion || w.in.Type == domain.TypeCorrection {
+		// Known before the request shows in review, so the validator
+		// asks for a confirmed dry run from the first approval on.
+		w.dryRun.required = workflow.GetVersion(ctx, changeDryRun, workflow.DefaultVersion, 1) >= 1
 	}
 	if err := w.setStatus(ctx, domain.StatusInReview, store.ActorSystem, ""); err != nil {
 		return err
@@ -435,7 +448,7 @@ func (w *subjectRequest) validateReview(d ReviewDecision) error {
 	case d.Actor == "":
 		return errors.New("the deciding officer is required")
 	}
-	return nil
+	return w.dryRunProblem(d)
 }
 
 // review accepts the decision and answers once it is carried out, or
@@ -457,6 +470,11 @@ func (w *subjectRequest) decide(ctx workflow.Context, d ReviewDecision) error {
 	if d.Decision == Deny {
 		status, kind = domain.StatusDenied, mail.KindDenied
 	} else if w.fulfils {
+		if w.dryRun.required {
+			if err := w.confirmDryRun(ctx, d); err != nil {
+				return err
+			}
+		}
 		if workflow.GetVersion(ctx, changeFulfillingFirst, workflow.DefaultVersion, 1) >= 1 {
 			if err := w.setStatus(ctx, domain.StatusFulfilling, d.Actor, ""); err != nil {
 				return err

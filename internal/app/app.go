@@ -140,6 +140,7 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, migrate boo
 			Regime: cfg.Regime, Location: cfg.Location, OptOutWithin: cfg.OptOutWithin, Reminders: cfg.Reminders, Sealer: sealer, Now: now, Log: log,
 			AttachmentMax: cfg.AttachmentMaxBytes,
 			DRPBusinessID: cfg.DRPBusinessID,
+			PhoneRegion:   cfg.PhoneRegion,
 		},
 	}, nil
 }
@@ -304,7 +305,8 @@ func (a *App) NewWorker() (worker.Worker, error) {
 		Store: a.Store, Systems: a.Systems, Sealer: a.Sealer, Organisation: a.Config.Organisation,
 		PrivacyEmail: a.Config.PrivacyEmail,
 		Authority:    export.Authority{Name: a.Config.AuthorityName, URL: a.Config.AuthorityURL},
-		DownloadTTL:  a.Config.DownloadTTL, ReviewBeforeRelease: a.Config.ReviewBeforeRelease, Now: a.Now, Log: a.Log,
+		DownloadTTL:  a.Config.DownloadTTL, ReviewBeforeRelease: a.Config.ReviewBeforeRelease, PhoneRegion: a.Config.PhoneRegion,
+		Now: a.Now, Log: a.Log,
 	})
 	w.RegisterActivity(&activities.Tasks{Store: a.Store, Systems: a.Systems, Sealer: a.Sealer, Now: a.Now})
 	return w, nil

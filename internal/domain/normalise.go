@@ -57,10 +57,12 @@ func normalisePhone(value, region string) (string, error) {
 	}
 	num, err := phonenumbers.Parse(value, region)
 	if err != nil || !phonenumbers.IsValidNumber(num) {
+		// The value is not repeated: the message may reach logs and
+		// the workflow's history, and the requester has it before them.
 		if international {
-			return "", fmt.Errorf("%q is not a valid phone number; give it with + and the country code (+31 6 1234 5678)", value)
+			return "", fmt.Errorf("not a valid phone number; give it with + and the country code (+31 6 1234 5678)")
 		}
-		return "", fmt.Errorf("%q is not a valid phone number in %s; give it as dialled there or with + and the country code", value, region)
+		return "", fmt.Errorf("not a valid phone number in %s; give it as dialled there or with + and the country code", region)
 	}
 	return phonenumbers.Format(num, phonenumbers.E164), nil
 }

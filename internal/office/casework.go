@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"errors"
+	"maps"
 	"strconv"
 	"strings"
 	"time"
@@ -116,6 +117,10 @@ func (s *Service) LogRequest(ctx context.Context, lr LoggedRequest, actor string
 		errs = verr.Fields
 	} else if err != nil {
 		return nil, err
+	}
+	var cerr *domain.ValidationError
+	if errors.As(domain.CheckCorrectionValues(nr.Corrections, s.PhoneRegion), &cerr) {
+		maps.Copy(errs, cerr.Fields)
 	}
 	if !lr.Channel.Loggable() {
 		errs["channel"] = "choose one of letter, phone, email, in_person"

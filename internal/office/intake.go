@@ -57,8 +57,11 @@ type Service struct {
 	// Mailer emails requesters about messages and alerts officers to
 	// theirs (nil: no such email).
 	Mailer Mailer
-	Now    func() time.Time
-	Log    *slog.Logger
+	// PhoneRegion is the region a corrected phone number without a
+	// country code is read in (DSAR_PHONE_REGION); empty: it needs one.
+	PhoneRegion string
+	Now         func() time.Time
+	Log         *slog.Logger
 
 	retry retrier
 }
@@ -112,6 +115,11 @@ func (s *Service) Submit(ctx context.Context, nr domain.NewRequest) (*Receipt, e
 // demo organisation's requests arrived days ago.
 func (s *Service) SubmitReceived(ctx context.Context, nr domain.NewRequest, received time.Time) (*Receipt, error) {
 	if err := nr.Normalize(); err != nil {
+		return nil, err
+	}
+	// A value the correction could not be written as (a phone number
+	// that is none) is refused now, not when the officer approves.
+	if err := domain.CheckCorrectionValues(nr.Corrections, s.PhoneRegion); err != nil {
 		return nil, err
 	}
 	return s.submit(ctx, nr, received, intake{})
