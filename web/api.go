@@ -263,8 +263,26 @@ func (s *Server) apiVerify(c echo.Context) error {
 	return c.JSON(http.StatusAccepted, map[string]any{"id": id, "verified": true})
 }
 
+// apiApprove approves a request; a deletion or correction names the dry
+// run it confirms ({"dry_run_id": ...}). A request with no body approves
+// as before.
 func (s *Server) apiApprove(c echo.Context) error {
-	return s.apiDecide(c, true, "")
+	var body struct {
+		DryRunID string `json:"dry_run_id"`
+	}
+	if c.Request().ContentLength != 0 {
+		if err := bindJSON(c, &body); err != nil {
+			return err
+		}
+	}
+	if body.DryRunID == "" {
+		return s.apiDecide(c, true, "")
+	}
+	status, err := s.office.Confirm(c.Request().Context(), c.Param("id"), body.DryRunID, officerFrom(c).Email)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"id": c.Param("id"), "status": status})
 }
 
 func (s *Server) apiDeny(c echo.Context) error {

@@ -42,6 +42,8 @@ var flashes = map[string]string{
 	"built":              "Approved. The package is built and waits for your preview and release; the requester has not been told yet.",
 	"withheld":           "Withheld. The package was rebuilt without it and lists it with your reason; preview it again before releasing.",
 	"released":           "Released. The requester has been emailed the download link.",
+	"dry-run":            "Dry run made. Nothing was changed; check what approving would do below, then confirm it.",
+	"dry-run-processing": "The dry run is still being worked out; reload the page in a moment.",
 	"denied":             "Denied. The requester has been emailed the reason.",
 	"processing":         "Accepted. It is being carried out and the list will show it shortly.",
 	"verified":           "Identity verified. The request moves to review in a moment.",
@@ -288,6 +290,10 @@ type requestPage struct {
 	// this one into (none once it was approved or closed).
 	Duplicates    []string
 	DuplicateInto []string
+	// DryRunRequired is set when approving the deletion or correction
+	// in review confirms a dry run; DryRun is the latest, if any.
+	DryRunRequired bool
+	DryRun         *domain.DryRun
 }
 
 // heldEnded says, per system, when the part holds deferred there was
@@ -407,11 +413,17 @@ func (s *Server) renderRequestWith(c echo.Context, code int, r *store.Request, m
 	if page.CanAct {
 		page.DuplicateInto = duplicateOptions(r, dups)
 	}
+	if err := s.dryRunOf(c, &page); err != nil {
+		return err
+	}
 	more(&page)
 	return s.render(c, code, "officer/request", page)
 }
 
 func (s *Server) dashboardApprove(c echo.Context) error {
+	if c.FormValue("dry_run_id") != "" {
+		return s.dashboardConfirm(c)
+	}
 	return s.dashboardDecide(c, true, "", "approved")
 }
 

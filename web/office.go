@@ -27,6 +27,10 @@ type Office interface {
 	ResendEmail(ctx context.Context, requestID, newEmail, actor string) (office.Resent, error)
 	Withhold(ctx context.Context, requestID string, w office.Withholding, actor string) (*domain.PackageInfo, error)
 	Release(ctx context.Context, requestID, actor string) (domain.Status, error)
+	MakeDryRun(ctx context.Context, requestID, actor string) (*domain.DryRun, error)
+	DryRun(ctx context.Context, requestID, actor string) (*domain.DryRun, error)
+	DryRunRequired(ctx context.Context, r *store.Request) bool
+	Confirm(ctx context.Context, requestID, dryRunID, actor string) (domain.Status, error)
 	SubmitInbound(ctx context.Context, m office.InboundMail) (*office.Receipt, error)
 	InboundMessage(ctx context.Context, requestID string) (*office.InboundMail, error)
 	Classify(ctx context.Context, requestID string, t domain.RequestType, actor string) (*store.Request, error)

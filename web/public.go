@@ -98,6 +98,16 @@ func formMessage(p *i18n.Printer, field, msg string) string {
 		return p.MustT("form.error.field_missing", nil)
 	case msg == "give the correct value":
 		return p.MustT("form.error.value_missing", nil)
+	case msg == domain.ErrPhoneInternational.Error():
+		return p.MustT("form.error.phone_international", nil)
+	case msg == domain.ErrPhoneInvalid.Error():
+		return p.MustT("form.error.phone_invalid", nil)
+	case msg == domain.ErrCorrectionEmail.Error():
+		return p.MustT("form.error.correction_email", nil)
+	}
+	var region string
+	if _, err := fmt.Sscanf(msg, strings.Replace(domain.PhoneInvalidInRegion, "%s;", "%2s;", 1), &region); err == nil {
+		return p.MustT("form.error.phone_invalid_region", map[string]any{"Region": region})
 	}
 	if _, err := fmt.Sscanf(msg, "use at most %d characters", &n); err == nil {
 		return p.MustT("form.error.too_long", map[string]any{"Max": n})

@@ -190,3 +190,31 @@ func TestOfficerSeesTheRequestersLanguage(t *testing.T) {
 		t.Errorf("officer page of a Spanish request:\n%s", page.body)
 	}
 }
+
+// TestCorrectionWithAPhoneThatIsNoneIsRefusedInTheFormsLanguage: a
+// phone number without its country code (none is configured) is refused
+// on the form, in the reader's language, and nothing is stored.
+func TestCorrectionWithAPhoneThatIsNoneIsRefusedInTheFormsLanguage(t *testing.T) {
+	h := newHarness(t, false)
+	ctx := context.Background()
+	for lang, want := range map[string]string{
+		"en": "Give the phone number in international form",
+		"fr": "Indiquez le numéro de téléphone au format international",
+		"de": "Geben Sie die Telefonnummer im internationalen Format an",
+		"es": "Indique el número de teléfono en formato internacional",
+	} {
+		r, id := h.submitForm(url.Values{"type": {"correction"}, "name": {"Ada Lovelace"}, "email": {"ada@example.com"}, "language": {lang},
+			"correction_field": {"phone"}, "correction_value": {"06 1234 5678"}})
+		if r.code != http.StatusBadRequest || id != "" || !strings.Contains(r.body, want) {
+			t.Errorf("%s: %d, %q\n%s", lang, r.code, id, r.body)
+		}
+	}
+	if counts, err := h.store.CountRequests(ctx); err != nil || len(counts) != 0 {
+		t.Errorf("requests stored: %v, %v; want none", counts, err)
+	}
+	r, id := h.submitForm(url.Values{"type": {"correction"}, "name": {"Ada Lovelace"}, "email": {"ada@example.com"},
+		"correction_field": {"phone"}, "correction_value": {"+31 6 1234 5678"}})
+	if r.code != http.StatusCreated || id == "" {
+		t.Fatalf("an international number: %d\n%s", r.code, r.body)
+	}
+}

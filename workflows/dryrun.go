@@ -20,6 +20,9 @@ const (
 	// (stored sealed; the workflow keeps its ID) and answers its ID, or
 	// refuses through the validator.
 	UpdateDryRun = "dry-run"
+	// QueryDryRunRequired answers whether approving the request needs a
+	// confirmed dry run (false for requests begun before dry runs).
+	QueryDryRunRequired = "dry-run-required"
 )
 
 // changeDryRun: approving a deletion or correction needs the current dry
@@ -58,6 +61,9 @@ var dryRunActivity = workflow.ActivityOptions{
 }
 
 func (w *subjectRequest) registerDryRun(ctx workflow.Context) error {
+	if err := workflow.SetQueryHandler(ctx, QueryDryRunRequired, func() (bool, error) { return w.dryRun.required, nil }); err != nil {
+		return err
+	}
 	return workflow.SetUpdateHandlerWithOptions(ctx, UpdateDryRun, w.makeDryRun, workflow.UpdateHandlerOptions{
 		Validator: w.validateDryRun,
 	})

@@ -1,6 +1,7 @@
 package domain
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 
@@ -13,6 +14,17 @@ const (
 	CategoryPhone = "user.contact.phone_number"
 	CategoryEmail = "user.contact.email"
 )
+
+// The problems NormaliseValue reports, which the request form translates.
+var (
+	ErrPhoneInternational = errors.New("give the phone number in international form, with + and the country code (+31 6 1234 5678)")
+	ErrPhoneInvalid       = errors.New("not a valid phone number; give it with + and the country code (+31 6 1234 5678)")
+	ErrCorrectionEmail    = errors.New("give an email address like name@example.com")
+)
+
+// PhoneInvalidInRegion is the problem of a phone number that is none in
+// region; the form translates it.
+const PhoneInvalidInRegion = "not a valid phone number in %s; give it as dialled there or with + and the country code"
 
 // ValidPhoneRegion reports whether region is a region phone numbers can
 // be read in (an ISO 3166 code such as NL or GB), or empty.
@@ -40,7 +52,7 @@ func NormaliseValue(category, value, region string) (string, error) {
 	case category == CategoryEmail || strings.HasPrefix(category, CategoryEmail+"."):
 		email, err := NormalizeEmail(value)
 		if err != nil {
-			return "", fmt.Errorf("give an email address like name@example.com")
+			return "", ErrCorrectionEmail
 		}
 		return strings.ToLower(email), nil
 	}
@@ -50,7 +62,7 @@ func NormaliseValue(category, value, region string) (string, error) {
 func normalisePhone(value, region string) (string, error) {
 	international := strings.HasPrefix(value, "+") || strings.HasPrefix(value, "00")
 	if !international && region == "" {
-		return "", fmt.Errorf("give the phone number in international form, with + and the country code (+31 6 1234 5678)")
+		return "", ErrPhoneInternational
 	}
 	if strings.HasPrefix(value, "00") {
 		value = "+" + value[2:]
@@ -60,9 +72,9 @@ func normalisePhone(value, region string) (string, error) {
 		// The value is not repeated: the message may reach logs and
 		// the workflow's history, and the requester has it before them.
 		if international {
-			return "", fmt.Errorf("not a valid phone number; give it with + and the country code (+31 6 1234 5678)")
+			return "", ErrPhoneInvalid
 		}
-		return "", fmt.Errorf("not a valid phone number in %s; give it as dialled there or with + and the country code", region)
+		return "", fmt.Errorf(PhoneInvalidInRegion, region)
 	}
 	return phonenumbers.Format(num, phonenumbers.E164), nil
 }

@@ -31,6 +31,10 @@ type RefusedError struct{ Reason string }
 
 func (e *RefusedError) Error() string { return e.Reason }
 
+// Refused is a *RefusedError with the reason, for a caller that finds a
+// command refused before sending it.
+func Refused(format string, args ...any) error { return refused(format, args...) }
+
 func refused(format string, args ...any) error {
 	return &RefusedError{Reason: fmt.Sprintf(format, args...)}
 }
