@@ -151,9 +151,8 @@ func TestAuthorizedAgentDeletionRunsToFulfilled(t *testing.T) {
 		t.Errorf("status in review: %d %+v", code, inProgress)
 	}
 
-	var decided struct{ Status string }
-	if code := s.call("POST", "/api/v1/officer/requests/"+st.RequestID+"/approve", s.token, nil, &decided); code != http.StatusOK || decided.Status != "completed" {
-		t.Fatalf("approve: %d %+v", code, decided)
+	if status := s.approve(st.RequestID, "deletion"); status != "completed" {
+		t.Fatalf("approve: %s", status)
 	}
 	s.waitMail(st.RequestID, "completed")
 	var done drpStatus

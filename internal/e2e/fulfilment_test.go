@@ -46,11 +46,30 @@ func (s *system) snapshot() map[string]map[int64]string {
 func (s *system) run(person int, typ string, corrections ...map[string]string) (created, string) {
 	s.t.Helper()
 	r := s.reviewed(person, typ, corrections...)
-	var decided struct{ Status string }
-	if code := s.call("POST", "/api/v1/officer/requests/"+r.ID+"/approve", s.token, nil, &decided); code != http.StatusOK || decided.Status != "completed" {
-		s.t.Fatalf("approve: %d %+v", code, decided)
+	if status := s.approve(r.ID, typ); status != "completed" {
+		s.t.Fatalf("approve: %s", status)
 	}
 	return r, s.waitMail(r.ID, "completed").Text
+}
+
+// approve approves a request in review through the API and answers the
+// status it led to: a deletion or correction by making a dry run and
+// confirming it, as an officer must.
+func (s *system) approve(id, typ string) string {
+	s.t.Helper()
+	var body any
+	if typ == "deletion" || typ == "correction" {
+		var d struct{ ID string }
+		if code := s.call("POST", "/api/v1/officer/requests/"+id+"/dry-run", s.token, nil, &d); code != http.StatusOK || d.ID == "" {
+			s.t.Fatalf("dry run: %d %+v", code, d)
+		}
+		body = map[string]string{"dry_run_id": d.ID}
+	}
+	var decided struct{ Status string }
+	if code := s.call("POST", "/api/v1/officer/requests/"+id+"/approve", s.token, body, &decided); code != http.StatusOK {
+		s.t.Fatalf("approve: %d %+v", code, decided)
+	}
+	return decided.Status
 }
 
 // reviewed takes a demo person's request of the given type through
