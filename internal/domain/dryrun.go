@@ -60,11 +60,20 @@ func (d *DryRun) Summary() string {
 		for _, c := range d.Columns {
 			rows, shared = rows+c.Rows, shared+c.Shared
 		}
-		return fmt.Sprintf("correct %d columns in %d rows (%d shared left alone); %d fields not matched", len(d.Columns), rows, shared, len(d.Unmatched))
+		return fmt.Sprintf("correct %s in %s (%d shared with others left alone); %s not matched",
+			counted(len(d.Columns), "column"), counted(rows, "row"), shared, counted(len(d.Unmatched), "field"))
 	}
 	var del, mask, kept, retained, held int
 	for _, t := range d.Tables {
 		del, mask, kept, retained, held = del+t.Deleted, mask+t.Masked, kept+t.Kept, retained+t.Retained, held+t.Held
 	}
-	return fmt.Sprintf("delete %d rows, mask %d, keep %d shared with others, keep %d by law, hold %d", del, mask, kept, retained, held)
+	return fmt.Sprintf("delete %s, mask %d, keep %d shared with others, keep %d by law, hold %d for a legal hold", counted(del, "row"), mask, kept, retained, held)
+}
+
+// counted writes "1 row" or "3 rows".
+func counted(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }

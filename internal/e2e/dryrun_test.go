@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/chromedp/chromedp"
+
 	"github.com/dsar-project/dsar/internal/demo"
 	"github.com/dsar-project/dsar/internal/domain"
 )
@@ -186,4 +188,59 @@ func TestDeletionDryRunListsWhatIsThenErased(t *testing.T) {
 	}
 	unchangedExcept(t, before, s.snapshot(), person)
 	s.recordHistory(r.ID, "subject_request_deletion_dry_run.json")
+}
+
+// TestBrowserOfficerConfirmsACorrectionsDryRun: on the request page the
+// officer makes a dry run, reads each column's value before and after,
+// and approves by confirming it on the page, in a second step.
+func TestBrowserOfficerConfirmsACorrectionsDryRun(t *testing.T) {
+	ctx := newBrowser(t)
+	s := newSystem(t)
+	const person = 3 // Katherine Johnson
+	r := s.reviewed(person, "correction", map[string]string{"field": "mobile", "value": "+44 20 7946 0958"})
+	signInAsOfficer(t, ctx, s)
+	run(t, ctx, "open the correction in review",
+		chromedp.Navigate(s.base+"/officer/requests/"+r.ID),
+		chromedp.WaitVisible(`//p[@id="no-dry-run"]`),
+	)
+	offered, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`[...document.querySelectorAll('button')].some(b => /Approve|Confirm and/.test(b.textContent))`))
+	if err != nil || offered {
+		t.Errorf("before a dry run the page offers an approval (%v)", err)
+	}
+	run(t, ctx, "make a dry run",
+		chromedp.Click(`//button[text()="Make a dry run"]`),
+		chromedp.WaitVisible(chromedp.CSS(`#dry-run-columns`)),
+		shot("40-dry-run"),
+	)
+	columns := text(t, ctx, "#dry-run-columns")
+	for _, want := range []string{"mobile", "shop / customers.phone", fmt.Sprintf("+3161%07d", person), "+442079460958"} {
+		if !strings.Contains(columns, want) {
+			t.Errorf("the dry run's columns lack %q:\n%s", want, columns)
+		}
+	}
+	if before := s.snapshot()["customers"][person]; !strings.Contains(before, fmt.Sprintf("|+3161%07d|", person)) {
+		t.Fatalf("the dry run changed the customer row: %q", before)
+	}
+	run(t, ctx, "confirm and correct",
+		chromedp.Click(`//button[text()="Confirm and correct…"]`),
+		chromedp.WaitVisible(chromedp.CSS(`#confirm`)),
+		shot("41-dry-run-confirm"),
+	)
+	if step := text(t, ctx, "#confirm"); !strings.Contains(step, "Write the corrected values as the dry run shows?") || !strings.Contains(step, "correct 1 column in 1 row") {
+		t.Errorf("the confirmation step says:\n%s", step)
+	}
+	if row := s.snapshot()["customers"][person]; strings.Contains(row, "+442079460958") {
+		t.Fatal("the correction was written before the officer confirmed it")
+	}
+	run(t, ctx, "yes",
+		chromedp.Click(`//button[text()="Yes, confirm and correct"]`),
+		chromedp.WaitVisible(chromedp.CSS(`.notice`)),
+		shot("42-dry-run-confirmed"),
+	)
+	if flash, status := text(t, ctx, ".notice"), text(t, ctx, ".status-label"); !strings.Contains(flash, "Approved") || status != "Completed" {
+		t.Errorf("after confirming: notice %q, status %q", flash, status)
+	}
+	if row := s.snapshot()["customers"][person]; !strings.Contains(row, "|+442079460958|") {
+		t.Errorf("customer row after the confirmed correction: %q", row)
+	}
 }
