@@ -47,6 +47,20 @@ func (f *fakeOffice) Decide(ctx context.Context, id string, approve bool, reason
 	return f.Office.Decide(ctx, id, approve, reason, actor)
 }
 
+func (f *fakeOffice) MakeDryRun(ctx context.Context, id, actor string) (*domain.DryRun, error) {
+	if on, err := f.take("MakeDryRun"); on {
+		return &domain.DryRun{ID: "d1", RequestID: id, Type: domain.TypeDeletion}, err
+	}
+	return f.Office.MakeDryRun(ctx, id, actor)
+}
+
+func (f *fakeOffice) Confirm(ctx context.Context, id, dryRunID, actor string) (domain.Status, error) {
+	if on, err := f.take("Confirm " + dryRunID); on {
+		return f.status, err
+	}
+	return f.Office.Confirm(ctx, id, dryRunID, actor)
+}
+
 func (f *fakeOffice) Extend(ctx context.Context, id, reason, actor string) (time.Time, error) {
 	if on, err := f.take("Extend"); on {
 		return testNow.AddDate(0, 2, 0), err
@@ -89,6 +103,8 @@ func (f *fakeOffice) ResolveUncertain(ctx context.Context, id string, resend boo
 func TestCommandAnswersAsTheAPIDocumentSays(t *testing.T) {
 	commands := []struct{ path, body string }{
 		{"/api/v1/officer/requests/DSR-00000000A/approve", ""},
+		{"/api/v1/officer/requests/DSR-00000000A/approve", `{"dry_run_id":"d1"}`},
+		{"/api/v1/officer/requests/DSR-00000000A/dry-run", ""},
 		{"/api/v1/officer/requests/DSR-00000000A/deny", `{"reason":"not ours"}`},
 		{"/api/v1/officer/requests/DSR-00000000A/extend", `{"reason":"complex"}`},
 		{"/api/v1/officer/requests/DSR-00000000A/resend-email", `{}`},
@@ -117,6 +133,17 @@ func TestCommandAnswersAsTheAPIDocumentSays(t *testing.T) {
 				t.Errorf("%s, %s: %d %s; want %d with %s", a.name, c.path, r.code, r.body, a.code, a.body)
 			}
 		}
+	}
+	// An approval naming a dry run confirms it; one without approves
+	// as before.
+	h.office.mu.Lock()
+	calls := strings.Join(h.office.calls, ",")
+	h.office.mu.Unlock()
+	if !strings.Contains(calls, "Decide,Confirm d1,MakeDryRun") {
+		t.Errorf("office calls %s; want approve, approve with a dry run, dry run in turn", calls)
+	}
+	if r := h.officer(store.RoleOfficer, "POST", commands[0].path, `{"dry_run":"d1"}`); r.code != http.StatusBadRequest || !strings.Contains(r.body, "dry_run") {
+		t.Errorf("an approval with an unknown field: %d %s; want 400 naming it", r.code, r.body)
 	}
 	// Viewers may not act, whatever the office would say.
 	if r := h.officer(store.RoleViewer, "POST", commands[0].path, ""); r.code != http.StatusForbidden {

@@ -7,11 +7,17 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/dsar-project/dsar/internal/domain"
 	"github.com/dsar-project/dsar/internal/store"
 	"github.com/dsar-project/dsar/workflows"
 )
+
+// DryRunQueryWait bounds how long a page waits to learn whether a
+// request needs a dry run, so it shows (asking for one) when the workflow
+// service is slow or down.
+const DryRunQueryWait = 5 * time.Second
 
 // HasDryRun reports whether a request's approval goes through a dry run
 // the officer confirms: a deletion or a correction.
@@ -58,6 +64,8 @@ func (s *Service) DryRunRequired(ctx context.Context, r *store.Request) bool {
 	if !HasDryRun(r.Type) {
 		return false
 	}
+	ctx, cancel := context.WithTimeout(ctx, DryRunQueryWait)
+	defer cancel()
 	v, err := s.Temporal.QueryWorkflow(ctx, workflows.SubjectRequestWorkflowID(r.ID), "", workflows.QueryDryRunRequired)
 	if err != nil {
 		return true
