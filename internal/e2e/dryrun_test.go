@@ -212,6 +212,7 @@ func TestBrowserOfficerConfirmsACorrectionsDryRun(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS(`#dry-run-columns`)),
 		shot("40-dry-run"),
 	)
+	checkAxe(t, ctx, "request page with its dry run")
 	columns := text(t, ctx, "#dry-run-columns")
 	for _, want := range []string{"mobile", "shop / customers.phone", fmt.Sprintf("+3161%07d", person), "+442079460958"} {
 		if !strings.Contains(columns, want) {
@@ -226,6 +227,7 @@ func TestBrowserOfficerConfirmsACorrectionsDryRun(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS(`#confirm`)),
 		shot("41-dry-run-confirm"),
 	)
+	checkAxe(t, ctx, "dry run's confirmation step")
 	if step := text(t, ctx, "#confirm"); !strings.Contains(step, "Write the corrected values as the dry run shows?") || !strings.Contains(step, "correct 1 column in 1 row") {
 		t.Errorf("the confirmation step says:\n%s", step)
 	}
