@@ -177,7 +177,9 @@ func (e *Env) newInstance(ctx context.Context, name string, people int, more map
 	for _, k := range []string{demo.DSNEnv, demo.ArchiveEnv} {
 		os.Setenv(k, env[k]) // the demo map reads them from the environment
 	}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	// dsar's own warnings and errors go to stderr, so a failed run says
+	// why (an answer of 500 is only a number).
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	ictx, cancel := context.WithCancel(context.Background())
 	a, err := app.Open(ctx, cfg, log, true)
 	if err != nil {
