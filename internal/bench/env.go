@@ -161,6 +161,10 @@ func (e *Env) newInstance(ctx context.Context, name string, people int, more map
 		// to the package emailed; an officer's preview before release is
 		// not a machine's time.
 		"DSAR_REVIEW_BEFORE_RELEASE": "false",
+		// What a real organisation sets, so the run warns of nothing.
+		"DSAR_PRIVACY_NOTICE_URL":    "https://example.org/privacy",
+		"DSAR_PRIVACY_ADDRESS":       "1 Bench Street, Example Town",
+		"DSAR_SUPERVISORY_AUTHORITY": "Example Data Protection Authority",
 		demo.DSNEnv:                  shop,
 		demo.ArchiveEnv:              filepath.Join(dataDir, "backups"),
 	}
