@@ -479,13 +479,7 @@ func (c *HTTPConnector) OptOut(ctx context.Context, ids Identities, held []strin
 	if err != nil {
 		return nil, err
 	}
-	keys := map[string][][]any{}
-	for _, ft := range found.Tables {
-		if ft.Table.OptOut != nil {
-			keys[ft.Table.Name] = ft.Keys(func(r *FoundRow) bool { return r.Owned })
-		}
-	}
-	return c.optOut(ctx, keys, held, beforeCommit)
+	return c.optOut(ctx, optOutKeys(found), held, beforeCommit)
 }
 
 // ApplyOptOut applies the opt-out actions to records by key.
@@ -494,33 +488,13 @@ func (c *HTTPConnector) ApplyOptOut(ctx context.Context, keys map[string][][]any
 }
 
 func (c *HTTPConnector) optOut(ctx context.Context, keys map[string][][]any, held []string, beforeCommit func([]OptedOut) error) ([]OptedOut, error) {
-	var out []OptedOut
-	for _, t := range c.sys.Tables {
-		if t.OptOut == nil || len(keys[t.Name]) == 0 {
-			continue
-		}
-		if t.OptOut.Delete && slices.Contains(held, t.Name) {
-			out = append(out, OptedOut{OptedOutTable: domain.OptedOutTable{System: c.sys.Name, Table: t.Name, Deleted: true, Held: len(keys[t.Name])}})
-			continue
-		}
-		out = append(out, OptedOut{OptedOutTable: domain.OptedOutTable{System: c.sys.Name, Table: t.Name, Deleted: t.OptOut.Delete, Rows: len(keys[t.Name])}, Keys: keys[t.Name], Set: t.OptOut.Set})
-	}
-	if beforeCommit != nil {
-		if err := beforeCommit(out); err != nil {
-			return nil, err
-		}
-	}
-	for i, o := range out {
-		if o.Held > 0 {
-			continue
-		}
+	return carryOut(optOutPlan(c.sys, keys, held), beforeCommit, func(o OptedOut) (int, error) {
 		counts, err := c.apply(ctx, []httpWrite{{table: c.sys.Table(o.Table), keys: o.Keys, del: o.Deleted, set: o.Set, what: "opting out"}})
 		if err != nil {
-			return nil, err
+			return 0, err
 		}
-		out[i].Rows = counts[0]
-	}
-	return out, nil
+		return counts[0], nil
+	})
 }
 
 // Affected finds the people whose records are in the breached

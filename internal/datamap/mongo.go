@@ -812,13 +812,7 @@ func (c *MongoConnector) OptOut(ctx context.Context, ids Identities, held []stri
 	if err != nil {
 		return nil, err
 	}
-	keys := map[string][][]any{}
-	for _, ft := range found.Tables {
-		if ft.Table.OptOut != nil {
-			keys[ft.Table.Name] = ft.Keys(func(r *FoundRow) bool { return r.Owned })
-		}
-	}
-	return c.optOut(ctx, keys, held, beforeCommit)
+	return c.optOut(ctx, optOutKeys(found), held, beforeCommit)
 }
 
 // ApplyOptOut applies the opt-out actions to documents by key.
@@ -827,26 +821,7 @@ func (c *MongoConnector) ApplyOptOut(ctx context.Context, keys map[string][][]an
 }
 
 func (c *MongoConnector) optOut(ctx context.Context, keys map[string][][]any, held []string, beforeCommit func([]OptedOut) error) ([]OptedOut, error) {
-	var out []OptedOut
-	for _, t := range c.sys.Tables {
-		if t.OptOut == nil || len(keys[t.Name]) == 0 {
-			continue
-		}
-		if t.OptOut.Delete && slices.Contains(held, t.Name) {
-			out = append(out, OptedOut{OptedOutTable: domain.OptedOutTable{System: c.sys.Name, Table: t.Name, Deleted: true, Held: len(keys[t.Name])}})
-			continue
-		}
-		out = append(out, OptedOut{OptedOutTable: domain.OptedOutTable{System: c.sys.Name, Table: t.Name, Deleted: t.OptOut.Delete, Rows: len(keys[t.Name])}, Keys: keys[t.Name], Set: t.OptOut.Set})
-	}
-	if beforeCommit != nil {
-		if err := beforeCommit(out); err != nil {
-			return nil, err
-		}
-	}
-	for i, o := range out {
-		if o.Held > 0 {
-			continue
-		}
+	return carryOut(optOutPlan(c.sys, keys, held), beforeCommit, func(o OptedOut) (int, error) {
 		var n int
 		var err error
 		if o.Deleted {
@@ -855,11 +830,10 @@ func (c *MongoConnector) optOut(ctx context.Context, keys map[string][][]any, he
 			n, err = c.update(ctx, o.Table, o.Set, o.Keys)
 		}
 		if err != nil {
-			return nil, fmt.Errorf("system %s: opt out of %s: %w", c.sys.Name, o.Table, err)
+			return 0, fmt.Errorf("system %s: opt out of %s: %w", c.sys.Name, o.Table, err)
 		}
-		out[i].Rows = n
-	}
-	return out, nil
+		return n, nil
+	})
 }
 
 // Affected finds the people whose documents are in the breached

@@ -32,13 +32,7 @@ func (c *SQLConnector) OptOut(ctx context.Context, ids Identities, held []string
 		return nil, err
 	}
 	defer tx.Rollback()
-	keys := map[string][][]any{}
-	for _, ft := range found.Tables {
-		if ft.Table.OptOut != nil {
-			keys[ft.Table.Name] = ft.Keys(func(r *FoundRow) bool { return r.Owned })
-		}
-	}
-	out, err := c.applyOptOuts(ctx, tx, keys, held)
+	out, err := c.applyOptOuts(ctx, tx, optOutKeys(found), held)
 	if err != nil {
 		return nil, err
 	}
@@ -75,20 +69,72 @@ func (c *SQLConnector) ApplyOptOut(ctx context.Context, keys map[string][][]any)
 // applyOptOuts applies each table's opt-out action to the rows with the
 // given keys, in map order; a held table's rows are not deleted.
 func (c *SQLConnector) applyOptOuts(ctx context.Context, tx *sql.Tx, keys map[string][][]any, held []string) ([]OptedOut, error) {
-	var out []OptedOut
-	for _, t := range c.sys.Tables {
-		if t.OptOut == nil || len(keys[t.Name]) == 0 {
+	out := optOutPlan(c.sys, keys, held)
+	for i, o := range out {
+		if o.Held > 0 {
 			continue
 		}
-		if t.OptOut.Delete && slices.Contains(held, t.Name) {
-			out = append(out, OptedOut{OptedOutTable: domain.OptedOutTable{System: c.sys.Name, Table: t.Name, Deleted: true, Held: len(keys[t.Name])}})
-			continue
-		}
-		res, err := c.applyOptOut(ctx, tx, t, keys[t.Name])
+		res, err := c.applyOptOut(ctx, tx, c.sys.Table(o.Table), o.Keys)
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, res)
+		out[i] = res
+	}
+	return out, nil
+}
+
+// optOutKeys are the keys of the person's own rows that discovery found,
+// by table, in the tables with an opt-out action.
+func optOutKeys(found *Found) map[string][][]any {
+	keys := map[string][][]any{}
+	for _, ft := range found.Tables {
+		if ft.Table.OptOut != nil {
+			keys[ft.Table.Name] = ft.Keys(func(r *FoundRow) bool { return r.Owned })
+		}
+	}
+	return keys
+}
+
+// optOutPlan is what an opt-out will do, table by table in map order:
+// set the values or delete the rows with the given keys. A held table's
+// rows are only counted (Held), never deleted; Rows is what the plan
+// expects, until a connector's write says what it did.
+func optOutPlan(sys *System, keys map[string][][]any, held []string) []OptedOut {
+	var out []OptedOut
+	for _, t := range sys.Tables {
+		if t.OptOut == nil || len(keys[t.Name]) == 0 {
+			continue
+		}
+		o := OptedOut{OptedOutTable: domain.OptedOutTable{System: sys.Name, Table: t.Name, Deleted: t.OptOut.Delete}}
+		if t.OptOut.Delete && slices.Contains(held, t.Name) {
+			o.Held = len(keys[t.Name])
+		} else {
+			o.Rows, o.Keys, o.Set = len(keys[t.Name]), keys[t.Name], t.OptOut.Set
+		}
+		out = append(out, o)
+	}
+	return out
+}
+
+// carryOut performs a planned opt-out in a system without transactions:
+// beforeCommit records what will be done first (so a crash leaves a
+// record to finish from), then write changes each table that is not
+// held and says how many rows it changed.
+func carryOut(out []OptedOut, beforeCommit func([]OptedOut) error, write func(OptedOut) (int, error)) ([]OptedOut, error) {
+	if beforeCommit != nil {
+		if err := beforeCommit(out); err != nil {
+			return nil, err
+		}
+	}
+	for i, o := range out {
+		if o.Held > 0 {
+			continue
+		}
+		n, err := write(o)
+		if err != nil {
+			return nil, err
+		}
+		out[i].Rows = n
 	}
 	return out, nil
 }
