@@ -681,8 +681,17 @@ func TestOfficerAPIRequestsAndDecisions(t *testing.T) {
 	id := list.Requests[0].ID
 	var one officerRequest
 	h.officer(store.RoleOfficer, "GET", "/api/v1/officer/requests/"+id, "").json(t, &one)
-	if one.ID != id || len(one.Timeline) == 0 || one.Timeline[0].Action != "received" {
-		t.Errorf("detail: %+v", one)
+	if one.ID != id || len(one.Timeline) != 0 {
+		t.Errorf("detail of a request whose workflow has not started: %+v", one)
+	}
+	// The workflow's first activity records the start and, with it, the
+	// request's "received" entry.
+	if err := h.store.MarkWorkflowStarted(context.Background(), id, testNow); err != nil {
+		t.Fatal(err)
+	}
+	h.officer(store.RoleOfficer, "GET", "/api/v1/officer/requests/"+id, "").json(t, &one)
+	if len(one.Timeline) != 1 || one.Timeline[0].Action != "received" || one.Timeline[0].Actor != store.ActorRequester {
+		t.Errorf("timeline once started: %+v", one.Timeline)
 	}
 	if r := h.officer(store.RoleOfficer, "GET", "/api/v1/officer/requests/DSR-NOPE000000", ""); r.code != 404 {
 		t.Errorf("unknown request: %d", r.code)

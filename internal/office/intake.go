@@ -201,7 +201,7 @@ func (s *Service) submit(ctx context.Context, nr domain.NewRequest, received tim
 		}
 		err = s.Store.CreateLoggedRequest(ctx, r, statusToken, in.evidence)
 	default:
-		err = s.Store.CreateRequest(ctx, r, statusToken)
+		err = s.Store.CreateSubmittedRequest(ctx, r, statusToken)
 	}
 	if err != nil {
 		if errors.Is(err, store.ErrReplayed) {

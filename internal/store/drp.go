@@ -254,7 +254,7 @@ func (s *Store) CreateDRPRequest(ctx context.Context, r *Request, statusToken *R
 	if (evidence != "") != (r.VerifiedAt != nil) {
 		return errors.New("store: evidence goes with a verification")
 	}
-	err := s.createRequest(ctx, r, statusToken, evidence, nil, func(tx *gorm.DB, received *AuditEvent) error {
+	err := s.createRequest(ctx, r, statusToken, evidence, nil, true, func(tx *gorm.DB, received *AuditEvent) error {
 		if err := remember(tx, seen, r.ReceivedAt); err != nil {
 			return err
 		}

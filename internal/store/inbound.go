@@ -32,7 +32,7 @@ func InboundBlobName(requestID string) string { return "inbound-message/" + requ
 // CreateInboundRequest stores a request with the email it arrived as, in
 // one transaction: neither is kept without the other.
 func (s *Store) CreateInboundRequest(ctx context.Context, r *Request, statusToken *RequestToken, msg *InboundMessage) error {
-	return s.createRequest(ctx, r, statusToken, "", msg)
+	return s.createRequest(ctx, r, statusToken, "", msg, true)
 }
 
 // InboundByHash answers the request an email with this hash became, or

@@ -111,7 +111,17 @@ const (
 // CreateRequest stores a new request with its first audit entry and the
 // status link token handed to the requester on the receipt.
 func (s *Store) CreateRequest(ctx context.Context, r *Request, statusToken *RequestToken) error {
-	return s.createRequest(ctx, r, statusToken, "", nil)
+	return s.createRequest(ctx, r, statusToken, "", nil, true)
+}
+
+// CreateSubmittedRequest is CreateRequest for a request its requester
+// submitted, whose workflow is started next: its "received" audit entry
+// is written when the start is recorded (MarkWorkflowStarted, by the
+// workflow's first activity or by recovery), so the requester's path
+// takes no lock on the audit chain, whose head every audited write
+// queues on.
+func (s *Store) CreateSubmittedRequest(ctx context.Context, r *Request, statusToken *RequestToken) error {
+	return s.createRequest(ctx, r, statusToken, "", nil, false)
 }
 
 // CreateLoggedRequest stores a request an officer logged (r.LoggedBy)
@@ -124,15 +134,15 @@ func (s *Store) CreateLoggedRequest(ctx context.Context, r *Request, statusToken
 	if r.LoggedBy == "" || (evidence != "") != (r.VerifiedAt != nil) {
 		return errors.New("store: a logged request names its officer, and evidence goes with a verification")
 	}
-	return s.createRequest(ctx, r, statusToken, evidence, nil)
+	return s.createRequest(ctx, r, statusToken, evidence, nil, true)
 }
 
-// createRequest stores a request with its status token and first audit
-// entries in one transaction: with evidence, the officer's verification;
-// with msg, the sealed email it arrived as; more writes what else belongs
-// with the request (and may reword its first audit entry) in the same
-// transaction.
-func (s *Store) createRequest(ctx context.Context, r *Request, statusToken *RequestToken, evidence string, msg *InboundMessage, more ...func(tx *gorm.DB, received *AuditEvent) error) error {
+// createRequest stores a request with its status token and, if audit,
+// its first audit entries in one transaction: with evidence, the
+// officer's verification; with msg, the sealed email it arrived as; more
+// writes what else belongs with the request (and may reword its first
+// audit entry) in the same transaction.
+func (s *Store) createRequest(ctx context.Context, r *Request, statusToken *RequestToken, evidence string, msg *InboundMessage, audit bool, more ...func(tx *gorm.DB, received *AuditEvent) error) error {
 	s.prepareRequest(r)
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		if err := tx.Create(r).Error; err != nil {
@@ -144,8 +154,10 @@ func (s *Store) createRequest(ctx context.Context, r *Request, statusToken *Requ
 				return err
 			}
 		}
-		received := AuditEvent{RequestID: r.ID, Actor: ActorRequester, Action: "received",
-			Detail: string(r.Type) + " request submitted", At: r.ReceivedAt}
+		if !audit {
+			return nil
+		}
+		received := receivedEntry(r)
 		if r.LoggedBy != "" {
 			received.Actor = r.LoggedBy
 			received.Detail = fmt.Sprintf("%s request received by %s, logged by an officer", r.Type, strings.ToLower(r.Channel.Label()))
@@ -226,12 +238,38 @@ func (s *Store) GetRequest(ctx context.Context, id string) (*Request, error) {
 	return &r, nil
 }
 
+// receivedEntry is a request's first audit entry: it was received.
+func receivedEntry(r *Request) AuditEvent {
+	return AuditEvent{RequestID: r.ID, Actor: ActorRequester, Action: "received",
+		Detail: string(r.Type) + " request submitted", At: r.ReceivedAt}
+}
+
 // MarkWorkflowStarted records that the request's workflow exists, so the
-// start is not retried.
+// start is not retried, and writes the request's "received" audit entry
+// if intake left it (CreateRequest). Only the call that records the start
+// writes it, so racing callers (the first activity, recovery) write it
+// once.
 func (s *Store) MarkWorkflowStarted(ctx context.Context, id string, at time.Time) error {
-	err := s.db.WithContext(ctx).Model(&Request{}).
-		Where("id = ? AND workflow_started_at IS NULL", id).
-		Update("workflow_started_at", at.UTC()).Error
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		res := tx.Model(&Request{}).Where("id = ? AND workflow_started_at IS NULL", id).
+			Update("workflow_started_at", at.UTC())
+		if res.Error != nil || res.RowsAffected == 0 {
+			return res.Error
+		}
+		var r Request
+		if err := tx.Take(&r, "id = ?", id).Error; err != nil {
+			return err
+		}
+		var entries int64
+		if err := tx.Model(&AuditEvent{}).Where("request_id = ? AND action = ?", id, "received").Count(&entries).Error; err != nil {
+			return err
+		}
+		if entries > 0 {
+			return nil
+		}
+		received := receivedEntry(&r)
+		return tx.Create(&received).Error
+	})
 	if err != nil {
 		return fmt.Errorf("store: mark workflow started: %w", err)
 	}

@@ -638,3 +638,57 @@ func TestListRequestsOpenFirstAndSearch(t *testing.T) {
 		}
 	})
 }
+
+// A submitted request's "received" entry waits for its workflow's start:
+// intake takes no lock on the audit chain. Whoever records the start
+// writes it, once, however many record it at the same time, and the
+// chain stays whole.
+func TestSubmittedRequestIsAuditedOnceWhenItStarts(t *testing.T) {
+	forEachDB(t, func(t *testing.T, db testDB) {
+		ctx := context.Background()
+		r := newRequest("DSR-SUBMIT0001", domain.TypeDeletion, t0)
+		if err := db.st.CreateSubmittedRequest(ctx, r, nil); err != nil {
+			t.Fatal(err)
+		}
+		if c := db.count(t, "audit_events", "request_id = ?", r.ID); c != 0 {
+			t.Fatalf("%d audit entries before the start, want none", c)
+		}
+		var wg sync.WaitGroup
+		errs := make(chan error, 4)
+		for i := range 4 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				errs <- db.st.MarkWorkflowStarted(ctx, r.ID, t0.Add(time.Duration(i+1)*time.Second))
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		tl, err := db.st.Timeline(ctx, r.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(tl) != 1 || tl[0].Action != "received" || tl[0].Actor != store.ActorRequester ||
+			tl[0].Detail != "deletion request submitted" || !tl[0].At.Equal(t0) {
+			t.Errorf("timeline after four racing starts = %+v, want one 'received' entry at %s", tl, t0)
+		}
+		if rep, err := db.st.VerifyAudit(ctx); err != nil || rep.Break != nil || rep.Verified != 1 {
+			t.Errorf("VerifyAudit = %+v, %v; want one whole link", rep, err)
+		}
+
+		// A request stored with its entry (an officer's, an email's) gets
+		// no second one when it starts.
+		logged := create(t, db, newRequest("DSR-SUBMIT0002", domain.TypeAccess, t0))
+		if err := db.st.MarkWorkflowStarted(ctx, logged.ID, t0); err != nil {
+			t.Fatal(err)
+		}
+		if c := db.count(t, "audit_events", "request_id = ? AND action = 'received'", logged.ID); c != 1 {
+			t.Errorf("%d 'received' entries for a request stored with one, want 1", c)
+		}
+	})
+}
