@@ -6,6 +6,7 @@ package sendgridtest
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -41,6 +42,9 @@ type Server struct {
 	countOnly bool
 	slowNext  int
 	slowBy    time.Duration
+	hangNext  int
+	hangFor   time.Duration
+	hanging   int
 }
 
 // New starts a server accepting the API key key.
@@ -67,15 +71,53 @@ func (s *Server) SlowNext(n int, d time.Duration) {
 	s.slowNext, s.slowBy = n, d
 }
 
-// serve answers at once, or after the delay SlowNext asked for.
+// HangNext makes the next n sends hang: the server reads the request,
+// takes nothing, and after d (or when the client gives up first) drops
+// the connection without an answer, as a provider does when it is stuck.
+// The message is not accepted.
+func (s *Server) HangNext(n int, d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.hangNext, s.hangFor = n, d
+}
+
+// Pending is how many sends SendGrid will still fail, slow down or
+// hang as FailNext, SlowNext and HangNext asked, and those hanging now.
+func (s *Server) Pending() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.failNext + s.slowNext + s.hangNext + s.hanging
+}
+
+// serve answers at once, or after the delay SlowNext asked for, or hangs
+// as HangNext asked.
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
-	var delay time.Duration
-	if s.slowNext > 0 && r.URL.Path == "/v3/mail/send" {
+	var delay, hang time.Duration
+	if s.hangNext > 0 && r.URL.Path == "/v3/mail/send" {
+		s.hangNext--
+		s.hanging++
+		s.attempts++
+		hang = s.hangFor
+	} else if s.slowNext > 0 && r.URL.Path == "/v3/mail/send" {
 		s.slowNext--
 		delay = s.slowBy
 	}
 	s.mu.Unlock()
+	if hang > 0 {
+		_, _ = io.Copy(io.Discard, r.Body)
+		select {
+		case <-time.After(hang):
+		case <-r.Context().Done():
+		}
+		if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
+			conn.Close() // no answer at all
+		}
+		s.mu.Lock()
+		s.hanging--
+		s.mu.Unlock()
+		return
+	}
 	if delay == 0 {
 		s.handle(w, r)
 		return
