@@ -23,9 +23,10 @@ type Mail struct {
 	Subject   string
 	Text      string
 	HTML      string
-	RequestID string // custom_args.request_id
-	Step      string // custom_args.step
-	Ref       string // custom_args.ref (a breach)
+	RequestID string    // custom_args.request_id
+	Step      string    // custom_args.step
+	Ref       string    // custom_args.ref (a breach)
+	At        time.Time // when the server accepted it
 }
 
 // Server records every accepted message. Its URL goes in SENDGRID_API_URL.
@@ -241,7 +242,7 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
 		m := Mail{
 			From: b.From.Email, FromName: b.From.Name, To: p.To[0].Email, ToName: p.To[0].Name,
 			Subject: sub.Replace(b.Subject), RequestID: p.CustomArgs["request_id"], Step: p.CustomArgs["step"],
-			Ref: p.CustomArgs["ref"],
+			Ref: p.CustomArgs["ref"], At: time.Now(),
 		}
 		if !s.countOnly {
 			m.Text, m.HTML = sub.Replace(text), sub.Replace(html)
