@@ -37,7 +37,7 @@ func run(ctx context.Context) error {
 	db := flag.String("db", envOr("DSAR_TEST_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"), "a PostgreSQL server to create the run's databases on (dropped after)")
 	faults := flag.Int("faults", 20, "faults of each kind")
 	interval := flag.Duration("interval", 3*time.Second, "mean time between two faults")
-	concurrency := flag.Int("concurrency", 8, "requests in flight at once")
+	concurrency := flag.Int("concurrency", 6, "requests in flight at once")
 	people := flag.Int("people", 3000, "people in the demo shop (each request comes from another; the breach reaches all)")
 	breachRate := flag.Int("breach-rate", 40, "breach notices a second (DSAR_BREACH_RATE)")
 	hang := flag.Duration("hang", 15*time.Second, "how long SendGrid hangs before dropping the connection")

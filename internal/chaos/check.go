@@ -95,12 +95,21 @@ func (r *run) check(ctx context.Context) {
 	for k, n := range steps {
 		if n > 1 {
 			var at []string
+			var first time.Time
 			for _, m := range mails {
 				if m.RequestID+" "+m.Step == k {
 					at = append(at, fmt.Sprintf("%.3fs", m.At.Sub(r.report.Started).Seconds()))
+					if first.IsZero() {
+						first = m.At
+					}
 				}
 			}
-			rep.Duplicates = append(rep.Duplicates, fmt.Sprintf("%s accepted %d times, at %s into the run", k, n, strings.Join(at, " and ")))
+			d := fmt.Sprintf("%s accepted %d times, at %s into the run", k, n, strings.Join(at, " and "))
+			if kill, ok := r.killAfter(first); ok {
+				rep.KillWindow = append(rep.KillWindow, fmt.Sprintf("%s; a worker was killed %s after the first", d, kill.Round(time.Millisecond)))
+			} else {
+				rep.Duplicates = append(rep.Duplicates, d)
+			}
 			id, _, _ := strings.Cut(k, " ")
 			r.dumpHistory(ctx, id)
 		}
@@ -122,6 +131,7 @@ func (r *run) check(ctx context.Context) {
 		}
 	}
 	sort.Strings(rep.Duplicates)
+	sort.Strings(rep.KillWindow)
 	sort.Strings(rep.Missing)
 	sort.Strings(rep.BreachDuplicates)
 	sort.Strings(rep.Lost)
@@ -191,3 +201,19 @@ func (quiet) Debug(string, ...any) {}
 func (quiet) Info(string, ...any)  {}
 func (quiet) Warn(string, ...any)  {}
 func (quiet) Error(string, ...any) {}
+
+// killWindow is how long after a send its record is surely written, on a
+// loaded machine: a worker killed within it may have sent an email
+// without recording it.
+const killWindow = time.Second
+
+// killAfter reports whether a worker was killed within killWindow after t,
+// and how long after.
+func (r *run) killAfter(t time.Time) (time.Duration, bool) {
+	for _, k := range r.workerKills {
+		if d := k.Sub(t); d >= 0 && d <= killWindow {
+			return d, true
+		}
+	}
+	return 0, false
+}

@@ -25,8 +25,7 @@ func (r *run) faults(ctx context.Context) {
 		if err := sleep(ctx, jitter(r.o.Interval)); err != nil {
 			return
 		}
-		start := time.Now()
-		detail, recovered := r.inject(ctx, kind)
+		detail, start, recovered := r.inject(ctx, kind)
 		r.mu.Lock()
 		r.report.Faults[kind]++
 		r.mu.Unlock()
@@ -48,9 +47,11 @@ func (r *run) faults(ctx context.Context) {
 // recoverWithin bounds every recovery wait.
 const recoverWithin = 3 * time.Minute
 
-// inject injects one fault and returns what it did and a function that
-// waits until the system has recovered from it.
-func (r *run) inject(ctx context.Context, kind string) (string, func() error) {
+// inject injects one fault and returns what it did, when, and a function
+// that waits until the system has recovered from it. The time is the
+// fault's own, after any wait for an earlier fault of the same part to
+// recover.
+func (r *run) inject(ctx context.Context, kind string) (string, time.Time, func() error) {
 	switch kind {
 	case KillWorker, KillWeb:
 		group := r.work
@@ -59,24 +60,28 @@ func (r *run) inject(ctx context.Context, kind string) (string, func() error) {
 		}
 		p := r.pick(ctx, group)
 		p.recovering.Store(true)
+		at := time.Now()
 		p.kill()
 		down := time.Duration(mrand.Int64N(int64(2 * time.Second)))
-		return fmt.Sprintf("%s killed, restarted after %s", p.name, down.Round(time.Millisecond)), func() error {
+		if kind == KillWorker {
+			r.mu.Lock()
+			r.workerKills = append(r.workerKills, at)
+			r.mu.Unlock()
+		}
+		return fmt.Sprintf("%s killed, restarted after %s", p.name, down.Round(time.Millisecond)), at, func() error {
 			defer p.recovering.Store(false)
 			time.Sleep(down)
-			if err := p.start(r.o.Dsar, r.env); err != nil {
-				return err
-			}
-			return p.ready(ctx, recoverWithin)
+			return r.restart(ctx, p)
 		}
 	case RestartTemporal:
 		// One restart at a time: the supervisor of a single server.
 		r.tmpMu.Lock()
+		at := time.Now()
 		r.tmp.kill()
 		down := time.Duration(mrand.Int64N(int64(2 * time.Second)))
 		time.Sleep(down)
 		err := r.tmp.start(r.o.Dsar, r.env)
-		return fmt.Sprintf("killed, restarted after %s", down.Round(time.Millisecond)), func() error {
+		return fmt.Sprintf("killed, restarted after %s", down.Round(time.Millisecond)), at, func() error {
 			defer r.tmpMu.Unlock()
 			if err != nil {
 				return err
@@ -87,13 +92,14 @@ func (r *run) inject(ctx context.Context, kind string) (string, func() error) {
 			return r.allReady(ctx)
 		}
 	case TerminatePG:
+		at := time.Now()
 		var n int
 		err := r.admin.QueryRowContext(ctx, `SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity
 			WHERE datname = $1 AND pid <> pg_backend_pid()) t`, r.dbs[0]).Scan(&n)
 		r.mu.Lock()
 		r.report.PGConnectionsTerminated += n
 		r.mu.Unlock()
-		return fmt.Sprintf("%d connections to dsar's database terminated", n), func() error {
+		return fmt.Sprintf("%d connections to dsar's database terminated", n), at, func() error {
 			if err != nil {
 				return err
 			}
@@ -101,6 +107,7 @@ func (r *run) inject(ctx context.Context, kind string) (string, func() error) {
 		}
 	case SendGrid429, SendGrid500, SendGridHang:
 		r.waitSendGridIdle(ctx)
+		at := time.Now()
 		n := 1 + mrand.IntN(3)
 		var what string
 		switch kind {
@@ -115,9 +122,9 @@ func (r *run) inject(ctx context.Context, kind string) (string, func() error) {
 			r.sg.HangNext(n, r.o.HangFor)
 			what = fmt.Sprintf("the next send hangs %s, then its connection drops", r.o.HangFor)
 		}
-		return what, func() error { return r.sendGridRecovered(ctx) }
+		return what, at, func() error { return r.sendGridRecovered(ctx) }
 	}
-	return "unknown", func() error { return fmt.Errorf("unknown fault %q", kind) }
+	return "unknown", time.Now(), func() error { return fmt.Errorf("unknown fault %q", kind) }
 }
 
 // pick is a running process of the group that is not recovering from
@@ -207,4 +214,28 @@ func (r *run) sendGridRecovered(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// restart starts a process again and waits until it is ready. A process
+// that exits while starting (a worker finding Temporal down) is started
+// again a second later, as a supervisor (systemd, Kubernetes) would; each
+// such exit is counted.
+func (r *run) restart(ctx context.Context, p *proc) error {
+	deadline := time.Now().Add(recoverWithin)
+	for {
+		if err := p.start(r.o.Dsar, r.env); err != nil {
+			return err
+		}
+		err := p.ready(ctx, time.Until(deadline))
+		if err == nil || p.running() || time.Now().After(deadline) || ctx.Err() != nil {
+			return err
+		}
+		r.mu.Lock()
+		r.report.ExitsOnStart[p.name]++
+		r.mu.Unlock()
+		r.log("%s exited while starting (see %s); starting it again", p.name, p.log)
+		if err := sleep(ctx, time.Second); err != nil {
+			return err
+		}
+	}
 }
