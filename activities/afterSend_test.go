@@ -45,8 +45,9 @@ func (c *cutSender) Send(ctx context.Context, m mail.Message) (string, error) {
 	return "msg-cut", nil
 }
 
-// TestEmailSentAsTheDatabaseDropsItsConnectionsIsNotSentAgain (found by
-// the chaos run, docs/reliability.md): the database drops dsar's
+// TestEmailSentAsTheDatabaseDropsItsConnectionsIsNotSentAgain (found
+// while building the chaos run's terminate_pg fault, docs/reliability.md):
+// the database drops dsar's
 // connections while SendGrid takes the email. The activity still records
 // the send and succeeds, so Temporal does not run it again, and when it
 // does run again the email is not sent twice.
