@@ -111,12 +111,12 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		case <-time.After(hang):
 		case <-r.Context().Done():
 		}
+		s.mu.Lock()
+		s.hanging-- // before the drop, which the client sees at once
+		s.mu.Unlock()
 		if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
 			conn.Close() // no answer at all
 		}
-		s.mu.Lock()
-		s.hanging--
-		s.mu.Unlock()
 		return
 	}
 	if delay == 0 {
