@@ -159,7 +159,27 @@ func (r *run) drive(ctx context.Context, o *outcome) error {
 				return err
 			}
 		case "in_review":
-			code, b, err := r.client.call(ctx, "POST", "/api/v1/officer/requests/"+o.id+"/approve", true, nil, nil)
+			var body any
+			if o.typ == "deletion" || o.typ == "correction" {
+				// Approving these confirms a dry run of what they will do.
+				var d struct {
+					ID string `json:"id"`
+				}
+				code, b, err := r.client.call(ctx, "POST", "/api/v1/officer/requests/"+o.id+"/dry-run", true, nil, &d)
+				if err != nil {
+					return fmt.Errorf("dry run: %w", err)
+				}
+				if code != http.StatusOK {
+					// Still working it out, or a fault: ask again.
+					r.log("%s: dry run answered %d: %.200s", o.id, code, b)
+					if err := sleep(ctx, 500*time.Millisecond); err != nil {
+						return fmt.Errorf("dry run of %s: %w", o.id, err)
+					}
+					continue
+				}
+				body = map[string]string{"dry_run_id": d.ID}
+			}
+			code, b, err := r.client.call(ctx, "POST", "/api/v1/officer/requests/"+o.id+"/approve", true, body, nil)
 			if err != nil {
 				return fmt.Errorf("approve: %w", err)
 			}
