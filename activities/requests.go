@@ -225,15 +225,44 @@ func (a *Requests) SendEmail(ctx context.Context, e Email) error {
 		}
 		return err
 	}
-	if err := a.Store.ClearMailFailure(ctx, r.ID, step); err != nil {
+	// The message is out. Its record must be written whatever the
+	// database does meanwhile (a dropped connection, a failover): an
+	// error here would have Temporal run the activity again, and the
+	// retry, finding no record, would send the email a second time. The
+	// record comes first; both writes are idempotent.
+	a.Metrics.Sent.WithLabelValues(string(e.Kind)).Inc()
+	if err := afterSend(ctx, func(ctx context.Context) error {
+		return a.Store.RecordEmailSent(ctx, store.SentEmail{RequestID: r.ID, Step: step, ProviderID: providerID, SentAt: now})
+	}); err != nil {
 		return err
 	}
-	a.Metrics.Sent.WithLabelValues(string(e.Kind)).Inc()
-	if err := a.Store.RecordEmailSent(ctx, store.SentEmail{RequestID: r.ID, Step: step, ProviderID: providerID, SentAt: now}); err != nil {
+	if err := afterSend(ctx, func(ctx context.Context) error { return a.Store.ClearMailFailure(ctx, r.ID, step) }); err != nil {
 		return err
 	}
 	return a.Store.Audit(ctx, store.AuditEvent{RequestID: r.ID, Actor: store.ActorSystem,
 		Action: "email_sent", Detail: step, At: now})
+}
+
+// AfterSendRetryFor bounds how long the bookkeeping of a sent email is
+// retried before the activity gives up (and its retry may send again).
+const AfterSendRetryFor = 2 * time.Minute
+
+// afterSend runs a store write that must follow a send, again and again
+// with growing pauses until it succeeds or AfterSendRetryFor has passed.
+// A stopping worker does not cut it short: the write is what keeps the
+// email from going out twice.
+func afterSend(ctx context.Context, write func(context.Context) error) error {
+	keep := context.WithoutCancel(ctx)
+	deadline := time.Now().Add(AfterSendRetryFor)
+	pause := 100 * time.Millisecond
+	for {
+		err := write(keep)
+		if err == nil || time.Now().Add(pause).After(deadline) {
+			return err
+		}
+		time.Sleep(pause)
+		pause = min(2*pause, 5*time.Second)
+	}
 }
 
 // NoAddressProvider is the provider ID recorded for an email step of a

@@ -17,6 +17,7 @@
 //	dsar demo datamap     print the demo organisation's data map
 //	dsar deadline         print a request's legal dates under a regime
 //	dsar audit verify     check the audit trail's hash chain
+//	dsar temporal-server  a single-node Temporal server on PostgreSQL (make chaos)
 //
 // `dsar COMMAND --help` (or -h, or `dsar help COMMAND`) prints what a
 // command does, its flags and the environment it reads, and needs no
@@ -75,6 +76,9 @@ Usage:
                                            print due_at, extended_due_at, ack_due_at and extension_notice_by
                                            as JSON (regimes: default, gdpr, ccpa)
   dsar audit verify [-anchor SEQ:MAC]      check the audit trail's hash chain; exit 1 at the first broken link
+  dsar temporal-server --database URL --visibility-database URL
+                                           a single-node Temporal server on PostgreSQL, as its own process
+                                           (for make chaos and tests; production runs a Temporal cluster)
 
 Run ` + "`dsar COMMAND --help`" + ` (or ` + "`dsar help COMMAND`" + `) for what a command does,
 its flags and the environment it reads.
@@ -141,6 +145,8 @@ func dispatch(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		return auditCmd(ctx, args, stdout, stderr)
 	case "deadline": // pure date arithmetic: no configuration needed
 		return deadlineCmd(args, stdout)
+	case "temporal-server":
+		return temporalServer(ctx, args, stdout, stderr)
 	}
 	fmt.Fprint(stderr, usage)
 	return fmt.Errorf("unknown command %q", cmd)

@@ -377,6 +377,7 @@ var commands = [][]string{
 	{"archive"}, {"archive", "snapshot"}, {"archive", "restore"},
 	{"deadline"},
 	{"audit"}, {"audit", "verify"},
+	{"temporal-server"},
 }
 
 // TestEveryCommandAnswersHelpWithoutConfiguration asks every command for

@@ -1,7 +1,10 @@
 // Package devtemporal runs a Temporal server inside the dsar process for
 // `dsar dev` and the end-to-end tests: the real server from
 // go.temporal.io/server on SQLite, one history shard, no external process.
-// Production uses a Temporal cluster instead.
+// On PostgreSQL (the postgres12 plugin, its schema set up on first start)
+// it is the Temporal server of `dsar temporal-server`, which the chaos
+// run starts as a process of its own (docs/reliability.md). Production
+// uses a Temporal cluster instead.
 package devtemporal
 
 import (
@@ -19,6 +22,7 @@ import (
 	"go.temporal.io/server/common/config"
 	"go.temporal.io/server/common/dynamicconfig"
 	"go.temporal.io/server/common/membership/static"
+	"go.temporal.io/server/common/persistence/sql/sqlplugin"
 	sqliteplugin "go.temporal.io/server/common/persistence/sql/sqlplugin/sqlite"
 	"go.temporal.io/server/common/primitives"
 	sqliteschema "go.temporal.io/server/schema/sqlite"
@@ -34,6 +38,12 @@ type Options struct {
 	DatabaseFile string
 	Namespace    string
 	Logger       *slog.Logger
+	// PostgresURL and PostgresVisibilityURL, when set, keep the server's
+	// state and its visibility records in these two PostgreSQL databases
+	// (postgres://user:password@host:port/name) instead of SQLite. The
+	// databases must exist; their tables are created on first start.
+	PostgresURL           string
+	PostgresVisibilityURL string
 }
 
 // Server is a running embedded Temporal server.
@@ -73,9 +83,25 @@ func Start(o Options) (*Server, error) {
 			return nil, err
 		}
 	}
-	sqlConf, err := sqlConfig(o)
-	if err != nil {
-		return nil, err
+	store, visibility := "sqlite", "sqlite"
+	stores := map[string]config.DataStore{}
+	if o.PostgresURL != "" || o.PostgresVisibilityURL != "" {
+		if o.PostgresURL == "" || o.PostgresVisibilityURL == "" {
+			return nil, errPostgresPair
+		}
+		main, vis, err := postgresConfigs(o)
+		if err != nil {
+			return nil, err
+		}
+		store, visibility = "postgres", "postgres-visibility"
+		stores[store] = config.DataStore{SQL: main}
+		stores[visibility] = config.DataStore{SQL: vis}
+	} else {
+		sqlConf, err := sqlConfig(o)
+		if err != nil {
+			return nil, err
+		}
+		stores[store] = config.DataStore{SQL: sqlConf}
 	}
 
 	frontend := net.JoinHostPort(host, strconv.Itoa(port))
@@ -98,10 +124,10 @@ func Start(o Options) (*Server, error) {
 	conf := &config.Config{
 		Global: config.Global{Membership: config.Membership{MaxJoinDuration: 30 * time.Second, BroadcastAddress: host}},
 		Persistence: config.Persistence{
-			DefaultStore:     "sqlite",
-			VisibilityStore:  "sqlite",
+			DefaultStore:     store,
+			VisibilityStore:  visibility,
 			NumHistoryShards: 1,
-			DataStores:       map[string]config.DataStore{"sqlite": {SQL: sqlConf}},
+			DataStores:       stores,
 		},
 		ClusterMetadata: &cluster.Config{
 			EnableGlobalNamespace:    false,
@@ -172,6 +198,33 @@ func sqlConfig(o Options) (*config.SQL, error) {
 		return nil, fmt.Errorf("devtemporal: create namespace: %w", err)
 	}
 	return conf, nil
+}
+
+// postgresConfigs sets up the two PostgreSQL databases and registers
+// the namespace in the main one.
+func postgresConfigs(o Options) (main, vis *config.SQL, err error) {
+	if main, err = postgresConfig(o.PostgresURL); err != nil {
+		return nil, nil, err
+	}
+	if vis, err = postgresConfig(o.PostgresVisibilityURL); err != nil {
+		return nil, nil, err
+	}
+	if err := setupPostgres(main, sqlplugin.DbKindMain); err != nil {
+		return nil, nil, err
+	}
+	if err := setupPostgres(vis, sqlplugin.DbKindVisibility); err != nil {
+		return nil, nil, err
+	}
+	// The schema package's namespace registration is SQLite's by name
+	// only: it writes through the generic SQL persistence.
+	ns, err := sqliteschema.NewNamespaceConfig(clusterName, o.Namespace, false, nil)
+	if err != nil {
+		return nil, nil, fmt.Errorf("devtemporal: namespace: %w", err)
+	}
+	if err := sqliteschema.CreateNamespaces(main, ns); err != nil {
+		return nil, nil, fmt.Errorf("devtemporal: create namespace: %w", err)
+	}
+	return main, vis, nil
 }
 
 func freePort(host string) (int, error) {

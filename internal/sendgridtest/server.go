@@ -6,6 +6,7 @@ package sendgridtest
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -22,9 +23,10 @@ type Mail struct {
 	Subject   string
 	Text      string
 	HTML      string
-	RequestID string // custom_args.request_id
-	Step      string // custom_args.step
-	Ref       string // custom_args.ref (a breach)
+	RequestID string    // custom_args.request_id
+	Step      string    // custom_args.step
+	Ref       string    // custom_args.ref (a breach)
+	At        time.Time // when the server accepted it
 }
 
 // Server records every accepted message. Its URL goes in SENDGRID_API_URL.
@@ -41,6 +43,9 @@ type Server struct {
 	countOnly bool
 	slowNext  int
 	slowBy    time.Duration
+	hangNext  int
+	hangFor   time.Duration
+	hanging   int
 }
 
 // New starts a server accepting the API key key.
@@ -67,15 +72,53 @@ func (s *Server) SlowNext(n int, d time.Duration) {
 	s.slowNext, s.slowBy = n, d
 }
 
-// serve answers at once, or after the delay SlowNext asked for.
+// HangNext makes the next n sends hang: the server reads the request,
+// takes nothing, and after d (or when the client gives up first) drops
+// the connection without an answer, as a provider does when it is stuck.
+// The message is not accepted.
+func (s *Server) HangNext(n int, d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.hangNext, s.hangFor = n, d
+}
+
+// Pending is how many sends SendGrid will still fail, slow down or
+// hang as FailNext, SlowNext and HangNext asked, and those hanging now.
+func (s *Server) Pending() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.failNext + s.slowNext + s.hangNext + s.hanging
+}
+
+// serve answers at once, or after the delay SlowNext asked for, or hangs
+// as HangNext asked.
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
-	var delay time.Duration
-	if s.slowNext > 0 && r.URL.Path == "/v3/mail/send" {
+	var delay, hang time.Duration
+	if s.hangNext > 0 && r.URL.Path == "/v3/mail/send" {
+		s.hangNext--
+		s.hanging++
+		s.attempts++
+		hang = s.hangFor
+	} else if s.slowNext > 0 && r.URL.Path == "/v3/mail/send" {
 		s.slowNext--
 		delay = s.slowBy
 	}
 	s.mu.Unlock()
+	if hang > 0 {
+		_, _ = io.Copy(io.Discard, r.Body)
+		select {
+		case <-time.After(hang):
+		case <-r.Context().Done():
+		}
+		s.mu.Lock()
+		s.hanging-- // before the drop, which the client sees at once
+		s.mu.Unlock()
+		if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
+			conn.Close() // no answer at all
+		}
+		return
+	}
 	if delay == 0 {
 		s.handle(w, r)
 		return
@@ -199,7 +242,7 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
 		m := Mail{
 			From: b.From.Email, FromName: b.From.Name, To: p.To[0].Email, ToName: p.To[0].Name,
 			Subject: sub.Replace(b.Subject), RequestID: p.CustomArgs["request_id"], Step: p.CustomArgs["step"],
-			Ref: p.CustomArgs["ref"],
+			Ref: p.CustomArgs["ref"], At: time.Now(),
 		}
 		if !s.countOnly {
 			m.Text, m.HTML = sub.Replace(text), sub.Replace(html)

@@ -1,0 +1,219 @@
+package chaos
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"go.temporal.io/sdk/client"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	"github.com/dsar-project/dsar/internal/datamap"
+	"github.com/dsar-project/dsar/internal/demo"
+)
+
+// snapshot reads every row of the demo shop.
+func (r *run) snapshot(ctx context.Context) (map[string]map[int64]string, error) {
+	db, _, err := datamap.OpenSQL(r.urls["shop"])
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	return demo.Snapshot(ctx, db)
+}
+
+// waitBreach waits, within the drain, for the fan-out to end: done, or
+// stopped on uncertain sends for an officer to settle.
+func (r *run) waitBreach(ctx context.Context) {
+	if r.report.BreachID == "" {
+		return
+	}
+	for {
+		var b struct {
+			FanoutDoneAt *time.Time `json:"fanout_done_at"`
+			Progress     struct{ Total, Sent, Uncertain int }
+		}
+		_, _, err := r.client.call(ctx, "GET", "/api/v1/officer/breaches/"+r.report.BreachID, true, nil, &b)
+		r.mu.Lock()
+		r.report.BreachRecipients, r.report.BreachUncertain, r.report.BreachDone = b.Progress.Total, b.Progress.Uncertain, b.FanoutDoneAt != nil
+		r.mu.Unlock()
+		if err != nil {
+			r.problem("breach %s: fan-out not done when the drain ended: %d of %d sent, %d uncertain",
+				r.report.BreachID, b.Progress.Sent, b.Progress.Total, b.Progress.Uncertain)
+			return
+		}
+		if b.FanoutDoneAt != nil {
+			r.log("breach %s: fan-out done, %d of %d sent", r.report.BreachID, b.Progress.Sent, b.Progress.Total)
+			return
+		}
+		if sleep(ctx, time.Second) != nil {
+			continue // the next call fails on the ended context and reports
+		}
+	}
+}
+
+// check compares what happened with what should have.
+func (r *run) check(ctx context.Context) {
+	rep := r.report
+	latest := map[string]*outcome{}
+	for _, o := range r.outcomes {
+		if o.status == "completed" {
+			rep.Completed++
+			rep.LongestLatency = maxDur(rep.LongestLatency, o.end.Sub(o.start))
+		} else {
+			id := o.id
+			if id == "" {
+				id = "(never stored)"
+			}
+			rep.Lost = append(rep.Lost, fmt.Sprintf("%s %s of person %d: last status %q, %s", id, o.typ, o.person, o.status, o.err))
+		}
+		if o.id != "" {
+			latest[o.id] = o
+			if o.status != "completed" {
+				r.dumpHistory(ctx, o.id)
+			}
+		}
+	}
+
+	mails := r.sg.Mails()
+	rep.SendGridAttempts, rep.SendGridAccepted = r.sg.Attempts(), len(mails)
+	steps := map[string]int{}
+	breach := map[string]int{}
+	for _, m := range mails {
+		if _, ok := latest[m.RequestID]; ok {
+			rep.Emails++
+			steps[m.RequestID+" "+m.Step]++
+		}
+		if m.Ref != "" && m.Ref == rep.BreachID {
+			breach[m.To]++
+		}
+	}
+	for k, n := range steps {
+		if n > 1 {
+			var at []string
+			var first time.Time
+			for _, m := range mails {
+				if m.RequestID+" "+m.Step == k {
+					at = append(at, fmt.Sprintf("%.3fs", m.At.Sub(r.report.Started).Seconds()))
+					if first.IsZero() {
+						first = m.At
+					}
+				}
+			}
+			d := fmt.Sprintf("%s accepted %d times, at %s into the run", k, n, strings.Join(at, " and "))
+			if kill, ok := r.killAfter(first); ok {
+				rep.KillWindow = append(rep.KillWindow, fmt.Sprintf("%s; a worker was killed %s after the first", d, kill.Round(time.Millisecond)))
+			} else {
+				rep.Duplicates = append(rep.Duplicates, d)
+			}
+			id, _, _ := strings.Cut(k, " ")
+			r.dumpHistory(ctx, id)
+		}
+	}
+	for id, o := range latest {
+		if o.status != "completed" {
+			continue
+		}
+		for _, step := range []string{"acknowledgement", "verification", "completed"} {
+			if steps[id+" "+step] == 0 {
+				rep.Missing = append(rep.Missing, fmt.Sprintf("%s (%s): no %s email", id, o.typ, step))
+			}
+		}
+	}
+	rep.BreachNotified = len(breach)
+	for to, n := range breach {
+		if n > 1 {
+			rep.BreachDuplicates = append(rep.BreachDuplicates, fmt.Sprintf("%s notified %d times", to, n))
+		}
+	}
+	sort.Strings(rep.Duplicates)
+	sort.Strings(rep.KillWindow)
+	sort.Strings(rep.Missing)
+	sort.Strings(rep.BreachDuplicates)
+	sort.Strings(rep.Lost)
+
+	after, err := r.snapshot(ctx)
+	if err != nil {
+		r.problem("reading the shop after the run: %v", err)
+		return
+	}
+	asked := map[int]bool{}
+	for _, o := range r.outcomes {
+		asked[o.person] = true
+	}
+	for table, rows := range r.before {
+		for id, row := range rows {
+			if asked[demo.Owner(table, id)] {
+				continue
+			}
+			rep.OthersRows++
+			if got, ok := after[table][id]; !ok || got != row {
+				rep.OthersTouched = append(rep.OthersTouched, fmt.Sprintf("%s row %d of person %d", table, id, demo.Owner(table, id)))
+			}
+		}
+	}
+	sort.Strings(rep.OthersTouched)
+}
+
+// dumpHistory writes the Temporal history of a request's workflow, one
+// event a line, to history-ID.jsonl in the run directory, for a request
+// lost or emailed twice. Payloads stay sealed; the events' types, times,
+// attempts and failures say what happened.
+func (r *run) dumpHistory(ctx context.Context, id string) {
+	if r.temporal == nil {
+		c, err := client.Dial(client.Options{HostPort: r.tmp.tcp, Namespace: "default", Logger: quiet{}})
+		if err != nil {
+			r.log("history of %s: %v", id, err)
+			return
+		}
+		r.temporal = c
+	}
+	f, err := os.Create(filepath.Join(r.o.Dir, "history-"+id+".jsonl"))
+	if err != nil {
+		r.log("history of %s: %v", id, err)
+		return
+	}
+	defer f.Close()
+	it := r.temporal.GetWorkflowHistory(ctx, "request/"+id, "", false, 0)
+	for it.HasNext() {
+		e, err := it.Next()
+		if err != nil {
+			r.log("history of %s: %v", id, err)
+			return
+		}
+		b, err := protojson.Marshal(e)
+		if err != nil {
+			return
+		}
+		f.Write(append(b, '\n'))
+	}
+	r.log("history of %s written to %s", id, f.Name())
+}
+
+// quiet is a Temporal client logger that says nothing.
+type quiet struct{}
+
+func (quiet) Debug(string, ...any) {}
+func (quiet) Info(string, ...any)  {}
+func (quiet) Warn(string, ...any)  {}
+func (quiet) Error(string, ...any) {}
+
+// killWindow is how long after a send its record is surely written, on a
+// loaded machine: a worker killed within it may have sent an email
+// without recording it.
+const killWindow = time.Second
+
+// killAfter reports whether a worker was killed within killWindow after t,
+// and how long after.
+func (r *run) killAfter(t time.Time) (time.Duration, bool) {
+	for _, k := range r.workerKills {
+		if d := k.Sub(t); d >= 0 && d <= killWindow {
+			return d, true
+		}
+	}
+	return 0, false
+}
