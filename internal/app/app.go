@@ -77,6 +77,7 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, migrate boo
 	if err != nil {
 		return nil, err
 	}
+	st.SetMaxConns(cfg.DatabaseMaxConns)
 	auditKeys, err := auditchain.Keys(cfg.SecretKey, cfg.PreviousKeys...)
 	if err != nil {
 		st.Close()

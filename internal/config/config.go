@@ -36,6 +36,7 @@ type Config struct {
 	BaseURL             string            // DSAR_BASE_URL: public URL used in email links
 	DataDir             string            // DSAR_DATA_DIR: embedded databases and files
 	DatabaseURL         string            // DSAR_DATABASE_URL: PostgreSQL; empty means embedded SQLite
+	DatabaseMaxConns    int               // DSAR_DATABASE_MAX_CONNS: PostgreSQL connections this process opens at most
 	TemporalAddress     string            // TEMPORAL_ADDRESS: host:port of the Temporal frontend
 	TemporalNamespace   string            // TEMPORAL_NAMESPACE
 	TaskQueue           string            // DSAR_TASK_QUEUE
@@ -106,6 +107,7 @@ const (
 	DefaultInboundRate       = 5
 	DefaultInboundRateTotal  = 120
 	DefaultAttachmentMaxMB   = 10
+	DefaultDatabaseMaxConns  = 20
 
 	// minInboundSecretLen keeps the inbound endpoint's secret unguessable.
 	minInboundSecretLen = 24
@@ -131,6 +133,7 @@ func Load(getenv func(string) string) (*Config, error) {
 		Addr:              l.text("DSAR_ADDR", DefaultAddr),
 		DataDir:           l.text("DSAR_DATA_DIR", DefaultDataDir),
 		DatabaseURL:       l.text("DSAR_DATABASE_URL", ""),
+		DatabaseMaxConns:  l.count("DSAR_DATABASE_MAX_CONNS", DefaultDatabaseMaxConns),
 		TemporalAddress:   l.text("TEMPORAL_ADDRESS", DefaultTemporalAddress),
 		TemporalNamespace: l.text("TEMPORAL_NAMESPACE", DefaultTemporalNamespace),
 		TaskQueue:         l.text("DSAR_TASK_QUEUE", DefaultTaskQueue),
@@ -441,6 +444,9 @@ func (c *Config) Validate() error {
 	if c.InboundMaxBytes < 1<<20 {
 		add("DSAR_INBOUND_MAX_MB: at least 1")
 	}
+	if c.DatabaseMaxConns < 1 {
+		add("DSAR_DATABASE_MAX_CONNS: at least 1")
+	}
 	if c.AttachmentMaxBytes < 1<<20 {
 		add("DSAR_ATTACHMENT_MAX_MB: at least 1")
 	}
@@ -498,6 +504,7 @@ func (c *Config) Print(w io.Writer) {
 		{"DSAR_BASE_URL", c.BaseURL},
 		{"DSAR_DATA_DIR", c.DataDir},
 		{"DSAR_DATABASE_URL", redactURL(c.DatabaseURL)},
+		{"DSAR_DATABASE_MAX_CONNS", strconv.Itoa(c.DatabaseMaxConns)},
 		{"TEMPORAL_ADDRESS", c.TemporalAddress},
 		{"TEMPORAL_NAMESPACE", c.TemporalNamespace},
 		{"DSAR_TASK_QUEUE", c.TaskQueue},

@@ -61,6 +61,7 @@ func TestLoadDefaults(t *testing.T) {
 		BaseURL:             "http://127.0.0.1:8080",
 		DataDir:             ".dsar",
 		DatabaseURL:         "",
+		DatabaseMaxConns:    20,
 		TemporalAddress:     "127.0.0.1:7233",
 		TemporalNamespace:   "default",
 		TaskQueue:           "dsar",
@@ -107,6 +108,7 @@ func TestLoadReadsEveryVariable(t *testing.T) {
 		"DSAR_BASE_URL":              "https://privacy.example.com/",
 		"DSAR_DATA_DIR":              "/var/lib/dsar",
 		"DSAR_DATABASE_URL":          "postgres://dsar@db/dsar",
+		"DSAR_DATABASE_MAX_CONNS":    "40",
 		"TEMPORAL_ADDRESS":           "temporal.internal:7233",
 		"TEMPORAL_NAMESPACE":         "privacy",
 		"DSAR_TASK_QUEUE":            "dsar-eu",
@@ -147,6 +149,7 @@ func TestLoadReadsEveryVariable(t *testing.T) {
 		BaseURL:             "https://privacy.example.com",
 		DataDir:             "/var/lib/dsar",
 		DatabaseURL:         "postgres://dsar@db/dsar",
+		DatabaseMaxConns:    40,
 		TemporalAddress:     "temporal.internal:7233",
 		TemporalNamespace:   "privacy",
 		TaskQueue:           "dsar-eu",
@@ -344,6 +347,7 @@ func TestValidateNamesEachProblem(t *testing.T) {
 		{"base URL without scheme", map[string]string{"DSAR_BASE_URL": "privacy.example.com"}, "DSAR_BASE_URL", "is not an http(s) URL"},
 		{"base URL ftp", map[string]string{"DSAR_BASE_URL": "ftp://privacy.example.com"}, "DSAR_BASE_URL", "is not an http(s) URL"},
 		{"database URL mysql", map[string]string{"DSAR_DATABASE_URL": "mysql://dsar@db/dsar"}, "DSAR_DATABASE_URL", "must be a postgres:// URL"},
+		{"no database connections", map[string]string{"DSAR_DATABASE_MAX_CONNS": "0"}, "DSAR_DATABASE_MAX_CONNS", "at least 1"},
 		{"database key=value DSN", map[string]string{"DSAR_DATABASE_URL": "host=db user=dsar"}, "DSAR_DATABASE_URL", "must be a postgres:// URL"},
 		{"temporal address", map[string]string{"TEMPORAL_ADDRESS": "temporal"}, "TEMPORAL_ADDRESS", "is not host:port"},
 		{"sendgrid URL", map[string]string{"SENDGRID_API_URL": "api.sendgrid.com"}, "SENDGRID_API_URL", "is not an http(s) URL"},
@@ -474,8 +478,8 @@ func TestPrintRedactsSecrets(t *testing.T) {
 	}
 	// One NAME=value line per setting.
 	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
-	if len(lines) != 43 {
-		t.Errorf("Print wrote %d lines, want 43:\n%s", len(lines), out)
+	if len(lines) != 44 {
+		t.Errorf("Print wrote %d lines, want 44:\n%s", len(lines), out)
 	}
 	for _, l := range lines {
 		if name, _, ok := strings.Cut(l, "="); !ok || name == "" || strings.ToUpper(name) != name {

@@ -35,3 +35,12 @@ func (s *Store) CreateAuditMap(ctx context.Context, viaModel bool, m map[string]
 	}
 	return db.Create(m).Error
 }
+
+// MaxOpenConns is the connection cap of the store's pool.
+func (s *Store) MaxOpenConns() int {
+	db, err := s.db.DB()
+	if err != nil {
+		return -1
+	}
+	return db.Stats().MaxOpenConnections
+}

@@ -59,6 +59,25 @@ type lookupKeys struct {
 	keys []auth.LookupKey
 }
 
+// DefaultMaxConns is how many PostgreSQL connections a store opens at
+// most until SetMaxConns says otherwise (DSAR_DATABASE_MAX_CONNS).
+const DefaultMaxConns = 20
+
+// SetMaxConns caps the PostgreSQL connections the store opens (and keeps
+// idle): beyond it, callers wait for a connection in line instead of
+// failing on the server's own limit (max_connections, 100 by default),
+// which several web and worker processes under load would otherwise
+// reach together. SQLite has one writer anyway and is left as it is.
+func (s *Store) SetMaxConns(n int) {
+	if s.dialect != Postgres || n < 1 {
+		return
+	}
+	if db, err := s.db.DB(); err == nil {
+		db.SetMaxOpenConns(n)
+		db.SetMaxIdleConns(n)
+	}
+}
+
 // Open connects to PostgreSQL when databaseURL is set, otherwise to the
 // SQLite file at sqlitePath (created with its directory if missing).
 func Open(ctx context.Context, databaseURL, sqlitePath string) (*Store, error) {
@@ -73,6 +92,7 @@ func Open(ctx context.Context, databaseURL, sqlitePath string) (*Store, error) {
 			return nil, fmt.Errorf("store: connect to PostgreSQL: %w", err)
 		}
 		s := &Store{db: db, dialect: Postgres}
+		s.SetMaxConns(DefaultMaxConns)
 		if err := s.registerAuditChain(); err != nil {
 			return nil, err
 		}

@@ -242,3 +242,21 @@ func TestErrorsAreDistinct(t *testing.T) {
 		}
 	}
 }
+
+// A PostgreSQL store opens at most DefaultMaxConns connections, or what
+// SetMaxConns says: callers beyond it wait in line instead of meeting the
+// server's own limit together with every other dsar process.
+func TestPostgresConnectionsAreCapped(t *testing.T) {
+	db := openPostgres(t, false)
+	if got := db.st.MaxOpenConns(); got != store.DefaultMaxConns {
+		t.Errorf("a new store opens at most %d connections, want %d", got, store.DefaultMaxConns)
+	}
+	db.st.SetMaxConns(3)
+	if got := db.st.MaxOpenConns(); got != 3 {
+		t.Errorf("after SetMaxConns(3): at most %d connections", got)
+	}
+	db.st.SetMaxConns(0) // refused: the cap stays
+	if got := db.st.MaxOpenConns(); got != 3 {
+		t.Errorf("after SetMaxConns(0): at most %d connections, want 3 kept", got)
+	}
+}
