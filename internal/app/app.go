@@ -11,11 +11,15 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/dsar-project/dsar/activities"
 	"github.com/dsar-project/dsar/internal/auditchain"
@@ -212,19 +216,59 @@ func (a *App) RunJanitor(ctx context.Context, interval time.Duration) {
 
 // StartWorker starts a worker on the task queue and makes sure the
 // deadline monitor's schedule exists; stop it with the returned stop.
+// While Temporal does not answer (a worker started during a Temporal
+// restart), it waits and tries again with backoff until ctx ends, as the
+// web process does, rather than exiting into its supervisor's restart
+// loop; any other refusal (an unknown namespace) ends it at once.
 func (a *App) StartWorker(ctx context.Context) (stop func(), err error) {
-	w, err := a.NewWorker()
-	if err != nil {
-		return nil, err
+	wait := workerRetryFirst
+	for {
+		w, err := a.NewWorker()
+		if err != nil {
+			return nil, err
+		}
+		err = w.Start()
+		if err == nil {
+			err = a.EnsureMonitorSchedule(ctx)
+			if err == nil {
+				return w.Stop, nil
+			}
+			w.Stop()
+		}
+		if !unreachable(err) {
+			return nil, fmt.Errorf("worker: %w", err)
+		}
+		a.Log.Warn("Temporal is not answering; the worker waits for it", "temporal", a.Config.TemporalAddress, "retry_in", wait.String(), "error", err)
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("worker: stopped while waiting for Temporal: %w", err)
+		case <-time.After(wait):
+		}
+		wait = min(wait*2, workerRetryMax)
 	}
-	if err := w.Start(); err != nil {
-		return nil, fmt.Errorf("worker: %w", err)
+}
+
+// How long a starting worker waits between tries while Temporal does not
+// answer.
+const (
+	workerRetryFirst = 500 * time.Millisecond
+	workerRetryMax   = 15 * time.Second
+)
+
+// unreachable tells a Temporal that did not answer (down, restarting,
+// the connection refused or timed out) from one that refused.
+func unreachable(err error) bool {
+	var unavailable *serviceerror.Unavailable
+	var deadline *serviceerror.DeadlineExceeded
+	if errors.As(err, &unavailable) || errors.As(err, &deadline) || errors.Is(err, context.DeadlineExceeded) {
+		return true
 	}
-	if err := a.EnsureMonitorSchedule(ctx); err != nil {
-		w.Stop()
-		return nil, err
+	switch status.Code(errors.Unwrap(err)) {
+	case codes.Unavailable, codes.DeadlineExceeded:
+		return true
 	}
-	return w.Stop, nil
+	msg := err.Error()
+	return strings.Contains(msg, "failed reaching server") || strings.Contains(msg, "connection refused")
 }
 
 // StartWebBackground runs what every web process runs beside its
