@@ -38,12 +38,7 @@ func (c *SQLConnector) Correct(ctx context.Context, ids Identities, changes []Ch
 	var out []Changed
 	for _, ft := range found.Tables {
 		t := ft.Table
-		var cols []string // the correctable columns some change is for
-		for _, col := range t.Correctable {
-			if !slices.Contains(t.PrimaryKey, col) && slices.ContainsFunc(changes, func(ch Change) bool { return t.Columns[col] == ch.Category }) {
-				cols = append(cols, col)
-			}
-		}
+		cols := correctableColumns(t, changes)
 		if len(cols) == 0 {
 			continue
 		}

@@ -666,12 +666,7 @@ func (c *MongoConnector) Correct(ctx context.Context, ids Identities, changes []
 	var out []Changed
 	for _, ft := range found.Tables {
 		t := ft.Table
-		var cols []string
-		for _, col := range t.Correctable {
-			if col != "_id" && slices.ContainsFunc(changes, func(ch Change) bool { return t.Columns[col] == ch.Category }) {
-				cols = append(cols, col)
-			}
-		}
+		cols := mongoCorrectable(t, changes)
 		if len(cols) == 0 {
 			continue
 		}
@@ -699,6 +694,12 @@ func (c *MongoConnector) Correct(ctx context.Context, ids Identities, changes []
 	return out, nil
 }
 
+// mongoCorrectable lists a collection's correctable fields some change
+// is for; a document's _id is never one.
+func mongoCorrectable(t *Table, changes []Change) []string {
+	return slices.DeleteFunc(correctableColumns(t, changes), func(col string) bool { return col == "_id" })
+}
+
 // PlanCorrect works out what Correct would write, field by field, with
 // the values the documents hold now; nothing is changed.
 func (c *MongoConnector) PlanCorrect(ctx context.Context, ids Identities, changes []Change) ([]PlannedChange, error) {
@@ -709,12 +710,7 @@ func (c *MongoConnector) PlanCorrect(ctx context.Context, ids Identities, change
 	var out []PlannedChange
 	for _, ft := range found.Tables {
 		t := ft.Table
-		var cols []string
-		for _, col := range t.Correctable {
-			if col != "_id" && slices.ContainsFunc(changes, func(ch Change) bool { return t.Columns[col] == ch.Category }) {
-				cols = append(cols, col)
-			}
-		}
+		cols := mongoCorrectable(t, changes)
 		if len(cols) == 0 {
 			continue
 		}
