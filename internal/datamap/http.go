@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"sort"
 	"time"
 
@@ -382,6 +381,20 @@ func (c *HTTPConnector) Purge(ctx context.Context, keys map[string][][]any) (*Er
 	return out, nil
 }
 
+// correctionValues is the value each correctable field of the resource
+// takes: the last change of its category.
+func correctionValues(t *Table, changes []Change) map[string]string {
+	set := map[string]string{}
+	for _, ch := range changes {
+		for _, col := range correctableColumns(t, changes) {
+			if t.Columns[col] == ch.Category {
+				set[col] = ch.Value
+			}
+		}
+	}
+	return set
+}
+
 // Correct writes each change to the correctable fields of its category
 // in the person's records, one update request per record.
 func (c *HTTPConnector) Correct(ctx context.Context, ids Identities, changes []Change) ([]Changed, error) {
@@ -393,12 +406,8 @@ func (c *HTTPConnector) Correct(ctx context.Context, ids Identities, changes []C
 	for _, ft := range found.Tables {
 		t := ft.Table
 		set := map[string]any{}
-		for _, ch := range changes {
-			for _, col := range t.Correctable {
-				if t.Columns[col] == ch.Category && !slices.Contains(t.PrimaryKey, col) {
-					set[col] = ch.Value
-				}
-			}
+		for col, v := range correctionValues(t, changes) {
+			set[col] = v
 		}
 		if len(set) == 0 {
 			continue
@@ -432,14 +441,7 @@ func (c *HTTPConnector) PlanCorrect(ctx context.Context, ids Identities, changes
 	var out []PlannedChange
 	for _, ft := range found.Tables {
 		t := ft.Table
-		set := map[string]string{}
-		for _, ch := range changes {
-			for _, col := range t.Correctable {
-				if t.Columns[col] == ch.Category && !slices.Contains(t.PrimaryKey, col) {
-					set[col] = ch.Value
-				}
-			}
-		}
+		set := correctionValues(t, changes)
 		if len(set) == 0 {
 			continue
 		}
