@@ -16,7 +16,9 @@ import (
 )
 
 // verifiedRequest submits a request through the API and confirms its
-// address, waiting until it is in review.
+// address, waiting until it is in review and settled there: the
+// "verified" email sent and discovery's findings recorded, so what
+// follows sees no late write of its own.
 func (s *system) verifiedRequest(email, name, typ, details, lang string) created {
 	s.t.Helper()
 	var r created
@@ -31,6 +33,12 @@ func (s *system) verifiedRequest(email, name, typ, details, lang string) created
 		s.t.Fatalf("verify %s: %d\n%.500s", r.ID, code, page)
 	}
 	s.waitStatus(r.ID, "in_review")
+	s.waitMail(r.ID, "verified")
+	for deadline := time.Now().Add(30 * time.Second); !slices.Contains(s.auditActions(r.ID), "discovered"); time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			s.t.Fatalf("request %s: discovery recorded no findings within 30 s; trail %v", r.ID, s.auditActions(r.ID))
+		}
+	}
 	return r
 }
 
