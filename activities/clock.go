@@ -33,10 +33,11 @@ func clockOf(r *store.Request) Clock {
 }
 
 // Clock loads a request's clock. It is a new workflow's first activity,
-// so it also records that the workflow runs: intake leaves that write to
-// it, one write fewer on the requester's path, and a request not yet
-// marked is at worst started again by recovery, which finds the workflow
-// there.
+// so it also records that the workflow runs and, for a submitted request,
+// writes its "received" audit entry (store.MarkWorkflowStarted): intake
+// leaves both to it, so the requester's path writes once and takes no
+// lock on the audit chain. A request not yet marked is at worst started
+// again by recovery, which finds the workflow there.
 func (a *Requests) Clock(ctx context.Context, requestID string) (Clock, error) {
 	r, err := a.Store.GetRequest(ctx, requestID)
 	if err != nil {
