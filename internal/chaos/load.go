@@ -151,7 +151,13 @@ func (r *run) drive(ctx context.Context, o *outcome) error {
 		r.mu.Unlock()
 		switch status {
 		case "completed":
-			return nil
+			// The status is written before the completion email goes
+			// out; a send that a fault cut off is retried after it. The
+			// request is done once the email is in too (or the drain
+			// ends, and the check reports it missing).
+			if r.mailed(o.id, "completed") {
+				return nil
+			}
 		case "denied", "withdrawn", "expired_unverified":
 			return fmt.Errorf("ended %s", status)
 		case "received", "verifying":
@@ -288,4 +294,15 @@ func sleep(ctx context.Context, d time.Duration) error {
 	case <-time.After(d):
 		return nil
 	}
+}
+
+// mailed tells whether the SendGrid server took the request's email of
+// that step.
+func (r *run) mailed(id, step string) bool {
+	for _, m := range r.sg.Mails() {
+		if m.RequestID == id && m.Step == step {
+			return true
+		}
+	}
+	return false
 }
