@@ -116,7 +116,10 @@ type Report struct {
 	BreachNotified   int      `json:"breach_notified"`
 	BreachDuplicates []string `json:"breach_duplicates"`
 	BreachUncertain  int      `json:"breach_uncertain"`
-	BreachDone       bool     `json:"breach_done"`
+	// BreachSettled counts uncertain sends the driver settled as an
+	// officer would, after a fault cut a batch off before its record.
+	BreachSettled int  `json:"breach_settled"`
+	BreachDone    bool `json:"breach_done"`
 	// OthersTouched lists rows of people with no request that changed.
 	OthersTouched []string `json:"others_touched"`
 	OthersRows    int      `json:"others_rows"`
@@ -177,8 +180,8 @@ func (r *Report) Summary() string {
 	fmt.Fprintf(&b, " %d in all (%d PostgreSQL connections terminated)\n", total, r.PGConnectionsTerminated)
 	fmt.Fprintf(&b, "emails: %d request emails accepted, %d duplicated steps (%d more in a worker kill's window), %d missing steps (SendGrid: %d calls, %d messages taken)\n",
 		r.Emails, len(r.Duplicates), len(r.KillWindow), len(r.Missing), r.SendGridAttempts, r.SendGridAccepted)
-	fmt.Fprintf(&b, "breach %s: %d of %d people notified, %d twice, %d uncertain, fan-out done: %v\n",
-		r.BreachID, r.BreachNotified, r.BreachRecipients, len(r.BreachDuplicates), r.BreachUncertain, r.BreachDone)
+	fmt.Fprintf(&b, "breach %s: %d of %d people notified, %d twice, %d uncertain (%d settled as an officer would), fan-out done: %v\n",
+		r.BreachID, r.BreachNotified, r.BreachRecipients, len(r.BreachDuplicates), r.BreachUncertain, r.BreachSettled, r.BreachDone)
 	fmt.Fprintf(&b, "others' rows: %d checked, %d changed\n", r.OthersRows, len(r.OthersTouched))
 	fmt.Fprint(&b, "longest recovery:")
 	for _, k := range Kinds {
