@@ -659,84 +659,73 @@ func (c *MongoConnector) remove(ctx context.Context, coll string, keys [][]any) 
 // in the person's documents: those they own, and linked ones no one
 // else's document points at (shared ones are counted, not changed).
 func (c *MongoConnector) Correct(ctx context.Context, ids Identities, changes []Change) ([]Changed, error) {
-	found, err := c.Discover(ctx, ids)
-	if err != nil {
-		return nil, err
-	}
 	var out []Changed
-	for _, ft := range found.Tables {
-		t := ft.Table
-		cols := mongoCorrectable(t, changes)
-		if len(cols) == 0 {
-			continue
-		}
-		keys, shared, err := c.ownKeys(ctx, found, ft)
-		if err != nil {
-			return nil, err
-		}
-		for _, ch := range changes {
-			for _, col := range cols {
-				if t.Columns[col] != ch.Category {
-					continue
-				}
-				n := 0
-				if len(keys) > 0 {
-					if n, err = c.update(ctx, t.Name, map[string]any{col: ch.Value}, keys); err != nil {
-						return nil, fmt.Errorf("system %s: correct %s.%s: %w", c.sys.Name, t.Name, col, err)
-					}
-				}
-				out = append(out, Changed{CorrectedColumn: domain.CorrectedColumn{
-					Category: ch.Category, System: c.sys.Name, Table: t.Name, Column: col, Rows: n, Shared: shared,
-				}, Keys: keys, Value: ch.Value})
+	err := c.eachCorrection(ctx, ids, changes, func(t *Table, col string, ch Change, keys [][]any, shared int) error {
+		n := 0
+		if len(keys) > 0 {
+			var err error
+			if n, err = c.update(ctx, t.Name, map[string]any{col: ch.Value}, keys); err != nil {
+				return fmt.Errorf("system %s: correct %s.%s: %w", c.sys.Name, t.Name, col, err)
 			}
 		}
-	}
-	return out, nil
-}
-
-// mongoCorrectable lists a collection's correctable fields some change
-// is for; a document's _id is never one.
-func mongoCorrectable(t *Table, changes []Change) []string {
-	return slices.DeleteFunc(correctableColumns(t, changes), func(col string) bool { return col == "_id" })
+		out = append(out, Changed{CorrectedColumn: domain.CorrectedColumn{
+			Category: ch.Category, System: c.sys.Name, Table: t.Name, Column: col, Rows: n, Shared: shared,
+		}, Keys: keys, Value: ch.Value})
+		return nil
+	})
+	return out, err
 }
 
 // PlanCorrect works out what Correct would write, field by field, with
 // the values the documents hold now; nothing is changed.
 func (c *MongoConnector) PlanCorrect(ctx context.Context, ids Identities, changes []Change) ([]PlannedChange, error) {
+	var out []PlannedChange
+	err := c.eachCorrection(ctx, ids, changes, func(t *Table, col string, ch Change, keys [][]any, shared int) error {
+		var now []any
+		if len(keys) > 0 {
+			err := c.each(ctx, t.Name, byKeys(keys), []string{col}, func(_ any, row map[string]any) { now = append(now, row[col]) })
+			if err != nil {
+				return fmt.Errorf("system %s: read %s.%s: %w", c.sys.Name, t.Name, col, err)
+			}
+		}
+		out = append(out, PlannedChange{CorrectedColumn: domain.CorrectedColumn{
+			Category: ch.Category, System: c.sys.Name, Table: t.Name, Column: col, Rows: len(now), Shared: shared,
+		}, Before: distinctValues(now), After: ch.Value})
+		return nil
+	})
+	return out, err
+}
+
+// eachCorrection discovers the person and calls fn for every change and
+// correctable field of its category (a document's _id never is one), with
+// the keys of the documents that are the person's alone and the count of
+// linked ones someone else shares. Correct writes there; PlanCorrect reads.
+func (c *MongoConnector) eachCorrection(ctx context.Context, ids Identities, changes []Change, fn func(t *Table, col string, ch Change, keys [][]any, shared int) error) error {
 	found, err := c.Discover(ctx, ids)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	var out []PlannedChange
 	for _, ft := range found.Tables {
 		t := ft.Table
-		cols := mongoCorrectable(t, changes)
+		cols := slices.DeleteFunc(correctableColumns(t, changes), func(col string) bool { return col == "_id" })
 		if len(cols) == 0 {
 			continue
 		}
 		keys, shared, err := c.ownKeys(ctx, found, ft)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		for _, ch := range changes {
 			for _, col := range cols {
-				if t.Columns[col] != ch.Category {
-					continue
-				}
-				var now []any
-				if len(keys) > 0 {
-					err := c.each(ctx, t.Name, byKeys(keys), []string{col}, func(_ any, row map[string]any) { now = append(now, row[col]) })
-					if err != nil {
-						return nil, fmt.Errorf("system %s: read %s.%s: %w", c.sys.Name, t.Name, col, err)
+				if t.Columns[col] == ch.Category {
+					if err := fn(t, col, ch, keys, shared); err != nil {
+						return err
 					}
 				}
-				out = append(out, PlannedChange{CorrectedColumn: domain.CorrectedColumn{
-					Category: ch.Category, System: c.sys.Name, Table: t.Name, Column: col, Rows: len(now), Shared: shared,
-				}, Before: distinctValues(now), After: ch.Value})
 			}
 		}
 	}
-	return out, nil
+	return nil
 }
 
 // ownKeys returns the keys of a collection's documents that are the
