@@ -465,3 +465,80 @@ func TestEraseLeavesHeldTablesAndWhatTheyNeed(t *testing.T) {
 		}
 	})
 }
+
+// addOrders gives a customer n more orders, with ids from first.
+func addOrders(t *testing.T, c *datamap.SQLConnector, customer, first int64, n int) {
+	t.Helper()
+	tx, err := c.DB.Begin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := `INSERT INTO orders (id, customer_id, placed_at, total_cents) VALUES (?, ?, ?, ?)`
+	if c.Kind == datamap.KindPostgres {
+		q = replaceQ(q)
+	}
+	for i := range int64(n) {
+		if _, err := tx.Exec(q, first+i, customer, time.Now().UTC(), 1000+i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A person's rows go in batches of a thousand keys (one array on
+// PostgreSQL): a row far past the first thousand that another row still
+// refers to is kept and reported all the same, and the rest go.
+func TestEraseChecksReferencesPastTheFirstBatch(t *testing.T) {
+	eachDatabase(t, 30, func(t *testing.T, c *datamap.SQLConnector) {
+		ctx := context.Background()
+		// Person 5 has 2,500 more orders; an invoice nobody else's
+		// discovery reaches points at the 2,201st.
+		addOrders(t, c, 5, 5_000_000, 2500)
+		const referenced = 5_002_200
+		q := `INSERT INTO invoices (id, order_id, billing_name, billing_address, amount_cents, issued_at) VALUES (?, ?, ?, ?, ?, ?)`
+		if c.Kind == datamap.KindPostgres {
+			q = replaceQ(q)
+		}
+		if _, err := c.DB.Exec(q, 5_000_000, referenced, "Someone Else", "1 Other Street", 1000, time.Now().UTC()); err != nil {
+			t.Fatal(err)
+		}
+		var keys [][]any
+		for i := range int64(2500) {
+			keys = append(keys, []any{5_000_000 + i})
+		}
+		purged, err := c.Purge(ctx, map[string][][]any{"orders": keys})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(purged.Tables) != 1 || purged.Tables[0].Deleted != 2499 || purged.Tables[0].Kept != 1 {
+			t.Fatalf("purge = %+v, want 2499 orders deleted and 1 kept", purged.Tables)
+		}
+		if len(purged.Stayed) != 1 || purged.Stayed[0].Key[0] != int64(referenced) || len(purged.Gone) != 2499 {
+			t.Errorf("stayed = %v and %d gone, want order %d stayed and 2499 gone", purged.Stayed, len(purged.Gone), referenced)
+		}
+		if n := count(t, c, `SELECT count(*) FROM orders WHERE id >= ? AND id < ?`, 5_000_000, 5_002_500); n != 1 {
+			t.Errorf("%d of the orders remain, want the referenced one", n)
+		}
+
+		// Person 6 erased with 2,500 more orders: every one goes, as does
+		// the customer, past any batch.
+		addOrders(t, c, 6, 6_000_000, 2500)
+		orders := count(t, c, `SELECT count(*) FROM orders WHERE customer_id = ?`, 6)
+		erasure, err := c.Erase(ctx, emailOf(6), datamap.Rules{Now: time.Now()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		byTable := map[string]datamap.TableResult{}
+		for _, r := range erasure.Tables {
+			byTable[r.Table] = r
+		}
+		if byTable["orders"].Deleted != orders || byTable["customers"].Deleted != 1 {
+			t.Errorf("erasure = %+v, want %d orders and the customer deleted", erasure.Tables, orders)
+		}
+		if n := count(t, c, `SELECT count(*) FROM orders WHERE customer_id = ?`, 6); n != 0 {
+			t.Errorf("%d orders of person 6 remain", n)
+		}
+	})
+}

@@ -101,7 +101,14 @@ func discoverRows(s *System, ids Identities, parallel bool, fetch fetchFunc) (*F
 	found := &Found{System: s, byName: map[string]*FoundTable{}}
 	// pending[table][column][canonical value]
 	pending := map[string]map[string]map[string]pendingValue{}
-	queried := map[string]bool{} // table.column=value|owned already asked
+	// queried holds the values already asked, by table, column, value
+	// and whether asked as owned: a struct key builds no string for each
+	// of a large person's rows pointing at the same customer.
+	type asked struct {
+		table, col, val string
+		owned           bool
+	}
+	queried := map[asked]bool{}
 	var want func(table, col string, v any, owned bool)
 	want = func(table, col string, v any, owned bool) {
 		if list, ok := v.([]any); ok { // a document's array: each element
@@ -114,8 +121,7 @@ func discoverRows(s *System, ids Identities, parallel bool, fetch fetchFunc) (*F
 			return
 		}
 		k := canon(v)
-		qk := table + "." + col + "=" + k
-		if queried[qk+"|owned"] || (!owned && queried[qk+"|linked"]) {
+		if queried[asked{table, col, k, true}] || (!owned && queried[asked{table, col, k, false}]) {
 			return
 		}
 		byCol, ok := pending[table]
@@ -164,11 +170,7 @@ func discoverRows(s *System, ids Identities, parallel bool, fetch fetchFunc) (*F
 			}
 			for col, vals := range byCol {
 				for k, pv := range vals {
-					mode := "|linked"
-					if pv.owned {
-						mode = "|owned"
-					}
-					queried[t.Name+"."+col+"="+k+mode] = true
+					queried[asked{t.Name, col, k, pv.owned}] = true
 				}
 			}
 			ft := found.byName[t.Name]
@@ -267,7 +269,7 @@ func (c *SQLConnector) fetch(ctx context.Context, q querier, t *Table, byCol map
 	cols := c.sys.neededColumns(t)
 	folded := foldAll(byCol)
 	var fresh []*FoundRow
-	for _, batch := range batches(byCol) {
+	for _, batch := range batches(byCol, c.perHop(byCol)) {
 		b := c.builder()
 		var conds []string
 		for _, col := range sortedKeys(batch) {
@@ -327,13 +329,32 @@ func foldAll(byCol map[string]map[string]pendingValue) map[string]map[string]pen
 	return folded
 }
 
-// batches splits a hop's values into groups of at most batchSize.
-func batches(byCol map[string]map[string]pendingValue) []map[string][]any {
+// perHop is how many of a hop's values one query asks (perStatement):
+// as many as one array parameter a column carries when every column's
+// values go as one.
+func (c *SQLConnector) perHop(byCol map[string]map[string]pendingValue) int {
+	if c.Kind != KindPostgres {
+		return batchSize
+	}
+	for _, vs := range byCol {
+		vals := make([]any, 0, len(vs))
+		for _, pv := range vs {
+			vals = append(vals, pv.value)
+		}
+		if len(vals) > 0 && c.perStatement(vals) == batchSize {
+			return batchSize
+		}
+	}
+	return maxArray
+}
+
+// batches splits a hop's values into groups of at most limit.
+func batches(byCol map[string]map[string]pendingValue, limit int) []map[string][]any {
 	var out []map[string][]any
 	cur, n := map[string][]any{}, 0
 	for _, col := range sortedKeys(byCol) {
 		for _, k := range sortedKeys(byCol[col]) {
-			if n == batchSize {
+			if n == limit {
 				out = append(out, cur)
 				cur, n = map[string][]any{}, 0
 			}

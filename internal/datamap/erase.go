@@ -183,9 +183,8 @@ func (c *SQLConnector) Purge(ctx context.Context, keys map[string][][]any) (*Era
 		}
 		ft := &FoundTable{Table: t, index: map[string]*FoundRow{}}
 		cols := c.sys.neededColumns(t)
-		for start := 0; start < len(keys[t.Name]); start += batchSize {
+		for _, part := range chunks(keys[t.Name], c.perKeyStatement(t.PrimaryKey, keys[t.Name])) {
 			b := c.builder()
-			part := keys[t.Name][start:min(start+batchSize, len(keys[t.Name]))]
 			query := "SELECT " + c.Kind.QuoteList(cols) + " FROM " + c.Kind.Quote(t.Name) + " WHERE " + b.keyIn(t.PrimaryKey, part)
 			err := scanRows(ctx, tx, query, b.args, func(vals []any) {
 				row := map[string]any{}
@@ -274,7 +273,7 @@ func (c *SQLConnector) eraseTable(ctx context.Context, tx *sql.Tx, ft *FoundTabl
 	}
 	var del, mask [][]any
 	for _, r := range rows {
-		stays := referenced[canonKey(r.Key)]
+		stays := len(referenced) > 0 && referenced[canonKey(r.Key)]
 		switch {
 		case t.Erase == Mask || (stays && len(t.MaskWith) > 0):
 			mask = append(mask, r.Key)
@@ -299,9 +298,8 @@ func (c *SQLConnector) eraseTable(ctx context.Context, tx *sql.Tx, ft *FoundTabl
 		}
 		return res, nil
 	}
-	for start := 0; start < len(del); start += batchSize {
+	for _, part := range chunks(del, c.perKeyStatement(t.PrimaryKey, del)) {
 		b := c.builder()
-		part := del[start:min(start+batchSize, len(del))]
 		n, err := exec(ctx, tx, "DELETE FROM "+c.Kind.Quote(t.Name)+" WHERE "+b.keyIn(t.PrimaryKey, part), b.args)
 		if err != nil {
 			return res, err
@@ -380,9 +378,8 @@ func (c *SQLConnector) stillReferenced(ctx context.Context, tx *sql.Tx, t *Table
 			}
 			byVal[k] = append(byVal[k], r)
 		}
-		for start := 0; start < len(vals); start += batchSize {
+		for _, part := range chunks(vals, c.perStatement(vals)) {
 			b := c.builder()
-			part := vals[start:min(start+batchSize, len(vals))]
 			where := " FROM " + c.Kind.Quote(in.child) + " WHERE " + b.in(in.column, part)
 			query := "SELECT DISTINCT " + c.Kind.Quote(in.column) + where
 			var gone map[string]bool
@@ -415,7 +412,7 @@ func (c *SQLConnector) stillReferenced(ctx context.Context, tx *sql.Tx, t *Table
 // value writes NULL.
 func (c *SQLConnector) update(ctx context.Context, tx *sql.Tx, t *Table, set map[string]any, keys [][]any) (int, error) {
 	total := 0
-	for start := 0; start < len(keys); start += batchSize {
+	for _, part := range chunks(keys, c.perKeyStatement(t.PrimaryKey, keys)) {
 		b := c.builder()
 		var assigns []string
 		for _, col := range sortedKeys(set) {
@@ -425,7 +422,6 @@ func (c *SQLConnector) update(ctx context.Context, tx *sql.Tx, t *Table, set map
 				assigns = append(assigns, c.Kind.Quote(col)+" = "+b.arg(set[col]))
 			}
 		}
-		part := keys[start:min(start+batchSize, len(keys))]
 		query := "UPDATE " + c.Kind.Quote(t.Name) + " SET " + strings.Join(assigns, ", ") + " WHERE " + b.keyIn(t.PrimaryKey, part)
 		n, err := exec(ctx, tx, query, b.args)
 		if err != nil {

@@ -138,7 +138,7 @@ func (c *MongoConnector) fetch(ctx context.Context, t *Table, byCol map[string]m
 	cols := c.sys.neededColumns(t)
 	folded := foldAll(byCol)
 	var fresh []*FoundRow
-	for _, batch := range batches(byCol) {
+	for _, batch := range batches(byCol, batchSize) {
 		var or bson.A
 		for _, col := range sortedKeys(batch) {
 			or = append(or, bson.D{{Key: col, Value: bson.D{{Key: "$in", Value: bson.A(batch[col])}}}})

@@ -32,6 +32,43 @@ func init() {
 // queries, still one per batch rather than one per row.
 const batchSize = 1000
 
+// maxArray bounds the values one array parameter carries on PostgreSQL.
+const maxArray = 100_000
+
+// perStatement is how many of vals one statement binds: on PostgreSQL,
+// where a set of integers or of strings goes as one array parameter (see
+// in), up to maxArray, so a person's 60,000 orders are one statement
+// rather than sixty; elsewhere batchSize, within the placeholder limits
+// of MySQL and SQLite.
+func (c *SQLConnector) perStatement(vals []any) int {
+	if c.Kind == KindPostgres && len(vals) > 0 && arrayKind(vals) {
+		return maxArray
+	}
+	return batchSize
+}
+
+// perKeyStatement is perStatement for primary keys: a composite key
+// goes as a list of tuples, batchSize at a time.
+func (c *SQLConnector) perKeyStatement(pk []string, keys [][]any) int {
+	if c.Kind != KindPostgres || len(pk) != 1 || len(keys) == 0 {
+		return batchSize
+	}
+	vals := make([]any, len(keys))
+	for i, k := range keys {
+		vals[i] = k[0]
+	}
+	return c.perStatement(vals)
+}
+
+// chunks splits s into slices of at most n.
+func chunks[T any](s []T, n int) [][]T {
+	var out [][]T
+	for start := 0; start < len(s); start += n {
+		out = append(out, s[start:min(start+n, len(s))])
+	}
+	return out
+}
+
 // builder collects bind arguments with the dialect's placeholders.
 type builder struct {
 	kind Kind
@@ -64,6 +101,28 @@ func (b *builder) in(column string, vals []any) string {
 		}
 	}
 	return b.kind.Quote(column) + " IN (" + b.list(vals) + ")"
+}
+
+// arrayKind reports whether values are all integers or all strings,
+// which typedArray turns into an array.
+func arrayKind(vals []any) bool {
+	switch vals[0].(type) {
+	case int64:
+		for _, v := range vals {
+			if _, ok := v.(int64); !ok {
+				return false
+			}
+		}
+		return true
+	case string:
+		for _, v := range vals {
+			if _, ok := v.(string); !ok {
+				return false
+			}
+		}
+		return true
+	}
+	return false
 }
 
 // typedArray turns values all of one kind into a slice pgx sends as an
