@@ -493,10 +493,10 @@ func addOrders(t *testing.T, c *datamap.SQLConnector, customer, first int64, n i
 func TestEraseChecksReferencesPastTheFirstBatch(t *testing.T) {
 	eachDatabase(t, 30, func(t *testing.T, c *datamap.SQLConnector) {
 		ctx := context.Background()
-		// Person 5 has 2,500 more orders; an invoice nobody else's
-		// discovery reaches points at the 2,201st.
-		addOrders(t, c, 5, 5_000_000, 2500)
-		const referenced = 5_002_200
+		// Person 5 has 1,500 more orders; an invoice nobody else's
+		// discovery reaches points at the 1,201st.
+		addOrders(t, c, 5, 5_000_000, 1500)
+		const referenced = 5_001_200
 		q := `INSERT INTO invoices (id, order_id, billing_name, billing_address, amount_cents, issued_at) VALUES (?, ?, ?, ?, ?, ?)`
 		if c.Kind == datamap.KindPostgres {
 			q = replaceQ(q)
@@ -505,26 +505,26 @@ func TestEraseChecksReferencesPastTheFirstBatch(t *testing.T) {
 			t.Fatal(err)
 		}
 		var keys [][]any
-		for i := range int64(2500) {
+		for i := range int64(1500) {
 			keys = append(keys, []any{5_000_000 + i})
 		}
 		purged, err := c.Purge(ctx, map[string][][]any{"orders": keys})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(purged.Tables) != 1 || purged.Tables[0].Deleted != 2499 || purged.Tables[0].Kept != 1 {
-			t.Fatalf("purge = %+v, want 2499 orders deleted and 1 kept", purged.Tables)
+		if len(purged.Tables) != 1 || purged.Tables[0].Deleted != 1499 || purged.Tables[0].Kept != 1 {
+			t.Fatalf("purge = %+v, want 1499 orders deleted and 1 kept", purged.Tables)
 		}
-		if len(purged.Stayed) != 1 || purged.Stayed[0].Key[0] != int64(referenced) || len(purged.Gone) != 2499 {
-			t.Errorf("stayed = %v and %d gone, want order %d stayed and 2499 gone", purged.Stayed, len(purged.Gone), referenced)
+		if len(purged.Stayed) != 1 || purged.Stayed[0].Key[0] != int64(referenced) || len(purged.Gone) != 1499 {
+			t.Errorf("stayed = %v and %d gone, want order %d stayed and 1499 gone", purged.Stayed, len(purged.Gone), referenced)
 		}
-		if n := count(t, c, `SELECT count(*) FROM orders WHERE id >= ? AND id < ?`, 5_000_000, 5_002_500); n != 1 {
+		if n := count(t, c, `SELECT count(*) FROM orders WHERE id >= ? AND id < ?`, 5_000_000, 5_001_500); n != 1 {
 			t.Errorf("%d of the orders remain, want the referenced one", n)
 		}
 
-		// Person 6 erased with 2,500 more orders: every one goes, as does
-		// the customer, past any batch.
-		addOrders(t, c, 6, 6_000_000, 2500)
+		// Person 6 erased with 1,500 more orders: every one goes, as does
+		// the customer.
+		addOrders(t, c, 6, 6_000_000, 1500)
 		orders := count(t, c, `SELECT count(*) FROM orders WHERE customer_id = ?`, 6)
 		erasure, err := c.Erase(ctx, emailOf(6), datamap.Rules{Now: time.Now()})
 		if err != nil {
