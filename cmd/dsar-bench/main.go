@@ -1,7 +1,7 @@
 // Command dsar-bench measures dsar against baselines taken in the same
 // run and writes report.json and summary.md (see docs/benchmarks.md).
 //
-//	dsar-bench [-size full|smoke] [-out DIR] [-only a,b] [-pg URL] [-mysql URL]
+//	dsar-bench [-size full|smoke] [-out DIR] [-only a,b] [-temporal memory,postgres] [-pg URL] [-mysql URL]
 package main
 
 import (
@@ -29,6 +29,7 @@ func main() {
 	out := flag.String("out", "test-output/bench", "where report.json and summary.md go")
 	only := flag.String("only", "", "comma-separated benchmarks to run (default all: "+strings.Join(bench.Names(), ", ")+")")
 	subjects := flag.Int("subjects", 0, "the demo organisation's people, instead of the size's (for a quick look at one benchmark)")
+	temporal := flag.String("temporal", bench.Memory+","+bench.Postgres, "the Temporal configurations to measure: "+bench.Memory+" (the embedded server in memory, as dsar dev runs it) and "+bench.Postgres+" (persisting to PostgreSQL, as a production cluster does); the benchmarks that go through Temporal run in each")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the run to this file")
 	pg := flag.String("pg", "", "a PostgreSQL server where the run may create databases (default DSAR_TEST_DATABASE_URL, else the local server as postgres)")
 	mysqlURL := flag.String("mysql", "", "a MySQL or MariaDB server where the run may create a database (default DSAR_TEST_MYSQL_URL, else "+bench.DefaultMySQLURL+")")
@@ -71,7 +72,7 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
-	rep, err := bench.Run(ctx, bench.Options{Sizes: sizes, AdminURL: admin, MySQLURL: *mysqlURL, Only: names, Log: log})
+	rep, err := bench.Run(ctx, bench.Options{Sizes: sizes, AdminURL: admin, MySQLURL: *mysqlURL, Only: names, Temporal: strings.Split(*temporal, ","), Log: log})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "dsar-bench:", err)
 		os.Exit(1)

@@ -70,7 +70,9 @@ type Figure struct {
 
 // Result is one benchmark: its figures, the baseline's, and the goal.
 type Result struct {
-	Name     string   `json:"name"`
+	Name string `json:"name"`
+	// Temporal is the configuration measured (Memory or Postgres).
+	Temporal string   `json:"temporal"`
 	What     string   `json:"what"`
 	Baseline string   `json:"baseline"`
 	Figures  []Figure `json:"figures"`
@@ -107,7 +109,25 @@ type Machine struct {
 	PostgreSQL string
 	MySQL      string `json:"mysql,omitempty"`
 	Temporal   string
-	Setup      map[string]float64 `json:"setup_seconds"`
+	// Configurations are the Temporal configurations measured, in order.
+	Configurations []string           `json:"configurations"`
+	Setup          map[string]float64 `json:"setup_seconds"`
+}
+
+// The Temporal configurations a run measures.
+const (
+	// Memory is the embedded server keeping its state in memory, as
+	// `dsar dev` and the tests run it.
+	Memory = "memory"
+	// Postgres is the embedded server persisting to PostgreSQL, as a
+	// production Temporal cluster does.
+	Postgres = "postgres"
+)
+
+// configurationTitle names a configuration in the summary.
+var configurationTitle = map[string]string{
+	Memory:   "Temporal in memory (the embedded server as `dsar dev` runs it)",
+	Postgres: "Temporal on PostgreSQL (the embedded server persisting as a production cluster does)",
 }
 
 // Options configure a run.
@@ -121,25 +141,33 @@ type Options struct {
 	MySQLURL string
 	// Only, if set, names the benchmarks to run.
 	Only []string
-	Log  *slog.Logger
+	// Temporal lists the configurations to measure (Memory, Postgres);
+	// empty means both. The benchmarks that go through Temporal run in
+	// each; the others, which never touch it, in the first only.
+	Temporal []string
+	Log      *slog.Logger
 }
 
 type benchmark struct {
 	name string
-	run  func(ctx context.Context, e *Env) (Result, error)
+	// temporal: the benchmark goes through Temporal, so each
+	// configuration measures it.
+	temporal bool
+	run      func(ctx context.Context, e *Env) (Result, error)
 }
 
 var benchmarks = []benchmark{
-	{"intake", intakeCase},
-	{"end_to_end", endToEnd},
-	{"discovery", discovery},
-	{"erasure", erasure},
-	{"discovery_mysql", discoveryMySQL},
-	{"erasure_mysql", erasureMySQL},
-	{"export", exportLarge},
-	{"deadline_monitor", deadlineMonitor},
-	{"breach_fanout", breachFanOut},
-	{"parked_workflows", parkedWorkflows},
+	{"intake", true, intakeCase},
+	{"end_to_end", true, endToEnd},
+	{"discovery", false, discovery},
+	{"erasure", false, erasure},
+	{"discovery_mysql", false, discoveryMySQL},
+	{"erasure_mysql", false, erasureMySQL},
+	{"export", false, exportLarge},
+	{"deadline_monitor", false, deadlineMonitor},
+	{"breach_fanout", true, breachFanOut},
+	{"parked_workflows", true, parkedWorkflows},
+	{"scale_out", true, scaleOut},
 }
 
 // Names lists the benchmarks in the order they run.
@@ -153,9 +181,23 @@ func Names() []string {
 
 // Run sets up the environment (embedded Temporal, PostgreSQL databases,
 // the demo organisation, a local SendGrid) and runs the benchmarks in
-// order. A benchmark that fails is recorded and the others still run.
+// order, once per Temporal configuration for those that go through
+// Temporal. A benchmark that fails is recorded and the others still run.
 func Run(ctx context.Context, o Options) (*Report, error) {
 	start := time.Now()
+	if len(o.Temporal) == 0 {
+		o.Temporal = []string{Memory, Postgres}
+	}
+	for _, c := range o.Temporal {
+		if c != Memory && c != Postgres {
+			return nil, fmt.Errorf("no Temporal configuration %q (there are %s and %s)", c, Memory, Postgres)
+		}
+	}
+	for _, n := range o.Only {
+		if !slices.Contains(Names(), n) {
+			return nil, fmt.Errorf("no benchmark %q (there are %s)", n, strings.Join(Names(), ", "))
+		}
+	}
 	rep := &Report{Sizes: o.Sizes, Started: start.UTC()}
 	e, err := newEnv(ctx, o)
 	if err != nil {
@@ -163,21 +205,33 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	}
 	defer e.Close()
 	rep.Machine = e.machine()
-	for _, b := range benchmarks {
-		if len(o.Only) > 0 && !slices.Contains(o.Only, b.name) {
+	for i, config := range o.Temporal {
+		var todo []benchmark
+		for _, b := range benchmarks {
+			if (len(o.Only) == 0 || slices.Contains(o.Only, b.name)) && (i == 0 || b.temporal) {
+				todo = append(todo, b)
+			}
+		}
+		if len(todo) == 0 {
 			continue
 		}
-		o.Log.Info("benchmark", "name", b.name)
-		t0 := time.Now()
-		r, err := b.run(ctx, e)
-		r.Name, r.Seconds = b.name, time.Since(t0).Seconds()
-		if err != nil {
-			rep.Failures = append(rep.Failures, fmt.Sprintf("%s: %v", b.name, err))
-			o.Log.Error("benchmark failed", "name", b.name, "error", err)
-			continue
+		o.Log.Info("configuration", "temporal", config)
+		if err := e.configure(ctx, config); err != nil {
+			return nil, err
 		}
-		rep.Results = append(rep.Results, r)
-		o.Log.Info("benchmark done", "name", b.name, "seconds", fmt.Sprintf("%.1f", r.Seconds), "met", r.Met)
+		for _, b := range todo {
+			o.Log.Info("benchmark", "name", b.name, "temporal", config)
+			t0 := time.Now()
+			r, err := b.run(ctx, e)
+			r.Name, r.Temporal, r.Seconds = b.name, config, time.Since(t0).Seconds()
+			if err != nil {
+				rep.Failures = append(rep.Failures, fmt.Sprintf("%s (Temporal %s): %v", b.name, config, err))
+				o.Log.Error("benchmark failed", "name", b.name, "temporal", config, "error", err)
+				continue
+			}
+			rep.Results = append(rep.Results, r)
+			o.Log.Info("benchmark done", "name", b.name, "temporal", config, "seconds", fmt.Sprintf("%.1f", r.Seconds), "met", r.Met)
+		}
 	}
 	rep.Machine.Setup = e.setup
 	rep.Machine.MySQL = e.mysqlVersion
@@ -215,24 +269,39 @@ func (r *Report) Markdown(w io.Writer) {
 	}
 	fmt.Fprintf(w, "Machine: %s/%s, %d CPUs%s, %.0f GiB; %s; PostgreSQL %s%s; Temporal server %s (embedded).\n\n",
 		m.OS, m.Arch, m.CPUs, cpuName(m.CPU), m.MemoryGiB, m.Go, m.PostgreSQL, mysql, m.Temporal)
-	fmt.Fprintln(w, "| benchmark | dsar | baseline | ratio | goal | met |")
-	fmt.Fprintln(w, "|---|---|---|---|---|---|")
-	for _, res := range r.Results {
-		met := "yes"
-		if !res.Met {
-			met = "**no**"
+	for _, config := range m.Configurations {
+		var rows []Result
+		for _, res := range r.Results {
+			if res.Temporal == config {
+				rows = append(rows, res)
+			}
 		}
-		ratio := ""
-		if res.Ratio != 0 {
-			ratio = fmt.Sprintf("%.2f (%s)", res.Ratio, res.RatioMeans)
+		if len(rows) == 0 {
+			continue
 		}
-		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s |\n", res.Name, figures(res.Figures), figures(res.BaselineFigures), ratio, res.Goal, met)
+		fmt.Fprintf(w, "%s:\n\n", configurationTitle[config])
+		fmt.Fprintln(w, "| benchmark | dsar | baseline | ratio | goal | met |")
+		fmt.Fprintln(w, "|---|---|---|---|---|---|")
+		for _, res := range rows {
+			met := "yes"
+			if !res.Met {
+				met = "**no**"
+			}
+			ratio := ""
+			if res.Ratio != 0 {
+				ratio = fmt.Sprintf("%.2f (%s)", res.Ratio, res.RatioMeans)
+			}
+			fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s |\n", res.Name, figures(res.Figures), figures(res.BaselineFigures), ratio, res.Goal, met)
+		}
+		fmt.Fprintln(w)
 	}
 	for _, f := range r.Failures {
-		fmt.Fprintf(w, "\nFailed: %s\n", f)
+		fmt.Fprintf(w, "Failed: %s\n\n", f)
 	}
-	fmt.Fprintln(w)
 	for _, res := range r.Results {
+		if res.Temporal != m.Configurations[0] {
+			continue // described once
+		}
 		fmt.Fprintf(w, "- **%s**: %s Baseline: %s.", res.Name, res.What, res.Baseline)
 		if res.Notes != "" {
 			fmt.Fprintf(w, " %s", res.Notes)

@@ -438,6 +438,10 @@ func ChildWorker() bool {
 	if out == "" {
 		return false
 	}
+	if os.Getenv(childRoleEnv) == "web" {
+		childWeb(out)
+		return true
+	}
 	ctx := context.Background()
 	cfg, err := config.Load(os.Getenv)
 	if err == nil {

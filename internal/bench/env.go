@@ -41,7 +41,10 @@ const (
 // and the demo organisation's in PostgreSQL, a local SendGrid, a worker
 // and the web server.
 type Env struct {
-	opts     Options
+	opts Options
+	// config is the Temporal configuration being measured (Memory or
+	// Postgres), temporal its server.
+	config   string
 	temporal *devtemporal.Server
 	admin    *sql.DB
 	adminURL string
@@ -54,8 +57,9 @@ type Env struct {
 	mysqlVersion string
 
 	// The main instance: the demo organisation with Sizes.Subjects
-	// people.
+	// people, seeded once into shop and shared by the configurations.
 	Main *Instance
+	shop string
 }
 
 // Instance is one dsar (app, worker, web server) on its own databases
@@ -83,15 +87,6 @@ func newEnv(ctx context.Context, o Options) (*Env, error) {
 	if e.tmp, err = os.MkdirTemp("", "dsar-bench-"); err != nil {
 		return nil, err
 	}
-	t0 := time.Now()
-	e.temporal, err = devtemporal.Start(devtemporal.Options{
-		Address: "127.0.0.1:0", Namespace: "default",
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
-	if err != nil {
-		return nil, fmt.Errorf("embedded Temporal: %w", err)
-	}
-	e.setup["temporal"] = time.Since(t0).Seconds()
 	e.adminURL = o.AdminURL
 	if e.admin, err = sql.Open("pgx", o.AdminURL); err != nil {
 		return nil, err
@@ -99,13 +94,66 @@ func newEnv(ctx context.Context, o Options) (*Env, error) {
 	if err := e.admin.PingContext(ctx); err != nil {
 		return nil, fmt.Errorf("PostgreSQL at %s: %w", redactURL(o.AdminURL), err)
 	}
-	t0 = time.Now()
-	if e.Main, err = e.newInstance(ctx, "main", o.Sizes.Subjects, nil); err != nil {
-		return nil, err
-	}
-	e.setup["seed_subjects"] = time.Since(t0).Seconds()
 	ok = true
 	return e, nil
+}
+
+// configure stops the configuration running, if any, and starts the
+// embedded Temporal server as config says (in memory, or persisting to
+// two new PostgreSQL databases as a production cluster does) and the main
+// dsar instance on it. The demo organisation is seeded the first time
+// only.
+func (e *Env) configure(ctx context.Context, config string) error {
+	e.stopConfig()
+	opts := devtemporal.Options{
+		Address: "127.0.0.1:0", Namespace: "default",
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	}
+	t0 := time.Now()
+	switch config {
+	case Memory:
+	case Postgres:
+		var err error
+		if opts.PostgresURL, err = e.database(ctx, "temporal"); err != nil {
+			return err
+		}
+		if opts.PostgresVisibilityURL, err = e.database(ctx, "temporal_visibility"); err != nil {
+			return err
+		}
+	default:
+		return fmt.Errorf("Temporal configuration %q: want %s or %s", config, Memory, Postgres)
+	}
+	var err error
+	if e.temporal, err = devtemporal.Start(opts); err != nil {
+		return fmt.Errorf("embedded Temporal (%s): %w", config, err)
+	}
+	e.config = config
+	e.setup["temporal_"+config] = time.Since(t0).Seconds()
+	t0 = time.Now()
+	var more map[string]string
+	if e.shop != "" {
+		more = map[string]string{demo.DSNEnv: e.shop}
+	}
+	if e.Main, err = e.newInstance(ctx, "main_"+config, e.opts.Sizes.Subjects, more); err != nil {
+		return err
+	}
+	if e.shop == "" {
+		e.shop = e.Main.Shop
+		e.setup["seed_subjects"] = time.Since(t0).Seconds()
+	}
+	return nil
+}
+
+// stopConfig stops the main instance and its Temporal server.
+func (e *Env) stopConfig() {
+	if e.Main != nil {
+		e.Main.stop()
+		e.Main = nil
+	}
+	if e.temporal != nil {
+		e.temporal.Stop()
+		e.temporal = nil
+	}
 }
 
 // database creates an empty database and returns its URL.
@@ -125,15 +173,18 @@ func (e *Env) database(ctx context.Context, purpose string) (string, error) {
 	return u.String(), nil
 }
 
-// newInstance starts a dsar whose demo organisation has people persons.
+// newInstance starts a dsar whose demo organisation has people persons,
+// in a new database unless more names one (demo.DSNEnv) already seeded.
 func (e *Env) newInstance(ctx context.Context, name string, people int, more map[string]string) (*Instance, error) {
 	appDB, err := e.database(ctx, name+"_app")
 	if err != nil {
 		return nil, err
 	}
-	shop, err := e.database(ctx, name+"_shop")
-	if err != nil {
-		return nil, err
+	shop := more[demo.DSNEnv]
+	if shop == "" {
+		if shop, err = e.database(ctx, name+"_shop"); err != nil {
+			return nil, err
+		}
 	}
 	sg := sendgridtest.New(benchKey)
 	sg.KeepBodiesOff()
@@ -235,14 +286,9 @@ func (e *Env) newInstance(ctx context.Context, name string, people int, more map
 
 // Close stops everything and drops the databases.
 func (e *Env) Close() {
-	if e.Main != nil {
-		e.Main.stop()
-	}
+	e.stopConfig()
 	if e.mysql != nil {
 		e.mysql.close()
-	}
-	if e.temporal != nil {
-		e.temporal.Stop()
 	}
 	if e.admin != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -264,6 +310,7 @@ func (e *Env) machine() Machine {
 		m.PostgreSQL = v
 	}
 	m.Temporal = temporalVersion
+	m.Configurations = e.opts.Temporal
 	return m
 }
 
