@@ -161,8 +161,24 @@ func tablesOf(sources []Source, meta Meta) []table {
 // each streams a table's rows: the personal ones not withheld, without
 // the columns an officer withheld, credentials replaced.
 func (t table) each(ctx context.Context, fn func(cols []string, row []any) error) error {
+	return t.read(ctx, t.conn.ReadRows, fn)
+}
+
+// stream is each for a caller that keeps nothing of a row after fn
+// returns: where the connector can, its values are read in place, not
+// copied (datamap.RowStreamer).
+func (t table) stream(ctx context.Context, fn func(cols []string, row []any) error) error {
+	if s, ok := t.conn.(datamap.RowStreamer); ok {
+		return t.read(ctx, s.StreamRows, fn)
+	}
+	return t.each(ctx, fn)
+}
+
+type rowReader func(ctx context.Context, t *datamap.Table, keys [][]any, each func(columns []string, row []any) error) error
+
+func (t table) read(ctx context.Context, rows rowReader, fn func(cols []string, row []any) error) error {
 	ft := t.found
-	return t.conn.ReadRows(ctx, ft.Table, t.keys, func(cols []string, row []any) error {
+	return rows(ctx, ft.Table, t.keys, func(cols []string, row []any) error {
 		keepCols := make([]string, 0, len(cols))
 		kept := make([]any, 0, len(row))
 		for i, c := range cols {
@@ -314,7 +330,7 @@ func WriteExport(ctx context.Context, w io.Writer, sources []Source, meta Meta) 
 		var rowJSON bytes.Buffer
 		enc := json.NewEncoder(&rowJSON)
 		obj := map[string]any{}
-		err = t.each(ctx, func(cols []string, row []any) error {
+		err = t.stream(ctx, func(cols []string, row []any) error {
 			clear(obj)
 			for i, c := range cols {
 				obj[c] = jsonValue(row[i])
@@ -344,7 +360,7 @@ func WriteExport(ctx context.Context, w io.Writer, sources []Source, meta Meta) 
 		}
 		cw := csv.NewWriter(cf)
 		header := false
-		err = t.each(ctx, func(cols []string, row []any) error {
+		err = t.stream(ctx, func(cols []string, row []any) error {
 			if !header {
 				header = true
 				head := make([]string, len(cols))
