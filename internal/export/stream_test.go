@@ -1,12 +1,15 @@
 package export_test
 
 import (
+	"archive/zip"
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"strings"
 	"testing"
 	"time"
@@ -163,5 +166,46 @@ func TestExportReadInPlaceIsWhatTheCopiesGive(t *testing.T) {
 	var doc any
 	if err := json.Unmarshal([]byte(fmt.Sprint(js[0]["doc"])), &doc); err != nil {
 		t.Errorf("a jsonb value comes out as %q, not its JSON text: %v", js[0]["doc"], err)
+	}
+}
+
+// A table whose JSON barely deflates (base64, scans) has its CSV stored
+// in the ZIP rather than deflated again; it reads back the same, and a
+// table that compresses still has both files deflated.
+func TestIncompressibleTablesCSVIsStoredAndReadsBack(t *testing.T) {
+	shop := newFuzzShop(t)
+	noise := make([]byte, 900<<10)
+	rand.NewChaCha8([32]byte{1}).Read(noise)
+	for _, c := range []struct {
+		name   string
+		value  string
+		stored bool
+	}{
+		{"base64", base64.StdEncoding.EncodeToString(noise), true},
+		{"text", strings.Repeat("Ada Lovelace, Analytical Engine. ", 40000), false},
+	} {
+		shop.put(t, c.value, []byte("note"), 1)
+		var b bytes.Buffer
+		meta := export.Meta{RequestID: "DSR-STORE00001", Organisation: "Example Ltd", GeneratedAt: time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)}
+		if err := export.WriteExport(context.Background(), &b, []export.Source{{Conn: shop.conn, Found: shop.found}}, meta); err != nil {
+			t.Fatalf("%s: WriteExport: %v", c.name, err)
+		}
+		z, err := zip.NewReader(bytes.NewReader(b.Bytes()), int64(b.Len()))
+		if err != nil {
+			t.Fatalf("%s: not a ZIP: %v", c.name, err)
+		}
+		for _, f := range z.File {
+			want := zip.Deflate
+			if f.Name == "shop/people.csv" && c.stored {
+				want = zip.Store
+			}
+			if f.Method != want {
+				t.Errorf("%s: %s has method %d, want %d", c.name, f.Name, f.Method, want)
+			}
+		}
+		records := readCSV(t, unzip(t, b.Bytes())["shop/people.csv"])
+		if records[1][2] != c.value {
+			t.Errorf("%s: the name read back from the CSV differs from what was stored (%d bytes against %d)", c.name, len(records[1][2]), len(c.value))
+		}
 	}
 }
