@@ -161,8 +161,24 @@ func tablesOf(sources []Source, meta Meta) []table {
 // each streams a table's rows: the personal ones not withheld, without
 // the columns an officer withheld, credentials replaced.
 func (t table) each(ctx context.Context, fn func(cols []string, row []any) error) error {
+	return t.read(ctx, t.conn.ReadRows, fn)
+}
+
+// stream is each for a caller that keeps nothing of a row after fn
+// returns: where the connector can, its values are read in place, not
+// copied (datamap.RowStreamer).
+func (t table) stream(ctx context.Context, fn func(cols []string, row []any) error) error {
+	if s, ok := t.conn.(datamap.RowStreamer); ok {
+		return t.read(ctx, s.StreamRows, fn)
+	}
+	return t.each(ctx, fn)
+}
+
+type rowReader func(ctx context.Context, t *datamap.Table, keys [][]any, each func(columns []string, row []any) error) error
+
+func (t table) read(ctx context.Context, rows rowReader, fn func(cols []string, row []any) error) error {
 	ft := t.found
-	return t.conn.ReadRows(ctx, ft.Table, t.keys, func(cols []string, row []any) error {
+	return rows(ctx, ft.Table, t.keys, func(cols []string, row []any) error {
 		keepCols := make([]string, 0, len(cols))
 		kept := make([]any, 0, len(row))
 		for i, c := range cols {
@@ -250,12 +266,37 @@ func CSVCell(v any) string {
 // thirds of a large export's time compressing, and even its fastest
 // level three quarters (docs/benchmarks.md); klauspost's writes the same
 // format, which every unzip reads, at a few times its speed.
-func newZip(w io.Writer) *zip.Writer {
+// When deflated is set, it counts the bytes the compressors put out.
+func newZip(w io.Writer, deflated *int64) *zip.Writer {
 	z := zip.NewWriter(w)
 	z.RegisterCompressor(zip.Deflate, func(out io.Writer) (io.WriteCloser, error) {
+		if deflated != nil {
+			out = &counter{w: out, n: deflated}
+		}
 		return flate.NewWriter(out, flate.BestSpeed)
 	})
 	return z
+}
+
+// counter counts what passes through it into n.
+type counter struct {
+	w io.Writer
+	n *int64
+}
+
+func (c *counter) Write(b []byte) (int, error) {
+	n, err := c.w.Write(b)
+	*c.n += int64(n)
+	return n, err
+}
+
+// storeCSV says whether a table's CSV is stored in the ZIP rather than
+// deflated, from how its JSON deflated: the CSV holds the same values,
+// so when a large JSON file shrank by less than a tenth, deflating the
+// CSV would cost as much CPU for as little (base64, scans, already
+// compressed attachments), and it is stored as it is.
+func storeCSV(jsonBytes, deflated int64) bool {
+	return jsonBytes >= 1<<20 && deflated*10 > jsonBytes*9
 }
 
 // ManifestTable describes one table in an export.
@@ -290,7 +331,8 @@ type ManifestOther struct {
 // WriteExport writes the machine-readable export: a ZIP with one JSON and
 // one CSV file per table and a manifest.json, rows streamed in batches.
 func WriteExport(ctx context.Context, w io.Writer, sources []Source, meta Meta) error {
-	z := newZip(w)
+	var deflated int64
+	z := newZip(w, &deflated)
 	man := Manifest{RequestID: meta.RequestID, Organisation: meta.Organisation, GeneratedAt: meta.GeneratedAt.UTC().Format(time.RFC3339),
 		Withheld: meta.Withheld}
 	for _, s := range sources {
@@ -307,14 +349,16 @@ func WriteExport(ctx context.Context, w io.Writer, sources []Source, meta Meta) 
 		if err != nil {
 			return err
 		}
-		jw := bufio.NewWriter(jf)
+		var jsonBytes int64
+		deflated = 0
+		jw := bufio.NewWriter(&counter{w: jf, n: &jsonBytes})
 		jw.WriteString("[")
 		// One buffer for every row's JSON: a row of large values is not
 		// copied out of the encoder for each row.
 		var rowJSON bytes.Buffer
 		enc := json.NewEncoder(&rowJSON)
 		obj := map[string]any{}
-		err = t.each(ctx, func(cols []string, row []any) error {
+		err = t.stream(ctx, func(cols []string, row []any) error {
 			clear(obj)
 			for i, c := range cols {
 				obj[c] = jsonValue(row[i])
@@ -338,13 +382,17 @@ func WriteExport(ctx context.Context, w io.Writer, sources []Source, meta Meta) 
 		if err := jw.Flush(); err != nil {
 			return err
 		}
-		cf, err := z.Create(base + ".csv")
+		csvHead := &zip.FileHeader{Name: base + ".csv", Method: zip.Deflate}
+		if storeCSV(jsonBytes, deflated) {
+			csvHead.Method = zip.Store
+		}
+		cf, err := z.CreateHeader(csvHead)
 		if err != nil {
 			return err
 		}
 		cw := csv.NewWriter(cf)
 		header := false
-		err = t.each(ctx, func(cols []string, row []any) error {
+		err = t.stream(ctx, func(cols []string, row []any) error {
 			if !header {
 				header = true
 				head := make([]string, len(cols))
@@ -414,7 +462,7 @@ func indentJSON(raw json.RawMessage) string {
 // readable report of everything found, and data.json with the same rows
 // grouped by system and table, with categories.
 func WriteAccess(ctx context.Context, w io.Writer, sources []Source, meta Meta) error {
-	z := newZip(w)
+	z := newZip(w, nil)
 	tables := tablesOf(sources, meta)
 
 	hf, err := z.Create(ReportFile)

@@ -100,7 +100,13 @@ func chunkAD(packageID string, seq int) []byte {
 }
 
 func (s *Sealer) seal(packageID string, seq int, plain []byte) []byte {
-	nonce := make([]byte, s.aead.NonceSize())
+	return s.sealTo(nil, packageID, seq, plain)
+}
+
+// sealTo is seal into dst's memory when it is large enough.
+func (s *Sealer) sealTo(dst []byte, packageID string, seq int, plain []byte) []byte {
+	n := s.aead.NonceSize()
+	nonce := append(dst[:0], make([]byte, n)...)
 	if _, err := rand.Read(nonce); err != nil {
 		panic(err) // crypto/rand does not fail on supported platforms
 	}
@@ -141,6 +147,10 @@ type Writer struct {
 	sealer *Sealer
 	pkg    *store.Package
 	buf    []byte
+	// sealed holds each chunk sealed, reused from chunk to chunk: a
+	// large export would otherwise give the garbage collector a new
+	// chunk's worth for every MiB written.
+	sealed []byte
 	seq    int
 	size   int64
 	now    func() time.Time
@@ -177,7 +187,8 @@ func (w *Writer) flush() error {
 	if len(w.buf) == 0 {
 		return nil
 	}
-	if err := w.st.PutPackageChunk(w.ctx, w.pkg.ID, w.seq, w.sealer.seal(w.pkg.ID, w.seq, w.buf)); err != nil {
+	w.sealed = w.sealer.sealTo(w.sealed, w.pkg.ID, w.seq, w.buf)
+	if err := w.st.PutPackageChunk(w.ctx, w.pkg.ID, w.seq, w.sealed); err != nil {
 		return err
 	}
 	w.size += int64(len(w.buf))

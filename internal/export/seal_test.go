@@ -10,6 +10,7 @@ import (
 
 	"github.com/dsar-project/dsar/internal/domain"
 	"github.com/dsar-project/dsar/internal/export"
+	"github.com/dsar-project/dsar/internal/pgtest"
 	"github.com/dsar-project/dsar/internal/store"
 	"github.com/dsar-project/dsar/internal/storetest"
 )
@@ -116,5 +117,44 @@ func TestChunksCannotBeSwapped(t *testing.T) {
 	}
 	if plain, err := sealer.OpenBlob(blobKey, "DSR-1/crm", sealed); err != nil || string(plain) != `{"summary":"ok"}` {
 		t.Errorf("OpenBlob = %q, %v", plain, err)
+	}
+}
+
+// On PostgreSQL chunks are stored with COPY; they read back as written,
+// and a chunk stored twice is refused as an INSERT would refuse it.
+func TestPackagesRoundTripOnPostgreSQL(t *testing.T) {
+	ctx := context.Background()
+	st, err := store.Open(ctx, pgtest.NewDatabase(t), "")
+	if err != nil {
+		t.Fatalf("open PostgreSQL: %v", err)
+	}
+	t.Cleanup(func() { st.Close() })
+	if _, err := st.Migrate(ctx); err != nil {
+		t.Fatalf("migrate: %v", err)
+	}
+	r := &store.Request{ID: "DSR-SEALTEST02", Type: domain.TypeExport, Status: domain.StatusReceived,
+		Email: "ada@example.com", Name: "Ada", ReceivedAt: now, DueAt: now.AddDate(0, 0, 30)}
+	if err := st.CreateRequest(ctx, r, nil); err != nil {
+		t.Fatal(err)
+	}
+	sealer, err := export.NewSealer(strings.Repeat("a", 40))
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := make([]byte, 2*export.ChunkSize+12345)
+	rand.Read(data)
+	p := write(t, st, sealer, r.ID, "pkg-pg", data)
+	if p.Chunks != 3 || p.Size != int64(len(data)) {
+		t.Fatalf("package of %d chunks, %d bytes", p.Chunks, p.Size)
+	}
+	var out bytes.Buffer
+	if err := export.Stream(ctx, st, sealer, p, &out); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(out.Bytes(), data) {
+		t.Error("the package does not read back as written")
+	}
+	if err := st.PutPackageChunk(ctx, p.ID, 1, []byte("again")); err == nil {
+		t.Error("a chunk was stored twice")
 	}
 }
