@@ -31,6 +31,14 @@ var (
 			InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute,
 		},
 	}
+	// storeLocalActivity is storeActivity for the short database steps
+	// run as local activities (changeLocalSteps).
+	storeLocalActivity = workflow.LocalActivityOptions{
+		StartToCloseTimeout: 30 * time.Second,
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute,
+		},
+	}
 	// Discovery and fulfilment work in the organisation's own databases,
 	// which may be slow or briefly down: long timeouts, patient retries.
 	// They heartbeat on a clock, so a worker that dies mid-step costs

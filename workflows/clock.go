@@ -123,8 +123,7 @@ func (w *subjectRequest) pauseClock(ctx workflow.Context, since time.Time) error
 		return nil
 	}
 	var clock activities.Clock
-	actx := workflow.WithActivityOptions(ctx, storeActivity)
-	err := workflow.ExecuteActivity(actx, requests.PauseClock, activities.Pause{
+	err := w.storeStep(ctx, requests.PauseClock, activities.Pause{
 		RequestID: w.in.RequestID, From: since, To: workflow.Now(ctx),
 	}).Get(ctx, &clock)
 	if err != nil {

@@ -525,6 +525,17 @@ func TestActivitiesCarryNoPersonalData(t *testing.T) {
 		defer mu.Unlock()
 		calls = append(calls, info.ActivityType.Name+" "+string(raw))
 	})
+	// The short database steps run as local activities, whose arguments
+	// are recorded in history as well (changeLocalSteps).
+	h.env.SetOnLocalActivityStartedListener(func(info *activity.Info, _ context.Context, args []any) {
+		raw, err := json.Marshal(args)
+		if err != nil {
+			t.Errorf("%s: %v", info.ActivityType.Name, err)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		calls = append(calls, info.ActivityType.Name+" "+string(raw))
+	})
 	h.verifyAt(time.Hour)
 	h.decideAt(2*time.Hour, ReviewDecision{Decision: Approve, Actor: "grace@example.org"})
 	h.run()

@@ -104,9 +104,11 @@ func endToEnd(ctx context.Context, e *Env) (Result, error) {
 	r := Result{
 		What:     fmt.Sprintf("%d access requests per concurrency level from random demo people, driven through the API: submit, verify by an officer, approve; timed until the answer says completed (discovery, the package built, sealed and stored, every email sent to the local SendGrid).", sz.EndToEnd),
 		Baseline: "a bare Temporal workflow running as many no-op activities one after another (" + fmt.Sprint(floorActivities) + "), on the same server and worker process",
-		Goal:     "p50 < 1 s",
+		Goal:     "p50 < 1 s at c=1 and at c=10",
 	}
 	hc := &http.Client{}
+	var mu sync.Mutex
+	var ids []string // the requests of the current concurrency level
 	one := func(i int) error {
 		ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 		defer cancel()
@@ -116,6 +118,9 @@ func endToEnd(ctx context.Context, e *Env) (Result, error) {
 		if err != nil || code != http.StatusCreated {
 			return fmt.Errorf("submit: %d %v", code, err)
 		}
+		mu.Lock()
+		ids = append(ids, workflows.SubjectRequestWorkflowID(created.ID))
+		mu.Unlock()
 		path := "/api/v1/officer/requests/" + created.ID
 		for {
 			code, err := e.Main.call(ctx, hc, "POST", path+"/verify", true, map[string]string{"evidence": "benchmark"}, nil)
@@ -167,23 +172,46 @@ func endToEnd(ctx context.Context, e *Env) (Result, error) {
 	}
 	defer stop()
 	for _, c := range []int{1, 10} {
+		ids = nil
+		cpu0 := cpuTime()
 		durs, _, err := timed(ctx, sz.EndToEnd, c, func(int) error { return one(0) })
 		if err != nil {
 			return r, fmt.Errorf("concurrency %d: %w", c, err)
 		}
+		cpu1 := cpuTime()
 		base, _, err := timed(ctx, sz.EndToEnd, c, func(int) error { return floor(ctx) })
 		if err != nil {
 			return r, fmt.Errorf("baseline at concurrency %d: %w", c, err)
 		}
-		r.Figures = append(r.Figures, Figure{fmt.Sprintf("c=%d p50", c), percentile(durs, 50), "ms"}, Figure{fmt.Sprintf("c=%d p99", c), percentile(durs, 99), "ms"})
-		r.BaselineFigures = append(r.BaselineFigures, Figure{fmt.Sprintf("c=%d p50", c), percentile(base, 50), "ms"}, Figure{fmt.Sprintf("c=%d p99", c), percentile(base, 99), "ms"})
+		cpu2 := cpuTime()
+		// CPU time of this process (Temporal server, worker, web server;
+		// not PostgreSQL) per request: what a busy machine's wall times
+		// hide.
+		perReq := func(d time.Duration) float64 { return ms(d) / float64(sz.EndToEnd) }
+		r.Figures = append(r.Figures, Figure{fmt.Sprintf("c=%d p50", c), percentile(durs, 50), "ms"}, Figure{fmt.Sprintf("c=%d p99", c), percentile(durs, 99), "ms"},
+			Figure{fmt.Sprintf("c=%d CPU per request", c), perReq(cpu1 - cpu0), "ms"})
+		r.BaselineFigures = append(r.BaselineFigures, Figure{fmt.Sprintf("c=%d p50", c), percentile(base, 50), "ms"}, Figure{fmt.Sprintf("c=%d p99", c), percentile(base, 99), "ms"},
+			Figure{fmt.Sprintf("c=%d CPU per request", c), perReq(cpu2 - cpu1), "ms"})
+		// The goal is the p50 at both levels; the ratio is taken where
+		// requests compete for the worker, as privacy teams run them.
 		if c == 1 {
-			r.Ratio, r.RatioMeans = percentile(durs, 50)/percentile(base, 50), "p50 at c=1 over the baseline's"
 			r.Met = percentile(durs, 50) < 1000
 		} else {
 			r.Met = r.Met && percentile(durs, 50) < 1000
+			r.Ratio, r.RatioMeans = percentile(durs, 50)/percentile(base, 50), "p50 at c=10 over the baseline's"
 		}
 	}
+	// Where the time went: the c=10 requests' histories, and what a
+	// commit costs in dsar's database at the same concurrency.
+	notes, err := historyBreakdown(ctx, e.Main.App.Temporal, e.opts.Log, ids)
+	if err != nil {
+		return r, fmt.Errorf("histories: %w", err)
+	}
+	commit, err := commitTimes(ctx, e.Main.Env["DSAR_DATABASE_URL"], 200, 10)
+	if err != nil {
+		return r, fmt.Errorf("commit times: %w", err)
+	}
+	r.Notes = fmt.Sprintf("%s A one-row commit in dsar's database takes %.1f ms (p50, 10 at once).", notes, commit)
 	return r, nil
 }
 

@@ -438,7 +438,7 @@ func TestRequestFromFormToCompletion(t *testing.T) {
 		t.Errorf("status page: %d\n%s", code, body)
 	}
 
-	s.recordHistory(r.ID, "subject_request_completed_fulfilling_first.json")
+	s.recordHistory(r.ID, "subject_request_completed_local_steps.json")
 
 	// Exactly one email per step, in order.
 	got := steps(s.sendgrid.Mails())

@@ -200,7 +200,7 @@ func TestAccessRequestDeliversAReportOfEverythingFound(t *testing.T) {
 	r, mail := s.run(person, "access")
 
 	s.waitStatus(r.ID, "completed")
-	s.recordHistory(r.ID, "subject_request_access_fulfilled_fulfilling_first.json")
+	s.recordHistory(r.ID, "subject_request_access_fulfilled_local_steps.json")
 	z, link := s.download(mail)
 	files := readZip(t, z)
 	report, data := files["report.html"], files["data.json"]

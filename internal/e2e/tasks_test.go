@@ -132,7 +132,7 @@ func TestWebhookAndManualSystemsJoinTheRequest(t *testing.T) {
 
 	done := s.waitMail(r.ID, "completed").Text
 	s.waitStatus(r.ID, "completed")
-	s.recordHistory(r.ID, "subject_request_access_other_systems_fulfilling_first.json")
+	s.recordHistory(r.ID, "subject_request_access_other_systems_local_steps.json")
 	for _, want := range []string{"crm: 1 contact record found", "paper_archive: handled by our staff (" + note + ")"} {
 		if !strings.Contains(done, want) {
 			t.Errorf("the completion email lacks %q:\n%s", want, done)

@@ -362,6 +362,10 @@ func (s *Service) start(ctx context.Context, r *store.Request) error {
 		TaskQueue:                s.TaskQueue,
 		WorkflowIDReusePolicy:    enums.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
 		WorkflowIDConflictPolicy: enums.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+		// A worker of this process, when there is one with a free slot,
+		// runs the first workflow task straight from the server's answer
+		// instead of polling for it; otherwise the start is as usual.
+		EnableEagerStart: true,
 	}, workflows.SubjectRequest, workflows.SubjectRequestInput{RequestID: r.ID, Type: r.Type, VerifyTTL: s.VerifyTTL, Reminders: s.Reminders})
 	var started *serviceerror.WorkflowExecutionAlreadyStarted
 	if err != nil && !errors.As(err, &started) {
