@@ -122,6 +122,9 @@ type Options struct {
 	// Only, if set, names the benchmarks to run.
 	Only []string
 	Log  *slog.Logger
+	// ChildHeapProfile, if set, is where the parked-workflows worker
+	// writes its heap profile, once a second.
+	ChildHeapProfile string
 }
 
 type benchmark struct {
