@@ -444,6 +444,11 @@ func ChildWorker() bool {
 	if out == "" {
 		return false
 	}
+	if os.Getenv(childHeapEnv) != "" {
+		// Sample every 4 KB allocated, not every 512 KB: a parked
+		// workflow's few kilobytes must show in the profile.
+		runtime.MemProfileRate = 4096
+	}
 	ctx := context.Background()
 	cfg, err := config.Load(os.Getenv)
 	if err == nil {
