@@ -11,6 +11,7 @@ import (
 
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
+	"golang.org/x/sync/errgroup"
 	"golang.org/x/time/rate"
 
 	"github.com/dsar-project/dsar/internal/datamap"
@@ -23,14 +24,21 @@ import (
 // (a second, different notice or authority notification).
 const ErrTypeBreachRefused = "BreachRefused"
 
+// FanOutLanes is how many batches a fan-out sends at once: enough to
+// overlap one batch's database work with another's call to SendGrid.
+const FanOutLanes = 4
+
 // Breaches are the activities of the Breach workflow.
 type Breaches struct {
 	Requests *Requests        // store, templates, officer alerts, clock
 	Systems  *datamap.Systems // nil: no data map, no one can be found
 	Batch    mail.BatchSender
 	// BatchSize is how many people one send carries (at most
-	// mail.MaxBatch); Rate caps people emailed per second (0: no cap).
+	// mail.MaxBatch); Lanes is how many batches are sent at once (0 is
+	// one); Rate caps people emailed per second, all lanes together (0:
+	// no cap).
 	BatchSize int
+	Lanes     int
 	Rate      float64
 }
 
@@ -176,13 +184,13 @@ func (a *Breaches) RecordAuthority(ctx context.Context, n AuthorityNotified) err
 }
 
 // FanOut emails the approved notice to every affected person not yet
-// emailed, in batches of BatchSize (one SendGrid call each), at most Rate
-// people a second, heartbeating its progress. Each batch is claimed in the
-// database before it is sent and marked sent after, with neither step
-// cancelled by a stopping worker, so a stop between batches resumes at
-// the next one and no one is emailed twice. A batch whose send was cut off
-// by a crash stays "uncertain" in the progress rather than being sent
-// again.
+// emailed, in batches of BatchSize (one SendGrid call each), Lanes batches
+// at a time, at most Rate people a second, heartbeating its progress. Each
+// batch is claimed in the database before it is sent and marked sent
+// after, with neither step cancelled by a stopping worker, so a stop
+// between batches resumes at the next one and no one is emailed twice. A
+// batch whose send was cut off by a crash stays "uncertain" in the
+// progress rather than being sent again.
 func (a *Breaches) FanOut(ctx context.Context, id string) (store.FanOutProgress, error) {
 	st := a.Requests.Store
 	b, err := st.GetBreach(ctx, id)
@@ -212,54 +220,18 @@ func (a *Breaches) FanOut(ctx context.Context, id string) (store.FanOutProgress,
 	if a.Rate > 0 {
 		pace = rate.NewLimiter(rate.Limit(a.Rate), size)
 	}
-	for {
-		if err := ctx.Err(); err != nil {
-			return store.FanOutProgress{}, err // stopping: the next attempt resumes here
-		}
-		if err := pace.WaitN(ctx, size); err != nil {
-			return store.FanOutProgress{}, err
-		}
-		// From here to the mark, a stopping worker does not cut in.
-		keep := context.WithoutCancel(ctx)
-		batch, rs, err := st.ClaimBatch(keep, id, size)
-		if err != nil {
-			return store.FanOutProgress{}, err
-		}
-		if len(rs) == 0 {
-			break
-		}
-		to := make([]mail.Recipient, len(rs))
-		for i, r := range rs {
-			to[i] = mail.Recipient{Email: r.Email, Name: cmpName(r.Name)}
-		}
-		sendCtx, cancel := context.WithTimeout(keep, mail.SendTimeout)
-		err = a.Batch.SendBatch(sendCtx, mail.Batch{Subject: subject, Text: text, HTML: html, To: to, Ref: b.ID, Step: string(mail.KindBreachNotice)})
-		cancel()
-		if errors.Is(err, mail.ErrPermanent) {
-			// Refused for good (a malformed address in the batch, say):
-			// recorded for the officers, and the others go on.
-			a.Requests.Log.Warn("breach notice batch refused", "breach_id", id, "batch", batch, "error", err)
-			if ferr := st.FailBatch(keep, id, batch, err.Error(), a.Requests.Now()); ferr != nil {
-				return store.FanOutProgress{}, ferr
-			}
-			continue
-		}
-		if errors.Is(err, mail.ErrNoAnswer) {
-			// Sent, maybe accepted: the batch stays claimed, and becomes
-			// uncertain for an officer to settle rather than be sent twice.
-			return store.FanOutProgress{}, err
-		}
-		if err != nil {
-			// An answer other than acceptance means nothing was sent.
-			if rerr := st.ReleaseBatch(keep, id, batch); rerr != nil {
-				return store.FanOutProgress{}, rerr
-			}
-			return store.FanOutProgress{}, err
-		}
-		if err := st.MarkBatchSent(keep, id, batch, a.Requests.Now()); err != nil {
-			return store.FanOutProgress{}, err
-		}
-		a.Requests.Metrics.Sent.WithLabelValues(string(mail.KindBreachNotice)).Add(float64(len(rs)))
+	// Lanes send side by side, so the database's claims and marks and
+	// the provider's calls overlap. The first lane to fail stops the
+	// others between batches; a batch under way is finished.
+	g, gctx := errgroup.WithContext(ctx)
+	for range max(a.Lanes, 1) {
+		g.Go(func() error {
+			return a.sendBatches(gctx, b.ID, pace, size, mail.Batch{Subject: subject, Text: text, HTML: html,
+				Ref: b.ID, Step: string(mail.KindBreachNotice)})
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return store.FanOutProgress{}, err
 	}
 	// This attempt's batches are all settled; anything still claimed was
 	// claimed by an attempt that died mid-send.
@@ -273,6 +245,60 @@ func (a *Breaches) FanOut(ctx context.Context, id string) (store.FanOutProgress,
 	_, err = st.SetBreachTime(ctx, id, "fanout_done_at", store.ActorSystem,
 		fmt.Sprintf("notice sent to %d of %d people", p.Sent, p.Total), a.Requests.Now())
 	return p, err
+}
+
+// sendBatches is one lane of a fan-out: it claims, sends and records
+// batches of the notice until no one is left to claim.
+func (a *Breaches) sendBatches(ctx context.Context, id string, pace *rate.Limiter, size int, notice mail.Batch) error {
+	st := a.Requests.Store
+	for {
+		if err := ctx.Err(); err != nil {
+			return err // stopping: the next attempt resumes here
+		}
+		if err := pace.WaitN(ctx, size); err != nil {
+			return err
+		}
+		// From here to the mark, a stopping worker does not cut in.
+		keep := context.WithoutCancel(ctx)
+		batch, rs, err := st.ClaimBatch(keep, id, size)
+		if err != nil || len(rs) == 0 {
+			return err
+		}
+		to := make([]mail.Recipient, len(rs))
+		for i, r := range rs {
+			to[i] = mail.Recipient{Email: r.Email, Name: cmpName(r.Name)}
+		}
+		send := notice
+		send.To = to
+		sendCtx, cancel := context.WithTimeout(keep, mail.SendTimeout)
+		err = a.Batch.SendBatch(sendCtx, send)
+		cancel()
+		if errors.Is(err, mail.ErrPermanent) {
+			// Refused for good (a malformed address in the batch, say):
+			// recorded for the officers, and the others go on.
+			a.Requests.Log.Warn("breach notice batch refused", "breach_id", id, "batch", batch, "error", err)
+			if ferr := st.FailBatch(keep, id, batch, err.Error(), a.Requests.Now()); ferr != nil {
+				return ferr
+			}
+			continue
+		}
+		if errors.Is(err, mail.ErrNoAnswer) {
+			// Sent, maybe accepted: the batch stays claimed, and becomes
+			// uncertain for an officer to settle rather than be sent twice.
+			return err
+		}
+		if err != nil {
+			// An answer other than acceptance means nothing was sent.
+			if rerr := st.ReleaseBatch(keep, id, batch); rerr != nil {
+				return rerr
+			}
+			return err
+		}
+		if err := st.MarkBatchSent(keep, id, batch, a.Requests.Now()); err != nil {
+			return err
+		}
+		a.Requests.Metrics.Sent.WithLabelValues(string(mail.KindBreachNotice)).Add(float64(len(rs)))
+	}
 }
 
 // cmpName is how a notice greets someone whose name the map does not know.

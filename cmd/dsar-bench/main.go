@@ -30,6 +30,9 @@ func main() {
 	only := flag.String("only", "", "comma-separated benchmarks to run (default all: "+strings.Join(bench.Names(), ", ")+")")
 	subjects := flag.Int("subjects", 0, "the demo organisation's people, instead of the size's (for a quick look at one benchmark)")
 	temporal := flag.String("temporal", bench.Memory+","+bench.Postgres, "the Temporal configurations to measure: "+bench.Memory+" (the embedded server in memory, as dsar dev runs it) and "+bench.Postgres+" (persisting to PostgreSQL, as a production cluster does); the benchmarks that go through Temporal run in each")
+	breachPeople := flag.Int("breach-people", 0, "the people a breach notifies, instead of the size's")
+	parked := flag.Int("parked", 0, "the requests parked in the worker whose memory is measured, instead of the size's")
+	childHeap := flag.String("child-heapprofile", "", "where the parked-workflows worker writes its heap profile (after its last GC)")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the run to this file")
 	pg := flag.String("pg", "", "a PostgreSQL server where the run may create databases (default DSAR_TEST_DATABASE_URL, else the local server as postgres)")
 	mysqlURL := flag.String("mysql", "", "a MySQL or MariaDB server where the run may create a database (default DSAR_TEST_MYSQL_URL, else "+bench.DefaultMySQLURL+")")
@@ -45,6 +48,12 @@ func main() {
 	}
 	if *subjects > 0 {
 		sizes.Subjects = *subjects
+	}
+	if *breachPeople > 0 {
+		sizes.BreachPeople = *breachPeople
+	}
+	if *parked > 0 {
+		sizes.Parked = *parked
 	}
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
@@ -72,7 +81,7 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
-	rep, err := bench.Run(ctx, bench.Options{Sizes: sizes, AdminURL: admin, MySQLURL: *mysqlURL, Only: names, Temporal: strings.Split(*temporal, ","), Log: log})
+	rep, err := bench.Run(ctx, bench.Options{Sizes: sizes, AdminURL: admin, MySQLURL: *mysqlURL, Only: names, Temporal: strings.Split(*temporal, ","), Log: log, ChildHeapProfile: *childHeap})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "dsar-bench:", err)
 		os.Exit(1)

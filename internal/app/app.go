@@ -341,7 +341,7 @@ func (a *App) NewWorker() (worker.Worker, error) {
 	w.RegisterActivity(reqs)
 	batch, _ := reqs.Mail.(mail.BatchSender) // both the outbox and SendGrid send batches
 	w.RegisterActivity(&activities.Breaches{
-		Requests: reqs, Systems: a.Systems, Batch: batch, Rate: float64(a.Config.BreachRate),
+		Requests: reqs, Systems: a.Systems, Batch: batch, Lanes: activities.FanOutLanes, Rate: float64(a.Config.BreachRate),
 	})
 	w.RegisterActivity(&activities.Monitor{
 		Requests: reqs, Recover: a.Office.Recover, Window: digestWindow(a.Config.Reminders),

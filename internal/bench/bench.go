@@ -146,6 +146,9 @@ type Options struct {
 	// each; the others, which never touch it, in the first only.
 	Temporal []string
 	Log      *slog.Logger
+	// ChildHeapProfile, if set, is where the parked-workflows worker
+	// writes its heap profile, once a second.
+	ChildHeapProfile string
 }
 
 type benchmark struct {

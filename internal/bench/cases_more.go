@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"runtime/pprof"
 	"sync"
 	"syscall"
 	"time"
@@ -296,7 +297,7 @@ func breachFanOut(ctx context.Context, e *Env) (Result, error) {
 	r := Result{
 		What:     fmt.Sprintf("a breach of every customer's email address in a demo organisation of %d people: from the officer's approval of the notice to the fan-out's end, each person claimed, sent and recorded in dsar's database, 1000 to a SendGrid call.", sz.BreachPeople),
 		Baseline: "the same number of personalizations sent by the SendGrid client straight to the same local server, 1000 a call, one after another",
-		Goal:     "1,000,000 people in < 2 min (≥ 8,333 people/s)",
+		Goal:     "1,000,000 people in < 30 s (≥ 33,333 people/s)",
 	}
 	t0 := time.Now()
 	inst, err := e.newInstance(ctx, "breach", sz.BreachPeople, nil)
@@ -377,7 +378,7 @@ func breachFanOut(ctx context.Context, e *Env) (Result, error) {
 	r.Figures = []Figure{{"rate", rate, "people/s"}, {"time", took.Seconds(), "s"}, {"1M projected", 1e6 / rate, "s"}}
 	r.BaselineFigures = []Figure{{"rate", baseRate, "people/s"}, {"time", baseTook.Seconds(), "s"}}
 	r.Ratio, r.RatioMeans = rate/baseRate, "rate over the baseline's"
-	r.Met = 1e6/rate < 120
+	r.Met = 1e6/rate < 30
 	r.Notes = fmt.Sprintf("Each of the %d people was emailed exactly once (checked at the local SendGrid server).", sz.BreachPeople)
 	return r, nil
 }
@@ -423,8 +424,12 @@ func (e *Env) floorWorker() (func(context.Context) error, func(), error) {
 	return run, w.Stop, nil
 }
 
-// childEnv names the variable that makes the benchmark binary a worker.
-const childEnv = "DSAR_BENCH_CHILD"
+// childEnv names the variable that makes the benchmark binary a worker;
+// childHeapEnv, if set, names where the worker writes its heap profile.
+const (
+	childEnv     = "DSAR_BENCH_CHILD"
+	childHeapEnv = "DSAR_BENCH_CHILD_HEAPPROFILE"
+)
 
 // parkedQueue is the task queue of the child worker's parked requests.
 const parkedQueue = "bench-parked"
@@ -432,7 +437,8 @@ const parkedQueue = "bench-parked"
 // ChildWorker runs a worker for the parked-workflows benchmark when the
 // process was started as one, and reports true; the caller then exits.
 // Every second it writes its live Go heap (after a GC) and its
-// resident memory to the file the parent named.
+// resident memory to the file the parent named, and its heap profile
+// if asked.
 func ChildWorker() bool {
 	out := os.Getenv(childEnv)
 	if out == "" {
@@ -441,6 +447,11 @@ func ChildWorker() bool {
 	if os.Getenv(childRoleEnv) == "web" {
 		childWeb(out)
 		return true
+	}
+	if os.Getenv(childHeapEnv) != "" {
+		// Sample every 4 KB allocated, not every 512 KB: a parked
+		// workflow's few kilobytes must show in the profile.
+		runtime.MemProfileRate = 4096
 	}
 	ctx := context.Background()
 	cfg, err := config.Load(os.Getenv)
@@ -474,7 +485,21 @@ func ChildWorker() bool {
 		b, _ := json.Marshal(map[string]int64{"heap": int64(ms.HeapAlloc), "rss": procField("/proc/self/status", "VmRSS") * 1024})
 		os.WriteFile(out+".tmp", b, 0o600)
 		os.Rename(out+".tmp", out)
+		if prof := os.Getenv(childHeapEnv); prof != "" {
+			writeHeapProfile(prof)
+		}
 		time.Sleep(time.Second)
+	}
+}
+
+func writeHeapProfile(file string) {
+	f, err := os.Create(file + ".tmp")
+	if err != nil {
+		return
+	}
+	err = pprof.WriteHeapProfile(f)
+	if cerr := f.Close(); err == nil && cerr == nil {
+		os.Rename(file+".tmp", file)
 	}
 }
 
@@ -506,7 +531,7 @@ func parkedWorkflows(ctx context.Context, e *Env) (Result, error) {
 	r := Result{
 		What:     fmt.Sprintf("%d requests parked in a worker process of their own, each waiting for its requester's verification (its clock coroutine and timers running, cached by the worker); memory is the worker's live Go heap after a GC.", sz.Parked),
 		Baseline: "the same worker idle, before the requests arrive",
-		Goal:     "< 50 KB per parked request",
+		Goal:     "< 15 KB per parked request",
 	}
 	self, err := os.Executable()
 	if err != nil {
@@ -519,6 +544,9 @@ func parkedWorkflows(ctx context.Context, e *Env) (Result, error) {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
 	cmd.Env = append(cmd.Env, "DSAR_TASK_QUEUE="+parkedQueue, "DSAR_DATAMAP=", childEnv+"="+memFile, "GOMAXPROCS=2")
+	if e.opts.ChildHeapProfile != "" {
+		cmd.Env = append(cmd.Env, childHeapEnv+"="+e.opts.ChildHeapProfile)
+	}
 	stderr, _ := cmd.StderrPipe()
 	if err := cmd.Start(); err != nil {
 		return r, err
@@ -578,6 +606,6 @@ func parkedWorkflows(ctx context.Context, e *Env) (Result, error) {
 	r.Figures = []Figure{{"heap per request", perHeap / 1000, "KB"}, {"RSS per request", perRSS / 1000, "KB"}, {"heap", float64(loaded.Heap) / 1e6, "MB"}}
 	r.BaselineFigures = []Figure{{"heap", float64(idle.Heap) / 1e6, "MB"}, {"RSS", float64(idle.RSS) / 1e6, "MB"}}
 	r.Ratio, r.RatioMeans = float64(loaded.Heap)/float64(idle.Heap), "heap over the idle worker's"
-	r.Met = perHeap < 50_000
+	r.Met = perHeap < 15_000
 	return r, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"gorm.io/gorm"
@@ -297,8 +298,39 @@ func (s *Store) SetBreachTime(ctx context.Context, id, column, actor, detail str
 // ClaimBatch marks up to size pending recipients, the first by seq, as
 // being sent in a new batch and returns them in order. The batch is
 // numbered by its first seq, so claiming never scans the whole list.
-// Nothing pending returns none.
+// Nothing pending returns none. Claims may run side by side: on
+// PostgreSQL each takes rows no other claim holds, in one statement.
 func (s *Store) ClaimBatch(ctx context.Context, id string, size int) (int, []BreachRecipient, error) {
+	if s.dialect != Postgres {
+		return s.claimBatchTx(ctx, id, size)
+	}
+	// SKIP LOCKED passes over rows another claim is taking; a row that
+	// claim took is no longer pending when it is read again, so the
+	// LIMIT is filled from the rows after it. The CTE is read twice and
+	// so evaluated once.
+	var rs []BreachRecipient
+	err := s.db.WithContext(ctx).Raw(`WITH claim AS (
+    SELECT seq FROM breach_recipients
+    WHERE breach_id = ? AND state = ?
+    ORDER BY seq LIMIT ?
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE breach_recipients r SET state = ?, batch = (SELECT min(seq) FROM claim)
+FROM claim WHERE r.breach_id = ? AND r.seq = claim.seq
+RETURNING r.*`, id, RecipientPending, size, RecipientSending, id).Scan(&rs).Error
+	if err != nil {
+		return 0, nil, fmt.Errorf("store: claim batch: %w", err)
+	}
+	if len(rs) == 0 {
+		return 0, nil, nil
+	}
+	slices.SortFunc(rs, func(a, b BreachRecipient) int { return a.Seq - b.Seq })
+	return *rs[0].Batch, rs, nil
+}
+
+// claimBatchTx is ClaimBatch where SKIP LOCKED is missing (SQLite, one
+// writer at a time).
+func (s *Store) claimBatchTx(ctx context.Context, id string, size int) (int, []BreachRecipient, error) {
 	var batch int
 	var rs []BreachRecipient
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {

@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/dsar-project/dsar/internal/domain"
 	"github.com/dsar-project/dsar/internal/store"
@@ -100,6 +103,69 @@ func TestBreachRecipientsAreClaimedSentAndSettledOnce(t *testing.T) {
 			t.Errorf("progress %+v", p)
 		}
 	})
+}
+
+// TestBreachBatchesClaimedSideBySideAreDisjoint: a fan-out's lanes claim
+// at the same time; each person lands in exactly one batch and no claim
+// comes back empty while people are still pending.
+func TestBreachBatchesClaimedSideBySideAreDisjoint(t *testing.T) {
+	db := openPostgres(t, true)
+	ctx := context.Background()
+	now := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
+	b := &store.Breach{ID: "BRE-STORE0003", Title: "t", Description: "d", AwareAt: now.Add(-time.Hour),
+		Systems: []string{"shop"}, Categories: []string{}, Risk: domain.RiskHigh, RecordedBy: "grace@example.org", CreatedAt: now}
+	if err := db.st.CreateBreach(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	const people = 2000
+	var ps []store.BreachRecipient
+	for i := range people {
+		ps = append(ps, store.BreachRecipient{Email: fmt.Sprintf("p%04d@example.com", i), Records: 1})
+	}
+	if _, _, err := db.st.SetAffected(ctx, b.ID, ps, now); err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	got := map[string]int{}
+	batches := map[int]bool{}
+	var g errgroup.Group
+	for range 4 {
+		g.Go(func() error {
+			for {
+				batch, rs, err := db.st.ClaimBatch(ctx, b.ID, 7)
+				if err != nil || len(rs) == 0 {
+					return err
+				}
+				mu.Lock()
+				if batches[batch] {
+					mu.Unlock()
+					return fmt.Errorf("batch %d claimed twice", batch)
+				}
+				batches[batch] = true
+				for _, r := range rs {
+					got[r.Email]++
+				}
+				mu.Unlock()
+				if err := db.st.MarkBatchSent(ctx, b.ID, batch, now); err != nil {
+					return err
+				}
+			}
+		})
+	}
+	if err := g.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != people {
+		t.Errorf("%d of %d people claimed", len(got), people)
+	}
+	for email, n := range got {
+		if n != 1 {
+			t.Errorf("%s claimed %d times", email, n)
+		}
+	}
+	if p, _ := db.st.Progress(ctx, b.ID); p != (store.FanOutProgress{Total: people, Sent: people}) {
+		t.Errorf("progress %+v", p)
+	}
 }
 
 // TestBreachNoticeAndAuthorityAreRecordedOnce: the same record twice is a
