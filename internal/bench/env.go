@@ -121,7 +121,7 @@ func (e *Env) configure(ctx context.Context, config string) error {
 			return err
 		}
 	default:
-		return fmt.Errorf("Temporal configuration %q: want %s or %s", config, Memory, Postgres)
+		return fmt.Errorf("no Temporal configuration %q (there are %s and %s)", config, Memory, Postgres)
 	}
 	var err error
 	if e.temporal, err = devtemporal.Start(opts); err != nil {
