@@ -225,7 +225,16 @@ func (a *Breaches) FanOut(ctx context.Context, id string) (store.FanOutProgress,
 	// others between batches; a batch under way is finished.
 	g, gctx := errgroup.WithContext(ctx)
 	for range max(a.Lanes, 1) {
-		g.Go(func() error {
+		g.Go(func() (err error) {
+			// A panic in a lane fails this attempt as one in the activity
+			// itself would (the SDK recovers only its own goroutine's):
+			// the batch the lane held stays claimed, and the next attempt
+			// finds it uncertain.
+			defer func() {
+				if r := recover(); r != nil {
+					err = fmt.Errorf("fan-out lane panicked: %v", r)
+				}
+			}()
 			return a.sendBatches(gctx, b.ID, pace, size, mail.Batch{Subject: subject, Text: text, HTML: html,
 				Ref: b.ID, Step: string(mail.KindBreachNotice)})
 		})
