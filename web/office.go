@@ -18,7 +18,7 @@ import (
 // document lists.
 type Office interface {
 	Submit(ctx context.Context, nr domain.NewRequest) (*office.Receipt, error)
-	SignalVerified(ctx context.Context, requestID, actor string) error
+	TellVerified(ctx context.Context, requestID, actor string)
 	VerifyByOfficer(ctx context.Context, requestID, evidence, actor string) error
 	VerifyWithAttachment(ctx context.Context, requestID, evidence, attachmentID, actor string) error
 	Decide(ctx context.Context, requestID string, approve bool, reason, actor string) (domain.Status, error)

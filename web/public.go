@@ -1,7 +1,6 @@
 package web
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -256,7 +255,7 @@ func (s *Server) verify(c echo.Context) error {
 	if err != nil {
 		return s.verifyFailed(c, err)
 	}
-	s.signalVerified(ctx, r.ID)
+	s.office.TellVerified(ctx, r.ID, store.ActorRequester)
 	return s.renderPublic(c, http.StatusOK, "verify", requestLang(r), verifyPage{
 		Title: "verify.done.title", Message: "verify.done.message", ID: r.ID,
 	})
@@ -279,14 +278,6 @@ func (s *Server) verifyFailed(c echo.Context, err error) error {
 		return errNotFoundPage
 	}
 	return err
-}
-
-// signalVerified tells the workflow a stored verification; if it cannot
-// be told now, the recovery loop tells it later.
-func (s *Server) signalVerified(ctx context.Context, requestID string) {
-	if err := s.office.SignalVerified(ctx, requestID, store.ActorRequester); err != nil {
-		s.log.Warn("verification stored; signal deferred", "request_id", requestID, "error", err)
-	}
 }
 
 type statusPage struct {
@@ -369,7 +360,7 @@ func (s *Server) confirmByCode(c echo.Context) error {
 	case err != nil:
 		return err
 	default:
-		s.signalVerified(ctx, r.ID)
+		s.office.TellVerified(ctx, r.ID, store.ActorRequester)
 		return s.renderStatus(c, http.StatusOK, verified.ID, func(pg *statusPage) { pg.Confirmed = true })
 	}
 	return s.renderStatus(c, status, r.ID, func(pg *statusPage) { pg.CodeError = codeError })

@@ -227,8 +227,8 @@ func (a *App) seedDemoRequests(ctx context.Context) (int, error) {
 		if err := a.Store.MarkVerified(ctx, receipt.Request.ID, store.ActorRequester, a.Now()); err != nil {
 			return 0, err
 		}
-		// A lost signal is resent by the recovery loop.
-		_ = a.Office.SignalVerified(ctx, receipt.Request.ID, store.ActorRequester)
+		// A lost signal is resent in the background.
+		a.Office.TellVerified(ctx, receipt.Request.ID, store.ActorRequester)
 	}
 	return len(demoRequests), nil
 }

@@ -34,19 +34,29 @@ func (r *run) waitBreach(ctx context.Context) {
 		return
 	}
 	settled := false
+	type breach struct {
+		FanoutDoneAt *time.Time `json:"fanout_done_at"`
+		Progress     struct{ Total, Sent, Uncertain int }
+	}
+	var last breach // the last answer read, for the report
 	for {
-		var b struct {
-			FanoutDoneAt *time.Time `json:"fanout_done_at"`
-			Progress     struct{ Total, Sent, Uncertain int }
+		var b breach
+		code, _, err := r.client.call(ctx, "GET", "/api/v1/officer/breaches/"+r.report.BreachID, true, nil, &b)
+		if err == nil && code == http.StatusOK {
+			last = b
+			r.mu.Lock()
+			r.report.BreachRecipients, r.report.BreachUncertain, r.report.BreachDone = b.Progress.Total, b.Progress.Uncertain, b.FanoutDoneAt != nil
+			r.mu.Unlock()
 		}
-		_, _, err := r.client.call(ctx, "GET", "/api/v1/officer/breaches/"+r.report.BreachID, true, nil, &b)
-		r.mu.Lock()
-		r.report.BreachRecipients, r.report.BreachUncertain, r.report.BreachDone = b.Progress.Total, b.Progress.Uncertain, b.FanoutDoneAt != nil
-		r.mu.Unlock()
-		if err != nil {
-			r.problem("breach %s: fan-out not done when the drain ended: %d of %d sent, %d uncertain",
-				r.report.BreachID, b.Progress.Sent, b.Progress.Total, b.Progress.Uncertain)
+		if ctx.Err() != nil {
+			r.problem("breach %s: fan-out not done when the drain ended: %d of %d sent, %d uncertain at the last look",
+				r.report.BreachID, last.Progress.Sent, last.Progress.Total, last.Progress.Uncertain)
+			r.describe(context.WithoutCancel(ctx), "breach/"+r.report.BreachID)
 			return
+		}
+		if err != nil || code != http.StatusOK {
+			_ = sleep(ctx, time.Second)
+			continue
 		}
 		if b.FanoutDoneAt != nil {
 			r.log("breach %s: fan-out done, %d of %d sent", r.report.BreachID, b.Progress.Sent, b.Progress.Total)
@@ -108,6 +118,7 @@ func (r *run) check(ctx context.Context) {
 			latest[o.id] = o
 			if o.status != "completed" {
 				r.dumpHistory(ctx, o.id)
+				r.describe(ctx, "request/"+o.id)
 			}
 		}
 	}
@@ -192,18 +203,73 @@ func (r *run) check(ctx context.Context) {
 	sort.Strings(rep.OthersTouched)
 }
 
+// describe logs what a workflow that did not finish is waiting on: its
+// pending activities with their attempts and last failures, and its last
+// events. The test's output holds the progress log, so a run that failed
+// somewhere else (CI) still says why.
+func (r *run) describe(ctx context.Context, workflowID string) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	c, err := r.temporalClient()
+	if err != nil {
+		r.log("%s: %v", workflowID, err)
+		return
+	}
+	d, err := c.DescribeWorkflowExecution(ctx, workflowID, "")
+	if err != nil {
+		r.log("%s: describe: %v", workflowID, err)
+		return
+	}
+	r.log("%s: %s, %d history events", workflowID, d.GetWorkflowExecutionInfo().GetStatus(), d.GetWorkflowExecutionInfo().GetHistoryLength())
+	for _, a := range d.GetPendingActivities() {
+		line := fmt.Sprintf("%s: pending activity %s, %s, attempt %d", workflowID, a.GetActivityType().GetName(), a.GetState(), a.GetAttempt())
+		if t := a.GetScheduledTime(); t != nil {
+			line += fmt.Sprintf(", scheduled %.1fs into the run", t.AsTime().Sub(r.report.Started).Seconds())
+		}
+		if f := a.GetLastFailure(); f != nil {
+			line += fmt.Sprintf(", last failure: %.300s", f.GetMessage())
+		}
+		r.log("%s", line)
+	}
+	if wt := d.GetPendingWorkflowTask(); wt != nil {
+		r.log("%s: pending workflow task, %s, attempt %d", workflowID, wt.GetState(), wt.GetAttempt())
+	}
+	var events []string
+	it := c.GetWorkflowHistory(ctx, workflowID, "", false, 0)
+	for it.HasNext() {
+		e, err := it.Next()
+		if err != nil {
+			break
+		}
+		events = append(events, fmt.Sprintf("%.1fs %s", e.GetEventTime().AsTime().Sub(r.report.Started).Seconds(), e.GetEventType()))
+	}
+	if len(events) > 12 {
+		events = events[len(events)-12:]
+	}
+	r.log("%s: last events: %s", workflowID, strings.Join(events, "; "))
+}
+
+// temporalClient dials the run's Temporal server once.
+func (r *run) temporalClient() (client.Client, error) {
+	if r.temporal == nil {
+		c, err := client.Dial(client.Options{HostPort: r.tmp.tcp, Namespace: "default", Logger: quiet{}})
+		if err != nil {
+			return nil, err
+		}
+		r.temporal = c
+	}
+	return r.temporal, nil
+}
+
 // dumpHistory writes the Temporal history of a request's workflow, one
 // event a line, to history-ID.jsonl in the run directory, for a request
 // lost or emailed twice. Payloads stay sealed; the events' types, times,
 // attempts and failures say what happened.
 func (r *run) dumpHistory(ctx context.Context, id string) {
-	if r.temporal == nil {
-		c, err := client.Dial(client.Options{HostPort: r.tmp.tcp, Namespace: "default", Logger: quiet{}})
-		if err != nil {
-			r.log("history of %s: %v", id, err)
-			return
-		}
-		r.temporal = c
+	c, err := r.temporalClient()
+	if err != nil {
+		r.log("history of %s: %v", id, err)
+		return
 	}
 	f, err := os.Create(filepath.Join(r.o.Dir, "history-"+id+".jsonl"))
 	if err != nil {
@@ -211,7 +277,7 @@ func (r *run) dumpHistory(ctx context.Context, id string) {
 		return
 	}
 	defer f.Close()
-	it := r.temporal.GetWorkflowHistory(ctx, "request/"+id, "", false, 0)
+	it := c.GetWorkflowHistory(ctx, "request/"+id, "", false, 0)
 	for it.HasNext() {
 		e, err := it.Next()
 		if err != nil {

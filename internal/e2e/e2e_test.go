@@ -626,6 +626,39 @@ func TestRequestKeptWhileTemporalIsDownAndStartedWhenItAnswers(t *testing.T) {
 	}
 }
 
+// TestVerificationMadeWhileTemporalIsDownReachesTheWorkflow: an
+// identity verified while Temporal does not answer is stored, and the
+// waiting workflow is told within seconds of Temporal answering again,
+// by the process that stored it: nobody calls recovery (which waits a
+// minute before it resends).
+func TestVerificationMadeWhileTemporalIsDownReachesTheWorkflow(t *testing.T) {
+	s := newSystem(t)
+	r := s.submit("grace@example.com", "Grace Hopper", "export")
+	s.waitStatus(r.ID, "verifying")
+
+	gate := newTCPGate(t, temporalServer(t))
+	tc, err := client.NewLazyClient(client.Options{HostPort: gate.addr, Namespace: "default"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tc.Close()
+	main := s.app.Office
+	in := &office.Service{Store: main.Store, Temporal: tc, TaskQueue: main.TaskQueue, VerifyTTL: main.VerifyTTL,
+		Regime: main.Regime, Location: main.Location, Reminders: main.Reminders, Now: main.Now, Log: main.Log}
+	defer in.Close()
+	if err := in.VerifyByOfficer(context.Background(), r.ID, "Checked passport at the front desk", "officer@example.org"); err != nil {
+		t.Fatalf("verify while Temporal is down: %v", err)
+	}
+	stored, err := s.app.Store.GetRequest(context.Background(), r.ID)
+	if err != nil || stored.VerifiedAt == nil || stored.Status != "verifying" {
+		t.Fatalf("stored request after the verification: %+v, %v; want it verified and still waiting", stored, err)
+	}
+
+	gate.open()
+	s.waitStatus(r.ID, "in_review")
+	s.waitMail(r.ID, "verified")
+}
+
 // tcpGate stands between a client and a server: closed, it drops every
 // connection at once, as an unreachable server would; opened, it
 // forwards.

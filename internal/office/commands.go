@@ -94,9 +94,7 @@ func (s *Service) VerifyByOfficer(ctx context.Context, requestID, evidence, acto
 	if !changed {
 		return refused("the identity behind request %s was already verified", r.ID)
 	}
-	if err := s.SignalVerified(ctx, r.ID, actor); err != nil {
-		s.Log.Warn("verification stored; signal deferred", "request_id", r.ID, "error", err)
-	}
+	s.TellVerified(ctx, r.ID, actor)
 	return nil
 }
 

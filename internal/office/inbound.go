@@ -191,7 +191,7 @@ func (s *Service) Classify(ctx context.Context, requestID string, t domain.Reque
 	}
 	if err := s.Start(ctx, r); err != nil {
 		s.Log.Warn("request classified; workflow start retried in the background", "request_id", r.ID, "error", err)
-		s.retryStart(r.ID)
+		s.owe(r.ID, owedStart)
 	}
 	return r, nil
 }

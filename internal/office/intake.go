@@ -66,21 +66,22 @@ type Service struct {
 	retry retrier
 }
 
-// Retry backoff for starts that failed at intake: the first retry comes
-// quickly, later ones at most every retryMax, so a request is started
-// within seconds of Temporal answering again.
+// Retry backoff for starts and verification signals that failed: the
+// first retry comes quickly, later ones at most every retryMax, so a
+// request moves on within seconds of Temporal answering again.
 const (
 	retryFirst = 500 * time.Millisecond
 	retryMax   = 10 * time.Second
 )
 
 // retrier starts, with backoff, the workflows of requests whose start
-// failed at intake. It runs only while some start is pending and stops at
-// Close; Recover, run by every web process and by the deadline monitor,
-// stays the last resort for what a stopped process left.
+// failed at intake, and tells workflows the verifications they missed. It
+// runs only while something is pending and stops at Close; Recover, run
+// by every web process and by the deadline monitor, stays the last resort
+// for what a stopped process left.
 type retrier struct {
 	mu      sync.Mutex
-	pending map[string]bool
+	pending map[string]owed
 	running bool
 	stop    chan struct{}
 	done    sync.WaitGroup
@@ -215,16 +216,13 @@ func (s *Service) submit(ctx context.Context, nr domain.NewRequest, received tim
 	// The workflow's first activity records the start (activities.Clock).
 	if err := s.start(ctx, r); err != nil {
 		s.Log.Warn("request stored; workflow start retried in the background", "request_id", r.ID, "error", err)
-		s.retryStart(r.ID)
+		s.owe(r.ID, owedStart|owedVerified)
 		return &Receipt{Request: r, StatusToken: token}, nil
 	}
 	if r.VerifiedAt != nil {
 		// Verified as it was logged: the workflow, which sends this
-		// request no email, moves it to review on this signal (or on
-		// Recover's, if this one is lost).
-		if err := s.SignalVerified(ctx, r.ID, r.VerifiedBy); err != nil {
-			s.Log.Warn("verification stored; signal deferred", "request_id", r.ID, "error", err)
-		}
+		// request no email, moves it to review on this signal.
+		s.TellVerified(ctx, r.ID, r.VerifiedBy)
 	}
 	return &Receipt{Request: r, StatusToken: token}, nil
 }
@@ -251,9 +249,20 @@ func (s *Service) duplicateOf(ctx context.Context, nr domain.NewRequest, regime 
 	return nil, nil
 }
 
-// retryStart keeps trying to start a stored request's workflow until it
-// starts or the service closes.
-func (s *Service) retryStart(id string) {
+// owed is what the retrier still owes a request's workflow.
+type owed uint8
+
+const (
+	// owedStart: the workflow's start failed.
+	owedStart owed = 1 << iota
+	// owedVerified: a verification is stored and the workflow, still
+	// waiting for it, may not have been told.
+	owedVerified
+)
+
+// owe keeps trying to do what a request's workflow is owed until it is
+// done or the service closes.
+func (s *Service) owe(id string, what owed) {
 	rt := &s.retry
 	rt.mu.Lock()
 	defer rt.mu.Unlock()
@@ -261,15 +270,37 @@ func (s *Service) retryStart(id string) {
 		return
 	}
 	if rt.pending == nil {
-		rt.pending, rt.stop = map[string]bool{}, make(chan struct{})
+		rt.pending, rt.stop = map[string]owed{}, make(chan struct{})
 	}
-	rt.pending[id] = true
+	rt.pending[id] |= what
 	if rt.running {
 		return
 	}
 	rt.running = true
 	rt.done.Add(1)
 	go s.retryLoop()
+}
+
+// pay does what a request's workflow is owed: its start, then the
+// verification it waits for. A request gone, or no longer waiting, is
+// owed nothing.
+func (s *Service) pay(ctx context.Context, id string, what owed) error {
+	r, err := s.Store.GetRequest(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if what&owedStart != 0 && r.WorkflowStartedAt == nil {
+		if err := s.Start(ctx, r); err != nil {
+			return err
+		}
+	}
+	if what&owedVerified != 0 && r.Status == domain.StatusVerifying && r.VerifiedAt != nil {
+		return s.SignalVerified(ctx, r.ID, r.VerifiedBy)
+	}
+	return nil
 }
 
 func (s *Service) retryLoop() {
@@ -292,24 +323,24 @@ func (s *Service) retryLoop() {
 		case <-time.After(wait):
 		}
 		rt.mu.Lock()
-		ids := slices.Collect(maps.Keys(rt.pending))
+		work := maps.Clone(rt.pending)
 		rt.mu.Unlock()
 		started := 0
-		for _, id := range ids {
-			r, err := s.Store.GetRequest(ctx, id)
-			if err == nil && r.WorkflowStartedAt == nil {
-				err = s.Start(ctx, r)
-			}
-			if err != nil && !errors.Is(err, store.ErrNotFound) {
+		for id, what := range work {
+			if err := s.pay(ctx, id, what); err != nil {
 				break // Temporal or the database still down: back off
 			}
 			started++
 			rt.mu.Lock()
-			delete(rt.pending, id)
+			if rt.pending[id] == what {
+				delete(rt.pending, id)
+			} else {
+				rt.pending[id] &^= what // owed more meanwhile
+			}
 			rt.mu.Unlock()
 		}
 		if started > 0 {
-			s.Log.Info("started deferred requests", "count", started)
+			s.Log.Info("moved deferred requests on", "count", started)
 			wait = retryFirst
 		} else {
 			wait = min(wait*2, retryMax)
@@ -372,6 +403,17 @@ func (s *Service) start(ctx context.Context, r *store.Request) error {
 		return fmt.Errorf("office: start workflow: %w", err)
 	}
 	return nil
+}
+
+// TellVerified tells a request's workflow that its identity was verified,
+// as stored in the database; if Temporal cannot be told now, it is told
+// within seconds of answering again (and by Recover, should this process
+// stop first).
+func (s *Service) TellVerified(ctx context.Context, requestID, actor string) {
+	if err := s.SignalVerified(ctx, requestID, actor); err != nil {
+		s.Log.Warn("verification stored; signal retried in the background", "request_id", requestID, "error", err)
+		s.owe(requestID, owedVerified)
+	}
 }
 
 // SignalVerified tells a request's workflow that its identity was verified.
