@@ -40,7 +40,14 @@ type Breaches struct {
 	BatchSize int
 	Lanes     int
 	Rate      float64
+	// SendRetry is the first wait before a batch the provider did not
+	// take is sent again, doubling to maxSendRetry (0: a second).
+	SendRetry time.Duration
 }
+
+// maxSendRetry caps the wait between sends of a batch the provider keeps
+// refusing for now.
+const maxSendRetry = 30 * time.Second
 
 // BreachState is what the Breach workflow needs to know of its record:
 // times and flags, no personal data.
@@ -279,9 +286,7 @@ func (a *Breaches) sendBatches(ctx context.Context, id string, pace *rate.Limite
 		}
 		send := notice
 		send.To = to
-		sendCtx, cancel := context.WithTimeout(keep, mail.SendTimeout)
-		err = a.Batch.SendBatch(sendCtx, send)
-		cancel()
+		err = a.send(ctx, id, send)
 		if errors.Is(err, mail.ErrPermanent) {
 			// Refused for good (a malformed address in the batch, say):
 			// recorded for the officers, and the others go on.
@@ -307,6 +312,35 @@ func (a *Breaches) sendBatches(ctx context.Context, id string, pace *rate.Limite
 			return err
 		}
 		a.Requests.Metrics.Sent.WithLabelValues(string(mail.KindBreachNotice)).Add(float64(len(rs)))
+	}
+}
+
+// send sends one claimed batch, waiting for its answer even if the
+// worker is stopping. An answer that says nothing was sent (a 5xx, a 429,
+// no connection) is tried again here, after a wait that doubles from
+// SendRetry to maxSendRetry: a provider's bad minute costs the fan-out
+// that minute, instead of failing the activity's attempt, whose retries
+// back off further with each failure over the whole fan-out. A stopping
+// worker ends the wait; what the last send answered is returned.
+func (a *Breaches) send(ctx context.Context, id string, b mail.Batch) error {
+	wait := a.SendRetry
+	if wait <= 0 {
+		wait = time.Second
+	}
+	for {
+		sendCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), mail.SendTimeout)
+		err := a.Batch.SendBatch(sendCtx, b)
+		cancel()
+		if err == nil || errors.Is(err, mail.ErrPermanent) || errors.Is(err, mail.ErrNoAnswer) {
+			return err
+		}
+		a.Requests.Log.Warn("breach notice batch not taken; sending it again", "breach_id", id, "in", wait, "error", err)
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(wait):
+		}
+		wait = min(wait*2, maxSendRetry)
 	}
 }
 

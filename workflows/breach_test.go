@@ -2,9 +2,13 @@ package workflows
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
+
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/converter"
 
 	"github.com/dsar-project/dsar/activities"
 	"github.com/dsar-project/dsar/internal/domain"
@@ -183,6 +187,56 @@ func TestEveryBreachMilestone(t *testing.T) {
 	b, _ := h.store.GetBreach(context.Background(), id)
 	if b.EscalatedAt == nil || !b.EscalatedAt.Equal(received.Add(60*hour)) || b.DelayReason == "" || b.ClosedAt == nil {
 		t.Errorf("stored breach: escalated %v, delay %q, closed %v", b.EscalatedAt, b.DelayReason, b.ClosedAt)
+	}
+}
+
+// refusingSender answers its first refusals sends as a provider having a
+// bad minute does (a 503: nothing was taken), then sends.
+type refusingSender struct {
+	mail.BatchSender
+	refusals int
+}
+
+func (r *refusingSender) SendBatch(ctx context.Context, b mail.Batch) error {
+	if r.refusals > 0 {
+		r.refusals--
+		return errors.New("mail: sendgrid answered 503, will retry")
+	}
+	return r.BatchSender.SendBatch(ctx, b)
+}
+
+// TestProviderRefusalsAreWaitedOutWithinTheFanOut: a provider refusing
+// sends for a while (429, 5xx) does not fail the fan-out's attempt, whose
+// retries would back off further with every failure: the batch is sent
+// again within the same attempt, and everyone gets one notice.
+func TestProviderRefusalsAreWaitedOutWithinTheFanOut(t *testing.T) {
+	h := newHarness(t, "")
+	id := h.newBreach(0, domain.RiskHigh)
+	h.env.RegisterActivity(&activities.Breaches{
+		Requests: h.requests, Systems: h.systems, Batch: &refusingSender{BatchSender: h.mail.outbox, refusals: 3},
+		BatchSize: 7, SendRetry: time.Millisecond,
+	})
+	attempts := 0
+	h.env.SetOnActivityStartedListener(func(info *activity.Info, _ context.Context, _ converter.EncodedValues) {
+		if info.ActivityType.Name == "FanOut" {
+			attempts++
+		}
+	})
+	h.updateAt(hour, UpdateApproveNotice, NoticeApproval{Subject: "About your data", Text: "We lost a file.", Actor: "grace@example.org"})
+	h.updateAt(2*hour, UpdateAuthorityNotified, AuthorityNotification{Authority: "ICO", Reference: "ICO-5",
+		NotifiedAt: received.Add(2 * hour), Actor: "grace@example.org"})
+	res := h.runBreach(id)
+	if attempts != 1 {
+		t.Errorf("the fan-out ran %d attempts, want 1: the refusals were waited out within it", attempts)
+	}
+	got := h.notices()
+	for to, n := range got {
+		if n != 1 {
+			t.Errorf("%s received the notice %d times", to, n)
+		}
+	}
+	if len(got) == 0 || len(got) != res.Affected.People || res.Notified != res.Affected.People {
+		t.Errorf("%d people notified (result %+v)", len(got), res)
 	}
 }
 

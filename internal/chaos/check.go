@@ -33,7 +33,6 @@ func (r *run) waitBreach(ctx context.Context) {
 	if r.report.BreachID == "" {
 		return
 	}
-	settled := false
 	type breach struct {
 		FanoutDoneAt *time.Time `json:"fanout_done_at"`
 		Progress     struct{ Total, Sent, Uncertain int }
@@ -62,25 +61,29 @@ func (r *run) waitBreach(ctx context.Context) {
 			r.log("breach %s: fan-out done, %d of %d sent", r.report.BreachID, b.Progress.Sent, b.Progress.Total)
 			return
 		}
-		if !settled && b.Progress.Uncertain > 0 && b.Progress.Sent+b.Progress.Uncertain >= b.Progress.Total {
-			settled = true
+		if b.Progress.Uncertain > 0 && b.Progress.Sent+b.Progress.Uncertain >= b.Progress.Total {
 			// A fault cut a batch off between its send and its record:
 			// the fan-out stopped for an officer to say whether those
 			// people were emailed (docs/breaches.md). The driver settles
 			// it as an officer who asked the provider would: a batch is
 			// one call, taken whole or not at all, so if SendGrid holds
-			// a notice for everyone, the uncertain ones were sent.
+			// a notice for everyone, the uncertain ones were sent. A
+			// later fault may stop the fan-out again, to be settled
+			// again; a decision the breach already had answers 409.
 			resend := r.breachNotified() < b.Progress.Total
 			r.log("breach %s: fan-out stopped with %d of %d sent and %d uncertain; settled as an officer would (send again: %t)",
 				r.report.BreachID, b.Progress.Sent, b.Progress.Total, b.Progress.Uncertain, resend)
 			code, body, err := r.client.call(ctx, "POST", "/api/v1/officer/breaches/"+r.report.BreachID+"/uncertain", true, map[string]bool{"resend": resend}, nil)
-			if err == nil && code != http.StatusOK && code != http.StatusConflict {
+			switch {
+			case err != nil: // not heard: settled again on the next look
+			case code == http.StatusOK:
+				r.mu.Lock()
+				r.report.BreachSettled += b.Progress.Uncertain
+				r.mu.Unlock()
+			case code != http.StatusConflict:
 				r.problem("breach %s: settling the uncertain sends answered %d: %.200s", r.report.BreachID, code, body)
 				return
 			}
-			r.mu.Lock()
-			r.report.BreachSettled += b.Progress.Uncertain
-			r.mu.Unlock()
 		}
 		if sleep(ctx, time.Second) != nil {
 			continue // the next call fails on the ended context and reports
