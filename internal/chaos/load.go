@@ -80,9 +80,16 @@ func (r *run) exercise(ctx context.Context) {
 		<-drain.Done()
 		cancel() // the requests still driven stop here
 	}()
-	wg.Wait()
+	// The breach is watched beside the requests, so a request that
+	// never ends does not leave it unlooked-at until the drain is over.
 	<-breachDone
-	r.waitBreach(drain)
+	watched := make(chan struct{})
+	go func() {
+		defer close(watched)
+		r.waitBreach(drain)
+	}()
+	wg.Wait()
+	<-watched
 }
 
 // request drives one request through the public flow: submit, confirm

@@ -282,7 +282,7 @@ func (s *Service) owe(id string, what owed) {
 }
 
 // pay does what a request's workflow is owed: its start, then the
-// verification it waits for. A request gone, or no longer waiting, is
+// verification it waits for. A request gone, or past verification, is
 // owed nothing.
 func (s *Service) pay(ctx context.Context, id string, what owed) error {
 	r, err := s.Store.GetRequest(ctx, id)
@@ -297,7 +297,11 @@ func (s *Service) pay(ctx context.Context, id string, what owed) error {
 			return err
 		}
 	}
-	if what&owedVerified != 0 && r.Status == domain.StatusVerifying && r.VerifiedAt != nil {
+	// Received too: the link can be used before the workflow, which sends
+	// it, has recorded that it waits (and the signal waits in the
+	// workflow until it does).
+	waiting := r.Status == domain.StatusReceived || r.Status == domain.StatusVerifying
+	if what&owedVerified != 0 && waiting && r.VerifiedAt != nil {
 		return s.SignalVerified(ctx, r.ID, r.VerifiedBy)
 	}
 	return nil
