@@ -4,10 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 
 	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
 
 	"github.com/dsar-project/dsar/internal/domain"
 )
@@ -78,9 +78,13 @@ type BreachRecipient struct {
 	Email    string
 	Name     string
 	Records  int
-	State    string // pending, sending, sent
-	Batch    *int
-	SentAt   *time.Time
+	// State and SentAt are kept only for fan-outs begun before batches
+	// were recorded (migration 0027): a person's state is now the
+	// state of the batch whose range holds their seq. Batch is the
+	// batch a claim put them in.
+	State  string
+	Batch  *int
+	SentAt *time.Time
 }
 
 // Recipient states.
@@ -295,81 +299,150 @@ func (s *Store) SetBreachTime(ctx context.Context, id, column, actor, detail str
 	return set, nil
 }
 
-// ClaimBatch marks up to size pending recipients, the first by seq, as
-// being sent in a new batch and returns them in order. The batch is
-// numbered by its first seq, so claiming never scans the whole list.
-// Nothing pending returns none. Claims may run side by side: on
-// PostgreSQL each takes rows no other claim holds, in one statement.
+// BreachBatch is one batch of a breach's fan-out: the recipients whose
+// seq runs from FirstSeq to LastSeq, in one state (a RecipientState but
+// never pending for long: a pending batch was released, to be claimed
+// again).
+type BreachBatch struct {
+	BreachID string `gorm:"primaryKey"`
+	FirstSeq int    `gorm:"primaryKey"`
+	LastSeq  int
+	State    string
+	SentAt   *time.Time
+}
+
+// ClaimBatch claims the next batch of a breach's fan-out and returns its
+// recipients in order: a released batch first, whole, else the next size
+// recipients by seq, from the cursor on the breach. The batch is numbered
+// by its first seq. Nothing left returns none. Claims may run side by
+// side: on PostgreSQL each is one statement, which skips released batches
+// another claim holds and waits on the cursor's row for a moment.
 func (s *Store) ClaimBatch(ctx context.Context, id string, size int) (int, []BreachRecipient, error) {
+	size = max(size, 1)
 	if s.dialect != Postgres {
 		return s.claimBatchTx(ctx, id, size)
 	}
-	// SKIP LOCKED passes over rows another claim is taking; a row that
-	// claim took is no longer pending when it is read again, so the
-	// LIMIT is filled from the rows after it. The CTE is read twice and
-	// so evaluated once.
+	// Either the released batch is reclaimed or, only when there is
+	// none, the cursor moves on: the cursor's row lock orders the claims
+	// that move it, and FOR UPDATE reads its latest value.
 	var rs []BreachRecipient
-	err := s.db.WithContext(ctx).Raw(`WITH claim AS (
-    SELECT seq FROM breach_recipients
-    WHERE breach_id = ? AND state = ?
-    ORDER BY seq LIMIT ?
+	err := s.db.WithContext(ctx).Raw(`WITH released AS (
+    SELECT first_seq FROM breach_batches
+    WHERE breach_id = @id AND state = @pending
+    ORDER BY first_seq LIMIT 1
     FOR UPDATE SKIP LOCKED
+), reclaimed AS (
+    UPDATE breach_batches x SET state = @sending FROM released
+    WHERE x.breach_id = @id AND x.first_seq = released.first_seq
+    RETURNING x.first_seq, x.last_seq
+), cursor AS (
+    SELECT claimed_to, COALESCE(affected_people, 0) AS total FROM breaches
+    WHERE id = @id AND NOT EXISTS (SELECT 1 FROM released)
+    FOR UPDATE
+), moved AS (
+    UPDATE breaches b SET claimed_to = LEAST(cursor.claimed_to + @size, cursor.total) FROM cursor
+    WHERE b.id = @id AND cursor.claimed_to < cursor.total
+    RETURNING cursor.claimed_to + 1 AS first_seq, b.claimed_to AS last_seq
+), fresh AS (
+    INSERT INTO breach_batches (breach_id, first_seq, last_seq, state)
+    SELECT @id, first_seq, last_seq, @sending FROM moved
+    RETURNING first_seq, last_seq
+), claim AS (
+    SELECT first_seq, last_seq FROM reclaimed UNION ALL SELECT first_seq, last_seq FROM fresh
 )
-UPDATE breach_recipients r SET state = ?, batch = (SELECT min(seq) FROM claim)
-FROM claim WHERE r.breach_id = ? AND r.seq = claim.seq
-RETURNING r.*`, id, RecipientPending, size, RecipientSending, id).Scan(&rs).Error
+SELECT r.breach_id, r.seq, r.email, r.name, r.records, claim.first_seq AS batch
+FROM claim JOIN breach_recipients r ON r.breach_id = @id AND r.seq BETWEEN claim.first_seq AND claim.last_seq
+ORDER BY r.seq`, map[string]any{"id": id, "pending": RecipientPending, "sending": RecipientSending, "size": size}).
+		Scan(&rs).Error
 	if err != nil {
 		return 0, nil, fmt.Errorf("store: claim batch: %w", err)
 	}
 	if len(rs) == 0 {
 		return 0, nil, nil
 	}
-	slices.SortFunc(rs, func(a, b BreachRecipient) int { return a.Seq - b.Seq })
 	return *rs[0].Batch, rs, nil
 }
 
 // claimBatchTx is ClaimBatch where SKIP LOCKED is missing (SQLite, one
 // writer at a time).
 func (s *Store) claimBatchTx(ctx context.Context, id string, size int) (int, []BreachRecipient, error) {
-	var batch int
+	var batch BreachBatch
 	var rs []BreachRecipient
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		var seqs []int
-		if err := tx.Model(&BreachRecipient{}).Where("breach_id = ? AND state = ?", id, RecipientPending).
-			Order("seq").Limit(size).Pluck("seq", &seqs).Error; err != nil || len(seqs) == 0 {
+		err := tx.Where("breach_id = ? AND state = ?", id, RecipientPending).Order("first_seq").Take(&batch).Error
+		switch {
+		case err == nil:
+			res := tx.Model(&BreachBatch{}).Where("breach_id = ? AND first_seq = ? AND state = ?", id, batch.FirstSeq, RecipientPending).
+				Update("state", RecipientSending)
+			if res.Error != nil {
+				return res.Error
+			}
+			if res.RowsAffected != 1 {
+				return errClaimRaced
+			}
+		case errors.Is(err, gorm.ErrRecordNotFound):
+			var b struct {
+				ClaimedTo      int
+				AffectedPeople *int
+			}
+			if err := tx.Model(&Breach{}).Select("claimed_to", "affected_people").Where("id = ?", id).Take(&b).Error; err != nil {
+				return err
+			}
+			total := 0
+			if b.AffectedPeople != nil {
+				total = *b.AffectedPeople
+			}
+			if b.ClaimedTo >= total {
+				return nil // everyone claimed
+			}
+			batch = BreachBatch{BreachID: id, FirstSeq: b.ClaimedTo + 1, LastSeq: min(b.ClaimedTo+size, total), State: RecipientSending}
+			res := tx.Model(&Breach{}).Where("id = ? AND claimed_to = ?", id, b.ClaimedTo).Update("claimed_to", batch.LastSeq)
+			if res.Error != nil {
+				return res.Error
+			}
+			if res.RowsAffected != 1 {
+				return errClaimRaced
+			}
+			if err := tx.Create(&batch).Error; err != nil {
+				return err
+			}
+		default:
 			return err
 		}
-		batch = seqs[0]
-		// The pending rows between the first and last seq are exactly
-		// those just read, unless another claim took some meanwhile: then
-		// this claim gives way and is retried.
-		res := tx.Model(&BreachRecipient{}).Where("breach_id = ? AND state = ? AND seq BETWEEN ? AND ?",
-			id, RecipientPending, seqs[0], seqs[len(seqs)-1]).
-			Updates(map[string]any{"state": RecipientSending, "batch": batch})
-		if res.Error != nil {
-			return res.Error
+		if err := tx.Select("breach_id", "seq", "email", "name", "records").
+			Where("breach_id = ? AND seq BETWEEN ? AND ?", id, batch.FirstSeq, batch.LastSeq).Order("seq").Find(&rs).Error; err != nil {
+			return err
 		}
-		if res.RowsAffected != int64(len(seqs)) {
-			return errClaimRaced
+		for i := range rs {
+			rs[i].Batch = &batch.FirstSeq
 		}
-		return tx.Where("breach_id = ? AND batch = ? AND state = ?", id, batch, RecipientSending).Order("seq").Find(&rs).Error
+		return nil
 	})
 	if err != nil {
 		return 0, nil, fmt.Errorf("store: claim batch: %w", err)
 	}
-	return batch, rs, nil
+	return batch.FirstSeq, rs, nil
 }
 
-// errClaimRaced: another claim took part of the batch; the transaction
-// rolls back and the caller tries again.
+// errClaimRaced: another claim took the batch or moved the cursor; the
+// transaction rolls back and the caller tries again.
 var errClaimRaced = errors.New("batch claimed concurrently; try again")
+
+// setBatch moves a batch being sent to another state, returning how many
+// people it holds (0: it was not being sent).
+func setBatch(tx *gorm.DB, id string, batch int, updates map[string]any) (int, error) {
+	var b BreachBatch
+	res := tx.Model(&b).Clauses(clause.Returning{Columns: []clause.Column{{Name: "first_seq"}, {Name: "last_seq"}}}).
+		Where("breach_id = ? AND first_seq = ? AND state = ?", id, batch, RecipientSending).Updates(updates)
+	if res.Error != nil || res.RowsAffected == 0 {
+		return 0, res.Error
+	}
+	return b.LastSeq - b.FirstSeq + 1, nil
+}
 
 // MarkBatchSent records that a batch's emails were accepted.
 func (s *Store) MarkBatchSent(ctx context.Context, id string, batch int, at time.Time) error {
-	err := s.db.WithContext(ctx).Model(&BreachRecipient{}).
-		Where("breach_id = ? AND batch = ? AND state = ?", id, batch, RecipientSending).
-		Updates(map[string]any{"state": RecipientSent, "sent_at": at.UTC()}).Error
-	if err != nil {
+	if _, err := setBatch(s.db.WithContext(ctx), id, batch, map[string]any{"state": RecipientSent, "sent_at": at.UTC()}); err != nil {
 		return fmt.Errorf("store: mark batch sent: %w", err)
 	}
 	return nil
@@ -379,14 +452,12 @@ func (s *Store) MarkBatchSent(ctx context.Context, id string, batch int, at time
 // retried and counts as failed in the progress.
 func (s *Store) FailBatch(ctx context.Context, id string, batch int, reason string, at time.Time) error {
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		res := tx.Model(&BreachRecipient{}).
-			Where("breach_id = ? AND batch = ? AND state = ?", id, batch, RecipientSending).
-			Update("state", RecipientFailed)
-		if res.Error != nil || res.RowsAffected == 0 {
-			return res.Error
+		n, err := setBatch(tx, id, batch, map[string]any{"state": RecipientFailed})
+		if err != nil || n == 0 {
+			return err
 		}
 		return tx.Create(&BreachEvent{BreachID: id, Actor: ActorSystem, Action: "send_failed",
-			Detail: fmt.Sprintf("%d notices refused by the provider: %.300s", res.RowsAffected, reason), At: at.UTC()}).Error
+			Detail: fmt.Sprintf("%d notices refused by the provider: %.300s", n, reason), At: at.UTC()}).Error
 	})
 	if err != nil {
 		return fmt.Errorf("store: fail batch: %w", err)
@@ -394,11 +465,11 @@ func (s *Store) FailBatch(ctx context.Context, id string, batch int, reason stri
 	return nil
 }
 
-// OrphanedToUncertain marks as uncertain every recipient still claimed
-// by a send: called by a fan-out once its own batches are settled, so
-// what is left was claimed by an attempt that died mid-send.
+// OrphanedToUncertain marks as uncertain every batch still claimed by a
+// send: called by a fan-out once its own batches are settled, so what is
+// left was claimed by an attempt that died mid-send.
 func (s *Store) OrphanedToUncertain(ctx context.Context, id string) error {
-	err := s.db.WithContext(ctx).Model(&BreachRecipient{}).Where("breach_id = ? AND state = ?", id, RecipientSending).
+	err := s.db.WithContext(ctx).Model(&BreachBatch{}).Where("breach_id = ? AND state = ?", id, RecipientSending).
 		Update("state", RecipientUncertain).Error
 	if err != nil {
 		return fmt.Errorf("store: orphaned sends: %w", err)
@@ -407,12 +478,10 @@ func (s *Store) OrphanedToUncertain(ctx context.Context, id string) error {
 }
 
 // ReleaseBatch returns a batch that was claimed but certainly not sent
-// (SendGrid refused it, or it was never posted) to pending.
+// (SendGrid refused it, or it was never posted) to pending, to be claimed
+// again before anyone new.
 func (s *Store) ReleaseBatch(ctx context.Context, id string, batch int) error {
-	err := s.db.WithContext(ctx).Model(&BreachRecipient{}).
-		Where("breach_id = ? AND batch = ? AND state = ?", id, batch, RecipientSending).
-		Updates(map[string]any{"state": RecipientPending, "batch": nil}).Error
-	if err != nil {
+	if _, err := setBatch(s.db.WithContext(ctx), id, batch, map[string]any{"state": RecipientPending}); err != nil {
 		return fmt.Errorf("store: release batch: %w", err)
 	}
 	return nil
@@ -427,20 +496,28 @@ type FanOutProgress struct {
 	Failed    int `json:"failed"`    // refused by the provider for good
 }
 
-// Progress counts a breach's recipients by state.
+// Progress counts a breach's recipients by state: each batch's people
+// by its state; those in no batch yet are pending.
 func (s *Store) Progress(ctx context.Context, id string) (FanOutProgress, error) {
+	var p FanOutProgress
+	var b Breach
+	err := s.db.WithContext(ctx).Select("affected_people").Take(&b, "id = ?", id).Error
+	if err != nil {
+		return p, fmt.Errorf("store: progress: %w", notFound(err, "breach "+id))
+	}
+	if b.AffectedPeople != nil {
+		p.Total = *b.AffectedPeople
+	}
 	var rows []struct {
 		State string
 		N     int
 	}
-	err := s.db.WithContext(ctx).Model(&BreachRecipient{}).Select("state, COUNT(*) AS n").
+	err = s.db.WithContext(ctx).Model(&BreachBatch{}).Select("state, SUM(last_seq - first_seq + 1) AS n").
 		Where("breach_id = ?", id).Group("state").Scan(&rows).Error
 	if err != nil {
 		return FanOutProgress{}, fmt.Errorf("store: progress: %w", err)
 	}
-	var p FanOutProgress
 	for _, r := range rows {
-		p.Total += r.N
 		switch r.State {
 		case RecipientSent:
 			p.Sent = r.N
@@ -477,21 +554,25 @@ func (s *Store) UnstartedBreaches(ctx context.Context, limit int) ([]Breach, err
 // ResolveUncertain settles the recipients whose send a crash left
 // unknown: back to pending, to be sent again (resend), or recorded as
 // sent (an officer found them delivered in SendGrid's activity feed). It
-// reports how many it settled.
+// reports how many people it settled.
 func (s *Store) ResolveUncertain(ctx context.Context, id string, resend bool, actor string, at time.Time) (int, error) {
 	n := 0
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		updates := map[string]any{"state": RecipientSent, "sent_at": at.UTC()}
 		detail := "recorded as sent"
 		if resend {
-			updates = map[string]any{"state": RecipientPending, "batch": nil}
+			updates = map[string]any{"state": RecipientPending}
 			detail = "to be sent again"
 		}
-		res := tx.Model(&BreachRecipient{}).Where("breach_id = ? AND state = ?", id, RecipientUncertain).Updates(updates)
+		var settled []BreachBatch
+		res := tx.Model(&settled).Clauses(clause.Returning{Columns: []clause.Column{{Name: "first_seq"}, {Name: "last_seq"}}}).
+			Where("breach_id = ? AND state = ?", id, RecipientUncertain).Updates(updates)
 		if res.Error != nil || res.RowsAffected == 0 {
 			return res.Error
 		}
-		n = int(res.RowsAffected)
+		for _, b := range settled {
+			n += b.LastSeq - b.FirstSeq + 1
+		}
 		return tx.Create(&BreachEvent{BreachID: id, Actor: actor, Action: "uncertain_resolved",
 			Detail: fmt.Sprintf("%d uncertain %s", n, detail), At: at.UTC()}).Error
 	})
