@@ -161,12 +161,28 @@ func (s *Store) MarkOverdue(ctx context.Context, requestID string, at time.Time)
 
 // DueBy lists open requests due before by (overdue ones included), soonest
 // first, for the deadline monitor's digest.
+//
+// The rows are scanned by hand into the eight columns read: gorm's
+// reflection over the whole Request per row was half the query's time in
+// make bench (deadline_monitor).
 func (s *Store) DueBy(ctx context.Context, by time.Time, limit int) ([]Request, error) {
-	var rs []Request
-	err := s.db.WithContext(ctx).Select("id", "type", "status", "regime", "received_at", "due_at", "extended_at", "overdue_at").
+	rows, err := s.db.WithContext(ctx).Model(&Request{}).
+		Select("id", "type", "status", "regime", "received_at", "due_at", "extended_at", "overdue_at").
 		Where("status IN ? AND due_at < ?", domain.OpenStatuses(), by.UTC()).
-		Order("due_at").Limit(limit).Find(&rs).Error
+		Order("due_at").Limit(limit).Rows()
 	if err != nil {
+		return nil, fmt.Errorf("store: due by: %w", err)
+	}
+	defer rows.Close()
+	rs := make([]Request, 0, min(limit, 256))
+	for rows.Next() {
+		var r Request
+		if err := rows.Scan(&r.ID, &r.Type, &r.Status, &r.Regime, &r.ReceivedAt, &r.DueAt, &r.ExtendedAt, &r.OverdueAt); err != nil {
+			return nil, fmt.Errorf("store: due by: %w", err)
+		}
+		rs = append(rs, r)
+	}
+	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("store: due by: %w", err)
 	}
 	return rs, nil

@@ -71,3 +71,42 @@ func TestClockChangesAreRecordedOnce(t *testing.T) {
 		}
 	})
 }
+
+// TestDueByListsOpenRequestsSoonestFirst: the monitor's digest reads open
+// requests due before a date, soonest first, with the dates it shows
+// (an extension and an overdue flag included), and no closed request.
+func TestDueByListsOpenRequestsSoonestFirst(t *testing.T) {
+	forEachDB(t, func(t *testing.T, db testDB) {
+		ctx := context.Background()
+		received := time.Date(2026, 5, 4, 9, 0, 0, 0, time.UTC)
+		late := create(t, db, newRequest("DSR-DUEBY00001", domain.TypeAccess, received.AddDate(0, 0, 2)))
+		soon := newRequest("DSR-DUEBY00002", domain.TypeDeletion, received)
+		soon.Regime = "ccpa"
+		create(t, db, soon)
+		create(t, db, newRequest("DSR-DUEBY00003", domain.TypeAccess, received.AddDate(0, 0, 40))) // due after by
+		closed := create(t, db, newRequest("DSR-DUEBY00004", domain.TypeAccess, received))
+		moveTo(t, db, closed.ID, domain.StatusWithdrawn)
+		if _, err := db.st.MarkOverdue(ctx, soon.ID, soon.DueAt.Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+
+		got, err := db.st.DueBy(ctx, received.AddDate(0, 0, 35), 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 2 || got[0].ID != soon.ID || got[1].ID != late.ID {
+			t.Fatalf("due by: %+v, want %s then %s", got, soon.ID, late.ID)
+		}
+		g := got[0]
+		if g.Type != domain.TypeDeletion || g.Status != domain.StatusReceived || g.Regime != "ccpa" ||
+			!g.ReceivedAt.Equal(received) || !g.DueAt.Equal(soon.DueAt) || g.OverdueAt == nil || g.ExtendedAt != nil {
+			t.Errorf("the first request as read: %+v", g)
+		}
+		if got[1].OverdueAt != nil {
+			t.Errorf("the second request is not overdue: %v", got[1].OverdueAt)
+		}
+		if got, err := db.st.DueBy(ctx, received.AddDate(0, 0, 35), 1); err != nil || len(got) != 1 {
+			t.Errorf("a limit of 1: %d requests, %v", len(got), err)
+		}
+	})
+}
