@@ -591,16 +591,7 @@ func TestSlowProviderAnswerIsWaitedForNotSentTwice(t *testing.T) {
 // process itself: nobody calls recovery, and no monitor run is awaited.
 func TestRequestKeptWhileTemporalIsDownAndStartedWhenItAnswers(t *testing.T) {
 	s := newSystem(t)
-	gate := newTCPGate(t, temporalServer(t))
-	tc, err := client.NewLazyClient(client.Options{HostPort: gate.addr, Namespace: "default"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tc.Close()
-	main := s.app.Office
-	in := &office.Service{Store: main.Store, Temporal: tc, TaskQueue: main.TaskQueue, VerifyTTL: main.VerifyTTL,
-		Regime: main.Regime, Location: main.Location, Reminders: main.Reminders, Now: main.Now, Log: main.Log}
-	defer in.Close()
+	in, gate := s.officeBehindGate(t)
 	receipt, err := in.Submit(context.Background(), newRequest("mary@example.com", "Mary Somerville"))
 	if err != nil {
 		t.Fatalf("submit while Temporal is down: %v", err)
@@ -636,16 +627,7 @@ func TestVerificationMadeWhileTemporalIsDownReachesTheWorkflow(t *testing.T) {
 	r := s.submit("grace@example.com", "Grace Hopper", "export")
 	s.waitStatus(r.ID, "verifying")
 
-	gate := newTCPGate(t, temporalServer(t))
-	tc, err := client.NewLazyClient(client.Options{HostPort: gate.addr, Namespace: "default"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tc.Close()
-	main := s.app.Office
-	in := &office.Service{Store: main.Store, Temporal: tc, TaskQueue: main.TaskQueue, VerifyTTL: main.VerifyTTL,
-		Regime: main.Regime, Location: main.Location, Reminders: main.Reminders, Now: main.Now, Log: main.Log}
-	defer in.Close()
+	in, gate := s.officeBehindGate(t)
 	if err := in.VerifyByOfficer(context.Background(), r.ID, "Checked passport at the front desk", "officer@example.org"); err != nil {
 		t.Fatalf("verify while Temporal is down: %v", err)
 	}
@@ -657,6 +639,26 @@ func TestVerificationMadeWhileTemporalIsDownReachesTheWorkflow(t *testing.T) {
 	gate.open()
 	s.waitStatus(r.ID, "in_review")
 	s.waitMail(r.ID, "verified")
+}
+
+// officeBehindGate is a second web process's office, configured as the
+// system's, whose Temporal client reaches the server through a gate
+// that starts closed: Temporal does not answer it until gate.open().
+func (s *system) officeBehindGate(t *testing.T) (*office.Service, *tcpGate) {
+	t.Helper()
+	gate := newTCPGate(t, temporalServer(t))
+	tc, err := client.NewLazyClient(client.Options{HostPort: gate.addr, Namespace: "default"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	main := s.app.Office
+	in := &office.Service{Store: main.Store, Temporal: tc, TaskQueue: main.TaskQueue, VerifyTTL: main.VerifyTTL,
+		Regime: main.Regime, Location: main.Location, Reminders: main.Reminders, Now: main.Now, Log: main.Log}
+	t.Cleanup(func() {
+		in.Close()
+		tc.Close()
+	})
+	return in, gate
 }
 
 // tcpGate stands between a client and a server: closed, it drops every

@@ -209,47 +209,41 @@ func TestAuditChainEndAndAnchors(t *testing.T) {
 // existed are counted as unchained, not as broken; the chain starts with
 // the first entry after the migration.
 func TestAuditChainStartsAtTheMigration(t *testing.T) {
-	for _, open := range []struct {
-		name string
-		fn   func(*testing.T, bool) testDB
-	}{{"sqlite", openSQLite}, {"postgres", openPostgres}} {
-		t.Run(open.name, func(t *testing.T) {
-			db := open.fn(t, false)
-			ctx := context.Background()
-			if err := db.st.MigrateTo(ctx, 9); err != nil {
-				t.Fatal(err)
-			}
-			db.exec(t, `INSERT INTO requests (id, type, status, email, name, received_at, due_at, regime, updated_at)
-				VALUES ('DSR-OLDTRAIL01', 'access', 'received', 'ada@example.com', 'Ada', ?, ?, 'default', ?)`, t0, t0.AddDate(0, 1, 0), t0)
-			for _, action := range []string{"received", "note"} {
-				db.exec(t, "INSERT INTO audit_events (request_id, actor, action, detail, at) VALUES ('DSR-OLDTRAIL01', 'system', ?, '', ?)", action, t0)
-			}
-			mustMigrate(t, db.st)
-			db.st.SetAuditKeys(auditKeys(t, auditSecret)...)
-			moveTo(t, db, "DSR-OLDTRAIL01", domain.StatusVerifying)
-			n := writeTrail(t, db) + 1
+	forEachEmptyDB(t, func(t *testing.T, db testDB) {
+		ctx := context.Background()
+		if err := db.st.MigrateTo(ctx, 9); err != nil {
+			t.Fatal(err)
+		}
+		db.exec(t, `INSERT INTO requests (id, type, status, email, name, received_at, due_at, regime, updated_at)
+			VALUES ('DSR-OLDTRAIL01', 'access', 'received', 'ada@example.com', 'Ada', ?, ?, 'default', ?)`, t0, t0.AddDate(0, 1, 0), t0)
+		for _, action := range []string{"received", "note"} {
+			db.exec(t, "INSERT INTO audit_events (request_id, actor, action, detail, at) VALUES ('DSR-OLDTRAIL01', 'system', ?, '', ?)", action, t0)
+		}
+		mustMigrate(t, db.st)
+		db.st.SetAuditKeys(auditKeys(t, auditSecret)...)
+		moveTo(t, db, "DSR-OLDTRAIL01", domain.StatusVerifying)
+		n := writeTrail(t, db) + 1
 
-			rep := verifyAudit(t, db)
-			wantWhole(t, rep, n)
-			if rep.Unchained != 2 || rep.StartAfterID != 2 || rep.StartedAt.IsZero() {
-				t.Errorf("the chain starts after entry %d at %v with %d unchained, want after 2 with 2", rep.StartAfterID, rep.StartedAt, rep.Unchained)
-			}
-			trail, _, err := db.st.AuditTrail(ctx, "DSR-OLDTRAIL01")
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(trail) != 3 || !trail[0].Unchained || !trail[1].Unchained || trail[2].Unchained || trail[2].Problem != nil {
-				t.Errorf("trail: %+v", trail)
-			}
+		rep := verifyAudit(t, db)
+		wantWhole(t, rep, n)
+		if rep.Unchained != 2 || rep.StartAfterID != 2 || rep.StartedAt.IsZero() {
+			t.Errorf("the chain starts after entry %d at %v with %d unchained, want after 2 with 2", rep.StartAfterID, rep.StartedAt, rep.Unchained)
+		}
+		trail, _, err := db.st.AuditTrail(ctx, "DSR-OLDTRAIL01")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(trail) != 3 || !trail[0].Unchained || !trail[1].Unchained || trail[2].Unchained || trail[2].Problem != nil {
+			t.Errorf("trail: %+v", trail)
+		}
 
-			db.exec(t, "DELETE FROM audit_events WHERE id = 1")
-			rep = verifyAudit(t, db)
-			wantBreak(t, rep, auditchain.Deleted, 0)
-			if !strings.Contains(rep.Break.Reason, "1 entries from before the chain remain, but there were 2") {
-				t.Errorf("break: %v", rep.Break)
-			}
-		})
-	}
+		db.exec(t, "DELETE FROM audit_events WHERE id = 1")
+		rep = verifyAudit(t, db)
+		wantBreak(t, rep, auditchain.Deleted, 0)
+		if !strings.Contains(rep.Break.Reason, "1 entries from before the chain remain, but there were 2") {
+			t.Errorf("break: %v", rep.Break)
+		}
+	})
 }
 
 // TestAuditChainKeys: a store without a key chains with the public

@@ -173,70 +173,64 @@ func TestBreachBatchesClaimedSideBySideAreDisjoint(t *testing.T) {
 // person's row said: the sent stay sent, the one in flight stays
 // claimed, and the rest (released ones included) are claimed once each.
 func TestFanOutBegunBeforeBatchesGoesOnAfterTheMigration(t *testing.T) {
-	for _, open := range []struct {
-		name string
-		fn   func(*testing.T, bool) testDB
-	}{{"sqlite", openSQLite}, {"postgres", openPostgres}} {
-		t.Run(open.name, func(t *testing.T) {
-			db := open.fn(t, false)
-			ctx := context.Background()
-			if err := db.st.MigrateTo(ctx, 26); err != nil {
-				t.Fatal(err)
-			}
-			now := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
-			b := &store.Breach{ID: "BRE-STORE0009", Title: "t", Description: "d", AwareAt: now.Add(-time.Hour),
-				Systems: []string{"shop"}, Categories: []string{}, Risk: domain.RiskHigh, RecordedBy: "grace@example.org", CreatedAt: now}
-			if err := db.st.CreateBreach(ctx, b); err != nil {
-				t.Fatal(err)
-			}
-			var ps []store.BreachRecipient
-			for i := range 25 {
-				ps = append(ps, store.BreachRecipient{Email: fmt.Sprintf("p%02d@example.com", i+1), Records: 1})
-			}
-			if _, _, err := db.st.SetAffected(ctx, b.ID, ps, now); err != nil {
-				t.Fatal(err)
-			}
-			// 1-5 sent, 6-10 released by a refusal, 11-15 in flight.
-			db.exec(t, "UPDATE breach_recipients SET state = 'sent', batch = 1, sent_at = ? WHERE seq <= 5", now)
-			db.exec(t, "UPDATE breach_recipients SET state = 'sending', batch = 11 WHERE seq BETWEEN 11 AND 15")
-			mustMigrate(t, db.st)
+	forEachEmptyDB(t, func(t *testing.T, db testDB) {
+		ctx := context.Background()
+		if err := db.st.MigrateTo(ctx, 26); err != nil {
+			t.Fatal(err)
+		}
+		now := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
+		b := &store.Breach{ID: "BRE-STORE0009", Title: "t", Description: "d", AwareAt: now.Add(-time.Hour),
+			Systems: []string{"shop"}, Categories: []string{}, Risk: domain.RiskHigh, RecordedBy: "grace@example.org", CreatedAt: now}
+		if err := db.st.CreateBreach(ctx, b); err != nil {
+			t.Fatal(err)
+		}
+		var ps []store.BreachRecipient
+		for i := range 25 {
+			ps = append(ps, store.BreachRecipient{Email: fmt.Sprintf("p%02d@example.com", i+1), Records: 1})
+		}
+		if _, _, err := db.st.SetAffected(ctx, b.ID, ps, now); err != nil {
+			t.Fatal(err)
+		}
+		// 1-5 sent, 6-10 released by a refusal, 11-15 in flight.
+		db.exec(t, "UPDATE breach_recipients SET state = 'sent', batch = 1, sent_at = ? WHERE seq <= 5", now)
+		db.exec(t, "UPDATE breach_recipients SET state = 'sending', batch = 11 WHERE seq BETWEEN 11 AND 15")
+		mustMigrate(t, db.st)
 
-			if p, _ := db.st.Progress(ctx, b.ID); p != (store.FanOutProgress{Total: 25, Sent: 5, Sending: 5}) {
-				t.Errorf("progress after the migration: %+v", p)
-			}
-			claimed := map[string]int{}
-			for {
-				batch, rs, err := db.st.ClaimBatch(ctx, b.ID, 10)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if len(rs) == 0 {
-					break
-				}
-				for _, r := range rs {
-					claimed[r.Email]++
-				}
-				if err := db.st.MarkBatchSent(ctx, b.ID, batch, now); err != nil {
-					t.Fatal(err)
-				}
-			}
-			for i := 1; i <= 25; i++ {
-				email, want := fmt.Sprintf("p%02d@example.com", i), 1
-				if i <= 5 || (i >= 11 && i <= 15) {
-					want = 0
-				}
-				if claimed[email] != want {
-					t.Errorf("%s claimed %d times, want %d", email, claimed[email], want)
-				}
-			}
-			if err := db.st.OrphanedToUncertain(ctx, b.ID); err != nil {
+		if p, _ := db.st.Progress(ctx, b.ID); p != (store.FanOutProgress{Total: 25, Sent: 5, Sending: 5}) {
+			t.Errorf("progress after the migration: %+v", p)
+		}
+		claimed := map[string]int{}
+		for {
+			batch, rs, err := db.st.ClaimBatch(ctx, b.ID, 10)
+			if err != nil {
 				t.Fatal(err)
 			}
-			if p, _ := db.st.Progress(ctx, b.ID); p != (store.FanOutProgress{Total: 25, Sent: 20, Uncertain: 5}) {
-				t.Errorf("progress at the end: %+v", p)
+			if len(rs) == 0 {
+				break
 			}
-		})
-	}
+			for _, r := range rs {
+				claimed[r.Email]++
+			}
+			if err := db.st.MarkBatchSent(ctx, b.ID, batch, now); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for i := 1; i <= 25; i++ {
+			email, want := fmt.Sprintf("p%02d@example.com", i), 1
+			if i <= 5 || (i >= 11 && i <= 15) {
+				want = 0
+			}
+			if claimed[email] != want {
+				t.Errorf("%s claimed %d times, want %d", email, claimed[email], want)
+			}
+		}
+		if err := db.st.OrphanedToUncertain(ctx, b.ID); err != nil {
+			t.Fatal(err)
+		}
+		if p, _ := db.st.Progress(ctx, b.ID); p != (store.FanOutProgress{Total: 25, Sent: 20, Uncertain: 5}) {
+			t.Errorf("progress at the end: %+v", p)
+		}
+	})
 }
 
 // TestBreachNoticeAndAuthorityAreRecordedOnce: the same record twice is a

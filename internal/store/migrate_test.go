@@ -31,40 +31,34 @@ func migrationCount(t *testing.T) int {
 
 func TestMigrateIsIdempotent(t *testing.T) {
 	want := migrationCount(t)
-	for _, open := range []struct {
-		name string
-		fn   func(*testing.T, bool) testDB
-	}{{"sqlite", openSQLite}, {"postgres", openPostgres}} {
-		t.Run(open.name, func(t *testing.T) {
-			db := open.fn(t, false)
-			ctx := context.Background()
-			n, err := db.st.Migrate(ctx)
-			if err != nil {
-				t.Fatalf("first Migrate: %v", err)
+	forEachEmptyDB(t, func(t *testing.T, db testDB) {
+		ctx := context.Background()
+		n, err := db.st.Migrate(ctx)
+		if err != nil {
+			t.Fatalf("first Migrate: %v", err)
+		}
+		if n != want {
+			t.Errorf("first Migrate applied %d, want %d", n, want)
+		}
+		n, err = db.st.Migrate(ctx)
+		if err != nil {
+			t.Fatalf("second Migrate: %v", err)
+		}
+		if n != 0 {
+			t.Errorf("second Migrate applied %d, want 0", n)
+		}
+		if got := db.count(t, "schema_migrations", ""); got != want {
+			t.Errorf("schema_migrations has %d rows, want %d", got, want)
+		}
+		if name := db.queryString(t, "SELECT name FROM schema_migrations WHERE version = 1"); name != "0001_requests.sql" {
+			t.Errorf("migration 1 recorded as %q", name)
+		}
+		for _, table := range []string{"requests", "request_tokens", "audit_events", "sent_emails", "outbox_messages", "officers", "api_tokens"} {
+			if got := db.count(t, table, ""); got != 0 {
+				t.Errorf("fresh %s has %d rows", table, got)
 			}
-			if n != want {
-				t.Errorf("first Migrate applied %d, want %d", n, want)
-			}
-			n, err = db.st.Migrate(ctx)
-			if err != nil {
-				t.Fatalf("second Migrate: %v", err)
-			}
-			if n != 0 {
-				t.Errorf("second Migrate applied %d, want 0", n)
-			}
-			if got := db.count(t, "schema_migrations", ""); got != want {
-				t.Errorf("schema_migrations has %d rows, want %d", got, want)
-			}
-			if name := db.queryString(t, "SELECT name FROM schema_migrations WHERE version = 1"); name != "0001_requests.sql" {
-				t.Errorf("migration 1 recorded as %q", name)
-			}
-			for _, table := range []string{"requests", "request_tokens", "audit_events", "sent_emails", "outbox_messages", "officers", "api_tokens"} {
-				if got := db.count(t, table, ""); got != 0 {
-					t.Errorf("fresh %s has %d rows", table, got)
-				}
-			}
-		})
-	}
+		}
+	})
 }
 
 // Two processes (dsar migrate and dsar dev, say) may migrate at once.

@@ -32,6 +32,14 @@ func forEachDB(t *testing.T, fn func(t *testing.T, db testDB)) {
 	t.Run("postgres", func(t *testing.T) { fn(t, openPostgres(t, true)) })
 }
 
+// forEachEmptyDB is forEachDB with no migration applied, for tests of
+// the migrations themselves.
+func forEachEmptyDB(t *testing.T, fn func(t *testing.T, db testDB)) {
+	t.Helper()
+	t.Run("sqlite", func(t *testing.T) { fn(t, openSQLite(t, false)) })
+	t.Run("postgres", func(t *testing.T) { fn(t, openPostgres(t, false)) })
+}
+
 func openSQLite(t *testing.T, migrate bool) testDB {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "dsar.db")
