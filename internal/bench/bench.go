@@ -302,10 +302,12 @@ func (r *Report) Markdown(w io.Writer) {
 	for _, f := range r.Failures {
 		fmt.Fprintf(w, "Failed: %s\n\n", f)
 	}
+	described := map[string]bool{}
 	for _, res := range r.Results {
-		if res.Temporal != m.Configurations[0] {
-			continue // described once
+		if described[res.Name] {
+			continue // described once, from the first configuration that ran it
 		}
+		described[res.Name] = true
 		fmt.Fprintf(w, "- **%s**: %s Baseline: %s.", res.Name, res.What, res.Baseline)
 		if res.Notes != "" {
 			fmt.Fprintf(w, " %s", res.Notes)
