@@ -300,9 +300,10 @@ func (s *Store) SetBreachTime(ctx context.Context, id, column, actor, detail str
 }
 
 // BreachBatch is one batch of a breach's fan-out: the recipients whose
-// seq runs from FirstSeq to LastSeq, in one state (a RecipientState but
-// never pending for long: a pending batch was released, to be claimed
-// again).
+// seq runs from FirstSeq to LastSeq, all in the batch's State (one of the
+// Recipient states). A pending batch was released, or is to be sent
+// again after an officer's decision; it is claimed again, whole, before
+// the cursor moves on.
 type BreachBatch struct {
 	BreachID string `gorm:"primaryKey"`
 	FirstSeq int    `gorm:"primaryKey"`
