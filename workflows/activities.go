@@ -34,10 +34,8 @@ var (
 	// storeLocalActivity is storeActivity for the short database steps
 	// run as local activities (changeLocalSteps).
 	storeLocalActivity = workflow.LocalActivityOptions{
-		StartToCloseTimeout: 30 * time.Second,
-		RetryPolicy: &temporal.RetryPolicy{
-			InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute,
-		},
+		StartToCloseTimeout: storeActivity.StartToCloseTimeout,
+		RetryPolicy:         storeActivity.RetryPolicy,
 	}
 	// Discovery and fulfilment work in the organisation's own databases,
 	// which may be slow or briefly down: long timeouts, patient retries.

@@ -517,10 +517,10 @@ func (w *subjectRequest) otherSystems(ctx workflow.Context, officer string) erro
 	if err := w.storeStep(ctx, systemTasks.PrepareTasks, w.in.RequestID).Get(ctx, &tasks); err != nil {
 		return err
 	}
-	actx := workflow.WithActivityOptions(ctx, storeActivity)
 	if len(tasks) == 0 {
 		return nil
 	}
+	actx := workflow.WithActivityOptions(ctx, storeActivity)
 	if w.status != domain.StatusFulfilling {
 		if err := w.setStatus(ctx, domain.StatusFulfilling, officer, ""); err != nil {
 			return err
